@@ -1,0 +1,50 @@
+# One obvious way to run everything:  make lab  |  make test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8888
+
+.PHONY: lab test setup system-deps notebooks lint bench clean
+
+## make lab: set up, then open the course in JupyterLab (first notebook ready)
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) notebooks/01_active_close.ipynb
+
+## make test: set up (including Debian's chromium for the browser tests), run every test
+test: setup system-deps
+	$(BIN)/python -m pytest
+
+setup: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+## Debian packages the tests need: chromium (browser tests), iproute2 (namespaces).
+## Installed only when missing; needs root (CI runs as root).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages:$$missing (run as root: apt-get install$$missing)"; exit 2; \
+	  fi; \
+	fi
+
+## regenerate the learner copies in notebooks/ from course/source
+notebooks: setup
+	$(BIN)/tcpclose notebooks
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+clean:
+	rm -rf $(VENV) test-output course/release course/submitted course/autograded course/feedback course/gradebook.db

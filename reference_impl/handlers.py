@@ -1,0 +1,352 @@
+"""One handler per state: the close of a TCP connection as RFC 9293 §3.10 writes it.
+
+Every handler has the same shape, the protocol learners implement:
+
+    handle(tcb, stimulus, profile) -> Step(next_state, outputs, tcb)
+
+Shared mechanics (the acceptability test, ACK bookkeeping, trimming) live in
+`tcb.screen`; what each state *decides* lives here, one function per state, each
+arm under the RFC sentence it implements. Entering CLOSED deletes the TCB and,
+with it, every timer (RFC 9293 §3.10.7.4), so no handler cancels timers on the
+way to CLOSED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .profiles import Profile
+from .segment import ACK, FIN, RST, Segment, seq_add
+from .states import (
+    AppAbort,
+    AppClose,
+    AppSend,
+    Arrival,
+    CancelTimer,
+    DeliverData,
+    DeliverEOF,
+    Error,
+    Output,
+    Send,
+    StartTimer,
+    State,
+    Step,
+    Stimulus,
+    Timeout,
+    Timer,
+)
+from .tcb import TCB, Screened, Verdict, screen
+
+Handler = Callable[[TCB, Stimulus, Profile], Step]
+
+CLOSING_ERROR = "connection closing"
+RESET_ERROR = "connection reset"
+NO_CONNECTION = "connection does not exist"
+USER_TIMEOUT = "connection aborted due to user timeout"
+
+
+# ---- the pieces several states share ----------------------------------------------------
+
+
+def send_fin(tcb: TCB, profile: Profile, orphan: bool) -> tuple[TCB, list[Output]]:
+    """Form a FIN <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK>; it consumes one sequence number."""
+    fin = tcb.segment(ACK | FIN)
+    tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1), orphaned=orphan)
+    return tcb, [Send(fin), StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]
+
+
+def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output]]:
+    seg = tcb.segment(ACK, payload=data)
+    outputs: list[Output] = [Send(seg)]
+    if tcb.snd_una == tcb.snd_nxt:  # nothing outstanding: the timer is not running yet
+        outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt)))
+    tcb = tcb.replace(snd_nxt=seq_add(tcb.snd_nxt, len(data)), unacked=tcb.unacked + data)
+    return tcb, outputs
+
+
+def retransmit(tcb: TCB, state: State, profile: Profile) -> Step:
+    """RFC 9293 §3.10.8: resend from SND.UNA, back the timer off; give up after max_retries."""
+    if tcb.snd_una == tcb.snd_nxt:  # everything was acknowledged meanwhile
+        return Step(state, (), tcb)
+    if profile.tail_loss_probe and not tcb.probed and tcb.retries == 0:
+        # RFC 8985 tail-loss probe: resend the last segment, then arm the plain RTO.
+        tcb = tcb.replace(probed=True)
+        timer = StartTimer(Timer.RETRANSMIT, profile.rto(0, tcb.srtt))
+        return Step(state, (Send(tcb.retransmission()), timer), tcb)
+    if tcb.retries >= profile.max_retries:
+        return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
+    tcb = tcb.replace(retries=tcb.retries + 1)
+    timer = StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))
+    return Step(state, (Send(tcb.retransmission()), timer), tcb)
+
+
+def abort(tcb: TCB, profile: Profile) -> Step:
+    """RFC 9293 §3.10.5 ABORT in a state with a live peer: send a reset, enter CLOSED."""
+    return Step(State.CLOSED, (Send(tcb.rst(with_ack=profile.rst_carries_ack)),), tcb)
+
+
+def drop(state: State, s: Screened) -> Step:
+    """Discard the segment, acknowledging it if the checks said so."""
+    return Step(state, (Send(s.reply),) if s.reply else (), s.tcb)
+
+
+def retransmit_timer(before: TCB, s: Screened, profile: Profile) -> list[Output]:
+    """After an ACK: stop the retransmission timer once all is acknowledged, else restart it."""
+    if not s.acked_new:
+        return []
+    if s.tcb.snd_una == s.tcb.snd_nxt:
+        return [CancelTimer(Timer.RETRANSMIT)]
+    return [StartTimer(Timer.RETRANSMIT, profile.rto(0, s.tcb.srtt))]
+
+
+def take_text(s: Screened, profile: Profile) -> tuple[TCB, list[Output], bool]:
+    """RFC 9293 §3.10.7.4, seventh and eighth: deliver in-order data, advance RCV.NXT over
+    it and over a FIN (the FIN consumes one number), and acknowledge. Returns the new TCB,
+    the outputs, and whether a FIN was taken. An orphaned Linux socket resets instead."""
+    tcb, outputs = s.tcb, []
+    if s.data and tcb.orphaned and profile.rst_on_data_after_close:
+        return tcb, [Send(tcb.rst(with_ack=profile.rst_carries_ack))], False
+    if s.data:
+        tcb = tcb.replace(rcv_nxt=seq_add(tcb.rcv_nxt, len(s.data)))
+        outputs.append(DeliverData(s.data))
+    if s.fin:
+        tcb = tcb.replace(rcv_nxt=seq_add(tcb.rcv_nxt, 1))
+        outputs.append(DeliverEOF())
+    if s.data or s.fin or s.out_of_order:
+        outputs.insert(0, Send(tcb.ack()))
+    return tcb, outputs, s.fin
+
+
+def is_retransmitted_fin(tcb: TCB, seg: Segment) -> bool:
+    """The peer's FIN again: its sequence space ends exactly at RCV.NXT."""
+    return seg.fin and seq_add(seg.seq, seg.len) == tcb.rcv_nxt
+
+
+# ---- the states ---------------------------------------------------------------------------
+
+
+def established(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    match ev:
+        case AppClose(shutdown=shutdown, unread=unread):
+            # Linux (RFC 2525 §2.17): close() with unread data resets instead of closing.
+            if unread and not shutdown and profile.rst_on_unread_close:
+                return abort(tcb, profile)
+            # §3.10.4: "form a FIN segment and send it, and set the state to FIN-WAIT-1."
+            tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)
+            return Step(State.FIN_WAIT_1, outputs, tcb)
+        case AppSend(data):
+            tcb, outputs = send_data(tcb, data, profile)
+            return Step(State.ESTABLISHED, outputs, tcb)
+        case AppAbort():
+            return abort(tcb, profile)
+        case Timeout(Timer.RETRANSMIT):
+            return retransmit(tcb, State.ESTABLISHED, profile)
+        case Arrival(seg):
+            s = screen(tcb, seg)
+            if s.verdict is Verdict.DROP:
+                return drop(State.ESTABLISHED, s)
+            if s.verdict is Verdict.RESET:
+                # "users should also receive an unsolicited general 'connection reset' signal."
+                return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
+            outputs = retransmit_timer(tcb, s, profile)
+            tcb, text, fin = take_text(s, profile)
+            # Eighth: a FIN in ESTABLISHED: "Enter the CLOSE-WAIT state."
+            return Step(State.CLOSE_WAIT if fin else State.ESTABLISHED, outputs + text, tcb)
+    return Step(State.ESTABLISHED, (), tcb)
+
+
+def fin_wait_1(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    match ev:
+        case AppClose() | AppSend():
+            # §3.10.2/§3.10.4: "error: connection closing"; a second FIN is never sent.
+            return Step(State.FIN_WAIT_1, (Error(CLOSING_ERROR),), tcb)
+        case AppAbort():
+            return abort(tcb, profile)
+        case Timeout(Timer.RETRANSMIT):
+            return retransmit(tcb, State.FIN_WAIT_1, profile)
+        case Arrival(seg):
+            s = screen(tcb, seg)
+            if s.verdict is Verdict.DROP:
+                return drop(State.FIN_WAIT_1, s)
+            if s.verdict is Verdict.RESET:
+                return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
+            outputs = retransmit_timer(tcb, s, profile)
+            our_fin_acked = s.tcb.fin_acked  # SEG.ACK == SND.NXT: an ACK of data alone is not it
+            tcb, text, fin = take_text(s, profile)
+            outputs += text
+            if fin and our_fin_acked:
+                # "If our FIN has been ACKed (perhaps in this segment), then enter TIME-WAIT,
+                # start the time-wait timer, turn off the other timers."
+                outputs.append(StartTimer(Timer.TIME_WAIT, profile.time_wait))
+                return Step(State.TIME_WAIT, outputs, tcb)
+            if fin:
+                # "...otherwise, enter the CLOSING state." (simultaneous close)
+                return Step(State.CLOSING, outputs, tcb)
+            if our_fin_acked:
+                # "if the FIN segment is now acknowledged, then enter FIN-WAIT-2"
+                if tcb.orphaned and profile.fin_wait_2_timeout is not None:
+                    outputs.append(StartTimer(Timer.FIN_WAIT_2, profile.fin_wait_2_timeout))
+                return Step(State.FIN_WAIT_2, outputs, tcb)
+            return Step(State.FIN_WAIT_1, outputs, tcb)
+    return Step(State.FIN_WAIT_1, (), tcb)
+
+
+def fin_wait_2(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    match ev:
+        case AppClose() | AppSend():
+            return Step(State.FIN_WAIT_2, (Error(CLOSING_ERROR),), tcb)
+        case AppAbort():
+            return abort(tcb, profile)
+        case Timeout(Timer.FIN_WAIT_2):
+            # Linux: an orphan that waited tcp_fin_timeout for the peer's FIN gives up, silently.
+            return Step(State.CLOSED, (), tcb)
+        case Arrival(seg):
+            s = screen(tcb, seg)
+            if s.verdict is Verdict.DROP:
+                return drop(State.FIN_WAIT_2, s)
+            if s.verdict is Verdict.RESET:
+                return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
+            tcb, outputs, fin = take_text(s, profile)
+            if fin:
+                # "Enter the TIME-WAIT state. Start the time-wait timer, turn off the other timers."
+                if tcb.orphaned and profile.fin_wait_2_timeout is not None:
+                    outputs.append(CancelTimer(Timer.FIN_WAIT_2))
+                outputs.append(StartTimer(Timer.TIME_WAIT, profile.time_wait))
+                return Step(State.TIME_WAIT, outputs, tcb)
+            return Step(State.FIN_WAIT_2, outputs, tcb)
+    return Step(State.FIN_WAIT_2, (), tcb)
+
+
+def closing(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    match ev:
+        case AppClose() | AppSend():
+            return Step(State.CLOSING, (Error(CLOSING_ERROR),), tcb)
+        case AppAbort():
+            # §3.10.5: in CLOSING, LAST-ACK and TIME-WAIT: "respond with ok", delete the TCB.
+            return Step(State.CLOSED, (), tcb)
+        case Timeout(Timer.RETRANSMIT):
+            return retransmit(tcb, State.CLOSING, profile)
+        case Arrival(seg):
+            s = screen(tcb, seg)
+            if s.verdict is Verdict.DROP:
+                return drop(State.CLOSING, s)
+            if s.verdict is Verdict.RESET:
+                return Step(State.CLOSED, (), tcb)
+            if s.tcb.fin_acked:
+                # "if the ACK acknowledges our FIN, then enter the TIME-WAIT state"
+                outputs = [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)]
+                return Step(State.TIME_WAIT, outputs, s.tcb)
+            # "otherwise, ignore the segment."
+            return Step(State.CLOSING, (), s.tcb)
+    return Step(State.CLOSING, (), tcb)
+
+
+def time_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    match ev:
+        case AppClose() | AppSend():
+            return Step(State.TIME_WAIT, (Error(CLOSING_ERROR),), tcb)
+        case AppAbort():
+            return Step(State.CLOSED, (), tcb)
+        case Timeout(Timer.TIME_WAIT):
+            # §3.10.8: "If the time-wait timeout expires on a connection, delete the TCB."
+            return Step(State.CLOSED, (), tcb)
+        case Arrival(seg):
+            if is_retransmitted_fin(tcb, seg):
+                # "The only thing that can arrive in this state is a retransmission of the
+                # remote FIN. Acknowledge it, and restart the 2 MSL timeout."
+                restart = StartTimer(Timer.TIME_WAIT, profile.time_wait)
+                return Step(State.TIME_WAIT, (Send(tcb.ack()), restart), tcb)
+            s = screen(tcb, seg)
+            if s.verdict is Verdict.RESET:
+                if profile.rfc1337:
+                    return Step(State.TIME_WAIT, (), tcb)  # RFC 1337: ignore it, stay
+                return Step(State.CLOSED, (), tcb)
+            if s.verdict is Verdict.DROP:
+                return drop(State.TIME_WAIT, s)
+            return Step(State.TIME_WAIT, (), tcb)
+    return Step(State.TIME_WAIT, (), tcb)
+
+
+def close_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    match ev:
+        case AppClose(shutdown=shutdown, unread=unread):
+            if unread and not shutdown and profile.rst_on_unread_close:
+                return abort(tcb, profile)
+            # §3.10.4: "send a FIN segment, enter LAST-ACK state."
+            tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)
+            return Step(State.LAST_ACK, outputs, tcb)
+        case AppSend(data):
+            # The peer closed its direction only: we may still send (half-close).
+            tcb, outputs = send_data(tcb, data, profile)
+            return Step(State.CLOSE_WAIT, outputs, tcb)
+        case AppAbort():
+            return abort(tcb, profile)
+        case Timeout(Timer.RETRANSMIT):
+            return retransmit(tcb, State.CLOSE_WAIT, profile)
+        case Arrival(seg):
+            s = screen(tcb, seg)
+            if s.verdict is Verdict.DROP:
+                return drop(State.CLOSE_WAIT, s)
+            if s.verdict is Verdict.RESET:
+                return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
+            # ACK processing as in ESTABLISHED; text and FIN "should not occur": ignore them.
+            return Step(State.CLOSE_WAIT, retransmit_timer(tcb, s, profile), s.tcb)
+    return Step(State.CLOSE_WAIT, (), tcb)
+
+
+def last_ack(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    match ev:
+        case AppClose() | AppSend():
+            return Step(State.LAST_ACK, (Error(CLOSING_ERROR),), tcb)
+        case AppAbort():
+            return Step(State.CLOSED, (), tcb)
+        case Timeout(Timer.RETRANSMIT):
+            return retransmit(tcb, State.LAST_ACK, profile)
+        case Arrival(seg):
+            s = screen(tcb, seg)
+            if s.verdict is Verdict.DROP:
+                return drop(State.LAST_ACK, s)
+            if s.verdict is Verdict.RESET:
+                return Step(State.CLOSED, (), tcb)
+            if s.tcb.fin_acked:
+                # "If our FIN is now acknowledged, delete the TCB, enter the CLOSED state."
+                return Step(State.CLOSED, (), s.tcb)
+            return Step(State.LAST_ACK, retransmit_timer(tcb, s, profile), s.tcb)
+    return Step(State.LAST_ACK, (), tcb)
+
+
+def closed(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    match ev:
+        case AppClose() | AppSend() | AppAbort():
+            return Step(State.CLOSED, (Error(NO_CONNECTION),), tcb)
+        case Arrival(seg):
+            # §3.10.7.1: "An incoming segment containing a RST is discarded. An incoming
+            # segment not containing a RST causes a RST to be sent in response."
+            return Step(State.CLOSED, reset_for(seg, profile), tcb)
+    return Step(State.CLOSED, (), tcb)
+
+
+def reset_for(seg: Segment, profile: Profile) -> tuple[Output, ...]:
+    """The RST answering a segment for no connection (RFC 9293 §3.10.7.1)."""
+    if seg.rst:
+        return ()
+    if seg.has_ack:
+        return (Send(Segment(seq=seg.ack, ack=0, flags=RST)),)
+    return (Send(Segment(seq=0, ack=seq_add(seg.seq, seg.len), flags=RST | ACK)),)
+
+
+HANDLERS: dict[State, Handler] = {
+    State.ESTABLISHED: established,
+    State.FIN_WAIT_1: fin_wait_1,
+    State.FIN_WAIT_2: fin_wait_2,
+    State.CLOSING: closing,
+    State.TIME_WAIT: time_wait,
+    State.CLOSE_WAIT: close_wait,
+    State.LAST_ACK: last_ack,
+    State.CLOSED: closed,
+}
+
+
+def handle(state: State, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+    """Dispatch to the handler of `state`."""
+    return HANDLERS[state](tcb, ev, profile)

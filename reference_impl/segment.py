@@ -1,0 +1,140 @@
+"""TCP segments and sequence-number arithmetic (RFC 9293 §3.1, §3.4).
+
+Sequence numbers live on a circle of 2**32 values, so "less than" is only
+meaningful for numbers less than 2**31 apart (RFC 9293 §3.4, RFC 1982).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntFlag
+
+MOD = 2**32
+HALF = 2**31
+
+
+def seq_add(a: int, n: int) -> int:
+    """a + n on the sequence circle."""
+    return (a + n) % MOD
+
+
+def seq_diff(a: int, b: int) -> int:
+    """The signed distance a - b, in (-2**31, 2**31]."""
+    d = (a - b) % MOD
+    return d - MOD if d > HALF else d
+
+
+def seq_lt(a: int, b: int) -> bool:
+    return seq_diff(a, b) < 0
+
+
+def seq_le(a: int, b: int) -> bool:
+    return seq_diff(a, b) <= 0
+
+
+def seq_gt(a: int, b: int) -> bool:
+    return seq_diff(a, b) > 0
+
+
+def seq_ge(a: int, b: int) -> bool:
+    return seq_diff(a, b) >= 0
+
+
+class Flags(IntFlag):
+    """Control bits, printed the way RFC 9293 writes CTL= (SYN,ACK · FIN,ACK · RST,ACK)."""
+
+    NONE = 0
+    FIN = 0x01
+    SYN = 0x02
+    RST = 0x04
+    ACK = 0x10
+
+    def names(self) -> list[str]:
+        return [f.name for f in (Flags.SYN, Flags.RST, Flags.FIN, Flags.ACK) if f in self]
+
+    def __str__(self) -> str:  # "FIN|ACK", the trace CSV spelling
+        return "|".join(self.names())
+
+    @classmethod
+    def parse(cls, text: str) -> Flags:
+        """Parse "FIN|ACK", "FIN,ACK" or "." (no flags); raises ValueError on unknown names."""
+        text = text.strip()
+        if text in ("", ".", "NONE"):
+            return cls.NONE
+        out = cls.NONE
+        for part in text.replace(",", "|").split("|"):
+            name = part.strip().upper()
+            if name not in ("FIN", "SYN", "RST", "ACK"):
+                raise ValueError(f"unknown flag {part.strip()!r} (use FIN, SYN, RST, ACK)")
+            out |= cls[name]
+        return out
+
+
+FIN, SYN, RST, ACK = Flags.FIN, Flags.SYN, Flags.RST, Flags.ACK
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One TCP segment as the close machine sees it: the header fields that matter, and data."""
+
+    seq: int
+    ack: int = 0
+    flags: Flags = Flags.ACK
+    payload: bytes = b""
+    window: int = 65535
+    # Which incarnation of the 4-tuple sent it; only the simulator reads this,
+    # to show an old duplicate arriving in a new connection.
+    incarnation: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.flags, Flags):
+            object.__setattr__(self, "flags", Flags(self.flags))
+        for name in ("seq", "ack"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < MOD:
+                raise ValueError(f"segment {name}={v!r} is not a 32-bit sequence number")
+        if not isinstance(self.payload, bytes):
+            raise ValueError(f"segment payload must be bytes, not {type(self.payload).__name__}")
+
+    @property
+    def fin(self) -> bool:
+        return Flags.FIN in self.flags
+
+    @property
+    def syn(self) -> bool:
+        return Flags.SYN in self.flags
+
+    @property
+    def rst(self) -> bool:
+        return Flags.RST in self.flags
+
+    @property
+    def has_ack(self) -> bool:
+        return Flags.ACK in self.flags
+
+    @property
+    def len(self) -> int:
+        """SEG.LEN: data octets plus one for SYN and one for FIN (RFC 9293 §3.4)."""
+        return len(self.payload) + self.syn + self.fin
+
+    @property
+    def end(self) -> int:
+        """The sequence number just past this segment (SEG.SEQ + SEG.LEN)."""
+        return seq_add(self.seq, self.len)
+
+    def __str__(self) -> str:
+        return segment_text(self)
+
+
+def segment_text(seg: Segment) -> str:
+    """The segment as RFC 9293 draws it: <SEQ=100><ACK=300><CTL=FIN,ACK>.
+
+    ACK= is shown only when the ACK bit is set; data appear as <DATA=n bytes>.
+    """
+    parts = [f"<SEQ={seg.seq}>"]
+    if seg.has_ack:
+        parts.append(f"<ACK={seg.ack}>")
+    parts.append(f"<CTL={','.join(seg.flags.names())}>" if seg.flags else "<CTL=>")
+    if seg.payload:
+        parts.append(f"<DATA={len(seg.payload)} bytes>")
+    return "".join(parts)

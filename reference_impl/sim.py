@@ -1,0 +1,279 @@
+"""A deterministic discrete-event simulator: two endpoints, two channels, one virtual clock.
+
+A is the client, B the server. Each direction delivers after a fixed delay unless
+the scenario gives a segment another fate (lose, duplicate, delay). Same scenario,
+same profile, same machine → the same Trace, row for row: ties in time are broken
+by the order things were scheduled, never by anything outside the inputs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+
+from .handlers import HANDLERS, Handler
+from .profiles import RFC9293, Profile, ms, sec
+from .segment import Segment
+from .states import (
+    AppAbort,
+    AppClose,
+    AppSend,
+    Arrival,
+    CancelTimer,
+    DeliverData,
+    DeliverEOF,
+    Error,
+    Send,
+    StartTimer,
+    State,
+    Step,
+    Stimulus,
+    Timeout,
+    Timer,
+    format_duration,
+)
+from .tcb import TCB
+from .trace import Row, Trace
+
+ENDPOINTS = ("A", "B")
+
+
+@dataclass(frozen=True, slots=True)
+class Reopen:
+    """Open a new connection on the same 4-tuple once both ends are CLOSED (the handshake
+    is not modelled: both ends start ESTABLISHED with these initial sequence numbers)."""
+
+    iss_a: int
+    iss_b: int
+
+
+AppCall = AppClose | AppSend | AppAbort | Reopen
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    time: int  # virtual microseconds
+    endpoint: str
+    call: AppCall
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """What the network does to one segment. kind: "lose", "duplicate" or "delay"."""
+
+    kind: str
+    delay: int = 0  # "delay": extra delay; "duplicate": how much later the second copy arrives
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("lose", "duplicate", "delay"):
+            raise ValueError(f"unknown fate {self.kind!r}; use lose, duplicate or delay")
+
+
+# A segment is named by who sent it and its ordinal among that endpoint's segments: ("A", 2).
+SegmentKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    actions: tuple[Action, ...]
+    fates: Mapping[SegmentKey, Fate] = field(default_factory=dict)
+    iss_a: int = 100  # A's next sequence number when the scenario starts (RFC 793 fig. 13)
+    iss_b: int = 300
+    delay: int = ms(10)  # one-way delay of each channel
+    reads: Mapping[str, bool] = field(default_factory=lambda: {"A": True, "B": True})
+
+    def with_fates(self, fates: Mapping[SegmentKey, Fate], name: str | None = None) -> Scenario:
+        return dc_replace(self, fates=dict(fates), name=name or self.name)
+
+
+Machine = Mapping[State, Handler]
+StepHook = Callable[[str, State, TCB, Stimulus, Step], None]
+
+
+@dataclass
+class _Endpoint:
+    name: str
+    state: State
+    tcb: TCB
+    reads: bool
+    timers: dict[Timer, int] = field(default_factory=dict)  # timer → generation
+    sent: int = 0
+    unread: int = 0
+    incarnation: int = 1
+
+
+class Simulation:
+    """One run. Use `simulate()`; the class exists so the harness can inspect a run."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        profile: Profile = RFC9293,
+        machines: Mapping[str, Machine] | None = None,
+        *,
+        max_events: int = 5_000,
+        horizon: int = sec(3600),
+    ) -> None:
+        self.sc, self.profile = scenario, profile
+        self.machines = machines or {"A": HANDLERS, "B": HANDLERS}
+        self.max_events, self.horizon = max_events, horizon
+        srtt = 2 * scenario.delay
+        self.ep = {
+            "A": _Endpoint("A", State.ESTABLISHED, TCB.established(scenario.iss_a, scenario.iss_b, srtt), scenario.reads.get("A", True)),
+            "B": _Endpoint("B", State.ESTABLISHED, TCB.established(scenario.iss_b, scenario.iss_a, srtt), scenario.reads.get("B", True)),
+        }  # fmt: skip
+        self.trace = Trace(scenario=scenario.name, profile=profile.name)
+        self._queue: list[tuple[int, int, str, str, object]] = []
+        self._order = 0
+        self._generation = 0
+        self._pending_reopen: Reopen | None = None
+        for a in scenario.actions:
+            self._schedule(a.time, "app", a.endpoint, a.call)
+
+    # ---- the event queue ----------------------------------------------------------------
+
+    def _schedule(self, time: int, kind: str, endpoint: str, payload: object) -> None:
+        self._order += 1
+        heapq.heappush(self._queue, (time, self._order, kind, endpoint, payload))
+
+    def run(self) -> Trace:
+        events = 0
+        while self._queue:
+            time, _, kind, name, payload = heapq.heappop(self._queue)
+            if time > self.horizon:
+                self.trace.notes.append(f"stopped at the horizon ({format_duration(self.horizon)})")
+                break
+            if events >= self.max_events:
+                self.trace.notes.append(f"stopped after {self.max_events} events")
+                break
+            events += 1
+            ep = self.ep[name]
+            if kind == "app":
+                self._app(time, ep, payload)
+            elif kind == "arrive":
+                seg, copy = payload
+                note = copy
+                if seg.incarnation < ep.incarnation:
+                    note = (note + "; " if note else "") + f"old duplicate from connection {seg.incarnation}"
+                self._step(time, ep, Arrival(seg), "recv", seg, note)
+            elif kind == "timer":
+                timer, gen = payload
+                if ep.timers.get(timer) == gen:  # still armed, not restarted or cancelled
+                    del ep.timers[timer]
+                    self._step(time, ep, Timeout(timer), "timeout", None, str(timer))
+            self._maybe_reopen(time)
+        return self.trace
+
+    # ---- stimuli ------------------------------------------------------------------------
+
+    def _app(self, time: int, ep: _Endpoint, call: AppCall) -> None:
+        match call:
+            case Reopen():
+                self._pending_reopen = call
+                if not self._both_closed():
+                    waiting = ", ".join(f"{e.name} in {e.state}" for e in self.ep.values() if e.state is not State.CLOSED)
+                    self._row(time, ep, "reopen", ep.state, ep.state, detail=f"waits: the 4-tuple is still in use ({waiting})")
+            case AppClose():
+                self._step(time, ep, dc_replace(call, unread=ep.unread), "close", None, "")
+            case AppSend(data):
+                self._step(time, ep, call, "write", None, f"{len(data)} bytes")
+            case AppAbort():
+                self._step(time, ep, call, "abort", None, "")
+
+    def _step(self, time: int, ep: _Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str) -> None:
+        before = ep.state
+        step = self.machines[ep.name][before](ep.tcb, stim, self.profile)
+        ep.state = step.state
+        if step.tcb is not None:
+            ep.tcb = step.tcb
+        detail = str(seg) if seg is not None else note
+        if seg is not None and note:
+            detail += f" ({note})"
+        self._row(time, ep, event, before, ep.state, seg, detail=detail)
+        for out in step.outputs:
+            self._output(time, ep, out)
+        if ep.state is State.CLOSED:
+            ep.timers.clear()  # deleting the TCB deletes its timers
+
+    def _output(self, time: int, ep: _Endpoint, out: object) -> None:
+        st = ep.state
+        match out:
+            case Send(seg):
+                ep.sent += 1
+                seg = dc_replace(seg, incarnation=ep.incarnation)
+                fate = self.sc.fates.get((ep.name, ep.sent))
+                peer = "B" if ep.name == "A" else "A"
+                arrive = time + self.sc.delay
+                label = "delivered"
+                if fate is None:
+                    self._schedule(arrive, "arrive", peer, (seg, ""))
+                elif fate.kind == "lose":
+                    label = "lost"
+                elif fate.kind == "duplicate":
+                    label = "duplicated"
+                    self._schedule(arrive, "arrive", peer, (seg, ""))
+                    self._schedule(arrive + fate.delay, "arrive", peer, (seg, "second copy"))
+                else:
+                    label = "delayed"
+                    self._schedule(arrive + fate.delay, "arrive", peer, (seg, f"delayed {format_duration(fate.delay)}"))
+                self._row(time, ep, "send", st, st, seg, fate=label, detail=str(seg))
+            case StartTimer(timer, duration):
+                self._generation += 1
+                ep.timers[timer] = self._generation
+                self._schedule(time + duration, "timer", ep.name, (timer, self._generation))
+                self._row(time, ep, "timer", st, st, detail=f"start {timer} {format_duration(duration)}")
+            case CancelTimer(timer):
+                ep.timers.pop(timer, None)
+                self._row(time, ep, "timer", st, st, detail=f"cancel {timer}")
+            case DeliverData(data):
+                if not ep.reads:
+                    ep.unread += len(data)
+                self._row(time, ep, "deliver", st, st, detail=f"{len(data)} bytes")
+            case DeliverEOF():
+                self._row(time, ep, "deliver", st, st, detail="EOF")
+            case Error(message):
+                self._row(time, ep, "error", st, st, detail=message)
+
+    # ---- a new incarnation of the 4-tuple ----------------------------------------------------
+
+    def _both_closed(self) -> bool:
+        return all(e.state is State.CLOSED for e in self.ep.values())
+
+    def _maybe_reopen(self, time: int) -> None:
+        r = self._pending_reopen
+        if r is None or not self._both_closed():
+            return
+        self._pending_reopen = None
+        srtt = 2 * self.sc.delay
+        for name, iss, irs in (("A", r.iss_a, r.iss_b), ("B", r.iss_b, r.iss_a)):
+            e = self.ep[name]
+            e.incarnation += 1
+            e.state, e.tcb, e.timers, e.unread = State.ESTABLISHED, TCB.established(iss, irs, srtt), {}, 0
+            self._row(time, e, "reopen", State.CLOSED, State.ESTABLISHED, detail=f"connection {e.incarnation} on the same 4-tuple")
+
+    def _row(self, time, ep, event, before, after, seg=None, fate="", detail="") -> None:
+        self.trace.rows.append(
+            Row(
+                time=time, endpoint=ep.name, event=event,
+                state_before=str(before), state_after=str(after),
+                flags=str(seg.flags) if seg is not None else "",
+                seq=seg.seq if seg is not None else None,
+                ack=seg.ack if seg is not None and seg.has_ack else None,
+                len=len(seg.payload) if seg is not None else None,
+                fate=fate, detail=detail,
+            )
+        )  # fmt: skip
+
+
+def simulate(
+    scenario: Scenario,
+    profile: Profile = RFC9293,
+    machines: Mapping[str, Machine] | None = None,
+    **limits: int,
+) -> Trace:
+    """Run a scenario to quiescence (or to the limits) and return its Trace."""
+    return Simulation(scenario, profile, machines, **limits).run()

@@ -1,0 +1,190 @@
+"""The vocabulary of the close machine: states, stimuli in, outputs out (RFC 9293 §3.3.2).
+
+Stimuli and outputs are small frozen values, as in h11: the machine takes a
+stimulus and returns a Step; it never reads a clock or touches a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from .segment import Segment
+
+if TYPE_CHECKING:
+    from .tcb import TCB
+
+
+class State(Enum):
+    """The RFC's states for closing a synchronized connection. Prints as FIN_WAIT_1."""
+
+    ESTABLISHED = "ESTABLISHED"
+    FIN_WAIT_1 = "FIN_WAIT_1"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+    CLOSING = "CLOSING"
+    TIME_WAIT = "TIME_WAIT"
+    CLOSE_WAIT = "CLOSE_WAIT"
+    LAST_ACK = "LAST_ACK"
+    CLOSED = "CLOSED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    __repr__ = __str__
+
+
+class Timer(Enum):
+    """The timers of the close. FIN_WAIT_2 exists only in profiles that model an orphan timeout."""
+
+    RETRANSMIT = "RETRANSMIT"
+    TIME_WAIT = "TIME_WAIT"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+
+    def __str__(self) -> str:
+        return self.value
+
+    __repr__ = __str__
+
+
+# ---- stimuli: what can happen to an endpoint -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AppClose:
+    """The application calls CLOSE (RFC 9293 §3.10.4): "I have no more to send".
+
+    shutdown: the application used shutdown(SHUT_WR) and keeps reading; with plain
+    close() a Linux socket is orphaned. unread: bytes received but never read by the
+    application when it closed (Linux answers those with RST).
+    """
+
+    shutdown: bool = False
+    unread: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AppSend:
+    """The application calls SEND with some data (RFC 9293 §3.10.2)."""
+
+    data: bytes = b"data"
+
+
+@dataclass(frozen=True, slots=True)
+class AppAbort:
+    """The application calls ABORT, or close() with SO_LINGER 0 (RFC 9293 §3.10.5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A segment arrives from the network (RFC 9293 §3.10.7)."""
+
+    segment: Segment
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """A timer the endpoint started has expired (RFC 9293 §3.10.8)."""
+
+    timer: Timer
+
+
+Stimulus = AppClose | AppSend | AppAbort | Arrival | Timeout
+
+
+def stimulus_text(s: Stimulus) -> str:
+    """A stimulus as a learner reads it in feedback."""
+    match s:
+        case Arrival(seg):
+            return f"arrival of {seg}"
+        case Timeout(timer):
+            return f"expiry of the {timer} timer"
+        case AppClose(shutdown=sh, unread=n):
+            call = "shutdown(SHUT_WR)" if sh else "close()"
+            return f"application {call}" + (f" with {n} unread bytes" if n else "")
+        case AppSend(data):
+            return f"application send of {len(data)} bytes"
+        case AppAbort():
+            return "application abort"
+    return repr(s)
+
+
+# ---- outputs: what an endpoint does in response ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    segment: Segment
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    """Start (or restart) a timer; duration in virtual microseconds."""
+
+    timer: Timer
+    duration: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    timer: Timer
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverData:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverEOF:
+    """The peer has closed its direction: the application reads end-of-file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """An error reported to the application, worded as RFC 9293 §3.10 words it."""
+
+    message: str
+
+
+Output = Send | StartTimer | CancelTimer | DeliverData | DeliverEOF | Error
+OUTPUT_TYPES = (Send, StartTimer, CancelTimer, DeliverData, DeliverEOF, Error)
+
+
+def output_text(o: Output) -> str:
+    match o:
+        case Send(seg):
+            return f"send {seg}"
+        case StartTimer(timer, duration):
+            return f"start {timer} timer ({format_duration(duration)})"
+        case CancelTimer(timer):
+            return f"cancel {timer} timer"
+        case DeliverData(data):
+            return f"deliver {len(data)} bytes to the application"
+        case DeliverEOF():
+            return "tell the application end-of-file"
+        case Error(message):
+            return f"error to the application: {message!r}"
+    return repr(o)
+
+
+def format_duration(us: int) -> str:
+    if us % 1_000_000 == 0:
+        return f"{us // 1_000_000} s"
+    if us % 1000 == 0:
+        return f"{us // 1000} ms"
+    return f"{us} µs"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What a handler returns: the next state, the outputs in order, and the new TCB."""
+
+    state: State
+    outputs: tuple[Output, ...] = ()
+    tcb: TCB | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        # Accept a list for convenience; store a tuple so a Step is a value.
+        if isinstance(self.outputs, list):
+            object.__setattr__(self, "outputs", tuple(self.outputs))
