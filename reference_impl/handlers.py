@@ -150,6 +150,10 @@ def established(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
                 return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
             outputs = retransmit_timer(tcb, s, profile)
             tcb, text, fin = take_text(s, profile)
+            if fin and profile.delayed_ack is not None and not s.data:
+                # §3.8.6.3: the ACK of the FIN may wait; a prompt close() will carry it.
+                text = [o for o in text if not isinstance(o, Send)]
+                text.append(StartTimer(Timer.DELAYED_ACK, profile.delayed_ack))
             # Eighth: a FIN in ESTABLISHED: "Enter the CLOSE-WAIT state."
             return Step(State.CLOSE_WAIT if fin else State.ESTABLISHED, outputs + text, tcb)
     return Step(State.ESTABLISHED, (), tcb)
@@ -274,6 +278,8 @@ def close_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
                 return abort(tcb, profile)
             # §3.10.4: "send a FIN segment, enter LAST-ACK state."
             tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)
+            if profile.delayed_ack is not None:
+                outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))  # the FIN carries the ACK
             return Step(State.LAST_ACK, outputs, tcb)
         case AppSend(data):
             # The peer closed its direction only: we may still send (half-close).
@@ -283,6 +289,8 @@ def close_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             return abort(tcb, profile)
         case Timeout(Timer.RETRANSMIT):
             return retransmit(tcb, State.CLOSE_WAIT, profile)
+        case Timeout(Timer.DELAYED_ACK):
+            return Step(State.CLOSE_WAIT, (Send(tcb.ack()),), tcb)
         case Arrival(seg):
             s = screen(tcb, seg)
             if s.verdict is Verdict.DROP:

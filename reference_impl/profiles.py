@@ -42,6 +42,10 @@ class Profile:
     rst_on_unread_close: bool = False
     # Linux: data arriving at an orphaned socket after close() is answered with RST.
     rst_on_data_after_close: bool = False
+    # RFC 9293 §3.8.6.3 lets a receiver delay an ACK (up to 0.5 s). When set, the ACK of a
+    # peer's FIN waits this long, so a close() in the meantime sends FIN+ACK in one segment
+    # (the "three-way" close). None: every FIN is acknowledged at once.
+    delayed_ack: int | None = None
     # Linux's RST carries ACK (<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>); RFC ABORT sends bare RST.
     rst_carries_ack: bool = False
 

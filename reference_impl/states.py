@@ -35,11 +35,12 @@ class State(Enum):
 
 
 class Timer(Enum):
-    """The timers of the close. FIN_WAIT_2 exists only in profiles that model an orphan timeout."""
+    """The timers of the close. FIN_WAIT_2 and DELAYED_ACK run only in profiles that enable them."""
 
     RETRANSMIT = "RETRANSMIT"
     TIME_WAIT = "TIME_WAIT"
     FIN_WAIT_2 = "FIN_WAIT_2"
+    DELAYED_ACK = "DELAYED_ACK"
 
     def __str__(self) -> str:
         return self.value

@@ -1,0 +1,162 @@
+"""The named catalogue of close scenarios, and the loss-pattern generators.
+
+A is the client, B the server. Times are virtual; each channel delays 10 ms one way.
+Segments are named by sender and ordinal: ("B", 2) is the second segment B sends.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .profiles import RFC9293, Profile, ms, sec
+from .sim import Action, Fate, Reopen, Scenario, SegmentKey, simulate
+from .states import AppAbort, AppClose, AppSend
+
+LOSE = Fate("lose")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A catalogue scenario, with the profile changes it needs to show what it shows."""
+
+    scenario: Scenario
+    profile_changes: dict = field(default_factory=dict)
+    closes_cleanly: bool = True  # both ends reach CLOSED (property tests rely on it)
+
+    def profile(self, base: Profile = RFC9293) -> Profile:
+        return base.replace(**self.profile_changes) if self.profile_changes else base
+
+
+def _sc(name: str, description: str, *actions: tuple, **kw) -> Scenario:
+    return Scenario(name, description, tuple(Action(t, e, c) for t, e, c in actions), **kw)
+
+
+def _active(name: str, description: str, fates: dict | None = None, b_close: int = ms(50),
+            **kw) -> Scenario:
+    return _sc(name, description, (0, "A", AppClose()), (b_close, "B", AppClose()),
+               fates=fates or {}, **kw)  # fmt: skip
+
+
+_ENTRIES = [
+    Entry(_active("active-close", "A closes, B closes 50 ms later: FIN, ACK, FIN, ACK (RFC 793 fig. 13).")),
+    Entry(_sc("server-initiated-close", "B (the server) closes first; A closes 50 ms later.",
+              (0, "B", AppClose()), (ms(50), "A", AppClose()))),
+    Entry(_sc("simultaneous-close", "Both close at once: FIN_WAIT_1 → CLOSING → TIME_WAIT (RFC 793 fig. 14).",
+              (0, "A", AppClose()), (0, "B", AppClose()))),
+    Entry(_sc("three-way-close", "B closes 20 ms after A's FIN, before its delayed ACK: FIN+ACK takes A from FIN_WAIT_1 to TIME_WAIT.",
+              (0, "A", AppClose()), (ms(20), "B", AppClose())), {"delayed_ack": ms(40)}),
+    Entry(_sc("half-close", "A shuts down its direction; B still sends data, then closes.",
+              (0, "A", AppClose(shutdown=True)), (ms(20), "B", AppSend(b"more data")),
+              (ms(30), "B", AppSend(b"last words")), (ms(50), "B", AppClose()))),
+    Entry(_active("lost-first-fin", "A's FIN is lost; A retransmits it after the RTO; B closes at 3 s.",
+                  {("A", 1): LOSE}, b_close=sec(3))),
+    Entry(_active("lost-ack-of-fin", "B's ACK of A's FIN is lost; B's own FIN+ACK acknowledges it.", {("B", 1): LOSE})),
+    Entry(_active("lost-second-fin", "B's FIN is lost; B retransmits it, A waits in FIN_WAIT_2.", {("B", 2): LOSE})),
+    Entry(_active("lost-final-ack", "A's last ACK is lost: B retransmits its FIN, A re-ACKs it from TIME_WAIT.",
+                  {("A", 2): LOSE})),
+    Entry(_active("lost-final-ack-twice", "A's last ACK is lost twice; TIME_WAIT restarts each time.",
+                  {("A", 2): LOSE, ("A", 3): LOSE})),
+    Entry(_active("duplicate-fin-in-time-wait",
+                  "B's FIN arrives twice; A re-ACKs the copy and restarts TIME_WAIT, and the closed B "
+                  "answers that ACK with RST, which ends TIME_WAIT early (RFC 1337's hazard).",
+                  {("B", 2): Fate("duplicate", ms(100))})),
+    Entry(_sc("ack-of-data-not-fin", "A sends data then closes; the ACK of the data alone leaves A in FIN_WAIT_1.",
+              (0, "A", AppSend(b"x" * 100)), (ms(1), "A", AppClose()), (ms(50), "B", AppClose()))),
+    Entry(_active("rst-in-time-wait", "A copy of A's last ACK reaches B after B closed; B's RST ends A's TIME_WAIT.",
+                  {("A", 2): Fate("duplicate", ms(100))})),
+    Entry(_sc("rst-in-close-wait", "A half-closes, then aborts: its RST takes B from CLOSE_WAIT to CLOSED.",
+              (0, "A", AppClose(shutdown=True)), (ms(30), "A", AppAbort()))),
+    Entry(_sc("old-duplicate-after-reuse",
+              "A's data segment is duplicated and the copy wanders 30 s; a new connection on the same "
+              "4-tuple opens as soon as both ends are CLOSED. Safe only if TIME_WAIT outlasts the copy.",
+              (0, "A", AppSend(b"old")), (ms(20), "A", AppClose()), (ms(60), "B", AppClose()),
+              (sec(1), "A", Reopen(iss_a=100, iss_b=300)),
+              fates={("A", 1): Fate("duplicate", sec(30))}), closes_cleanly=False),
+    Entry(_sc("fin-retry-limit", "Every copy of A's FIN is lost: A gives up after its retry limit.",
+              (0, "A", AppClose()), fates={("A", n): LOSE for n in range(1, 16)}), closes_cleanly=False),
+    Entry(_sc("abort", "A aborts (SO_LINGER 0): RST, no FIN, no TIME_WAIT.", (0, "A", AppAbort())),
+          closes_cleanly=False),
+    Entry(_sc("close-with-unread-data", "B sends data A never reads; A closes (Linux answers with RST).",
+              (0, "B", AppSend(b"unread")), (ms(50), "A", AppClose()), (ms(100), "B", AppClose()),
+              reads={"A": False, "B": True})),
+    Entry(_sc("orphan-fin-wait-2", "A closes; B never does. Linux gives up on the orphan after tcp_fin_timeout.",
+              (0, "A", AppClose())), closes_cleanly=False),
+]  # fmt: skip
+
+CATALOGUE: dict[str, Entry] = {e.scenario.name: e for e in _ENTRIES}
+
+
+def get(name: str) -> Entry:
+    """The catalogue entry, or a ValueError that suggests the closest name."""
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, CATALOGUE, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown scenario {name!r}{hint} (see: tcpclose scenarios)") from None
+
+
+def run(name: str, base: Profile = RFC9293, fates: dict[SegmentKey, Fate] | None = None, **kw):
+    """Simulate a catalogue scenario (optionally with extra fates) under a profile."""
+    entry = get(name)
+    sc = entry.scenario
+    if fates:
+        sc = sc.with_fates({**sc.fates, **fates}, name=f"{sc.name}+{pattern_name(fates)}")
+    return simulate(sc, entry.profile(base), **kw)
+
+
+def pattern_name(fates: dict[SegmentKey, Fate]) -> str:
+    """lose:A2,B3 — the replayable name of a loss pattern."""
+    keys = sorted(k for k, f in fates.items() if f.kind == "lose")
+    return "lose:" + ",".join(f"{e}{n}" for e, n in keys)
+
+
+def parse_key(text: str) -> SegmentKey:
+    """ "A2", "A#2" → ("A", 2)."""
+    t = text.strip().replace("#", "")
+    if len(t) < 2 or t[0] not in "AB" or not t[1:].isdigit() or int(t[1:]) < 1:
+        raise ValueError(f"{text!r} is not a segment name like A2 (A's second segment) or B1")
+    return t[0], int(t[1:])
+
+
+def loss_patterns(name: str, k: int, base: Profile = RFC9293) -> Iterator[dict[SegmentKey, Fate]]:
+    """Every set of at most k lost segments that can happen in the scenario, each once.
+
+    The enumeration grows a pattern only by segments that are actually sent in the
+    run with the smaller pattern (a retransmission exists only once its original was
+    lost), and only by segments later in that run, so no set is produced twice.
+    """
+    entry = get(name)
+    profile = entry.profile(base)
+
+    def sends(fates: dict) -> list[SegmentKey]:
+        sc = entry.scenario.with_fates({**entry.scenario.fates, **fates})
+        trace = simulate(sc, profile)
+        out, count = [], {"A": 0, "B": 0}
+        for r in trace.rows:
+            if r.event == "send":
+                count[r.endpoint] += 1
+                out.append((r.endpoint, count[r.endpoint]))
+        return out
+
+    def grow(fates: dict, after: int) -> Iterator[dict]:
+        yield fates
+        if len(fates) == k:
+            return
+        order = sends(fates)
+        for i in range(after, len(order)):
+            key = order[i]
+            if key in fates or key in entry.scenario.fates:
+                continue
+            yield from grow({**fates, key: LOSE}, i + 1)
+
+    yield from grow({}, 0)
+
+
+def all_patterns(k: int, base: Profile = RFC9293) -> Iterator[tuple[str, dict]]:
+    for name in CATALOGUE:
+        for fates in loss_patterns(name, k, base):
+            yield name, fates
+
