@@ -33,8 +33,7 @@ def _sc(name: str, description: str, *actions: tuple, **kw) -> Scenario:
     return Scenario(name, description, tuple(Action(t, e, c) for t, e, c in actions), **kw)
 
 
-def _active(name: str, description: str, fates: dict | None = None, b_close: int = ms(50),
-            **kw) -> Scenario:
+def _active(name: str, description: str, fates: dict | None = None, b_close: int = ms(50), **kw) -> Scenario:
     return _sc(name, description, (0, "A", AppClose()), (b_close, "B", AppClose()),
                fates=fates or {}, **kw)  # fmt: skip
 
@@ -159,4 +158,3 @@ def all_patterns(k: int, base: Profile = RFC9293) -> Iterator[tuple[str, dict]]:
     for name in CATALOGUE:
         for fates in loss_patterns(name, k, base):
             yield name, fates
-

@@ -175,8 +175,17 @@ class Simulation:
             case Reopen():
                 self._pending_reopen = call
                 if not self._both_closed():
-                    waiting = ", ".join(f"{e.name} in {e.state}" for e in self.ep.values() if e.state is not State.CLOSED)
-                    self._row(time, ep, "reopen", ep.state, ep.state, detail=f"waits: the 4-tuple is still in use ({waiting})")
+                    waiting = ", ".join(
+                        f"{e.name} in {e.state}" for e in self.ep.values() if e.state is not State.CLOSED
+                    )
+                    self._row(
+                        time,
+                        ep,
+                        "reopen",
+                        ep.state,
+                        ep.state,
+                        detail=f"waits: the 4-tuple is still in use ({waiting})",
+                    )
             case AppClose():
                 self._step(time, ep, dc_replace(call, unread=ep.unread), "close", None, "")
             case AppSend(data):
@@ -184,7 +193,9 @@ class Simulation:
             case AppAbort():
                 self._step(time, ep, call, "abort", None, "")
 
-    def _step(self, time: int, ep: _Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str) -> None:
+    def _step(
+        self, time: int, ep: _Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str
+    ) -> None:
         before = ep.state
         step = self.machines[ep.name][before](ep.tcb, stim, self.profile)
         ep.state = step.state
@@ -219,7 +230,9 @@ class Simulation:
                     self._schedule(arrive + fate.delay, "arrive", peer, (seg, "second copy"))
                 else:
                     label = "delayed"
-                    self._schedule(arrive + fate.delay, "arrive", peer, (seg, f"delayed {format_duration(fate.delay)}"))
+                    self._schedule(
+                        arrive + fate.delay, "arrive", peer, (seg, f"delayed {format_duration(fate.delay)}")
+                    )
                 self._row(time, ep, "send", st, st, seg, fate=label, detail=str(seg))
             case StartTimer(timer, duration):
                 self._generation += 1
@@ -253,7 +266,14 @@ class Simulation:
             e = self.ep[name]
             e.incarnation += 1
             e.state, e.tcb, e.timers, e.unread = State.ESTABLISHED, TCB.established(iss, irs, srtt), {}, 0
-            self._row(time, e, "reopen", State.CLOSED, State.ESTABLISHED, detail=f"connection {e.incarnation} on the same 4-tuple")
+            self._row(
+                time,
+                e,
+                "reopen",
+                State.CLOSED,
+                State.ESTABLISHED,
+                detail=f"connection {e.incarnation} on the same 4-tuple",
+            )
 
     def _row(self, time, ep, event, before, after, seg=None, fate="", detail="") -> None:
         self.trace.rows.append(

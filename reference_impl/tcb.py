@@ -132,9 +132,7 @@ def screen(tcb: TCB, seg: Segment) -> Screened:
         advanced = seq_diff(seg.ack, tcb.snd_una)
         fin_now_acked = tcb.fin_seq is not None and seg.ack == seq_add(tcb.fin_seq, 1)
         data_acked = advanced - (1 if fin_now_acked else 0)
-        tcb = tcb.replace(
-            snd_una=seg.ack, unacked=tcb.unacked[data_acked:], retries=0, probed=False
-        )
+        tcb = tcb.replace(snd_una=seg.ack, unacked=tcb.unacked[data_acked:], retries=0, probed=False)
 
     # Text: skip what we already have; take it only if it starts at RCV.NXT.
     skip = seq_diff(tcb.rcv_nxt, seg.seq)

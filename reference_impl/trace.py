@@ -95,8 +95,7 @@ class Trace:
         w.writerow(COLUMNS)
         for r in self.rows:
             w.writerow(
-                [format_time(r.time)]
-                + ["" if v is None else v for v in (getattr(r, c) for c in COLUMNS[1:])]
+                [format_time(r.time)] + ["" if v is None else v for v in (getattr(r, c) for c in COLUMNS[1:])]
             )
         return buf.getvalue()
 
