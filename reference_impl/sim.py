@@ -49,7 +49,14 @@ class Reopen:
     iss_b: int
 
 
-AppCall = AppClose | AppSend | AppAbort | Reopen
+@dataclass(frozen=True, slots=True)
+class Inject:
+    """A segment that arrives from outside the two endpoints (a script's crafted segment)."""
+
+    segment: Segment
+
+
+AppCall = AppClose | AppSend | AppAbort | Reopen | Inject
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +199,8 @@ class Simulation:
                 self._step(time, ep, call, "write", None, f"{len(data)} bytes")
             case AppAbort():
                 self._step(time, ep, call, "abort", None, "")
+            case Inject(seg):
+                self._step(time, ep, Arrival(seg), "recv", seg, "injected")
 
     def _step(
         self, time: int, ep: _Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str
