@@ -66,7 +66,7 @@ _ENTRIES = [
     Entry(_active("rst-in-time-wait", "A copy of A's last ACK reaches B after B closed; B's RST ends A's TIME_WAIT.",
                   {("A", 2): Fate("duplicate", ms(100))})),
     Entry(_sc("rst-in-close-wait", "A half-closes, then aborts: its RST takes B from CLOSE_WAIT to CLOSED.",
-              (0, "A", AppClose(shutdown=True)), (ms(30), "A", AppAbort()))),
+              (0, "A", AppClose(shutdown=True)), (ms(30), "A", AppAbort()), (sec(1), "B", AppClose()))),
     Entry(_sc("old-duplicate-after-reuse",
               "A's data segment is duplicated and the copy wanders 30 s; a new connection on the same "
               "4-tuple opens as soon as both ends are CLOSED. Safe only if TIME_WAIT outlasts the copy.",

@@ -1,0 +1,408 @@
+"""One test per (state, stimulus) pair RFC 9293 §3.10 defines for the closing states.
+
+Sections follow the RFC's order of states; names say the state and what arrives.
+Each test asserts the whole Step: next state and every output, in order.
+"""
+
+from __future__ import annotations
+
+from conftest import (
+    LOCAL,
+    REMOTE,
+    Endpoint,
+    make_close_wait,
+    make_established,
+    make_fin_wait_1,
+    make_fin_wait_2,
+    make_time_wait,
+    seg,
+)
+
+from reference_impl.profiles import LINUX, RFC9293, ms, sec
+from reference_impl.segment import ACK, FIN, RST
+from reference_impl.states import (
+    AppAbort,
+    AppClose,
+    AppSend,
+    CancelTimer,
+    DeliverData,
+    DeliverEOF,
+    Error,
+    Send,
+    StartTimer,
+    State,
+    Timeout,
+    Timer,
+)
+from reference_impl.tcb import TCB
+
+RTO = RFC9293.rto(0, 20_000)  # 1 s: RFC 6298's minimum for a 20 ms path
+TW = StartTimer(Timer.TIME_WAIT, RFC9293.time_wait)
+
+# ---- ESTABLISHED ----------------------------------------------------------------------------
+
+
+def test_established_close_sends_fin(established):
+    step = established.feed(AppClose())
+    assert step.state is State.FIN_WAIT_1
+    assert step.outputs == (Send(seg(LOCAL, REMOTE, FIN | ACK)), StartTimer(Timer.RETRANSMIT, RTO))
+    assert step.tcb.snd_nxt == LOCAL + 1  # the FIN consumes one sequence number
+    assert step.tcb.fin_seq == LOCAL
+
+
+def test_established_fin(established):
+    step = established.recv(REMOTE, LOCAL, FIN | ACK)
+    assert step.state is State.CLOSE_WAIT
+    assert step.outputs == (Send(seg(LOCAL, REMOTE + 1)), DeliverEOF())
+
+
+def test_established_data_then_fin_in_one_segment(established):
+    step = established.recv(REMOTE, LOCAL, FIN | ACK, b"bye")
+    assert step.state is State.CLOSE_WAIT
+    assert step.outputs == (Send(seg(LOCAL, REMOTE + 4)), DeliverData(b"bye"), DeliverEOF())
+
+
+def test_established_rst(established):
+    step = established.recv(REMOTE, LOCAL, RST)
+    assert step.state is State.CLOSED
+    assert step.outputs == (Error("connection reset"),)
+
+
+def test_established_rst_in_window_but_not_rcv_nxt_gets_challenge_ack(established):
+    step = established.recv(REMOTE + 10, LOCAL, RST)
+    assert step.state is State.ESTABLISHED
+    assert step.outputs == (Send(seg(LOCAL, REMOTE)),)
+
+
+def test_established_rst_outside_window_is_ignored(established):
+    step = established.recv(REMOTE - 1, LOCAL, RST)
+    assert (step.state, step.outputs) == (State.ESTABLISHED, ())
+
+
+def test_established_unacceptable_segment_gets_ack(established):
+    step = established.recv(REMOTE - 5, LOCAL, ACK, b"old")
+    assert (step.state, step.outputs) == (State.ESTABLISHED, (Send(seg(LOCAL, REMOTE)),))
+
+
+def test_established_ack_of_unsent_data_gets_ack(established):
+    step = established.recv(REMOTE, LOCAL + 50)
+    assert (step.state, step.outputs) == (State.ESTABLISHED, (Send(seg(LOCAL, REMOTE)),))
+
+
+def test_established_abort_sends_rst(established):
+    step = established.feed(AppAbort())
+    assert (step.state, step.outputs) == (State.CLOSED, (Send(seg(LOCAL, 0, RST)),))
+
+
+def test_established_send_then_close_fin_follows_data(established):
+    established.feed(AppSend(b"hello"))
+    step = established.feed(AppClose())
+    assert step.outputs[0] == Send(seg(LOCAL + 5, REMOTE, FIN | ACK))
+
+
+# ---- FIN_WAIT_1 ---------------------------------------------------------------------------
+
+
+def test_fin_wait_1_ack_of_fin(fin_wait_1):
+    step = fin_wait_1.recv(REMOTE, LOCAL + 1)
+    assert step.state is State.FIN_WAIT_2
+    assert step.outputs == (CancelTimer(Timer.RETRANSMIT),)
+
+
+def test_fin_wait_1_ack_of_data_is_not_ack_of_fin():
+    ep = make_established()
+    ep.feed(AppSend(b"x" * 10))
+    ep.feed(AppClose())  # FIN at LOCAL + 10
+    step = ep.recv(REMOTE, LOCAL + 10)  # acknowledges the data only
+    assert step.state is State.FIN_WAIT_1
+    assert step.outputs == (StartTimer(Timer.RETRANSMIT, RTO),)
+    step = ep.recv(REMOTE, LOCAL + 11)
+    assert step.state is State.FIN_WAIT_2
+
+
+def test_fin_wait_1_fin_without_ack_of_ours_goes_closing(fin_wait_1):
+    step = fin_wait_1.recv(REMOTE, LOCAL, FIN | ACK)
+    assert step.state is State.CLOSING
+    assert step.outputs == (Send(seg(LOCAL + 1, REMOTE + 1)), DeliverEOF())
+
+
+def test_fin_wait_1_fin_ack(fin_wait_1):
+    step = fin_wait_1.recv(REMOTE, LOCAL + 1, FIN | ACK)
+    assert step.state is State.TIME_WAIT
+    assert step.outputs == (CancelTimer(Timer.RETRANSMIT), Send(seg(LOCAL + 1, REMOTE + 1)), DeliverEOF(), TW)
+
+
+def test_fin_wait_1_data_still_accepted(fin_wait_1):
+    step = fin_wait_1.recv(REMOTE, LOCAL, ACK, b"more")
+    assert step.state is State.FIN_WAIT_1
+    assert step.outputs == (Send(seg(LOCAL + 1, REMOTE + 4)), DeliverData(b"more"))
+
+
+def test_fin_wait_1_rst(fin_wait_1):
+    step = fin_wait_1.recv(REMOTE, 0, RST)
+    assert (step.state, step.outputs) == (State.CLOSED, (Error("connection reset"),))
+
+
+def test_fin_wait_1_retransmit_backs_off(fin_wait_1):
+    step = fin_wait_1.feed(Timeout(Timer.RETRANSMIT))
+    assert step.state is State.FIN_WAIT_1
+    assert step.outputs == (Send(seg(LOCAL, REMOTE, FIN | ACK)), StartTimer(Timer.RETRANSMIT, 2 * RTO))
+    step = fin_wait_1.feed(Timeout(Timer.RETRANSMIT))
+    assert step.outputs[1] == StartTimer(Timer.RETRANSMIT, 4 * RTO)
+
+
+def test_fin_wait_1_retry_limit_aborts(fin_wait_1):
+    for _ in range(RFC9293.max_retries):
+        assert fin_wait_1.feed(Timeout(Timer.RETRANSMIT)).state is State.FIN_WAIT_1
+    step = fin_wait_1.feed(Timeout(Timer.RETRANSMIT))
+    assert (step.state, step.outputs) == (State.CLOSED, (Error("connection aborted due to user timeout"),))
+
+
+def test_fin_wait_1_linux_tail_loss_probe_first():
+    ep = make_fin_wait_1(LINUX)
+    rto = LINUX.rto(0, 20_000)
+    assert rto == ms(220)
+    step = ep.feed(Timeout(Timer.RETRANSMIT))  # the probe: no backoff, no retry counted
+    assert step.outputs == (Send(seg(LOCAL, REMOTE, FIN | ACK)), StartTimer(Timer.RETRANSMIT, rto))
+    assert ep.tcb.retries == 0
+    step = ep.feed(Timeout(Timer.RETRANSMIT))
+    assert step.outputs[1] == StartTimer(Timer.RETRANSMIT, 2 * rto)
+
+
+def test_fin_wait_1_close_again_is_an_error_and_sends_no_second_fin(fin_wait_1):
+    step = fin_wait_1.feed(AppClose())
+    assert (step.state, step.outputs) == (State.FIN_WAIT_1, (Error("connection closing"),))
+
+
+def test_fin_wait_1_send_is_an_error(fin_wait_1):
+    assert fin_wait_1.feed(AppSend(b"late")).outputs == (Error("connection closing"),)
+
+
+def test_fin_wait_1_abort_sends_rst(fin_wait_1):
+    step = fin_wait_1.feed(AppAbort())
+    assert (step.state, step.outputs) == (State.CLOSED, (Send(seg(LOCAL + 1, 0, RST)),))
+
+
+# ---- FIN_WAIT_2 ---------------------------------------------------------------------------
+
+
+def test_fin_wait_2_fin(fin_wait_2):
+    step = fin_wait_2.recv(REMOTE, LOCAL + 1, FIN | ACK)
+    assert step.state is State.TIME_WAIT
+    assert step.outputs == (Send(seg(LOCAL + 1, REMOTE + 1)), DeliverEOF(), TW)
+
+
+def test_fin_wait_2_data_half_close(fin_wait_2):
+    step = fin_wait_2.recv(REMOTE, LOCAL + 1, ACK, b"still talking")
+    assert step.state is State.FIN_WAIT_2
+    assert step.outputs == (Send(seg(LOCAL + 1, REMOTE + 13)), DeliverData(b"still talking"))
+
+
+def test_fin_wait_2_rst(fin_wait_2):
+    assert fin_wait_2.recv(REMOTE, 0, RST).state is State.CLOSED
+
+
+def test_fin_wait_2_has_no_timer_in_the_rfc(fin_wait_2):
+    assert fin_wait_2.feed(Timeout(Timer.FIN_WAIT_2)).state is State.CLOSED  # only if started
+    ep = make_fin_wait_1()
+    assert ep.recv(REMOTE, LOCAL + 1).outputs == (CancelTimer(Timer.RETRANSMIT),)
+
+
+def test_fin_wait_2_linux_orphan_timeout():
+    ep = make_fin_wait_1(LINUX)
+    step = ep.recv(REMOTE, LOCAL + 1)
+    assert step.outputs == (CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.FIN_WAIT_2, sec(60)))
+    assert (ep.feed(Timeout(Timer.FIN_WAIT_2)).state, ep.state) == (State.CLOSED, State.CLOSED)
+
+
+def test_fin_wait_2_linux_shutdown_has_no_orphan_timer():
+    ep = make_established(LINUX)
+    ep.feed(AppClose(shutdown=True))
+    assert ep.recv(REMOTE, LOCAL + 1).outputs == (CancelTimer(Timer.RETRANSMIT),)
+
+
+def test_fin_wait_2_linux_orphan_answers_data_with_rst():
+    ep = make_fin_wait_2(LINUX)
+    step = ep.recv(REMOTE, LOCAL + 1, ACK, b"too late")
+    assert step.outputs == (Send(seg(LOCAL + 1, REMOTE, RST | ACK)),)
+
+
+def test_fin_wait_2_close_is_an_error(fin_wait_2):
+    assert fin_wait_2.feed(AppClose()).outputs == (Error("connection closing"),)
+
+
+def test_fin_wait_2_abort_sends_rst(fin_wait_2):
+    assert fin_wait_2.feed(AppAbort()).outputs == (Send(seg(LOCAL + 1, 0, RST)),)
+
+
+# ---- CLOSING ------------------------------------------------------------------------------
+
+
+def test_closing_ack_of_fin(closing):
+    step = closing.recv(REMOTE + 1, LOCAL + 1)
+    assert step.state is State.TIME_WAIT
+    assert step.outputs == (CancelTimer(Timer.RETRANSMIT), TW)
+
+
+def test_closing_ack_not_of_fin_is_ignored(closing):
+    step = closing.recv(REMOTE + 1, LOCAL)
+    assert (step.state, step.outputs) == (State.CLOSING, ())
+
+
+def test_closing_retransmitted_fin_is_acked(closing):
+    step = closing.recv(REMOTE, LOCAL, FIN | ACK)
+    assert (step.state, step.outputs) == (State.CLOSING, (Send(seg(LOCAL + 1, REMOTE + 1)),))
+
+
+def test_closing_retransmit_timeout_resends_fin(closing):
+    step = closing.feed(Timeout(Timer.RETRANSMIT))
+    assert step.outputs[0] == Send(seg(LOCAL, REMOTE + 1, FIN | ACK))
+
+
+def test_closing_rst(closing):
+    assert (closing.recv(REMOTE + 1, 0, RST).state) is State.CLOSED
+
+
+def test_closing_abort_is_ok_without_rst(closing):
+    step = closing.feed(AppAbort())
+    assert (step.state, step.outputs) == (State.CLOSED, ())
+
+
+def test_closing_close_is_an_error(closing):
+    assert closing.feed(AppClose()).outputs == (Error("connection closing"),)
+
+
+# ---- TIME_WAIT ----------------------------------------------------------------------------
+
+
+def test_time_wait_retransmitted_fin_is_reacked_and_restarts_timer(time_wait):
+    step = time_wait.recv(REMOTE, LOCAL + 1, FIN | ACK)
+    assert step.state is State.TIME_WAIT
+    assert step.outputs == (Send(seg(LOCAL + 1, REMOTE + 1)), TW)
+
+
+def test_time_wait_timeout(time_wait):
+    step = time_wait.feed(Timeout(Timer.TIME_WAIT))
+    assert (step.state, step.outputs) == (State.CLOSED, ())
+
+
+def test_time_wait_rst_closes_by_default(time_wait):
+    assert time_wait.recv(REMOTE + 1, 0, RST).state is State.CLOSED
+
+
+def test_time_wait_rst_ignored_with_rfc1337():
+    ep = make_time_wait(RFC9293.replace(rfc1337=True))
+    step = ep.recv(REMOTE + 1, 0, RST)
+    assert (step.state, step.outputs) == (State.TIME_WAIT, ())
+
+
+def test_time_wait_old_segment_gets_ack(time_wait):
+    step = time_wait.recv(REMOTE - 10, LOCAL, ACK, b"old")
+    assert (step.state, step.outputs) == (State.TIME_WAIT, (Send(seg(LOCAL + 1, REMOTE + 1)),))
+
+
+def test_time_wait_close_is_an_error(time_wait):
+    assert time_wait.feed(AppClose()).outputs == (Error("connection closing"),)
+
+
+def test_time_wait_abort_is_ok(time_wait):
+    assert (time_wait.feed(AppAbort()).outputs, time_wait.state) == ((), State.CLOSED)
+
+
+def test_time_wait_linux_lasts_60_seconds():
+    ep = make_fin_wait_2(LINUX)
+    step = ep.recv(REMOTE, LOCAL + 1, FIN | ACK)
+    assert StartTimer(Timer.TIME_WAIT, sec(60)) in step.outputs
+
+
+# ---- CLOSE_WAIT ---------------------------------------------------------------------------
+
+
+def test_close_wait_close_sends_fin(close_wait):
+    step = close_wait.feed(AppClose())
+    assert step.state is State.LAST_ACK
+    assert step.outputs == (Send(seg(LOCAL, REMOTE + 1, FIN | ACK)), StartTimer(Timer.RETRANSMIT, RTO))
+
+
+def test_close_wait_send_still_allowed(close_wait):
+    step = close_wait.feed(AppSend(b"reply"))
+    assert step.state is State.CLOSE_WAIT
+    assert step.outputs[0] == Send(seg(LOCAL, REMOTE + 1, ACK, b"reply"))
+
+
+def test_close_wait_retransmitted_fin_is_acked(close_wait):
+    step = close_wait.recv(REMOTE, LOCAL, FIN | ACK)
+    assert (step.state, step.outputs) == (State.CLOSE_WAIT, (Send(seg(LOCAL, REMOTE + 1)),))
+
+
+def test_close_wait_rst(close_wait):
+    step = close_wait.recv(REMOTE + 1, 0, RST)
+    assert (step.state, step.outputs) == (State.CLOSED, (Error("connection reset"),))
+
+
+def test_close_wait_abort_sends_rst(close_wait):
+    assert close_wait.feed(AppAbort()).outputs == (Send(seg(LOCAL, 0, RST)),)
+
+
+def test_close_wait_linux_close_with_unread_data_resets():
+    ep = make_close_wait(LINUX)
+    step = ep.feed(AppClose(unread=5))
+    assert (step.state, step.outputs) == (State.CLOSED, (Send(seg(LOCAL, REMOTE + 1, RST | ACK)),))
+
+
+# ---- LAST_ACK -----------------------------------------------------------------------------
+
+
+def test_last_ack_ack_of_fin(last_ack):
+    step = last_ack.recv(REMOTE + 1, LOCAL + 1)
+    assert (step.state, step.outputs) == (State.CLOSED, ())
+
+
+def test_last_ack_ack_not_of_fin_waits(last_ack):
+    step = last_ack.recv(REMOTE + 1, LOCAL)
+    assert step.state is State.LAST_ACK
+
+
+def test_last_ack_retransmitted_fin_is_acked(last_ack):
+    step = last_ack.recv(REMOTE, LOCAL, FIN | ACK)
+    assert (step.state, step.outputs) == (State.LAST_ACK, (Send(seg(LOCAL + 1, REMOTE + 1)),))
+
+
+def test_last_ack_retransmit_timeout_resends_fin(last_ack):
+    step = last_ack.feed(Timeout(Timer.RETRANSMIT))
+    assert step.outputs == (Send(seg(LOCAL, REMOTE + 1, FIN | ACK)), StartTimer(Timer.RETRANSMIT, 2 * RTO))
+
+
+def test_last_ack_rst(last_ack):
+    step = last_ack.recv(REMOTE + 1, 0, RST)
+    assert (step.state, step.outputs) == (State.CLOSED, ())
+
+
+def test_last_ack_close_is_an_error(last_ack):
+    assert last_ack.feed(AppClose()).outputs == (Error("connection closing"),)
+
+
+# ---- CLOSED -------------------------------------------------------------------------------
+
+
+def test_closed_segment_with_ack_gets_rst():
+    ep = Endpoint(State.CLOSED, TCB.established(LOCAL, REMOTE))
+    step = ep.recv(REMOTE + 1, LOCAL + 1)
+    assert step.outputs == (Send(seg(LOCAL + 1, 0, RST)),)
+
+
+def test_closed_segment_without_ack_gets_rst_ack():
+    ep = Endpoint(State.CLOSED, TCB.established(LOCAL, REMOTE))
+    step = ep.recv(REMOTE, None, FIN)
+    assert step.outputs == (Send(seg(0, REMOTE + 1, RST | ACK)),)
+
+
+def test_closed_rst_is_ignored():
+    ep = Endpoint(State.CLOSED, TCB.established(LOCAL, REMOTE))
+    assert ep.recv(REMOTE, 0, RST).outputs == ()
+
+
+def test_closed_calls_are_errors():
+    ep = Endpoint(State.CLOSED, TCB.established(LOCAL, REMOTE))
+    for call in (AppClose(), AppSend(b"x"), AppAbort()):
+        assert ep.feed(call).outputs == (Error("connection does not exist"),)

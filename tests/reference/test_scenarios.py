@@ -1,0 +1,134 @@
+"""The catalogue: every scenario shows what its name promises."""
+
+from __future__ import annotations
+
+import pytest
+
+from reference_impl import scenarios
+from reference_impl.profiles import LINUX, RFC9293
+
+
+def events(trace, endpoint, event):
+    return [r for r in trace.rows if r.endpoint == endpoint and r.event == event]
+
+
+def test_catalogue_has_the_required_names():
+    required = """active-close server-initiated-close simultaneous-close three-way-close half-close
+        lost-first-fin lost-ack-of-fin lost-second-fin lost-final-ack lost-final-ack-twice
+        duplicate-fin-in-time-wait ack-of-data-not-fin rst-in-time-wait rst-in-close-wait
+        old-duplicate-after-reuse fin-retry-limit""".split()
+    assert set(required) <= set(scenarios.CATALOGUE)
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(ValueError, match="did you mean 'simultaneous-close'"):
+        scenarios.get("simultanous-close")
+
+
+def test_three_way_close_fin_ack_takes_fin_wait_1_to_time_wait():
+    t = scenarios.run("three-way-close")
+    assert t.states("A") == ["ESTABLISHED", "FIN_WAIT_1", "TIME_WAIT", "CLOSED"]
+    assert [r.flags for r in events(t, "B", "send")] == ["FIN|ACK"]
+
+
+def test_server_initiated_close_mirrors_active_close():
+    a, b = scenarios.run("active-close"), scenarios.run("server-initiated-close")
+    assert a.states("A") == b.states("B") and a.states("B") == b.states("A")
+
+
+def test_half_close_data_flows_toward_the_side_that_closed():
+    t = scenarios.run("half-close")
+    delivered = [r.detail for r in events(t, "A", "deliver")]
+    assert delivered == ["9 bytes", "10 bytes", "EOF"]
+    assert all(r.state_after == "FIN_WAIT_2" for r in events(t, "A", "deliver")[:2])
+
+
+def test_lost_first_fin_is_retransmitted_after_the_rto():
+    t = scenarios.run("lost-first-fin")
+    fins = [r for r in events(t, "A", "send") if "FIN" in r.flags]
+    assert [(r.time, r.seq, r.fate) for r in fins] == [(0, 100, "lost"), (1_000_000, 100, "delivered")]
+
+
+def test_lost_final_ack_is_reacked_from_time_wait_and_restarts_it():
+    t = scenarios.run("lost-final-ack")
+    acks = [r for r in events(t, "A", "send") if r.flags == "ACK"]
+    assert [(r.seq, r.ack, r.state_after) for r in acks] == [(101, 301, "TIME_WAIT")] * 2
+    restarts = [r for r in events(t, "A", "timer") if r.detail.startswith("start TIME_WAIT")]
+    assert len(restarts) == 2
+    closed = events(t, "A", "timeout")[-1]
+    assert closed.time == restarts[-1].time + RFC9293.time_wait
+
+
+def test_lost_final_ack_twice_restarts_twice():
+    t = scenarios.run("lost-final-ack-twice")
+    assert sum(r.detail.startswith("start TIME_WAIT") for r in events(t, "A", "timer")) == 3
+    assert t.final_state("B") == "CLOSED"
+
+
+def test_ack_of_data_is_not_ack_of_fin():
+    t = scenarios.run("ack-of-data-not-fin")
+    first_ack = next(r for r in events(t, "A", "recv"))
+    assert (first_ack.ack, first_ack.state_after) == (200, "FIN_WAIT_1")  # data only: FIN is 200
+    assert "FIN_WAIT_2" in t.states("A")
+
+
+def test_rst_in_time_wait_ends_it_unless_rfc1337():
+    t = scenarios.run("rst-in-time-wait")
+    rst = [r for r in events(t, "A", "recv") if "RST" in r.flags]
+    assert rst and rst[0].state_before == "TIME_WAIT" and rst[0].state_after == "CLOSED"
+    t = scenarios.run("rst-in-time-wait", RFC9293.replace(rfc1337=True))
+    rst = [r for r in events(t, "A", "recv") if "RST" in r.flags]
+    assert rst[0].state_after == "TIME_WAIT"
+
+
+def test_rst_in_close_wait():
+    t = scenarios.run("rst-in-close-wait")
+    assert t.states("B") == ["ESTABLISHED", "CLOSE_WAIT", "CLOSED"]
+    # B's application learns of the reset, and its later close() finds no connection.
+    assert [r.detail for r in events(t, "B", "error")] == ["connection reset", "connection does not exist"]
+
+
+def test_old_duplicate_is_harmless_with_time_wait():
+    t = scenarios.run("old-duplicate-after-reuse")
+    reopened = [r for r in t.rows if r.event == "reopen" and r.state_after == "ESTABLISHED"]
+    assert reopened and reopened[0].time >= RFC9293.time_wait  # the 4-tuple waited
+    assert [r.detail for r in events(t, "B", "deliver")] == ["3 bytes", "EOF"]  # only the original
+
+
+def test_old_duplicate_corrupts_a_new_connection_without_time_wait():
+    t = scenarios.run("old-duplicate-after-reuse", RFC9293.replace(time_wait=0))
+    late = [r for r in events(t, "B", "recv") if "old duplicate" in r.detail]
+    assert late and late[0].state_before == "ESTABLISHED"
+    assert [r.detail for r in events(t, "B", "deliver")] == ["3 bytes", "EOF", "3 bytes"]
+
+
+def test_lost_final_ack_without_time_wait_resets_the_peer():
+    t = scenarios.run("lost-final-ack", RFC9293.replace(time_wait=0))
+    last = [r for r in events(t, "B", "recv")][-1]
+    assert "RST" in last.flags and (last.state_before, last.state_after) == ("LAST_ACK", "CLOSED")
+
+
+@pytest.mark.parametrize("profile", [RFC9293, LINUX], ids=lambda p: p.name)
+def test_fin_retry_limit_gives_up(profile):
+    t = scenarios.run("fin-retry-limit", profile)
+    assert t.final_state("A") == "CLOSED"
+    assert [r.detail for r in events(t, "A", "error")] == ["connection aborted due to user timeout"]
+    fins = [r for r in events(t, "A", "send") if "FIN" in r.flags]
+    assert len(fins) == 1 + profile.max_retries + (1 if profile.tail_loss_probe else 0)
+
+
+def test_linux_close_with_unread_data_sends_rst_not_fin():
+    t = scenarios.run("close-with-unread-data", LINUX)
+    assert [r.flags for r in events(t, "A", "send")] == ["ACK", "RST|ACK"]
+    t = scenarios.run("close-with-unread-data", RFC9293)
+    assert "FIN|ACK" in [r.flags for r in events(t, "A", "send")]
+
+
+def test_linux_orphan_fin_wait_2_times_out_rfc_waits_forever():
+    assert scenarios.run("orphan-fin-wait-2", LINUX).final_state("A") == "CLOSED"
+    assert scenarios.run("orphan-fin-wait-2", RFC9293).final_state("A") == "FIN_WAIT_2"
+
+
+def test_abort_sends_rst_and_skips_time_wait():
+    t = scenarios.run("abort")
+    assert t.states("A") == ["ESTABLISHED", "CLOSED"] and "TIME_WAIT" not in t.states("B")
