@@ -29,7 +29,7 @@ class State(Enum):
     CLOSED = "CLOSED"
 
     def __str__(self) -> str:
-        return self.value
+        return self._value_
 
     __repr__ = __str__
 

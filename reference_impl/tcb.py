@@ -10,7 +10,7 @@ can never half-change a connection.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 from .segment import ACK, RST, Flags, Segment, seq_add, seq_diff, seq_le, seq_lt
@@ -36,7 +36,13 @@ class TCB:
         return cls(snd_una=iss, snd_nxt=iss, rcv_nxt=irs, srtt=srtt)
 
     def replace(self, **changes) -> TCB:
-        return replace(self, **changes)
+        """A copy with some fields changed (a fast dataclasses.replace: it runs in every step)."""
+        new = object.__new__(TCB)
+        for name in TCB.__slots__:
+            object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(self, name))
+        if changes:
+            raise TypeError(f"TCB has no field(s) {', '.join(changes)}")
+        return new
 
     # ---- building segments -----------------------------------------------------------
 
