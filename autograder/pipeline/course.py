@@ -1,0 +1,82 @@
+"""The course root and its nbgrader configuration, loaded the way nbgrader itself loads it.
+
+Every step takes a `Course`: one place that knows where source/, release/, submitted/,
+autograded/, feedback/ and the gradebook are, so the steps stay small and testable against a
+temporary course.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config, PyFileConfigLoader
+
+REPO_COURSE = Path(__file__).resolve().parents[2] / "course"
+
+
+def ensure_nbgrader_tools() -> None:
+    """nbgrader runs the `alembic` executable from PATH when it creates a gradebook; a venv's
+    python started by full path (.venv/bin/python, CI) does not have its bin/ on PATH."""
+    bindir = os.path.dirname(sys.executable)
+    if shutil.which("alembic") is None and os.path.exists(os.path.join(bindir, "alembic")):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+ensure_nbgrader_tools()
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course root directory holding nbgrader_config.py."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike | None = None) -> Course:
+        return cls(Path(root or os.environ.get("TCPCLOSE_COURSE") or REPO_COURSE).resolve())
+
+    def config(self) -> Config:
+        """nbgrader_config.py of this course, with the root and gradebook pinned to this directory."""
+        cfg = Config()
+        if (self.root / "nbgrader_config.py").exists():
+            cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config())
+        cfg.CourseDirectory.root = str(self.root)
+        if "db_url" not in cfg.CourseDirectory:
+            cfg.CourseDirectory.db_url = f"sqlite:///{self.root / 'gradebook.db'}"
+        return cfg
+
+    def coursedir(self, **traits: str) -> CourseDirectory:
+        cd = CourseDirectory(config=self.config())
+        for k, v in traits.items():
+            setattr(cd, k, v)
+        return cd
+
+    @property
+    def db_url(self) -> str:
+        return self.config().CourseDirectory.db_url
+
+    def path(self, step: str, student: str, assignment: str) -> Path:
+        """course/<step>/<student>/<assignment> (source and release have no student level)."""
+        if step in ("source", "release"):
+            return self.root / step / assignment
+        return self.root / step / student / assignment
+
+    def assignments(self) -> list[str]:
+        src = self.root / "source"
+        return sorted(p.name for p in src.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))) if src.is_dir() else []
+
+    def students(self, assignment: str) -> list[str]:
+        sub = self.root / "submitted"
+        if not sub.is_dir():
+            return []
+        return sorted(p.name for p in sub.iterdir() if not p.name.startswith(".") and (p / assignment).is_dir())
+
+    @property
+    def state_dir(self) -> Path:
+        """Pipeline bookkeeping (fingerprints, per-cell reasons); inside autograded/, never committed."""
+        return self.root / "autograded" / ".tcpclose"
