@@ -1,0 +1,241 @@
+"""What a trace means as a picture: events, segment flights, timer brackets.
+
+Every view (static SVG, animated timeline, state diagram) reads a trace the same
+way, so this module turns a `Trace`, a contract DataFrame or a list of rows into
+plain values once. It is stdlib-only: feedback and the docs render SVG without
+pandas or a browser.
+
+Pairing sends with receives: the trace records a segment twice (the sender's
+`send` row, the receiver's `recv` row) and never links them. A send is matched
+with the peer's earliest unclaimed `recv` of the same (flags, seq, ack, len) at
+or after the send time; a `duplicated` send claims two, a `lost` one none.
+Retransmissions carry the same fields, which is why "earliest unclaimed" matters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+COLUMNS = (
+    "time", "endpoint", "event", "state_before", "state_after",
+    "flags", "seq", "ack", "len", "fate", "detail",
+)  # fmt: skip
+ENDPOINTS = ("A", "B")
+# Events that occupy a line of their own on a lane; timer rows draw brackets instead.
+SLOT_EVENTS = frozenset({"close", "write", "abort", "send", "recv", "timeout", "deliver", "error", "reopen"})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One trace row, normalised: time in integer microseconds, text fields never None."""
+
+    index: int  # position in the trace as given (what `highlight=` refers to)
+    time: int
+    endpoint: str
+    event: str
+    before: str
+    after: str
+    flags: str = ""
+    seq: int | None = None
+    ack: int | None = None
+    length: int | None = None
+    fate: str = ""
+    detail: str = ""
+
+    @property
+    def key(self) -> tuple:
+        return (self.flags, self.seq, self.ack, self.length)
+
+    @property
+    def changes_state(self) -> bool:
+        return bool(self.after) and self.after != self.before
+
+    @property
+    def segment_text(self) -> str:
+        """The RFC text of the segment without the simulator's notes ("(second copy)")."""
+        d = self.detail
+        return d[: d.index(" (")] if " (" in d and d.startswith("<") else d
+
+
+@dataclass(slots=True)
+class Flight:
+    """One segment on the wire: a send and its arrivals (0 lost, 2 duplicated), or an
+    arrival whose send is not in the trace (a one-endpoint trace)."""
+
+    sender: str
+    send: Event | None
+    recvs: list[Event] = field(default_factory=list)
+
+    @property
+    def fate(self) -> str:
+        return self.send.fate if self.send is not None else "unseen"
+
+    @property
+    def text(self) -> str:
+        e = self.send or self.recvs[0]
+        return e.segment_text or e.flags
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """A timer's life on one lane: started at `start`, ended at `end` by `how`
+    (cancel, expired, restart, closed, or open when the trace ends first)."""
+
+    endpoint: str
+    timer: str
+    start: Event
+    end: Event | None
+    how: str
+    duration: str = ""
+
+
+class TraceShapeError(ValueError):
+    """The input does not follow the trace data contract."""
+
+
+def events_of(trace_or_frame: object) -> list[Event]:
+    """Normalise a Trace, a DataFrame with the contract's columns, or rows, into Events.
+
+    A DataFrame that lacks contract columns is a ValueError naming them, because
+    that is the mistake a course author makes when building a frame by hand.
+    """
+    if trace_or_frame is None:
+        return []
+    if hasattr(trace_or_frame, "columns") and hasattr(trace_or_frame, "itertuples"):
+        return _from_frame(trace_or_frame)
+    rows = getattr(trace_or_frame, "rows", trace_or_frame)
+    if not isinstance(rows, Iterable):
+        raise TypeError(f"expected a Trace, a DataFrame or rows, not {type(trace_or_frame).__name__}")
+    out = []
+    for i, r in enumerate(rows):
+        get = r.get if isinstance(r, dict) else (lambda k, _r=r: getattr(_r, k, None))
+        t = get("time")
+        # Row objects keep integer microseconds; dicts from a frame or CSV keep seconds.
+        us = int(t) if isinstance(t, int) and not isinstance(r, dict) else _seconds_to_us(t)
+        out.append(_event(i, us, get))
+    return out
+
+
+def _from_frame(df) -> list[Event]:
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise TraceShapeError(
+            f"the trace DataFrame is missing column(s) {', '.join(missing)}; "
+            f"a trace has the columns {','.join(COLUMNS)}"
+        )
+    out = []
+    for i, tup in enumerate(df[list(COLUMNS)].itertuples(index=False, name=None)):
+        d = dict(zip(COLUMNS, tup, strict=True))
+        out.append(_event(i, _seconds_to_us(d["time"]), d.get))
+    return out
+
+
+def _event(i: int, us: int, get) -> Event:
+    return Event(
+        index=i, time=us, endpoint=_text(get("endpoint")), event=_text(get("event")),
+        before=_text(get("state_before")), after=_text(get("state_after")),
+        flags=_text(get("flags")), seq=_int(get("seq")), ack=_int(get("ack")),
+        length=_int(get("len")), fate=_text(get("fate")), detail=_text(get("detail")),
+    )  # fmt: skip
+
+
+def _missing(v: object) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return type(v).__name__ in ("NAType", "NaTType")
+
+
+def _text(v: object) -> str:
+    return "" if _missing(v) else str(v)
+
+
+def _int(v: object) -> int | None:
+    if _missing(v) or v == "":
+        return None
+    return int(v)
+
+
+def _seconds_to_us(v: object) -> int:
+    if _missing(v) or v == "":
+        return 0
+    return int(round(float(v) * 1_000_000))
+
+
+def pair_flights(events: list[Event]) -> list[Flight]:
+    """Match each send with its arrivals; unmatched arrivals become flights without a send."""
+    waiting: dict[tuple, deque[Event]] = defaultdict(deque)
+    for e in events:
+        if e.event == "recv":
+            waiting[(e.endpoint, *e.key)].append(e)
+    claimed: set[int] = set()
+    flights: list[Flight] = []
+    for e in events:
+        if e.event != "send":
+            continue
+        peer = "B" if e.endpoint == "A" else "A"
+        queue = waiting.get((peer, *e.key))
+        want = 0 if e.fate == "lost" else 2 if e.fate == "duplicated" else 1
+        got: list[Event] = []
+        while queue and len(got) < want:
+            r = queue.popleft()
+            if r.time >= e.time:  # an arrival before this send belongs to no send we saw
+                got.append(r)
+        claimed.update(r.index for r in got)
+        flights.append(Flight(e.endpoint, e, got))
+    for e in events:
+        if e.event == "recv" and e.index not in claimed:
+            flights.append(Flight("B" if e.endpoint == "A" else "A", None, [e]))
+    return flights
+
+
+def timer_brackets(events: list[Event]) -> list[Bracket]:
+    """Timer intervals per endpoint from `timer` rows ("start TIME_WAIT 240 s",
+    "cancel RETRANSMIT"), `timeout` rows, and entering CLOSED (which deletes the TCB)."""
+    running: dict[tuple[str, str], tuple[Event, str]] = {}
+    out: list[Bracket] = []
+
+    def end(ep: str, name: str, at: Event | None, how: str) -> None:
+        start, dur = running.pop((ep, name))
+        out.append(Bracket(ep, name, start, at, how, dur))
+
+    for e in events:
+        if e.event == "timer":
+            words = e.detail.split()
+            if len(words) >= 2 and words[0] in ("start", "cancel"):
+                name = words[1]
+                if (e.endpoint, name) in running:
+                    end(e.endpoint, name, e, "restart" if words[0] == "start" else "cancel")
+                if words[0] == "start":
+                    running[(e.endpoint, name)] = (e, " ".join(words[2:]))
+        elif e.event == "timeout" and (e.endpoint, e.detail) in running:
+            end(e.endpoint, e.detail, e, "expired")
+        if e.after == "CLOSED" or e.event == "reopen":
+            for ep, name in [k for k in running if k[0] == e.endpoint]:
+                end(ep, name, e, "closed")
+    for ep, name in list(running):
+        end(ep, name, None, "open")
+    out.sort(key=lambda b: b.start.index)
+    return out
+
+
+def initial_states(events: list[Event]) -> dict[str, str]:
+    """Each endpoint's state before its first event ("" for an endpoint not in the trace)."""
+    out = dict.fromkeys(ENDPOINTS, "")
+    for e in events:
+        if e.endpoint in out and not out[e.endpoint]:
+            out[e.endpoint] = e.before or e.after
+    return out
+
+
+def state_at(events: list[Event], step: int) -> dict[str, str]:
+    """Each endpoint's state once events[0..step] have happened."""
+    out = initial_states(events)
+    for e in events[: step + 1]:
+        if e.endpoint in out and e.after:
+            out[e.endpoint] = e.after
+    return out
