@@ -36,5 +36,3 @@ c.Execute.allow_errors = True
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 20
 
-# Autograde never keeps stored widget state or outputs from a submission.
-c.ClearOutput.remove_metadata_fields = ["collapsed", "scrolled", "widgets"]

@@ -156,6 +156,7 @@ def autograde(
             bar.step(s, "skipped (unchanged since last autograde)")
         else:
             todo.append((s, fp))
+    course.make_private()
     if not todo:
         return outcomes
     with tempfile.TemporaryDirectory(prefix="tcpclose-batch-") as tmp:
@@ -194,6 +195,7 @@ def _finish(course, assignment, student, fp, job, data, status, seconds, noteboo
         cells, kind = data["cells"], "graded"
         if data["error"]:
             notes.append(data["error"])
+        notes += data["answer_errors"]
         notes += [f"{c['cell']}: {c['reason']}" for c in cells if c["tampered"]]
         if sandbox_gap(data["sandbox"]):
             notes.append(f"sandbox: {', '.join(data['sandbox']) or 'not used'}")

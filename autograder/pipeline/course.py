@@ -76,6 +76,16 @@ class Course:
             return []
         return sorted(p.name for p in sub.iterdir() if not p.name.startswith(".") and (p / assignment).is_dir())
 
+    def make_private(self) -> None:
+        """Gradebook 0600 and submissions 0700: nbgrader leaves them world-readable (umask), and
+        an unprivileged kernel grading *another* course on this host must not read them."""
+        db = self.db_url.removeprefix("sqlite:///")
+        if os.path.exists(db):
+            os.chmod(db, 0o600)
+        for step in ("submitted", "autograded"):
+            if (self.root / step).is_dir():
+                os.chmod(self.root / step, 0o700)
+
     @property
     def state_dir(self) -> Path:
         """Pipeline bookkeeping (fingerprints, per-cell reasons); inside autograded/, never committed."""

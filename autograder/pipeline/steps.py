@@ -34,6 +34,7 @@ def generate(course: Course, assignment: str) -> Path:
         converter.start()
     except Exception as e:  # nbgrader raises NbGraderException with the log holding the detail
         raise PipelineError(f"generate {assignment}: {e}") from None
+    course.make_private()
     return course.path("release", ".", assignment)
 
 
@@ -65,6 +66,7 @@ def collect(course: Course, inbox: Path, assignment: str, replace: bool = False)
         else:
             result.new.append(student_dir.name)
         shutil.copytree(src, dest)
+    course.make_private()
     return result
 
 

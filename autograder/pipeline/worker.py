@@ -115,6 +115,8 @@ class CellResult:
 
 def _reason(cell) -> str:
     """One line a learner and an instructor can read: the error's type and message, no traceback."""
+    if any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.get("outputs", [])):
+        return "CellTimeoutError: the cell ran past its time limit and was interrupted"
     for out in cell.get("outputs", []):
         if out.output_type == "error":
             first = (out.evalue or "").strip().splitlines()
@@ -148,6 +150,18 @@ def results(course: Course, job: Job, tampering: list[dict]) -> list[CellResult]
     return rows
 
 
+def answer_errors(course: Course, job: Job) -> list[str]:
+    """Errors in answer (non-test) cells: why the tests after them failed (timeout, fork refused...)."""
+    notes = []
+    for path in sorted(course.path("autograded", job.student, job.assignment).glob("*.ipynb")):
+        for c in nbformat.read(path, as_version=4).cells:
+            reason = _reason(c) if c.cell_type == "code" and not utils.is_grade(c) else ""
+            if reason:
+                name = c.metadata.get("nbgrader", {}).get("grade_id", "a cell")
+                notes.append(f"{name}: {reason}")
+    return notes
+
+
 def run(job: Job) -> dict:
     staging = Path(tempfile.mkdtemp(prefix="tcpclose-grade-"))
     os.chmod(staging, 0o711)  # the kernel may pass through to its sandbox/ dirs, nothing else
@@ -169,6 +183,7 @@ def run(job: Job) -> dict:
         out = {
             "student": job.student,
             "error": error,
+            "answer_errors": answer_errors(course, job),
             "cells": [asdict(r) for r in results(course, job, tampering)],
             "sandbox": json.loads(achieved.read_text())["achieved"] if achieved.exists() else [],
         }

@@ -1,0 +1,79 @@
+"""Grades for the LMS and a class report per transition, both read from nbgrader's gradebook.
+
+grades.csv: one row per student, a column per assignment, and the total.
+class_report.csv: one row per (assignment, test cell); test cells are named after the transition
+they check (`test_fin_wait_1_ack_of_fin`), so the row says which transition the class got wrong.
+Reasons and tampering come from the pipeline's per-submission records.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from .autograde import load_state
+from .course import Course
+
+
+def _gradebook(course: Course) -> Gradebook:
+    return Gradebook(course.db_url, course.coursedir().course_id)
+
+
+def export_grades(course: Course, out: Path) -> Path:
+    with _gradebook(course) as gb:
+        assignments = sorted(a.name for a in gb.assignments)
+        rows = []
+        for student in sorted(s.id for s in gb.students):
+            row = {"student": student}
+            for a in assignments:
+                try:
+                    row[a] = round(gb.find_submission(a, student).score, 2)
+                except MissingEntry:
+                    row[a] = 0.0
+            row["total"] = round(sum(row[a] for a in assignments), 2)
+            rows.append(row)
+    return _write(out, ["student", *assignments, "total"], rows)
+
+
+def class_report(course: Course, out: Path) -> Path:
+    with _gradebook(course) as gb:
+        rows = []
+        for a in sorted(gb.assignments, key=lambda a: a.name):
+            states = {s.student.id: load_state(course, a.name, s.student.id) for s in a.submissions}
+            for nb in a.notebooks:
+                for gc in nb.grade_cells:
+                    scores, reasons, tampered = [], Counter(), 0
+                    for s in a.submissions:
+                        grade = gb.find_grade(gc.name, nb.name, a.name, s.student.id)
+                        scores.append(grade.score or 0.0)
+                        cell = next((c for c in (states[s.student.id] or {}).get("cells", [])
+                                     if c["cell"] == gc.name and c["notebook"] == nb.name), None)
+                        if cell and cell["reason"] and (grade.score or 0) < gc.max_score:
+                            reasons[cell["reason"]] += 1
+                        tampered += bool(cell and cell["tampered"])
+                    n, passed = len(scores), sum(sc >= gc.max_score for sc in scores)
+                    rows.append({
+                        "assignment": a.name, "notebook": nb.name, "cell": gc.name,
+                        "transition": gc.name.removeprefix("test_"), "points": gc.max_score,
+                        "submissions": n, "passed": passed,
+                        "pass_rate": round(passed / n, 3) if n else "",
+                        "mean_score": round(sum(scores) / n, 3) if n else "",
+                        "tampered": tampered,
+                        "top_failure": reasons.most_common(1)[0][0] if reasons else "",
+                    })
+    fields = ["assignment", "notebook", "cell", "transition", "points", "submissions", "passed",
+              "pass_rate", "mean_score", "tampered", "top_failure"]
+    return _write(out, fields, rows)
+
+
+def _write(out: Path, fields: list[str], rows: list[dict]) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    return out
