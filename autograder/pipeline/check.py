@@ -1,0 +1,77 @@
+"""`tcpclose check`: a self-paced learner's notebook, graded with the hidden tests, read-only.
+
+The notebook is copied into a throwaway course (the assignment's source, generated fresh) and
+autograded by the same pipeline an instructor uses, so the learner sees what the grader would
+give: points per test cell (named after transitions) and the message of each failed check.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .autograde import autograde, load_state
+from .course import Course
+from .steps import collect, generate
+
+LEARNER = "you"
+
+
+class BadNotebook(Exception):
+    """The path is not a notebook of this course; the message says why."""
+
+
+@dataclass
+class CheckResult:
+    score: float
+    max_score: float
+    cells: list[dict]
+    notes: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+
+def check_notebook(path: Path, course: Course | None = None, cell_timeout: int | None = None) -> CheckResult:
+    course = course or Course.at()
+    path = Path(path)
+    if not path.is_file():
+        raise BadNotebook(f"{path}: no such file")
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception:
+        raise BadNotebook(f"{path}: not a Jupyter notebook (could not read it as one)") from None
+    assignment = path.stem
+    if assignment not in course.assignments():
+        known = ", ".join(course.assignments()) or "none"
+        raise BadNotebook(f"{path}: unknown assignment {assignment!r} (the course has: {known})")
+    with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp:
+        scratch = Course(Path(tmp) / "course")
+        shutil.copytree(course.path("source", ".", assignment), scratch.path("source", ".", assignment))
+        if (course.root / "nbgrader_config.py").exists():
+            shutil.copy(course.root / "nbgrader_config.py", scratch.root)
+        generate(scratch, assignment)
+        inbox = Path(tmp) / "inbox" / LEARNER / assignment
+        inbox.mkdir(parents=True)
+        shutil.copy(path, inbox / f"{assignment}.ipynb")  # the learner's file is only ever read
+        collect(scratch, inbox.parent.parent, assignment)
+        autograde(scratch, assignment, workers=1, cell_timeout=cell_timeout, progress=lambda _line: None)
+        state = load_state(scratch, assignment, LEARNER)
+    return CheckResult(state["score"], state["max_score"], state["cells"], state["notes"])
+
+
+def render(result: CheckResult) -> str:
+    lines = []
+    for c in result.cells:
+        mark = "ok  " if (c["score"] or 0) >= c["max_score"] else "FAIL"
+        lines.append(f"{mark} {c['cell']:<40} {c['score'] or 0:g}/{c['max_score']:g}")
+        if mark == "FAIL" and c["reason"]:
+            lines.append(f"     {c['reason']}")
+    lines += [f"note: {n}" for n in result.notes]
+    lines.append(f"total: {result.score:g}/{result.max_score:g}")
+    return "\n".join(lines) + "\n"
