@@ -1,0 +1,532 @@
+"""Run a learner's handlers in the simulator, safely, and record what every handler did.
+
+A notebook hands us its answers in whatever shape a learner writes them (functions
+named after states, a dict, a class, the notebook's namespace); `collect` finds them,
+`compose` fills the other states with the reference so the simulator has a whole
+machine, and `Guard` stands between the simulator and every learner call: a crash,
+a wrong return value, a frozen TCB poked at, an endless loop, a flood of prints, or
+a call into the reference's own handlers each become one sentence a learner can act
+on (`LearnerError`), never a traceback.
+
+`Recorder` turns each handler call into an `Observed` step: only what the outside
+world can see (next state, segments on the wire, which timers are armed and until
+when, what the application is told), so two correct implementations that differ in
+bookkeeping or output order record the same steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import io
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import reference_impl
+from reference_impl import handlers as reference
+from reference_impl.profiles import Profile
+from reference_impl.segment import MOD, Flags, Segment
+from reference_impl.sim import Scenario, Simulation
+from reference_impl.states import (
+    OUTPUT_TYPES,
+    CancelTimer,
+    DeliverData,
+    DeliverEOF,
+    Error,
+    Send,
+    StartTimer,
+    State,
+    Step,
+    Stimulus,
+    Timeout,
+    Timer,
+    stimulus_text,
+)
+from reference_impl.tcb import TCB
+from reference_impl.trace import Trace
+
+Handler = Callable[[TCB, Stimulus, Profile], Step]
+
+# fin_wait_1 → State.FIN_WAIT_1; FIN_WAIT_1 is accepted too, as a dict key or method name.
+HANDLER_NAMES: dict[str, State] = {s.value.lower(): s for s in State} | {s.value: s for s in State}
+REFERENCE_HANDLERS: tuple[Callable, ...] = (*reference.HANDLERS.values(), reference.handle)
+# By identity: a recompiled copy of the source is a different (and allowed, e.g. for mutants) code object.
+_REFERENCE_CODE_IDS: frozenset[int] = frozenset(id(f.__code__) for f in REFERENCE_HANDLERS)
+_OWN_DIRS = (Path(reference_impl.__file__).parent, Path(__file__).parent)
+_STDLIB = Path(dataclasses.__file__).parent
+
+
+class LearnerError(Exception):
+    """A learner handler misbehaved. `sentence` says what, where, and how to fix it."""
+
+    def __init__(self, sentence: str, kind: str = "error") -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.kind = kind  # missing, exception, return, frozen, timeout, output, slow, integrity
+        self.state: State | None = None
+        self.stimulus: Stimulus | None = None
+        self.endpoint = ""
+        self.time: int | None = None
+
+
+# ---- finding the learner's handlers -----------------------------------------------------
+
+
+def collect(source: object) -> dict[State, Handler]:
+    """The learner's handlers by state, from a dict, a class or instance, a module or a namespace."""
+    if isinstance(source, Mapping):
+        items = list(source.items())
+    else:
+        if inspect.isclass(source):
+            try:
+                source = source()
+            except Exception as e:
+                raise LearnerError(
+                    f"your class {source.__name__} could not be created with {source.__name__}() "
+                    f"({type(e).__name__}: {e}); give it no required constructor arguments",
+                    "missing",
+                ) from None
+        items = [(n, getattr(source, n, None)) for n in dir(source) if not n.startswith("_")]
+    found: dict[State, Handler] = {}
+    for key, value in items:
+        state = key if isinstance(key, State) else HANDLER_NAMES.get(key) if isinstance(key, str) else None
+        if state is None:
+            continue
+        if not callable(value):
+            raise LearnerError(
+                f"`{key}` is a {type(value).__name__}, not a function: "
+                f"define it as def {state.value.lower()}(tcb, ev, profile):",
+                "missing",
+            )
+        found[state] = value
+    if not found:
+        raise LearnerError("no handler found: " + _naming_hint(items, None), "missing")
+    return found
+
+
+def require(found: Mapping[State, Handler], states: tuple[State, ...], source: object) -> None:
+    """Raise the naming sentence for the first state the check needs that the learner did not define."""
+    for state in states:
+        if state not in found:
+            items = list(source.items()) if isinstance(source, Mapping) else []
+            raise LearnerError(f"this check needs your {_naming_hint(items, state)}", "missing")
+
+
+def _naming_hint(items: list[tuple[object, object]], state: State | None) -> str:
+    wanted = [state] if state else list(State)
+    names = [k for k, v in items if isinstance(k, str) and callable(v) and not k.startswith("_")]
+    squash = {n.lower().replace("_", ""): n for n in names}
+    for s in wanted:
+        target = s.value.lower()
+        near = squash.get(target.replace("_", "")) or next(iter(difflib.get_close_matches(target, names, 1, 0.8)), None)
+        if near:
+            return f"handler {target}(tcb, ev, profile) was not found; you defined `{near}`: rename it to `{target}`"
+    example = (state or State.FIN_WAIT_1).value.lower()
+    return f"define a function named after its state, e.g. def {example}(tcb, ev, profile): ... return Step(...)"
+
+
+def compose(learner: Mapping[State, Handler], guard: Guard) -> dict[State, Handler]:
+    """One machine table: the learner's guarded handlers where given, the reference's elsewhere."""
+    table: dict[State, Handler] = dict(reference.HANDLERS)
+    for state, fn in learner.items():
+        table[state] = guard.wrap(state, fn)
+    return table
+
+
+# ---- guarding every learner call ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a learner's code may take. Generous for correct code, firm for runaway code."""
+
+    per_call: float = 1.0  # wall seconds for one handler call
+    per_check: float = 20.0  # wall seconds for all learner calls of one check
+    output: int = 20_000  # characters one handler call may print
+
+
+class _Stop(BaseException):
+    """Raised into learner code to stop it; BaseException so `except Exception` cannot swallow it."""
+
+
+class _CallTimeout(_Stop):
+    pass
+
+
+class _OutputFlood(_Stop):
+    pass
+
+
+class _ReferenceCalled(_Stop):
+    pass
+
+
+class _CappedOutput(io.TextIOBase):
+    """Stands in for stdout/stderr during learner calls: keeps a little, stops a flood."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.count, self.kept = limit, 0, io.StringIO()
+        self.kept_limit = 2_000  # what feedback may show of it
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        self.count += len(text)
+        if self.count > self.limit:
+            raise _OutputFlood
+        if self.kept.tell() < self.kept_limit:
+            self.kept.write(text[: self.kept_limit - self.kept.tell()])
+        return len(text)
+
+
+class Guard:
+    """Stands between the simulator and the learner: limits, captures and validates each call.
+
+    Use `with guard.session():` around a check; in the main thread the per-call limit is a
+    SIGALRM timer (it also stops `time.sleep`), elsewhere a `sys.settrace` line counter.
+    """
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.output = _CappedOutput(self.limits.output)
+        self.spent = 0.0
+        self.calls = 0
+        self._in_call = False
+        self._use_signal = False
+        self._broken: dict[int, LearnerError] = {}
+
+    @property
+    def printed(self) -> str:
+        """What the learner's handlers printed (at most the output limit)."""
+        return self.output.kept.getvalue()
+
+    @contextmanager
+    def session(self) -> Iterator[Guard]:
+        use = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+        previous = None
+        if use:
+            try:
+                previous = signal.signal(signal.SIGALRM, self._alarm)
+            except ValueError:  # not the main interpreter's main thread after all
+                use = False
+        self._use_signal = use
+        try:
+            yield self
+        finally:
+            if use:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+            self._use_signal = False
+
+    def _alarm(self, signum, frame) -> None:
+        if self._in_call:
+            raise _CallTimeout
+
+    def wrap(self, state: State, fn: Handler) -> Handler:
+        def guarded(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+            return self.call(state, fn, tcb, ev, profile)
+
+        guarded.learner_handler = fn  # type: ignore[attr-defined]
+        return guarded
+
+    def call(self, state: State, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+        """Call one learner handler under the limits; return its Step or raise LearnerError."""
+        where = f"in {state}, on {stimulus_text(ev)}, your handler"
+        if self.spent > self.limits.per_check:
+            raise self._error(f"{where} was not called: your handlers already took {self.spent:.1f} s "
+                              f"in this check (limit {self.limits.per_check:g} s); make them faster", "slow", state, ev)
+        broken = self._broken.get(id(fn))
+        if broken is not None:  # it already hung once in this check: do not wait for it again
+            raise self._error(broken.sentence, broken.kind, state, ev)
+        snapshot = tcb.replace()
+        self.output.count = 0  # the output limit is per call: a chatty but correct handler passes
+        started = time.perf_counter()
+        self.calls += 1
+        try:
+            step = self._run(fn, tcb, ev, profile)
+        except _CallTimeout:
+            err = self._error(f"{where} ran longer than {self.limits.per_call:g} s and was stopped "
+                              "(an endless loop?)", "timeout", state, ev)
+            self._broken[id(fn)] = err
+            raise err from None
+        except _OutputFlood:
+            raise self._error(f"{where} printed more than {self.limits.output} characters and was stopped; "
+                              "remove the print calls in a loop", "output", state, ev) from None
+        except _ReferenceCalled:
+            raise self._error(f"{where} called the reference solution's handler; write the state's "
+                              "logic yourself (the building blocks in autograder.learner are allowed)",
+                              "integrity", state, ev) from None
+        except dataclasses.FrozenInstanceError as e:
+            raise self._error(f"{where} tried to change a frozen value ({e}); the TCB it is given "
+                              "cannot change: return a new TCB in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)",
+                              "frozen", state, ev) from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # noqa: BLE001 - anything a learner raises is feedback
+            raise self._error(f"{where} raised {_exception_text(e)}{_where_in_learner_code(e)}",
+                              "exception", state, ev) from None
+        finally:
+            self.spent += time.perf_counter() - started
+        if tcb != snapshot:
+            raise self._error(f"{where} changed the TCB it was given; the TCB is frozen: return a new TCB "
+                              "in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)", "frozen", state, ev)
+        problem = step_problem(step)
+        if problem:
+            raise self._error(f"{where} {problem}", "return", state, ev)
+        return step
+
+    def _run(self, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
+        saved = sys.stdout, sys.stderr, sys.getprofile(), sys.gettrace()
+        sys.stdout = sys.stderr = self.output
+        self._in_call = True
+        try:
+            if self._use_signal:
+                signal.setitimer(signal.ITIMER_REAL, self.limits.per_call, 0.05)
+            else:
+                sys.settrace(_line_limit(time.monotonic() + self.limits.per_call))
+            sys.setprofile(_watch_reference)
+            return fn(tcb, ev, profile)
+        finally:
+            sys.setprofile(saved[2])
+            if self._use_signal:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            else:
+                sys.settrace(saved[3])
+            self._in_call = False
+            sys.stdout, sys.stderr = saved[0], saved[1]
+
+    @staticmethod
+    def _error(sentence: str, kind: str, state: State, ev: Stimulus) -> LearnerError:
+        err = LearnerError(sentence, kind)
+        err.state, err.stimulus = state, ev
+        return err
+
+
+def _watch_reference(frame, event, arg) -> None:
+    """sys.setprofile hook during learner calls: entering a reference handler is delegation."""
+    if event == "call" and id(frame.f_code) in _REFERENCE_CODE_IDS:
+        raise _ReferenceCalled
+
+
+def _line_limit(deadline: float):
+    """A sys.settrace tracer that stops the traced thread's learner code after `deadline`."""
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True  # `while True: pass` on one line emits no line events
+        if time.monotonic() > deadline:
+            raise _CallTimeout
+        return tracer
+
+    return tracer
+
+
+def _exception_text(e: BaseException) -> str:
+    text = str(e)
+    if isinstance(e, KeyError) and e.args:
+        text = repr(e.args[0])
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _where_in_learner_code(e: BaseException) -> str:
+    """" (line 7 of fin_wait_1)": the last frame of the learner's own code, if any."""
+    for frame in reversed(traceback.extract_tb(e.__traceback__)):
+        path = Path(frame.filename)
+        if any(d in path.parents for d in _OWN_DIRS) or _STDLIB in path.parents:
+            continue
+        return f" (line {frame.lineno} of {frame.name})"
+    return ""
+
+
+# ---- what a learner may return ------------------------------------------------------------
+
+
+def step_problem(step: object) -> str:
+    """Why `step` is not a valid Step, as the end of a sentence; "" when it is fine."""
+    if step is None:
+        return "returned None: did you forget `return Step(next_state, outputs, tcb)`?"
+    if isinstance(step, tuple):
+        return "returned a tuple; wrap it: return Step(next_state, outputs, tcb)"
+    if not isinstance(step, Step):
+        return f"returned a {type(step).__name__}, not a Step: return Step(next_state, outputs, tcb)"
+    if not isinstance(step.state, State):
+        if isinstance(step.state, str):
+            return f"returned the next state as the string {step.state!r}; use State.{step.state.upper()}"
+        return f"returned {step.state!r} as the next state, which is not a State (e.g. State.FIN_WAIT_2)"
+    if not isinstance(step.outputs, tuple):
+        return f"returned outputs of type {type(step.outputs).__name__}; use a list or tuple of outputs"
+    for i, out in enumerate(step.outputs, 1):
+        problem = output_problem(out)
+        if problem:
+            return f"returned output #{i} {problem}"
+    if step.tcb is not None:
+        if not isinstance(step.tcb, TCB):
+            return f"returned tcb={type(step.tcb).__name__}, not a TCB (use tcb.replace(...), or leave it out)"
+        for name in ("snd_una", "snd_nxt", "rcv_nxt"):
+            if not _is_seq(getattr(step.tcb, name)):
+                return f"returned a TCB whose {name}={getattr(step.tcb, name)!r} is not a 32-bit sequence number (use seq_add)"
+        if step.tcb.fin_seq is not None and not _is_seq(step.tcb.fin_seq):
+            return f"returned a TCB whose fin_seq={step.tcb.fin_seq!r} is not a sequence number"
+    return ""
+
+
+def output_problem(out: object) -> str:
+    """Why `out` is not a valid output, as the end of a sentence; "" when it is fine."""
+    if isinstance(out, Segment):
+        return f"{out}, a bare Segment: wrap it as Send(segment)"
+    if not isinstance(out, OUTPUT_TYPES):
+        return f"{out!r}, which is not an output (Send, StartTimer, CancelTimer, DeliverData, DeliverEOF, Error)"
+    match out:
+        case Send(seg):
+            if not isinstance(seg, Segment):
+                return f"Send({seg!r}): Send takes a Segment"
+            for name in ("seq", "ack"):
+                if not _is_seq(getattr(seg, name)):
+                    return f"a segment whose {name}={getattr(seg, name)!r} is not a 32-bit sequence number"
+            if not isinstance(seg.flags, Flags) or int(seg.flags) & ~0x17:
+                return f"a segment with impossible flags {seg.flags!r} (use FIN, SYN, RST, ACK)"
+            if not isinstance(seg.payload, bytes):
+                return "a segment whose payload is not bytes"
+            if not (isinstance(seg.window, int) and 0 <= seg.window <= 0xFFFF):
+                return f"a segment with window {seg.window!r}, outside 0..65535"
+        case StartTimer(timer, duration):
+            if not isinstance(timer, Timer):
+                return f"StartTimer({timer!r}, ...): the timer must be a Timer, e.g. Timer.TIME_WAIT"
+            if not isinstance(duration, int) or isinstance(duration, bool) or duration < 0:
+                return f"StartTimer with duration {duration!r}: use whole microseconds, e.g. profile.time_wait"
+        case CancelTimer(timer):
+            if not isinstance(timer, Timer):
+                return f"CancelTimer({timer!r}): the timer must be a Timer, e.g. Timer.RETRANSMIT"
+        case DeliverData(data):
+            if not isinstance(data, bytes):
+                return "DeliverData with data that is not bytes"
+        case Error(message):
+            if not isinstance(message, str):
+                return "Error with a message that is not a string"
+    return ""
+
+
+def _is_seq(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < MOD
+
+
+# ---- recording what happened, as the outside world sees it --------------------------------
+
+SegmentView = tuple[str, int, int | None, int]  # flags, seq, ack (None without ACK), data length
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One handler call, reduced to what is observable. Equal for equally-behaving code."""
+
+    time: int
+    endpoint: str
+    state: State
+    stimulus: Stimulus
+    next_state: State
+    sends: tuple[SegmentView, ...]
+    timers: tuple[tuple[Timer, int], ...]  # armed after the step: (timer, deadline), sorted
+    app: tuple[str, ...]  # what the application is told, in order
+    learner: bool = field(default=False, compare=False)  # this state's handler was the learner's
+    step: Step | None = field(default=None, compare=False)
+    tcb: TCB | None = field(default=None, compare=False)  # the TCB the handler was given
+    armed_before: tuple[tuple[Timer, int], ...] = field(default=(), compare=False)
+
+
+def segment_view(seg: Segment) -> SegmentView:
+    return (str(seg.flags), seg.seq, seg.ack if seg.has_ack else None, len(seg.payload))
+
+
+def observe(
+    step: Step, stimulus: Stimulus, armed: dict[Timer, int], now: int = 0
+) -> tuple[tuple[SegmentView, ...], dict[Timer, int], tuple[str, ...]]:
+    """The sends, the armed timers (deadline by timer) after the step, and the app notifications.
+
+    Mirrors the simulator: an expired timer is disarmed before its handler runs, a start
+    (re)arms, a cancel disarms, and entering CLOSED deletes every timer with the TCB.
+    """
+    armed = dict(armed)
+    if isinstance(stimulus, Timeout):
+        armed.pop(stimulus.timer, None)
+    sends, app = [], []
+    for out in step.outputs:
+        match out:
+            case Send(seg):
+                sends.append(segment_view(seg))
+            case StartTimer(timer, duration):
+                armed[timer] = now + duration
+            case CancelTimer(timer):
+                armed.pop(timer, None)
+            case DeliverData(data):
+                app.append(f"data {len(data)}")
+            case DeliverEOF():
+                app.append("EOF")
+            case Error(message):
+                app.append(f"error {message}")
+    if step.state is State.CLOSED:
+        armed.clear()
+    return tuple(sends), armed, tuple(app)
+
+
+def _sorted_timers(armed: Mapping[Timer, int]) -> tuple[tuple[Timer, int], ...]:
+    return tuple(sorted(armed.items(), key=lambda kv: kv[0].value))
+
+
+class _TimedSimulation(Simulation):
+    """A Simulation that remembers the virtual time and endpoint of the step under way."""
+
+    now = 0
+    endpoint = ""
+
+    def _step(self, time, ep, *rest) -> None:  # type: ignore[override]
+        self.now, self.endpoint = time, ep.name
+        super()._step(time, ep, *rest)
+
+
+@dataclass
+class Run:
+    """One simulated scenario: the trace, every handler call observed, and the learner's error."""
+
+    trace: Trace
+    observed: list[Observed]
+    error: LearnerError | None = None
+
+
+def run_machine(scenario: Scenario, profile: Profile, table: Mapping[State, Handler], learner_states=()) -> Run:
+    """Simulate `scenario` with `table` for both endpoints, recording every call."""
+    observed: list[Observed] = []
+    armed: dict[str, dict[Timer, int]] = {"A": {}, "B": {}}
+    sim: _TimedSimulation
+
+    def recording(state: State, fn: Handler) -> Handler:
+        mine = state in learner_states
+
+        def handler(tcb: TCB, ev: Stimulus, prof: Profile) -> Step:
+            step = fn(tcb, ev, prof)
+            ep = sim.endpoint
+            before = _sorted_timers(armed[ep])
+            sends, armed[ep], app = observe(step, ev, armed[ep], sim.now)
+            observed.append(Observed(sim.now, ep, state, ev, step.state, sends, _sorted_timers(armed[ep]),
+                                     app, mine, step, tcb, before))
+            return step
+
+        return handler
+
+    machine = {state: recording(state, fn) for state, fn in table.items()}
+    sim = _TimedSimulation(scenario, profile, {"A": machine, "B": machine})
+    try:
+        sim.run()
+    except LearnerError as e:
+        e.endpoint, e.time = sim.endpoint, sim.now
+        return Run(sim.trace, observed, e)
+    return Run(sim.trace, observed)

@@ -1,0 +1,79 @@
+"""What a notebook gets from `from autograder.learner import *`: the vocabulary, not the answers.
+
+Learners write the per-state handlers themselves, so the reference's handlers
+(`reference_impl.handlers`) are deliberately absent; the mechanics every state
+shares (segments, the TCB, `screen`, the building blocks in `reference_impl.actions`)
+are here so an answer is about *decisions*, as RFC 9293 §3.10 is.
+"""
+
+from reference_impl.actions import (
+    CLOSING_ERROR,
+    NO_CONNECTION,
+    RESET_ERROR,
+    USER_TIMEOUT,
+    abort,
+    drop,
+    is_retransmitted_fin,
+    reset_for,
+    retransmit,
+    retransmit_timer,
+    send_data,
+    send_fin,
+    take_text,
+)
+from reference_impl.profiles import LINUX, RFC9293, Profile, ms, sec
+from reference_impl.segment import (
+    ACK,
+    FIN,
+    RST,
+    SYN,
+    Flags,
+    Segment,
+    segment_text,
+    seq_add,
+    seq_diff,
+    seq_ge,
+    seq_gt,
+    seq_le,
+    seq_lt,
+)
+from reference_impl.states import (
+    AppAbort,
+    AppClose,
+    AppSend,
+    Arrival,
+    CancelTimer,
+    DeliverData,
+    DeliverEOF,
+    Error,
+    Output,
+    Send,
+    StartTimer,
+    State,
+    Step,
+    Stimulus,
+    Timeout,
+    Timer,
+    output_text,
+    stimulus_text,
+)
+from reference_impl.tcb import TCB, Screened, Verdict, screen
+
+__all__ = [
+    # segments and sequence arithmetic
+    "Segment", "Flags", "FIN", "SYN", "RST", "ACK", "segment_text",
+    "seq_add", "seq_diff", "seq_lt", "seq_le", "seq_gt", "seq_ge",
+    # states, stimuli, outputs
+    "State", "Timer", "Step", "Stimulus", "Output",
+    "AppClose", "AppSend", "AppAbort", "Arrival", "Timeout",
+    "Send", "StartTimer", "CancelTimer", "DeliverData", "DeliverEOF", "Error",
+    "stimulus_text", "output_text",
+    # the TCB and the shared checks of RFC 9293 §3.10.7.4
+    "TCB", "screen", "Verdict", "Screened",
+    # profiles and durations
+    "Profile", "RFC9293", "LINUX", "ms", "sec",
+    # building blocks (reference_impl.actions)
+    "send_fin", "send_data", "retransmit", "abort", "drop", "retransmit_timer",
+    "take_text", "is_retransmitted_fin", "reset_for",
+    "CLOSING_ERROR", "RESET_ERROR", "NO_CONNECTION", "USER_TIMEOUT",
+]  # fmt: skip
