@@ -20,7 +20,7 @@ from .model import SLOT_EVENTS, Event, pair_flights, timer_brackets
 LINE = 18  # one slot
 BREAK_US = 500_000  # idle gaps longer than this are folded
 BREAK_H = 46
-PANEL_GAP = 28
+PANEL_GAP = 20
 FONT = "'DejaVu Sans Mono', ui-monospace, Menlo, Consolas, monospace"
 CW = 0.602  # advance of one monospace character, in em
 
@@ -51,15 +51,15 @@ class Geometry:
 
     @property
     def time_col(self) -> int:
-        return 50 if self.compact else 64
+        return 46 if self.compact else 64
 
     @property
     def side(self) -> int:
-        return 160 if self.compact else 236
+        return 140 if self.compact else 236
 
     @property
     def gap(self) -> int:
-        return 330 if self.compact else 560
+        return 310 if self.compact else 560
 
     @property
     def xa(self) -> int:
@@ -418,7 +418,7 @@ class Canvas:
             a = e.index
             pw = self.pill(x, y, e.after, "end" if left else "start", a=a) if e.changes_state else 0.0
             if note:
-                room = int((g.side - pw - 22) / (11 * CW))
+                room = int((g.side - pw - 14) / (11 * CW))
                 if len(note) > room:
                     note = note[: max(room - 1, 1)] + "…"
                 nx = x - pw - 6 if left else x + pw + 6

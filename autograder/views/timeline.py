@@ -63,7 +63,7 @@ class Timeline(widgets.VBox):
         self.back = widgets.Button(description="◀ step", layout=widgets.Layout(width="76px"), tooltip="previous event")
         self.fwd = widgets.Button(description="step ▶", layout=widgets.Layout(width="76px"), tooltip="next event")
         self.speed = widgets.ToggleButtons(options=SPEEDS, value=800, description="speed",
-                                           style={"button_width": "44px"})  # fmt: skip
+                                           style={"button_width": "44px", "description_width": "initial"})  # fmt: skip
         self.back.on_click(lambda _: self.go(self.slider.value - 1))
         self.fwd.on_click(lambda _: self.go(self.slider.value + 1))
         self.speed.observe(lambda ch: setattr(self.play, "interval", ch["new"]), "value")
@@ -82,7 +82,7 @@ class Timeline(widgets.VBox):
             self.scenario = widgets.Dropdown(options=list(scenarios.CATALOGUE), value=scenario or "active-close",
                                              description="scenario")  # fmt: skip
             self.profile = widgets.ToggleButtons(options=list(PROFILES), value=profile, description="profile",
-                                                 style={"button_width": "80px"})  # fmt: skip
+                                                 style={"button_width": "80px", "description_width": "initial"})  # fmt: skip
             self.about = widgets.HTML()
             self.scenario.observe(lambda _: self.load_catalogue(), "value")
             self.profile.observe(lambda _: self.load_catalogue(), "value")
