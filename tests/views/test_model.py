@@ -1,0 +1,67 @@
+"""Reading a trace as a picture: normalising inputs, pairing sends with arrivals, timers."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from autograder.views.model import events_of, initial_states, pair_flights, state_at, timer_brackets
+from reference_impl import scenarios
+
+
+def test_frame_and_trace_read_the_same(lost_final_ack):
+    assert events_of(lost_final_ack.to_frame()) == events_of(lost_final_ack)
+
+
+def test_csv_read_back_reads_the_same(lost_final_ack):
+    frame = pd.read_csv(io.StringIO(lost_final_ack.to_csv()))
+    assert events_of(frame) == events_of(lost_final_ack)
+
+
+def test_frame_missing_columns_is_a_value_error_naming_them(active_close):
+    frame = active_close.to_frame().drop(columns=["fate", "detail"])
+    with pytest.raises(ValueError, match="fate, detail"):
+        events_of(frame)
+
+
+def test_each_delivered_send_pairs_with_one_arrival(active_close):
+    flights = pair_flights(events_of(active_close))
+    assert [len(f.recvs) for f in flights] == [1, 1, 1, 1]
+    assert all(f.send.time < f.recvs[0].time for f in flights)
+
+
+def test_lost_segment_has_no_arrival_and_the_retransmission_gets_it(lost_final_ack):
+    flights = pair_flights(events_of(lost_final_ack))
+    lost = [f for f in flights if f.fate == "lost"]
+    assert len(lost) == 1 and lost[0].recvs == [] and lost[0].send.endpoint == "A"
+    # both copies of A's final ACK have the same fields; only the second arrives, at 1.07 s
+    acks = [f for f in flights if f.send.endpoint == "A" and f.send.flags == "ACK"]
+    assert [r.time for f in acks for r in f.recvs] == [1_070_000]
+
+
+def test_duplicated_segment_pairs_with_two_arrivals(duplicate_fin):
+    dup = [f for f in pair_flights(events_of(duplicate_fin)) if f.fate == "duplicated"]
+    assert len(dup) == 1 and [r.time for r in dup[0].recvs] == [60_000, 160_000]
+
+
+def test_arrival_without_its_send_is_an_orphan_flight(active_close):
+    only_b = [r for r in active_close.rows if r.endpoint == "B"]
+    flights = pair_flights(events_of(only_b))
+    orphans = [f for f in flights if f.send is None]
+    assert len(orphans) == 2 and all(f.sender == "A" for f in orphans)
+
+
+def test_timer_brackets_end_by_cancel_expiry_restart_and_close(lost_final_ack):
+    hows = {(b.endpoint, b.timer, b.how) for b in timer_brackets(events_of(lost_final_ack))}
+    assert ("A", "RETRANSMIT", "cancel") in hows
+    assert ("A", "TIME_WAIT", "restart") in hows and ("A", "TIME_WAIT", "expired") in hows
+    assert ("B", "RETRANSMIT", "expired") in hows and ("B", "RETRANSMIT", "closed") in hows
+
+
+def test_state_at_each_step_follows_the_trace():
+    evs = events_of(scenarios.run("simultaneous-close"))
+    assert initial_states(evs) == {"A": "ESTABLISHED", "B": "ESTABLISHED"}
+    assert state_at(evs, len(evs) - 1) == {"A": "CLOSED", "B": "CLOSED"}
+    assert state_at(evs, 6)["B"] == "CLOSING"

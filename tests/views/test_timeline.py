@@ -1,0 +1,74 @@
+"""The timeline widget without a browser: frames, steps, pickers, the learner's machine."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from autograder.views import Timeline, timeline
+from autograder.views.animation import animated_html
+from reference_impl import scenarios
+
+
+def test_one_step_per_event_and_a_css_rule_per_step(lost_final_ack):
+    html, steps = animated_html(lost_final_ack, uid="tl-x")
+    assert steps == len(lost_final_ack)
+    for k in range(steps + 1):
+        assert f'.tl-x:has(.tl-step [aria-valuenow="{k}.0"]) {{ --k: {k}; }}' in html
+    # every event's sentence shows at exactly its step (step k = after event k-1)
+    assert len(re.findall(r'class="tv" style="--a:(\d+);--b:(\d+)"', html)) >= steps
+    assert html.count("— A (client) receives") == sum(r.event == "recv" and r.endpoint == "A" for r in lost_final_ack)
+
+
+def test_state_labels_cover_every_step_once(active_close):
+    html, steps = animated_html(active_close, uid="tl-x")
+    a_head = html.split('data-endpoint="A"')[1].split('data-endpoint="B"')[0]
+    spans = re.findall(r'--a:(\d+)(?:;--b:(\d+))?" data-state="(\w+)"', a_head)
+    assert [s for *_, s in spans] == ["ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED"]
+    bounds = [(int(a), int(b) if b else steps + 1) for a, b, _ in spans]
+    assert bounds[0][0] == 0 and bounds[-1][1] == steps + 1
+    assert all(b == a2 for (_, b), (a2, _) in zip(bounds, bounds[1:], strict=False)), bounds
+
+
+def test_catalogue_mode_defaults_to_the_reference_alone():
+    w = timeline("simultaneous-close")
+    assert isinstance(w, Timeline)
+    assert w.steps == len(scenarios.run("simultaneous-close")) == w.slider.max == w.play.max
+    assert "Your implementation" not in w.frames.value
+
+
+def test_run_callable_puts_the_learner_beside_the_reference():
+    calls = []
+
+    def my_run(name, profile):
+        calls.append((name, profile))
+        return scenarios.run(name)
+
+    w = timeline("lost-final-ack", run=my_run)
+    assert calls == [("lost-final-ack", "rfc9293")]
+    assert "Your implementation" in w.frames.value and "Reference" in w.frames.value
+    w.profile.value = "linux"
+    w.scenario.value = "abort"
+    assert calls[-1] == ("abort", "linux")
+    assert w.slider.value == 0 and w.steps == len(scenarios.run("abort"))
+
+
+def test_step_buttons_clamp_and_mirror_the_step_for_the_kernel_fallback(active_close):
+    w = timeline(active_close.to_frame())
+    w.go(5)
+    assert w.slider.value == 5 and "--k: 5;" in w.kernel_step.value
+    w.go(10_000)
+    assert w.slider.value == w.slider.max
+    w.go(-3)
+    assert w.slider.value == 0
+
+
+def test_given_traces_need_no_pickers(active_close, lost_final_ack):
+    w = timeline(lost_final_ack, reference=active_close, highlight=12)
+    assert w.pickers is None and "first divergence" in w.frames.value
+
+
+def test_bad_frame_is_reported_before_any_widget_is_built(active_close):
+    with pytest.raises(ValueError, match="endpoint"):
+        timeline(active_close.to_frame().drop(columns=["endpoint"]))
