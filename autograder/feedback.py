@@ -1,0 +1,180 @@
+"""The first place a learner's close differs from the reference, told as text and drawn as SVG.
+
+A learner fixes one thing at a time, so feedback names one step: which endpoint, in
+which state, on which event, at what virtual time, what the reference did and what
+their code did (only the parts that differ), with a few trace rows of context and the
+command that replays the scenario. It never shows test source or tracebacks: the
+learner's own errors arrive here already turned into one sentence by the harness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference_impl.segment import Flags
+from reference_impl.states import (
+    AppAbort,
+    AppClose,
+    AppSend,
+    Arrival,
+    Stimulus,
+    Timeout,
+    stimulus_text,
+)
+from reference_impl.trace import Trace, format_time
+
+from .harness import LearnerError, Observed, SegmentView
+
+
+def event_kind(stimulus: Stimulus) -> str:
+    """The event as a transition label: "recv FIN,ACK", "timeout RETRANSMIT", "close", ..."""
+    match stimulus:
+        case Arrival(seg):
+            return "recv " + (",".join(seg.flags.names()) or "no flags") + (" +data" if seg.payload else "")
+        case Timeout(timer):
+            return f"timeout {timer}"
+        case AppClose(shutdown=shutdown, unread=unread):
+            return "shutdown" if shutdown else "close with unread data" if unread else "close"
+        case AppSend():
+            return "send"
+        case AppAbort():
+            return "abort"
+    return type(stimulus).__name__
+
+
+@dataclass
+class Divergence:
+    """Where the learner's run first differs: step `index` of the observed handler calls."""
+
+    index: int
+    expected: Observed | None
+    got: Observed | None
+    error: LearnerError | None = None
+
+    @property
+    def where(self) -> Observed | None:
+        return self.got or self.expected
+
+    @property
+    def transition(self) -> tuple[str, str]:
+        """(state, event kind) of the diverging step, for the per-transition class summary."""
+        if self.error is not None and self.error.state is not None and self.error.stimulus is not None:
+            return str(self.error.state), event_kind(self.error.stimulus)
+        w = self.where
+        return (str(w.state), event_kind(w.stimulus)) if w else ("", "")
+
+
+def first_divergence(
+    expected: list[Observed], got: list[Observed], error: LearnerError | None = None
+) -> Divergence | None:
+    """The first observed step that differs, or where the learner's run stopped with an error."""
+    for i, (e, g) in enumerate(zip(expected, got, strict=False)):
+        if e != g:
+            return Divergence(i, e, g)
+    n = len(got)
+    if error is not None:
+        return Divergence(n, expected[n] if n < len(expected) else None, None, error)
+    if len(expected) != len(got):
+        return Divergence(n, expected[n] if n < len(expected) else None, got[n] if n < len(got) else None)
+    return None
+
+
+# ---- text --------------------------------------------------------------------------------
+
+
+def segment_view_text(v: SegmentView) -> str:
+    flags, seq, ack, length = v
+    names = Flags.parse(flags).names() if flags else []
+    text = f"<SEQ={seq}>" + (f"<ACK={ack}>" if ack is not None else "") + f"<CTL={','.join(names)}>"
+    return text + (f"<DATA={length} bytes>" if length else "")
+
+
+def _timers_text(o: Observed) -> str:
+    if not o.timers:
+        return "no timer running"
+    return ", ".join(f"{t} fires at {format_time(deadline)} s" for t, deadline in o.timers)
+
+
+def _fields(o: Observed) -> dict[str, str]:
+    sends = "; ".join(segment_view_text(s) for s in o.sends) or "nothing"
+    return {
+        "next state": str(o.next_state),
+        "sends": sends,
+        "timers": _timers_text(o),
+        "tells the application": ", ".join(o.app) or "nothing",
+    }
+
+
+def compare_text(expected: Observed | None, got: Observed | None) -> str:
+    """Two aligned lines per differing field: reference, then the learner's code."""
+    if expected is None:
+        return "  the reference does nothing more here, but your code goes on: " + _summary(got)
+    if got is None:
+        return "  the reference then does: " + _summary(expected) + "\n  your run stopped before that"
+    e, g = _fields(expected), _fields(got)
+    lines = []
+    for name in e:
+        if e[name] != g[name] or name == "next state":
+            lines.append(f"  {name}: reference {e[name]}\n  {' ' * len(name)}  your code {g[name]}")
+    return "\n".join(lines)
+
+
+def _summary(o: Observed | None) -> str:
+    if o is None:
+        return "nothing"
+    f = _fields(o)
+    return (f"{o.endpoint} in {o.state} at {format_time(o.time)} s on {stimulus_text(o.stimulus)} → "
+            f"{f['next state']}, sends {f['sends']}")
+
+
+def context_rows(trace: Trace, time: int | None, n: int = 4) -> str:
+    """The last `n` trace rows before the divergence, as a learner reads a timeline."""
+    rows = [r for r in trace.rows if time is None or r.time < time][-n:]
+    lines = []
+    for r in rows:
+        arrow = r.state_before if r.state_before == r.state_after else f"{r.state_before}→{r.state_after}"
+        what = r.detail if r.event in ("send", "recv", "timer", "deliver", "error") else ""
+        fate = f" ({r.fate})" if r.fate and r.fate != "delivered" else ""
+        lines.append(f"    {format_time(r.time):>10} s  {r.endpoint}  {r.event:<7} {arrow:<24} {what}{fate}")
+    return "\n".join(lines)
+
+
+def describe(div: Divergence, case: str, reference: Trace | None = None, replay: str = "") -> str:
+    """The whole failure message for one case: headline, expected vs got, context, replay."""
+    w = div.where
+    if div.error is not None:
+        err = div.error
+        at = f"{err.endpoint} at {format_time(err.time)} s: " if err.time is not None and err.endpoint else ""
+        head = f"{case}: {at}{err.sentence}"
+        body = ""
+    else:
+        mine = "your handler" if div.got is not None and div.got.learner else "the reference handler, given your TCB,"
+        head = (f"{case}: {w.endpoint} in {w.state} at {format_time(w.time)} s, on {stimulus_text(w.stimulus)}, "
+                f"{mine} does not do what the reference does")
+        body = "\n" + compare_text(div.expected, div.got)
+    time = div.error.time if div.error is not None else (w.time if w else None)
+    ctx = ""
+    if reference is not None and reference.rows:
+        rows = context_rows(reference, time)
+        ctx = f"\n  before that (reference):\n{rows}" if rows else ""
+    tail = f"\n  replay: {replay}" if replay else ""
+    return head + body + ctx + tail
+
+
+# ---- pictures ----------------------------------------------------------------------------
+
+
+def divergence_svg(got: Trace, reference: Trace, div: Divergence | None) -> str | None:
+    """Both timelines side by side with the divergence marked, or None when views are unavailable."""
+    try:
+        from autograder.views import render_svg
+    except Exception:  # views not installed or broken: text feedback is complete on its own
+        return None
+    w = div.where if div else None
+    time = div.error.time if div and div.error is not None else (w.time if w else None)
+    endpoint = div.error.endpoint if div and div.error is not None else (w.endpoint if w else "")
+    highlight = (time / 1_000_000, endpoint) if time is not None and endpoint else None
+    try:
+        return render_svg(got, highlight=highlight, reference=reference)
+    except Exception:
+        return None
