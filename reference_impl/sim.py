@@ -47,6 +47,8 @@ class Reopen:
 
     iss_a: int
     iss_b: int
+    # Application calls in the new connection, as (delay after it opens, endpoint, call).
+    then: tuple[tuple[int, str, AppClose | AppSend | AppAbort], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +285,8 @@ class Simulation:
                 State.ESTABLISHED,
                 detail=f"connection {e.incarnation} on the same 4-tuple",
             )
+        for delay, endpoint, call in r.then:
+            self._schedule(time + delay, "app", endpoint, call)
 
     def _row(self, time, ep, event, before, after, seg=None, fate="", detail="") -> None:
         self.trace.rows.append(

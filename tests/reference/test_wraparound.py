@@ -16,7 +16,7 @@ DA, DB = MOD - 1 - 100, MOD - 1 - 300
 
 def shifted(sc):
     actions = tuple(
-        replace(a, call=Reopen((a.call.iss_a + DA) % MOD, (a.call.iss_b + DB) % MOD))
+        replace(a, call=replace(a.call, iss_a=(a.call.iss_a + DA) % MOD, iss_b=(a.call.iss_b + DB) % MOD))
         if isinstance(a.call, Reopen)
         else a
         for a in sc.actions

@@ -1,0 +1,90 @@
+"""The close transitions as data: (state, event) → next state, with the RFC's condition.
+
+This table is what the notebooks print and the state diagram draws. It does not
+drive the machine (the handlers do); tests/reference/test_transitions.py keeps the
+two honest: every transition any catalogue run takes is in the table, and every row
+of the table is taken by some run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .trace import Row
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: str
+    event: str  # close, abort, FIN, ACK, RST, timeout RETRANSMIT, timeout TIME_WAIT, ...
+    next_state: str
+    condition: str = ""  # when there is more than one way out on the same event
+    sends: str = ""  # what goes out with it
+    rfc: str = "RFC 9293 §3.10.7.4"
+
+
+T = Transition
+TRANSITIONS: tuple[Transition, ...] = (
+    T("ESTABLISHED", "close", "FIN_WAIT_1", sends="FIN", rfc="RFC 9293 §3.10.4"),
+    T("ESTABLISHED", "close", "CLOSED", "linux: unread data", "RST", "RFC 2525 §2.17"),
+    T("ESTABLISHED", "FIN", "CLOSE_WAIT", sends="ACK"),
+    T("ESTABLISHED", "RST", "CLOSED"),
+    T("ESTABLISHED", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
+    T("FIN_WAIT_1", "ACK", "FIN_WAIT_2", "acknowledges our FIN"),
+    T("FIN_WAIT_1", "FIN", "CLOSING", "does not acknowledge our FIN", "ACK"),
+    T("FIN_WAIT_1", "FIN", "TIME_WAIT", "also acknowledges our FIN", "ACK"),
+    T("FIN_WAIT_1", "FIN", "FIN_WAIT_2", "acknowledges our FIN, but data before the FIN is missing"),
+    T("FIN_WAIT_1", "RST", "CLOSED"),
+    T("FIN_WAIT_1", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
+    T("FIN_WAIT_1", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3"),
+    T("FIN_WAIT_2", "FIN", "TIME_WAIT", sends="ACK"),
+    T("FIN_WAIT_2", "RST", "CLOSED"),
+    T("FIN_WAIT_2", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
+    T("FIN_WAIT_2", "timeout FIN_WAIT_2", "CLOSED", "linux: orphaned socket", rfc="Linux tcp_fin_timeout"),
+    T("CLOSING", "ACK", "TIME_WAIT", "acknowledges our FIN"),
+    T("CLOSING", "RST", "CLOSED"),
+    T("CLOSING", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
+    T("CLOSING", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3"),
+    T("TIME_WAIT", "timeout TIME_WAIT", "CLOSED", "after 2 MSL (linux: 60 s)", rfc="RFC 9293 §3.10.8"),
+    T("TIME_WAIT", "RST", "CLOSED", "unless RFC 1337 is on"),
+    T("TIME_WAIT", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
+    T("CLOSE_WAIT", "close", "LAST_ACK", sends="FIN", rfc="RFC 9293 §3.10.4"),
+    T("CLOSE_WAIT", "close", "CLOSED", "linux: unread data", "RST", "RFC 2525 §2.17"),
+    T("CLOSE_WAIT", "RST", "CLOSED"),
+    T("CLOSE_WAIT", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
+    T("LAST_ACK", "ACK", "CLOSED", "acknowledges our FIN"),
+    T("LAST_ACK", "RST", "CLOSED"),
+    T("LAST_ACK", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
+    T("LAST_ACK", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3"),
+)  # fmt: skip
+
+
+def event_of(row: Row) -> str:
+    """The table's name for what a trace row did: close, abort, FIN, ACK, RST, timeout X."""
+    if row.event in ("close", "abort"):
+        return row.event
+    if row.event == "timeout":
+        return f"timeout {row.detail}"
+    if row.event == "recv":
+        if "RST" in row.flags:
+            return "RST"
+        return "FIN" if "FIN" in row.flags else "ACK"
+    return row.event
+
+
+def edges(rows) -> set[tuple[str, str, str]]:
+    """The (state, event, next_state) edges a trace took, state changes only."""
+    return {
+        (r.state_before, event_of(r), r.state_after)
+        for r in rows
+        if r.state_before != r.state_after and r.event != "reopen"
+    }
+
+
+def table() -> list[dict]:
+    """The table as records (for pandas.DataFrame(table()) in a notebook)."""
+    return [
+        {"state": t.state, "event": t.event, "next": t.next_state, "when": t.condition,
+         "sends": t.sends, "rfc": t.rfc}
+        for t in TRANSITIONS
+    ]  # fmt: skip
