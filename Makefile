@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8888
+# JupyterLab refuses to run as root unless told; a lab VM or container often is root.
+ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test setup system-deps notebooks lint bench clean
 
 ## make lab: set up, then open the course in JupyterLab (first notebook ready)
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=. --port=$(PORT) notebooks/01_active_close.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOTFLAG) --ServerApp.root_dir=$(CURDIR) notebooks/01_active_close.ipynb
 
 ## make test: set up (including Debian's chromium for the browser tests), run every test
 test: setup system-deps
