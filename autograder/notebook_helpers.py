@@ -1,0 +1,248 @@
+"""Three calls the course notebooks make in their ungraded cells: predict, then watch, then compare.
+
+    from autograder.notebook_helpers import from_trace, learner_run, predict, show_mine
+
+    # 1. A prediction question, answered from the reference's own trace (never hard-coded):
+    predict("A calls close() in ESTABLISHED. Which state is A in right after?",
+            ["ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT"],
+            answer_from=from_trace("active-close", "A", "close"))
+    predict("B acknowledges A's FIN <SEQ=100>. Which ACK number does B send?",
+            ["100", "101", "300", "301"],
+            answer_from=from_trace("active-close", "B", "send", field="ack"))
+
+    # 2. The learner's own handlers (functions named after states) beside the reference:
+    show_mine(globals(), "active-close")                       # one call, never raises
+    show_mine(globals(), "lost-final-ack", profile="linux")
+
+    # 3. The runner behind it, for views.timeline(run=...):
+    timeline("active-close", run=learner_run(globals()))
+
+Nothing here knows TCP: runs go through `autograder.harness` (the learner's handlers,
+guarded, composed with the reference for the other states) and answers come from the
+reference's trace. Widgets are built only when called, so importing this module in a
+headless autograde is harmless; test cells never call these (they use autograder.checks).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from reference_impl import scenarios
+from reference_impl.profiles import Profile, get_profile
+from reference_impl.states import State
+from reference_impl.trace import Trace
+
+from .harness import Guard, LearnerError, collect, compose, run_machine
+
+__all__ = ["learner_run", "show_mine", "predict", "from_trace", "LearnerRun", "Prediction"]
+
+
+# ---- the learner's machine as a timeline runner ------------------------------------------
+
+
+class LearnerRun:
+    """`run(name, profile) -> Trace` for `autograder.views.timeline(run=...)`.
+
+    Simulates a catalogue scenario with the learner's handlers (found in `namespace`, e.g.
+    `globals()`, by their names: `fin_wait_1`, ...) for their states and the reference for
+    the rest. Never raises for the learner's mistakes: the run stops where their code
+    failed, the trace so far is returned, and `error` holds the one-sentence reason
+    (None after a clean run). `states` limits which of the learner's handlers are used.
+    """
+
+    def __init__(self, namespace: object, states: Sequence[State] | None = None) -> None:
+        self.namespace = namespace
+        self.states = tuple(states) if states is not None else None
+        self.error: str | None = None
+
+    def handlers(self) -> dict:
+        found = collect(self.namespace)  # LearnerError when nothing is named after a state
+        if self.states is not None:
+            found = {s: fn for s, fn in found.items() if s in self.states}
+        return found
+
+    def __call__(self, name: str, profile: str | Profile = "rfc9293") -> Trace:
+        entry = scenarios.get(name)
+        eff = entry.profile(get_profile(profile))
+        self.error = None
+        try:
+            found = self.handlers()
+        except LearnerError as e:
+            self.error = e.sentence
+            found = {}
+        guard = Guard()
+        with guard.session():
+            result = run_machine(entry.scenario, eff, compose(found, guard), frozenset(found))
+        if result.error is not None:
+            self.error = _error_text(result.error)
+        return result.trace
+
+
+def learner_run(namespace: object, states: Sequence[State] | None = None) -> LearnerRun:
+    """The learner's machine as a timeline runner: `timeline(name, run=learner_run(globals()))`."""
+    return LearnerRun(namespace, states)
+
+
+def _error_text(e: LearnerError) -> str:
+    where = f"{e.endpoint} at {e.time / 1_000_000:g} s: " if e.endpoint and e.time is not None else ""
+    if "NotImplementedError" in e.sentence and e.state is not None:
+        return (f"{where}your {e.state.value.lower()} is not written yet (it raises NotImplementedError), "
+                "so your run stops there.")
+    return where + e.sentence
+
+
+# ---- "your code beside the reference", in one call ------------------------------------------
+
+
+def show_mine(
+    namespace: object,
+    scenario: str = "active-close",
+    profile: str = "rfc9293",
+    *,
+    states: Sequence[State] | None = None,
+):
+    """Your handlers' run of `scenario` beside the reference's, as an animated timeline.
+
+    Pick another scenario or profile in the widget to rerun. A note above the timeline
+    says where your run stopped (an unwritten or crashing handler) or where it first
+    differs from the reference. Returns the widget (a notebook displays it).
+    """
+    import ipywidgets as widgets
+
+    from .views import timeline
+
+    run = learner_run(namespace, states)
+    note = widgets.HTML()
+    try:
+        view = timeline(scenario, profile, run=run)
+    except Exception as e:  # noqa: BLE001 - a picture must never break the notebook
+        note.value = _note_html(f"The timeline could not be drawn ({type(e).__name__}: {e}).", ok=False)
+        return widgets.VBox([note])
+
+    def refresh(_change=None) -> None:
+        note.value = _note_html(*_verdict(run, view.scenario.value, view.profile.value))
+
+    view.scenario.observe(refresh, "value")
+    view.profile.observe(refresh, "value")
+    refresh()
+    return widgets.VBox([note, view])
+
+
+def _verdict(run: LearnerRun, name: str, profile: str) -> tuple[str, bool, str]:
+    if run.error:
+        return f"Your run stopped: {run.error}", False, ""
+    from .checks import check_scenario
+
+    result = check_scenario(run.handlers(), name, profile=get_profile(profile), partial=True)
+    if result.failures:
+        lines = result.failures[0].message.splitlines()
+        detail = "\n".join(lines[1:next((i for i, ln in enumerate(lines) if "before that" in ln), len(lines))])
+        return f"Your run differs from the reference first here: {lines[0]}", False, detail
+    return f"Your handlers close this connection exactly as the reference does ({name}, {profile}).", True, ""
+
+
+def _note_html(text: str, ok: bool, detail: str = "") -> str:
+    color, mark = ("#1a7f37", "✓") if ok else ("#9a6700", "•")
+    pre = f'<pre style="margin:2px 0 0 1.2em;font-size:12px">{html.escape(detail)}</pre>' if detail else ""
+    return f'<div style="color:{color};font-size:14px;margin:4px 0">{mark} {html.escape(text)}{pre}</div>'
+
+
+# ---- prediction questions -------------------------------------------------------------------
+
+
+def from_trace(
+    scenario: str,
+    endpoint: str,
+    event: str,
+    *,
+    nth: int = 1,
+    flags: str | None = None,
+    field: str = "state_after",
+    profile: str = "rfc9293",
+) -> Callable[[], str]:
+    """An answer read from the reference's trace: `field` of `endpoint`'s nth `event` row.
+
+    from_trace("active-close", "A", "recv", nth=2)            -> "TIME_WAIT"
+    from_trace("active-close", "B", "send", field="ack")      -> "101"
+    event is a trace event (close, send, recv, deliver, timeout, ...); flags, if given,
+    must equal the row's flags ("ACK", "FIN|ACK"). The answer is computed when asked.
+    """
+
+    def answer() -> str:
+        trace = scenarios.run(scenario, get_profile(profile))
+        rows = [r for r in trace.rows if r.endpoint == endpoint and r.event == event
+                and (flags is None or r.flags == flags)]
+        if len(rows) < nth:
+            raise ValueError(f"{scenario} ({profile}): {endpoint} has only {len(rows)} {event!r} rows"
+                             + (f" with flags {flags}" if flags else "") + f", not {nth}")
+        return str(getattr(rows[nth - 1], field))
+
+    answer.__doc__ = f"{field} of {endpoint}'s {event} #{nth} in {scenario} ({profile})"
+    return answer
+
+
+@dataclass
+class Prediction:
+    """A multiple-choice prediction. `choose(choice)` returns the feedback sentence (the widget
+    calls it on click); `widget` is what the notebook shows."""
+
+    question: str
+    choices: tuple[str, ...]
+    answer_from: Callable[[], object] | object
+    why: str = ""
+    tries: int = 0
+
+    @property
+    def answer(self) -> str:
+        value = self.answer_from() if callable(self.answer_from) else self.answer_from
+        return str(value)
+
+    def choose(self, choice: str) -> tuple[str, bool]:
+        self.tries += 1
+        right = self.answer
+        if choice == right:
+            return f"Right: {right}." + (f" {self.why}" if self.why else ""), True
+        if self.tries >= 2:
+            return (f"Not {choice}. The reference says {right}." + (f" {self.why}" if self.why else "")
+                    + " Watch it happen in the animation below."), False
+        return f"Not {choice}. Think again (one more try before the answer is shown).", False
+
+    def widget(self):
+        import ipywidgets as widgets
+
+        if self.answer not in self.choices:  # an author's mistake, caught before a learner sees it
+            raise ValueError(f"the reference's answer {self.answer!r} is not among the choices {self.choices}")
+        prompt = widgets.HTML(f"<b>Predict:</b> {html.escape(self.question)}")
+        buttons = widgets.ToggleButtons(options=list(self.choices), value=None,
+                                        style={"button_width": "auto"})  # fmt: skip
+        feedback = widgets.HTML()
+
+        def on_pick(change) -> None:
+            if change["new"] is None:
+                return
+            text, ok = self.choose(change["new"])
+            feedback.value = _note_html(text, ok)
+
+        buttons.observe(on_pick, "value")
+        box = widgets.VBox([prompt, buttons, feedback])
+        box.prediction = self  # type: ignore[attr-defined]  # for tests and for authors
+        return box
+
+
+def predict(
+    question: str,
+    choices: Sequence[object],
+    answer_from: Callable[[], object] | object,
+    *,
+    why: str = "",
+):
+    """A multiple-choice question with immediate feedback; the right answer is `answer_from()`.
+
+    Use `from_trace(...)` for `answer_from` so the answer is the reference's behaviour, not a
+    string typed into the notebook. `why` is one sentence shown once the answer is known.
+    Returns the widget (ToggleButtons and a feedback line); `.prediction` holds the logic.
+    """
+    return Prediction(question, tuple(str(c) for c in choices), answer_from, why).widget()
+

@@ -1,0 +1,108 @@
+"""The notebook helpers: the learner's machine as a timeline runner, show_mine, predict."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from autograder.notebook_helpers import LearnerRun, from_trace, learner_run, predict, show_mine
+from reference_impl import handlers, scenarios
+from reference_impl.profiles import LINUX, RFC9293
+from reference_impl.states import State, Step
+
+
+def copied_reference() -> dict:
+    """A learner who wrote exactly the reference (a recompiled copy, not the reference's objects)."""
+    ns: dict = {}
+    source = inspect.getsource(handlers).replace("from .", "from reference_impl.")
+    exec(compile(source, "<notebook>", "exec"), ns)
+    return {name: ns[name] for name in ("established", "fin_wait_1", "fin_wait_2", "time_wait")}
+
+
+def unwritten(tcb, ev, profile):
+    raise NotImplementedError()
+
+
+def fin_wait_2_closes_at_once(tcb, ev, profile):
+    return Step(State.CLOSED, (), tcb)
+
+
+def test_a_correct_learner_run_is_the_reference_trace():
+    run = learner_run(copied_reference())
+    for profile in (RFC9293, LINUX):
+        assert run("active-close", profile.name).rows == scenarios.run("active-close", profile).rows
+        assert run.error is None
+
+
+def test_an_unwritten_handler_stops_the_run_with_a_sentence_not_a_traceback():
+    run = learner_run({"fin_wait_1": unwritten})
+    trace = run("active-close")
+    assert 0 < len(trace) < len(scenarios.run("active-close"))
+    assert run.error == ("A at 0.02 s: your fin_wait_1 is not written yet (it raises NotImplementedError), "
+                         "so your run stops there.")
+
+
+def test_no_handlers_at_all_runs_the_reference_and_says_why():
+    run = learner_run({"x": 1})
+    assert len(run("active-close")) == len(scenarios.run("active-close"))
+    assert "define a function named after its state" in run.error
+
+
+def test_states_limits_which_handlers_are_the_learners():
+    run = learner_run({"fin_wait_1": unwritten, "fin_wait_2": fin_wait_2_closes_at_once}, states=[State.FIN_WAIT_2])
+    run("active-close")
+    assert "FIN_WAIT_2" in run("active-close").states("A")  # fin_wait_1 was the reference's
+    assert run.error is None
+
+
+def test_show_mine_says_where_the_run_first_differs_and_follows_the_pickers():
+    box = show_mine({"fin_wait_2": fin_wait_2_closes_at_once}, "active-close")
+    note, view = box.children
+    assert "differs from the reference first here" in note.value and "FIN_WAIT_2" in note.value
+    assert "reference TIME_WAIT" in note.value
+    view.scenario.value = "half-close"
+    assert "half-close" in note.value
+
+
+def test_show_mine_for_a_correct_learner_and_for_a_blank_one():
+    ok = show_mine(copied_reference(), "active-close").children[0].value
+    assert "exactly as the reference does" in ok
+    blank = show_mine({"fin_wait_1": unwritten}, "active-close").children[0].value
+    assert "not written yet" in blank and "Traceback" not in blank
+
+
+def test_from_trace_reads_the_reference():
+    assert from_trace("active-close", "A", "close")() == "FIN_WAIT_1"
+    assert from_trace("active-close", "A", "recv", nth=2)() == "TIME_WAIT"
+    assert from_trace("active-close", "B", "send", field="ack")() == "101"
+    assert from_trace("three-way-close", "A", "recv", flags="FIN|ACK")() == "TIME_WAIT"
+    with pytest.raises(ValueError, match="only 2 'recv' rows"):
+        from_trace("active-close", "A", "recv", nth=3)()
+
+
+def test_predict_gives_immediate_feedback_and_the_answer_after_two_misses():
+    box = predict("Which state?", ["FIN_WAIT_1", "FIN_WAIT_2"], from_trace("active-close", "A", "close"),
+                  why="The FIN is out.")
+    prompt, buttons, feedback = box.children
+    assert "Which state?" in prompt.value
+    buttons.value = "FIN_WAIT_2"
+    assert "Think again" in feedback.value and "FIN_WAIT_1" not in feedback.value
+    buttons.value = "FIN_WAIT_1"
+    assert "Right: FIN_WAIT_1." in feedback.value and "The FIN is out." in feedback.value
+    p = box.prediction
+    p.tries = 1
+    assert "The reference says FIN_WAIT_1" in p.choose("FIN_WAIT_2")[0]
+
+
+def test_predict_refuses_choices_that_do_not_hold_the_answer():
+    with pytest.raises(ValueError, match="not among the choices"):
+        predict("Which state?", ["CLOSED", "LAST_ACK"], from_trace("active-close", "A", "close"))
+
+
+def test_learner_run_is_a_timeline_runner():
+    from autograder.views import timeline
+
+    view = timeline("active-close", run=learner_run(copied_reference()))
+    assert view.steps > 0
+    assert isinstance(learner_run({}), LearnerRun)
