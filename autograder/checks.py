@@ -268,13 +268,16 @@ def _patterns(name: str, k: int, base: Profile) -> tuple[tuple[SegmentKey, ...],
 
 def family_cases(names: Iterable[str], k: int, profiles: Iterable[Profile]) -> list[CaseThunk]:
     """One case per loss pattern of at most k segments, per scenario, per profile."""
+    return [t for base in profiles for name in names for t in _family(name, k, base)]
+
+
+@lru_cache(maxsize=1024)
+def _family(name: str, k: int, base: Profile) -> tuple[CaseThunk, ...]:
     thunks = []
-    for base in profiles:
-        for name in names:
-            for keys in _patterns(name, k, base):
-                sc, eff, label, replay = _resolve(name, base, {key: LOSE for key in keys})
-                thunks.append(_scenario_case(sc, eff, label, replay))
-    return thunks
+    for keys in _patterns(name, k, base):
+        sc, eff, label, replay = _resolve(name, base, {key: LOSE for key in keys})
+        thunks.append(_scenario_case(sc, eff, label, replay))
+    return tuple(thunks)
 
 
 def check_family(
@@ -426,8 +429,12 @@ def check_transition(
 
 def transition_cases(states: Iterable[State], profiles: Iterable[Profile]) -> list[CaseThunk]:
     """Every stimulus in every fixture of each state, per profile."""
-    return [_transition_case(fx, stim) for base in profiles for state in states
-            for fx in fixtures(base)[state] for stim in stimuli_for(fx)]
+    return [t for base in profiles for state in states for t in _battery(state, base)]
+
+
+@lru_cache(maxsize=256)
+def _battery(state: State, base: Profile) -> tuple[CaseThunk, ...]:
+    return tuple(_transition_case(fx, stim) for fx in fixtures(base)[state] for stim in stimuli_for(fx))
 
 
 def check_transitions(

@@ -1,0 +1,193 @@
+"""A correct close machine that tracks its FIN's sequence number (no false fails, #3).
+
+Independent of reference_impl.handlers by design, and shaped as a class with one method
+per state (the harness must accept that shape). "Our FIN is acknowledged" is decided
+from the FIN's own sequence number (SND.UNA has moved past it), never from SND.NXT or
+TCB.fin_acked; the RETRANSMIT timer is cancelled whenever a FIN is acknowledged, even
+when the same segment also carries the peer's FIN.
+"""
+
+from autograder.learner import (
+    CLOSING_ERROR,
+    NO_CONNECTION,
+    RESET_ERROR,
+    AppAbort,
+    AppClose,
+    AppSend,
+    Arrival,
+    CancelTimer,
+    Error,
+    Send,
+    StartTimer,
+    State,
+    Step,
+    Timeout,
+    Timer,
+    Verdict,
+    abort,
+    is_retransmitted_fin,
+    reset_for,
+    retransmit,
+    screen,
+    send_data,
+    send_fin,
+    seq_gt,
+    take_text,
+)
+
+
+def fin_passed(tcb) -> bool:
+    """SND.UNA is beyond the sequence number our FIN occupies."""
+    return tcb.fin_seq is not None and seq_gt(tcb.snd_una, tcb.fin_seq)
+
+
+def ack_timer(before, after, profile):
+    if not seq_gt(after.snd_una, before.snd_una):
+        return []
+    if fin_passed(after) or after.snd_una == after.snd_nxt:
+        return [CancelTimer(Timer.RETRANSMIT)]
+    return [StartTimer(Timer.RETRANSMIT, profile.rto(0, after.srtt))]
+
+
+class CloseMachine:
+    def _common(self, state, tcb, ev, profile):
+        """App calls that every closing state answers the same way; None when not one of them."""
+        if isinstance(ev, AppClose | AppSend):
+            return Step(state, [Error(CLOSING_ERROR)], tcb)
+        if isinstance(ev, AppAbort):
+            return abort(tcb, profile) if state in (State.FIN_WAIT_1, State.FIN_WAIT_2) else Step(State.CLOSED, [], tcb)
+        return None
+
+    def _screen(self, state, tcb, seg):
+        s = screen(tcb, seg)
+        if s.verdict is Verdict.DROP:
+            return s, Step(state, [Send(s.reply)] if s.reply is not None else [], s.tcb)
+        if s.verdict is Verdict.RESET:
+            told = [Error(RESET_ERROR)] if state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2,
+                                                      State.CLOSE_WAIT) else []
+            return s, Step(State.CLOSED, told, tcb)
+        return s, None
+
+    def established(self, tcb, ev, profile):
+        if isinstance(ev, AppClose):
+            if ev.unread and not ev.shutdown and profile.rst_on_unread_close:
+                return abort(tcb, profile)
+            tcb, out = send_fin(tcb, profile, orphan=not ev.shutdown)
+            return Step(State.FIN_WAIT_1, out, tcb)
+        if isinstance(ev, AppSend):
+            tcb, out = send_data(tcb, ev.data, profile)
+            return Step(State.ESTABLISHED, out, tcb)
+        if isinstance(ev, AppAbort):
+            return abort(tcb, profile)
+        if isinstance(ev, Timeout):
+            return retransmit(tcb, State.ESTABLISHED, profile) if ev.timer is Timer.RETRANSMIT else Step(State.ESTABLISHED, [], tcb)
+        s, done = self._screen(State.ESTABLISHED, tcb, ev.segment)
+        if done:
+            return done
+        new, text, fin = take_text(s, profile)
+        out = ack_timer(tcb, s.tcb, profile) + text
+        if fin and profile.delayed_ack is not None and not s.data:
+            out = [o for o in out if not isinstance(o, Send)] + [StartTimer(Timer.DELAYED_ACK, profile.delayed_ack)]
+        return Step(State.CLOSE_WAIT if fin else State.ESTABLISHED, out, new)
+
+    def fin_wait_1(self, tcb, ev, profile):
+        if (step := self._common(State.FIN_WAIT_1, tcb, ev, profile)) is not None:
+            return step
+        if isinstance(ev, Timeout):
+            return retransmit(tcb, State.FIN_WAIT_1, profile) if ev.timer is Timer.RETRANSMIT else Step(State.FIN_WAIT_1, [], tcb)
+        s, done = self._screen(State.FIN_WAIT_1, tcb, ev.segment)
+        if done:
+            return done
+        acked = fin_passed(s.tcb)
+        new, text, fin = take_text(s, profile)
+        out = ack_timer(tcb, s.tcb, profile) + text
+        if fin:
+            if acked:
+                return Step(State.TIME_WAIT, out + [StartTimer(Timer.TIME_WAIT, profile.time_wait)], new)
+            return Step(State.CLOSING, out, new)
+        if acked:
+            if new.orphaned and profile.fin_wait_2_timeout is not None:
+                out.append(StartTimer(Timer.FIN_WAIT_2, profile.fin_wait_2_timeout))
+            return Step(State.FIN_WAIT_2, out, new)
+        return Step(State.FIN_WAIT_1, out, new)
+
+    def fin_wait_2(self, tcb, ev, profile):
+        if (step := self._common(State.FIN_WAIT_2, tcb, ev, profile)) is not None:
+            return step
+        if isinstance(ev, Timeout):
+            return Step(State.CLOSED, [], tcb) if ev.timer is Timer.FIN_WAIT_2 else Step(State.FIN_WAIT_2, [], tcb)
+        s, done = self._screen(State.FIN_WAIT_2, tcb, ev.segment)
+        if done:
+            return done
+        new, out, fin = take_text(s, profile)
+        if not fin:
+            return Step(State.FIN_WAIT_2, out, new)
+        if new.orphaned and profile.fin_wait_2_timeout is not None:
+            out.append(CancelTimer(Timer.FIN_WAIT_2))
+        return Step(State.TIME_WAIT, out + [StartTimer(Timer.TIME_WAIT, profile.time_wait)], new)
+
+    def closing(self, tcb, ev, profile):
+        if (step := self._common(State.CLOSING, tcb, ev, profile)) is not None:
+            return step
+        if isinstance(ev, Timeout):
+            return retransmit(tcb, State.CLOSING, profile) if ev.timer is Timer.RETRANSMIT else Step(State.CLOSING, [], tcb)
+        s, done = self._screen(State.CLOSING, tcb, ev.segment)
+        if done:
+            return done
+        if fin_passed(s.tcb):
+            return Step(State.TIME_WAIT, [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)], s.tcb)
+        return Step(State.CLOSING, [], s.tcb)
+
+    def time_wait(self, tcb, ev, profile):
+        if (step := self._common(State.TIME_WAIT, tcb, ev, profile)) is not None:
+            return step
+        if isinstance(ev, Timeout):
+            return Step(State.CLOSED if ev.timer is Timer.TIME_WAIT else State.TIME_WAIT, [], tcb)
+        if is_retransmitted_fin(tcb, ev.segment):
+            return Step(State.TIME_WAIT, [Send(tcb.ack()), StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)
+        s, done = self._screen(State.TIME_WAIT, tcb, ev.segment)
+        if s.verdict is Verdict.RESET and profile.rfc1337:
+            return Step(State.TIME_WAIT, [], tcb)
+        return done or Step(State.TIME_WAIT, [], s.tcb)
+
+    def close_wait(self, tcb, ev, profile):
+        match ev:
+            case AppClose(shutdown=sh, unread=unread):
+                if unread and not sh and profile.rst_on_unread_close:
+                    return abort(tcb, profile)
+                tcb, out = send_fin(tcb, profile, orphan=not sh)
+                if profile.delayed_ack is not None:
+                    out = [CancelTimer(Timer.DELAYED_ACK)] + out
+                return Step(State.LAST_ACK, out, tcb)
+            case AppSend(data):
+                tcb, out = send_data(tcb, data, profile)
+                return Step(State.CLOSE_WAIT, out, tcb)
+            case AppAbort():
+                return abort(tcb, profile)
+            case Timeout(Timer.RETRANSMIT):
+                return retransmit(tcb, State.CLOSE_WAIT, profile)
+            case Timeout(Timer.DELAYED_ACK):
+                return Step(State.CLOSE_WAIT, [Send(tcb.ack())], tcb)
+            case Timeout():
+                return Step(State.CLOSE_WAIT, [], tcb)
+        s, done = self._screen(State.CLOSE_WAIT, tcb, ev.segment)
+        return done or Step(State.CLOSE_WAIT, ack_timer(tcb, s.tcb, profile), s.tcb)
+
+    def last_ack(self, tcb, ev, profile):
+        if (step := self._common(State.LAST_ACK, tcb, ev, profile)) is not None:
+            return step
+        if isinstance(ev, Timeout):
+            return retransmit(tcb, State.LAST_ACK, profile) if ev.timer is Timer.RETRANSMIT else Step(State.LAST_ACK, [], tcb)
+        s, done = self._screen(State.LAST_ACK, tcb, ev.segment)
+        if done:
+            return done
+        if fin_passed(s.tcb):
+            return Step(State.CLOSED, [], s.tcb)
+        return Step(State.LAST_ACK, ack_timer(tcb, s.tcb, profile), s.tcb)
+
+    def closed(self, tcb, ev, profile):
+        if isinstance(ev, Arrival):
+            return Step(State.CLOSED, reset_for(ev.segment, profile), tcb)
+        if isinstance(ev, Timeout):
+            return Step(State.CLOSED, [], tcb)
+        return Step(State.CLOSED, [Error(NO_CONNECTION)], tcb)

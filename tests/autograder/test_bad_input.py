@@ -1,0 +1,178 @@
+"""Hostile and broken learner cells: each gets one clear sentence and zero, and nothing else breaks."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from autograder.checks import check_family, check_scenario, check_transition, hidden_suite
+from autograder.harness import Guard, Limits, LearnerError, collect
+from autograder.learner import ACK, Arrival, RFC9293, Segment, Send, State, Step
+from implementations import load
+
+GOOD = load("impl_table").HANDLERS
+FIN_ACKED = Arrival(Segment(seq=300, ack=101, flags=ACK))  # B's ACK of A's FIN in active-close
+
+
+def namespace(**handlers) -> dict:
+    """A notebook namespace: the correct handlers, with some replaced by the cell under test."""
+    ns = {s.value.lower(): f for s, f in GOOD.items()}
+    ns.update(handlers)
+    return ns
+
+
+def one_sentence(message: str) -> str:
+    assert "Traceback" not in message and 'File "' not in message
+    return message
+
+
+def test_a_cell_that_defines_nothing():
+    with pytest.raises(AssertionError) as e:
+        check_scenario({"x": 1}, "active-close")
+    assert "no handler found" in one_sentence(str(e.value))
+    assert check_scenario({}, "active-close", partial=True).score == 0
+
+
+def test_a_cell_with_the_wrong_name_is_told_the_right_one():
+    def finwait1(tcb, ev, profile):
+        return Step(State.FIN_WAIT_1, (), tcb)
+
+    with pytest.raises(AssertionError) as e:
+        check_transition({"finwait1": finwait1}, State.FIN_WAIT_1, FIN_ACKED)
+    assert "you defined `finwait1`: rename it to `fin_wait_1`" in one_sentence(str(e.value))
+
+
+def test_returning_none():
+    def fin_wait_1(tcb, ev, profile):
+        Step(State.FIN_WAIT_2, (), tcb)
+
+    with pytest.raises(AssertionError) as e:
+        check_transition({"fin_wait_1": fin_wait_1}, State.FIN_WAIT_1, FIN_ACKED)
+    msg = one_sentence(str(e.value))
+    assert "in FIN_WAIT_1, on arrival of <SEQ=300><ACK=101><CTL=ACK>, your handler returned None" in msg
+
+
+@pytest.mark.parametrize("returned, words", [
+    (lambda tcb: (State.FIN_WAIT_2, [], tcb), "returned a tuple"),
+    (lambda tcb: Step("FIN_WAIT_2", (), tcb), "use State.FIN_WAIT_2"),
+    (lambda tcb: Step(State.FIN_WAIT_2, [tcb.ack()], tcb), "a bare Segment: wrap it as Send(segment)"),
+    (lambda tcb: Step(State.FIN_WAIT_2, ["ack"], tcb), "which is not an output"),
+    (lambda tcb: Step(State.FIN_WAIT_2, (), "tcb"), "not a TCB"),
+    (lambda tcb: Step(State.FIN_WAIT_2, (), tcb.replace(snd_nxt=2**32)), "not a 32-bit sequence number"),
+])  # fmt: skip
+def test_wrong_return_values_are_named(returned, words):
+    def fin_wait_1(tcb, ev, profile):
+        return returned(tcb)
+
+    result = check_transition({"fin_wait_1": fin_wait_1}, State.FIN_WAIT_1, FIN_ACKED, partial=True)
+    assert result.score == 0 and words in one_sentence(result.failures[0].message)
+
+
+def test_an_impossible_segment_is_named():
+    def fin_wait_1(tcb, ev, profile):
+        seg = Segment(seq=1, ack=2)
+        object.__setattr__(seg, "seq", -5)  # what Segment's own checks would have refused
+        return Step(State.FIN_WAIT_2, [Send(seg)], tcb)
+
+    result = check_transition({"fin_wait_1": fin_wait_1}, State.FIN_WAIT_1, FIN_ACKED, partial=True)
+    assert "seq=-5 is not a 32-bit sequence number" in result.failures[0].message
+
+
+def test_mutating_the_tcb_is_explained():
+    def fin_wait_1(tcb, ev, profile):
+        tcb.snd_una = ev.segment.ack
+        return Step(State.FIN_WAIT_2, (), tcb)
+
+    result = check_scenario(namespace(fin_wait_1=fin_wait_1), "active-close", partial=True)
+    msg = one_sentence(result.failures[0].message)
+    assert "A at 0.02 s: in FIN_WAIT_1, on arrival of <SEQ=300><ACK=101><CTL=ACK>" in msg
+    assert "return a new TCB in Step(tcb=...)" in msg
+
+
+def test_an_exception_is_one_sentence_with_the_line():
+    def fin_wait_1(tcb, ev, profile):
+        table = {}
+        return table["x"]
+
+    result = check_scenario(namespace(fin_wait_1=fin_wait_1), "active-close", partial=True)
+    msg = one_sentence(result.failures[0].message)
+    assert "your handler raised KeyError: 'x' (line" in msg and "of fin_wait_1)" in msg
+    assert "replay: tcpclose simulate active-close" in msg
+
+
+def test_an_endless_loop_is_stopped_and_the_other_cases_still_run():
+    def fin_wait_2(tcb, ev, profile):
+        while True:
+            pass
+
+    started = time.perf_counter()
+    result = check_family(namespace(fin_wait_2=fin_wait_2), ["active-close", "abort"], k=1,
+                          profiles=[RFC9293], partial=True)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5, "a hung handler is waited for once per check, not once per case"
+    stopped = [c for c in result.failures if "ran longer than 1 s and was stopped" in c.message]
+    assert stopped and result.passed > 0  # the abort scenario never reaches FIN_WAIT_2: it still passes
+
+
+def test_an_endless_loop_in_a_worker_thread_is_stopped_too():
+    def fin_wait_1(tcb, ev, profile):
+        while True:
+            pass
+
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(
+        r=check_transition({"fin_wait_1": fin_wait_1}, State.FIN_WAIT_1, FIN_ACKED, partial=True)))
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert "ran longer than 1 s" in out["r"].failures[0].message
+
+
+def test_printing_megabytes_is_stopped():
+    def time_wait(tcb, ev, profile):
+        for _ in range(100_000):
+            print("x" * 100)
+
+    result = check_scenario(namespace(time_wait=time_wait), "active-close", partial=True)
+    assert "printed more than 20000 characters" in one_sentence(result.failures[0].message)
+
+
+def test_a_little_printing_is_fine_and_kept():
+    def fin_wait_1(tcb, ev, profile):
+        print("debug", ev)
+        return GOOD[State.FIN_WAIT_1](tcb, ev, profile)
+
+    guard = Guard(Limits(output=300))
+    with guard.session():
+        found = collect(namespace(fin_wait_1=fin_wait_1))
+        for _ in range(20):  # far more than 300 characters in all, but under the limit per call
+            guard.call(State.FIN_WAIT_1, found[State.FIN_WAIT_1], *_fw1_fixture(), RFC9293)
+    assert guard.printed.startswith("debug Arrival(")
+
+
+def _fw1_fixture():
+    from autograder.checks import fixtures
+
+    fx = fixtures(RFC9293)[State.FIN_WAIT_1][0]
+    return fx.tcb, FIN_ACKED
+
+
+def test_a_broken_cell_costs_only_its_own_cases():
+    def closing(tcb, ev, profile):
+        return None
+
+    for notebook in ("01_active_close", "03_simultaneous_close"):
+        result = hidden_suite(namespace(closing=closing), notebook)
+        assert 0.5 < result.score < 1
+        assert all("in CLOSING, on" in c.message and "returned None" in c.message for c in result.failures)
+
+
+def test_a_class_that_cannot_be_built_is_a_sentence():
+    class Machine:
+        def __init__(self, needed):
+            pass
+
+    with pytest.raises(LearnerError, match="give it no required constructor arguments"):
+        collect(Machine)
