@@ -9,12 +9,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .course import Course
-
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
 
-def _course(args) -> Course:
+def _course(args):
+    from .course import Course  # nbgrader loads only for the commands that need it
+
     return Course.at(args.course)
 
 
