@@ -86,7 +86,10 @@ def cmd_run(args) -> int:
         raise BadInput(str(e)) from None
     except ValueError as e:  # e.g. a profile option out of range
         raise BadInput(f"{path}: {e}") from None
-    trace = simulate(script.scenario, script.profile)
+    try:
+        trace = simulate(script.scenario, script.profile)
+    except ValueError as e:  # a scenario the network model cannot carry out, e.g. a delay past MSL
+        raise BadInput(f"{path}: {e}") from None
     sys.stdout.write(render(trace, args.format))
     failures = script.check(trace)
     for f in failures:

@@ -128,6 +128,13 @@ class Simulation:
         horizon: int = sec(3600),
     ) -> None:
         self.sc, self.profile = scenario, profile
+        for key, fate in scenario.fates.items():
+            # RFC 9293 §3.4.2: no segment lives longer than MSL; TIME_WAIT's 2 MSL rests on it.
+            if fate.kind != "lose" and scenario.delay + fate.delay > profile.msl:
+                raise ValueError(
+                    f"segment {key[0]}{key[1]} would spend {format_duration(scenario.delay + fate.delay)} "
+                    f"in the network, longer than the MSL of {format_duration(profile.msl)}"
+                )
         self.machines = machines or {"A": HANDLERS, "B": HANDLERS}
         self.max_events, self.horizon = max_events, horizon
         srtt = 2 * scenario.delay

@@ -102,3 +102,11 @@ def test_run_binary_file_is_bad_input(tmp_path):
     blob.write_bytes(b"\xff\xfe\x00garbage")
     out = tcpclose("run", str(blob))
     assert out.returncode == 2 and "cannot read the script" in out.stderr
+
+
+def test_run_delay_longer_than_msl_is_bad_input(tmp_path):
+    script = tmp_path / "ancient.script"
+    script.write_text("0 A close\ndelay A1 200s\n")
+    out = tcpclose("run", str(script))
+    assert out.returncode == 2
+    assert "segment A1 would spend 200010 ms in the network, longer than the MSL of 120 s" in out.stderr
