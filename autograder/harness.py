@@ -129,8 +129,9 @@ def _naming_hint(items: list[tuple[object, object]], state: State | None) -> str
         near = squash.get(target.replace("_", "")) or next(iter(difflib.get_close_matches(target, names, 1, 0.8)), None)
         if near:
             return f"handler {target}(tcb, ev, profile) was not found; you defined `{near}`: rename it to `{target}`"
-    example = (state or State.FIN_WAIT_1).value.lower()
-    return f"define a function named after its state, e.g. def {example}(tcb, ev, profile): ... return Step(...)"
+    if state is not None:
+        return f"handler {state.value.lower()}(tcb, ev, profile); define a function with that name that returns a Step"
+    return "define a function named after its state, e.g. def fin_wait_1(tcb, ev, profile): ... return Step(...)"
 
 
 def compose(learner: Mapping[State, Handler], guard: Guard) -> dict[State, Handler]:

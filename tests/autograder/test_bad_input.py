@@ -6,11 +6,11 @@ import threading
 import time
 
 import pytest
+from implementations import load
 
 from autograder.checks import check_family, check_scenario, check_transition, hidden_suite
-from autograder.harness import Guard, Limits, LearnerError, collect
-from autograder.learner import ACK, Arrival, RFC9293, Segment, Send, State, Step
-from implementations import load
+from autograder.harness import Guard, LearnerError, Limits, collect
+from autograder.learner import ACK, RFC9293, Arrival, Segment, Send, State, Step
 
 GOOD = load("impl_table").HANDLERS
 FIN_ACKED = Arrival(Segment(seq=300, ack=101, flags=ACK))  # B's ACK of A's FIN in active-close

@@ -1,0 +1,111 @@
+"""The checks: no false fails on three independent correct implementations, clear failures on wrong ones."""
+
+from __future__ import annotations
+
+import pytest
+from implementations import correct_implementations, load
+
+from autograder.checks import (
+    SUITES,
+    check_family,
+    check_scenario,
+    check_transition,
+    check_transitions,
+    fixtures,
+    hidden_suite,
+)
+from autograder.learner import ACK, FIN, LINUX, RFC9293, Arrival, Segment, State, Step, Timeout, Timer
+from reference_impl.scenarios import CATALOGUE
+
+CORRECT = correct_implementations()
+GOOD = load("impl_table").HANDLERS
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_no_false_fails_on_the_whole_course(name):
+    result = hidden_suite(CORRECT[name])
+    assert result.total > 3000
+    assert not result.failures, result.message()
+
+
+@pytest.mark.parametrize("name", CORRECT)
+@pytest.mark.parametrize("profile", [RFC9293, LINUX], ids=["rfc9293", "linux"])
+def test_no_false_fails_on_every_scenario_and_transition(name, profile):
+    impl = CORRECT[name]
+    for scenario in CATALOGUE:
+        check_scenario(impl, scenario, profile=profile)
+    check_transitions(impl, list(State), profiles=[profile])
+    check_family(impl, ["active-close", "simultaneous-close", "lost-final-ack"], k=2, profiles=[profile])
+
+
+def wrong_time_wait(tcb, ev, profile):
+    """Forgets RFC 9293's restart of the 2 MSL timer on a retransmitted FIN."""
+    step = GOOD[State.TIME_WAIT](tcb, ev, profile)
+    if isinstance(ev, Arrival) and ev.segment.fin:
+        return Step(step.state, tuple(o for o in step.outputs if type(o).__name__ != "StartTimer"), step.tcb)
+    return step
+
+
+def test_a_wrong_transition_fails_with_everything_a_learner_needs():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "time_wait": wrong_time_wait}
+    with pytest.raises(AssertionError) as e:
+        check_scenario(learner, "lost-final-ack", profile=LINUX)
+    msg = str(e.value)
+    assert "lost-final-ack (linux): 0 of 1 cases pass" in msg
+    assert "A in TIME_WAIT at 0.28 s, on arrival of <SEQ=300><ACK=101><CTL=FIN,ACK>, your handler" in msg
+    assert "timers: reference TIME_WAIT fires at 60.28 s" in msg
+    assert "your code TIME_WAIT fires at 60.06 s" in msg
+    assert "before that (reference):" in msg
+    assert "replay: tcpclose simulate lost-final-ack --profile linux" in msg
+
+
+def test_partial_credit_and_the_transition_summary():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "time_wait": wrong_time_wait}
+    result = check_family(learner, ["lost-final-ack"], k=1, profiles=[RFC9293], partial=True)
+    assert 0 < result.passed < result.total
+    assert result.points(4) == round(4 * result.passed / result.total, 2)
+    summary = result.transitions()
+    assert summary[("TIME_WAIT", "recv FIN,ACK")][1] > 0
+    assert summary[("FIN_WAIT_1", "recv ACK")][0] > 0 and summary[("FIN_WAIT_1", "recv ACK")][1] == 0
+
+
+def test_replay_names_the_lost_segments():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "time_wait": wrong_time_wait}
+    result = check_scenario(learner, "active-close", fates=["A2", "A3"], partial=True)
+    assert "replay: tcpclose simulate active-close --lose A2 --lose A3" in result.failures[0].message
+
+
+def test_check_transition_compares_one_step():
+    fin_ack = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
+    check_transition(GOOD, State.FIN_WAIT_2, fin_ack)
+    with pytest.raises(AssertionError) as e:
+        check_transition({"fin_wait_2": lambda tcb, ev, p: Step(State.CLOSED, (), tcb)}, State.FIN_WAIT_2, fin_ack)
+    msg = str(e.value)
+    assert "next state: reference TIME_WAIT" in msg and "your code CLOSED" in msg
+    assert "sends: reference <SEQ=101><ACK=301><CTL=ACK>" in msg
+
+
+def test_check_transition_with_a_given_tcb_and_timers():
+    fx = fixtures(RFC9293)[State.CLOSING][0]
+    timers = {t: d - fx.time for t, d in fx.armed}
+    check_transition(GOOD, State.CLOSING, Timeout(Timer.RETRANSMIT), tcb=fx.tcb, timers=timers)
+
+
+def test_every_state_has_fixtures_in_both_profiles():
+    for profile in (RFC9293, LINUX):
+        assert all(fixtures(profile)[s] for s in State), profile.name
+
+
+def test_checks_are_deterministic():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "time_wait": wrong_time_wait}
+    first = hidden_suite(learner, "04_lost_segments")
+    second = hidden_suite(learner, "04_lost_segments")
+    assert [(c.name, c.passed, c.message) for c in first.cases] == [(c.name, c.passed, c.message) for c in second.cases]
+
+
+def test_a_suite_needs_the_notebooks_states():
+    partial = {"fin_wait_1": GOOD[State.FIN_WAIT_1]}
+    result = hidden_suite(partial, "03_simultaneous_close")
+    assert result.score == 0 and "this check needs your handler closing(tcb, ev, profile)" in result.failures[0].message
+    assert set(SUITES) == {"01_active_close", "02_passive_close", "03_simultaneous_close", "04_lost_segments",
+                           "05_time_wait", "06_resets"}

@@ -1,0 +1,64 @@
+"""First divergence as text, and as an SVG timeline when the views are there."""
+
+from __future__ import annotations
+
+import builtins
+
+from implementations import load
+
+from autograder.checks import check_scenario
+from autograder.feedback import divergence_svg, first_divergence
+from autograder.harness import run_machine
+from autograder.learner import RFC9293, State, Step
+from reference_impl import handlers
+from reference_impl.scenarios import get
+
+GOOD = {s.value.lower(): f for s, f in load("impl_table").HANDLERS.items()}
+
+
+def fin_wait_2_never_leaves(tcb, ev, profile):
+    return Step(State.FIN_WAIT_2, (), tcb)
+
+
+def failing_case():
+    result = check_scenario({**GOOD, "fin_wait_2": fin_wait_2_never_leaves}, "active-close", partial=True)
+    return result.failures[0]
+
+
+def test_identical_runs_have_no_divergence():
+    sc = get("active-close").scenario
+    ref = run_machine(sc, RFC9293, handlers.HANDLERS)
+    again = run_machine(sc, RFC9293, handlers.HANDLERS)
+    assert first_divergence(ref.observed, again.observed) is None
+
+
+def test_text_names_endpoint_state_event_and_both_behaviours():
+    msg = failing_case().message
+    assert "A in FIN_WAIT_2 at 0.06 s, on arrival of <SEQ=300><ACK=101><CTL=FIN,ACK>" in msg
+    assert "next state: reference TIME_WAIT" in msg and "your code FIN_WAIT_2" in msg
+    assert "sends: reference <SEQ=101><ACK=301><CTL=ACK>" in msg and "your code nothing" in msg
+    assert "tells the application: reference EOF" in msg
+    assert "Traceback" not in msg and "def " not in msg  # no test source, no traceback
+
+
+def test_text_only_when_the_views_cannot_be_imported(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_views(name, *args, **kwargs):
+        if name.startswith("autograder.views"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_views)
+    case = failing_case()
+    assert case.svg() is None and "FIN_WAIT_2" in case.message
+
+
+def test_svg_marks_the_divergence_beside_the_reference():
+    svg = failing_case().svg()
+    assert svg is not None and svg.lstrip().startswith(("<?xml", "<svg"))
+    assert "FIN_WAIT_2" in svg and "Reference" in svg
+
+
+def test_svg_hook_survives_a_broken_renderer():
+    assert divergence_svg(object(), object(), None) is None
