@@ -1,0 +1,35 @@
+"""Realistic mistakes in notebook 05 (why TIME_WAIT), each with the test cells it must lose."""
+
+from tests.course.bugs import Bug, edit
+
+NB = "05_time_wait"
+
+BUGS = {
+    # Re-ACKs a retransmitted FIN but lets the old timer run on: a second loss finds A gone.
+    "time-wait-timer-not-restarted": Bug(
+        edit(NB, "answer_time_wait", (
+            "[Send(tcb.ack()), StartTimer(Timer.TIME_WAIT, profile.time_wait)]", "[Send(tcb.ack())]")),
+        {"test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_time_wait_lost_final_ack",
+         "test_time_wait_old_duplicate"},
+    ),
+    # "2 MSL is 240 s": restarts the timer with the RFC's number instead of the profile's.
+    "restart-with-hard-coded-2msl": Bug(
+        edit(NB, "answer_time_wait", (
+            "StartTimer(Timer.TIME_WAIT, profile.time_wait)", "StartTimer(Timer.TIME_WAIT, sec(240))")),
+        {"test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_time_wait_lost_final_ack",
+         "test_time_wait_old_duplicate"},
+    ),
+    # "Nothing can end TIME_WAIT but its timer": ignores a valid RST even without RFC 1337.
+    "rst-ignored-in-time-wait": Bug(
+        edit(NB, "answer_time_wait", (
+            "return Step(State.TIME_WAIT if profile.rfc1337 else State.CLOSED, [], tcb)",
+            "return Step(State.TIME_WAIT, [], tcb)")),
+        {"test_time_wait_timeout", "test_time_wait_retransmitted_fin"},
+    ),
+    # Screens the retransmitted FIN like any other segment: screen's ACK goes out, the timer is not restarted.
+    "retransmitted-fin-screened-first": Bug(
+        edit(NB, "answer_time_wait", ("if is_retransmitted_fin(tcb, seg):", "if False:")),
+        {"test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_time_wait_lost_final_ack",
+         "test_time_wait_old_duplicate"},
+    ),
+}
