@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from pathlib import Path
 
 from reference_impl import handlers as reference
 from reference_impl.profiles import LINUX, PROFILES, RFC9293, Profile
@@ -205,17 +206,16 @@ def replay_command(name: str, base: Profile = RFC9293, fates: Mapping[SegmentKey
     return cmd + _profile_note(base)
 
 
-def _resolve(name_or_script: str | Scenario, base: Profile, fates: dict) -> tuple[Scenario, Profile, str, str]:
+def _resolve(name_or_script: str | Path | Scenario, base: Profile, fates: dict) -> tuple[Scenario, Profile, str, str]:
     """(scenario, effective profile, case name, replay command)."""
     if isinstance(name_or_script, Scenario):
         sc = name_or_script
         if fates:
             sc = sc.with_fates({**sc.fates, **fates})
         return sc, base, f"{sc.name} ({base.name})", f"(scenario {sc.name!r} given as an object)"
-    if name_or_script not in CATALOGUE and "\n" in name_or_script:
-        from reference_impl import script  # type: ignore[attr-defined]  # the lead's scenario scripts
-
-        return _resolve(script.parse(name_or_script), base, fates)
+    if isinstance(name_or_script, Path) or (name_or_script not in CATALOGUE and (
+            "\n" in name_or_script or Path(name_or_script).is_file())):
+        return _resolve_script(name_or_script, base, fates)
     entry = get(name_or_script)  # ValueError with a suggestion for a misspelt name: an author's error
     sc = entry.scenario
     label = sc.name
@@ -226,6 +226,18 @@ def _resolve(name_or_script: str | Scenario, base: Profile, fates: dict) -> tupl
         label = sc.name
     note = "" if base == RFC9293 else f" ({base.name}{'*' if _profile_note(base) else ''})"
     return sc, entry.profile(base), label + note, replay_command(entry.scenario.name, base, fates)
+
+
+def _resolve_script(source: str | Path, base: Profile, fates: dict) -> tuple[Scenario, Profile, str, str]:
+    """A scenario script (reference_impl.script): inline text, or a file replayed by `tcpclose run`."""
+    from reference_impl.script import parse_script
+
+    is_file = isinstance(source, Path) or "\n" not in source
+    path = str(source) if is_file else "<script>"
+    script = parse_script(Path(source).read_text() if is_file else source, path, base)
+    sc = script.scenario.with_fates({**script.scenario.fates, **fates}) if fates else script.scenario
+    replay = f"tcpclose run {path}" if is_file else "(an inline script: save it to a file and use tcpclose run)"
+    return sc, script.profile, f"{sc.name} ({script.profile.name})", replay
 
 
 def _scenario_case(scenario: Scenario, profile: Profile, label: str, replay: str) -> CaseThunk:
@@ -245,7 +257,7 @@ def _scenario_case(scenario: Scenario, profile: Profile, label: str, replay: str
 
 def check_scenario(
     handlers: object,
-    name_or_script: str | Scenario,
+    name_or_script: str | Path | Scenario,
     *,
     profile: Profile = RFC9293,
     fates: Mapping[SegmentKey, Fate] | Iterable[str] | None = None,

@@ -109,3 +109,22 @@ def test_a_suite_needs_the_notebooks_states():
     assert result.score == 0 and "this check needs your handler closing(tcb, ev, profile)" in result.failures[0].message
     assert set(SUITES) == {"01_active_close", "02_passive_close", "03_simultaneous_close", "04_lost_segments",
                            "05_time_wait", "06_resets"}
+
+
+SCRIPT = """\
+# A closes; its final ACK is lost once
+0      A close
++50ms  B close
+lose A2
+"""
+
+
+def test_a_scenario_script_is_checked_inline_and_from_a_file(tmp_path):
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "time_wait": wrong_time_wait}
+    check_scenario(GOOD, SCRIPT)
+    result = check_scenario(learner, SCRIPT, partial=True)
+    assert result.score == 0 and "in TIME_WAIT" in result.failures[0].message
+    path = tmp_path / "lost.tcp"
+    path.write_text(SCRIPT)
+    result = check_scenario(learner, str(path), partial=True)
+    assert f"replay: tcpclose run {path}" in result.failures[0].message
