@@ -24,6 +24,7 @@ from pathlib import Path
 from reference_impl import handlers as reference
 from reference_impl.profiles import LINUX, PROFILES, RFC9293, Profile
 from reference_impl.scenarios import CATALOGUE, LOSE, get, loss_patterns
+from reference_impl.script import option_text
 from reference_impl.segment import ACK, FIN, MOD, RST, SYN, Flags, Segment
 from reference_impl.sim import Fate, Scenario, SegmentKey
 from reference_impl.states import (
@@ -186,13 +187,13 @@ def _fates(fates: Mapping[SegmentKey, Fate] | Iterable[str] | None) -> dict[Segm
     return {parse_key(k): LOSE for k in fates}
 
 
-def _profile_note(base: Profile) -> str:
+def _profile_changes(base: Profile) -> list[str]:
+    """NAME=VALUE for each option where `base` differs from the named profile it came from."""
     named = PROFILES.get(base.name)
     if named is None or named == base:
-        return ""
-    changed = [f"{f.name}={getattr(base, f.name)!r}" for f in fields(Profile)
-               if getattr(base, f.name) != getattr(named, f.name)]
-    return f"  (profile {base.name} with {', '.join(changed)})"
+        return []
+    return [f"{f.name}={option_text(f.name, getattr(base, f.name))}" for f in fields(Profile)
+            if getattr(base, f.name) != getattr(named, f.name)]
 
 
 def replay_command(name: str, base: Profile = RFC9293, fates: Mapping[SegmentKey, Fate] | None = None) -> str:
@@ -200,10 +201,12 @@ def replay_command(name: str, base: Profile = RFC9293, fates: Mapping[SegmentKey
     cmd = f"tcpclose simulate {name}"
     if base.name != RFC9293.name:
         cmd += f" --profile {base.name}"
+    for change in _profile_changes(base):
+        cmd += f" --set {change}"
     for (ep, n), fate in sorted((fates or {}).items()):
         if fate.kind == "lose":
             cmd += f" --lose {ep}{n}"
-    return cmd + _profile_note(base)
+    return cmd
 
 
 def _resolve(name_or_script: str | Path | Scenario, base: Profile, fates: dict) -> tuple[Scenario, Profile, str, str]:
@@ -224,7 +227,7 @@ def _resolve(name_or_script: str | Path | Scenario, base: Profile, fates: dict) 
 
         sc = sc.with_fates({**sc.fates, **fates}, name=f"{sc.name}+{pattern_name(fates)}")
         label = sc.name
-    note = "" if base == RFC9293 else f" ({base.name}{'*' if _profile_note(base) else ''})"
+    note = "" if base == RFC9293 else f" ({base.name}{'*' if _profile_changes(base) else ''})"
     return sc, entry.profile(base), label + note, replay_command(entry.scenario.name, base, fates)
 
 

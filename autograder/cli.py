@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reference_impl import scenarios
 from reference_impl.profiles import PROFILES, get_profile
-from reference_impl.script import ScriptError, parse_script
+from reference_impl.script import ScriptError, option_value, parse_script
 from reference_impl.sim import Fate, simulate
 from reference_impl.trace import Trace, format_time
 
@@ -62,12 +62,30 @@ def _fates(keys: list[str]) -> dict:
         raise BadInput(str(e)) from None
 
 
+def _profile(name: str, settings: list[str]):
+    """--profile plus --set NAME=VALUE changes, e.g. --set time_wait=0 --set rfc1337=on."""
+    changes = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BadInput(f"--set takes NAME=VALUE (e.g. time_wait=0), not {item!r}")
+        try:
+            changes[key.strip()] = option_value(key.strip(), value.strip())
+        except ValueError as e:
+            raise BadInput(f"--set {item}: {e}") from None
+    base = get_profile(name)
+    return base.replace(**changes) if changes else base
+
+
 def cmd_simulate(args) -> int:
     try:
         scenarios.get(args.name)
     except ValueError as e:
         raise BadInput(str(e)) from None
-    trace = scenarios.run(args.name, get_profile(args.profile), _fates(args.lose))
+    try:
+        trace = scenarios.run(args.name, _profile(args.profile, args.set), _fates(args.lose))
+    except ValueError as e:
+        raise BadInput(str(e)) from None
     sys.stdout.write(render(trace, args.format))
     return OK
 
@@ -117,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--lose", action="append", default=[], metavar="SEG", help="also lose this segment, e.g. A3"
     )
+    s.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="change a profile option, e.g. time_wait=0 or rfc1337=on",
+    )  # fmt: skip
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("run", help="run a scenario script and check its expectations")

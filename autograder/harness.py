@@ -483,17 +483,6 @@ def _sorted_timers(armed: Mapping[Timer, int]) -> tuple[tuple[Timer, int], ...]:
     return tuple(sorted(armed.items(), key=lambda kv: kv[0].value))
 
 
-class _TimedSimulation(Simulation):
-    """A Simulation that remembers the virtual time and endpoint of the step under way."""
-
-    now = 0
-    endpoint = ""
-
-    def _step(self, time, ep, *rest) -> None:  # type: ignore[override]
-        self.now, self.endpoint = time, ep.name
-        super()._step(time, ep, *rest)
-
-
 @dataclass
 class Run:
     """One simulated scenario: the trace, every handler call observed, and the learner's error."""
@@ -507,7 +496,7 @@ def run_machine(scenario: Scenario, profile: Profile, table: Mapping[State, Hand
     """Simulate `scenario` with `table` for both endpoints, recording every call."""
     observed: list[Observed] = []
     armed: dict[str, dict[Timer, int]] = {"A": {}, "B": {}}
-    sim: _TimedSimulation
+    sim: Simulation
 
     def recording(state: State, fn: Handler) -> Handler:
         mine = state in learner_states
@@ -524,7 +513,7 @@ def run_machine(scenario: Scenario, profile: Profile, table: Mapping[State, Hand
         return handler
 
     machine = {state: recording(state, fn) for state, fn in table.items()}
-    sim = _TimedSimulation(scenario, profile, {"A": machine, "B": machine})
+    sim = Simulation(scenario, profile, {"A": machine, "B": machine})
     try:
         sim.run()
     except LearnerError as e:

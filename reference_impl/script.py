@@ -83,6 +83,42 @@ _CALLS = ("close", "shutdown", "abort", "write", "reopen", "receives")
 _DIRECTIVES = ("profile", "option", "channel", "iss", "noread", "lose", "duplicate", "delay", "expect")
 
 
+OPTION_NAMES = tuple(f.name for f in dataclasses.fields(Profile) if f.name != "name")
+_COUNTS = ("rto_factor", "max_retries")
+_OPTIONAL = ("fin_wait_2_timeout", "delayed_ack")
+
+
+def option_value(name: str, text: str) -> object:
+    """A profile option's value from text: on/off, a count, a duration, or none."""
+    if name not in OPTION_NAMES:
+        raise ValueError(f"unknown profile option {name!r}; options: {', '.join(OPTION_NAMES)}")
+    if isinstance(getattr(RFC9293, name), bool):
+        if text not in ("on", "off", "true", "false"):
+            raise ValueError(f"option {name} takes on or off, not {text!r}")
+        return text in ("on", "true")
+    if name in _COUNTS:
+        if not text.isdigit():
+            raise ValueError(f"option {name} takes a whole number, not {text!r}")
+        return int(text)
+    if text == "none" and name in _OPTIONAL:
+        return None
+    return parse_duration(text)
+
+
+def option_text(name: str, value: object) -> str:
+    """The inverse of option_value: what to write in a script or after --set."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if name in _COUNTS:
+        return str(value)
+    for unit, size in (("s", 1_000_000), ("ms", 1000)):
+        if value % size == 0:
+            return f"{value // size}{unit}" if value else "0"
+    return f"{value}us"
+
+
 def parse_duration(text: str) -> int:
     """'10ms', '1.5s', '250us', '0' → microseconds."""
     m = _DURATION.match(text)
@@ -180,20 +216,12 @@ class _Parser:
     def d_option(self, n, toks) -> None:
         self.arity(n, toks, 3, 3, "option FIELD VALUE (e.g. option time_wait 30s)")
         (fcol, name), (vcol, value) = toks[1], toks[2]
-        fields = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
-        if name not in fields:
-            raise self.fail(n, fcol, f"unknown profile option {name!r}; options: {', '.join(fields)}")
-        default = getattr(RFC9293, name)
-        if isinstance(default, bool):
-            if value not in ("on", "off", "true", "false"):
-                raise self.fail(n, vcol, f"option {name} takes on or off, not {value!r}")
-            self.options[name] = value in ("on", "true")
-        elif name in ("rto_factor", "max_retries"):
-            self.options[name] = self.number(n, toks[2], f"option {name}")
-        elif value == "none" and name in ("fin_wait_2_timeout", "delayed_ack"):
-            self.options[name] = None
-        else:
-            self.options[name] = self.duration(n, toks[2])
+        if name not in OPTION_NAMES:
+            raise self.fail(n, fcol, f"unknown profile option {name!r}; options: {', '.join(OPTION_NAMES)}")
+        try:
+            self.options[name] = option_value(name, value)
+        except ValueError as e:
+            raise self.fail(n, vcol, str(e)) from None
 
     def d_channel(self, n, toks) -> None:
         self.arity(n, toks, 3, 3, "channel delay DURATION")

@@ -9,7 +9,7 @@ by the order things were scheduled, never by anything outside the inputs.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 
@@ -28,7 +28,6 @@ from .states import (
     Send,
     StartTimer,
     State,
-    Step,
     Stimulus,
     Timeout,
     Timer,
@@ -100,7 +99,6 @@ class Scenario:
 
 
 Machine = Mapping[State, Handler]
-StepHook = Callable[[str, State, TCB, Stimulus, Step], None]
 
 
 @dataclass
@@ -147,6 +145,9 @@ class Simulation:
         self._order = 0
         self._generation = 0
         self._pending_reopen: Reopen | None = None
+        # The virtual time and endpoint of the step under way, for code that wraps handlers
+        # (the learner harness reports "A at 0.02 s: in FIN_WAIT_1 ...").
+        self.now, self.endpoint = 0, ""
         for a in scenario.actions:
             self._schedule(a.time, "app", a.endpoint, a.call)
 
@@ -215,6 +216,7 @@ class Simulation:
         self, time: int, ep: _Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str
     ) -> None:
         before = ep.state
+        self.now, self.endpoint = time, ep.name
         step = self.machines[ep.name][before](ep.tcb, stim, self.profile)
         ep.state = step.state
         if step.tcb is not None:

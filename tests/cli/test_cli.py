@@ -110,3 +110,15 @@ def test_run_delay_longer_than_msl_is_bad_input(tmp_path):
     out = tcpclose("run", str(script))
     assert out.returncode == 2
     assert "segment A1 would spend 200010 ms in the network, longer than the MSL of 120 s" in out.stderr
+
+
+def test_simulate_with_a_profile_option_changed():
+    out = tcpclose("simulate", "lost-final-ack", "--set", "time_wait=0", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    last_b = [r for r in rows if r["endpoint"] == "B" and r["event"] == "recv"][-1]
+    assert (last_b["flags"], last_b["state_after"]) == ("RST", "CLOSED")  # the peer is reset
+    for bad, message in (("tw=0", "unknown profile option 'tw'"), ("time_wait", "takes NAME=VALUE"),
+                         ("rfc1337=maybe", "takes on or off")):
+        out = tcpclose("simulate", "active-close", "--set", bad)
+        assert out.returncode == 2 and message in out.stderr
