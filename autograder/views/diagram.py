@@ -1,8 +1,7 @@
 """The RFC close state diagram as SVG, drawn from the transition table, lit by a trace.
 
-The edges come from data: `reference_impl.transitions.TRANSITIONS` (the table the
-notebooks print) when it is available, else every transition the reference takes
-over the whole scenario catalogue under both profiles. Nothing is hand-drawn per
+The edges come from data: `reference_impl.transitions.TRANSITIONS`, the table the
+notebooks print (tests keep it equal to what the handlers do). Nothing is hand-drawn per
 trace: a trace only decides which edges light up; `wrong=` marks edges red (a
 learner's transition that the reference never takes is drawn even if it is not
 in the table). Edges are routed around the state boxes automatically, so a new
@@ -17,8 +16,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
+from reference_impl.transitions import TRANSITIONS, event_of
+
 from ._draw import FONT, INK, LOST, MUTED, STATE_COLORS
-from .model import Event, events_of
+from .model import events_of
 
 W, H = 860, 600
 BOX_W, BOX_H = 136, 36
@@ -35,22 +36,10 @@ LIT = "#0969da"
 Edge = tuple[str, str, str]  # (state, event, next_state)
 
 
-def event_name(e: Event) -> str:
-    """The transition table's name for what a row did: close, abort, FIN, ACK, RST, timeout X."""
-    if e.event in ("close", "abort"):
-        return e.event
-    if e.event == "timeout":
-        return f"timeout {e.detail}"
-    if e.event == "recv":
-        names = e.flags.split("|")
-        return "RST" if "RST" in names else "FIN" if "FIN" in names else "ACK"
-    return e.event
-
-
 def exercised_edges(trace_or_frame: object) -> set[Edge]:
     """The (state, event, next_state) transitions a trace took (state changes only)."""
     return {
-        (e.before, event_name(e), e.after)
+        (e.before, event_of(e), e.after)
         for e in events_of(trace_or_frame)
         if e.changes_state and e.before and e.event != "reopen"
     }
@@ -59,31 +48,10 @@ def exercised_edges(trace_or_frame: object) -> set[Edge]:
 @lru_cache(maxsize=1)
 def table_edges() -> tuple[tuple[Edge, str, bool], ...]:
     """Every transition the diagram knows: ((state, event, next), sends, in RFC 793 figure 6)."""
-    try:
-        from reference_impl.transitions import TRANSITIONS
-    except ImportError:  # derive the same set from the reference's own runs
-        return tuple((edge, sends, edge[1] in MAIN_EVENTS and "RST" not in sends)
-                     for edge, sends in sorted(_catalogue_edges().items()))  # fmt: skip
     return tuple(
         ((t.state, t.event, t.next_state), t.sends, t.event in MAIN_EVENTS and not t.condition.startswith("linux"))
         for t in TRANSITIONS
     )
-
-
-def _catalogue_edges() -> dict[Edge, str]:
-    from reference_impl import scenarios
-    from reference_impl.profiles import PROFILES
-
-    out: dict[Edge, str] = {}
-    for name in scenarios.CATALOGUE:
-        for profile in PROFILES.values():
-            evs = events_of(scenarios.run(name, profile))
-            for i, e in enumerate(evs):
-                if e.changes_state and e.event != "reopen":
-                    nxt = evs[i + 1] if i + 1 < len(evs) else None
-                    sends = nxt.flags.split("|")[0] if nxt and nxt.event == "send" and nxt.endpoint == e.endpoint else ""
-                    out[(e.before, event_name(e), e.after)] = sends
-    return out
 
 
 def state_diagram_svg(
