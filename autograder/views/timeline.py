@@ -20,16 +20,32 @@ import ipywidgets as widgets
 from .animation import animated_html
 from .svg import MAX_EVENTS
 
-Runner = Callable[[str, str], object]  # (scenario name, profile name) -> Trace
+# run(scenario name, profile name) -> Trace; called as run(name, profile, lose) when the
+# learner picks a loss pattern (lose: segment names such as ("A2", "B1")).
+Runner = Callable[..., object]
 SPEEDS = (("½×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
 
 
-def reference_run(name: str, profile: str) -> object:
-    """The reference close machine on a catalogue scenario."""
+def reference_run(name: str, profile: str, lose: tuple[str, ...] = ()) -> object:
+    """The reference close machine on a catalogue scenario, with extra segments lost."""
     from reference_impl import scenarios
     from reference_impl.profiles import PROFILES
 
-    return scenarios.run(name, PROFILES[profile])
+    fates = {scenarios.parse_key(k): scenarios.LOSE for k in lose}
+    return scenarios.run(name, PROFILES[profile], fates or None)
+
+
+def loss_choices(name: str, profile: str, k: int = 2) -> list[tuple[str, tuple[str, ...]]]:
+    """The loss patterns of up to k segments that can happen in a scenario, as picker options."""
+    from reference_impl import scenarios
+    from reference_impl.profiles import PROFILES
+
+    out: list[tuple[str, tuple[str, ...]]] = [("no extra loss", ())]
+    for fates in scenarios.loss_patterns(name, k, PROFILES[profile]):
+        keys = tuple(f"{e}{n}" for e, n in fates)
+        if keys:
+            out.append(("lose " + " + ".join(keys), keys))
+    return out
 
 
 class Timeline(widgets.VBox):
@@ -84,9 +100,12 @@ class Timeline(widgets.VBox):
             self.profile = widgets.ToggleButtons(options=list(PROFILES), value=profile, description="profile",
                                                  style={"button_width": "80px", "description_width": "initial"})  # fmt: skip
             self.about = widgets.HTML()
-            self.scenario.observe(lambda _: self.load_catalogue(), "value")
-            self.profile.observe(lambda _: self.load_catalogue(), "value")
-            self.pickers = widgets.HBox([self.scenario, self.profile, self.about],
+            self.lose = widgets.Dropdown(options=[("no extra loss", ())], value=(), description="network",
+                                         layout=widgets.Layout(width="230px"))  # fmt: skip
+            self.scenario.observe(lambda _: self.load_catalogue(new_scenario=True), "value")
+            self.profile.observe(lambda _: self.load_catalogue(new_scenario=True), "value")
+            self.lose.observe(lambda _: self.load_catalogue(), "value")
+            self.pickers = widgets.HBox([self.scenario, self.profile, self.lose, self.about],
                                         layout=widgets.Layout(flex_flow="row wrap", align_items="center"))  # fmt: skip
             rows.insert(0, self.pickers)
         super().__init__(rows)
@@ -109,16 +128,22 @@ class Timeline(widgets.VBox):
         self.frames.value = html
         self.steps = steps
 
-    def load_catalogue(self) -> None:
+    def load_catalogue(self, new_scenario: bool = False) -> None:
         from reference_impl import scenarios
 
         name, profile = self.scenario.value, self.profile.value
+        if new_scenario or len(self.lose.options) == 1:
+            with self.lose.hold_trait_notifications():
+                self.lose.options = loss_choices(name, profile)
+                self.lose.value = ()
+        lose = tuple(self.lose.value)
         self.about.value = f'<span style="color:#57606a">{scenarios.get(name).scenario.description}</span>'
-        ref = reference_run(name, profile)
+        ref = reference_run(name, profile, lose)
+        suffix = f" + lose {', '.join(lose)}" if lose else ""
         if self._run is None:
-            self.load(ref, title=f"{name} ({profile}) — reference")
+            self.load(ref, title=f"{name}{suffix} ({profile}) — reference")
         else:
-            self.load(self._run(name, profile), ref)
+            self.load(self._run(name, profile, lose) if lose else self._run(name, profile), ref)
 
     def go(self, step: int) -> None:
         """Move to a step (clamped), as the step buttons do."""

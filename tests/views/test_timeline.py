@@ -72,3 +72,21 @@ def test_given_traces_need_no_pickers(active_close, lost_final_ack):
 def test_bad_frame_is_reported_before_any_widget_is_built(active_close):
     with pytest.raises(ValueError, match="endpoint"):
         timeline(active_close.to_frame().drop(columns=["endpoint"]))
+
+
+def test_loss_picker_replays_a_loss_pattern_for_both_runs():
+    calls = []
+
+    def my_run(name, profile, lose=()):
+        calls.append((name, profile, lose))
+        return scenarios.run(name, fates={scenarios.parse_key(k): scenarios.LOSE for k in lose})
+
+    w = timeline("active-close", run=my_run)
+    labels = [label for label, _ in w.lose.options]
+    assert labels[0] == "no extra loss" and "lose A1 + B2" in labels
+    w.lose.value = ("A1", "B2")
+    assert calls[-1] == ("active-close", "rfc9293", ("A1", "B2"))
+    expected = scenarios.run("active-close", fates={("A", 1): scenarios.LOSE, ("B", 2): scenarios.LOSE})
+    assert w.steps == len(expected)
+    w.scenario.value = "simultaneous-close"  # a new scenario starts with no extra loss
+    assert w.lose.value == () and calls[-1] == ("simultaneous-close", "rfc9293", ())
