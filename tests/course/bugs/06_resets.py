@@ -1,0 +1,48 @@
+"""Realistic mistakes in notebook 06 (resets and real stacks), each with the test cells it must lose."""
+
+from tests.course.bugs import Bug, edit
+
+NB = "06_resets"
+
+BUGS = {
+    # RFC 793's rule: any RST in the window resets. Checked before screen, so RFC 5961's challenge ACK never happens.
+    "in-window-rst-taken-as-valid": Bug(
+        edit(NB, "answer_fin_wait_2", (
+            "        case Arrival(seg):\n            s = screen(tcb, seg)",
+            "        case Arrival(seg):\n"
+            "            if seg.rst and tcb.acceptable(seg):\n"
+            "                return Step(State.CLOSED, [Error(RESET_ERROR)], tcb)\n"
+            "            s = screen(tcb, seg)")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # "TIME_WAIT must run its full length": ignores every valid RST, even without RFC 1337.
+    "rst-ignored-in-time-wait-without-rfc1337": Bug(
+        edit(NB, "answer_time_wait", ("if profile.rfc1337:", "if True:")),
+        {"test_time_wait_rst"},
+    ),
+    # Forgets Linux's unread-data rule: close() with unread bytes still sends a polite FIN.
+    "fin-instead-of-rst-on-unread-close": Bug(
+        edit(NB, "answer_established", (
+            "if unread and not shutdown and profile.rst_on_unread_close:\n"
+            "                return abort(tcb, profile)  # Linux, RFC 2525 §2.17\n            ", "")),
+        {"test_established_abort", "test_established_close_with_unread_data"},
+    ),
+    # Abort without a RST: "CLOSED is CLOSED" - the peer is never told.
+    "abort-without-rst": Bug(
+        edit(NB, "answer_established", (
+            "return abort(tcb, profile)  # §3.10.5: RST, CLOSED, no TIME_WAIT", "return Step(State.CLOSED, [], tcb)")),
+        {"test_established_abort"},
+    ),
+    # A RST in CLOSE_WAIT closes, but the application is not told the connection was reset.
+    "close-wait-rst-not-reported": Bug(
+        edit(NB, "answer_close_wait", (
+            "return Step(State.CLOSED, [Error(RESET_ERROR)], tcb)", "return Step(State.CLOSED, [], tcb)")),
+        {"test_close_wait_rst"},
+    ),
+    # CLOSED stays silent: segments for a connection that no longer exists are just dropped.
+    "closed-never-resets": Bug(
+        edit(NB, "answer_closed", ("return Step(State.CLOSED, reset_for(seg, profile), tcb)",
+                                   "return Step(State.CLOSED, [], tcb)")),
+        {"test_closed_segment", "test_established_close_with_unread_data"},
+    ),
+}
