@@ -1,0 +1,199 @@
+"""The course notebooks, tested from the instructor's and the learner's seat.
+
+Parametrised over every notebook in course/source. The slow tests share one autograded batch
+(conftest.course_graded): the solution scores full marks, the blank release zero, and each bug
+in tests/course/bugs loses exactly the test cells it names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.course.conftest import NOTEBOOKS, REPO, SOURCE, bug_student, grade_cells, is_test, source_notebook
+
+BIN = Path(sys.executable).parent
+NBGRADER = str(BIN / "nbgrader")
+# nbgrader runs `alembic` from PATH when it creates a gradebook: the venv's bin/ must be on it.
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+SOLUTION_SECONDS = 30.0
+
+
+def bug_params():
+    from tests.course.bugs import load
+
+    return [pytest.param(a, name, id=f"{a}:{name}") for a in NOTEBOOKS for name in load(a)]
+
+
+# ---- the source notebooks as stored ------------------------------------------------------
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_source_is_stored_without_outputs_or_widget_state(assignment):
+    nb = source_notebook(assignment)
+    assert nb.nbformat == 4 and nb.metadata.kernelspec.name == "python3"
+    assert "widgets" not in nb.metadata
+    for i, cell in enumerate(nb.cells, 1):
+        assert "widgets" not in cell.metadata, f"cell {i} holds widget state"
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"cell {i} has stored outputs"
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_first_cell_states_the_total_and_it_adds_up(assignment):
+    nb = source_notebook(assignment)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown"
+    stated = re.search(r"worth \**(\d+) points", first.source)
+    assert stated, "the first cell must say 'This assignment is worth N points'"
+    graded = grade_cells(nb)
+    total = sum(m["points"] for m in graded.values())
+    assert int(stated.group(1)) == total, {gid: m["points"] for gid, m in graded.items()}
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_cells_follow_the_course_conventions(assignment):
+    nb = source_notebook(assignment)
+    ids = [c.metadata.nbgrader["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids)), "grade_ids must be unique"
+    tests = answers = 0
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if not meta:
+            assert "### BEGIN" not in cell.source, "solution or hidden-test markers outside an nbgrader cell"
+            continue
+        gid = meta["grade_id"]
+        if is_test(meta):
+            tests += 1
+            assert gid.startswith("test_") and meta["locked"] and 1 <= meta["points"] <= 3, gid
+            for widget_call in ("timeline(", "predict(", "show_mine(", "ipywidgets"):
+                assert widget_call not in cell.source, f"{gid} builds a widget: test cells must stay headless"
+        elif meta.get("solution") and cell.cell_type == "code":
+            answers += 1
+            state = gid.removeprefix("answer_")
+            assert gid.startswith("answer_") and f"def {state}(tcb, ev, profile):" in cell.source, gid
+            assert "### BEGIN SOLUTION" in cell.source, gid
+        elif meta.get("solution"):
+            assert gid.startswith("written_") and meta["grade"] and "### BEGIN SOLUTION" in cell.source, gid
+    assert tests and answers
+
+
+# ---- nbgrader itself ---------------------------------------------------------------------------
+
+
+def _scratch_course(tmp_path: Path) -> Path:
+    root = tmp_path / "course"
+    shutil.copytree(SOURCE, root / "source")
+    shutil.copy(REPO / "course" / "nbgrader_config.py", root)
+    return root
+
+
+@pytest.mark.nbgrader
+def test_nbgrader_validate_passes_on_every_source_notebook(tmp_path):
+    root = _scratch_course(tmp_path)
+    paths = [str(root / "source" / a / f"{a}.ipynb") for a in NOTEBOOKS]
+    proc = subprocess.run([NBGRADER, "validate", *paths], cwd=root, env=ENV, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert out.count("Success! Your notebook passes all the tests.") == len(NOTEBOOKS), out
+
+
+@pytest.mark.nbgrader
+def test_nbgrader_generate_assignment_from_a_clean_state(tmp_path):
+    root = _scratch_course(tmp_path)
+    for a in NOTEBOOKS:
+        proc = subprocess.run([NBGRADER, "generate_assignment", a], cwd=root, env=ENV, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        release = nbformat.read(root / "release" / a / f"{a}.ipynb", as_version=4)
+        text = "\n".join(c.source for c in release.cells)
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+        assert text.count("raise NotImplementedError()") >= 1
+
+
+# ---- autograded: solution, blank, bugs ------------------------------------------------------------
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_solution_gets_full_marks(course_graded, assignment):
+    g = course_graded[assignment]
+    cells = grade_cells(g.release)
+    for gid, meta in cells.items():
+        r = g.results["solution"][gid]
+        if is_test(meta):
+            assert r["score"] == meta["points"], f"{gid}: {r['score']}/{meta['points']} {r['reason']}"
+        else:
+            assert r["score"] is None, f"{gid} is graded by hand, autograde must leave it"
+    assert g.outcomes["solution"].status == "graded" and not g.outcomes["solution"].notes
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_blank_release_scores_zero_and_fails_only_by_not_implemented(course_graded, assignment):
+    g = course_graded[assignment]
+    tests = {gid for gid, meta in grade_cells(g.release).items() if is_test(meta)}
+    for gid in tests:
+        assert g.results["blank"][gid]["score"] == 0, f"{gid} gives points to a blank notebook"
+    assert g.outcomes["blank"].status == "graded" and not g.outcomes["blank"].notes, g.outcomes["blank"].notes
+    nb = nbformat.read(g.autograded["blank"], as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        if gid in tests:
+            assert errors and errors[0].ename == "AssertionError", f"{gid}: {errors}"
+            assert "NotImplementedError" in errors[0].evalue, f"{gid} fails for another reason: {errors[0].evalue}"
+        elif errors:
+            pytest.fail(f"a non-test cell crashed in the blank release: {cell.source[:80]!r}: {errors[0].evalue}")
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize(("assignment", "bug"), bug_params())
+def test_each_bug_loses_exactly_its_cells(course_graded, assignment, bug):
+    g = course_graded[assignment]
+    spec = g.bugs[bug]
+    tests = {gid: m for gid, m in grade_cells(g.release).items() if is_test(m)}
+    assert spec.fails <= tests.keys(), f"unknown test cells in fails: {spec.fails - tests.keys()}"
+    results = g.results[bug_student(bug)]
+    failed = {gid for gid in tests if results[gid]["score"] != tests[gid]["points"]}
+    assert failed == spec.fails, {gid: results[gid]["reason"] for gid in failed ^ spec.fails}
+    for gid in failed:
+        assert results[gid]["score"] == 0 and results[gid]["reason"].startswith("AssertionError"), results[gid]
+    lost = sum(tests[gid]["points"] for gid in spec.fails)
+    full = sum(m["points"] for m in tests.values())
+    assert g.outcomes[bug_student(bug)].score == full - lost
+
+
+def test_every_notebook_has_at_least_three_bugs():
+    from tests.course.bugs import load
+
+    for a in NOTEBOOKS:
+        assert len(load(a)) >= 3, f"tests/course/bugs/{a}.py needs at least three realistic bugs"
+
+
+# ---- the learner's copies and the learner's seat -----------------------------------------------
+
+
+@pytest.mark.nbgrader
+def test_learner_copies_have_not_drifted():
+    proc = subprocess.run([str(BIN / "tcpclose"), "notebooks", "--check"], cwd=REPO, env=ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_solution_runs_top_to_bottom_quickly(solution_runs, assignment):
+    seconds, nb = solution_runs[assignment]
+    print(f"{assignment}: solution executed in {seconds:.1f} s")
+    errors = [(i, o.ename, o.evalue[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors
+    assert seconds < SOLUTION_SECONDS, f"{assignment} took {seconds:.1f} s (limit {SOLUTION_SECONDS:g} s)"
