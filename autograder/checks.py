@@ -108,6 +108,9 @@ class CheckResult:
         failures = self.failures
         if not failures:
             return f"{self.title}: all {self.total} cases pass"
+        if self.total == 1:  # one case: its own message says it all
+            msg = failures[0].message
+            return msg if msg.startswith(self.title) else f"{self.title}: {msg}"
         head = f"{self.title}: {self.passed} of {self.total} cases pass. First failure:\n{failures[0].message}"
         rest = [c.name for c in failures[1:]]
         if rest:

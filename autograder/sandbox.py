@@ -12,8 +12,9 @@ interrupts and kills still reach it):
   in `hide` (the real course root: source, gradebook, other submissions); the kernel works in a
   scratch directory of its own; everything else of the grader's staging area is mode 0700 root.
 - **Not the grader** — when started as root the kernel drops to an unprivileged uid, one per
-  worker slot, so RLIMIT_NPROC counts only that submission's processes and leftovers can be
-  swept by uid (`kill_uid`) without touching anything else.
+  worker, claimed exclusively host-wide (`claim_uid`), so RLIMIT_NPROC counts only that
+  submission's processes and leftovers can be swept by uid (`kill_uid`) without touching
+  anything else, not even another grading run's kernel.
 - **Bounded** — RLIMIT_AS, CPU, NPROC, FSIZE, NOFILE and no core files.
 
 Without root the launcher tries an unprivileged user namespace for the same isolation and, if
@@ -33,7 +34,10 @@ import socket
 import struct
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
@@ -184,6 +188,35 @@ def launch(policy: SandboxPolicy, cmd: list[str]) -> None:
         json.dump({"achieved": achieved}, f)
     os.chdir(policy.workdir)
     os.execvpe(cmd[0], cmd, env)
+
+
+UID_RANGE = range(64200, 64200 + 1024)
+UID_LOCKS = Path("/run/tcpclose-uids")
+
+
+@contextmanager
+def claim_uid(uids: range = UID_RANGE, lock_dir: Path = UID_LOCKS) -> Iterator[int]:
+    """An unprivileged uid no other grading run on this host is using, held until exit.
+
+    Learner code runs as this uid and is swept by `kill_uid` afterwards, so two runs must
+    never share one: two learners' `tcpclose check` on one JupyterHub host, or two
+    instructors' batches, each claim their own through an exclusive lock file per uid.
+    """
+    lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for uid in uids:
+        fd = os.open(lock_dir / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        return
+    raise RuntimeError(f"all {len(uids)} sandbox uids are in use by other grading runs")
 
 
 def kill_uid(uid: int) -> int:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.sandbox import kill_uid
+from autograder.sandbox import claim_uid, kill_uid
 
 from .course import Course
 from .progress import Progress
@@ -39,7 +39,6 @@ from .steps import PipelineError
 from .worker import Job
 
 SCORING_VERSION = "1"  # bump when a change to the pipeline changes scores: forces a regrade
-UID_BASE = 64200  # worker slot k runs learner code as uid UID_BASE + k (when root)
 
 
 @dataclass
@@ -78,7 +77,18 @@ def _snapshot(course: Course, dest: Path) -> None:
 
 def _run_worker(job: Job, timeout: float, slots: queue.Queue) -> tuple[dict | None, str, float]:
     slot = slots.get()
-    job.uid = UID_BASE + slot if os.geteuid() == 0 else None
+    try:
+        if os.geteuid() == 0:
+            with claim_uid() as uid:
+                job.uid = uid
+                return _run_as(job, timeout)
+        job.uid = None
+        return _run_as(job, timeout)
+    finally:
+        slots.put(slot)
+
+
+def _run_as(job: Job, timeout: float) -> tuple[dict | None, str, float]:
     spec = Path(job.result_path).with_suffix(".job.json")
     spec.write_text(json.dumps(asdict(job)))
     start = time.monotonic()
@@ -96,7 +106,6 @@ def _run_worker(job: Job, timeout: float, slots: queue.Queue) -> tuple[dict | No
     finally:
         if job.uid is not None:
             kill_uid(job.uid)
-        slots.put(slot)
     result = Path(job.result_path)
     data = json.loads(result.read_text()) if status == "" and result.exists() else None
     return data, status, time.monotonic() - start

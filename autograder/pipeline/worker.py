@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -123,6 +124,20 @@ def _reason(cell) -> str:
             return f"{out.ename}: {first[0][:300]}" if first else out.ename
         if out.output_type == "stream" and out.name == "stderr":
             return "wrote to stderr (nbgrader scores that as a failure)"
+    return _partial_credit_reason(cell)
+
+
+_ALL_PASS = re.compile(r": all \d+ cases pass\s*$")
+
+
+def _partial_credit_reason(cell) -> str:
+    """A partial-credit cell raises nothing: its reason is the first failing check it printed."""
+    text = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.output_type == "stream" and o.name == "stdout")  # fmt: skip
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "cases pass" in line and not _ALL_PASS.search(line):
+            return " ".join(lines[i : i + 2])[:300]
     return ""
 
 
