@@ -153,13 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugins():
-    """Subcommands that live with the code they drive (the grading pipeline)."""
-    try:
-        from autograder.pipeline.commands import register
-    except ModuleNotFoundError as e:
-        if e.name not in ("autograder.pipeline", "autograder.pipeline.commands"):
-            raise
-        return []  # the pipeline is not installed in this checkout yet
+    """Subcommands that drive the grading pipeline (they import nbgrader only when run)."""
+    from autograder.grading_commands import register
+
     return [register]
 
 

@@ -1,6 +1,8 @@
-"""The pipeline's subcommands for `tcpclose`: check, grade ..., notebooks. Exit 0 ok, 1 failed, 2 bad input.
+"""The grading subcommands of `tcpclose`: check, grade ..., notebooks. Exit 0 ok, 1 failed, 2 bad input.
 
-autograder/cli.py calls `register(subparsers)`; every handler returns the exit code.
+autograder/cli.py calls `register(subparsers)`; every handler returns the exit code. This module
+lives outside `autograder.pipeline` so that building the parser does not import nbgrader (seconds):
+each handler imports the pipeline when it runs.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ OK, FAILED, BAD_INPUT = 0, 1, 2
 
 
 def _course(args):
-    from .course import Course  # nbgrader loads only for the commands that need it
+    from .pipeline.course import Course  # nbgrader loads only for the commands that need it
 
     return Course.at(args.course)
 
 
 def cmd_check(args) -> int:
-    from .check import BadNotebook, check_notebook, render
+    from .pipeline.check import BadNotebook, check_notebook, render
 
     try:
         result = check_notebook(Path(args.notebook), _course(args))
@@ -31,10 +33,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .autograde import autograde
-    from .export import class_report, export_grades
-    from .feedback import generate_feedback
-    from .steps import PipelineError, collect, generate
+    from .pipeline.autograde import autograde
+    from .pipeline.export import class_report, export_grades
+    from .pipeline.feedback import generate_feedback
+    from .pipeline.steps import PipelineError, collect, generate
 
     course = _course(args)
     try:
@@ -63,7 +65,7 @@ def cmd_grade(args) -> int:
 
 
 def cmd_notebooks(args) -> int:
-    from .notebooks import REPO_NOTEBOOKS, drift, regenerate, unclean_sources
+    from .pipeline.notebooks import REPO_NOTEBOOKS, drift, regenerate, unclean_sources
 
     course, dest = _course(args), Path(args.dest or REPO_NOTEBOOKS)
     problems = unclean_sources(course)
