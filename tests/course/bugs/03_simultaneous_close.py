@@ -1,0 +1,43 @@
+"""Realistic mistakes in notebook 03 (simultaneous close), each with the test cells it must lose."""
+
+from tests.course.bugs import Bug, edit
+
+NB = "03_simultaneous_close"
+
+BUGS = {
+    # "A FIN in FIN_WAIT_1 means the FINs crossed": ignores that the FIN+ACK also acknowledged ours.
+    "fin-ack-taken-for-crossed-fins": Bug(
+        edit(NB, "answer_fin_wait_1", ("                if our_fin_acked:\n"
+                                       "                    return Step(State.TIME_WAIT, outputs + [StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)\n",
+                                       "")),
+        {"test_fin_wait_1_fin_ack", "test_simultaneous_close"},
+    ),
+    # "The peer's FIN ends FIN_WAIT_1": straight to TIME_WAIT even when our FIN is not acknowledged.
+    "time-wait-without-the-ack-of-our-fin": Bug(
+        edit(NB, "answer_fin_wait_1", (
+            "                if our_fin_acked:\n"
+            "                    return Step(State.TIME_WAIT, outputs + [StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)\n"
+            "                return Step(State.CLOSING, outputs, tcb)\n",
+            "                return Step(State.TIME_WAIT, outputs + [StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)\n")),
+        {"test_fin_wait_1_fin", "test_fin_wait_1_fin_ack", "test_closing_ack_of_fin", "test_simultaneous_close"},
+    ),
+    # Both FINs are acknowledged, so "done": CLOSING goes to CLOSED and nobody waits 2 MSL.
+    "closed-instead-of-time-wait": Bug(
+        edit(NB, "answer_closing", (
+            "return Step(State.TIME_WAIT, [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)],\n"
+            "                            s.tcb)",
+            "return Step(State.CLOSED, [], s.tcb)")),
+        {"test_closing_ack_of_fin", "test_simultaneous_close"},
+    ),
+    # Enters TIME_WAIT but leaves the retransmission timer of the FIN running.
+    "retransmit-timer-left-running": Bug(
+        edit(NB, "answer_closing", ("[CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)]",
+                                    "[StartTimer(Timer.TIME_WAIT, profile.time_wait)]")),
+        {"test_closing_ack_of_fin", "test_simultaneous_close"},
+    ),
+    # Any ACK in CLOSING is taken for the ACK of our FIN.
+    "any-ack-ends-closing": Bug(
+        edit(NB, "answer_closing", ("if s.tcb.fin_acked:", "if seg.has_ack:")),
+        {"test_closing_other_ack", "test_simultaneous_close"},
+    ),
+}
