@@ -330,6 +330,8 @@ class Fixture:
 
     @property
     def label(self) -> str:
+        if self.scenario not in CATALOGUE:
+            return f"{self.endpoint} in {self.state} with the TCB given to the check"
         return f"{self.endpoint} in {self.state} at {format_time(self.time)} s of {self.scenario}"
 
 
@@ -393,7 +395,9 @@ def _observed(fx: Fixture, stimulus: Stimulus, step: Step, learner: bool) -> Obs
 def _transition_case(fx: Fixture, stimulus: Stimulus, name: str = "") -> CaseThunk:
     kind = event_kind(stimulus)
     label = name or f"{fx.state} on {kind} ({fx.label}, {fx.profile.name})"
-    replay = replay_command(fx.scenario, fx.profile)
+    # A situation from a catalogue run can be replayed; a TCB built by the test cannot.
+    replay = replay_command(fx.scenario, fx.profile) if fx.scenario in CATALOGUE else ""
+    tail = f"\n  replay: {replay}" if replay else ""
 
     def thunk(found: Mapping[State, Handler], guard: Guard) -> Case:
         transition = (str(fx.state), kind)
@@ -404,13 +408,12 @@ def _transition_case(fx: Fixture, stimulus: Stimulus, name: str = "") -> CaseThu
         try:
             got = _observed(fx, stimulus, guard.call(fx.state, found[fx.state], fx.tcb, stimulus, fx.profile), True)
         except LearnerError as e:
-            return Case(label, False, f"{label}: {e.sentence}\n  replay: {replay}", transition, replay=replay)
+            return Case(label, False, f"{label}: {e.sentence}{tail}", transition, replay=replay)
         if got == expected:
             return Case(label, True, exercised=frozenset([transition]), replay=replay)
         head = (f"{label}: in {fx.state}, on {stimulus_text(stimulus)}, your handler does not do what the "
                 f"reference does (TCB: {fx.tcb})")
-        return Case(label, False, f"{head}\n{compare_text(expected, got)}\n  replay: {replay}", transition,
-                    replay=replay)
+        return Case(label, False, f"{head}\n{compare_text(expected, got)}{tail}", transition, replay=replay)
 
     return thunk
 

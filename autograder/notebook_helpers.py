@@ -13,6 +13,7 @@
     # 2. The learner's own handlers (functions named after states) beside the reference:
     show_mine(globals(), "active-close")                       # one call, never raises
     show_mine(globals(), "lost-final-ack", profile="linux")
+    show_mine(globals(), "lost-final-ack", profile=RFC9293.replace(time_wait=0), label="TIME_WAIT = 0")
 
     # 3. The runner behind it, for views.timeline(run=...):
     timeline("active-close", run=learner_run(globals()))
@@ -63,9 +64,14 @@ class LearnerRun:
             found = {s: fn for s, fn in found.items() if s in self.states}
         return found
 
-    def __call__(self, name: str, profile: str | Profile = "rfc9293") -> Trace:
+    def __call__(self, name: str, profile: str | Profile = "rfc9293", lose: Sequence[str] = ()) -> Trace:
+        """Run `name` under `profile` (a name or a Profile), losing the segments in `lose` ("A2")."""
         entry = scenarios.get(name)
         eff = entry.profile(get_profile(profile))
+        sc = entry.scenario
+        if lose:
+            extra = {scenarios.parse_key(k): scenarios.LOSE for k in lose}
+            sc = sc.with_fates({**sc.fates, **extra}, name=f"{sc.name}+{scenarios.pattern_name(extra)}")
         self.error = None
         try:
             found = self.handlers()
@@ -74,7 +80,7 @@ class LearnerRun:
             found = {}
         guard = Guard()
         with guard.session():
-            result = run_machine(entry.scenario, eff, compose(found, guard), frozenset(found))
+            result = run_machine(sc, eff, compose(found, guard), frozenset(found))
         if result.error is not None:
             self.error = _error_text(result.error)
         return result.trace
@@ -99,12 +105,15 @@ def _error_text(e: LearnerError) -> str:
 def show_mine(
     namespace: object,
     scenario: str = "active-close",
-    profile: str = "rfc9293",
+    profile: str | Profile = "rfc9293",
     *,
+    label: str | None = None,
     states: Sequence[State] | None = None,
 ):
     """Your handlers' run of `scenario` beside the reference's, as an animated timeline.
 
+    `profile` is a name or a Profile variant, shown under `label`, e.g.
+    show_mine(globals(), "lost-final-ack", profile=RFC9293.replace(time_wait=0), label="TIME_WAIT = 0").
     Pick another scenario or profile in the widget to rerun. A note above the timeline
     says where your run stopped (an unwritten or crashing handler) or where it first
     differs from the reference. Returns the widget (a notebook displays it).
@@ -116,13 +125,13 @@ def show_mine(
     run = learner_run(namespace, states)
     note = widgets.HTML()
     try:
-        view = timeline(scenario, profile, run=run)
+        view = timeline(scenario, profile, run=run, label=label)
     except Exception as e:  # noqa: BLE001 - a picture must never break the notebook
         note.value = _note_html(f"The timeline could not be drawn ({type(e).__name__}: {e}).", ok=False)
         return widgets.VBox([note])
 
     def refresh(_change=None) -> None:
-        note.value = _note_html(*_verdict(run, view.scenario.value, view.profile.value))
+        note.value = _note_html(*_verdict(run, view.scenario.value, view.selected_profile()))
 
     view.scenario.observe(refresh, "value")
     view.profile.observe(refresh, "value")
@@ -130,7 +139,7 @@ def show_mine(
     return widgets.VBox([note, view])
 
 
-def _verdict(run: LearnerRun, name: str, profile: str) -> tuple[str, bool, str]:
+def _verdict(run: LearnerRun, name: str, profile: str | Profile) -> tuple[str, bool, str]:
     if run.error:
         return f"Your run stopped: {run.error}", False, ""
     from .checks import check_scenario
@@ -140,7 +149,8 @@ def _verdict(run: LearnerRun, name: str, profile: str) -> tuple[str, bool, str]:
         lines = result.failures[0].message.splitlines()
         detail = "\n".join(lines[1:next((i for i, ln in enumerate(lines) if "before that" in ln), len(lines))])
         return f"Your run differs from the reference first here: {lines[0]}", False, detail
-    return f"Your handlers close this connection exactly as the reference does ({name}, {profile}).", True, ""
+    shown = profile if isinstance(profile, str) else profile.name
+    return f"Your handlers close this connection exactly as the reference does ({name}, {shown}).", True, ""
 
 
 def _note_html(text: str, ok: bool, detail: str = "") -> str:

@@ -30,6 +30,17 @@ class TCB:
     orphaned: bool = False  # the application closed with close(), not shutdown()
     srtt: int = 20_000  # smoothed round-trip time (µs) measured during the handshake
 
+    def __str__(self) -> str:
+        """The TCB as RFC 9293 names its variables, short enough for a feedback line."""
+        parts = [f"SND.UNA={self.snd_una}", f"SND.NXT={self.snd_nxt}", f"RCV.NXT={self.rcv_nxt}"]
+        if self.fin_seq is not None:
+            parts.append(f"our FIN at {self.fin_seq}")
+        if self.unacked:
+            parts.append(f"{len(self.unacked)} bytes unacknowledged")
+        if self.retries:
+            parts.append(f"{self.retries} retransmissions")
+        return " ".join(parts)
+
     @classmethod
     def established(cls, iss: int, irs: int, srtt: int = 20_000) -> TCB:
         """A synchronized connection: our next byte is iss, the peer's next byte is irs."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,13 @@ class CheckResult:
     notes: list[str]
 
     @property
+    def manual_points(self) -> float:
+        """Points of written answers: nbgrader leaves them to the instructor (no autograde score)."""
+        return sum(c["max_score"] for c in self.cells if c["score"] is None)
+
+    @property
     def passed(self) -> bool:
-        return self.score >= self.max_score
+        return self.score >= self.max_score - self.manual_points
 
 
 def check_notebook(path: Path, course: Course | None = None, cell_timeout: int | None = None) -> CheckResult:
@@ -50,7 +56,10 @@ def check_notebook(path: Path, course: Course | None = None, cell_timeout: int |
     if assignment not in course.assignments():
         known = ", ".join(course.assignments()) or "none"
         raise BadNotebook(f"{path}: unknown assignment {assignment!r} (the course has: {known})")
-    with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp, warnings.catch_warnings():
+        # nbgrader's gradebook emits SQLAlchemy session warnings that mean nothing to a learner.
+        warnings.filterwarnings("ignore", module="nbgrader")
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         scratch = Course(Path(tmp) / "course")
         shutil.copytree(course.path("source", ".", assignment), scratch.path("source", ".", assignment))
         if (course.root / "nbgrader_config.py").exists():
@@ -68,10 +77,15 @@ def check_notebook(path: Path, course: Course | None = None, cell_timeout: int |
 def render(result: CheckResult) -> str:
     lines = []
     for c in result.cells:
-        mark = "ok  " if (c["score"] or 0) >= c["max_score"] else "FAIL"
-        lines.append(f"{mark} {c['cell']:<40} {c['score'] or 0:g}/{c['max_score']:g}")
+        if c["score"] is None:
+            lines.append(f"  -  {c['cell']:<40} ?/{c['max_score']:g}  (a written answer: your instructor grades it)")
+            continue
+        mark = "ok  " if c["score"] >= c["max_score"] else "FAIL"
+        lines.append(f"{mark} {c['cell']:<40} {c['score']:g}/{c['max_score']:g}")
         if mark == "FAIL" and c["reason"]:
             lines.append(f"     {c['reason']}")
     lines += [f"note: {n}" for n in result.notes]
-    lines.append(f"total: {result.score:g}/{result.max_score:g}")
+    auto = result.max_score - result.manual_points
+    manual = f" (+ {result.manual_points:g} points of written answers)" if result.manual_points else ""
+    lines.append(f"total: {result.score:g}/{auto:g} autograded{manual}")
     return "\n".join(lines) + "\n"

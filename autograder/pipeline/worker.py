@@ -120,8 +120,12 @@ def _reason(cell) -> str:
         return "CellTimeoutError: the cell ran past its time limit and was interrupted"
     for out in cell.get("outputs", []):
         if out.output_type == "error":
-            first = (out.evalue or "").strip().splitlines()
-            return f"{out.ename}: {first[0][:300]}" if first else out.ename
+            lines = [line.strip() for line in (out.evalue or "").strip().splitlines() if line.strip()]
+            if not lines:
+                return out.ename
+            # "...: 3 of 10 cases pass. First failure:" says nothing alone: add the failure's line.
+            text = " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+            return f"{out.ename}: {text[:400]}"
         if out.output_type == "stream" and out.name == "stderr":
             return "wrote to stderr (nbgrader scores that as a failure)"
     return _partial_credit_reason(cell)

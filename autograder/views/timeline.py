@@ -26,22 +26,23 @@ Runner = Callable[..., object]
 SPEEDS = (("½×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
 
 
-def reference_run(name: str, profile: str, lose: tuple[str, ...] = ()) -> object:
-    """The reference close machine on a catalogue scenario, with extra segments lost."""
+def reference_run(name: str, profile: object, lose: tuple[str, ...] = ()) -> object:
+    """The reference close machine on a catalogue scenario (profile: a name or a Profile),
+    with extra segments lost."""
     from reference_impl import scenarios
-    from reference_impl.profiles import PROFILES
+    from reference_impl.profiles import get_profile
 
     fates = {scenarios.parse_key(k): scenarios.LOSE for k in lose}
-    return scenarios.run(name, PROFILES[profile], fates or None)
+    return scenarios.run(name, get_profile(profile), fates or None)
 
 
-def loss_choices(name: str, profile: str, k: int = 2) -> list[tuple[str, tuple[str, ...]]]:
+def loss_choices(name: str, profile: object, k: int = 2) -> list[tuple[str, tuple[str, ...]]]:
     """The loss patterns of up to k segments that can happen in a scenario, as picker options."""
     from reference_impl import scenarios
-    from reference_impl.profiles import PROFILES
+    from reference_impl.profiles import get_profile
 
     out: list[tuple[str, tuple[str, ...]]] = [("no extra loss", ())]
-    for fates in scenarios.loss_patterns(name, k, PROFILES[profile]):
+    for fates in scenarios.loss_patterns(name, k, get_profile(profile)):
         keys = tuple(f"{e}{n}" for e, n in fates)
         if keys:
             out.append(("lose " + " + ".join(keys), keys))
@@ -62,7 +63,8 @@ class Timeline(widgets.VBox):
         reference: object = None,
         *,
         scenario: str | None = None,
-        profile: str = "rfc9293",
+        profile: object = "rfc9293",
+        profile_label: str | None = None,
         run: Runner | None = None,
         highlight: int | tuple[float, str] | None = None,
         labels: tuple[str, str] = ("Your implementation", "Reference"),
@@ -95,9 +97,15 @@ class Timeline(widgets.VBox):
             from reference_impl import scenarios
             from reference_impl.profiles import PROFILES
 
+            # The named profiles, plus a variant (e.g. TIME_WAIT = 0) under its own label.
+            self.profiles: dict[str, object] = dict(PROFILES)
+            if not isinstance(profile, str):
+                key = profile_label or f"{profile.name} (changed)"
+                self.profiles[key] = profile
+                profile = key
             self.scenario = widgets.Dropdown(options=list(scenarios.CATALOGUE), value=scenario or "active-close",
                                              description="scenario")  # fmt: skip
-            self.profile = widgets.ToggleButtons(options=list(PROFILES), value=profile, description="profile",
+            self.profile = widgets.ToggleButtons(options=list(self.profiles), value=profile, description="profile",
                                                  style={"button_width": "80px", "description_width": "initial"})  # fmt: skip
             self.about = widgets.HTML()
             self.lose = widgets.Dropdown(options=[("no extra loss", ())], value=(), description="network",
@@ -128,10 +136,17 @@ class Timeline(widgets.VBox):
         self.frames.value = html
         self.steps = steps
 
+    def selected_profile(self) -> object:
+        """The picked profile: a named one by its name, a variant as the Profile itself
+        (what a runner is given)."""
+        key = self.profile.value
+        return key if key in _named() else self.profiles[key]
+
     def load_catalogue(self, new_scenario: bool = False) -> None:
         from reference_impl import scenarios
 
-        name, profile = self.scenario.value, self.profile.value
+        name, key = self.scenario.value, self.profile.value
+        profile = self.selected_profile()
         if new_scenario or len(self.lose.options) == 1:
             with self.lose.hold_trait_notifications():
                 self.lose.options = loss_choices(name, profile)
@@ -141,7 +156,7 @@ class Timeline(widgets.VBox):
         ref = reference_run(name, profile, lose)
         suffix = f" + lose {', '.join(lose)}" if lose else ""
         if self._run is None:
-            self.load(ref, title=f"{name}{suffix} ({profile}) — reference")
+            self.load(ref, title=f"{name}{suffix} ({key}) — reference")
         else:
             self.load(self._run(name, profile, lose) if lose else self._run(name, profile), ref)
 
@@ -154,20 +169,29 @@ class Timeline(widgets.VBox):
         self.kernel_step.value = f'<style data-step="{change["new"]}">.{self.uid} {{ --k: {change["new"]}; }}</style>'
 
 
+def _named() -> dict:
+    from reference_impl.profiles import PROFILES
+
+    return PROFILES
+
+
 def timeline(
     source: object = "active-close",
-    profile: str = "rfc9293",
+    profile: object = "rfc9293",
     *,
     reference: object = None,
     run: Runner | None = None,
     highlight: int | tuple[float, str] | None = None,
+    label: str | None = None,
 ) -> Timeline:
     """An animated timeline.
 
     timeline("lost-final-ack")                       catalogue mode, reference only
     timeline("lost-final-ack", run=my_run)           the learner's machine beside the reference
+    timeline("lost-final-ack", RFC9293.replace(time_wait=0), label="TIME_WAIT = 0")
+                                                     a profile variant, as its own picker button
     timeline(trace, reference=ref, highlight=12)     two given traces (Trace or DataFrame)
     """
     if isinstance(source, str):
-        return Timeline(scenario=source, profile=profile, run=run, highlight=highlight)
+        return Timeline(scenario=source, profile=profile, profile_label=label, run=run, highlight=highlight)
     return Timeline(source, reference, highlight=highlight)

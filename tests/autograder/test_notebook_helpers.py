@@ -106,3 +106,23 @@ def test_learner_run_is_a_timeline_runner():
     view = timeline("active-close", run=learner_run(copied_reference()))
     assert view.steps > 0
     assert isinstance(learner_run({}), LearnerRun)
+
+
+def test_show_mine_takes_a_profile_variant_under_its_own_label():
+    no_time_wait = RFC9293.replace(time_wait=0)
+    box = show_mine(copied_reference(), "lost-final-ack", profile=no_time_wait, label="TIME_WAIT = 0")
+    note, view = box.children
+    assert view.profile.options == ("rfc9293", "linux", "TIME_WAIT = 0") and view.profile.value == "TIME_WAIT = 0"
+    assert view.selected_profile() == no_time_wait
+    assert "exactly as the reference does (lost-final-ack, rfc9293)" in note.value
+    expected = scenarios.run("lost-final-ack", no_time_wait)
+    assert view.steps == len(expected)  # the variant ran, not plain rfc9293
+    view.profile.value = "linux"
+    assert view.selected_profile() == "linux"
+
+
+def test_learner_run_loses_extra_segments_like_the_reference():
+    run = learner_run(copied_reference())
+    trace = run("active-close", "rfc9293", ("A2",))
+    assert trace.rows == scenarios.run("active-close", RFC9293, {("A", 2): scenarios.LOSE}).rows
+    assert trace.scenario == "active-close+lose:A2"

@@ -90,3 +90,20 @@ def test_loss_picker_replays_a_loss_pattern_for_both_runs():
     assert w.steps == len(expected)
     w.scenario.value = "simultaneous-close"  # a new scenario starts with no extra loss
     assert w.lose.value == () and calls[-1] == ("simultaneous-close", "rfc9293", ())
+
+
+def test_a_profile_variant_is_its_own_picker_button_and_reaches_the_runner():
+    from reference_impl.profiles import RFC9293
+
+    calls = []
+
+    def my_run(name, profile, lose=()):
+        calls.append(profile)
+        return scenarios.run(name, profile if not isinstance(profile, str) else RFC9293)
+
+    variant = RFC9293.replace(time_wait=0)
+    w = timeline("lost-final-ack", variant, run=my_run, label="TIME_WAIT = 0")
+    assert w.profile.value == "TIME_WAIT = 0" and calls[-1] == variant
+    assert w.steps == len(scenarios.run("lost-final-ack", variant))
+    w.profile.value = "rfc9293"
+    assert calls[-1] == "rfc9293"  # named profiles still reach a runner by name
