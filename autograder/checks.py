@@ -53,6 +53,21 @@ DEFAULT_PROFILES = (RFC9293, LINUX)
 # ---- results ----------------------------------------------------------------------------
 
 
+class CheckFailed(AssertionError):
+    """A failed check. In a notebook, IPython shows just its message (`_render_traceback_`),
+    not a wall of the checks' own frames: the message already names the state, the event,
+    what the reference did and what the learner's code did."""
+
+    def _render_traceback_(self) -> list[str]:
+        head, *rest = str(self).splitlines() or [""]
+        return [f"\x1b[0;31mAssertionError\x1b[0m: {head}", *rest]
+
+
+# nbgrader's reports, the feedback and the course tests read the error's name; keep the one
+# learners know.
+CheckFailed.__name__ = CheckFailed.__qualname__ = "AssertionError"
+
+
 @dataclass
 class Case:
     """One comparison: a transition from a fixture, or a whole scenario run."""
@@ -120,7 +135,7 @@ class CheckResult:
 
     def raise_if_failed(self) -> CheckResult:
         if self.failures:
-            raise AssertionError(self.message())
+            raise CheckFailed(self.message())
         return self
 
     def __repr__(self) -> str:

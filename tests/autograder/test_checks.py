@@ -128,3 +128,13 @@ def test_a_scenario_script_is_checked_inline_and_from_a_file(tmp_path):
     path.write_text(SCRIPT)
     result = check_scenario(learner, str(path), partial=True)
     assert f"replay: tcpclose run {path}" in result.failures[0].message
+
+
+def test_a_failed_check_shows_its_message_not_the_checks_frames():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "time_wait": wrong_time_wait}
+    with pytest.raises(AssertionError) as e:
+        check_scenario(learner, "lost-final-ack")
+    assert type(e.value).__name__ == "AssertionError"  # what nbgrader and learners read
+    shown = e.value._render_traceback_()  # what IPython prints instead of a traceback
+    assert shown[0].endswith(str(e.value).splitlines()[0]) and "File " not in "\n".join(shown)
+    assert len(shown) == len(str(e.value).splitlines())
