@@ -122,7 +122,7 @@ class CheckResult:
     def message(self, more: int = 5) -> str:
         failures = self.failures
         if not failures:
-            return f"{self.title}: all {self.total} cases pass"
+            return f"{self.title}: passes" if self.total == 1 else f"{self.title}: all {self.total} cases pass"
         if self.total == 1:  # one case: its own message says it all
             msg = failures[0].message
             return msg if msg.startswith(self.title) else f"{self.title}: {msg}"

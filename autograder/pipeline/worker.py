@@ -131,17 +131,17 @@ def _reason(cell) -> str:
     return _partial_credit_reason(cell)
 
 
-_ALL_PASS = re.compile(r": all \d+ cases pass\s*$")
+_ALL_PASS = re.compile(r": (all \d+ cases pass|passes)\s*$")
 
 
 def _partial_credit_reason(cell) -> str:
-    """A partial-credit cell raises nothing: its reason is the first failing check it printed."""
+    """A partial-credit cell raises nothing: its reason is the first check it printed that did not pass."""
     text = "".join(o.get("text", "") for o in cell.get("outputs", [])
                    if o.output_type == "stream" and o.name == "stdout")  # fmt: skip
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for i, line in enumerate(lines):
-        if "cases pass" in line and not _ALL_PASS.search(line):
-            return " ".join(lines[i : i + 2])[:300]
+        if not _ALL_PASS.search(line):
+            return " ".join(lines[i : i + 2])[:400]
     return ""
 
 
