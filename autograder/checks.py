@@ -324,7 +324,8 @@ def check_family(
 ) -> CheckResult:
     """Every way of losing up to k segments in each named scenario, under each profile."""
     names = [names] if isinstance(names, str) else list(names)
-    title = f"{', '.join(names)} with up to {k} lost segment{'s' * (k != 1)}"
+    title = (f"{', '.join(names)} as it is" if k == 0
+             else f"{', '.join(names)} with up to {k} lost segment{'s' * (k != 1)}")
     return _run_cases(title, handlers, states, family_cases(names, k, tuple(profiles)), partial=partial)
 
 
@@ -355,19 +356,35 @@ FIXTURES_PER_STATE = 6
 
 @lru_cache(maxsize=32)
 def fixtures(base: Profile = RFC9293) -> dict[State, tuple[Fixture, ...]]:
-    """Up to FIXTURES_PER_STATE distinct situations per state, taken from the catalogue's reference runs."""
-    out: dict[State, list[Fixture]] = {s: [] for s in State}
+    """Up to FIXTURES_PER_STATE distinct situations per state, taken from the catalogue's reference runs.
+
+    Situations of a new *shape* come first (data still unacknowledged or not, FIN sent or not,
+    retransmitting or not, orphaned or not, which timers run), so a state's battery sees e.g.
+    FIN_WAIT_1 with data before the FIN, not six copies of the plain case.
+    """
+    candidates: dict[State, list[Fixture]] = {s: [] for s in State}
     seen = set()
     for name, entry in CATALOGUE.items():
         profile = entry.profile(base)
         for o in reference_run(entry.scenario, profile).observed:
             rel = tuple((t, d - o.time) for t, d in o.armed_before)
             key = (o.state, o.tcb, rel, profile)
-            if key in seen or len(out[o.state]) >= FIXTURES_PER_STATE:
-                continue
-            seen.add(key)
-            out[o.state].append(Fixture(o.state, o.tcb, o.armed_before, o.time, o.endpoint, name, profile))
-    return {s: tuple(f) for s, f in out.items()}
+            if key not in seen:
+                seen.add(key)
+                candidates[o.state].append(Fixture(o.state, o.tcb, o.armed_before, o.time, o.endpoint, name, profile))
+    out: dict[State, tuple[Fixture, ...]] = {}
+    for state, found in candidates.items():
+        shapes: set = set()
+        first = [f for f in found if _shape(f) not in shapes and not shapes.add(_shape(f))]
+        rest = [f for f in found if f not in first]
+        out[state] = tuple((first + rest)[:FIXTURES_PER_STATE])
+    return out
+
+
+def _shape(fx: Fixture) -> tuple:
+    t = fx.tcb
+    return (bool(t.unacked), t.fin_seq is not None, t.retries > 0, t.probed, t.orphaned,
+            tuple(timer for timer, _ in fx.armed), fx.profile)
 
 
 def stimuli_for(fx: Fixture) -> list[Stimulus]:

@@ -128,7 +128,7 @@ def _reason(cell) -> str:
             return f"{out.ename}: {text[:400]}"
         if out.output_type == "stream" and out.name == "stderr":
             return "wrote to stderr (nbgrader scores that as a failure)"
-    return _partial_credit_reason(cell)
+    return ""
 
 
 _ALL_PASS = re.compile(r": (all \d+ cases pass|passes)\s*$")
@@ -159,7 +159,11 @@ def results(course: Course, job: Job, tampering: list[dict]) -> list[CellResult]
                         cells[c.metadata.nbgrader["grade_id"]] = c
             for gc in nb.grade_cells:
                 grade = gb.find_grade(gc.name, nb.name, job.assignment, job.student)
-                row = CellResult(nb.name, gc.name, gc.max_score, grade.auto_score, _reason(cells.get(gc.name, {})))
+                cell = cells.get(gc.name, {})
+                reason = _reason(cell)
+                if not reason and grade.auto_score is not None and grade.auto_score < gc.max_score:
+                    reason = _partial_credit_reason(cell)  # a test cell that lost points without raising
+                row = CellResult(nb.name, gc.name, gc.max_score, grade.auto_score, reason)
                 t = tampered.get((nb.name, gc.name))
                 if t:
                     row.score, row.reason, row.tampered = 0.0, f"tampered: {t['note']}", t["kind"]
