@@ -1,11 +1,11 @@
-"""A learner's first session, in a real JupyterLab driven by Debian's chromium.
+"""A learner's sessions, in a real JupyterLab driven by Debian's chromium.
 
-Notebook 01 as the learner gets it (notebooks/, solutions stripped) and as the
-instructor wrote it (course/source, solutions in): the Nbgrader menu is there, a
-prediction answers a click, the reference timeline plays, the first check fails
-with one readable paragraph (no traceback), and with the solutions every cell runs
-and the learner's own close matches the reference. Screenshots go to
-test-output/screenshots/.
+Notebook 01 as the learner gets it (notebooks/, solutions stripped): the Nbgrader
+menu is there, a prediction answers a click, the reference timeline plays, and the
+first check fails with one readable paragraph (no traceback). Every notebook as the
+instructor wrote it (course/source, solutions in): every cell runs, nothing is
+written to stderr, and the learner's own close matches the reference. Screenshots
+go to test-output/screenshots/.
 """
 
 from __future__ import annotations
@@ -22,16 +22,14 @@ from .test_timeline_browser import known_upstream, run_all_until
 pytestmark = pytest.mark.browser
 
 LEARNER_COPY = REPO / "notebooks" / "01_active_close.ipynb"
-SOLUTION = REPO / "course" / "source" / "01_active_close" / "01_active_close.ipynb"
+SOLUTIONS = sorted((REPO / "course" / "source").glob("*/*.ipynb"))
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("jupyter-walkthrough")
-    notebooks = {
-        "learner.ipynb": json.loads(LEARNER_COPY.read_text()),
-        "solution.ipynb": json.loads(SOLUTION.read_text()),
-    }
+    notebooks = {"learner.ipynb": json.loads(LEARNER_COPY.read_text())}
+    notebooks |= {f"solution-{p.stem}.ipynb": json.loads(p.read_text()) for p in SOLUTIONS}
     srv, proc = start_server("lab", base, notebooks)
     yield srv
     _stop(proc, srv.url, srv.token)
@@ -90,8 +88,9 @@ def test_a_learner_predicts_watches_and_reads_the_first_failed_check(lab, browse
         page.context.close()
 
 
-def test_with_the_solutions_every_cell_runs_and_matches_the_reference(lab, browser, screenshots):
-    page, errors = open_notebook(browser, lab, "solution.ipynb")
+@pytest.mark.parametrize("notebook", [p.stem for p in SOLUTIONS])
+def test_with_the_solutions_every_cell_runs_and_matches_the_reference(lab, browser, screenshots, notebook):
+    page, errors = open_notebook(browser, lab, f"solution-{notebook}.ipynb")
     try:
         code_cells = page.locator(".jp-Notebook .jp-CodeCell").count()
         run_all_until(page, page.locator(".jp-OutputArea-output").first)
@@ -109,7 +108,7 @@ def test_with_the_solutions_every_cell_runs_and_matches_the_reference(lab, brows
         notes = page.locator("text=Your handlers close this connection exactly as the reference does")
         assert notes.count() >= 1, "no show_mine cell reported a match with the reference"
         notes.first.scroll_into_view_if_needed()
-        page.screenshot(path=str(screenshots / "learner-solution-matches.png"))
+        page.screenshot(path=str(screenshots / f"solution-{notebook}.png"))
         assert real_errors(errors) == [], errors
     finally:
         page.context.close()
