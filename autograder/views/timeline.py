@@ -105,8 +105,10 @@ class Timeline(widgets.VBox):
                 profile = key
             self.scenario = widgets.Dropdown(options=list(scenarios.CATALOGUE), value=scenario or "active-close",
                                              description="scenario")  # fmt: skip
+            # Buttons share one width; size it to the longest label so none is cut short.
+            width = max(80, 9 * max(map(len, self.profiles)) + 24)
             self.profile = widgets.ToggleButtons(options=list(self.profiles), value=profile, description="profile",
-                                                 style={"button_width": "80px", "description_width": "initial"})  # fmt: skip
+                                                 style={"button_width": f"{width}px", "description_width": "initial"})  # fmt: skip
             self.about = widgets.HTML()
             self.lose = widgets.Dropdown(options=[("no extra loss", ())], value=(), description="network",
                                          layout=widgets.Layout(width="230px"))  # fmt: skip

@@ -104,6 +104,7 @@ def test_a_profile_variant_is_its_own_picker_button_and_reaches_the_runner():
     variant = RFC9293.replace(time_wait=0)
     w = timeline("lost-final-ack", variant, run=my_run, label="TIME_WAIT = 0")
     assert w.profile.value == "TIME_WAIT = 0" and calls[-1] == variant
+    assert int(w.profile.style.button_width.removesuffix("px")) >= 9 * len("TIME_WAIT = 0")  # label not cut
     assert w.steps == len(scenarios.run("lost-final-ack", variant))
     w.profile.value = "rfc9293"
     assert calls[-1] == "rfc9293"  # named profiles still reach a runner by name
