@@ -24,7 +24,7 @@ def cmd_check(args) -> int:
     from .pipeline.check import BadNotebook, check_notebook, render
 
     try:
-        result = check_notebook(Path(args.notebook), _course(args))
+        result = check_notebook(Path(args.notebook), _course(args), assignment=args.assignment)
     except BadNotebook as e:
         print(f"error: {e}", file=sys.stderr)
         return BAD_INPUT
@@ -88,6 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("check", parents=[course], help="grade your saved notebook with the hidden tests")
     s.add_argument("notebook", help="e.g. notebooks/01_active_close.ipynb (never modified)")
+    s.add_argument("--assignment", help="which assignment it is (default: told by the file name or its cells)")
     s.set_defaults(func=cmd_check)
 
     g = sub.add_parser("grade", help="instructor pipeline: generate, collect, autograde, feedback, export, report")

@@ -43,19 +43,50 @@ class CheckResult:
         return self.score >= self.max_score - self.manual_points
 
 
-def check_notebook(path: Path, course: Course | None = None, cell_timeout: int | None = None) -> CheckResult:
+def _grade_ids(nb) -> set[str]:
+    return {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "grade_id" in c.metadata.get("nbgrader", {})}
+
+
+def identify(path: Path, nb, course: Course, assignment: str | None = None) -> str:
+    """The assignment a notebook belongs to: as given, else its file name, else its nbgrader cells.
+
+    Learners save copies ("01_active_close-Copy1.ipynb", "mine.ipynb"); the cells' grade ids
+    still say which assignment it is, so a renamed file is graded rather than refused.
+    """
+    known = course.assignments()
+    listing = ", ".join(known) or "none"
+    if assignment is not None:
+        if assignment not in known:
+            raise BadNotebook(f"unknown assignment {assignment!r} (the course has: {listing})")
+        return assignment
+    if path.stem in known:
+        return path.stem
+    ids = _grade_ids(nb)
+    overlap = {}
+    for name in known:
+        theirs = set().union(*(_grade_ids(nbformat.read(p, as_version=4)) for p in course.path("source", ".", name).glob("*.ipynb")))
+        overlap[name] = len(ids & theirs) / len(ids | theirs) if ids | theirs else 0.0
+    ranked = sorted(overlap, key=overlap.get, reverse=True)
+    if not ranked or overlap[ranked[0]] == 0 or (len(ranked) > 1 and overlap[ranked[1]] == overlap[ranked[0]]):
+        raise BadNotebook(f"{path}: cannot tell which assignment this is (the course has: {listing}); "
+                          "name the file after its assignment or pass --assignment NAME")  # fmt: skip
+    return ranked[0]
+
+
+def check_notebook(
+    path: Path, course: Course | None = None, cell_timeout: int | None = None, assignment: str | None = None
+) -> CheckResult:
     course = course or Course.at()
     path = Path(path)
     if not path.is_file():
         raise BadNotebook(f"{path}: no such file")
     try:
-        nbformat.read(path, as_version=4)
+        nb = nbformat.read(path, as_version=4)
     except Exception:
         raise BadNotebook(f"{path}: not a Jupyter notebook (could not read it as one)") from None
-    assignment = path.stem
-    if assignment not in course.assignments():
-        known = ", ".join(course.assignments()) or "none"
-        raise BadNotebook(f"{path}: unknown assignment {assignment!r} (the course has: {known})")
+    by_cells = assignment is None and path.stem not in course.assignments()
+    assignment = identify(path, nb, course, assignment)
+    renamed = [f"graded as {assignment}: the file name is not an assignment's, its cells are"] if by_cells else []
     with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp, warnings.catch_warnings():
         # nbgrader's gradebook emits SQLAlchemy session warnings that mean nothing to a learner.
         warnings.filterwarnings("ignore", module="nbgrader")
@@ -71,7 +102,7 @@ def check_notebook(path: Path, course: Course | None = None, cell_timeout: int |
         collect(scratch, inbox.parent.parent, assignment)
         autograde(scratch, assignment, workers=1, cell_timeout=cell_timeout, progress=lambda _line: None)
         state = load_state(scratch, assignment, LEARNER)
-    return CheckResult(state["score"], state["max_score"], state["cells"], state["notes"])
+    return CheckResult(state["score"], state["max_score"], state["cells"], renamed + state["notes"])
 
 
 def render(result: CheckResult) -> str:

@@ -48,11 +48,29 @@ def test_check_fails_with_the_checks_message_and_no_hidden_source(course, tmp_pa
 @pytest.mark.parametrize("make, why", [
     (lambda d: d / "missing.ipynb", "no such file"),
     (lambda d: (d / f"{ASSIGNMENT}.ipynb").write_text("not json") and d / f"{ASSIGNMENT}.ipynb", "not a Jupyter notebook"),
-    (lambda d: (d / "99_nope.ipynb").write_bytes(_corpus("correct").read_bytes()) and d / "99_nope.ipynb", "unknown assignment"),
-])
+    (lambda d: nbformat.write(nbformat.v4.new_notebook(), d / "99_nope.ipynb") or d / "99_nope.ipynb",
+     "cannot tell which assignment"),
+])  # fmt: skip
 def test_check_bad_input_exits_2(course, tmp_path, capsys, make, why):
     assert main(["check", str(make(tmp_path)), "--course", str(course)]) == 2
     assert why in capsys.readouterr().err
+
+
+def test_check_grades_a_renamed_copy_by_its_cells_and_says_so(course, tmp_path, capsys):
+    copy = tmp_path / f"{ASSIGNMENT}-Copy1.ipynb"
+    copy.write_bytes(_corpus("correct").read_bytes())
+    assert main(["check", str(copy), "--course", str(course)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: graded as {ASSIGNMENT}" in out and "total: 4/4" in out
+
+
+def test_check_assignment_option_names_it_and_rejects_unknown_names(course, tmp_path, capsys):
+    copy = tmp_path / "mine.ipynb"
+    copy.write_bytes(_corpus("correct").read_bytes())
+    assert main(["check", str(copy), "--assignment", ASSIGNMENT, "--course", str(course)]) == 0
+    assert "note: graded as" not in capsys.readouterr().out
+    assert main(["check", str(copy), "--assignment", "99_nope", "--course", str(course)]) == 2
+    assert "unknown assignment '99_nope'" in capsys.readouterr().err
 
 
 def test_learner_copies_have_no_solutions_hidden_tests_or_outputs(course, tmp_path):
