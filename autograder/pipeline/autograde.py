@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -115,7 +116,10 @@ def merge(course: Course, assignment: str, student: str, cells: list[dict]) -> N
     """Write one submission's scores into the real gradebook (called from one thread only)."""
     cd = course.coursedir()
     ts = cd.get_existing_timestamp(str(course.path("submitted", student, assignment)))
-    with Gradebook(course.db_url, cd.course_id) as gb:
+    with Gradebook(course.db_url, cd.course_id) as gb, warnings.catch_warnings():
+        # nbgrader's own submission update trips SQLAlchemy's "not in session" autoflush warning;
+        # it is harmless and would bury the pipeline's progress lines.
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_student(student)
         gb.update_or_create_submission(assignment, student, **({"timestamp": ts} if ts else {}))
         for c in cells:

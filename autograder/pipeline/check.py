@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,19 +31,26 @@ class CheckResult:
     max_score: float
     cells: list[dict]
     notes: list[str]
+    written: frozenset[str] = frozenset()  # grade ids of written answers (manually graded)
 
     @property
     def manual_points(self) -> float:
-        """Points of written answers: nbgrader leaves them to the instructor (no autograde score)."""
-        return sum(c["max_score"] for c in self.cells if c["score"] is None)
+        """Points of written answers: the instructor grades them, whatever nbgrader's autograde said."""
+        return sum(c["max_score"] for c in self.cells if c["cell"] in self.written or c["score"] is None)
 
     @property
     def passed(self) -> bool:
         return self.score >= self.max_score - self.manual_points
 
 
-def _grade_ids(nb) -> set[str]:
-    return {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "grade_id" in c.metadata.get("nbgrader", {})}
+def _grade_ids(nb, written_only: bool = False) -> set[str]:
+    """Ids of the nbgrader cells; with written_only, of the answers a person grades (solution + grade)."""
+    ids = set()
+    for c in nb.cells:
+        meta = c.metadata.get("nbgrader", {})
+        if "grade_id" in meta and (not written_only or (meta.get("solution") and meta.get("grade"))):
+            ids.add(meta["grade_id"])
+    return ids
 
 
 def identify(path: Path, nb, course: Course, assignment: str | None = None) -> str:
@@ -87,10 +93,7 @@ def check_notebook(
     by_cells = assignment is None and path.stem not in course.assignments()
     assignment = identify(path, nb, course, assignment)
     renamed = [f"graded as {assignment}: the file name is not an assignment's, its cells are"] if by_cells else []
-    with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp, warnings.catch_warnings():
-        # nbgrader's gradebook emits SQLAlchemy session warnings that mean nothing to a learner.
-        warnings.filterwarnings("ignore", module="nbgrader")
-        warnings.filterwarnings("ignore", message=".*not in session.*")
+    with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp:
         scratch = Course(Path(tmp) / "course")
         shutil.copytree(course.path("source", ".", assignment), scratch.path("source", ".", assignment))
         if (course.root / "nbgrader_config.py").exists():
@@ -102,14 +105,18 @@ def check_notebook(
         collect(scratch, inbox.parent.parent, assignment)
         autograde(scratch, assignment, workers=1, cell_timeout=cell_timeout, progress=lambda _line: None)
         state = load_state(scratch, assignment, LEARNER)
-    return CheckResult(state["score"], state["max_score"], state["cells"], renamed + state["notes"])
+    sources = course.path("source", ".", assignment).glob("*.ipynb")
+    written = frozenset().union(*(_grade_ids(nbformat.read(p, as_version=4), written_only=True) for p in sources))
+    return CheckResult(state["score"], state["max_score"], state["cells"], renamed + state["notes"], written)
 
 
 def render(result: CheckResult) -> str:
     lines = []
     for c in result.cells:
-        if c["score"] is None:
-            lines.append(f"  -  {c['cell']:<40} ?/{c['max_score']:g}  (a written answer: your instructor grades it)")
+        if c["cell"] in result.written or c["score"] is None:
+            # nbgrader scores an untouched answer 0 and leaves a written one to the instructor.
+            why = "still blank: write your answer" if c["score"] == 0 else "a written answer: your instructor grades it"
+            lines.append(f"  -  {c['cell']:<40} ?/{c['max_score']:g}  ({why})")
             continue
         mark = "ok  " if c["score"] >= c["max_score"] else "FAIL"
         lines.append(f"{mark} {c['cell']:<40} {c['score']:g}/{c['max_score']:g}")
