@@ -120,8 +120,8 @@ def render(result: CheckResult) -> str:
             continue
         mark = "ok  " if c["score"] >= c["max_score"] else "FAIL"
         lines.append(f"{mark} {c['cell']:<40} {c['score']:g}/{c['max_score']:g}")
-        if mark == "FAIL" and c["reason"]:
-            lines.append(f"     {c['reason']}")
+        if mark == "FAIL" and (c.get("detail") or c["reason"]):
+            lines += [f"     {line}" for line in (c.get("detail") or c["reason"]).splitlines()]
     lines += [f"note: {n}" for n in result.notes]
     auto = result.max_score - result.manual_points
     manual = f" (+ {result.manual_points:g} points of written answers)" if result.manual_points else ""

@@ -112,6 +112,7 @@ class CellResult:
     score: float | None
     reason: str = ""
     tampered: str = ""
+    detail: str = ""  # the first failed check's whole message, for a learner's `tcpclose check`
 
 
 def _reason(cell) -> str:
@@ -145,6 +146,34 @@ def _partial_credit_reason(cell) -> str:
     return ""
 
 
+DETAIL_LINES = 25
+
+
+def _failure_detail(cell) -> str:
+    """The first failure's whole message (state, event, expected vs yours, replay), capped.
+
+    A raising cell's message is its error's text; a partial-credit cell prints one block per
+    check, and the first block that does not pass runs until the next unindented line.
+    """
+    for out in cell.get("outputs", []):
+        if out.output_type == "error" and out.ename != "CellTimeoutError":
+            lines = (out.evalue or "").rstrip().splitlines()
+            break
+    else:
+        text = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                       if o.output_type == "stream" and o.name == "stdout")  # fmt: skip
+        lines, block = text.rstrip().splitlines(), []
+        for line in lines:
+            if block and line[:1] not in (" ", "\t"):
+                break
+            if block or (line.strip() and not _ALL_PASS.search(line)):
+                block.append(line)
+        lines = block
+    if len(lines) > DETAIL_LINES:
+        lines = lines[:DETAIL_LINES] + [f"  ... ({len(lines) - DETAIL_LINES} more lines in the notebook)"]
+    return "\n".join(lines)
+
+
 def results(course: Course, job: Job, tampering: list[dict]) -> list[CellResult]:
     """Scores from the staging gradebook, reasons from the autograded notebook, tampering applied."""
     tampered = {(t["notebook"], t["cell"]): t for t in tampering}
@@ -163,10 +192,11 @@ def results(course: Course, job: Job, tampering: list[dict]) -> list[CellResult]
                 reason = _reason(cell)
                 if not reason and grade.auto_score is not None and grade.auto_score < gc.max_score:
                     reason = _partial_credit_reason(cell)  # a test cell that lost points without raising
-                row = CellResult(nb.name, gc.name, gc.max_score, grade.auto_score, reason)
+                detail = _failure_detail(cell) if reason else ""
+                row = CellResult(nb.name, gc.name, gc.max_score, grade.auto_score, reason, detail=detail)
                 t = tampered.get((nb.name, gc.name))
                 if t:
-                    row.score, row.reason, row.tampered = 0.0, f"tampered: {t['note']}", t["kind"]
+                    row.score, row.reason, row.tampered, row.detail = 0.0, f"tampered: {t['note']}", t["kind"], ""
                 elif gc.name not in cells and row.score is None:
                     row.score, row.reason = 0.0, "no result for this cell"
                 rows.append(row)
