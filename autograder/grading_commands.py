@@ -65,9 +65,10 @@ def cmd_grade(args) -> int:
 
 
 def cmd_notebooks(args) -> int:
-    from .pipeline.notebooks import REPO_NOTEBOOKS, drift, regenerate, unclean_sources
+    from .pipeline.notebooks import drift, regenerate, unclean_sources
 
-    course, dest = _course(args), Path(args.dest or REPO_NOTEBOOKS)
+    course = _course(args)
+    dest = Path(args.dest) if args.dest else course.root.parent / "notebooks"  # notebooks/ beside course/
     problems = unclean_sources(course)
     for p in problems:
         print(f"source not clean: {p}", file=sys.stderr)
@@ -84,7 +85,8 @@ def cmd_notebooks(args) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `check`, `grade` and `notebooks` to tcpclose's subcommands."""
     course = argparse.ArgumentParser(add_help=False)
-    course.add_argument("--course", help="course root (default: $TCPCLOSE_COURSE or the repository's course/)")
+    course.add_argument("--course", help="course root (default: $TCPCLOSE_COURSE, else the current directory if it "
+                                         "holds nbgrader_config.py, else the repository's course/)")
 
     s = sub.add_parser("check", parents=[course], help="grade your saved notebook with the hidden tests")
     s.add_argument("notebook", help="e.g. notebooks/01_active_close.ipynb (never modified)")

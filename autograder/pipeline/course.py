@@ -38,7 +38,11 @@ class Course:
 
     @classmethod
     def at(cls, root: str | os.PathLike | None = None) -> Course:
-        return cls(Path(root or os.environ.get("TCPCLOSE_COURSE") or REPO_COURSE).resolve())
+        """The course named, else $TCPCLOSE_COURSE, else the current directory when it is a course
+        root (as nbgrader itself assumes), else the repository's course/."""
+        here = Path.cwd()
+        default = here if (here / "nbgrader_config.py").is_file() else REPO_COURSE
+        return cls(Path(root or os.environ.get("TCPCLOSE_COURSE") or default).resolve())
 
     def config(self) -> Config:
         """nbgrader_config.py of this course, with the root and gradebook pinned to this directory."""

@@ -107,3 +107,13 @@ def test_repository_learner_copies_match_the_course_source():
 
     assert unclean_sources() == [], "strip outputs and widget state from course/source"
     assert drift() == [], "notebooks/ is out of date: run `tcpclose notebooks`"
+
+
+def test_grading_from_inside_a_course_directory_works_on_that_course(tmp_path, monkeypatch, capsys):
+    # An instructor's `cd my-course && tcpclose grade ...` must not touch the repository's course/.
+    root = make_course(tmp_path)
+    monkeypatch.delenv("TCPCLOSE_COURSE", raising=False)
+    monkeypatch.chdir(root)
+    assert main(["grade", "generate", ASSIGNMENT]) == 0
+    assert (root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+    assert str(root / "release") in capsys.readouterr().out
