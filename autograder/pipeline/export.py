@@ -1,8 +1,10 @@
 """Grades for the LMS and a class report per transition, both read from nbgrader's gradebook.
 
-grades.csv: one row per student, a column per assignment, and the total.
-class_report.csv: one row per (assignment, test cell); test cells are named after the transition
+grades.csv: one row per student, a column per assignment, the total, and the assignments whose
+written answers still wait for a person (their points are not in the total yet).
+class_report.csv: one row per (assignment, graded cell); test cells are named after the transition
 they check (`test_fin_wait_1_ack_of_fin`), so the row says which transition the class got wrong.
+A written answer not yet graded by hand counts as awaiting, not as failed.
 Reasons and tampering come from the pipeline's per-submission records.
 """
 
@@ -27,15 +29,20 @@ def export_grades(course: Course, out: Path) -> Path:
         assignments = sorted(a.name for a in gb.assignments)
         rows = []
         for student in sorted(s.id for s in gb.students):
-            row = {"student": student}
+            row, waiting = {"student": student}, []
             for a in assignments:
                 try:
-                    row[a] = round(gb.find_submission(a, student).score, 2)
+                    submission = gb.find_submission(a, student)
                 except MissingEntry:
                     row[a] = 0.0
+                    continue
+                row[a] = round(submission.score, 2)
+                if submission.needs_manual_grade:
+                    waiting.append(a)
             row["total"] = round(sum(row[a] for a in assignments), 2)
+            row["awaiting_hand_grading"] = " ".join(waiting)
             rows.append(row)
-    return _write(out, ["student", *assignments, "total"], rows)
+    return _write(out, ["student", *assignments, "total", "awaiting_hand_grading"], rows)
 
 
 def class_report(course: Course, out: Path) -> Path:
@@ -45,9 +52,12 @@ def class_report(course: Course, out: Path) -> Path:
             states = {s.student.id: load_state(course, a.name, s.student.id) for s in a.submissions}
             for nb in a.notebooks:
                 for gc in nb.grade_cells:
-                    scores, reasons, tampered = [], Counter(), 0
+                    scores, reasons, tampered, awaiting = [], Counter(), 0, 0
                     for s in a.submissions:
                         grade = gb.find_grade(gc.name, nb.name, a.name, s.student.id)
+                        if grade.needs_manual_grade:
+                            awaiting += 1
+                            continue
                         scores.append(grade.score or 0.0)
                         cell = next((c for c in (states[s.student.id] or {}).get("cells", [])
                                      if c["cell"] == gc.name and c["notebook"] == nb.name), None)
@@ -58,14 +68,14 @@ def class_report(course: Course, out: Path) -> Path:
                     rows.append({
                         "assignment": a.name, "notebook": nb.name, "cell": gc.name,
                         "transition": gc.name.removeprefix("test_"), "points": gc.max_score,
-                        "submissions": n, "passed": passed,
+                        "submissions": len(a.submissions), "awaiting_hand_grading": awaiting, "passed": passed,
                         "pass_rate": round(passed / n, 3) if n else "",
                         "mean_score": round(sum(scores) / n, 3) if n else "",
                         "tampered": tampered,
                         "top_failure": reasons.most_common(1)[0][0] if reasons else "",
                     })
-    fields = ["assignment", "notebook", "cell", "transition", "points", "submissions", "passed",
-              "pass_rate", "mean_score", "tampered", "top_failure"]
+    fields = ["assignment", "notebook", "cell", "transition", "points", "submissions", "awaiting_hand_grading",
+              "passed", "pass_rate", "mean_score", "tampered", "top_failure"]
     return _write(out, fields, rows)
 
 

@@ -73,6 +73,7 @@ class Graded:
     results: dict[str, dict[str, dict]] = field(default_factory=dict)  # student -> grade_id -> cell result
     outcomes: dict = field(default_factory=dict)  # student -> pipeline Outcome
     autograded: dict[str, Path] = field(default_factory=dict)  # student -> autograded notebook
+    course: Path | None = None  # the scratch course root it was graded in
 
     def scores(self, student: str) -> dict[str, float | None]:
         return {gid: r["score"] for gid, r in self.results[student].items()}
@@ -94,7 +95,7 @@ def _grade_one(tmp: Path, assignment: str, log: list[str], workers: int) -> Grad
     course = Course.at(root)
     release_dir = generate(course, assignment)
     release = nbformat.read(release_dir / f"{assignment}.ipynb", as_version=4)
-    graded = Graded(assignment, release, load(assignment))
+    graded = Graded(assignment, release, load(assignment), course=root)
     inbox = tmp / assignment / "inbox"
     solution = solution_answers(source_notebook(assignment))
     variants = {"solution": solution, "blank": {}}

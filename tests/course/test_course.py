@@ -177,6 +177,28 @@ def test_each_bug_loses_exactly_its_cells(course_graded, assignment, bug):
         f"bug {bug!r}: total {outcome.score} is not the sum of its cells {sum(scores.values())}")
 
 
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_written_answers_wait_for_a_person_in_the_exports(course_graded, assignment, tmp_path):
+    import csv
+
+    from autograder.pipeline.course import Course
+    from autograder.pipeline.export import class_report, export_grades
+
+    g = course_graded[assignment]
+    course = Course.at(g.course)
+    written = {gid for gid, m in grade_cells(source_notebook(assignment)).items() if m.get("solution")}
+    report = {r["cell"]: r for r in csv.DictReader(class_report(course, tmp_path / "report.csv").open())}
+    answered = len(g.outcomes) - 1  # everyone but the blank release kept the written answers
+    for gid in written:
+        assert (report[gid]["awaiting_hand_grading"], report[gid]["passed"]) == (str(answered), "0"), gid
+    for gid in set(report) - written:
+        assert report[gid]["awaiting_hand_grading"] == "0", gid
+    grades = {r["student"]: r for r in csv.DictReader(export_grades(course, tmp_path / "grades.csv").open())}
+    assert grades["solution"]["awaiting_hand_grading"] == (assignment if written else "")
+    assert grades["blank"]["awaiting_hand_grading"] == ""
+
+
 def test_every_notebook_has_at_least_three_bugs():
     from tests.course.bugs import load
 

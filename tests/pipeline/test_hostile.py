@@ -93,7 +93,7 @@ def test_feedback_shows_no_hidden_tests_and_no_traceback(graded):
 
 def test_grades_csv_has_one_row_per_student_and_a_total(graded):
     rows = list(csv.DictReader(graded["grades"].open()))
-    assert list(rows[0]) == ["student", ASSIGNMENT, "total"]
+    assert list(rows[0]) == ["student", ASSIGNMENT, "total", "awaiting_hand_grading"]
     assert {r["student"]: float(r["total"]) for r in rows} == {k: float(v[0]) for k, v in EXPECTED.items()}
 
 
