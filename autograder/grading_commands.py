@@ -34,7 +34,7 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     from .pipeline.autograde import autograde
-    from .pipeline.export import class_report, export_grades
+    from .pipeline.export import awaiting_hand_grading, class_report, export_grades
     from .pipeline.feedback import generate_feedback
     from .pipeline.steps import PipelineError, collect, generate
 
@@ -54,6 +54,11 @@ def cmd_grade(args) -> int:
         elif args.step == "feedback":
             for page in generate_feedback(course, args.assignment):
                 print(page)
+            waiting = awaiting_hand_grading(course, args.assignment)
+            if waiting:
+                print(f"note: {len(waiting)} submission(s) have written answers not yet graded by hand "
+                      f"(their pages show 0 for them): {', '.join(waiting)}; grade them in the formgrader, "
+                      "then run feedback again", file=sys.stderr)  # fmt: skip
         elif args.step == "export":
             print(export_grades(course, Path(args.out or course.root / "grades.csv")))
         elif args.step == "report":

@@ -24,6 +24,12 @@ def _gradebook(course: Course) -> Gradebook:
     return Gradebook(course.db_url, course.coursedir().course_id)
 
 
+def awaiting_hand_grading(course: Course, assignment: str) -> list[str]:
+    """Students whose submission has written answers nobody has graded yet (nbgrader's formgrader does)."""
+    with _gradebook(course) as gb:
+        return sorted(s.student.id for s in gb.find_assignment(assignment).submissions if s.needs_manual_grade)
+
+
 def export_grades(course: Course, out: Path) -> Path:
     with _gradebook(course) as gb:
         assignments = sorted(a.name for a in gb.assignments)

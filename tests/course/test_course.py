@@ -183,7 +183,7 @@ def test_written_answers_wait_for_a_person_in_the_exports(course_graded, assignm
     import csv
 
     from autograder.pipeline.course import Course
-    from autograder.pipeline.export import class_report, export_grades
+    from autograder.pipeline.export import awaiting_hand_grading, class_report, export_grades
 
     g = course_graded[assignment]
     course = Course.at(g.course)
@@ -197,6 +197,7 @@ def test_written_answers_wait_for_a_person_in_the_exports(course_graded, assignm
     grades = {r["student"]: r for r in csv.DictReader(export_grades(course, tmp_path / "grades.csv").open())}
     assert grades["solution"]["awaiting_hand_grading"] == (assignment if written else "")
     assert grades["blank"]["awaiting_hand_grading"] == ""
+    assert awaiting_hand_grading(course, assignment) == (sorted(set(g.outcomes) - {"blank"}) if written else [])
 
 
 def test_every_notebook_has_at_least_three_bugs():
