@@ -17,14 +17,13 @@ no randomness, no wall clock in any verdict.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from reference_impl import handlers as reference
-from reference_impl.profiles import LINUX, PROFILES, RFC9293, Profile
+from reference_impl.profiles import LINUX, RFC9293, Profile, profile_changes, profile_text
 from reference_impl.scenarios import CATALOGUE, LOSE, get, loss_patterns
-from reference_impl.script import option_text
 from reference_impl.segment import ACK, FIN, MOD, RST, SYN, Flags, Segment
 from reference_impl.sim import Fate, Scenario, SegmentKey
 from reference_impl.states import (
@@ -126,11 +125,13 @@ class CheckResult:
         if self.total == 1:  # one case: its own message says it all
             msg = failures[0].message
             return msg if msg.startswith(self.title) else f"{self.title}: {msg}"
-        head = f"{self.title}: {self.passed} of {self.total} cases pass. First failure:\n{failures[0].message}"
+        # The failure is indented under its summary line, so readers that keep one block per
+        # check (tcpclose check, the class report) keep the whole failure with it.
+        head = f"{self.title}: {self.passed} of {self.total} cases pass. First failure:\n" + _indent(failures[0].message)
         rest = [c.name for c in failures[1:]]
         if rest:
             listed = ", ".join(rest[:more]) + (f", and {len(rest) - more} more" if len(rest) > more else "")
-            head += f"\nAlso failing: {listed}"
+            head += f"\n  Also failing: {listed}"
         return head
 
     def raise_if_failed(self) -> CheckResult:
@@ -139,7 +140,14 @@ class CheckResult:
         return self
 
     def __repr__(self) -> str:
-        return f"<CheckResult {self.title}: {self.passed}/{self.total} passed>"
+        # What a test cell shows when it ends with a check: one line a learner can read.
+        if not self.failures:
+            return "✓ " + self.message()
+        return f"✗ {self.title}: {self.passed} of {self.total} cases pass"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line if line else line for line in text.splitlines())
 
 
 # A case to run: given the learner's handlers and the guard, compare and return a Case.
@@ -205,21 +213,12 @@ def _fates(fates: Mapping[SegmentKey, Fate] | Iterable[str] | None) -> dict[Segm
     return {parse_key(k): LOSE for k in fates}
 
 
-def _profile_changes(base: Profile) -> list[str]:
-    """NAME=VALUE for each option where `base` differs from the named profile it came from."""
-    named = PROFILES.get(base.name)
-    if named is None or named == base:
-        return []
-    return [f"{f.name}={option_text(f.name, getattr(base, f.name))}" for f in fields(Profile)
-            if getattr(base, f.name) != getattr(named, f.name)]
-
-
 def replay_command(name: str, base: Profile = RFC9293, fates: Mapping[SegmentKey, Fate] | None = None) -> str:
     """The one line that shows this case in the reference: tcpclose simulate NAME ..."""
     cmd = f"tcpclose simulate {name}"
     if base.name != RFC9293.name:
         cmd += f" --profile {base.name}"
-    for change in _profile_changes(base):
+    for change in profile_changes(base):
         cmd += f" --set {change}"
     for (ep, n), fate in sorted((fates or {}).items()):
         if fate.kind == "lose":
@@ -233,7 +232,7 @@ def _resolve(name_or_script: str | Path | Scenario, base: Profile, fates: dict) 
         sc = name_or_script
         if fates:
             sc = sc.with_fates({**sc.fates, **fates})
-        return sc, base, f"{sc.name} ({base.name})", f"(scenario {sc.name!r} given as an object)"
+        return sc, base, f"{sc.name} ({profile_text(base)})", f"(scenario {sc.name!r} given as an object)"
     if isinstance(name_or_script, Path) or (name_or_script not in CATALOGUE and (
             "\n" in name_or_script or Path(name_or_script).is_file())):
         return _resolve_script(name_or_script, base, fates)
@@ -245,7 +244,7 @@ def _resolve(name_or_script: str | Path | Scenario, base: Profile, fates: dict) 
 
         sc = sc.with_fates({**sc.fates, **fates}, name=f"{sc.name}+{pattern_name(fates)}")
         label = sc.name
-    note = "" if base == RFC9293 else f" ({base.name}{'*' if _profile_changes(base) else ''})"
+    note = "" if base == RFC9293 else f" ({profile_text(base)})"
     return sc, entry.profile(base), label + note, replay_command(entry.scenario.name, base, fates)
 
 
@@ -258,7 +257,7 @@ def _resolve_script(source: str | Path, base: Profile, fates: dict) -> tuple[Sce
     script = parse_script(Path(source).read_text() if is_file else source, path, base)
     sc = script.scenario.with_fates({**script.scenario.fates, **fates}) if fates else script.scenario
     replay = f"tcpclose run {path}" if is_file else "(an inline script: save it to a file and use tcpclose run)"
-    return sc, script.profile, f"{sc.name} ({script.profile.name})", replay
+    return sc, script.profile, f"{sc.name} ({profile_text(script.profile)})", replay
 
 
 def _scenario_case(scenario: Scenario, profile: Profile, label: str, replay: str) -> CaseThunk:
@@ -426,7 +425,7 @@ def _observed(fx: Fixture, stimulus: Stimulus, step: Step, learner: bool) -> Obs
 
 def _transition_case(fx: Fixture, stimulus: Stimulus, name: str = "") -> CaseThunk:
     kind = event_kind(stimulus)
-    label = name or f"{fx.state} on {kind} ({fx.label}, {fx.profile.name})"
+    label = name or f"{fx.state} on {kind} ({fx.label}, {profile_text(fx.profile)})"
     # A situation from a catalogue run can be replayed; a TCB built by the test cannot.
     replay = replay_command(fx.scenario, fx.profile) if fx.scenario in CATALOGUE else ""
     tail = f"\n  replay: {replay}" if replay else ""

@@ -80,21 +80,45 @@ class LearnerError(Exception):
 # ---- finding the learner's handlers -----------------------------------------------------
 
 
-def collect(source: object) -> dict[State, Handler]:
-    """The learner's handlers by state, from a dict, a class or instance, a module or a namespace."""
+def is_stub(fn: object) -> bool:
+    """A handler still as released: its body does nothing but raise NotImplementedError.
+
+    Such a handler is "not written yet": checks let the reference play its state, so a
+    learner may work on the cells in any order, and a check that needs it says so.
+    """
+    code = getattr(fn, "__code__", None)
+    return code is not None and tuple(code.co_names) == ("NotImplementedError",)
+
+
+def _items(source: object) -> list[tuple[object, object]]:
     if isinstance(source, Mapping):
-        items = list(source.items())
-    else:
-        if inspect.isclass(source):
-            try:
-                source = source()
-            except Exception as e:
-                raise LearnerError(
-                    f"your class {source.__name__} could not be created with {source.__name__}() "
-                    f"({type(e).__name__}: {e}); give it no required constructor arguments",
-                    "missing",
-                ) from None
-        items = [(n, getattr(source, n, None)) for n in dir(source) if not n.startswith("_")]
+        return list(source.items())
+    return [(n, getattr(source, n, None)) for n in dir(source) if not n.startswith("_")]
+
+
+def unwritten(source: object) -> list[State]:
+    """The states whose handler in `source` is still a stub (see is_stub)."""
+    if inspect.isclass(source):
+        return []
+    found = [(k if isinstance(k, State) else HANDLER_NAMES.get(k) if isinstance(k, str) else None, v)
+             for k, v in _items(source)]  # fmt: skip
+    return sorted((s for s, v in found if s is not None and is_stub(v)), key=list(State).index)
+
+
+def collect(source: object) -> dict[State, Handler]:
+    """The learner's handlers by state, from a dict, a class or instance, a module or a namespace.
+
+    Stubs (is_stub) are left out: the reference plays their states."""
+    if inspect.isclass(source):
+        try:
+            source = source()
+        except Exception as e:
+            raise LearnerError(
+                f"your class {source.__name__} could not be created with {source.__name__}() "
+                f"({type(e).__name__}: {e}); give it no required constructor arguments",
+                "missing",
+            ) from None
+    items = _items(source)
     found: dict[State, Handler] = {}
     for key, value in items:
         state = key if isinstance(key, State) else HANDLER_NAMES.get(key) if isinstance(key, str) else None
@@ -106,8 +130,9 @@ def collect(source: object) -> dict[State, Handler]:
                 f"define it as def {state.value.lower()}(tcb, ev, profile):",
                 "missing",
             )
-        found[state] = value
-    if not found:
+        if not is_stub(value):
+            found[state] = value
+    if not found and not any(is_stub(v) for _, v in items):
         raise LearnerError("no handler found: " + _naming_hint(items, None), "missing")
     return found
 
@@ -116,6 +141,9 @@ def require(found: Mapping[State, Handler], states: tuple[State, ...], source: o
     """Raise the naming sentence for the first state the check needs that the learner did not define."""
     for state in states:
         if state not in found:
+            if state in unwritten(source):
+                raise LearnerError(f"this check needs your {state.value.lower()}(tcb, ev, profile), which is not "
+                                   "written yet (it still only raises NotImplementedError)", "missing")  # fmt: skip
             items = list(source.items()) if isinstance(source, Mapping) else []
             raise LearnerError(f"this check needs your {_naming_hint(items, state)}", "missing")
 

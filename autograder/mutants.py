@@ -7,7 +7,8 @@ handed it in. Operators, chosen after the mistakes learners make:
 
     state     a transition's next state (or the state handed to retransmit/drop) → each other state
     timer     a Timer kind (started, cancelled, or matched in a `case`) → each other kind
-    drop      one output (a Send, a timer start or cancel, a delivery, an error) is never produced
+    drop      one output (a Send, a timer start or cancel, a delivery, an error) is never produced,
+              or a building block's outputs (the retransmission timer's restart) are left out
     seq±1     a sent segment's SEQ off by one;   ack±1  its ACK off by one
     FIN, ACK  a sent segment with the FIN (or ACK) bit flipped
     duration  a started timer runs twice as long, or half as long
@@ -37,6 +38,7 @@ from reference_impl.states import State, Step, Timer
 
 SOURCES = {"actions": Path(actions.__file__), "handlers": Path(handlers.__file__)}
 OUTPUT_NAMES = {"Send", "StartTimer", "CancelTimer", "DeliverData", "DeliverEOF", "Error"}
+OUTPUT_BLOCKS = {"retransmit_timer"}  # building blocks that return a list of outputs
 SEND_VARIANTS = ("seq+1", "seq-1", "ack+1", "ack-1", "FIN", "ACK")
 
 
@@ -150,6 +152,8 @@ def _sites(module: str) -> Iterator[tuple[int, ast.AST, str, str]]:
             if node.func.id == "StartTimer":
                 for v in ("x2", "/2"):
                     yield index, node, "duration", v
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in OUTPUT_BLOCKS:
+            yield index, node, "drop", "nothing"
         elif isinstance(node, ast.If | ast.IfExp):
             yield index, node, "negate", "not (...)"
         elif isinstance(node, ast.comprehension):

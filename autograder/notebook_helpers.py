@@ -31,11 +31,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reference_impl import scenarios
-from reference_impl.profiles import Profile, get_profile
+from reference_impl.profiles import Profile, get_profile, profile_text
 from reference_impl.states import State
 from reference_impl.trace import Trace
 
-from .harness import Guard, LearnerError, collect, compose, run_machine
+from .harness import Guard, LearnerError, collect, compose, run_machine, unwritten
 
 __all__ = ["learner_run", "show_mine", "predict", "from_trace", "LearnerRun", "Prediction"]
 
@@ -57,6 +57,7 @@ class LearnerRun:
         self.namespace = namespace
         self.states = tuple(states) if states is not None else None
         self.error: str | None = None
+        self.unwritten: list[State] = []  # stubs: the reference plays them
 
     def handlers(self) -> dict:
         found = collect(self.namespace)  # LearnerError when nothing is named after a state
@@ -73,6 +74,7 @@ class LearnerRun:
             extra = {scenarios.parse_key(k): scenarios.LOSE for k in lose}
             sc = sc.with_fates({**sc.fates, **extra}, name=f"{sc.name}+{scenarios.pattern_name(extra)}")
         self.error = None
+        self.unwritten = [st for st in unwritten(self.namespace) if self.states is None or st in self.states]
         try:
             found = self.handlers()
         except LearnerError as e:
@@ -131,26 +133,41 @@ def show_mine(
         return widgets.VBox([note])
 
     def refresh(_change=None) -> None:
-        note.value = _note_html(*_verdict(run, view.scenario.value, view.selected_profile()))
+        chosen = view.selected_profile()
+        shown = view.profile.value if not isinstance(chosen, str) else None  # a variant's own label
+        note.value = _note_html(*_verdict(run, view.scenario.value, chosen, tuple(view.lose.value), shown))
 
-    view.scenario.observe(refresh, "value")
-    view.profile.observe(refresh, "value")
+    for picker in (view.scenario, view.profile, view.lose):
+        picker.observe(refresh, "value")
     refresh()
     return widgets.VBox([note, view])
 
 
-def _verdict(run: LearnerRun, name: str, profile: str | Profile) -> tuple[str, bool, str]:
+def _verdict(
+    run: LearnerRun, name: str, profile: str | Profile, lose: Sequence[str] = (), label: str | None = None
+) -> tuple[str, bool, str]:
+    """The note above show_mine's timeline, for exactly what the timeline shows (losses included)."""
     if run.error:
         return f"Your run stopped: {run.error}", False, ""
     from .checks import check_scenario
 
-    result = check_scenario(run.handlers(), name, profile=get_profile(profile), partial=True)
+    shown = label or (profile if isinstance(profile, str) else profile_text(profile))
+    losses = f", {' and '.join(lose)} lost" if lose else ""
+    unwritten_note = ""
+    if run.unwritten:
+        names = " and ".join(s.value.lower() for s in run.unwritten)
+        unwritten_note = f"The reference played {names}: not written yet (still only NotImplementedError). "
+    found = run.handlers()
+    if not found:
+        return unwritten_note + f"Nothing of yours ran in this close ({name}, {shown}{losses}).", False, ""
+    result = check_scenario(found, name, profile=get_profile(profile), fates=list(lose), partial=True)
     if result.failures:
         lines = result.failures[0].message.splitlines()
         detail = "\n".join(lines[1:next((i for i, ln in enumerate(lines) if "before that" in ln), len(lines))])
         return f"Your run differs from the reference first here: {lines[0]}", False, detail
-    shown = profile if isinstance(profile, str) else profile.name
-    return f"Your handlers close this connection exactly as the reference does ({name}, {shown}).", True, ""
+    if unwritten_note:
+        return unwritten_note + f"The rest closes this connection exactly as the reference does ({name}, {shown}{losses}).", False, ""
+    return f"Your handlers close this connection exactly as the reference does ({name}, {shown}{losses}).", True, ""
 
 
 def _note_html(text: str, ok: bool, detail: str = "") -> str:

@@ -168,8 +168,9 @@ def closing(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
                 # "if the ACK acknowledges our FIN, then enter the TIME-WAIT state"
                 outputs = [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)]
                 return Step(State.TIME_WAIT, outputs, s.tcb)
-            # "otherwise, ignore the segment."
-            return Step(State.CLOSING, (), s.tcb)
+            # "In addition to the processing for the ESTABLISHED state ...; otherwise, ignore the
+            # segment": an ACK of data sent before our FIN still restarts the timer (RFC 6298 5.3).
+            return Step(State.CLOSING, retransmit_timer(tcb, s, profile), s.tcb)
     return Step(State.CLOSING, (), tcb)
 
 

@@ -6,7 +6,7 @@ trace prints the same on every machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 
 def ms(n: float) -> int:
@@ -100,3 +100,37 @@ def get_profile(name: str | Profile) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
+
+
+# ---- the text form of options: what a script's `option` line and `--set NAME=VALUE` take --------
+
+OPTION_NAMES = tuple(f.name for f in fields(Profile) if f.name != "name")
+_COUNTS = ("rto_factor", "max_retries")
+
+
+def option_text(name: str, value: object) -> str:
+    """The inverse of option_value: what to write in a script or after --set."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if name in _COUNTS:
+        return str(value)
+    for unit, size in (("s", 1_000_000), ("ms", 1000)):
+        if value % size == 0:
+            return f"{value // size}{unit}" if value else "0"
+    return f"{value}us"
+
+
+def profile_changes(profile: Profile) -> list[str]:
+    """NAME=VALUE for each option where `profile` differs from the named profile it came from."""
+    named = PROFILES.get(profile.name)
+    if named is None or named == profile:
+        return []
+    return [f"{n}={option_text(n, getattr(profile, n))}" for n in OPTION_NAMES
+            if getattr(profile, n) != getattr(named, n)]  # fmt: skip
+
+
+def profile_text(profile: Profile) -> str:
+    """How a profile is named to a reader: 'linux', or 'rfc9293 + time_wait=0' for a variant."""
+    return " + ".join([profile.name, *profile_changes(profile)])

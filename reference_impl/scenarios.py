@@ -61,6 +61,12 @@ _ENTRIES = [
                   "B's FIN arrives twice; A re-ACKs the copy and restarts TIME_WAIT, and the closed B "
                   "answers that ACK with RST, which ends TIME_WAIT early (RFC 1337's hazard).",
                   {("B", 2): Fate("duplicate", ms(100))})),
+    Entry(_sc("simultaneous-close-with-data",
+              "A sends data and closes as B closes: in CLOSING, B's ACK of the data alone restarts A's timer.",
+              (0, "A", AppSend(b"x" * 100)), (0, "A", AppClose()), (0, "B", AppClose()))),
+    Entry(_sc("last-words-then-close", "B answers A's FIN with last data and closes at once: in LAST_ACK, "
+              "the ACK of the data alone restarts B's timer.",
+              (0, "A", AppClose(shutdown=True)), (ms(20), "B", AppSend(b"last words")), (ms(20), "B", AppClose()))),
     Entry(_sc("ack-of-data-not-fin", "A sends data then closes; the ACK of the data alone leaves A in FIN_WAIT_1.",
               (0, "A", AppSend(b"x" * 100)), (ms(1), "A", AppClose()), (ms(50), "B", AppClose()))),
     Entry(_active("rst-in-time-wait", "A copy of A's last ACK reaches B after B closed; B's RST ends A's TIME_WAIT.",

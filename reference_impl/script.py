@@ -20,11 +20,10 @@ Errors carry file:line:col, so an author can jump to the mistake.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 
-from .profiles import RFC9293, Profile, get_profile
+from .profiles import _COUNTS, OPTION_NAMES, RFC9293, Profile, get_profile
 from .segment import Flags, Segment
 from .sim import Action, Fate, Inject, Reopen, Scenario, SegmentKey
 from .states import AppAbort, AppClose, AppSend, State
@@ -83,8 +82,6 @@ _CALLS = ("close", "shutdown", "abort", "write", "reopen", "receives")
 _DIRECTIVES = ("profile", "option", "channel", "iss", "noread", "lose", "duplicate", "delay", "expect")
 
 
-OPTION_NAMES = tuple(f.name for f in dataclasses.fields(Profile) if f.name != "name")
-_COUNTS = ("rto_factor", "max_retries")
 _OPTIONAL = ("fin_wait_2_timeout", "delayed_ack")
 
 
@@ -103,20 +100,6 @@ def option_value(name: str, text: str) -> object:
     if text == "none" and name in _OPTIONAL:
         return None
     return parse_duration(text)
-
-
-def option_text(name: str, value: object) -> str:
-    """The inverse of option_value: what to write in a script or after --set."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if value is None:
-        return "none"
-    if name in _COUNTS:
-        return str(value)
-    for unit, size in (("s", 1_000_000), ("ms", 1000)):
-        if value % size == 0:
-            return f"{value // size}{unit}" if value else "0"
-    return f"{value}us"
 
 
 def parse_duration(text: str) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 
 from .handlers import HANDLERS, Handler
-from .profiles import RFC9293, Profile, ms, sec
+from .profiles import RFC9293, Profile, ms, profile_text, sec
 from .segment import Segment
 from .states import (
     AppAbort,
@@ -140,7 +140,7 @@ class Simulation:
             "A": _Endpoint("A", State.ESTABLISHED, TCB.established(scenario.iss_a, scenario.iss_b, srtt), scenario.reads.get("A", True)),
             "B": _Endpoint("B", State.ESTABLISHED, TCB.established(scenario.iss_b, scenario.iss_a, srtt), scenario.reads.get("B", True)),
         }  # fmt: skip
-        self.trace = Trace(scenario=scenario.name, profile=profile.name)
+        self.trace = Trace(scenario=scenario.name, profile=profile_text(profile))
         self._queue: list[tuple[int, int, str, str, object]] = []
         self._order = 0
         self._generation = 0

@@ -136,7 +136,7 @@ class CloseMachine:
             return done
         if fin_passed(s.tcb):
             return Step(State.TIME_WAIT, [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)], s.tcb)
-        return Step(State.CLOSING, [], s.tcb)
+        return Step(State.CLOSING, ack_timer(tcb, s.tcb, profile), s.tcb)
 
     def time_wait(self, tcb, ev, profile):
         if (step := self._common(State.TIME_WAIT, tcb, ev, profile)) is not None:

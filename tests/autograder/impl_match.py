@@ -183,7 +183,7 @@ def _accepted(state, before, s, profile):
         case State.CLOSING:
             if fin_acked:
                 return Step(State.TIME_WAIT, _enter_time_wait(profile), s.tcb)
-            return Step(State.CLOSING, [], s.tcb)
+            return Step(State.CLOSING, _ack_timer(s, profile), s.tcb)
         case State.CLOSE_WAIT:
             return Step(State.CLOSE_WAIT, _ack_timer(s, profile), s.tcb)
         case State.LAST_ACK:

@@ -125,8 +125,8 @@ def _arrival(state, tcb, seg, profile):
         if state is S.ESTABLISHED and fin and profile.delayed_ack is not None and not s.data:
             text = [o for o in text if not isinstance(o, Send)] + [StartTimer(Timer.DELAYED_ACK, profile.delayed_ack)]
         out = out + text
-    if state is S.CLOSING:  # "if the ACK acknowledges our FIN ... otherwise ignore the segment"
-        out = [CancelTimer(Timer.RETRANSMIT)] if acked else []
+    if state is S.CLOSING and acked:  # ESTABLISHED's ACK processing, then "if the ACK acknowledges our FIN"
+        out = [CancelTimer(Timer.RETRANSMIT)]
     if state is S.LAST_ACK and acked:
         out = []
     nxt = NEXT[(state, fin, acked or state is S.FIN_WAIT_2)]

@@ -9,7 +9,7 @@ import pytest
 from autograder.notebook_helpers import LearnerRun, from_trace, learner_run, predict, show_mine
 from reference_impl import handlers, scenarios
 from reference_impl.profiles import LINUX, RFC9293
-from reference_impl.states import State, Step
+from reference_impl.states import Arrival, State, Step
 
 
 def copied_reference() -> dict:
@@ -35,12 +35,27 @@ def test_a_correct_learner_run_is_the_reference_trace():
         assert run.error is None
 
 
-def test_an_unwritten_handler_stops_the_run_with_a_sentence_not_a_traceback():
-    run = learner_run({"fin_wait_1": unwritten})
+def test_a_handler_that_raises_not_implemented_on_the_way_stops_the_run_with_a_sentence():
+    written = copied_reference()["fin_wait_1"]
+
+    def half_written(tcb, ev, profile):  # the branch this exercise asks for is still missing
+        if isinstance(ev, Arrival):
+            raise NotImplementedError()
+        return written(tcb, ev, profile)
+
+    run = learner_run({"fin_wait_1": half_written})
     trace = run("active-close")
     assert 0 < len(trace) < len(scenarios.run("active-close"))
     assert run.error == ("A at 0.02 s: your fin_wait_1 is not written yet (it raises NotImplementedError), "
                          "so your run stops there.")
+
+
+def test_a_stub_is_played_by_the_reference_and_the_note_says_so():
+    run = learner_run({"fin_wait_1": unwritten, "fin_wait_2": copied_reference()["fin_wait_2"]})
+    assert run("active-close").rows == scenarios.run("active-close").rows and run.error is None
+    assert run.unwritten == [State.FIN_WAIT_1]
+    note = show_mine({"fin_wait_1": unwritten, "time_wait": unwritten}, "active-close").children[0].value
+    assert "The reference played fin_wait_1 and time_wait: not written yet" in note and "✓" not in note
 
 
 def test_no_handlers_at_all_runs_the_reference_and_says_why():
@@ -114,7 +129,7 @@ def test_show_mine_takes_a_profile_variant_under_its_own_label():
     note, view = box.children
     assert view.profile.options == ("rfc9293", "linux", "TIME_WAIT = 0") and view.profile.value == "TIME_WAIT = 0"
     assert view.selected_profile() == no_time_wait
-    assert "exactly as the reference does (lost-final-ack, rfc9293)" in note.value
+    assert "exactly as the reference does (lost-final-ack, TIME_WAIT = 0)" in note.value
     expected = scenarios.run("lost-final-ack", no_time_wait)
     assert view.steps == len(expected)  # the variant ran, not plain rfc9293
     view.profile.value = "linux"

@@ -249,6 +249,18 @@ def test_closing_ack_not_of_fin_is_ignored(closing):
     assert (step.state, step.outputs) == (State.CLOSING, ())
 
 
+def test_closing_ack_of_data_only_restarts_the_retransmission_timer():
+    # "In addition to the processing for the ESTABLISHED state": SND.UNA advances and, with
+    # data still unacknowledged (our FIN), the timer restarts (RFC 6298 5.3), as in FIN_WAIT_1.
+    ep = make_established()
+    ep.feed(AppSend(b"x" * 10))
+    ep.feed(AppClose())  # FIN at LOCAL + 10
+    assert ep.recv(REMOTE, LOCAL, FIN | ACK).state is State.CLOSING  # the peer's FIN crosses ours
+    step = ep.recv(REMOTE + 1, LOCAL + 10)  # acknowledges the data only
+    assert (step.state, step.outputs) == (State.CLOSING, (StartTimer(Timer.RETRANSMIT, RTO),))
+    assert ep.recv(REMOTE + 1, LOCAL + 11).state is State.TIME_WAIT
+
+
 def test_closing_retransmitted_fin_is_acked(closing):
     step = closing.recv(REMOTE, LOCAL, FIN | ACK)
     assert (step.state, step.outputs) == (State.CLOSING, (Send(seg(LOCAL + 1, REMOTE + 1)),))
