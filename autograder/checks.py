@@ -41,7 +41,7 @@ from reference_impl.states import (
 from reference_impl.tcb import TCB
 from reference_impl.trace import format_time
 
-from .feedback import compare_text, describe, divergence_svg, event_kind, first_divergence
+from .feedback import compare_text, describe, divergence_svg, event_kind, first_divergence, tcb_difference
 from .harness import Guard, Handler, LearnerError, Limits, Observed, Run, collect, compose, observe, require
 from .harness import run_machine as _run_machine
 from .integrity import inspect_submission
@@ -342,6 +342,7 @@ class Fixture:
     endpoint: str
     scenario: str
     profile: Profile
+    seen_on: Stimulus | None = field(default=None, compare=False)  # what happened next in the scenario
 
     @property
     def label(self) -> str:
@@ -361,7 +362,19 @@ def fixtures(base: Profile = RFC9293) -> dict[State, tuple[Fixture, ...]]:
     retransmitting or not, orphaned or not, which timers run), so a state's battery sees e.g.
     FIN_WAIT_1 with data before the FIN, not six copies of the plain case.
     """
-    candidates: dict[State, list[Fixture]] = {s: [] for s in State}
+    out: dict[State, tuple[Fixture, ...]] = {}
+    for state, found in _situations(base).items():
+        shapes: set = set()
+        first = [f for f in found if _shape(f) not in shapes and not shapes.add(_shape(f))]
+        rest = [f for f in found if f not in first]
+        out[state] = tuple((first + rest)[:FIXTURES_PER_STATE])
+    return out
+
+
+@lru_cache(maxsize=32)
+def _situations(base: Profile) -> dict[State, list[Fixture]]:
+    """Every distinct situation of every state in the catalogue's reference runs, in catalogue order."""
+    found: dict[State, list[Fixture]] = {s: [] for s in State}
     seen = set()
     for name, entry in CATALOGUE.items():
         profile = entry.profile(base)
@@ -370,14 +383,9 @@ def fixtures(base: Profile = RFC9293) -> dict[State, tuple[Fixture, ...]]:
             key = (o.state, o.tcb, rel, profile)
             if key not in seen:
                 seen.add(key)
-                candidates[o.state].append(Fixture(o.state, o.tcb, o.armed_before, o.time, o.endpoint, name, profile))
-    out: dict[State, tuple[Fixture, ...]] = {}
-    for state, found in candidates.items():
-        shapes: set = set()
-        first = [f for f in found if _shape(f) not in shapes and not shapes.add(_shape(f))]
-        rest = [f for f in found if f not in first]
-        out[state] = tuple((first + rest)[:FIXTURES_PER_STATE])
-    return out
+                found[o.state].append(Fixture(o.state, o.tcb, o.armed_before, o.time, o.endpoint, name, profile,
+                                              seen_on=o.stimulus))  # fmt: skip
+    return found
 
 
 def _shape(fx: Fixture) -> tuple:
@@ -399,7 +407,8 @@ def stimuli_for(fx: Fixture) -> list[Stimulus]:
         ack = a if ack is None else ack
         return Arrival(Segment(seq=seq % MOD, ack=ack % MOD if ACK in flags else 0, flags=flags, payload=data))
 
-    out: list[Stimulus] = [AppClose(), AppClose(shutdown=True), AppClose(unread=5), AppSend(b"data"), AppAbort()]
+    out: list[Stimulus] = [AppClose(), AppClose(shutdown=True), AppClose(unread=5), AppClose(shutdown=True, unread=5),
+                           AppSend(b"data"), AppAbort()]  # fmt: skip
     out += [Timeout(t) for t, _ in fx.armed]
     out += [
         seg(p), seg(p, u), seg(p, a - 1), seg(p, a + 1),  # ACK of all, of nothing new, of all but one, of too much
@@ -440,21 +449,34 @@ def _transition_case(fx: Fixture, stimulus: Stimulus, name: str = "") -> CaseThu
             got = _observed(fx, stimulus, guard.call(fx.state, found[fx.state], fx.tcb, stimulus, fx.profile), True)
         except LearnerError as e:
             return Case(label, False, f"{label}: {e.sentence}{tail}", transition, replay=replay)
-        if got == expected:
+        # The TCB handed on is checked too (unless the connection is gone): a wrong SND.NXT here
+        # would otherwise be blamed on whichever handler trips over it later.
+        handed = "" if expected.next_state is State.CLOSED else tcb_difference(expected.step.tcb, got.step.tcb)
+        if got == expected and not handed:
             return Case(label, True, exercised=frozenset([transition]), replay=replay)
-        head = (f"{label}: in {fx.state}, on {stimulus_text(stimulus)}, your handler does not do what the "
+        # A visible check is named after the event only: say where its situation comes from.
+        where = f"{fx.label} ({profile_text(fx.profile)})" if name else f"in {fx.state}"
+        head = (f"{label}: {where}, on {stimulus_text(stimulus)}, your handler does not do what the "
                 f"reference does (TCB: {fx.tcb})")
-        return Case(label, False, f"{head}\n{compare_text(expected, got)}{tail}", transition, replay=replay)
+        returned = f"\n  TCB returned: {handed}" if handed else ""
+        return Case(label, False, f"{head}\n{compare_text(expected, got)}{returned}{tail}", transition, replay=replay)
 
     return thunk
 
 
-def _fixture_for(state: State, profile: Profile, tcb: TCB | None, timers: Mapping[Timer, int] | None) -> Fixture:
+def _fixture_for(
+    state: State, profile: Profile, tcb: TCB | None, timers: Mapping[Timer, int] | None, stimulus: Stimulus
+) -> Fixture:
+    """The situation a single-transition check starts from: where the catalogue itself meets this
+    kind of event in this state (a retransmitted FIN in TIME_WAIT: lost-final-ack at 1.06 s), so
+    the times in the feedback and the replay command tell the same story; else the state's first."""
     if tcb is None:
         options = fixtures(profile).get(state) or ()
         if not options:
             raise ValueError(f"no catalogue scenario reaches {state}; pass tcb=... to check_transition")
-        return options[0]
+        kind = event_kind(stimulus)
+        natural = (f for f in _situations(profile)[state] if f.seen_on is not None and event_kind(f.seen_on) == kind)
+        return next(natural, options[0])
     armed = tuple(sorted((timers or {}).items(), key=lambda kv: kv[0].value))
     return Fixture(state, tcb, armed, 0, "A", "a given TCB", profile)
 
@@ -471,10 +493,11 @@ def check_transition(
 ) -> CheckResult:
     """Your handler for `state` against the reference's, on one stimulus.
 
-    Without `tcb`, the endpoint is taken as the reference leaves it on first reaching
-    `state` in the catalogue; with it, `timers` gives the running timers (µs left).
+    Without `tcb`, the endpoint is taken as the reference has it where the catalogue first
+    meets this kind of event in `state` (else on first reaching `state`); with it, `timers`
+    gives the running timers (µs left).
     """
-    fx = _fixture_for(state, profile, tcb, timers)
+    fx = _fixture_for(state, profile, tcb, timers, stimulus)
     title = f"{state} on {event_kind(stimulus)}"
     return _run_cases(title, handlers, (state,), [_transition_case(fx, stimulus, title)], partial=partial)
 

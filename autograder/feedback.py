@@ -21,6 +21,7 @@ from reference_impl.states import (
     Timeout,
     stimulus_text,
 )
+from reference_impl.tcb import TCB
 from reference_impl.trace import Trace, format_time
 
 from .harness import LearnerError, Observed, SegmentView
@@ -42,6 +43,28 @@ def event_kind(stimulus: Stimulus) -> str:
     return type(stimulus).__name__
 
 
+# The connection variables RFC 9293 defines, which every correct implementation keeps equal.
+# (Other TCB fields, such as the retry count, belong to the building blocks.)
+TCB_VARIABLES = (("SND.UNA", "snd_una"), ("SND.NXT", "snd_nxt"), ("RCV.NXT", "rcv_nxt"), ("our FIN", "fin_seq"))
+
+
+def tcb_difference(expected: TCB | None, got: TCB | None) -> str:
+    """'SND.NXT=100 (reference 101)' for each connection variable that differs; '' when none does."""
+    if expected is None or got is None:
+        return ""
+
+    def value(name: str, v: object) -> str:
+        if name == "our FIN":
+            return "not sent" if v is None else f"at {v}"
+        return str(v)
+
+    return ", ".join(
+        f"{name}{' ' if name == 'our FIN' else '='}{value(name, getattr(got, attr))} "
+        f"(reference {value(name, getattr(expected, attr))})"
+        for name, attr in TCB_VARIABLES if getattr(got, attr) != getattr(expected, attr)
+    )  # fmt: skip
+
+
 @dataclass
 class Divergence:
     """Where the learner's run first differs: step `index` of the observed handler calls."""
@@ -50,6 +73,7 @@ class Divergence:
     expected: Observed | None
     got: Observed | None
     error: LearnerError | None = None
+    handed_on: str = ""  # when the TCB given at the divergence already differs: who handed it on
 
     @property
     def where(self) -> Observed | None:
@@ -70,13 +94,25 @@ def first_divergence(
     """The first observed step that differs, or where the learner's run stopped with an error."""
     for i, (e, g) in enumerate(zip(expected, got, strict=False)):
         if e != g:
-            return Divergence(i, e, g)
+            return Divergence(i, e, g, handed_on=_handed_on(got[:i], g, tcb_difference(e.tcb, g.tcb)))
     n = len(got)
     if error is not None:
         return Divergence(n, expected[n] if n < len(expected) else None, None, error)
     if len(expected) != len(got):
         return Divergence(n, expected[n] if n < len(expected) else None, got[n] if n < len(got) else None)
     return None
+
+
+def _handed_on(before: list[Observed], at: Observed, difference: str) -> str:
+    """A wrong TCB is the fault of the step that returned it, often not the one that trips on it."""
+    if not difference:
+        return ""
+    prev = next((o for o in reversed(before) if o.endpoint == at.endpoint), None)
+    if prev is None:
+        return f"the TCB it was given already differs: {difference}"
+    whose = "your" if prev.learner else "the reference's"
+    return (f"the TCB it was given already differs: {difference}; {whose} {prev.state.value.lower()} handed it on "
+            f"at {format_time(prev.time)} s, on {stimulus_text(prev.stimulus)}")
 
 
 # ---- text --------------------------------------------------------------------------------
@@ -92,7 +128,11 @@ def segment_view_text(v: SegmentView) -> str:
 def _timers_text(o: Observed) -> str:
     if not o.timers:
         return "no timer running"
-    return ", ".join(f"{t} fires at {format_time(deadline)} s" for t, deadline in o.timers)
+    def when(deadline: int) -> str:
+        left = deadline - o.time
+        return "now" if left == 0 else f"in {format_time(left)} s" if left > 0 else "overdue"
+
+    return ", ".join(f"{t} fires at {format_time(deadline)} s ({when(deadline)})" for t, deadline in o.timers)
 
 
 def _fields(o: Observed) -> dict[str, str]:
@@ -151,7 +191,7 @@ def describe(div: Divergence, case: str, reference: Trace | None = None, replay:
         mine = "your handler" if div.got is not None and div.got.learner else "the reference handler, given your TCB,"
         head = (f"{case}: {w.endpoint} in {w.state} at {format_time(w.time)} s, on {stimulus_text(w.stimulus)}, "
                 f"{mine} does not do what the reference does")
-        body = "\n" + compare_text(div.expected, div.got)
+        body = "\n" + compare_text(div.expected, div.got) + (f"\n  note: {div.handed_on}" if div.handed_on else "")
     time = div.error.time if div.error is not None else (w.time if w else None)
     ctx = ""
     if reference is not None and reference.rows:

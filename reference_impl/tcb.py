@@ -39,6 +39,8 @@ class TCB:
             parts.append(f"{len(self.unacked)} bytes unacknowledged")
         if self.retries:
             parts.append(f"{self.retries} retransmissions")
+        if self.orphaned:
+            parts.append("orphaned (closed with close(), not shutdown())")
         return " ".join(parts)
 
     @classmethod

@@ -92,7 +92,7 @@ def check_notebook(
         raise BadNotebook(f"{path}: not a Jupyter notebook (could not read it as one)") from None
     by_cells = assignment is None and path.stem not in course.assignments()
     assignment = identify(path, nb, course, assignment)
-    renamed = [f"graded as {assignment}: the file name is not an assignment's, its cells are"] if by_cells else []
+    renamed = [f"graded as {assignment} (recognised from its cells; the file name is not an assignment's)"] if by_cells else []
     with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp:
         scratch = Course(Path(tmp) / "course")
         shutil.copytree(course.path("source", ".", assignment), scratch.path("source", ".", assignment))

@@ -14,7 +14,19 @@ from autograder.checks import (
     fixtures,
     hidden_suite,
 )
-from autograder.learner import ACK, FIN, LINUX, RFC9293, Arrival, Segment, State, Step, Timeout, Timer
+from autograder.learner import (
+    ACK,
+    FIN,
+    LINUX,
+    RFC9293,
+    AppClose,
+    Arrival,
+    Segment,
+    State,
+    Step,
+    Timeout,
+    Timer,
+)
 from reference_impl.scenarios import CATALOGUE
 
 CORRECT = correct_implementations()
@@ -85,6 +97,24 @@ def test_check_transition_compares_one_step():
     assert "sends: reference <SEQ=101><ACK=301><CTL=ACK>" in msg
 
 
+def forgets_the_fins_number(tcb, ev, profile):
+    """close() sends the FIN but hands on the TCB from before it (SND.NXT not advanced)."""
+    step = GOOD[State.ESTABLISHED](tcb, ev, profile)
+    return Step(step.state, step.outputs, tcb) if step.state is State.FIN_WAIT_1 else step
+
+
+def test_the_tcb_a_handler_hands_on_is_checked_and_blamed_on_it():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "established": forgets_the_fins_number}
+    with pytest.raises(AssertionError) as e:
+        check_transition(learner, State.ESTABLISHED, AppClose())
+    assert "TCB returned: SND.NXT=100 (reference 101), our FIN not sent (reference at 100)" in str(e.value)
+    # In a whole close, the FIN_WAIT_1 handler trips over it; the note names the culprit.
+    msg = check_scenario(learner, "active-close", partial=True).failures[0].message
+    assert "A in FIN_WAIT_1" in msg
+    assert "note: the TCB it was given already differs: SND.NXT=100 (reference 101)" in msg
+    assert "your established handed it on at 0 s, on application close()" in msg
+
+
 def test_check_transition_with_a_given_tcb_and_timers():
     fx = fixtures(RFC9293)[State.CLOSING][0]
     timers = {t: d - fx.time for t, d in fx.armed}
@@ -138,3 +168,16 @@ def test_a_failed_check_shows_its_message_not_the_checks_frames():
     shown = e.value._render_traceback_()  # what IPython prints instead of a traceback
     assert shown[0].endswith(str(e.value).splitlines()[0]) and "File " not in "\n".join(shown)
     assert len(shown) == len(str(e.value).splitlines())
+
+
+def resets_even_after_shutdown(tcb, ev, profile):
+    """Linux's RST-on-unread-data rule applied to shutdown() too (it only concerns close())."""
+    if isinstance(ev, AppClose) and ev.unread and ev.shutdown and profile.rst_on_unread_close:
+        return GOOD[State.ESTABLISHED](tcb, AppClose(unread=ev.unread), profile)
+    return GOOD[State.ESTABLISHED](tcb, ev, profile)
+
+
+def test_the_battery_tries_shutdown_with_unread_data():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "established": resets_even_after_shutdown}
+    result = check_transitions(learner, [State.ESTABLISHED], profiles=[LINUX], partial=True)
+    assert result.failures and all("shutdown" in c.name for c in result.failures)
