@@ -32,7 +32,8 @@ USER_TIMEOUT = "connection aborted due to user timeout"
 def send_fin(tcb: TCB, profile: Profile, orphan: bool) -> tuple[TCB, list[Output]]:
     """Form a FIN <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK>; it consumes one sequence number."""
     fin = tcb.segment(ACK | FIN)
-    tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1), orphaned=orphan)
+    tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1), orphaned=orphan,
+                      refuses_data=orphan and profile.rst_on_data_after_close)  # fmt: skip
     return tcb, [Send(fin), StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]
 
 
@@ -67,7 +68,10 @@ def abort(tcb: TCB, profile: Profile) -> Step:
 
 
 def drop(state: State, s: Screened) -> Step:
-    """Discard the segment, acknowledging it if the checks said so."""
+    """Discard the segment, acknowledging it if the checks said so; data refused after close()
+    (linux) is answered with RST and ends the connection."""
+    if s.ends:
+        return Step(State.CLOSED, (Send(s.reply),), s.tcb)
     return Step(state, (Send(s.reply),) if s.reply else (), s.tcb)
 
 
@@ -83,10 +87,8 @@ def retransmit_timer(before: TCB, s: Screened, profile: Profile) -> list[Output]
 def take_text(s: Screened, profile: Profile) -> tuple[TCB, list[Output], bool]:
     """RFC 9293 §3.10.7.4, seventh and eighth: deliver in-order data, advance RCV.NXT over
     it and over a FIN (the FIN consumes one number), and acknowledge. Returns the new TCB,
-    the outputs, and whether a FIN was taken. An orphaned Linux socket resets instead."""
+    the outputs, and whether a FIN was taken."""
     tcb, outputs = s.tcb, []
-    if s.data and tcb.orphaned and profile.rst_on_data_after_close:
-        return tcb, [Send(tcb.rst(with_ack=profile.rst_carries_ack))], False
     if s.data:
         tcb = tcb.replace(rcv_nxt=seq_add(tcb.rcv_nxt, len(s.data)))
         outputs.append(DeliverData(s.data))

@@ -40,7 +40,8 @@ class Profile:
     fin_wait_2_timeout: int | None = None
     # Linux: close() with unread received data sends RST instead of FIN (RFC 2525 §2.17).
     rst_on_unread_close: bool = False
-    # Linux: data arriving at an orphaned socket after close() is answered with RST.
+    # Linux: close() ends reading too, so data arriving afterwards is answered with
+    # <SEQ=SEG.ACK><CTL=RST> and the socket is gone (RFC 9293 §3.6.1 SHLD-3; tcp_reset).
     rst_on_data_after_close: bool = False
     # RFC 9293 §3.8.6.3 lets a receiver delay an ACK (up to 0.5 s). When set, the ACK of a
     # peer's FIN waits this long, so a close() in the meantime sends FIN+ACK in one segment

@@ -88,6 +88,8 @@ _ENTRIES = [
     Entry(_sc("close-with-unread-data", "B sends data A never reads; A closes (Linux answers with RST).",
               (0, "B", AppSend(b"unread")), (ms(50), "A", AppClose()), (ms(100), "B", AppClose()),
               reads={"A": False, "B": True})),
+    Entry(_sc("data-after-close", "A closes; B, half-closed, still sends data. Linux refuses it: RST, and A's "
+              "socket is gone.", (0, "A", AppClose()), (ms(40), "B", AppSend(b"late data"))), closes_cleanly=False),
     Entry(_sc("orphan-fin-wait-2", "A closes; B never does. Linux gives up on the orphan after tcp_fin_timeout.",
               (0, "A", AppClose())), closes_cleanly=False),
 ]  # fmt: skip

@@ -28,6 +28,7 @@ class TCB:
     retries: int = 0  # retransmissions since the last new ACK
     probed: bool = False  # a tail-loss probe was sent for the outstanding data/FIN
     orphaned: bool = False  # the application closed with close(), not shutdown()
+    refuses_data: bool = False  # close() ended reading too (linux): new data is answered with RST
     srtt: int = 20_000  # smoothed round-trip time (µs) measured during the handshake
 
     def __str__(self) -> str:
@@ -41,6 +42,8 @@ class TCB:
             parts.append(f"{self.retries} retransmissions")
         if self.orphaned:
             parts.append("orphaned (closed with close(), not shutdown())")
+        if self.refuses_data:
+            parts.append("refuses data")
         return " ".join(parts)
 
     @classmethod
@@ -113,7 +116,8 @@ class Screened:
 
     verdict: Verdict
     tcb: TCB  # with SND.UNA advanced by the ACK field; RCV.NXT unchanged
-    reply: Segment | None = None  # for DROP: the ACK to send, if any
+    reply: Segment | None = None  # for DROP: the ACK (or, with `ends`, the RST) to send, if any
+    ends: bool = False  # for DROP: the connection is over (data refused after close())
     data: bytes = b""  # new in-order data, duplicates trimmed off
     fin: bool = False  # the segment's FIN is next in sequence after `data`
     acked_new: bool = False  # SND.UNA moved forward
@@ -152,6 +156,12 @@ def screen(tcb: TCB, seg: Segment) -> Screened:
         fin_now_acked = tcb.fin_seq is not None and seg.ack == seq_add(tcb.fin_seq, 1)
         data_acked = advanced - (1 if fin_now_acked else 0)
         tcb = tcb.replace(snd_una=seg.ack, unacked=tcb.unacked[data_acked:], retries=0, probed=False)
+
+    # Text after close() on a stack whose close() also ends reading (linux: refuses_data): the
+    # data can never be read, so it is refused with <SEQ=SEG.ACK><CTL=RST> and the connection
+    # is over (RFC 9293 §3.6.1 SHLD-3; Linux tcp_rcv_state_process → tcp_reset).
+    if tcb.refuses_data and seg.payload and seq_lt(tcb.rcv_nxt, seq_add(seg.seq, len(seg.payload))):
+        return Screened(Verdict.DROP, tcb, reply=Segment(seq=seg.ack, ack=0, flags=RST), ends=True)
 
     # Text: skip what we already have; take it only if it starts at RCV.NXT.
     skip = seq_diff(tcb.rcv_nxt, seg.seq)

@@ -24,6 +24,7 @@ class Transition:
 
 
 T = Transition
+_REFUSED = "RFC 9293 §3.6.1 (SHLD-3)"  # close() that also ends reading refuses later data with RST
 TRANSITIONS: tuple[Transition, ...] = (
     T("ESTABLISHED", "close", "FIN_WAIT_1", sends="FIN", rfc="RFC 9293 §3.10.4"),
     T("ESTABLISHED", "close", "CLOSED", "linux: unread data", "RST", "RFC 2525 §2.17"),
@@ -34,6 +35,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("FIN_WAIT_1", "FIN", "CLOSING", "does not acknowledge our FIN", "ACK"),
     T("FIN_WAIT_1", "FIN", "TIME_WAIT", "also acknowledges our FIN", "ACK"),
     T("FIN_WAIT_1", "FIN", "FIN_WAIT_2", "acknowledges our FIN, but data before the FIN is missing"),
+    T("FIN_WAIT_1", "ACK", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
+    T("FIN_WAIT_1", "FIN", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
     T("FIN_WAIT_1", "RST", "CLOSED"),
     T("FIN_WAIT_1", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
     T("FIN_WAIT_1", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3"),
@@ -41,6 +44,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("FIN_WAIT_2", "RST", "CLOSED"),
     T("FIN_WAIT_2", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
     T("FIN_WAIT_2", "timeout FIN_WAIT_2", "CLOSED", "linux: orphaned socket", rfc="Linux tcp_fin_timeout"),
+    T("FIN_WAIT_2", "ACK", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
+    T("FIN_WAIT_2", "FIN", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
     T("CLOSING", "ACK", "TIME_WAIT", "acknowledges our FIN"),
     T("CLOSING", "RST", "CLOSED"),
     T("CLOSING", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),

@@ -98,6 +98,9 @@ SCENARIOS: dict[str, KernelScenario] = {k.name: k for k in (
         ((0, "A", AppAbort()),), 0.2),
     _ks("close-with-unread-data", "B sends 100 bytes A never reads; A's close() sends RST instead of FIN (RFC 2525 §2.17).",
         ((0, "B", AppSend(b"u" * 100)), (50, "A", AppClose())), 0.25, reads={"A": False, "B": True}),
+    _ks("data-after-close", "A closes (an orphan); B, in CLOSE_WAIT, still sends data: A's kernel answers "
+        "with RST and drops the socket.",
+        ((0, "A", AppClose()), (40, "B", AppSend(b"late data"))), 0.3),
     _ks("rst-in-time-wait", "A copy of A's last ACK reaches B 100 ms late, after B closed: B's RST ends A's TIME_WAIT.",
         _close_150, 0.5, fates={("A", 2): Fate("duplicate", ms(100))}),
     _ks("rst-in-time-wait-rfc1337", "As rst-in-time-wait, with tcp_rfc1337=1: A ignores the RST and stays in TIME_WAIT.",

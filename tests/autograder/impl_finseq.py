@@ -61,7 +61,8 @@ class CloseMachine:
     def _screen(self, state, tcb, seg):
         s = screen(tcb, seg)
         if s.verdict is Verdict.DROP:
-            return s, Step(state, [Send(s.reply)] if s.reply is not None else [], s.tcb)
+            after = State.CLOSED if s.ends else state  # a refusal after close() ends the connection
+            return s, Step(after, [Send(s.reply)] if s.reply is not None else [], s.tcb)
         if s.verdict is Verdict.RESET:
             told = [Error(RESET_ERROR)] if state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2,
                                                       State.CLOSE_WAIT) else []

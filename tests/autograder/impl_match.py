@@ -43,7 +43,8 @@ def _rst(tcb, profile):
 def _fin(tcb, profile, orphan):
     """§3.10.4 CLOSE: queue a FIN; it takes one sequence number and arms the retransmission timer."""
     seg = Segment(seq=tcb.snd_nxt, ack=tcb.rcv_nxt, flags=FIN | ACK)
-    tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1), orphaned=orphan)
+    tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1), orphaned=orphan,
+                      refuses_data=orphan and profile.rst_on_data_after_close)  # screen() then refuses late data
     return tcb, [StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt)), Send(seg)]
 
 
@@ -71,8 +72,6 @@ def _ack_timer(s, profile):
 def _text(s, profile):
     """Seventh and eighth steps: take in-order data and the FIN; tell the app, then acknowledge."""
     tcb = s.tcb
-    if s.data and tcb.orphaned and profile.rst_on_data_after_close:
-        return tcb, [Send(_rst(tcb, profile))], False
     told = []
     if s.data:
         tcb = tcb.replace(rcv_nxt=seq_add(tcb.rcv_nxt, len(s.data)))
@@ -87,8 +86,8 @@ def _text(s, profile):
 
 def _screened(state, tcb, seg):
     s = screen(tcb, seg)
-    if s.verdict is Verdict.DROP:
-        return s, Step(state, [Send(s.reply)] if s.reply else [], s.tcb)
+    if s.verdict is Verdict.DROP:  # data refused after close() (s.ends) takes the connection with it
+        return s, Step(State.CLOSED if s.ends else state, [Send(s.reply)] if s.reply else [], s.tcb)
     return s, None
 
 

@@ -221,10 +221,17 @@ def test_fin_wait_2_linux_shutdown_has_no_orphan_timer():
     assert ep.recv(REMOTE, LOCAL + 1).outputs == (CancelTimer(Timer.RETRANSMIT),)
 
 
-def test_fin_wait_2_linux_orphan_answers_data_with_rst():
+def test_fin_wait_2_linux_orphan_refuses_data_with_rst_and_is_gone():
+    # Measured on Linux 6.x (autograder.kernel, scenario data-after-close): <SEQ=SEG.ACK><CTL=RST>, CLOSED.
     ep = make_fin_wait_2(LINUX)
     step = ep.recv(REMOTE, LOCAL + 1, ACK, b"too late")
-    assert step.outputs == (Send(seg(LOCAL + 1, REMOTE, RST | ACK)),)
+    assert (step.state, step.outputs) == (State.CLOSED, (Send(seg(LOCAL + 1, 0, RST)),))
+
+
+def test_fin_wait_2_rfc9293_still_takes_data_after_close():
+    # RFC 9293's CLOSE only ends sending: the user may still receive.
+    step = make_fin_wait_2(RFC9293).recv(REMOTE, LOCAL + 1, ACK, b"still read")
+    assert step.state is State.FIN_WAIT_2 and DeliverData(b"still read") in step.outputs
 
 
 def test_fin_wait_2_close_is_an_error(fin_wait_2):
