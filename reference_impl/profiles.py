@@ -40,6 +40,10 @@ class Profile:
     fin_wait_2_timeout: int | None = None
     # Linux: close() with unread received data sends RST instead of FIN (RFC 2525 §2.17).
     rst_on_unread_close: bool = False
+    # Linux: close() (not shutdown()) hands the socket to the kernel, an "orphan": the
+    # application is gone and hears nothing more (an error the machine reports reaches no
+    # one). RFC 9293's CLOSE only ends sending: the user still receives.
+    close_detaches: bool = False
     # Linux: close() ends reading too, so data arriving afterwards is answered with
     # <SEQ=SEG.ACK><CTL=RST> and the socket is gone (RFC 9293 §3.6.1 SHLD-3; tcp_reset).
     rst_on_data_after_close: bool = False
@@ -87,6 +91,7 @@ LINUX = Profile(
     tail_loss_probe=True,
     fin_wait_2_timeout=sec(60),
     rst_on_unread_close=True,
+    close_detaches=True,
     rst_on_data_after_close=True,
     rst_carries_ack=True,
 )

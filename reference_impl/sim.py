@@ -269,6 +269,8 @@ class Simulation:
             case DeliverEOF():
                 self._row(time, ep, "deliver", st, st, detail="EOF")
             case Error(message):
+                if ep.tcb.orphaned and self.profile.close_detaches:
+                    message += " (no one hears it: close() detached the application)"
                 self._row(time, ep, "error", st, st, detail=message)
 
     # ---- a new incarnation of the 4-tuple ----------------------------------------------------

@@ -170,11 +170,15 @@ def output_text(o: Output) -> str:
 
 
 def format_duration(us: int) -> str:
-    if us % 1_000_000 == 0:
-        return f"{us // 1_000_000} s"
-    if us % 1000 == 0:
-        return f"{us // 1000} ms"
-    return f"{us} µs"
+    """Exact and short: 240 s, 56.32 s, 220 ms, 250 µs."""
+    if us == 0:
+        return "0 s"
+    if us >= 1_000_000 or us % 1000:
+        if us < 1_000_000:
+            return f"{us} µs"
+        whole, frac = divmod(us, 1_000_000)
+        return f"{whole}.{frac:06d}".rstrip("0").rstrip(".") + " s"
+    return f"{us // 1000} ms"
 
 
 @dataclass(frozen=True, slots=True)

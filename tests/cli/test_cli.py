@@ -109,7 +109,7 @@ def test_run_delay_longer_than_msl_is_bad_input(tmp_path):
     script.write_text("0 A close\ndelay A1 200s\n")
     out = tcpclose("run", str(script))
     assert out.returncode == 2
-    assert "segment A1 would spend 200010 ms in the network, longer than the MSL of 120 s" in out.stderr
+    assert "segment A1 would spend 200.01 s in the network, longer than the MSL of 120 s" in out.stderr
 
 
 def test_simulate_with_a_profile_option_changed():

@@ -112,7 +112,9 @@ def test_lost_final_ack_without_time_wait_resets_the_peer():
 def test_fin_retry_limit_gives_up(profile):
     t = scenarios.run("fin-retry-limit", profile)
     assert t.final_state("A") == "CLOSED"
-    assert [r.detail for r in events(t, "A", "error")] == ["connection aborted due to user timeout"]
+    # Under linux, A's close() made the socket an orphan: the error is reported, and heard by no one.
+    orphan = " (no one hears it: close() detached the application)" if profile.close_detaches else ""
+    assert [r.detail for r in events(t, "A", "error")] == ["connection aborted due to user timeout" + orphan]
     fins = [r for r in events(t, "A", "send") if "FIN" in r.flags]
     assert len(fins) == 1 + profile.max_retries + (1 if profile.tail_loss_probe else 0)
 
