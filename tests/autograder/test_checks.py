@@ -181,3 +181,16 @@ def test_the_battery_tries_shutdown_with_unread_data():
     learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "established": resets_even_after_shutdown}
     result = check_transitions(learner, [State.ESTABLISHED], profiles=[LINUX], partial=True)
     assert result.failures and all("shutdown" in c.name for c in result.failures)
+
+
+def stub(tcb, ev, profile):
+    raise NotImplementedError()
+
+
+def test_a_stub_is_not_written_yet_the_reference_plays_it_but_never_alone():
+    written = {**{s.value.lower(): f for s, f in GOOD.items()}, "last_ack": stub}
+    assert not check_scenario(written, "active-close", partial=True).failures  # A's side, all written
+    with pytest.raises(AssertionError, match="this check needs your last_ack.*not written yet"):
+        check_transition(written, State.LAST_ACK, Timeout(Timer.RETRANSMIT))
+    with pytest.raises(AssertionError, match="none of your handlers is written yet"):
+        check_scenario({"fin_wait_1": stub, "time_wait": stub}, "active-close")
