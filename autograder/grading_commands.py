@@ -17,7 +17,7 @@ OK, FAILED, BAD_INPUT = 0, 1, 2
 def _course(args):
     from .pipeline.course import Course  # nbgrader loads only for the commands that need it
 
-    return Course.at(args.course)
+    return Course.for_command(args.course)
 
 
 def cmd_check(args) -> int:

@@ -47,7 +47,7 @@ class Profile:
     # Linux: close() ends reading too, so data arriving afterwards is answered with
     # <SEQ=SEG.ACK><CTL=RST> and the socket is gone (RFC 9293 §3.6.1 SHLD-3; tcp_reset).
     rst_on_data_after_close: bool = False
-    # RFC 9293 §3.8.6.3 lets a receiver delay an ACK (up to 0.5 s). When set, the ACK of a
+    # RFC 9293 §3.8.6.3 lets a receiver delay an ACK (by less than 0.5 s). When set, the ACK of a
     # peer's FIN waits this long, so a close() in the meantime sends FIN+ACK in one segment
     # (the "three-way" close). None: every FIN is acknowledged at once.
     delayed_ack: int | None = None

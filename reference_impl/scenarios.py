@@ -39,10 +39,10 @@ def _active(name: str, description: str, fates: dict | None = None, b_close: int
 
 
 _ENTRIES = [
-    Entry(_active("active-close", "A closes, B closes 50 ms later: FIN, ACK, FIN, ACK (RFC 793 fig. 13).")),
+    Entry(_active("active-close", "A closes, B closes 50 ms later: FIN, ACK, FIN, ACK (RFC 9293 fig. 12, RFC 793 fig. 13).")),
     Entry(_sc("server-initiated-close", "B (the server) closes first; A closes 50 ms later.",
               (0, "B", AppClose()), (ms(50), "A", AppClose()))),
-    Entry(_sc("simultaneous-close", "Both close at once: FIN_WAIT_1 → CLOSING → TIME_WAIT (RFC 793 fig. 14).",
+    Entry(_sc("simultaneous-close", "Both close at once: FIN_WAIT_1 → CLOSING → TIME_WAIT (RFC 9293 fig. 13, RFC 793 fig. 14).",
               (0, "A", AppClose()), (0, "B", AppClose()))),
     Entry(_sc("three-way-close", "B closes 20 ms after A's FIN, before its delayed ACK: FIN+ACK takes A from FIN_WAIT_1 to TIME_WAIT.",
               (0, "A", AppClose()), (ms(20), "B", AppClose())), {"delayed_ack": ms(40)}),

@@ -128,7 +128,7 @@ def screen(tcb: TCB, seg: Segment) -> Screened:
     """The checks every synchronized state shares, in the RFC's order.
 
     1. sequence number: unacceptable → ACK (unless RST) and drop.
-    2. RST (with the RFC 5961 rules that RFC 9293 adopts): outside the window → drop;
+    2. RST (with the RFC 5961 rules, optional in RFC 9293 and applied by Linux): outside the window → drop;
        exactly RCV.NXT → RESET; elsewhere in the window → challenge ACK.
     4. SYN in a synchronized state → challenge ACK (RFC 5961 §4).
     5. ACK: no ACK bit → drop; SEG.ACK > SND.NXT → ACK and drop;

@@ -7,9 +7,12 @@ temporary course.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,23 @@ def ensure_nbgrader_tools() -> None:
 
 ensure_nbgrader_tools()
 
+_CONVERTING = threading.Lock()
+
+
+@contextlib.contextmanager
+def converting() -> Iterator[None]:
+    """Run an nbgrader converter: one at a time, and the working directory put back after.
+
+    A converter chdirs the whole process into the course root and back (nbgrader's
+    converters/base.py); two at once on different threads can leave the process in the
+    wrong directory for good."""
+    with _CONVERTING:
+        here = os.getcwd()
+        try:
+            yield
+        finally:
+            os.chdir(here)
+
 
 @dataclass(frozen=True)
 class Course:
@@ -38,11 +58,17 @@ class Course:
 
     @classmethod
     def at(cls, root: str | os.PathLike | None = None) -> Course:
-        """The course named, else $TCPCLOSE_COURSE, else the current directory when it is a course
-        root (as nbgrader itself assumes), else the repository's course/."""
+        """The course named, else $TCPCLOSE_COURSE, else the repository's course/."""
+        return cls(Path(root or os.environ.get("TCPCLOSE_COURSE") or REPO_COURSE).resolve())
+
+    @classmethod
+    def for_command(cls, root: str | os.PathLike | None = None) -> Course:
+        """What a command line means: as `at`, but a current directory holding nbgrader_config.py
+        comes before the repository's course/, as it does for nbgrader itself."""
         here = Path.cwd()
-        default = here if (here / "nbgrader_config.py").is_file() else REPO_COURSE
-        return cls(Path(root or os.environ.get("TCPCLOSE_COURSE") or default).resolve())
+        if root is None and not os.environ.get("TCPCLOSE_COURSE") and (here / "nbgrader_config.py").is_file():
+            root = here
+        return cls.at(root)
 
     def config(self) -> Config:
         """nbgrader_config.py of this course, with the root and gradebook pinned to this directory."""

@@ -17,7 +17,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import GetGrades
 
 from .autograde import load_state
-from .course import Course
+from .course import Course, converting
 from .preprocessors import RedactFeedback
 
 
@@ -57,7 +57,8 @@ def generate_feedback(course: Course, assignment: str, students: list[str] | Non
         cfg.RedactFeedback.notes, cfg.RedactFeedback.hidden_lines = notes, secret
         converter = GenerateFeedback(coursedir=CourseDirectory(config=cfg), config=cfg)
         converter.force = True
-        converter.start()
+        with converting():
+            converter.start()
         written += sorted(dest.glob("*.html"))
     return written
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nbgrader.converters import GenerateAssignment
 
-from .course import Course
+from .course import Course, converting
 
 log = logging.getLogger("tcpclose.pipeline")
 
@@ -31,7 +31,8 @@ def generate(course: Course, assignment: str) -> Path:
     converter = GenerateAssignment(coursedir=course.coursedir(assignment_id=assignment), config=course.config())
     converter.force = True
     try:
-        converter.start()
+        with converting():
+            converter.start()
     except Exception as e:  # nbgrader raises NbGraderException with the log holding the detail
         raise PipelineError(f"generate {assignment}: {e}") from None
     course.make_private()

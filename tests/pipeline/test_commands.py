@@ -117,3 +117,17 @@ def test_grading_from_inside_a_course_directory_works_on_that_course(tmp_path, m
     assert main(["grade", "generate", ASSIGNMENT]) == 0
     assert (root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
     assert str(root / "release") in capsys.readouterr().out
+
+
+def test_generate_on_two_threads_leaves_the_working_directory_alone(tmp_path):
+    # nbgrader's converters chdir the whole process; two at once used to strand it in a course.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.pipeline.course import Course
+    from autograder.pipeline.steps import generate
+
+    courses = [Course.at(make_course(tmp_path / str(i))) for i in range(4)]
+    here = Path.cwd()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda c: generate(c, ASSIGNMENT), courses))
+    assert Path.cwd() == here
