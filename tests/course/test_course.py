@@ -39,6 +39,7 @@ def bug_params():
 def test_source_is_stored_without_outputs_or_widget_state(assignment):
     nb = source_notebook(assignment)
     assert nb.nbformat == 4 and nb.metadata.kernelspec.name == "python3"
+    nbformat.validate(nb)  # e.g. cell ids in a 4.4 notebook: tools warn on every open
     assert "widgets" not in nb.metadata
     for i, cell in enumerate(nb.cells, 1):
         assert "widgets" not in cell.metadata, f"cell {i} holds widget state"
