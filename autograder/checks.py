@@ -471,15 +471,14 @@ def _fixture_for(
     state: State, profile: Profile, tcb: TCB | None, timers: Mapping[Timer, int] | None, stimulus: Stimulus
 ) -> Fixture:
     """The situation a single-transition check starts from: where the catalogue itself meets this
-    kind of event in this state (a retransmitted FIN in TIME_WAIT: lost-final-ack at 1.06 s), so
-    the times in the feedback and the replay command tell the same story; else the state's first."""
+    very event in this state (B's FIN <SEQ=300><ACK=101> again in TIME_WAIT: lost-final-ack at
+    1.06 s), so the times in the feedback and the replay command tell the same story; else the
+    state's first situation. (Only the same event will do: a segment's numbers fit one side.)"""
     if tcb is None:
         options = fixtures(profile).get(state) or ()
         if not options:
             raise ValueError(f"no catalogue scenario reaches {state}; pass tcb=... to check_transition")
-        kind = event_kind(stimulus)
-        natural = (f for f in _situations(profile)[state] if f.seen_on is not None and event_kind(f.seen_on) == kind)
-        return next(natural, options[0])
+        return next((f for f in _situations(profile)[state] if f.seen_on == stimulus), options[0])
     armed = tuple(sorted((timers or {}).items(), key=lambda kv: kv[0].value))
     return Fixture(state, tcb, armed, 0, "A", "a given TCB", profile)
 
@@ -497,7 +496,7 @@ def check_transition(
     """Your handler for `state` against the reference's, on one stimulus.
 
     Without `tcb`, the endpoint is taken as the reference has it where the catalogue first
-    meets this kind of event in `state` (else on first reaching `state`); with it, `timers`
+    meets this very event in `state` (else on first reaching `state`); with it, `timers`
     gives the running timers (µs left).
     """
     fx = _fixture_for(state, profile, tcb, timers, stimulus)
