@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .actions import RESET_ERROR, USER_TIMEOUT
 from .trace import Row
 
 
@@ -21,6 +22,7 @@ class Transition:
     condition: str = ""  # when there is more than one way out on the same event
     sends: str = ""  # what goes out with it
     rfc: str = "RFC 9293 §3.10.7.4"
+    tells: str = ""  # what the application hears, if anything
 
 
 T = Transition
@@ -29,7 +31,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("ESTABLISHED", "close", "FIN_WAIT_1", sends="FIN", rfc="RFC 9293 §3.10.4"),
     T("ESTABLISHED", "close", "CLOSED", "linux: unread data", "RST", "RFC 2525 §2.17"),
     T("ESTABLISHED", "FIN", "CLOSE_WAIT", sends="ACK"),
-    T("ESTABLISHED", "RST", "CLOSED"),
+    T("ESTABLISHED", "RST", "CLOSED", tells=RESET_ERROR),
     T("ESTABLISHED", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
     T("FIN_WAIT_1", "ACK", "FIN_WAIT_2", "acknowledges our FIN"),
     T("FIN_WAIT_1", "FIN", "CLOSING", "does not acknowledge our FIN", "ACK"),
@@ -37,11 +39,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("FIN_WAIT_1", "FIN", "FIN_WAIT_2", "acknowledges our FIN, but data before the FIN is missing"),
     T("FIN_WAIT_1", "ACK", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
     T("FIN_WAIT_1", "FIN", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
-    T("FIN_WAIT_1", "RST", "CLOSED"),
+    T("FIN_WAIT_1", "RST", "CLOSED", tells=RESET_ERROR),
     T("FIN_WAIT_1", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
-    T("FIN_WAIT_1", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3"),
+    T("FIN_WAIT_1", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3", tells=USER_TIMEOUT),
     T("FIN_WAIT_2", "FIN", "TIME_WAIT", sends="ACK"),
-    T("FIN_WAIT_2", "RST", "CLOSED"),
+    T("FIN_WAIT_2", "RST", "CLOSED", tells=RESET_ERROR),
     T("FIN_WAIT_2", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
     T("FIN_WAIT_2", "timeout FIN_WAIT_2", "CLOSED", "linux: orphaned socket", rfc="Linux tcp_fin_timeout"),
     T("FIN_WAIT_2", "ACK", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
@@ -49,18 +51,18 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("CLOSING", "ACK", "TIME_WAIT", "acknowledges our FIN"),
     T("CLOSING", "RST", "CLOSED"),
     T("CLOSING", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
-    T("CLOSING", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3"),
+    T("CLOSING", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3", tells=USER_TIMEOUT),
     T("TIME_WAIT", "timeout TIME_WAIT", "CLOSED", "after 2 MSL (linux: 60 s)", rfc="RFC 9293 §3.10.8"),
     T("TIME_WAIT", "RST", "CLOSED", "unless RFC 1337 is on"),
     T("TIME_WAIT", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
     T("CLOSE_WAIT", "close", "LAST_ACK", sends="FIN", rfc="RFC 9293 §3.10.4"),
     T("CLOSE_WAIT", "close", "CLOSED", "linux: unread data", "RST", "RFC 2525 §2.17"),
-    T("CLOSE_WAIT", "RST", "CLOSED"),
+    T("CLOSE_WAIT", "RST", "CLOSED", tells=RESET_ERROR),
     T("CLOSE_WAIT", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
     T("LAST_ACK", "ACK", "CLOSED", "acknowledges our FIN"),
     T("LAST_ACK", "RST", "CLOSED"),
     T("LAST_ACK", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
-    T("LAST_ACK", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3"),
+    T("LAST_ACK", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3", tells=USER_TIMEOUT),
 )  # fmt: skip
 
 
@@ -90,6 +92,6 @@ def table() -> list[dict]:
     """The table as records (for pandas.DataFrame(table()) in a notebook)."""
     return [
         {"state": t.state, "event": t.event, "next": t.next_state, "when": t.condition,
-         "sends": t.sends, "rfc": t.rfc}
+         "sends": t.sends, "tells the application": t.tells, "rfc": t.rfc}
         for t in TRANSITIONS
     ]  # fmt: skip

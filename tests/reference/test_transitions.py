@@ -45,3 +45,28 @@ def test_every_row_of_the_table_is_taken_by_some_run():
 def test_table_names_only_real_states():
     names = {s.name for s in State}
     assert all(t.state in names and t.next_state in names for t in TRANSITIONS)
+
+
+def test_what_the_application_hears_on_a_reset_is_what_the_handlers_say():
+    from conftest import (
+        make_close_wait,
+        make_closing,
+        make_established,
+        make_fin_wait_1,
+        make_fin_wait_2,
+        make_last_ack,
+        make_time_wait,
+    )
+
+    from reference_impl.segment import RST
+    from reference_impl.states import Error
+
+    makers = {"ESTABLISHED": make_established, "FIN_WAIT_1": make_fin_wait_1, "FIN_WAIT_2": make_fin_wait_2,
+              "CLOSING": make_closing, "TIME_WAIT": make_time_wait, "CLOSE_WAIT": make_close_wait,
+              "LAST_ACK": make_last_ack}  # fmt: skip
+    for t in (t for t in TRANSITIONS if t.event == "RST"):
+        ep = makers[t.state]()
+        step = ep.recv(ep.tcb.rcv_nxt, 0, RST)
+        assert step.state.name == t.next_state
+        heard = [o.message for o in step.outputs if isinstance(o, Error)]
+        assert heard == ([t.tells] if t.tells else []), t
