@@ -132,7 +132,7 @@ def collect(source: object) -> dict[State, Handler]:
             )
         if not is_stub(value):
             found[state] = value
-    if not found and not any(is_stub(v) for _, v in items):
+    if not found and not unwritten(source):
         raise LearnerError("no handler found: " + _naming_hint(items, None), "missing")
     return found
 
