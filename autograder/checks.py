@@ -168,9 +168,6 @@ def _run_cases(
     try:
         found = collect(handlers)
         require(found, tuple(states), handlers)
-        if not found:  # only stubs: the reference alone would pass every case
-            raise LearnerError("none of your handlers is written yet (each still only raises "
-                               "NotImplementedError)", "missing")  # fmt: skip
         reason = inspect_submission(handlers, found)
     except LearnerError as e:
         found, reason = {}, e.sentence

@@ -83,8 +83,9 @@ class LearnerError(Exception):
 def is_stub(fn: object) -> bool:
     """A handler still as released: its body does nothing but raise NotImplementedError.
 
-    Such a handler is "not written yet": checks let the reference play its state, so a
-    learner may work on the cells in any order, and a check that needs it says so.
+    A check that needs such a handler says it is not written yet; a timeline (show_mine)
+    lets the reference play its state. Graded scenario checks keep it: it raises where the
+    run reaches it, so a cell never earns points for a state the learner has not written.
     """
     code = getattr(fn, "__code__", None)
     return code is not None and tuple(code.co_names) == ("NotImplementedError",)
@@ -105,10 +106,10 @@ def unwritten(source: object) -> list[State]:
     return sorted((s for s, v in found if s is not None and is_stub(v)), key=list(State).index)
 
 
-def collect(source: object) -> dict[State, Handler]:
+def collect(source: object, *, skip_stubs: bool = False) -> dict[State, Handler]:
     """The learner's handlers by state, from a dict, a class or instance, a module or a namespace.
 
-    Stubs (is_stub) are left out: the reference plays their states."""
+    With skip_stubs, stubs (is_stub) are left out, so the reference plays their states."""
     if inspect.isclass(source):
         try:
             source = source()
@@ -130,7 +131,7 @@ def collect(source: object) -> dict[State, Handler]:
                 f"define it as def {state.value.lower()}(tcb, ev, profile):",
                 "missing",
             )
-        if not is_stub(value):
+        if not (skip_stubs and is_stub(value)):
             found[state] = value
     if not found and not unwritten(source):
         raise LearnerError("no handler found: " + _naming_hint(items, None), "missing")
@@ -140,10 +141,10 @@ def collect(source: object) -> dict[State, Handler]:
 def require(found: Mapping[State, Handler], states: tuple[State, ...], source: object) -> None:
     """Raise the naming sentence for the first state the check needs that the learner did not define."""
     for state in states:
+        if state in unwritten(source):
+            raise LearnerError(f"this check needs your {state.value.lower()}(tcb, ev, profile), which is not "
+                               "written yet (it still only raises NotImplementedError)", "missing")  # fmt: skip
         if state not in found:
-            if state in unwritten(source):
-                raise LearnerError(f"this check needs your {state.value.lower()}(tcb, ev, profile), which is not "
-                                   "written yet (it still only raises NotImplementedError)", "missing")  # fmt: skip
             items = list(source.items()) if isinstance(source, Mapping) else []
             raise LearnerError(f"this check needs your {_naming_hint(items, state)}", "missing")
 

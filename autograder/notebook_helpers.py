@@ -60,7 +60,7 @@ class LearnerRun:
         self.unwritten: list[State] = []  # stubs: the reference plays them
 
     def handlers(self) -> dict:
-        found = collect(self.namespace)  # LearnerError when nothing is named after a state
+        found = collect(self.namespace, skip_stubs=True)  # LearnerError when nothing is named after a state
         if self.states is not None:
             found = {s: fn for s, fn in found.items() if s in self.states}
         return found
