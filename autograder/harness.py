@@ -97,13 +97,17 @@ def _items(source: object) -> list[tuple[object, object]]:
     return [(n, getattr(source, n, None)) for n in dir(source) if not n.startswith("_")]
 
 
+def _state_of(key: object) -> State | None:
+    """The state a handler is named after (a State, or its name such as "fin_wait_1")."""
+    return key if isinstance(key, State) else HANDLER_NAMES.get(key) if isinstance(key, str) else None
+
+
 def unwritten(source: object) -> list[State]:
     """The states whose handler in `source` is still a stub (see is_stub)."""
     if inspect.isclass(source):
         return []
-    found = [(k if isinstance(k, State) else HANDLER_NAMES.get(k) if isinstance(k, str) else None, v)
-             for k, v in _items(source)]  # fmt: skip
-    return sorted((s for s, v in found if s is not None and is_stub(v)), key=list(State).index)
+    stubs = {_state_of(k) for k, v in _items(source) if is_stub(v)} - {None}
+    return sorted(stubs, key=list(State).index)
 
 
 def collect(source: object, *, skip_stubs: bool = False) -> dict[State, Handler]:
@@ -122,7 +126,7 @@ def collect(source: object, *, skip_stubs: bool = False) -> dict[State, Handler]
     items = _items(source)
     found: dict[State, Handler] = {}
     for key, value in items:
-        state = key if isinstance(key, State) else HANDLER_NAMES.get(key) if isinstance(key, str) else None
+        state = _state_of(key)
         if state is None:
             continue
         if not callable(value):

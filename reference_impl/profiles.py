@@ -111,7 +111,7 @@ def get_profile(name: str | Profile) -> Profile:
 # ---- the text form of options: what a script's `option` line and `--set NAME=VALUE` take --------
 
 OPTION_NAMES = tuple(f.name for f in fields(Profile) if f.name != "name")
-_COUNTS = ("rto_factor", "max_retries")
+COUNT_OPTIONS = ("rto_factor", "max_retries")
 
 
 def option_text(name: str, value: object) -> str:
@@ -120,7 +120,7 @@ def option_text(name: str, value: object) -> str:
         return "on" if value else "off"
     if value is None:
         return "none"
-    if name in _COUNTS:
+    if name in COUNT_OPTIONS:
         return str(value)
     for unit, size in (("s", 1_000_000), ("ms", 1000)):
         if value % size == 0:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .profiles import _COUNTS, OPTION_NAMES, RFC9293, Profile, get_profile
+from .profiles import COUNT_OPTIONS, OPTION_NAMES, RFC9293, Profile, get_profile
 from .segment import Flags, Segment
 from .sim import Action, Fate, Inject, Reopen, Scenario, SegmentKey
 from .states import AppAbort, AppClose, AppSend, State
@@ -93,7 +93,7 @@ def option_value(name: str, text: str) -> object:
         if text not in ("on", "off", "true", "false"):
             raise ValueError(f"option {name} takes on or off, not {text!r}")
         return text in ("on", "true")
-    if name in _COUNTS:
+    if name in COUNT_OPTIONS:
         if not text.isdigit():
             raise ValueError(f"option {name} takes a whole number, not {text!r}")
         return int(text)

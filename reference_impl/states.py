@@ -11,6 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from .segment import Segment
+from .trace import format_time
 
 if TYPE_CHECKING:
     from .tcb import TCB
@@ -171,14 +172,9 @@ def output_text(o: Output) -> str:
 
 def format_duration(us: int) -> str:
     """Exact and short: 240 s, 56.32 s, 220 ms, 250 µs."""
-    if us == 0:
-        return "0 s"
-    if us >= 1_000_000 or us % 1000:
-        if us < 1_000_000:
-            return f"{us} µs"
-        whole, frac = divmod(us, 1_000_000)
-        return f"{whole}.{frac:06d}".rstrip("0").rstrip(".") + " s"
-    return f"{us // 1000} ms"
+    if us == 0 or us >= 1_000_000:
+        return f"{format_time(us)} s"
+    return f"{us} µs" if us % 1000 else f"{us // 1000} ms"
 
 
 @dataclass(frozen=True, slots=True)

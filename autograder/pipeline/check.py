@@ -53,6 +53,12 @@ def _grade_ids(nb, written_only: bool = False) -> set[str]:
     return ids
 
 
+def _source_ids(course: Course, assignment: str, written_only: bool = False) -> set[str]:
+    """_grade_ids over the assignment's source notebooks."""
+    sources = course.path("source", ".", assignment).glob("*.ipynb")
+    return set().union(*(_grade_ids(nbformat.read(p, as_version=4), written_only) for p in sources))
+
+
 def identify(path: Path, nb, course: Course, assignment: str | None = None) -> str:
     """The assignment a notebook belongs to: as given, else its file name, else its nbgrader cells.
 
@@ -70,7 +76,7 @@ def identify(path: Path, nb, course: Course, assignment: str | None = None) -> s
     ids = _grade_ids(nb)
     overlap = {}
     for name in known:
-        theirs = set().union(*(_grade_ids(nbformat.read(p, as_version=4)) for p in course.path("source", ".", name).glob("*.ipynb")))
+        theirs = _source_ids(course, name)
         overlap[name] = len(ids & theirs) / len(ids | theirs) if ids | theirs else 0.0
     ranked = sorted(overlap, key=overlap.get, reverse=True)
     if not ranked or overlap[ranked[0]] == 0 or (len(ranked) > 1 and overlap[ranked[1]] == overlap[ranked[0]]):
@@ -90,9 +96,9 @@ def check_notebook(
         nb = nbformat.read(path, as_version=4)
     except Exception:
         raise BadNotebook(f"{path}: not a Jupyter notebook (could not read it as one)") from None
-    by_cells = assignment is None and path.stem not in course.assignments()
-    assignment = identify(path, nb, course, assignment)
-    renamed = [f"graded as {assignment} (recognised from its cells; the file name is not an assignment's)"] if by_cells else []
+    given, assignment = assignment, identify(path, nb, course, assignment)
+    renamed = [] if given or assignment == path.stem else [
+        f"graded as {assignment} (recognised from its cells; the file name is not an assignment's)"]
     with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp:
         scratch = Course(Path(tmp) / "course")
         shutil.copytree(course.path("source", ".", assignment), scratch.path("source", ".", assignment))
@@ -105,8 +111,7 @@ def check_notebook(
         collect(scratch, inbox.parent.parent, assignment)
         autograde(scratch, assignment, workers=1, cell_timeout=cell_timeout, progress=lambda _line: None)
         state = load_state(scratch, assignment, LEARNER)
-    sources = course.path("source", ".", assignment).glob("*.ipynb")
-    written = frozenset().union(*(_grade_ids(nbformat.read(p, as_version=4), written_only=True) for p in sources))
+    written = frozenset(_source_ids(course, assignment, written_only=True))
     return CheckResult(state["score"], state["max_score"], state["cells"], renamed + state["notes"], written)
 
 
