@@ -105,7 +105,7 @@ def cmd_run(args) -> int:
     except ValueError as e:  # e.g. a profile option out of range
         raise BadInput(f"{path}: {e}") from None
     try:
-        trace = simulate(script.scenario, script.profile)
+        trace = simulate(script.scenario, script.profile, scenarios.reference_machine())
     except ValueError as e:  # a scenario the network model cannot carry out, e.g. a delay past MSL
         raise BadInput(f"{path}: {e}") from None
     sys.stdout.write(render(trace, args.format))

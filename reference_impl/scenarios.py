@@ -107,13 +107,25 @@ def get(name: str) -> Entry:
         raise ValueError(f"unknown scenario {name!r}{hint} (see: tcpclose scenarios)") from None
 
 
-def run(name: str, base: Profile = RFC9293, fates: dict[SegmentKey, Fate] | None = None, **kw):
-    """Simulate a catalogue scenario (optionally with extra fates) under a profile."""
+def reference_machine():
+    """The reference's handler table, imported only when a caller wants the reference: the
+    simulator never imports it, and a learner build of the course has no handler code."""
+    try:
+        from .handlers import HANDLERS
+    except ImportError:
+        raise ImportError("this build of the course has no reference handlers; pass machine=..., or use "
+                          "autograder.reference_source.reference_trace(name, profile) for the reference's trace") from None
+    return HANDLERS
+
+
+def run(name: str, base: Profile = RFC9293, fates: dict[SegmentKey, Fate] | None = None, machine=None, **kw):
+    """Simulate a catalogue scenario (optionally with extra fates) under a profile, with
+    `machine` (a handler table for both ends; the reference's when not given)."""
     entry = get(name)
     sc = entry.scenario
     if fates:
         sc = sc.with_fates({**sc.fates, **fates}, name=f"{sc.name}+{pattern_name(fates)}")
-    return simulate(sc, entry.profile(base), **kw)
+    return simulate(sc, entry.profile(base), machine if machine is not None else reference_machine(), **kw)
 
 
 def pattern_name(fates: dict[SegmentKey, Fate]) -> str:
@@ -130,8 +142,9 @@ def parse_key(text: str) -> SegmentKey:
     return t[0], int(t[1:])
 
 
-def loss_patterns(name: str, k: int, base: Profile = RFC9293) -> Iterator[dict[SegmentKey, Fate]]:
-    """Every set of at most k lost segments that can happen in the scenario, each once.
+def loss_patterns(name: str, k: int, base: Profile = RFC9293, machine=None) -> Iterator[dict[SegmentKey, Fate]]:
+    """Every set of at most k lost segments that can happen in the scenario (run by `machine`,
+    the reference's when not given), each once.
 
     The enumeration grows a pattern only by segments that are actually sent in the
     run with the smaller pattern (a retransmission exists only once its original was
@@ -139,10 +152,11 @@ def loss_patterns(name: str, k: int, base: Profile = RFC9293) -> Iterator[dict[S
     """
     entry = get(name)
     profile = entry.profile(base)
+    machine = machine if machine is not None else reference_machine()
 
     def sends(fates: dict) -> list[SegmentKey]:
         sc = entry.scenario.with_fates({**entry.scenario.fates, **fates})
-        trace = simulate(sc, profile)
+        trace = simulate(sc, profile, machine)
         out, count = [], {"A": 0, "B": 0}
         for r in trace.rows:
             if r.event == "send":

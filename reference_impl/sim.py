@@ -4,6 +4,9 @@ A is the client, B the server. Each direction delivers after a fixed delay unles
 the scenario gives a segment another fate (lose, duplicate, delay). Same scenario,
 same profile, same machine → the same Trace, row for row: ties in time are broken
 by the order things were scheduled, never by anything outside the inputs.
+
+The machine is always given: the reference's is `reference_impl.handlers.HANDLERS`, and a
+learner build of the course has no handler code at all, so this module never imports it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
+from typing import TYPE_CHECKING
 
-from .handlers import HANDLERS, Handler
-from .profiles import RFC9293, Profile, ms, profile_text, sec
+from .profiles import Profile, ms, profile_text, sec
 from .segment import Segment
 from .states import (
     AppAbort,
@@ -28,6 +31,7 @@ from .states import (
     Send,
     StartTimer,
     State,
+    Step,
     Stimulus,
     Timeout,
     Timer,
@@ -35,6 +39,11 @@ from .states import (
 )
 from .tcb import TCB
 from .trace import Row, Trace
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Handler = Callable[[TCB, Stimulus, Profile], Step]
 
 ENDPOINTS = ("A", "B")
 
@@ -98,7 +107,16 @@ class Scenario:
         return dc_replace(self, fates=dict(fates), name=name or self.name)
 
 
-Machine = Mapping[State, Handler]
+Machine = Mapping[State, "Handler"]
+
+
+def _per_endpoint(machines: Mapping[str, Machine] | Machine) -> dict[str, Machine]:
+    """{"A": machine, "B": machine}: one table given for both ends, or one per endpoint."""
+    if machines and all(isinstance(k, State) for k in machines):
+        return {"A": machines, "B": machines}  # type: ignore[dict-item]
+    if set(machines) != set(ENDPOINTS):
+        raise ValueError("give the machine as a table {State: handler} for both ends, or {'A': ..., 'B': ...}")
+    return dict(machines)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -119,8 +137,8 @@ class Simulation:
     def __init__(
         self,
         scenario: Scenario,
-        profile: Profile = RFC9293,
-        machines: Mapping[str, Machine] | None = None,
+        profile: Profile,
+        machines: Mapping[str, Machine] | Machine,
         *,
         max_events: int = 5_000,
         horizon: int = sec(3600),
@@ -133,7 +151,7 @@ class Simulation:
                     f"segment {key[0]}{key[1]} would spend {format_duration(scenario.delay + fate.delay)} "
                     f"in the network, longer than the MSL of {format_duration(profile.msl)}"
                 )
-        self.machines = machines or {"A": HANDLERS, "B": HANDLERS}
+        self.machines = _per_endpoint(machines)
         self.max_events, self.horizon = max_events, horizon
         srtt = 2 * scenario.delay
         self.ep = {
@@ -315,9 +333,11 @@ class Simulation:
 
 def simulate(
     scenario: Scenario,
-    profile: Profile = RFC9293,
-    machines: Mapping[str, Machine] | None = None,
+    profile: Profile,
+    machines: Mapping[str, Machine] | Machine,
     **limits: int,
 ) -> Trace:
-    """Run a scenario to quiescence (or to the limits) and return its Trace."""
+    """Run a scenario to quiescence (or to the limits) and return its Trace.
+
+    `machines`: one handler table {State: handler} for both ends, or {"A": table, "B": table}."""
     return Simulation(scenario, profile, machines, **limits).run()

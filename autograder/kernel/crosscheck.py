@@ -32,6 +32,7 @@ from reference_impl.sim import Action, Fate, Scenario, simulate
 from reference_impl.states import AppAbort, AppClose, AppSend
 from reference_impl.trace import Trace
 
+from ..reference_source import reference_machine
 from . import kernel_states, procnet
 from .netns import NamespacePair, entered, parent_namespace
 from .relay import Packet, Relay
@@ -369,7 +370,7 @@ def _subsequence(small: list[str], big: list[str]) -> bool:
 def compare(run: KernelRun, base: Profile = LINUX) -> Comparison:
     """Simulate the scenario under the profile and put it beside the kernel run."""
     ks = run.scenario
-    trace = simulate(ks.scenario, ks.profile(base))
+    trace = simulate(ks.scenario, ks.profile(base), reference_machine())
     until = int(ks.observe * 1e6)
     states = {ep: (_sim_states(trace, ep, until), run.states(ep)) for ep in "AB"}
     segments = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from reference_impl.handlers import HANDLERS
 from reference_impl.profiles import LINUX
 from reference_impl.script import ScriptError, parse_duration, parse_script
 from reference_impl.sim import simulate
@@ -22,7 +23,7 @@ expect end B CLOSED
 
 def run(text: str):
     script = parse_script(text, "t.script")
-    return script, simulate(script.scenario, script.profile)
+    return script, simulate(script.scenario, script.profile, HANDLERS)
 
 
 def test_script_runs_and_meets_its_expectations():

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from reference_impl import scenarios
+from reference_impl.handlers import HANDLERS
 from reference_impl.segment import MOD, seq_diff, seq_lt
 from reference_impl.sim import Reopen, simulate
 
@@ -32,8 +33,8 @@ def test_seq_comparison_across_the_wrap():
 @pytest.mark.parametrize("name", list(scenarios.CATALOGUE))
 def test_scenario_is_the_same_across_the_wrap(name):
     entry = scenarios.get(name)
-    plain = simulate(entry.scenario, entry.profile())
-    wrapped = simulate(shifted(entry.scenario), entry.profile())
+    plain = simulate(entry.scenario, entry.profile(), HANDLERS)
+    wrapped = simulate(shifted(entry.scenario), entry.profile(), HANDLERS)
     assert len(plain.rows) == len(wrapped.rows)
     for p, w in zip(plain.rows, wrapped.rows, strict=True):
         assert (p.time, p.endpoint, p.event, p.state_before, p.state_after, p.flags) == (
