@@ -1,0 +1,489 @@
+"""Handler calls as plain data: the one boundary between a learner's code and the grader.
+
+Trusted grading asks the sandbox one question, `handler(tcb, stimulus, profile)`, and gets a
+Step back. Both cross a pipe as JSON built from primitives only (dict, list, str, int, bool,
+None), so nothing the learner defines (a subclass of int or str, an object whose `__eq__`
+says yes to everything, a patched Step) can reach the trusted side: real objects are built
+there, from data this module has checked.
+
+Decoding is the security boundary and it is strict: exact types (a bool is not an int; JSON
+gives no subclasses), 32-bit sequence numbers, known enum names only, bounded sizes (payload
+bytes, outputs per step, string lengths, the whole message) and no NaN. Every rejection is a
+`PlainError` whose `sentence` ends "your handler ..." the way `autograder.harness.step_problem`
+words it, so it reads as what the learner's handler returned wrong.
+
+Encoding on the learner's side (`encode_step`) applies the same rules to the objects a handler
+returned, so a mistake is named with the learner's own values before anything is sent.
+
+Shapes (bytes travel as lowercase hex, flags as names in the order FIN, SYN, RST, ACK):
+
+    tcb       {"snd_una": int, "snd_nxt": int, "rcv_nxt": int, "snd_wnd": int, "rcv_wnd": int,
+               "fin_seq": int | None, "unacked": hex, "retries": int, "probed": bool,
+               "orphaned": bool, "refuses_data": bool, "srtt": int}
+    segment   {"seq": int, "ack": int, "flags": [name, ...], "payload": hex, "window": int}
+    stimulus  {"kind": "AppClose", "shutdown": bool, "unread": int} | {"kind": "AppSend", "data": hex}
+              | {"kind": "AppAbort"} | {"kind": "Arrival", "segment": segment}
+              | {"kind": "Timeout", "timer": name}
+    output    {"kind": "Send", "segment": segment} | {"kind": "StartTimer", "timer": name, "duration": int}
+              | {"kind": "CancelTimer", "timer": name} | {"kind": "DeliverData", "data": hex}
+              | {"kind": "DeliverEOF"} | {"kind": "Error", "message": str}
+    step      {"state": name, "outputs": [output, ...], "tcb": tcb | None}
+    profile   {"name": str, <every Profile field>: int | bool | None}
+    call      {"state": name, "tcb": tcb, "stimulus": stimulus, "profile": profile}
+
+A segment's `incarnation` is the simulator's bookkeeping (it stamps every segment it sends), not
+part of the protocol, so it does not cross.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from reference_impl.profiles import Profile
+from reference_impl.segment import MOD, Flags, Segment
+from reference_impl.states import (
+    AppAbort,
+    AppClose,
+    AppSend,
+    Arrival,
+    CancelTimer,
+    DeliverData,
+    DeliverEOF,
+    Error,
+    Send,
+    StartTimer,
+    State,
+    Step,
+    Stimulus,
+    Timeout,
+    Timer,
+)
+from reference_impl.tcb import TCB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big anything crossing the boundary may be. Generous for any correct handler."""
+
+    payload: int = 65_536  # bytes of one segment's data, of DeliverData, of the TCB's unacked data
+    outputs: int = 64  # outputs in one Step
+    string: int = 500  # characters of an Error message or a profile name
+    message: int = 1 << 20  # bytes of one encoded message
+    count: int = 1 << 31  # retries, unread bytes and the like
+    duration: int = 1 << 53  # virtual microseconds
+
+
+LIMITS = Limits()
+
+
+class PlainError(ValueError):
+    """Data that may not cross; `sentence` continues "your handler ..." (e.g. "returned None: ...")."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+
+# ---- wire format -------------------------------------------------------------------------
+
+
+def dumps(obj: object, limits: Limits = LIMITS) -> bytes:
+    """Compact JSON; refuses NaN and anything over the message limit."""
+    data = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+    if len(data) > limits.message:
+        raise PlainError(f"returned a value too large to send ({len(data)} bytes, limit {limits.message})")
+    return data
+
+
+def _no_constant(name: str) -> object:
+    raise PlainError(f"sent {name}, which is not a number the grader accepts")
+
+
+def loads(data: bytes, limits: Limits = LIMITS) -> object:
+    """Parse one message: valid UTF-8 JSON, within the size limit, no NaN or Infinity."""
+    if not isinstance(data, bytes | bytearray) or len(data) > limits.message:
+        raise PlainError("sent a message larger than the grader accepts")
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except PlainError:
+        raise
+    except (ValueError, RecursionError):
+        raise PlainError("sent a message that is not valid JSON") from None
+
+
+# ---- checking primitives (decode side: exact types only) ---------------------------------
+
+
+def _dict(d: object, what: str, keys: frozenset[str]) -> dict:
+    if type(d) is not dict:
+        raise PlainError(f"returned {what} that is not a record")
+    if d.keys() != keys:
+        extra, missing = sorted(d.keys() - keys), sorted(keys - d.keys())
+        detail = f"unknown field {extra[0]!r}" if extra else f"no field {missing[0]!r}"
+        raise PlainError(f"returned {what} with {detail}")
+    return d
+
+
+def _int(v: object, what: str, lo: int, hi: int, tail: str = "") -> int:
+    """An exact int in lo..hi-1; else "returned <what>=<v> <tail>"."""
+    if type(v) is not int or not lo <= v < hi:
+        raise PlainError(f"returned {what}={_show(v)} {tail or f'is not a whole number from {lo} to {hi - 1}'}")
+    return v
+
+
+def _seq(v: object, what: str) -> int:
+    return _int(v, what, 0, MOD, "is not a 32-bit sequence number (use seq_add)")
+
+
+def _bool(v: object, what: str) -> bool:
+    if type(v) is not bool:
+        raise PlainError(f"returned {what}={_show(v)}, which is not True or False")
+    return v
+
+
+def _str(v: object, what: str, limits: Limits) -> str:
+    if type(v) is not str:
+        raise PlainError(f"returned {what} that is not a string")
+    if len(v) > limits.string:
+        raise PlainError(f"returned {what} of {len(v)} characters (limit {limits.string})")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PlainError(f"returned {what} that is not valid text") from None
+    return v
+
+
+def _bytes(v: object, what: str, limits: Limits) -> bytes:
+    if type(v) is not str or len(v) > 2 * limits.payload:
+        raise PlainError(f"returned {what} that is not bytes of at most {limits.payload}")
+    try:
+        if v != v.lower():
+            raise ValueError
+        return bytes.fromhex(v)
+    except ValueError:
+        raise PlainError(f"returned {what} that is not bytes") from None
+
+
+def _enum(v: object, enum: type, what: str, hint: str) -> Any:
+    if type(v) is not str or v not in enum.__members__:
+        raise PlainError(f"returned {what} {_show(v)}, which is not {hint}")
+    return enum.__members__[v]
+
+
+def _show(v: object) -> str:
+    text = repr(v) if type(v) in (int, bool, str, type(None), float) else type(v).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ---- TCB --------------------------------------------------------------------------------
+
+_TCB_SEQ = ("snd_una", "snd_nxt", "rcv_nxt")
+_TCB_COUNT = ("snd_wnd", "rcv_wnd", "retries", "srtt")
+_TCB_BOOL = ("probed", "orphaned", "refuses_data")
+_TCB_KEYS = frozenset(TCB.__slots__)
+assert _TCB_KEYS == frozenset(_TCB_SEQ + _TCB_COUNT + _TCB_BOOL + ("fin_seq", "unacked")), "plain.py: TCB changed"
+
+
+def encode_tcb(tcb: TCB, limits: Limits = LIMITS) -> dict:
+    """A TCB as primitives; raises PlainError naming the field a handler got wrong."""
+    if type(tcb) is not TCB:
+        raise PlainError(f"returned tcb={type(tcb).__name__}, not a TCB (use tcb.replace(...), or leave it out)")
+    out: dict[str, object] = {}
+    for name in _TCB_SEQ:
+        out[name] = _seq(getattr(tcb, name), f"a TCB whose {name}")
+    for name in _TCB_COUNT:
+        out[name] = _int(getattr(tcb, name), f"a TCB whose {name}", 0, limits.duration)
+    for name in _TCB_BOOL:
+        out[name] = _bool(getattr(tcb, name), f"a TCB whose {name}")
+    fin = tcb.fin_seq
+    out["fin_seq"] = None if fin is None else _int(fin, "a TCB whose fin_seq", 0, MOD, "is not a sequence number")
+    out["unacked"] = _hex(tcb.unacked, "a TCB whose unacked data", limits)
+    return out
+
+
+def decode_tcb(d: object, limits: Limits = LIMITS) -> TCB:
+    d = _dict(d, "a TCB", _TCB_KEYS)
+    values: dict[str, object] = {}
+    for name in _TCB_SEQ:
+        values[name] = _seq(d[name], f"a TCB whose {name}")
+    for name in _TCB_COUNT:
+        values[name] = _int(d[name], f"a TCB whose {name}", 0, limits.duration)
+    for name in _TCB_BOOL:
+        values[name] = _bool(d[name], f"a TCB whose {name}")
+    fin = d["fin_seq"]
+    values["fin_seq"] = None if fin is None else _int(fin, "a TCB whose fin_seq", 0, MOD, "is not a sequence number")
+    values["unacked"] = _bytes(d["unacked"], "a TCB whose unacked data", limits)
+    return TCB(**values)
+
+
+def _hex(v: object, what: str, limits: Limits) -> str:
+    if type(v) is not bytes:
+        raise PlainError(f"returned {what} that is not bytes")
+    if len(v) > limits.payload:
+        raise PlainError(f"returned {what} of {len(v)} bytes (limit {limits.payload})")
+    return v.hex()
+
+
+# ---- segments -------------------------------------------------------------------------------
+
+_FLAG_ORDER = (("FIN", Flags.FIN), ("SYN", Flags.SYN), ("RST", Flags.RST), ("ACK", Flags.ACK))
+_FLAG_BITS = dict(_FLAG_ORDER)
+_SEG_KEYS = frozenset(("seq", "ack", "flags", "payload", "window"))
+
+
+def encode_segment(seg: Segment, limits: Limits = LIMITS, what: str = "a segment") -> dict:
+    if type(seg) is not Segment:
+        raise PlainError(f"returned Send({_show(seg)}): Send takes a Segment")
+    flags = seg.flags
+    if type(flags) is not Flags or int(flags) & ~0x17:
+        raise PlainError(f"returned {what} with impossible flags {flags!r} (use FIN, SYN, RST, ACK)")
+    return {
+        "seq": _seq(seg.seq, f"{what} whose seq"),
+        "ack": _seq(seg.ack, f"{what} whose ack"),
+        "flags": [name for name, bit in _FLAG_ORDER if int(flags) & bit],
+        "payload": _hex(seg.payload, f"{what} whose payload", limits),
+        "window": _window(seg.window, what),
+    }
+
+
+def _window(v: object, what: str) -> int:
+    if type(v) is not int or not 0 <= v <= 0xFFFF:
+        raise PlainError(f"returned {what} with window {_show(v)}, outside 0..65535")
+    return v
+
+
+def decode_segment(d: object, limits: Limits = LIMITS, what: str = "a segment") -> Segment:
+    d = _dict(d, what, _SEG_KEYS)
+    names = d["flags"]
+    if type(names) is not list or len(names) > 4 or len(set(map(str, names))) != len(names):
+        raise PlainError(f"returned {what} with impossible flags (use FIN, SYN, RST, ACK)")
+    flags = Flags.NONE
+    for name in names:
+        if type(name) is not str or name not in _FLAG_BITS:
+            raise PlainError(f"returned {what} with impossible flag {_show(name)} (use FIN, SYN, RST, ACK)")
+        flags |= _FLAG_BITS[name]
+    return Segment(
+        seq=_seq(d["seq"], f"{what} whose seq"),
+        ack=_seq(d["ack"], f"{what} whose ack"),
+        flags=flags,
+        payload=_bytes(d["payload"], f"{what} whose payload", limits),
+        window=_window(d["window"], what),
+    )
+
+
+# ---- stimuli (grader to learner) --------------------------------------------------------------
+
+
+def encode_stimulus(ev: Stimulus, limits: Limits = LIMITS) -> dict:
+    match ev:
+        case AppClose(shutdown=shutdown, unread=unread):
+            return {"kind": "AppClose", "shutdown": _bool(shutdown, "AppClose shutdown"),
+                    "unread": _int(unread, "AppClose unread", 0, limits.count)}  # fmt: skip
+        case AppSend(data=data):
+            return {"kind": "AppSend", "data": _hex(data, "AppSend data", limits)}
+        case AppAbort():
+            return {"kind": "AppAbort"}
+        case Arrival(segment=seg):
+            return {"kind": "Arrival", "segment": encode_segment(seg, limits)}
+        case Timeout(timer=timer):
+            if type(timer) is not Timer:
+                raise PlainError(f"returned a timeout of {_show(timer)}, which is not a Timer")
+            return {"kind": "Timeout", "timer": timer.name}
+    raise PlainError(f"returned {_show(ev)}, which is not a stimulus")
+
+
+_STIMULUS_KEYS = {
+    "AppClose": frozenset(("kind", "shutdown", "unread")),
+    "AppSend": frozenset(("kind", "data")),
+    "AppAbort": frozenset(("kind",)),
+    "Arrival": frozenset(("kind", "segment")),
+    "Timeout": frozenset(("kind", "timer")),
+}
+
+
+def decode_stimulus(d: object, limits: Limits = LIMITS) -> Stimulus:
+    kind = d.get("kind") if type(d) is dict else None
+    if type(kind) is not str or kind not in _STIMULUS_KEYS:
+        raise PlainError("returned a stimulus of no known kind")
+    d = _dict(d, f"an {kind}", _STIMULUS_KEYS[kind])
+    if kind == "AppClose":
+        return AppClose(shutdown=_bool(d["shutdown"], "AppClose shutdown"),
+                        unread=_int(d["unread"], "AppClose unread", 0, limits.count))  # fmt: skip
+    if kind == "AppSend":
+        return AppSend(_bytes(d["data"], "AppSend data", limits))
+    if kind == "AppAbort":
+        return AppAbort()
+    if kind == "Arrival":
+        return Arrival(decode_segment(d["segment"], limits))
+    return Timeout(_enum(d["timer"], Timer, "a timeout of", "a Timer"))
+
+
+# ---- outputs and steps (learner to grader) ------------------------------------------------------
+
+_OUTPUT_HINT = "an output (Send, StartTimer, CancelTimer, DeliverData, DeliverEOF, Error)"
+
+
+def encode_output(out: object, limits: Limits = LIMITS) -> dict:
+    """One output as primitives; the sentence matches harness.output_problem's."""
+    kind = type(out)
+    if kind is Segment:
+        raise PlainError(f"{out}, a bare Segment: wrap it as Send(segment)")
+    if kind is Send:
+        return {"kind": "Send", "segment": encode_segment(out.segment, limits)}
+    if kind is StartTimer:
+        if type(out.timer) is not Timer:
+            raise PlainError(f"StartTimer({_show(out.timer)}, ...): the timer must be a Timer, e.g. Timer.TIME_WAIT")
+        d = out.duration
+        if type(d) is not int or not 0 <= d < limits.duration:
+            raise PlainError(f"StartTimer with duration {_show(d)}: use whole microseconds, e.g. profile.time_wait")
+        return {"kind": "StartTimer", "timer": out.timer.name, "duration": d}
+    if kind is CancelTimer:
+        if type(out.timer) is not Timer:
+            raise PlainError(f"CancelTimer({_show(out.timer)}): the timer must be a Timer, e.g. Timer.RETRANSMIT")
+        return {"kind": "CancelTimer", "timer": out.timer.name}
+    if kind is DeliverData:
+        if type(out.data) is not bytes:
+            raise PlainError("DeliverData with data that is not bytes")
+        return {"kind": "DeliverData", "data": _hex(out.data, "DeliverData with data", limits)}
+    if kind is DeliverEOF:
+        return {"kind": "DeliverEOF"}
+    if kind is Error:
+        if type(out.message) is not str:
+            raise PlainError("Error with a message that is not a string")
+        return {"kind": "Error", "message": _str(out.message, "an Error message", limits)}
+    raise PlainError(f"{_show(out)}, which is not {_OUTPUT_HINT}")
+
+
+_OUTPUT_KEYS = {
+    "Send": frozenset(("kind", "segment")),
+    "StartTimer": frozenset(("kind", "timer", "duration")),
+    "CancelTimer": frozenset(("kind", "timer")),
+    "DeliverData": frozenset(("kind", "data")),
+    "DeliverEOF": frozenset(("kind",)),
+    "Error": frozenset(("kind", "message")),
+}
+
+
+def decode_output(d: object, limits: Limits = LIMITS) -> object:
+    kind = d.get("kind") if type(d) is dict else None
+    if type(kind) is not str or kind not in _OUTPUT_KEYS:
+        raise PlainError(f"something which is not {_OUTPUT_HINT}")
+    d = _dict(d, f"a {kind}", _OUTPUT_KEYS[kind])
+    if kind == "Send":
+        return Send(decode_segment(d["segment"], limits))
+    if kind == "StartTimer":
+        timer = _enum(d["timer"], Timer, "StartTimer of", "a Timer, e.g. Timer.TIME_WAIT")
+        duration = d["duration"]
+        if type(duration) is not int or not 0 <= duration < limits.duration:
+            raise PlainError(f"StartTimer with duration {_show(duration)}: use whole microseconds, e.g. profile.time_wait")
+        return StartTimer(timer, duration)
+    if kind == "CancelTimer":
+        return CancelTimer(_enum(d["timer"], Timer, "CancelTimer of", "a Timer, e.g. Timer.RETRANSMIT"))
+    if kind == "DeliverData":
+        return DeliverData(_bytes(d["data"], "DeliverData with data", limits))
+    if kind == "DeliverEOF":
+        return DeliverEOF()
+    return Error(_str(d["message"], "an Error message", limits))
+
+
+_STEP_KEYS = frozenset(("state", "outputs", "tcb"))
+
+
+def encode_step(step: object, limits: Limits = LIMITS) -> dict:
+    """What a handler returned, as primitives; PlainError says what is wrong with it."""
+    if step is None:
+        raise PlainError("returned None: did you forget `return Step(next_state, outputs, tcb)`?")
+    if type(step) is tuple:
+        raise PlainError("returned a tuple; wrap it: return Step(next_state, outputs, tcb)")
+    if type(step) is not Step:
+        raise PlainError(f"returned a {type(step).__name__}, not a Step: return Step(next_state, outputs, tcb)")
+    state = step.state
+    if type(state) is not State:
+        if type(state) is str:
+            raise PlainError(f"returned the next state as the string {state!r}; use State.{state.upper()[:40]}")
+        raise PlainError(f"returned {_show(state)} as the next state, which is not a State (e.g. State.FIN_WAIT_2)")
+    outputs = step.outputs
+    if type(outputs) not in (tuple, list):
+        raise PlainError(f"returned outputs of type {type(outputs).__name__}; use a list or tuple of outputs")
+    if len(outputs) > limits.outputs:
+        raise PlainError(f"returned {len(outputs)} outputs (limit {limits.outputs})")
+    encoded = []
+    for i, out in enumerate(outputs, 1):
+        try:
+            encoded.append(encode_output(out, limits))
+        except PlainError as e:
+            raise PlainError(f"returned output #{i} {e.sentence.removeprefix('returned ')}") from None
+    tcb = None if step.tcb is None else encode_tcb(step.tcb, limits)
+    return {"state": state.name, "outputs": encoded, "tcb": tcb}
+
+
+def decode_step(d: object, limits: Limits = LIMITS) -> Step:
+    """A Step built from checked primitives; PlainError says what the handler returned wrong."""
+    d = _dict(d, "a step", _STEP_KEYS)
+    state = _enum(d["state"], State, "the next state", "a State (e.g. State.FIN_WAIT_2)")
+    outputs = d["outputs"]
+    if type(outputs) is not list:
+        raise PlainError("returned outputs that are not a list or tuple of outputs")
+    if len(outputs) > limits.outputs:
+        raise PlainError(f"returned {len(outputs)} outputs (limit {limits.outputs})")
+    decoded = []
+    for i, out in enumerate(outputs, 1):
+        try:
+            decoded.append(decode_output(out, limits))
+        except PlainError as e:
+            raise PlainError(f"returned output #{i} {e.sentence.removeprefix('returned ')}") from None
+    tcb = None if d["tcb"] is None else decode_tcb(d["tcb"], limits)
+    return Step(state, tuple(decoded), tcb)
+
+
+# ---- profiles (grader to learner) ------------------------------------------------------------
+
+_PROFILE_KINDS: dict[str, str] = {f.name: str(f.type).replace(" ", "") for f in dataclasses.fields(Profile)}
+assert set(_PROFILE_KINDS.values()) <= {"str", "int", "bool", "int|None"}, "plain.py: a Profile field of a new type"
+
+
+def encode_profile(profile: Profile, limits: Limits = LIMITS) -> dict:
+    if type(profile) is not Profile:
+        raise PlainError(f"returned a profile of type {type(profile).__name__}, not a Profile")
+    return _profile_values({name: getattr(profile, name) for name in _PROFILE_KINDS}, limits)
+
+
+def decode_profile(d: object, limits: Limits = LIMITS) -> Profile:
+    return Profile(**_profile_values(_dict(d, "a profile", frozenset(_PROFILE_KINDS)), limits))
+
+
+def _profile_values(d: dict, limits: Limits) -> dict:
+    out: dict[str, object] = {}
+    for name, kind in _PROFILE_KINDS.items():
+        v, what = d[name], f"a profile whose {name}"
+        if kind == "str":
+            out[name] = _str(v, what, limits)
+        elif kind == "bool":
+            out[name] = _bool(v, what)
+        elif kind == "int|None" and v is None:
+            out[name] = None
+        else:
+            out[name] = _int(v, what, 0, limits.duration)
+    return out
+
+
+# ---- one handler call ------------------------------------------------------------------------
+
+_CALL_KEYS = frozenset(("state", "tcb", "stimulus", "profile"))
+
+
+def encode_call(state: State, tcb: TCB, stimulus: Stimulus, profile: Profile, limits: Limits = LIMITS) -> dict:
+    """The question the grader asks: handler for `state`, called with (tcb, stimulus, profile)."""
+    if type(state) is not State:
+        raise PlainError(f"returned {_show(state)} as a state, which is not a State")
+    return {"state": state.name, "tcb": encode_tcb(tcb, limits), "stimulus": encode_stimulus(stimulus, limits),
+            "profile": encode_profile(profile, limits)}  # fmt: skip
+
+
+def decode_call(d: object, limits: Limits = LIMITS) -> tuple[State, TCB, Stimulus, Profile]:
+    d = _dict(d, "a handler call", _CALL_KEYS)
+    state = _enum(d["state"], State, "the state", "a State")
+    return state, decode_tcb(d["tcb"], limits), decode_stimulus(d["stimulus"], limits), decode_profile(d["profile"], limits)
