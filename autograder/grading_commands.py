@@ -34,7 +34,7 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     from .pipeline.autograde import autograde
-    from .pipeline.export import awaiting_hand_grading, class_report, export_grades
+    from .pipeline.export import awaiting_hand_grading, class_report
     from .pipeline.feedback import generate_feedback
     from .pipeline.steps import PipelineError, collect, generate
 
@@ -60,7 +60,9 @@ def cmd_grade(args) -> int:
                       f"(their pages show 0 for them): {', '.join(waiting)}; grade them in the formgrader, "
                       "then run feedback again", file=sys.stderr)  # fmt: skip
         elif args.step == "export":
-            print(export_grades(course, Path(args.out or course.root / "grades.csv")))
+            from .pipeline.lms import run_export  # grades.csv, or a Canvas / Moodle import
+
+            return run_export(course, args)
         elif args.step == "report":
             print(class_report(course, Path(args.out or course.root / "class_report.csv")))
     except PipelineError as e:
@@ -85,6 +87,18 @@ def cmd_notebooks(args) -> int:
     for path in regenerate(course, dest):
         print(path)
     return FAILED if problems else OK
+
+
+EXPORT_HELP = """\
+Canvas: pass your gradebook export (Grades > Export) as --roster; the copy keeps every row, column
+and the Points Possible row, fills each assignment's column (the one whose name starts with the
+assignment's name, or a new column) and leaves rows without a submission empty (EX stays).
+Moodle: names, the identifier and a column per assignment (map them in Moodle's CSV import).
+Who is who: an nbgrader student id is the JupyterHub user name (the folder under submitted/).
+A roster row is that student's when its SIS Login ID (Moodle: Username) is the id; else when
+its SIS Login ID or email is the student's email in the gradebook (nbgrader db student add ID
+--email ...); else when its SIS User ID (Moodle: ID number) is the id.
+Exit 1 when a graded student has no roster row (listed, file still written); 2 on bad input."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,9 +130,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: the course config)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
-    for name, text in (("export", "grades CSV: a row per student"), ("report", "class report CSV per transition")):
-        p = steps.add_parser(name, parents=[course], help=text)
-        p.add_argument("--out", help="CSV path (default: in the course root)")
+    p = steps.add_parser("export", parents=[course], help="grades CSV, or a Canvas / Moodle grade import",
+                         description=EXPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--format", choices=("grades", "canvas", "moodle"), default="grades",
+                   help="grades: grades.csv (default); canvas: your Canvas gradebook export, filled in; "
+                        "moodle: Moodle's grade import CSV")
+    p.add_argument("--roster", metavar="FILE", help="the LMS's own export: Canvas gradebook CSV, or Moodle's "
+                                                    "grades as a plain text file (needed by canvas and moodle)")
+    p.add_argument("-o", "--out", help="output file (default: grades.csv, canvas_import.csv or moodle_import.csv "
+                                       "in the course root)")
+    p.add_argument("--moodle-id", choices=("email", "idnumber"), default="email",
+                   help="identify Moodle users by 'Email address' (default) or 'ID number'")
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--student", action="append", help="only this nbgrader student id (repeatable)")
+    p.add_argument("--force", action="store_true", help="replace an existing canvas / moodle output file")
+    p = steps.add_parser("report", parents=[course], help="class report CSV per transition")
+    p.add_argument("--out", help="CSV path (default: in the course root)")
     g.set_defaults(func=cmd_grade)
 
     n = sub.add_parser("notebooks", parents=[course], help="regenerate the learner copies in notebooks/")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 
 from .autograde import load_state
 from .course import Course
+from .lms import read_scores
 
 
 def _gradebook(course: Course) -> Gradebook:
@@ -30,25 +32,20 @@ def awaiting_hand_grading(course: Course, assignment: str) -> list[str]:
         return sorted(s.student.id for s in gb.find_assignment(assignment).submissions if s.needs_manual_grade)
 
 
-def export_grades(course: Course, out: Path) -> Path:
-    with _gradebook(course) as gb:
-        assignments = sorted(a.name for a in gb.assignments)
-        rows = []
-        for student in sorted(s.id for s in gb.students):
-            row, waiting = {"student": student}, []
-            for a in assignments:
-                try:
-                    submission = gb.find_submission(a, student)
-                except MissingEntry:
-                    row[a] = 0.0
-                    continue
-                row[a] = round(submission.score, 2)
-                if submission.needs_manual_grade:
-                    waiting.append(a)
-            row["total"] = round(sum(row[a] for a in assignments), 2)
-            row["awaiting_hand_grading"] = " ".join(waiting)
-            rows.append(row)
-    return _write(out, ["student", *assignments, "total", "awaiting_hand_grading"], rows)
+def export_grades(course: Course, out: Path, assignments: Iterable[str] = (), students: Iterable[str] = ()) -> Path:
+    """grades.csv: every (or the named) student and assignment; a missing submission counts 0."""
+    scores = read_scores(course, assignments, students, submitted_only=False)
+    rows = []
+    for student in sorted(scores.in_scope):
+        row = {"student": student}
+        for a in scores.max_points:
+            got = scores.scores.get((student, a))
+            row[a] = got.points if got else 0.0
+        row["total"] = round(sum(row[a] for a in scores.max_points), 2)
+        row["awaiting_hand_grading"] = " ".join(a for a in scores.max_points
+                                                if (got := scores.scores.get((student, a))) and got.awaiting)
+        rows.append(row)
+    return _write(out, ["student", *scores.max_points, "total", "awaiting_hand_grading"], rows)
 
 
 def class_report(course: Course, out: Path) -> Path:
