@@ -31,13 +31,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reference_impl import scenarios
-from reference_impl.profiles import Profile, get_profile, profile_text
+from reference_impl.profiles import RFC9293, Profile, get_profile, profile_text
 from reference_impl.states import State
 from reference_impl.trace import Trace
 
 from .harness import Guard, LearnerError, collect, compose, run_machine, unwritten
+from .reference_source import ReferenceUnavailable, reference_trace
 
-__all__ = ["learner_run", "show_mine", "predict", "from_trace", "LearnerRun", "Prediction"]
+__all__ = ["learner_run", "show_mine", "predict", "from_trace", "reference_close", "LearnerRun", "Prediction"]
+
+
+def reference_close(name: str, profile: str | Profile = RFC9293, lose: Sequence[str] = ()) -> Trace:
+    """The reference's trace of a catalogue scenario, for an ungraded cell to show or tabulate.
+
+    Where this environment has no reference (the grading sandbox), an empty Trace whose note
+    says so: a timeline of it shows that sentence, and the cell does not fail.
+    """
+    try:
+        return reference_trace(name, profile, lose)
+    except ReferenceUnavailable as e:
+        return Trace(scenario=name, profile=profile_text(get_profile(profile)), notes=[f"No timeline here: {e.sentence}."])
 
 
 # ---- the learner's machine as a timeline runner ------------------------------------------
@@ -57,6 +70,9 @@ class LearnerRun:
         self.namespace = namespace
         self.states = tuple(states) if states is not None else None
         self.error: str | None = None
+        # In a learner build: the recorded reference stopped the run at an input it never saw,
+        # which happens only after the run departed from the reference's (see autograder.recorded).
+        self.stopped_by_recording = False
         self.unwritten: list[State] = []  # stubs: the reference plays them
 
     def handlers(self) -> dict:
@@ -73,7 +89,7 @@ class LearnerRun:
         if lose:
             extra = {scenarios.parse_key(k): scenarios.LOSE for k in lose}
             sc = sc.with_fates({**sc.fates, **extra}, name=f"{sc.name}+{scenarios.pattern_name(extra)}")
-        self.error = None
+        self.error, self.stopped_by_recording = None, False
         self.unwritten = [st for st in unwritten(self.namespace) if self.states is None or st in self.states]
         try:
             found = self.handlers()
@@ -81,10 +97,15 @@ class LearnerRun:
             self.error = e.sentence
             found = {}
         guard = Guard()
-        with guard.session():
-            result = run_machine(sc, eff, compose(found, guard), frozenset(found))
+        try:
+            with guard.session():
+                result = run_machine(sc, eff, compose(found, guard), frozenset(found))
+        except ReferenceUnavailable as e:  # the grading sandbox: no reference to run beside
+            self.error = e.sentence
+            return Trace(scenario=sc.name, profile=profile_text(eff))
         if result.error is not None:
             self.error = _error_text(result.error)
+            self.stopped_by_recording = result.error.kind == "recorded"
         return result.trace
 
 
@@ -133,6 +154,9 @@ def show_mine(
         return widgets.VBox([note])
 
     def refresh(_change=None) -> None:
+        if not view.steps:  # no reference run to compare with: the timeline itself says why
+            note.value = ""
+            return
         chosen = view.selected_profile()
         shown = view.profile.value if not isinstance(chosen, str) else None  # a variant's own label
         note.value = _note_html(*_verdict(run, view.scenario.value, chosen, tuple(view.lose.value), shown))
@@ -147,7 +171,7 @@ def _verdict(
     run: LearnerRun, name: str, profile: str | Profile, lose: Sequence[str] = (), label: str | None = None
 ) -> tuple[str, bool, str]:
     """The note above show_mine's timeline, for exactly what the timeline shows (losses included)."""
-    if run.error:
+    if run.error and not run.stopped_by_recording:
         return f"Your run stopped: {run.error}", False, ""
     from .checks import check_scenario
 
@@ -164,7 +188,11 @@ def _verdict(
     if result.failures:
         lines = result.failures[0].message.splitlines()
         detail = "\n".join(lines[1:next((i for i, ln in enumerate(lines) if "before that" in ln), len(lines))])
+        if run.stopped_by_recording and "recorded reference" not in result.failures[0].message:
+            detail += f"\nThe timeline ends where the recorded reference stopped your run: {run.error}"
         return f"Your run differs from the reference first here: {lines[0]}", False, detail
+    if run.error:  # the recorded reference stopped a run that matched it: say so, never "exactly"
+        return f"Your run stopped: {run.error}", False, ""
     if unwritten_note:
         return unwritten_note + f"The rest closes this connection exactly as the reference does ({name}, {shown}{losses}).", False, ""
     return f"Your handlers close this connection exactly as the reference does ({name}, {shown}{losses}).", True, ""
@@ -198,7 +226,7 @@ def from_trace(
     """
 
     def answer() -> str:
-        trace = scenarios.run(scenario, get_profile(profile))
+        trace = reference_trace(scenario, profile)
         rows = [r for r in trace.rows if r.endpoint == endpoint and r.event == event
                 and (flags is None or r.flags == flags)]
         if len(rows) < nth:
@@ -239,8 +267,12 @@ class Prediction:
     def widget(self):
         import ipywidgets as widgets
 
-        if self.answer not in self.choices:  # an author's mistake, caught before a learner sees it
-            raise ValueError(f"the reference's answer {self.answer!r} is not among the choices {self.choices}")
+        try:
+            answer = self.answer
+        except ReferenceUnavailable as e:  # the grading sandbox: nothing to check a prediction against
+            return widgets.HTML(_note_html(f"{self.question} (No prediction here: {e.sentence}.)", ok=False))
+        if answer not in self.choices:  # an author's mistake, caught before a learner sees it
+            raise ValueError(f"the reference's answer {answer!r} is not among the choices {self.choices}")
         prompt = widgets.HTML(f"<b>Predict:</b> {html.escape(self.question)}")
         buttons = widgets.ToggleButtons(options=list(self.choices), value=None,
                                         style={"button_width": "auto"})  # fmt: skip
