@@ -15,6 +15,9 @@ from reference_impl.script import ScriptError, option_value, parse_script
 from reference_impl.sim import Fate, simulate
 from reference_impl.trace import Trace, format_time
 
+from .harness import LearnerError
+from .reference_source import ReferenceUnavailable, reference_machine, reference_trace
+
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
 
@@ -82,9 +85,10 @@ def cmd_simulate(args) -> int:
         scenarios.get(args.name)
     except ValueError as e:
         raise BadInput(str(e)) from None
+    _fates(args.lose)  # a wrong segment name is bad input before anything runs
     try:
-        trace = scenarios.run(args.name, _profile(args.profile, args.set), _fates(args.lose))
-    except ValueError as e:
+        trace = reference_trace(args.name, _profile(args.profile, args.set), args.lose)
+    except (ValueError, ReferenceUnavailable) as e:
         raise BadInput(str(e)) from None
     sys.stdout.write(render(trace, args.format))
     return OK
@@ -105,9 +109,12 @@ def cmd_run(args) -> int:
     except ValueError as e:  # e.g. a profile option out of range
         raise BadInput(f"{path}: {e}") from None
     try:
-        trace = simulate(script.scenario, script.profile, scenarios.reference_machine())
+        trace = simulate(script.scenario, script.profile, reference_machine())
     except ValueError as e:  # a scenario the network model cannot carry out, e.g. a delay past MSL
         raise BadInput(f"{path}: {e}") from None
+    except (ReferenceUnavailable, LearnerError):  # a learner build: only the catalogue's runs are recorded
+        raise BadInput(f"{path}: a script needs the reference itself, which this learner build does not hold; "
+                       "run it with the full package (the catalogue's scenarios work here: tcpclose simulate)") from None
     sys.stdout.write(render(trace, args.format))
     failures = script.check(trace)
     for f in failures:
@@ -153,9 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugins():
-    """Subcommands that drive the grading pipeline (they import nbgrader only when run)."""
-    from autograder.grading_commands import register
-
+    """Subcommands that drive the grading pipeline (they import nbgrader only when run); a learner
+    build has no grading pipeline, and no such subcommands."""
+    try:
+        from autograder.grading_commands import register
+    except ImportError:
+        return []
     return [register]
 
 
