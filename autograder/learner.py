@@ -59,6 +59,8 @@ from reference_impl.states import (
 )
 from reference_impl.tcb import TCB, Screened, Verdict, screen
 
+from .notebook_helpers import reference_close
+
 __all__ = [
     # segments and sequence arithmetic
     "Segment", "Flags", "FIN", "SYN", "RST", "ACK", "segment_text",
@@ -76,4 +78,6 @@ __all__ = [
     "send_fin", "send_data", "retransmit", "abort", "drop", "retransmit_timer",
     "take_text", "is_retransmitted_fin", "reset_for",
     "CLOSING_ERROR", "RESET_ERROR", "NO_CONNECTION", "USER_TIMEOUT",
+    # the reference's run of a catalogue scenario, for an ungraded cell to show (never for an answer)
+    "reference_close",
 ]  # fmt: skip
