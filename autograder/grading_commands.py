@@ -64,7 +64,11 @@ def cmd_grade(args) -> int:
 
             return run_export(course, args)
         elif args.step == "report":
-            print(class_report(course, Path(args.out or course.root / "class_report.csv")))
+            from .pipeline.report_html import class_report_html
+
+            out = Path(args.out or course.root / "class_report.csv")
+            print(class_report(course, out))
+            print(class_report_html(course, out.with_suffix(".html")))  # beside the CSV
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return BAD_INPUT
@@ -144,8 +148,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--student", action="append", help="only this nbgrader student id (repeatable)")
     p.add_argument("--force", action="store_true", help="replace an existing canvas / moodle output file")
-    p = steps.add_parser("report", parents=[course], help="class report CSV per transition")
-    p.add_argument("--out", help="CSV path (default: in the course root)")
+    p = steps.add_parser("report", parents=[course], help="class report per transition: CSV and an HTML page")
+    p.add_argument("--out", help="CSV path (default: in the course root); the HTML page goes beside it")
     g.set_defaults(func=cmd_grade)
 
     n = sub.add_parser("notebooks", parents=[course], help="regenerate the learner copies in notebooks/")

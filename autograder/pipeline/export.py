@@ -5,7 +5,7 @@ written answers still wait for a person (their points are not in the total yet).
 class_report.csv: one row per (assignment, graded cell); test cells are named after the transition
 they check (`test_fin_wait_1_ack_of_fin`), so the row says which transition the class got wrong.
 A written answer not yet graded by hand counts as awaiting, not as failed.
-Reasons and tampering come from the pipeline's per-submission records.
+Reasons and tampering come from the pipeline's per-submission records, read as report.py reads them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from nbgrader.api import Gradebook
 from .autograde import load_state
 from .course import Course
 from .lms import read_scores
+from .report import record_cells
 
 
 def _gradebook(course: Course) -> Gradebook:
@@ -52,7 +53,7 @@ def class_report(course: Course, out: Path) -> Path:
     with _gradebook(course) as gb:
         rows = []
         for a in sorted(gb.assignments, key=lambda a: a.name):
-            states = {s.student.id: load_state(course, a.name, s.student.id) for s in a.submissions}
+            states = {s.student.id: record_cells(load_state(course, a.name, s.student.id)) for s in a.submissions}
             for nb in a.notebooks:
                 for gc in nb.grade_cells:
                     scores, reasons, tampered, awaiting = [], Counter(), 0, 0
@@ -62,11 +63,10 @@ def class_report(course: Course, out: Path) -> Path:
                             awaiting += 1
                             continue
                         scores.append(grade.score or 0.0)
-                        cell = next((c for c in (states[s.student.id] or {}).get("cells", [])
-                                     if c["cell"] == gc.name and c["notebook"] == nb.name), None)
-                        if cell and cell["reason"] and (grade.score or 0) < gc.max_score:
+                        cell = states[s.student.id].get((nb.name, gc.name), {})
+                        if isinstance(cell.get("reason"), str) and cell["reason"] and (grade.score or 0) < gc.max_score:
                             reasons[cell["reason"]] += 1
-                        tampered += bool(cell and cell["tampered"])
+                        tampered += bool(cell.get("tampered"))
                     n, passed = len(scores), sum(sc >= gc.max_score for sc in scores)
                     rows.append({
                         "assignment": a.name, "notebook": nb.name, "cell": gc.name,

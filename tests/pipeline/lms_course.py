@@ -8,6 +8,7 @@ waiting for hand grading.
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 
@@ -61,16 +62,23 @@ def _written_notebook() -> nbformat.NotebookNode:
     return nb
 
 
-def make_graded_course(tmp: Path, submissions: dict = SUBMISSIONS, students: dict = STUDENTS):
-    """A course whose gradebook holds exactly `submissions`; returns the Course."""
+def make_graded_course(tmp: Path, submissions: dict = SUBMISSIONS, students: dict = STUDENTS,
+                       template: Path | None = None):  # fmt: skip
+    """A course whose gradebook holds exactly `submissions`; returns the Course. `template`: the
+    root of a course made here without submissions, copied instead of generating again (seconds)."""
     from autograder.pipeline import Course, generate
 
-    root = make_course(tmp)
-    (root / "source" / WRITTEN).mkdir(parents=True)
-    nbformat.write(_written_notebook(), root / "source" / WRITTEN / f"{WRITTEN}.ipynb")
-    course = Course.at(root)
-    generate(course, ASSIGNMENT)
-    generate(course, WRITTEN)
+    if template is not None:
+        root = tmp / "course"
+        shutil.copytree(template, root)
+        course = Course.at(root)
+    else:
+        root = make_course(tmp)
+        (root / "source" / WRITTEN).mkdir(parents=True)
+        nbformat.write(_written_notebook(), root / "source" / WRITTEN / f"{WRITTEN}.ipynb")
+        course = Course.at(root)
+        generate(course, ASSIGNMENT)
+        generate(course, WRITTEN)
     with Gradebook(course.db_url, course.coursedir().course_id) as gb, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's own, harmless
         for sid, email in students.items():
@@ -86,3 +94,87 @@ def make_graded_course(tmp: Path, submissions: dict = SUBMISSIONS, students: dic
                         grade.auto_score, grade.needs_manual_grade = points, False
         gb.db.commit()
     return course
+
+
+# ---- a cohort for the class report ------------------------------------------------------------------
+
+REPORT_STUDENTS = {s: "" for s in ("alice", "bob", "carol", "dave", "mallory", "trent")}
+REPORT_SUBMISSIONS = {
+    "alice": {ASSIGNMENT: {"test_fin_wait_1_ack_of_fin": 2, "test_fin_wait_2_fin": 1, "test_simultaneous_close": 1},
+              WRITTEN: {"test_written_code": 1, "written_why_time_wait": 1.5}},
+    "bob": {ASSIGNMENT: {"test_fin_wait_1_ack_of_fin": 2, "test_fin_wait_2_fin": 0, "test_simultaneous_close": 0},
+            WRITTEN: {"test_written_code": 1, "written_why_time_wait": None}},
+    "carol": {ASSIGNMENT: {"test_fin_wait_1_ack_of_fin": 2, "test_fin_wait_2_fin": 0.5, "test_simultaneous_close": 0.25}},
+    "dave": {ASSIGNMENT: {"test_fin_wait_1_ack_of_fin": 2, "test_fin_wait_2_fin": 0, "test_simultaneous_close": 1}},
+    "mallory": {ASSIGNMENT: {"test_fin_wait_1_ack_of_fin": 0, "test_fin_wait_2_fin": 1, "test_simultaneous_close": 0}},
+    "trent": {ASSIGNMENT: {"test_fin_wait_1_ack_of_fin": 0, "test_fin_wait_2_fin": 0, "test_simultaneous_close": 0}},
+}  # fmt: skip
+STUB = "NotImplementedError: fin_wait_1 is still a stub: write it before the cells that check it"
+
+
+def real_failures() -> dict[str, object]:
+    """Failure messages and a picture from the real checks, run on three small handwritten bugs:
+    FIN_WAIT_2 closes at once (a scenario), CLOSING closes at once (a loss family, partial
+    credit), FIN_WAIT_1 takes any ACK for the ACK of its FIN (one transition)."""
+    from autograder.checks import check_family, check_scenario, check_transition
+    from reference_impl.segment import ACK, Segment
+    from reference_impl.states import Arrival, State, Step
+
+    def fin_wait_2(tcb, ev, profile):
+        return Step(State.CLOSED, [], tcb)
+
+    def closing(tcb, ev, profile):
+        return Step(State.CLOSED, [], tcb)
+
+    def fin_wait_1(tcb, ev, profile):
+        return Step(State.FIN_WAIT_2, [], tcb)
+
+    scenario = check_scenario({"fin_wait_2": fin_wait_2}, "active-close", partial=True)
+    family = check_family({"closing": closing}, ["simultaneous-close"], k=1, partial=True)
+    try:
+        check_transition({"fin_wait_1": fin_wait_1}, State.FIN_WAIT_1, Arrival(Segment(seq=300, ack=100, flags=ACK)))
+        transition = ""
+    except AssertionError as e:
+        transition = str(e)
+    return {"scenario": scenario.message(), "family": family.message(), "transition": transition,
+            "svg": scenario.cases[0].svg()}  # fmt: skip
+
+
+def _cell(notebook, cell, points, max_points, detail="", *, reason="", tampered="", **extra):
+    if detail and not reason:  # as the worker writes it: the error's name and its first line(s)
+        lines = detail.splitlines()
+        reason = "AssertionError: " + (" ".join(s.strip() for s in lines[:2]) if lines[0].endswith(":") else lines[0])
+    return {"notebook": notebook, "cell": cell, "max_score": max_points, "score": points, "reason": reason,
+            "tampered": tampered, "detail": detail, **extra}  # fmt: skip
+
+
+def write_report_records(course, failures: dict[str, object]) -> None:
+    """Per-submission records as the pipeline keeps them (alice has none: graded elsewhere)."""
+    import json
+
+    from autograder.pipeline.autograde import state_path
+
+    a, fw1, fw2, sim = ASSIGNMENT, "test_fin_wait_1_ack_of_fin", "test_fin_wait_2_fin", "test_simultaneous_close"
+    scenario, family, transition = failures["scenario"], failures["family"], failures["transition"]
+    records = {
+        "bob": [_cell(a, fw1, 2, 2), _cell(a, fw2, 0, 1, scenario, svg=failures["svg"],
+                                            transitions=[{"state": "FIN_WAIT_2", "event": "recv FIN,ACK",
+                                                          "behaved": 0, "went_wrong": 1}]),
+                _cell(a, sim, 0, 1, family)],
+        "carol": [_cell(a, fw1, 2, 2), _cell(a, fw2, 0.5, 1, scenario), _cell(a, sim, 0.25, 1, family)],
+        "dave": [_cell(a, fw1, 2, 2), _cell(a, fw2, 0, 1, scenario,
+                                            svg="<svg><script>alert(1)</script></svg>",  # never shown
+                                            transitions={"FIN_WAIT_2|recv FIN,ACK": [1, 1]}),
+                 _cell(a, sim, 1, 1)],
+        "mallory": [_cell(a, fw1, 0, 2, transition), _cell(a, fw2, 1, 1),
+                    _cell(a, sim, 0, 1, reason="tampered: the source of this test cell was edited", tampered="edited")],
+        "trent": [_cell(a, c, 0, m, reason=STUB, detail=STUB) for c, m in ((fw1, 2), (fw2, 1), (sim, 1))],
+    }  # fmt: skip
+    for student, cells in records.items():
+        path = state_path(course, a, student)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"status": "graded", "cells": cells}))
+    # bob's 01_written record predates the record format: no cells at all
+    path = state_path(course, WRITTEN, "bob")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"status": "graded", "cells": "not a list"}))

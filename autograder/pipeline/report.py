@@ -1,0 +1,262 @@
+"""What the class report says, as pandas frames: one row per (submission, graded cell), and the
+first divergences grouped across the class.
+
+Scores come from nbgrader's gradebook; what went wrong comes from the pipeline's per-submission
+records (`load_state(...)["cells"]`), read defensively: the records grow as grading does, so a
+missing field drops the part of the page that needs it, with a note saying which field, never
+the page. Drawing lives in report_html.py.
+
+Fields read from each record cell (all optional except notebook and cell):
+  reason, detail    one line and the first failure's message (headline, ..., "replay: ...")
+  tampered          a tampering kind: such a cell is counted, never analysed
+  svg               the first divergence drawn, the learner's run beside the reference
+  divergence        {case, endpoint, state, time, event, replay}: the first divergence as data
+  transitions       [{state, event, behaved, went_wrong}, ...] (or {"STATE|event": [ok, bad]})
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from dataclasses import dataclass, field
+
+import pandas as pd
+from nbgrader.api import Gradebook
+
+from .autograde import load_state
+from .course import Course
+
+CELL_COLUMNS = ["assignment", "notebook", "cell", "transition", "student", "points", "max_points", "awaiting",
+                "passed", "reason", "detail", "tampered", "svg", "divergence"]  # fmt: skip
+
+
+def class_cells(course: Course) -> tuple[pd.DataFrame, list[str]]:
+    """One row per (assignment, notebook, graded cell, student who submitted); and notes on what
+    the records lacked (empty when nothing)."""
+    rows, notes = [], set()
+    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
+        for a in sorted(gb.assignments, key=lambda a: a.name):
+            for sub in sorted(a.submissions, key=lambda s: s.student.id):
+                sid = sub.student.id
+                record = load_state(course, a.name, sid)
+                if record is None:
+                    notes.add("some submissions have no pipeline record (graded outside `tcpclose grade autograde`): "
+                              "their scores count, their failures are not analysed")  # fmt: skip
+                cells = record_cells(record)
+                for nb in a.notebooks:
+                    for gc in nb.grade_cells:
+                        grade = gb.find_grade(gc.name, nb.name, a.name, sid)
+                        c = cells.get((nb.name, gc.name), {})
+                        points = float(grade.score or 0.0)
+                        rows.append({
+                            "assignment": a.name, "notebook": nb.name, "cell": gc.name,
+                            "transition": gc.name.removeprefix("test_"), "student": sid,
+                            "points": points, "max_points": float(gc.max_score),
+                            "awaiting": bool(grade.needs_manual_grade),
+                            "passed": not grade.needs_manual_grade and points >= gc.max_score,
+                            "reason": _text(c.get("reason")), "detail": _text(c.get("detail")),
+                            "tampered": _text(c.get("tampered")), "svg": _svg(c.get("svg")),
+                            "divergence": c.get("divergence") if isinstance(c.get("divergence"), dict) else None,
+                            "_transitions": c.get("transitions"),
+                        })  # fmt: skip
+    frame = pd.DataFrame(rows, columns=[*CELL_COLUMNS, "_transitions"])
+    return frame, sorted(notes)
+
+
+def record_cells(record: object) -> dict[tuple[str, str], dict]:
+    """(notebook, cell) -> the record's cell; whatever the record holds that is not such a cell is skipped."""
+    cells = record.get("cells") if isinstance(record, dict) else None
+    out = {}
+    for c in cells if isinstance(cells, list) else []:
+        if isinstance(c, dict) and isinstance(c.get("notebook"), str) and isinstance(c.get("cell"), str):
+            out[c["notebook"], c["cell"]] = c
+    return out
+
+
+def _text(v: object) -> str:
+    return v if isinstance(v, str) else ""
+
+
+_UNSAFE_SVG = re.compile(r"<\s*script|<\s*foreignObject|\son\w+\s*=|javascript:", re.I)
+
+
+def _svg(v: object) -> str:
+    """A record's picture, only when it is an SVG the views drew: no scripts, no handlers."""
+    if not isinstance(v, str) or not v.lstrip().startswith("<svg") or _UNSAFE_SVG.search(v):
+        return ""
+    return v
+
+
+# ---- pass rates ---------------------------------------------------------------------------------
+
+
+def pass_rates(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per (assignment, transition): submissions graded, passed, pass rate; hand-graded ones
+    still waiting are left out of the rate (they have not failed)."""
+    graded = cells[~cells["awaiting"]]
+    order = list(dict.fromkeys(cells["transition"]))  # first seen: assignment, then notebook order
+    out = (graded.groupby(["assignment", "transition"], sort=False)
+           .agg(graded=("passed", "size"), passed=("passed", "sum"), mean_points=("points", "mean"),
+                max_points=("max_points", "first"))
+           .reset_index())  # fmt: skip
+    out["pass_rate"] = out["passed"] / out["graded"]
+    out["transition"] = pd.Categorical(out["transition"], categories=order, ordered=True)
+    return out.sort_values(["assignment", "transition"]).reset_index(drop=True)
+
+
+def state_event_rates(cells: pd.DataFrame) -> pd.DataFrame | None:
+    """Per (assignment, state + event): of the submissions whose cases exercised it, the share that
+    never first went wrong there. None when no record carries `transitions`."""
+    rows = []
+    for assignment, student, recorded in cells[["assignment", "student", "_transitions"]].itertuples(index=False):
+        for state, event, ok, bad in _transitions(recorded):
+            rows.append({"assignment": assignment, "student": student,
+                         "transition": f"{state} on {event}", "ok": ok, "bad": bad})  # fmt: skip
+    if not rows:
+        return None
+    per = pd.DataFrame(rows).groupby(["assignment", "transition", "student"], sort=False)[["ok", "bad"]].sum()
+    per["clean"] = per["bad"] == 0
+    out = per.groupby(["assignment", "transition"], sort=False).agg(graded=("clean", "size"), passed=("clean", "sum"))
+    out = out.reset_index()
+    out["pass_rate"] = out["passed"] / out["graded"]
+    return out
+
+
+def _transitions(v: object) -> list[tuple[str, str, int, int]]:
+    out = []
+    if isinstance(v, dict):
+        for k, counts in v.items():
+            state, _, event = str(k).partition("|")
+            if event and isinstance(counts, list | tuple) and len(counts) == 2:
+                out.append((state, event, int(counts[0]), int(counts[1])))
+    elif isinstance(v, list):
+        for t in v:
+            if isinstance(t, dict) and {"state", "event"} <= t.keys():
+                out.append((str(t["state"]), str(t["event"]), int(t.get("behaved", 0)), int(t.get("went_wrong", 0))))
+            elif isinstance(t, list | tuple) and len(t) == 4:
+                out.append((str(t[0]), str(t[1]), int(t[2]), int(t[3])))
+    return out
+
+
+def score_totals(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per submission: its points, the assignment's points and whether any cell still waits."""
+    return (cells.groupby(["assignment", "student"], sort=True)
+            .agg(points=("points", "sum"), max_points=("max_points", "sum"), awaiting=("awaiting", "any"))
+            .reset_index())  # fmt: skip
+
+
+# ---- first divergences ----------------------------------------------------------------------------
+
+# "lost-final-ack: A in FIN_WAIT_2 at 0.06 s, on arrival of <...>, your handler does not ..."
+# "FIN_WAIT_2 on recv FIN,ACK: A in FIN_WAIT_2 at 0.06 s of active-close (rfc9293), on ..."
+# "active-close: A at 0 s: in ESTABLISHED, on application close(), your handler raised ..."
+_WHERE = re.compile(r"\b(?P<endpoint>[AB]) (?:in (?P<state>[A-Z][A-Z0-9_]+) )?at (?P<time>\d+(?:\.\d+)?) s\b")
+_STATE = re.compile(r"\bin (?P<state>[A-Z][A-Z0-9_]+),")
+_EVENT = re.compile(r", on (?P<event>.+?), (?:your |the reference|this check)")
+_REPLAY = re.compile(r"^\s*replay: (?P<replay>tcpclose simulate .+?)\s*$", re.M)
+_SUMMARY = re.compile(r": \d+ of \d+ cases pass\. First failure:\s*$")
+
+
+@dataclass
+class FirstDivergence:
+    """Where one submission's cell first went wrong, as the report groups it."""
+
+    headline: str  # the failure's first line: the case, the endpoint, the state, the time, the event
+    case: str = ""
+    endpoint: str = ""
+    state: str = ""
+    time: float | None = None
+    event: str = ""
+    replay: str = ""
+
+
+def divergence_of(row: dict) -> FirstDivergence | None:
+    """The first divergence of one failed cell: from the record's `divergence` when it has one,
+    else read from its failure message; None for a cell that did not fail on a case."""
+    d = row.get("divergence")
+    if isinstance(d, dict) and d.get("headline"):
+        t = d.get("time")
+        return FirstDivergence(str(d["headline"]), str(d.get("case", "")), str(d.get("endpoint", "")),
+                          str(d.get("state", "")), float(t) if isinstance(t, int | float) else None,
+                          str(d.get("event", "")), str(d.get("replay", "")))  # fmt: skip
+    text = row.get("detail") or row.get("reason") or ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and _SUMMARY.search(lines[0]):  # a check's summary line: the failure is the next line
+        lines = lines[1:]
+    if not lines:
+        return None
+    head = re.sub(r"^[A-Za-z]*Error: ", "", lines[0])
+    div = FirstDivergence(head, case=head.split(": ", 1)[0] if ": " in head else "")
+    if m := _WHERE.search(head):
+        div.endpoint, div.time, div.state = m["endpoint"], float(m["time"]), m["state"] or ""
+    if not div.state and (m := _STATE.search(head)):
+        div.state = m["state"]
+    if m := _EVENT.search(head):
+        div.event = m["event"]
+    if m := _REPLAY.search(text):
+        div.replay = m["replay"]
+    return div
+
+
+@dataclass
+class CommonDivergence:
+    assignment: str
+    divergence: FirstDivergence
+    students: list[str]
+    cells: list[str]
+    svg: str = ""  # a submission's own picture, when its record carries one
+    svg_from: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def common_divergences(cells: pd.DataFrame, top: int = 10) -> list[CommonDivergence]:
+    """The `top` first divergences shared by the most submissions (tampered cells left out)."""
+    failed = cells[~cells["passed"] & ~cells["awaiting"] & (cells["tampered"] == "")]
+    groups: dict[tuple[str, str], CommonDivergence] = {}
+    for row in failed.to_dict("records"):
+        div = divergence_of(row)
+        if div is None:
+            continue
+        g = groups.setdefault((row["assignment"], div.headline), CommonDivergence(row["assignment"], div, [], []))
+        if row["student"] not in g.students:
+            g.students.append(row["student"])
+        if row["cell"] not in g.cells:
+            g.cells.append(row["cell"])
+        if row["svg"] and not g.svg:
+            g.svg, g.svg_from = row["svg"], row["student"]
+    ranked = sorted(groups.values(), key=lambda g: (-len(g.students), g.assignment, g.divergence.headline))
+    return ranked[:top]
+
+
+def replay_trace(replay: str):
+    """The reference's run of a replay command (`tcpclose simulate NAME [--profile P] [--set K=V]
+    [--lose SEG]`); ValueError with a sentence when it cannot be re-run."""
+    from reference_impl import scenarios
+    from reference_impl.profiles import get_profile
+    from reference_impl.script import option_value
+    from reference_impl.sim import Fate
+
+    parser = argparse.ArgumentParser(prog="tcpclose simulate", add_help=False, exit_on_error=False)
+    parser.add_argument("name")
+    parser.add_argument("--profile", default="rfc9293")
+    parser.add_argument("--set", action="append", default=[])
+    parser.add_argument("--lose", action="append", default=[])
+    words = shlex.split(replay)
+    if words[:2] != ["tcpclose", "simulate"]:
+        raise ValueError(f"not a simulate command: {replay}")
+    try:
+        args, extra = parser.parse_known_args(words[2:])
+    except (argparse.ArgumentError, SystemExit) as e:
+        raise ValueError(f"cannot read {replay!r}: {e}") from None
+    if extra:
+        raise ValueError(f"cannot read {replay!r}: unexpected {' '.join(extra)}")
+    profile = get_profile(args.profile)
+    changes = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        changes[key] = option_value(key, value)
+    if changes:
+        profile = profile.replace(**changes)
+    fates = {scenarios.parse_key(k): Fate("lose") for k in args.lose}
+    return scenarios.run(args.name, profile, fates or None)

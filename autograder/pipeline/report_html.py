@@ -1,0 +1,291 @@
+"""class_report.html: the page an instructor reads after grading a cohort.
+
+Three parts, each drawn as plain SVG the way autograder.views draws (strings, escaped, no
+script), so the page is one self-contained file that opens anywhere:
+  - the pass rate per transition as a heat map (assignments x transitions);
+  - the ten most common first divergences, each with its timeline (the submission's own picture
+    when its record carries one, else the reference's run of the replay case with the point where
+    the class diverged marked);
+  - the distribution of scores per assignment.
+What the records cannot support yet is left out with a note, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import pandas as pd
+
+from .course import Course
+from .report import (
+    CommonDivergence,
+    class_cells,
+    common_divergences,
+    pass_rates,
+    replay_trace,
+    score_totals,
+    state_event_rates,
+)
+
+FONT = "'DejaVu Sans Mono', ui-monospace, Menlo, Consolas, monospace"  # the timelines' font
+INK, MUTED, EMPTY = "#1f2328", "#6e7781", "#f6f8fa"
+RED, AMBER, GREEN = (207, 34, 46), (212, 167, 44), (26, 127, 55)  # views' lost / timer / established
+CELL_W, CELL_H = 46, 28
+
+
+def class_report_html(course: Course, out: Path, top: int = 10) -> Path:
+    """Write the page; returns its path."""
+    cells, notes = class_cells(course)
+    body = [f"<h1>Class report: {escape(course.coursedir().course_id or course.root.name)}</h1>"]
+    if cells.empty:
+        body.append('<p class="note">No graded submissions yet: run <code>tcpclose grade autograde</code> first.</p>')
+    else:
+        body += [_summary(cells), _heatmaps(cells), _divergences(cells, top, notes), _scores(cells)]
+    if notes:
+        body.append('<section id="notes"><h2>Notes</h2><ul>' + "".join(f"<li>{escape(n)}</li>" for n in notes)
+                    + "</ul></section>")  # fmt: skip
+    page = PAGE.format(title=escape(f"Class report: {course.coursedir().course_id or course.root.name}"),
+                       body="\n".join(body))  # fmt: skip
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _summary(cells: pd.DataFrame) -> str:
+    totals = score_totals(cells)
+    parts = []
+    for a, g in totals.groupby("assignment"):
+        waiting = int(g["awaiting"].sum())
+        parts.append(f"<li><b>{escape(a)}</b>: {len(g)} submissions, mean {g['points'].mean():.2f} of "
+                     f"{g['max_points'].iloc[0]:g} points"
+                     + (f", {waiting} waiting for hand grading" if waiting else "") + "</li>")  # fmt: skip
+    return f'<ul class="summary">{"".join(parts)}</ul>'
+
+
+# ---- heat maps ------------------------------------------------------------------------------------
+
+
+def _heatmaps(cells: pd.DataFrame) -> str:
+    out = ['<section id="heatmap"><h2>Pass rate per transition</h2>',
+           "<p>A test cell checks one transition; it passes with full marks. Each square is the share of the "
+           "assignment's graded submissions that passed it (written answers waiting for a person are left "
+           "out until graded).</p>",
+           heatmap_svg(pass_rates(cells), "pass-rate-heatmap", "Pass rate per test cell"), legend_svg()]  # fmt: skip
+    finer = state_event_rates(cells)
+    if finer is None:
+        out.append('<p class="note" id="state-event-note">A finer map, per state and event across every case, '
+                   "needs the records' <code>transitions</code> field, which these records do not carry.</p>")
+    else:
+        out += ["<h3>Per state and event</h3><p>Of the submissions whose cases reached this state and event, the "
+                "share that never first went wrong there.</p>",
+                heatmap_svg(finer, "state-event-heatmap", "Pass rate per state and event")]  # fmt: skip
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def heat_color(rate: float) -> str:
+    """Red (nobody) through amber to green (everybody)."""
+    a, b, t = (RED, AMBER, rate * 2) if rate < 0.5 else (AMBER, GREEN, rate * 2 - 1)
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
+
+
+def heatmap_svg(rates: pd.DataFrame, svg_id: str, title: str) -> str:
+    """Rows: assignments; columns: transitions; each square its pass rate (a <title> says n of m)."""
+    assignments = list(dict.fromkeys(rates["assignment"]))
+    transitions = [str(t) for t in dict.fromkeys(rates["transition"])]
+    left = 14 + 7 * max(len(a) for a in assignments)
+    reach = math.ceil(6.6 * max(len(t) for t in transitions) * 0.72)  # a label at 45°: as far up as right
+    top = 16 + reach
+    width, height = left + CELL_W * len(transitions) + reach, top + CELL_H * len(assignments) + 10
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{svg_id}" class="heatmap" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" font-family={quoteattr(FONT)} font-size="11">',
+             f"<title>{escape(title)}</title>"]  # fmt: skip
+    for j, t in enumerate(transitions):
+        x, y = left + CELL_W * j + CELL_W / 2, top - 6
+        parts.append(f'<text class="col-label" x="{x:g}" y="{y:g}" transform="rotate(-45 {x:g} {y:g})" '
+                     f'fill="{INK}">{escape(t)}</text>')  # fmt: skip
+    for i, a in enumerate(assignments):
+        y = top + CELL_H * i
+        parts.append(f'<text class="row-label" x="{left - 8}" y="{y + CELL_H / 2 + 4:g}" text-anchor="end" '
+                     f'fill="{INK}">{escape(a)}</text>')  # fmt: skip
+    index = {(r.assignment, str(r.transition)): r for r in rates.itertuples(index=False)}
+    for i, a in enumerate(assignments):
+        for j, t in enumerate(transitions):
+            x, y = left + CELL_W * j, top + CELL_H * i
+            r = index.get((a, t))
+            if r is None or not r.graded:
+                parts.append(f'<rect class="heat-empty" x="{x + 1}" y="{y + 1}" width="{CELL_W - 2}" '
+                             f'height="{CELL_H - 2}" fill="{EMPTY}"/>')  # fmt: skip
+                continue
+            rate = float(r.pass_rate)
+            ink = "#ffffff" if rate < 0.2 or rate > 0.75 else INK
+            tip = f"{a} · {t}: {int(r.passed)} of {int(r.graded)} passed ({rate:.0%})"
+            parts.append(
+                f'<g class="heat-cell" data-assignment={quoteattr(a)} data-transition={quoteattr(t)} '
+                f'data-pass-rate="{rate:.3f}" data-passed="{int(r.passed)}" data-graded="{int(r.graded)}">'
+                f"<title>{escape(tip)}</title>"
+                f'<rect x="{x + 1}" y="{y + 1}" width="{CELL_W - 2}" height="{CELL_H - 2}" rx="3" fill="{heat_color(rate)}"/>'
+                f'<text x="{x + CELL_W / 2:g}" y="{y + CELL_H / 2 + 4:g}" text-anchor="middle" fill="{ink}">'
+                f"{rate:.0%}</text></g>"
+            )
+    parts.append("</svg>")
+    return f'<div class="scroll">{"".join(parts)}</div>'
+
+
+def legend_svg() -> str:
+    stops = "".join(f'<stop offset="{k / 10:g}" stop-color="{heat_color(k / 10)}"/>' for k in range(11))
+    return ('<svg xmlns="http://www.w3.org/2000/svg" class="legend" width="260" height="34" viewBox="0 0 260 34" '
+            f'font-family={quoteattr(FONT)} font-size="11"><defs><linearGradient id="heat-legend">{stops}'
+            '</linearGradient></defs><rect x="30" y="4" width="200" height="12" fill="url(#heat-legend)"/>'
+            f'<text x="30" y="30" fill="{MUTED}">0%</text><text x="230" y="30" text-anchor="end" fill="{MUTED}">'
+            "100% passed</text></svg>")  # fmt: skip
+
+
+# ---- first divergences -----------------------------------------------------------------------------
+
+
+def _divergences(cells: pd.DataFrame, top: int, notes: list[str]) -> str:
+    groups = common_divergences(cells, top)
+    out = [f'<section id="divergences"><h2>The {top} most common first divergences</h2>',
+           "<p>Where failed cells first went wrong, grouped across the class: the case, the endpoint, its state, "
+           "the virtual time and the event. Each picture is the reference's run of that case with the point "
+           "marked, or, when grading kept one, a submission's own run beside the reference.</p>"]  # fmt: skip
+    if not groups:
+        out.append('<p class="note">No failed cell names a first failure.</p></section>')
+        return "\n".join(out)
+    out.append('<ol class="divergence-list">')
+    traces: dict[str, object] = {}
+    without = 0
+    for rank, g in enumerate(groups, 1):
+        picture, note = _picture(g, traces)
+        without += not picture
+        d = g.divergence
+        n = len(g.students)
+        facts = " · ".join(x for x in (d.state and f"state {d.state}", d.event and f"on {d.event}",
+                                        d.endpoint and f"endpoint {d.endpoint}",
+                                        d.time is not None and f"at {d.time:g} s") if x)  # fmt: skip
+        out.append(
+            f'<li><figure class="divergence" id="divergence-{rank}" data-count="{n}" '
+            f"data-assignment={quoteattr(g.assignment)}>"
+            f'<figcaption><span class="count">{n} submission{"s" * (n != 1)}</span> · {escape(g.assignment)} · '
+            f"{escape(', '.join(g.cells))}<br><b>{escape(d.headline)}</b>"
+            + (f'<br><span class="facts">{escape(facts)}</span>' if facts else "")
+            + (f"<br>replay: <code>{escape(d.replay)}</code>" if d.replay else "")
+            + f'<br><span class="who">{escape(", ".join(g.students))}</span></figcaption>'
+            + (f'<div class="timeline scroll">{picture}</div>' if picture else "")
+            + (f'<p class="note">{escape(note)}</p>' if note else "")
+            + "</figure></li>"
+        )
+    out.append("</ol></section>")
+    if without:
+        notes.append(f"{without} of the {len(groups)} divergences have no picture: their records carry no `svg` "
+                     "and their failure names no `tcpclose simulate` replay case to re-run")  # fmt: skip
+    return "\n".join(out)
+
+
+def _picture(g: CommonDivergence, traces: dict) -> tuple[str, str]:
+    """(svg, note): the record's own picture, else the reference re-run with the divergence marked."""
+    if g.svg:
+        return g.svg, f"drawn from {g.svg_from}'s run, beside the reference"
+    d = g.divergence
+    if not d.replay:
+        return "", "no timeline: this failure names no replay case"
+    try:
+        if d.replay not in traces:
+            traces[d.replay] = replay_trace(d.replay)
+        from autograder.views import render_svg
+
+        highlight = (d.time, d.endpoint) if d.time is not None and d.endpoint else None
+        title = f"{d.case or d.replay}: the reference; the class diverges at the mark"
+        return render_svg(traces[d.replay], title=title, highlight=highlight), ""
+    except Exception as e:  # a renamed scenario or option: the text above still says it all
+        return "", f"no timeline: re-running {d.replay!r} failed ({e})"
+
+
+# ---- scores -------------------------------------------------------------------------------------------
+
+
+def _scores(cells: pd.DataFrame) -> str:
+    totals = score_totals(cells)
+    figs = []
+    for a, g in totals.groupby("assignment"):
+        figs.append(f'<figure class="scores" data-assignment={quoteattr(a)}>{histogram_svg(a, g)}'
+                    f"<figcaption>{escape(a)}: {len(g)} submissions, median {g['points'].median():g}"
+                    + (f"; {int(g['awaiting'].sum())} waiting for hand grading (points so far)"
+                       if g["awaiting"].any() else "") + "</figcaption></figure>")  # fmt: skip
+    return ('<section id="scores"><h2>Scores per assignment</h2><p>How many submissions scored how many points.</p>'
+            f'<div class="histograms">{"".join(figs)}</div></section>')  # fmt: skip
+
+
+def bins_for(max_points: float) -> list[tuple[float, float]]:
+    """Whole points up to 20 (one bar each, the last one for full marks), else ten equal bins."""
+    if max_points <= 20 and float(max_points).is_integer():
+        return [(k, k + 1) for k in range(int(max_points))] + [(max_points, max_points)]
+    w = max_points / 10 if max_points > 0 else 1
+    return [(k * w, (k + 1) * w) for k in range(10)]
+
+
+def histogram_svg(assignment: str, totals: pd.DataFrame) -> str:
+    max_points = float(totals["max_points"].max())
+    bins = bins_for(max_points)
+    counts = [0] * len(bins)
+    for p in totals["points"]:
+        k = next((i for i, (lo, hi) in enumerate(bins) if lo <= p < hi or (lo == hi == p)), len(bins) - 1)
+        counts[k] += 1
+    w, h, left, bottom, top = 380, 170, 30, 30, 12
+    bw = (w - left - 10) / len(bins)
+    peak = max(counts) or 1
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="score-histogram" data-assignment={quoteattr(assignment)} '
+             f'viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" font-family={quoteattr(FONT)} font-size="10">'
+             f"<title>{escape(f'{assignment}: scores of {len(totals)} submissions')}</title>",
+             f'<line x1="{left}" y1="{h - bottom}" x2="{w - 10}" y2="{h - bottom}" stroke="{MUTED}"/>']  # fmt: skip
+    for i, ((lo, hi), n) in enumerate(zip(bins, counts, strict=True)):
+        bh = (h - bottom - top) * n / peak
+        x, y = left + bw * i, h - bottom - bh
+        label = f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}"
+        parts.append(f'<g class="bin"><title>{escape(f"{label} points: {n} submission" + "s" * (n != 1))}</title>'
+                     f'<rect class="bar" data-from="{lo:g}" data-to="{hi:g}" data-count="{n}" x="{x + 2:.1f}" '
+                     f'y="{y:.1f}" width="{bw - 4:.1f}" height="{bh:.1f}" fill="#0969da"/>'
+                     + (f'<text x="{x + bw / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" fill="{INK}">{n}</text>'
+                        if n else "")
+                     + f'<text x="{x + bw / 2:.1f}" y="{h - bottom + 13}" text-anchor="middle" fill="{MUTED}">'
+                     f"{lo:g}</text></g>")  # fmt: skip
+    parts.append(f'<text x="{w - 10}" y="{h - 4}" text-anchor="end" fill="{MUTED}">points (of {max_points:g})</text></svg>')
+    return "".join(parts)
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; color: #1f2328; margin: 0; background: #ffffff; }}
+main {{ max-width: 1200px; margin: 0 auto; padding: 1.5rem; }}
+h2 {{ margin-top: 2.2rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }}
+.scroll {{ overflow-x: auto; }}
+.timeline svg {{ max-width: 100%; height: auto; }}
+.divergence-list {{ padding-left: 1.4rem; }}
+figure {{ margin: 1rem 0; }}
+figure.divergence {{ border: 1px solid #d0d7de; border-radius: 6px; padding: .6rem; }}
+figcaption {{ margin-bottom: .4rem; }}
+.count {{ font-weight: 600; color: #cf222e; }}
+.who, .facts {{ color: #6e7781; font-size: 13px; }}
+.histograms {{ display: flex; flex-wrap: wrap; gap: 1.2rem; }}
+.note {{ color: #6e7781; font-style: italic; }}
+code {{ background: #f6f8fa; padding: 0 .25rem; border-radius: 3px; }}
+</style>
+</head>
+<body>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""
+
+__all__ = ["class_report_html", "heatmap_svg", "histogram_svg", "heat_color", "bins_for"]
