@@ -17,9 +17,8 @@ returned, so a mistake is named with the learner's own values before anything is
 
 Shapes (bytes travel as lowercase hex, flags as names in the order FIN, SYN, RST, ACK):
 
-    tcb       {"snd_una": int, "snd_nxt": int, "rcv_nxt": int, "snd_wnd": int, "rcv_wnd": int,
-               "fin_seq": int | None, "unacked": hex, "retries": int, "probed": bool,
-               "orphaned": bool, "refuses_data": bool, "srtt": int}
+    tcb       {<every TCB field>: int | bool | hex | None}, e.g. {"snd_una": int, "snd_nxt": int,
+               "rcv_nxt": int, "fin_seq": int | None, "unacked": hex, "orphaned": bool, ...}
     segment   {"seq": int, "ack": int, "flags": [name, ...], "payload": hex, "window": int}
     stimulus  {"kind": "AppClose", "shutdown": bool, "unread": int} | {"kind": "AppSend", "data": hex}
               | {"kind": "AppAbort"} | {"kind": "Arrival", "segment": segment}
@@ -180,42 +179,49 @@ def _show(v: object) -> str:
 
 # ---- TCB --------------------------------------------------------------------------------
 
-_TCB_SEQ = ("snd_una", "snd_nxt", "rcv_nxt")
-_TCB_COUNT = ("snd_wnd", "rcv_wnd", "retries", "srtt")
-_TCB_BOOL = ("probed", "orphaned", "refuses_data")
-_TCB_KEYS = frozenset(TCB.__slots__)
-assert _TCB_KEYS == frozenset(_TCB_SEQ + _TCB_COUNT + _TCB_BOOL + ("fin_seq", "unacked")), "plain.py: TCB changed"
+# Every field of the TCB crosses, typed by its annotation: sequence numbers are 32-bit, other
+# whole numbers bounded, flags exact bools, data bytes; a field of any other type stops the import.
+_TCB_SEQ = frozenset(("snd_una", "snd_nxt", "rcv_nxt", "fin_seq"))
+_TCB_KINDS: dict[str, str] = {f.name: str(f.type).replace(" ", "") for f in dataclasses.fields(TCB)}
+if not set(_TCB_KINDS.values()) <= {"int", "bool", "bytes", "int|None"}:
+    raise ImportError(f"autograder.plain: a TCB field of a new type: {_TCB_KINDS}")
+_TCB_KEYS = frozenset(_TCB_KINDS)
+
+
+def _tcb_values(get, limits: Limits) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, kind in _TCB_KINDS.items():
+        v, what = get(name), f"a TCB whose {name}"
+        if kind == "int|None" and v is None:
+            values[name] = None
+        elif name in _TCB_SEQ:
+            values[name] = _seq(v, what)
+        elif kind == "bool":
+            values[name] = _bool(v, what)
+        elif kind == "bytes":
+            values[name] = v
+        else:
+            values[name] = _int(v, what, 0, limits.duration)
+    return values
 
 
 def encode_tcb(tcb: TCB, limits: Limits = LIMITS) -> dict:
     """A TCB as primitives; raises PlainError naming the field a handler got wrong."""
     if type(tcb) is not TCB:
         raise PlainError(f"returned tcb={type(tcb).__name__}, not a TCB (use tcb.replace(...), or leave it out)")
-    out: dict[str, object] = {}
-    for name in _TCB_SEQ:
-        out[name] = _seq(getattr(tcb, name), f"a TCB whose {name}")
-    for name in _TCB_COUNT:
-        out[name] = _int(getattr(tcb, name), f"a TCB whose {name}", 0, limits.duration)
-    for name in _TCB_BOOL:
-        out[name] = _bool(getattr(tcb, name), f"a TCB whose {name}")
-    fin = tcb.fin_seq
-    out["fin_seq"] = None if fin is None else _int(fin, "a TCB whose fin_seq", 0, MOD, "is not a sequence number")
-    out["unacked"] = _hex(tcb.unacked, "a TCB whose unacked data", limits)
+    out = _tcb_values(lambda name: getattr(tcb, name), limits)
+    for name, kind in _TCB_KINDS.items():
+        if kind == "bytes":
+            out[name] = _hex(out[name], f"a TCB whose {name} data", limits)
     return out
 
 
 def decode_tcb(d: object, limits: Limits = LIMITS) -> TCB:
     d = _dict(d, "a TCB", _TCB_KEYS)
-    values: dict[str, object] = {}
-    for name in _TCB_SEQ:
-        values[name] = _seq(d[name], f"a TCB whose {name}")
-    for name in _TCB_COUNT:
-        values[name] = _int(d[name], f"a TCB whose {name}", 0, limits.duration)
-    for name in _TCB_BOOL:
-        values[name] = _bool(d[name], f"a TCB whose {name}")
-    fin = d["fin_seq"]
-    values["fin_seq"] = None if fin is None else _int(fin, "a TCB whose fin_seq", 0, MOD, "is not a sequence number")
-    values["unacked"] = _bytes(d["unacked"], "a TCB whose unacked data", limits)
+    values = _tcb_values(d.__getitem__, limits)
+    for name, kind in _TCB_KINDS.items():
+        if kind == "bytes":
+            values[name] = _bytes(values[name], f"a TCB whose {name} data", limits)
     return TCB(**values)
 
 
@@ -442,7 +448,8 @@ def decode_step(d: object, limits: Limits = LIMITS) -> Step:
 # ---- profiles (grader to learner) ------------------------------------------------------------
 
 _PROFILE_KINDS: dict[str, str] = {f.name: str(f.type).replace(" ", "") for f in dataclasses.fields(Profile)}
-assert set(_PROFILE_KINDS.values()) <= {"str", "int", "bool", "int|None"}, "plain.py: a Profile field of a new type"
+if not set(_PROFILE_KINDS.values()) <= {"str", "int", "bool", "int|None"}:
+    raise ImportError(f"autograder.plain: a Profile field of a new type: {_PROFILE_KINDS}")
 
 
 def encode_profile(profile: Profile, limits: Limits = LIMITS) -> dict:

@@ -113,7 +113,7 @@ def patched(path: str, value):
     ("tcb.unacked", "ZZ", "unacked data that is not bytes"),
     ("tcb.unacked", "AB", "unacked data that is not bytes"),
     ("tcb.unacked", "00" * 70_000, "is not bytes of at most 65536"),
-    ("tcb.fin_seq", "100", "fin_seq='100' is not a sequence number"),
+    ("tcb.fin_seq", "100", "fin_seq='100' is not a 32-bit sequence number"),
     ("tcb.extra", 1, "a TCB with unknown field 'extra'"),
     ("tcb.srtt", KeyError, "a TCB with no field 'srtt'"),
     ("outputs", {"kind": "Send"}, "outputs that are not a list"),
