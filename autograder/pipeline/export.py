@@ -19,7 +19,7 @@ from nbgrader.api import Gradebook
 
 from .autograde import load_state
 from .course import Course
-from .lms import read_scores
+from .lms_roster import read_scores
 from .report import record_cells
 
 
