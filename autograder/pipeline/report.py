@@ -155,7 +155,8 @@ _WHERE = re.compile(r"\b(?P<endpoint>[AB]) (?:in (?P<state>[A-Z][A-Z0-9_]+) )?at
 _STATE = re.compile(r"\bin (?P<state>[A-Z][A-Z0-9_]+),")
 _EVENT = re.compile(r", on (?P<event>.+?), (?:your |the reference|this check)")
 _REPLAY = re.compile(r"^\s*replay: (?P<replay>tcpclose simulate .+?)\s*$", re.M)
-_SUMMARY = re.compile(r": \d+ of \d+ cases pass\. First failure:\s*$")
+_SUMMARY = re.compile(r": \d+ of \d+ cases pass(\. First failure:)?\s*$")
+_PASSED = re.compile(r"^✓|: (passes|all \d+ cases pass)\s*$")
 
 
 @dataclass
@@ -181,12 +182,14 @@ def divergence_of(row: dict) -> FirstDivergence | None:
                           str(d.get("state", "")), float(t) if isinstance(t, int | float) else None,
                           str(d.get("event", "")), str(d.get("replay", "")))  # fmt: skip
     text = row.get("detail") or row.get("reason") or ""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if lines and _SUMMARY.search(lines[0]):  # a check's summary line: the failure is the next line
-        lines = lines[1:]
-    if not lines:
+    # The message may list every check first (a line each, passing ones too) and a failing
+    # check's summary before its first failure: the headline is the line that says where.
+    lines = [line.strip().removeprefix("✗").strip() for line in text.splitlines() if line.strip()]
+    head = next((line for line in lines if _WHERE.search(line)), None)
+    head = head or next((line for line in lines if not _PASSED.search(line) and not _SUMMARY.search(line)), None)
+    if head is None:
         return None
-    head = re.sub(r"^[A-Za-z]*Error: ", "", lines[0])
+    head = re.sub(r"^[A-Za-z]*Error: ", "", head)
     div = FirstDivergence(head, case=head.split(": ", 1)[0] if ": " in head else "")
     if m := _WHERE.search(head):
         div.endpoint, div.time, div.state = m["endpoint"], float(m["time"]), m["state"] or ""

@@ -155,6 +155,10 @@ def test_first_divergences_are_read_from_each_kind_of_message(failures):
     transition = divergence_of({"detail": failures["transition"]})
     assert (transition.case, transition.endpoint, transition.state) == ("FIN_WAIT_1 on recv ACK", "A", "FIN_WAIT_1")
     assert divergence_of({"detail": "", "reason": ""}) is None
+    # a cell's whole text: a line per check (passing ones too), then the first failure
+    verdict = "✓ FIN_WAIT_1 on recv ACK: passes\n✗ " + failures["family"]
+    assert divergence_of({"detail": verdict}).headline == family.headline
+    assert divergence_of({"detail": "✓ a: all 3 cases pass\n✗ b: 1 of 2 cases pass\n  b: it hung"}).headline == "b: it hung"
     recorded = divergence_of({"divergence": {"headline": "h", "state": "CLOSING", "time": 1, "endpoint": "B",
                                              "replay": "tcpclose simulate abort"}})  # fmt: skip
     assert (recorded.headline, recorded.state, recorded.time, recorded.replay) == ("h", "CLOSING", 1.0,
