@@ -265,11 +265,13 @@ def test_nothing_is_overwritten_without_force(course, tmp_path, capsys, fmt):
     assert out.read_text() == "an earlier import\n"
     assert export(course, tmp_path, *args, "--force") == 1
     assert out.read_text().startswith("Student," if fmt == "canvas" else "First name,")
-    # --force also lets the import replace the roster itself, when asked to write there
+    # the roster itself is an existing file too: replaced only when asked
     copy = tmp_path / "copy.csv"
     shutil.copy(roster, copy)
     assert export(course, tmp_path, "--format", fmt, "--roster", str(copy), "-o", str(copy)) == 2
     assert copy.read_bytes() == roster.read_bytes()
+    assert export(course, tmp_path, "--format", fmt, "--roster", str(copy), "-o", str(copy), "--force") == 1
+    assert copy.read_text() == out.read_text()
 
 
 def test_grades_csv_stays_the_default(course, tmp_path):
