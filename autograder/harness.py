@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import reference_impl
-from reference_impl import handlers as reference
 from reference_impl.profiles import Profile
 from reference_impl.segment import MOD, Flags, Segment
 from reference_impl.sim import Scenario, Simulation
@@ -53,13 +52,13 @@ from reference_impl.states import (
 from reference_impl.tcb import TCB
 from reference_impl.trace import Trace
 
+from .integrity import reference_code_ids as _reference_code_ids
+from .reference_source import reference_machine
+
 Handler = Callable[[TCB, Stimulus, Profile], Step]
 
 # fin_wait_1 → State.FIN_WAIT_1; FIN_WAIT_1 is accepted too, as a dict key or method name.
 HANDLER_NAMES: dict[str, State] = {s.value.lower(): s for s in State} | {s.value: s for s in State}
-REFERENCE_HANDLERS: tuple[Callable, ...] = (*reference.HANDLERS.values(), reference.handle)
-# By identity: a recompiled copy of the source is a different (and allowed, e.g. for mutants) code object.
-_REFERENCE_CODE_IDS: frozenset[int] = frozenset(id(f.__code__) for f in REFERENCE_HANDLERS)
 _OWN_DIRS = (Path(reference_impl.__file__).parent, Path(__file__).parent)
 _STDLIB = Path(dataclasses.__file__).parent
 
@@ -113,7 +112,10 @@ def unwritten(source: object) -> list[State]:
 def collect(source: object, *, skip_stubs: bool = False) -> dict[State, Handler]:
     """The learner's handlers by state, from a dict, a class or instance, a module or a namespace.
 
-    With skip_stubs, stubs (is_stub) are left out, so the reference plays their states."""
+    Only callables are handlers: `TIME_WAIT = Timer.TIME_WAIT` or `CLOSED = State.CLOSED` at the
+    top of a notebook is an alias, not an answer, and is passed over (named only when no handler
+    is found at all). With skip_stubs, stubs (is_stub) are left out, so the reference plays their
+    states."""
     if inspect.isclass(source):
         try:
             source = source()
@@ -125,31 +127,65 @@ def collect(source: object, *, skip_stubs: bool = False) -> dict[State, Handler]
             ) from None
     items = _items(source)
     found: dict[State, Handler] = {}
+    aliases: list[tuple[object, object, State]] = []
     for key, value in items:
         state = _state_of(key)
         if state is None:
             continue
         if not callable(value):
-            raise LearnerError(
-                f"`{key}` is a {type(value).__name__}, not a function: "
-                f"define it as def {state.value.lower()}(tcb, ev, profile):",
-                "missing",
-            )
-        if not (skip_stubs and is_stub(value)):
+            aliases.append((key, value, state))
+        elif not (skip_stubs and is_stub(value)):
             found[state] = value
     if not found and not unwritten(source):
-        raise LearnerError("no handler found: " + _naming_hint(items, None), "missing")
+        hint = _naming_hint(items, None)
+        if aliases and "you defined" not in hint:  # no near-miss name to suggest: name the alias
+            key, value, state = aliases[0]
+            hint = (f"`{key}` is a {type(value).__name__}, not a function; "
+                    f"define it as def {state.value.lower()}(tcb, ev, profile):")
+        raise LearnerError("no handler found: " + hint, "missing")
     return found
 
 
-def require(found: Mapping[State, Handler], states: tuple[State, ...], source: object) -> None:
+@dataclass
+class LearnerMachine:
+    """The learner's handlers, wherever they run: what every check and `grade_cell` judge.
+
+    handlers: one per state the learner wrote (a stub too: it raises where a run reaches it).
+    A handler that runs elsewhere (the grading sandbox) raises LearnerError on misuse, its
+    sentence the end of "in STATE, on EVENT, your handler ..." (e.g. "raised NotImplementedError").
+    stubs: the states whose handler is still a released stub (a check that needs one says so).
+    source: the in-process namespace the handlers came from, or None when they run elsewhere;
+    only then can integrity inspect their code. problem: why no handler could be taken from
+    the source, one sentence (every check then scores zero for it). limits: per-call limits
+    for these handlers (None: the default Limits).
+    """
+
+    handlers: dict[State, Handler]
+    stubs: frozenset[State] = frozenset()
+    source: object = field(default=None, repr=False)
+    problem: str = ""
+    limits: Limits | None = None
+
+
+def machine_from_namespace(ns: object) -> LearnerMachine:
+    """The machine a notebook namespace (globals(), a dict, a class, a module) defines, in-process."""
+    if isinstance(ns, LearnerMachine):
+        return ns
+    try:
+        found = collect(ns)
+    except LearnerError as e:
+        return LearnerMachine({}, frozenset(), ns, e.sentence)
+    return LearnerMachine(found, frozenset(unwritten(ns)), ns)
+
+
+def require(machine: LearnerMachine, states: tuple[State, ...]) -> None:
     """Raise the naming sentence for the first state the check needs that the learner did not define."""
     for state in states:
-        if state in unwritten(source):
+        if state in machine.stubs:
             raise LearnerError(f"this check needs your {state.value.lower()}(tcb, ev, profile), which is not "
                                "written yet (it still only raises NotImplementedError)", "missing")  # fmt: skip
-        if state not in found:
-            items = list(source.items()) if isinstance(source, Mapping) else []
+        if state not in machine.handlers:
+            items = list(machine.source.items()) if isinstance(machine.source, Mapping) else []
             raise LearnerError(f"this check needs your {_naming_hint(items, state)}", "missing")
 
 
@@ -169,7 +205,7 @@ def _naming_hint(items: list[tuple[object, object]], state: State | None) -> str
 
 def compose(learner: Mapping[State, Handler], guard: Guard) -> dict[State, Handler]:
     """One machine table: the learner's guarded handlers where given, the reference's elsewhere."""
-    table: dict[State, Handler] = dict(reference.HANDLERS)
+    table: dict[State, Handler] = dict(reference_machine())
     for state, fn in learner.items():
         table[state] = guard.wrap(state, fn)
     return table
@@ -238,6 +274,11 @@ class Guard:
         self._in_call = False
         self._use_signal = False
         self._broken: dict[int, LearnerError] = {}
+        # Handlers are functions of (tcb, stimulus, profile): within one session each distinct call
+        # is made once and its answer (or its error) reused, so the loss patterns of a family, which
+        # share most of their steps, cost one call per distinct step, and so does a handler that
+        # runs in another process. A handler that answers one input two ways is judged by its first.
+        self._answers: dict[tuple, Step | LearnerError] = {}
 
     @property
     def printed(self) -> str:
@@ -275,6 +316,21 @@ class Guard:
 
     def call(self, state: State, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         """Call one learner handler under the limits; return its Step or raise LearnerError."""
+        key = (state, id(fn), tcb, ev, profile)
+        known = self._answers.get(key)
+        if known is None:
+            try:
+                known = self._call(state, fn, tcb, ev, profile)
+            except LearnerError as e:
+                if e.kind == "slow":  # the session's budget, not an answer to this input
+                    raise
+                known = e
+            self._answers[key] = known
+        if isinstance(known, LearnerError):
+            raise self._error(known.sentence, known.kind, state, ev)
+        return known
+
+    def _call(self, state: State, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         where = f"in {state}, on {stimulus_text(ev)}, your handler"
         if self.spent > self.limits.per_check:
             raise self._error(f"{where} was not called: your handlers already took {self.spent:.1f} s "
@@ -300,6 +356,8 @@ class Guard:
             raise self._error(f"{where} called the reference solution's handler; write the state's "
                               "logic yourself (the building blocks in autograder.learner are allowed)",
                               "integrity", state, ev) from None
+        except LearnerError as e:  # a handler run elsewhere, telling what went wrong there
+            raise self._error(f"{where} {e.sentence}", e.kind, state, ev) from None
         except dataclasses.FrozenInstanceError as e:
             raise self._error(f"{where} tried to change a frozen value ({e}); the TCB it is given "
                               "cannot change: return a new TCB in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)",
@@ -328,7 +386,8 @@ class Guard:
                 signal.setitimer(signal.ITIMER_REAL, self.limits.per_call, 0.05)
             else:
                 sys.settrace(_line_limit(time.monotonic() + self.limits.per_call))
-            sys.setprofile(_watch_reference)
+            if _reference_code_ids():
+                sys.setprofile(_watch_reference)
             return fn(tcb, ev, profile)
         finally:
             sys.setprofile(saved[2])
@@ -348,7 +407,7 @@ class Guard:
 
 def _watch_reference(frame, event, arg) -> None:
     """sys.setprofile hook during learner calls: entering a reference handler is delegation."""
-    if event == "call" and id(frame.f_code) in _REFERENCE_CODE_IDS:
+    if event == "call" and id(frame.f_code) in _reference_code_ids():
         raise _ReferenceCalled
 
 

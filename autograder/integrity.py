@@ -12,6 +12,7 @@ during a learner call (`Guard`, kind "integrity").
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -19,24 +20,50 @@ from pathlib import Path
 from types import CodeType, FunctionType, MethodType, ModuleType
 
 import reference_impl
-from reference_impl import handlers as reference
 from reference_impl.states import State
 
-_FORBIDDEN: dict[int, str] = {
-    id(reference): "the module reference_impl.handlers",
-    id(reference.HANDLERS): "the reference's HANDLERS table",
-    id(reference.handle): "the reference's handle()",
-    **{id(fn): f"the reference's {state.value.lower()} handler" for state, fn in reference.HANDLERS.items()},
-}
-_ANSWER_NAMES = {"HANDLERS", "handle", "handlers", *(s.value.lower() for s in State)}
+HANDLERS_MODULE = "reference_impl.handlers"
 ZERO = "it scores zero: write each state's logic yourself (everything in autograder.learner is allowed)"
+
+
+@functools.cache
+def _forbidden() -> dict[int, str]:
+    """id → what it is, for every object that *is* the answer key: the handlers module, its table,
+    handle() and each state's handler. Empty where the handlers are not installed (a learner build,
+    the grading sandbox): there is nothing to delegate to, so nothing to detect."""
+    try:
+        from reference_impl import handlers as reference
+    except ImportError:
+        return {}
+    return {
+        id(reference): f"the module {HANDLERS_MODULE}",
+        id(reference.HANDLERS): "the reference's HANDLERS table",
+        id(reference.handle): "the reference's handle()",
+        **{id(fn): f"the reference's {state.value.lower()} handler" for state, fn in reference.HANDLERS.items()},
+    }
+
+
+@functools.cache
+def reference_code_ids() -> frozenset[int]:
+    """The code objects of the reference's handlers, which the harness watches for during learner
+    calls. By identity: a recompiled copy of the source is a different (and allowed, e.g. for
+    mutants) code object. Empty where the handlers are not installed."""
+    try:
+        from reference_impl import handlers as reference
+    except ImportError:
+        return frozenset()
+    return frozenset(id(f.__code__) for f in (*reference.HANDLERS.values(), reference.handle))
+
+
+# Names that, read from the top-level package reference_impl, lead to the answer key.
+_KEY_ATTRIBUTES = {"handlers", "HANDLERS", "handle"}
 
 
 def inspect_submission(source: object, found: Mapping[State, Callable]) -> str | None:
     """Why the submission delegates to the reference (one sentence), or None when it does not."""
     if isinstance(source, Mapping):
         for name, value in source.items():
-            what = _FORBIDDEN.get(id(value))
+            what = _forbidden().get(id(value))
             if what and not str(name).startswith("_"):
                 return f"your notebook holds {what} as `{name}`; {ZERO}"
     for state, fn in found.items():
@@ -51,11 +78,11 @@ def function_problem(fn: object, seen: set[int]) -> str | None:
     if id(fn) in seen:
         return None
     seen.add(id(fn))
-    what = _FORBIDDEN.get(id(fn))
+    what = _forbidden().get(id(fn))
     if what:
         return f"is {what}"
     fn = _unwrap(fn)
-    what = _FORBIDDEN.get(id(fn))
+    what = _forbidden().get(id(fn))
     if what:
         return f"is {what}"
     if not isinstance(fn, FunctionType) or _ours(fn):
@@ -66,7 +93,7 @@ def function_problem(fn: object, seen: set[int]) -> str | None:
             return problem
     for value in [*(c.cell_contents for c in fn.__closure__ or () if _has_content(c)),
                   *(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]:
-        what = _FORBIDDEN.get(id(value))
+        what = _forbidden().get(id(value))
         if what:
             return f"keeps {what} (in a closure or default argument)"
         if callable(value) and (problem := function_problem(value, seen)):
@@ -75,29 +102,47 @@ def function_problem(fn: object, seen: set[int]) -> str | None:
 
 
 def _code_problem(code: CodeType, fn: FunctionType, seen: set[int]) -> str | None:
+    """Only reaching the handlers counts: importing the vocabulary (`from reference_impl.segment
+    import seq_lt`) or reading a profile field named like a state (`profile.time_wait`) does not."""
     names = set(code.co_names)
-    strings = {c for c in code.co_consts if isinstance(c, str)}
-    for text in names | strings:
-        if "reference_impl.handlers" in text:
-            return "imports reference_impl.handlers"
-    imports_reference = any(n == "reference_impl" or n.startswith("reference_impl.") for n in names)
-    if imports_reference and names & _ANSWER_NAMES:
-        return f"imports {', '.join(sorted(names & _ANSWER_NAMES))} from reference_impl"
+    for module in _imported_modules(code):
+        if module == HANDLERS_MODULE or module.startswith(HANDLERS_MODULE + "."):
+            return f"imports {HANDLERS_MODULE}"
+    for text in (c for c in code.co_consts if isinstance(c, str)):
+        if HANDLERS_MODULE in text:
+            return f"imports {HANDLERS_MODULE}"
+    if "reference_impl" in _imported_modules(code) and names & _KEY_ATTRIBUTES:
+        return f"reaches the reference's handlers through reference_impl.{sorted(names & _KEY_ATTRIBUTES)[0]}"
     builtins = fn.__globals__.get("__builtins__", {})
     for name in names:
         if name not in fn.__globals__:
             continue
         value = fn.__globals__[name]
-        what = _FORBIDDEN.get(id(value))
+        what = _forbidden().get(id(value))
         if what:
             return f"uses {what} (as `{name}`)"
         if isinstance(value, ModuleType) and value.__name__.split(".")[0] == "reference_impl":
-            for attr in names & _ANSWER_NAMES:
-                if attr == "handlers" or _FORBIDDEN.get(id(getattr(value, attr, None))):
+            for attr in sorted(names & {*_KEY_ATTRIBUTES, *(s.value.lower() for s in State)}):
+                if attr == "handlers" or _forbidden().get(id(getattr(value, attr, None))):
                     return f"reaches the reference's handlers through `{name}.{attr}`"
         if callable(value) and value is not builtins and (problem := function_problem(value, seen)):
             return f"calls `{name}`, which {problem}"
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _imported_modules(code: CodeType) -> frozenset[str]:
+    """Every module an import statement in `code` names: `import a.b` → a.b; `from a import b` →
+    a and a.b (b may be a module)."""
+    found: set[str] = set()
+    last = ""
+    for ins in dis.get_instructions(code):
+        if ins.opname == "IMPORT_NAME":
+            last = ins.argval
+            found.add(last)
+        elif ins.opname == "IMPORT_FROM" and last:
+            found.add(f"{last}.{ins.argval}")
+    return frozenset(found)
 
 
 def _unwrap(fn: object) -> object:

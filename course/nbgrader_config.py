@@ -36,3 +36,7 @@ c.Execute.allow_errors = True
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 20
 
+
+# The grading manifests (source/<NN_name>/manifest.py: every test cell's visible and hidden checks)
+# stay with the source: never copied to release/, autograded/ or feedback/.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "manifest.py"]

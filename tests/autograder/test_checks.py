@@ -6,7 +6,6 @@ import pytest
 from implementations import correct_implementations, load
 
 from autograder.checks import (
-    SUITES,
     check_family,
     check_scenario,
     check_transition,
@@ -27,6 +26,7 @@ from autograder.learner import (
     Timeout,
     Timer,
 )
+from autograder.manifest import course_assignments
 from reference_impl.scenarios import CATALOGUE
 
 CORRECT = correct_implementations()
@@ -137,8 +137,8 @@ def test_a_suite_needs_the_notebooks_states():
     partial = {"fin_wait_1": GOOD[State.FIN_WAIT_1]}
     result = hidden_suite(partial, "03_simultaneous_close")
     assert result.score == 0 and "this check needs your handler closing(tcb, ev, profile)" in result.failures[0].message
-    assert set(SUITES) == {"01_active_close", "02_passive_close", "03_simultaneous_close", "04_lost_segments",
-                           "05_time_wait", "06_resets"}
+    assert course_assignments() == ["01_active_close", "02_passive_close", "03_simultaneous_close",
+                                    "04_lost_segments", "05_time_wait", "06_resets"]
 
 
 SCRIPT = """\

@@ -113,6 +113,8 @@ def test_nbgrader_generate_assignment_from_a_clean_state(tmp_path):
         proc = subprocess.run([NBGRADER, "generate_assignment", a], cwd=root, env=ENV, capture_output=True,
                               text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert (root / "source" / a / "manifest.py").is_file()
+        assert not (root / "release" / a / "manifest.py").exists(), "the grading manifest must never be released"
         release = nbformat.read(root / "release" / a / f"{a}.ipynb", as_version=4)
         text = "\n".join(c.source for c in release.cells)
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text

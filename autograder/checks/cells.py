@@ -1,0 +1,135 @@
+"""Grading one test cell from its manifest entry: what the trusted grader and the notebook both run.
+
+The rule (the same in the notebook and on the trusted side): any visible check fails → 0 points;
+otherwise points × the weighted mean of the hidden checks' scores, to two decimals, and never
+full marks while a hidden case fails (a mistake always shows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..harness import Guard, LearnerMachine, machine_from_namespace
+from ..manifest import Manifest, ManifestError, TestCell, load_manifest
+from .functions import run_spec, run_specs
+from .results import CheckFailed, CheckOutcome, tally_transitions
+
+
+@dataclass
+class CellVerdict:
+    """One test cell, graded."""
+
+    grade_id: str
+    points: float
+    max_points: float
+    visible_passed: bool
+    text: str  # what the learner reads under the cell: one line per check, then the first failure's whole message
+    transitions: dict  # (state, event kind) -> (cases where it behaved, cases where it first went wrong)
+    svg: str | None = None  # the first divergence drawn (learner beside reference), if any
+    outcomes: list[CheckOutcome] = field(default_factory=list, repr=False)  # visible, then hidden
+
+
+def cell_points(cell: TestCell, hidden: list[CheckOutcome]) -> float:
+    """points × the weighted mean of the hidden scores; below full marks whenever a case fails."""
+    weights = [spec.weight for spec in cell.hidden]
+    if not weights:  # a learner build carries no hidden checks: the visible ones decide
+        return cell.points
+    mean = sum(w * o.score for w, o in zip(weights, hidden, strict=True)) / sum(weights)
+    points = round(cell.points * mean, 2)
+    if mean < 1:
+        points = max(0.0, min(points, round(cell.points - 0.01, 2)))
+    return points
+
+
+def run_visible(cell: TestCell, machine: LearnerMachine, guard: Guard | None = None) -> list[CheckOutcome]:
+    return [run_spec(spec, machine, guard=guard) for spec in cell.visible]
+
+
+def run_hidden(cell: TestCell, machine: LearnerMachine, guard: Guard | None = None) -> list[CheckOutcome]:
+    return [run_spec(spec, machine, guard=guard) for spec in cell.hidden]
+
+
+def grade_cell(cell: TestCell, machine: LearnerMachine | object) -> CellVerdict:
+    """The cell's points, what the learner reads under it, the class report's tally and the first
+    divergence drawn. Deterministic: the same machine gets the same verdict."""
+    machine = machine_from_namespace(machine)
+    guard = Guard(machine.limits)
+    visible = run_visible(cell, machine, guard)
+    lines = [o.line() for o in visible]
+    failed = next((o for o in visible if o.failures), None)
+    if failed is not None:
+        outcomes, points, text = visible, 0.0, "\n".join([*lines, failed.message()])
+    else:
+        hidden = run_hidden(cell, machine, guard)
+        outcomes, points = visible + hidden, cell_points(cell, hidden)
+        text = "\n".join([*lines, *(o.message() for o in hidden)])
+    cases = [c for o in outcomes for c in o.cases]
+    first = next((c for c in cases if not c.passed and c.svg is not None), None)
+    return CellVerdict(cell.grade_id, points, cell.points, failed is None, text, tally_transitions(cases),
+                       first.svg() if first else None, outcomes)  # fmt: skip
+
+
+class CellTests:
+    """A notebook's test cells, as its manifest defines them. The setup cell makes one:
+
+        tests = CellTests("01_active_close")
+
+    then a test cell's visible part is `tests.check(globals(), "test_established_close")` and its
+    hidden part `tests.hidden_points(globals(), "test_established_close")`.
+    """
+
+    def __init__(self, assignment: str, course_root: Path | None = None) -> None:
+        self.assignment = assignment
+        self.course_root = course_root
+        self._manifest: Manifest | None = None
+
+    def __repr__(self) -> str:
+        return f"CellTests({self.assignment!r})"
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            try:
+                self._manifest = load_manifest(self.assignment, self.course_root)
+            except ManifestError as e:
+                raise CheckFailed(f"the checks of {self.assignment} cannot run here: {e}") from None
+        return self._manifest
+
+    def _cell(self, grade_id: str) -> TestCell:
+        try:
+            return self.manifest.cell(grade_id)
+        except ManifestError as e:
+            raise CheckFailed(str(e)) from None
+
+    def check(self, ns: object, grade_id: str) -> None:
+        """Run the cell's visible checks: one line each; the first failure stops the cell with its message."""
+        cell = self._cell(grade_id)
+        outcomes = run_visible(cell, machine_from_namespace(ns))
+        for o in outcomes:
+            print(o.line())
+        failed = next((o for o in outcomes if o.failures), None)
+        if failed is not None:
+            raise CheckFailed(failed.message())
+
+    def hidden_points(self, ns: object, grade_id: str) -> float:
+        """Run the cell's hidden checks, print what each found, and return the cell's points."""
+        cell = self._cell(grade_id)
+        outcomes = run_hidden(cell, machine_from_namespace(ns))
+        for o in outcomes:
+            print(o.message())
+        return cell_points(cell, outcomes)
+
+    def grade(self, ns: object, grade_id: str) -> CellVerdict:
+        """The whole cell, graded as the trusted grader grades it."""
+        return grade_cell(self._cell(grade_id), ns)
+
+    def before_submit(self, ns: object) -> None:
+        """The hidden checks the manifest selects for the notebook's last cell, on your handlers now."""
+        if not self.manifest.before_submit:
+            print("The hidden tests are not part of this environment: your instructor's grader runs them.")
+            return
+        suite = run_specs(f"hidden tests of {self.assignment}", self.manifest.before_submit, ns)
+        print(f"{suite.passed} of {suite.total} hidden cases behave as the reference does.")
+        if suite.failures:
+            print("First difference:", suite.failures[0].message)

@@ -1,0 +1,200 @@
+"""The grading manifest: what each test cell of a notebook checks, and what it is worth.
+
+One per notebook, `course/source/<NN_name>/manifest.py`, kept with the course source and never
+released (nbgrader's CourseDirectory.ignore). The notebook's test cells, its "before you submit"
+cell and the trusted grader all read it, so a cell's checks are written down once:
+
+    from autograder.manifest import cell, family, scenario, transition, transitions
+    CELLS = [
+        cell("test_fin_wait_2_fin", 2,
+             visible=[transition(State.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, flags=FIN | ACK)))],
+             hidden=[scenario("active-close", profile=LINUX),
+                     scenario("active-close", wrap=True),
+                     family("active-close", k=1, weight=2)]),
+    ]
+    BEFORE_SUBMIT = every_hidden_check(CELLS)   # what the notebook's last cell runs
+
+A cell scores 0 when any visible check fails, else points × the weighted mean of its hidden
+checks' scores (autograder.checks.cells.grade_cell). A check is plain data (CheckSpec): its
+kind, its subject and its options, all values of reference_impl (states, stimuli, TCBs,
+profiles), so a learner build can precompute what the visible ones expect.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from reference_impl.profiles import LINUX, RFC9293, Profile
+from reference_impl.states import State, Stimulus, Timer
+from reference_impl.tcb import TCB
+
+DEFAULT_PROFILES: tuple[Profile, ...] = (RFC9293, LINUX)
+KINDS = ("transition", "scenario", "family", "transitions")
+COURSE = Path(__file__).resolve().parents[1] / "course"  # the full package's own course
+
+
+class ManifestError(LookupError):
+    """A manifest is missing or wrong; the message is one sentence for whoever can fix it."""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check of a test cell: which check function, on what, with which options, and its weight.
+
+    kind "transition": args (state, stimulus); options tcb, timers, profile, wrap.
+    kind "scenario": args (name,); options profile, fates, states, wrap.
+    kind "family": args (names...); options k, profiles, wrap.
+    kind "transitions" (a state's whole battery): args (states...); options profiles, wrap.
+    """
+
+    kind: str
+    args: tuple = ()
+    options: tuple[tuple[str, object], ...] = ()  # keyword arguments, in a fixed order
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ManifestError(f"unknown check kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        if not self.weight > 0:
+            raise ManifestError(f"a check's weight must be positive, not {self.weight!r}")
+
+    @property
+    def kwargs(self) -> dict:
+        return dict(self.options)
+
+    @property
+    def wrap(self) -> bool:
+        return bool(self.kwargs.get("wrap"))
+
+
+def _spec(kind: str, args: tuple, weight: float, **options) -> CheckSpec:
+    kept = tuple((k, v) for k, v in options.items() if not (v is None or v is False or v == ()))
+    return CheckSpec(kind, args, kept, float(weight))
+
+
+def transition(state: State, stimulus: Stimulus, *, tcb: TCB | None = None, timers: Mapping[Timer, int] | None = None,
+               profile: Profile = RFC9293, wrap: bool = False, weight: float = 1.0) -> CheckSpec:  # fmt: skip
+    """check_transition: the handler for `state` on one stimulus (timers: µs left on each)."""
+    armed = tuple(sorted(timers.items(), key=lambda kv: kv[0].value)) if timers else None
+    return _spec("transition", (state, stimulus), weight, tcb=tcb, timers=armed,
+                 profile=None if profile == RFC9293 else profile, wrap=wrap)  # fmt: skip
+
+
+def scenario(name: str, *, profile: Profile = RFC9293, fates: Iterable[str] = (), states: Iterable[State] = (),
+             wrap: bool = False, weight: float = 1.0) -> CheckSpec:  # fmt: skip
+    """check_scenario: one catalogue scenario, with extra lost segments such as "A2"."""
+    return _spec("scenario", (name,), weight, profile=None if profile == RFC9293 else profile,
+                 fates=tuple(fates), states=tuple(states), wrap=wrap)  # fmt: skip
+
+
+def family(*names: str, k: int = 1, profiles: Iterable[Profile] = DEFAULT_PROFILES, wrap: bool = False,
+           weight: float = 1.0) -> CheckSpec:  # fmt: skip
+    """check_family: every way of losing up to k segments in each scenario, under each profile."""
+    return _spec("family", tuple(names), weight, k=k, profiles=tuple(profiles), wrap=wrap)
+
+
+def transitions(*states: State, profiles: Iterable[Profile] = DEFAULT_PROFILES, wrap: bool = False,
+                weight: float = 1.0) -> CheckSpec:  # fmt: skip
+    """check_transitions: every stimulus in several situations of each state, under each profile."""
+    return _spec("transitions", tuple(states), weight, profiles=tuple(profiles), wrap=wrap)
+
+
+@dataclass(frozen=True)
+class TestCell:
+    """One graded test cell: its points, the checks the learner sees run, and the hidden ones."""
+
+    __test__ = False  # not a pytest test class
+
+    grade_id: str
+    points: float
+    visible: tuple[CheckSpec, ...]
+    hidden: tuple[CheckSpec, ...]
+
+
+def cell(grade_id: str, points: float, visible: Iterable[CheckSpec], hidden: Iterable[CheckSpec]) -> TestCell:
+    visible, hidden = tuple(visible), tuple(hidden)
+    if not grade_id.startswith("test_") or not points > 0:
+        raise ManifestError(f"cell {grade_id!r}: a test cell's grade_id starts with test_ and its points are positive")
+    if not visible or not hidden:
+        raise ManifestError(f"cell {grade_id!r} needs at least one visible and one hidden check")
+    return TestCell(grade_id, float(points), visible, hidden)
+
+
+def every_hidden_check(cells: Iterable[TestCell]) -> tuple[CheckSpec, ...]:
+    """Every hidden check of these cells, each once (weights aside), in cell order."""
+    seen: dict[tuple, CheckSpec] = {}
+    for c in cells:
+        for spec in c.hidden:
+            seen.setdefault((spec.kind, spec.args, spec.options), spec)
+    return tuple(seen.values())
+
+
+@dataclass(frozen=True)
+class Manifest:
+    assignment: str
+    cells: tuple[TestCell, ...]
+    before_submit: tuple[CheckSpec, ...] = ()  # what the notebook's "before you submit" cell runs
+
+    def cell(self, grade_id: str) -> TestCell:
+        for c in self.cells:
+            if c.grade_id == grade_id:
+                return c
+        raise ManifestError(f"the grading manifest of {self.assignment} has no test cell {grade_id!r}; "
+                            f"it has {', '.join(c.grade_id for c in self.cells)}")  # fmt: skip
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.cells)
+
+
+_LOADED: dict[tuple[Path, int], Manifest] = {}
+
+
+def manifest_path(assignment: str, course_root: Path | None = None) -> Path:
+    return Path(course_root or COURSE) / "source" / assignment / "manifest.py"
+
+
+def load_manifest(assignment: str, course_root: Path | None = None) -> Manifest:
+    """The manifest of `assignment` in the course at `course_root` (default: the package's own course)."""
+    path = manifest_path(assignment, course_root)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        carried = _visible_manifest(assignment) if course_root is None else None
+        if carried is not None:  # a learner build: the visible checks only, written out when it was built
+            return carried
+        raise ManifestError(f"no grading manifest for {assignment} at {path}: its checks are kept with the "
+                            "course source, which is not installed here") from None  # fmt: skip
+    known = _LOADED.get((path, stamp))
+    if known is not None:
+        return known
+    spec = importlib.util.spec_from_file_location(f"tcpclose_manifest_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cells = tuple(getattr(module, "CELLS", ()))
+    if not cells or not all(isinstance(c, TestCell) for c in cells):
+        raise ManifestError(f"{path}: CELLS must be a list of cell(...) entries")
+    ids = [c.grade_id for c in cells]
+    if len(ids) != len(set(ids)):
+        raise ManifestError(f"{path}: a grade_id appears twice in CELLS")
+    before = tuple(getattr(module, "BEFORE_SUBMIT", None) or every_hidden_check(cells))
+    manifest = Manifest(assignment, cells, before)
+    _LOADED[(path, stamp)] = manifest
+    return manifest
+
+
+def _visible_manifest(assignment: str) -> Manifest | None:
+    try:
+        from .visible import visible_manifest
+    except ImportError:
+        return None
+    return visible_manifest(assignment)
+
+
+def course_assignments(course_root: Path | None = None) -> list[str]:
+    """The assignments of the course that have a manifest, in order."""
+    source = Path(course_root or COURSE) / "source"
+    return sorted(p.parent.name for p in source.glob("*/manifest.py")) if source.is_dir() else []

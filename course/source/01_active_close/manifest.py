@@ -1,0 +1,79 @@
+"""Grading manifest of 01_active_close: what each test cell checks and what it is worth.
+
+Never released (nbgrader's CourseDirectory.ignore): the hidden checks live here only.
+Read by the notebook's test cells (autograder.checks.CellTests), its "before you submit"
+cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
+"""
+
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from reference_impl.profiles import LINUX
+from reference_impl.segment import ACK, FIN, Segment
+from reference_impl.states import AppClose, Arrival, State, Timeout, Timer
+from reference_impl.tcb import TCB
+
+S = State
+FIN_300_ACK_101 = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # B's FIN, acknowledging A's FIN
+DATA_OUT = TCB(snd_una=100, snd_nxt=200, rcv_nxt=300, unacked=b"x" * 100)  # 100 bytes not yet ACKed
+HALF_CLOSED = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, orphaned=False)  # shutdown(): no orphan
+FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked=b"x" * 100, orphaned=True)
+RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
+STATES = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT)
+
+CELLS = [
+    cell("test_established_close", 2,
+         visible=[transition(S.ESTABLISHED, AppClose()), transition(S.ESTABLISHED, AppClose(shutdown=True))],
+         hidden=[transition(S.ESTABLISHED, AppClose(), profile=LINUX),
+                 transition(S.ESTABLISHED, AppClose(), tcb=DATA_OUT, timers={Timer.RETRANSMIT: 900_000}),
+                 transition(S.ESTABLISHED, AppClose(shutdown=True), tcb=DATA_OUT, timers={Timer.RETRANSMIT: 900_000},
+                            profile=LINUX),
+                 scenario("active-close"),  # the FIN's number: B's ACK must match your SND.NXT
+                 scenario("server-initiated-close", profile=LINUX)]),
+    cell("test_established_fin", 1,
+         visible=[transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK)))],
+         hidden=[transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK)), profile=LINUX),
+                 transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK, payload=b"bye"))),
+                 transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, payload=b"just data"))),
+                 scenario("server-initiated-close")]),
+    cell("test_fin_wait_1_ack_of_fin", 2,
+         visible=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)))],
+         hidden=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)), profile=LINUX),  # the orphan timer
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)), tcb=HALF_CLOSED,
+                            timers={Timer.RETRANSMIT: 220_000}, profile=LINUX),
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101, payload=b"late data")))]),
+    cell("test_fin_wait_1_ack_of_data", 2,
+         visible=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=200)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING)],
+         hidden=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=150)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING,
+                            profile=LINUX),
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=100))),  # a duplicate ACK: nothing new
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=201)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING),
+                 scenario("ack-of-data-not-fin"),
+                 scenario("ack-of-data-not-fin", profile=LINUX)]),
+    cell("test_fin_wait_2_fin", 2,
+         visible=[transition(S.FIN_WAIT_2, FIN_300_ACK_101)],
+         hidden=[transition(S.FIN_WAIT_2, FIN_300_ACK_101, profile=LINUX),
+                 transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"bye"))),
+                 scenario("active-close", profile=LINUX),
+                 scenario("active-close")]),
+    cell("test_fin_wait_2_data", 1,
+         visible=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, payload=b"more data")))],
+         hidden=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, payload=b"more data")), profile=LINUX),
+                 transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101))),  # a duplicate ACK: nothing to do
+                 scenario("half-close"),
+                 scenario("half-close", profile=LINUX)]),
+    cell("test_time_wait_timeout", 1,
+         visible=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT))],
+         hidden=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT), profile=LINUX),
+                 scenario("active-close")]),
+    cell("test_time_wait_retransmitted_fin", 2,
+         visible=[transition(S.TIME_WAIT, FIN_300_ACK_101)],
+         hidden=[transition(S.TIME_WAIT, FIN_300_ACK_101, profile=LINUX),
+                 scenario("lost-final-ack"),
+                 scenario("lost-final-ack-twice", profile=LINUX),
+                 scenario("lost-final-ack-twice")]),
+    cell("test_active_close", 3,
+         visible=[scenario("active-close")],
+         hidden=[family("active-close", "ack-of-data-not-fin", k=1, weight=2),
+                 transitions(*STATES, weight=1)]),
+]
+
+BEFORE_SUBMIT = every_hidden_check(CELLS)

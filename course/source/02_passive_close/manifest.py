@@ -1,0 +1,62 @@
+"""Grading manifest of 02_passive_close: what each test cell checks and what it is worth.
+
+Never released (nbgrader's CourseDirectory.ignore): the hidden checks live here only.
+Read by the notebook's test cells (autograder.checks.CellTests), its "before you submit"
+cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
+"""
+
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from reference_impl.profiles import LINUX, RFC9293, ms
+from reference_impl.segment import ACK, FIN, Segment
+from reference_impl.states import AppClose, AppSend, Arrival, State, Timeout, Timer
+from reference_impl.tcb import TCB
+
+S = State
+PEER_FIN = Arrival(Segment(seq=300, ack=100, flags=FIN | ACK))
+DELAYED = TCB(snd_una=300, snd_nxt=300, rcv_nxt=101)  # the ACK of the peer's FIN is still waiting
+SENDING = TCB(snd_una=300, snd_nxt=309, rcv_nxt=101, unacked=b"more data")  # 9 bytes already in flight
+TWO_WRITES = TCB(snd_una=300, snd_nxt=319, rcv_nxt=101, unacked=b"more datalast words")
+FIN_AFTER_DATA = TCB(snd_una=309, snd_nxt=320, rcv_nxt=101, fin_seq=319, unacked=b"last words")
+RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
+
+CELLS = [
+    cell("test_established_fin", 2,
+         visible=[transition(S.ESTABLISHED, PEER_FIN)],
+         hidden=[transition(S.ESTABLISHED, PEER_FIN, profile=LINUX),
+                 transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK, payload=b"bye"))),
+                 transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, payload=b"data"))),
+                 scenario("three-way-close")]),
+    cell("test_close_wait_close", 2,
+         visible=[transition(S.CLOSE_WAIT, AppClose())],
+         hidden=[transition(S.CLOSE_WAIT, AppClose(), profile=LINUX),
+                 transition(S.CLOSE_WAIT, AppClose(shutdown=True)),
+                 transition(S.CLOSE_WAIT, AppClose(), tcb=DELAYED, timers={Timer.DELAYED_ACK: 30_000},
+                            profile=RFC9293.replace(delayed_ack=ms(40))),
+                 scenario("active-close"),
+                 scenario("three-way-close", profile=LINUX)]),
+    cell("test_close_wait_send", 2,
+         visible=[transition(S.CLOSE_WAIT, AppSend(b"more data"))],
+         hidden=[transition(S.CLOSE_WAIT, AppSend(b"more data"), profile=LINUX),
+                 transition(S.CLOSE_WAIT, AppSend(b"last words"), tcb=SENDING, timers=RTO_RUNNING),
+                 scenario("half-close"),
+                 scenario("half-close", profile=LINUX)]),
+    cell("test_close_wait_ack", 1,
+         visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=319)), tcb=TWO_WRITES, timers=RTO_RUNNING)],
+         hidden=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=309)), tcb=TWO_WRITES, timers=RTO_RUNNING,
+                            profile=LINUX),
+                 transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=300)), tcb=TWO_WRITES, timers=RTO_RUNNING),
+                 transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=300, payload=b"late")))]),  # should not occur
+    cell("test_last_ack_ack_of_fin", 2,
+         visible=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=301)))],
+         hidden=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=301)), profile=LINUX),
+                 transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=319)), tcb=FIN_AFTER_DATA,
+                            timers=RTO_RUNNING),  # data ACKed, not the FIN: stay
+                 transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=320)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING),
+                 transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=300)))]),  # a duplicate ACK
+    cell("test_server_initiated_close", 3,
+         visible=[scenario("server-initiated-close")],
+         hidden=[family("server-initiated-close", "half-close", "three-way-close", "active-close", k=1, weight=2),
+                 transitions(S.ESTABLISHED, S.CLOSE_WAIT, S.LAST_ACK, weight=1)]),
+]
+
+BEFORE_SUBMIT = every_hidden_check(CELLS)

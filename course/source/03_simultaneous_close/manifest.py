@@ -1,0 +1,52 @@
+"""Grading manifest of 03_simultaneous_close: what each test cell checks and what it is worth.
+
+Never released (nbgrader's CourseDirectory.ignore): the hidden checks live here only.
+Read by the notebook's test cells (autograder.checks.CellTests), its "before you submit"
+cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
+"""
+
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from reference_impl.profiles import LINUX
+from reference_impl.segment import ACK, FIN, Segment
+from reference_impl.states import Arrival, State, Timer
+from reference_impl.tcb import TCB
+
+S = State
+CROSSING_FIN = Arrival(Segment(seq=300, ack=100, flags=FIN | ACK))  # does not acknowledge A's FIN
+FIN_ACK = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # acknowledges A's FIN too
+FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked=b"x" * 100, orphaned=True)
+DATA_THEN_FIN = TCB(snd_una=100, snd_nxt=201, rcv_nxt=301, fin_seq=200, unacked=b"x" * 100, orphaned=True)
+RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
+
+CELLS = [
+    cell("test_fin_wait_1_fin", 2,
+         visible=[transition(S.FIN_WAIT_1, CROSSING_FIN)],
+         hidden=[transition(S.FIN_WAIT_1, CROSSING_FIN, profile=LINUX),
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK, payload=b"bye"))),
+                 scenario("simultaneous-close", states=[S.FIN_WAIT_1]),
+                 scenario("simultaneous-close", profile=LINUX, states=[S.FIN_WAIT_1])]),
+    cell("test_fin_wait_1_fin_ack", 2,
+         visible=[transition(S.FIN_WAIT_1, FIN_ACK)],
+         hidden=[transition(S.FIN_WAIT_1, FIN_ACK, profile=LINUX),
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=200, flags=FIN | ACK)), tcb=FIN_AFTER_DATA,
+                            timers=RTO_RUNNING),  # ACK of the data only: CLOSING
+                 scenario("three-way-close"),
+                 scenario("three-way-close", profile=LINUX)]),
+    cell("test_closing_ack_of_fin", 2,
+         visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=101)))],
+         hidden=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=101)), profile=LINUX),
+                 scenario("simultaneous-close"),
+                 scenario("simultaneous-close", profile=LINUX),
+                 transition(S.CLOSING, Arrival(Segment(seq=301, ack=201)), tcb=DATA_THEN_FIN,
+                            timers=RTO_RUNNING)]),  # the ACK of data and FIN
+    cell("test_closing_other_ack", 1,
+         visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=100)))],
+         hidden=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=100)), profile=LINUX),
+                 transition(S.CLOSING, Arrival(Segment(seq=301, ack=200)), tcb=DATA_THEN_FIN, timers=RTO_RUNNING)]),
+    cell("test_simultaneous_close", 3,
+         visible=[scenario("simultaneous-close"), scenario("three-way-close")],
+         hidden=[family("simultaneous-close", "three-way-close", k=2, weight=2),
+                 transitions(S.FIN_WAIT_1, S.CLOSING, weight=1)]),
+]
+
+BEFORE_SUBMIT = every_hidden_check(CELLS)

@@ -1,0 +1,47 @@
+"""Grading manifest of 04_lost_segments: what each test cell checks and what it is worth.
+
+Never released (nbgrader's CourseDirectory.ignore): the hidden checks live here only.
+Read by the notebook's test cells (autograder.checks.CellTests), its "before you submit"
+cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
+"""
+
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from reference_impl.profiles import LINUX
+from reference_impl.segment import ACK, FIN, Segment
+from reference_impl.states import Arrival, State, Timeout, Timer
+
+S = State
+FIN_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
+
+CELLS = [
+    cell("test_fin_wait_1_retransmit", 3,
+         visible=[transition(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT)), scenario("lost-first-fin")],
+         hidden=[family("lost-first-fin", k=2, weight=2),
+                 transitions(S.FIN_WAIT_1, weight=1)]),
+    cell("test_fin_wait_1_retry_limit", 2,
+         visible=[scenario("fin-retry-limit")],
+         hidden=[family("fin-retry-limit", k=2)]),
+    cell("test_fin_wait_1_ack_of_data", 2,
+         visible=[scenario("ack-of-data-not-fin")],
+         hidden=[family("ack-of-data-not-fin", k=2)]),
+    cell("test_fin_wait_1_fin_ack", 1,
+         visible=[scenario("lost-ack-of-fin")],
+         hidden=[family("lost-ack-of-fin", k=2)]),
+    cell("test_last_ack_retransmit", 2,
+         visible=[transition(S.LAST_ACK, Timeout(Timer.RETRANSMIT)), scenario("lost-second-fin")],
+         hidden=[family("lost-second-fin", k=2, weight=1),
+                 transitions(S.LAST_ACK, weight=1)]),
+    cell("test_fin_wait_2_fin", 1,
+         visible=[transition(S.FIN_WAIT_2, FIN_AGAIN), transition(S.FIN_WAIT_2, FIN_AGAIN, profile=LINUX)],
+         hidden=[transitions(S.FIN_WAIT_2)]),
+    cell("test_time_wait_retransmitted_fin", 3,
+         visible=[transition(S.TIME_WAIT, FIN_AGAIN), transition(S.TIME_WAIT, FIN_AGAIN, profile=LINUX)],
+         hidden=[family("lost-final-ack", "lost-final-ack-twice", "duplicate-fin-in-time-wait", k=2, weight=2),
+                 transitions(S.TIME_WAIT, weight=1)]),
+    cell("test_closing_retransmit", 1,
+         visible=[transition(S.CLOSING, Timeout(Timer.RETRANSMIT)),
+                  transition(S.CLOSING, Timeout(Timer.RETRANSMIT), profile=LINUX)],
+         hidden=[transitions(S.CLOSING)]),
+]
+
+BEFORE_SUBMIT = every_hidden_check(CELLS)

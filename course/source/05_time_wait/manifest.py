@@ -1,0 +1,37 @@
+"""Grading manifest of 05_time_wait: what each test cell checks and what it is worth.
+
+Never released (nbgrader's CourseDirectory.ignore): the hidden checks live here only.
+Read by the notebook's test cells (autograder.checks.CellTests), its "before you submit"
+cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
+"""
+
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from reference_impl.profiles import LINUX, RFC9293
+from reference_impl.segment import ACK, FIN, RST, Segment
+from reference_impl.states import Arrival, State, Timeout, Timer
+
+S = State
+NO_TIME_WAIT = RFC9293.replace(time_wait=0)  # the experiment: the RFC profile with TIME_WAIT switched off
+PROFILES = (RFC9293, NO_TIME_WAIT, LINUX)
+FIN_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
+
+CELLS = [
+    cell("test_time_wait_timeout", 2,
+         visible=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT)),
+                  transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT), profile=LINUX)],
+         hidden=[transitions(S.TIME_WAIT, profiles=PROFILES)]),
+    cell("test_time_wait_retransmitted_fin", 2,
+         visible=[transition(S.TIME_WAIT, FIN_AGAIN), transition(S.TIME_WAIT, FIN_AGAIN, profile=LINUX),
+                  # A valid RST (SEQ = RCV.NXT = 301) ends TIME_WAIT: CLOSED, silently (RFC 1337 is off here).
+                  transition(S.TIME_WAIT, Arrival(Segment(seq=301, ack=0, flags=RST)))],
+         hidden=[family("duplicate-fin-in-time-wait", "rst-in-time-wait", k=1, profiles=PROFILES)]),
+    cell("test_time_wait_lost_final_ack", 2,
+         visible=[scenario("lost-final-ack"), scenario("lost-final-ack", profile=NO_TIME_WAIT)],
+         hidden=[family("lost-final-ack", k=1, profiles=PROFILES)]),
+    cell("test_time_wait_old_duplicate", 2,
+         visible=[scenario("old-duplicate-after-reuse"), scenario("old-duplicate-after-reuse", profile=NO_TIME_WAIT)],
+         # As is (k=0): the long reuse scenario with added losses is notebook 6's; here its three profiles.
+         hidden=[family("old-duplicate-after-reuse", k=0, profiles=PROFILES)]),
+]
+
+BEFORE_SUBMIT = every_hidden_check(CELLS)
