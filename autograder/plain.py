@@ -15,12 +15,14 @@ words it, so it reads as what the learner's handler returned wrong.
 Encoding on the learner's side (`encode_step`) applies the same rules to the objects a handler
 returned, so a mistake is named with the learner's own values before anything is sent.
 
-Shapes (bytes travel as lowercase hex, flags as names in the order FIN, SYN, RST, ACK):
+Shapes (bytes travel as lowercase hex, flags as names in the order FIN, SYN, RST, ACK, timers
+and states by name; a TCB, a stimulus, an output and a profile carry every field their
+dataclass has, typed by its annotation, so a field added to reference_impl crosses checked):
 
-    tcb       {<every TCB field>: int | bool | hex | None}, e.g. {"snd_una": int, "snd_nxt": int,
-               "rcv_nxt": int, "fin_seq": int | None, "unacked": hex, "orphaned": bool, ...}
+    tcb       {"snd_una": int, "snd_nxt": int, "rcv_nxt": int, "fin_seq": int | None,
+               "unacked": hex, "orphaned": bool, ...}
     segment   {"seq": int, "ack": int, "flags": [name, ...], "payload": hex, "window": int}
-    stimulus  {"kind": "AppClose", "shutdown": bool, "unread": int} | {"kind": "AppSend", "data": hex}
+    stimulus  {"kind": "AppClose", "shutdown": bool, "unread": int, ...} | {"kind": "AppSend", "data": hex}
               | {"kind": "AppAbort"} | {"kind": "Arrival", "segment": segment}
               | {"kind": "Timeout", "timer": name}
     output    {"kind": "Send", "segment": segment} | {"kind": "StartTimer", "timer": name, "duration": int}
@@ -188,20 +190,24 @@ if not set(_TCB_KINDS.values()) <= {"int", "bool", "bytes", "int|None"}:
 _TCB_KEYS = frozenset(_TCB_KINDS)
 
 
-def _tcb_values(get, limits: Limits) -> dict[str, object]:
+_TCB_FIELDS = tuple((name, kind, name in _TCB_SEQ) for name, kind in _TCB_KINDS.items())
+
+
+def _tcb_values(get, limits: Limits, data) -> dict[str, object]:
+    """Every field checked (this runs for every handler call: no work unless a field is wrong)."""
     values: dict[str, object] = {}
-    for name, kind in _TCB_KINDS.items():
-        v, what = get(name), f"a TCB whose {name}"
-        if kind == "int|None" and v is None:
-            values[name] = None
-        elif name in _TCB_SEQ:
-            values[name] = _seq(v, what)
-        elif kind == "bool":
-            values[name] = _bool(v, what)
+    for name, kind, seq in _TCB_FIELDS:
+        v = get(name)
+        if kind == "bool":
+            if type(v) is not bool:
+                _bool(v, f"a TCB whose {name}")
         elif kind == "bytes":
-            values[name] = v
-        else:
-            values[name] = _int(v, what, 0, limits.duration)
+            v = data(v, f"a TCB whose {name} data", limits)
+        elif v is None and kind == "int|None":
+            pass
+        elif type(v) is not int or not 0 <= v < (MOD if seq else limits.duration):
+            _seq(v, f"a TCB whose {name}") if seq else _int(v, f"a TCB whose {name}", 0, limits.duration)
+        values[name] = v
     return values
 
 
@@ -209,20 +215,12 @@ def encode_tcb(tcb: TCB, limits: Limits = LIMITS) -> dict:
     """A TCB as primitives; raises PlainError naming the field a handler got wrong."""
     if type(tcb) is not TCB:
         raise PlainError(f"returned tcb={type(tcb).__name__}, not a TCB (use tcb.replace(...), or leave it out)")
-    out = _tcb_values(lambda name: getattr(tcb, name), limits)
-    for name, kind in _TCB_KINDS.items():
-        if kind == "bytes":
-            out[name] = _hex(out[name], f"a TCB whose {name} data", limits)
-    return out
+    return _tcb_values(tcb.__getattribute__, limits, _hex)
 
 
 def decode_tcb(d: object, limits: Limits = LIMITS) -> TCB:
     d = _dict(d, "a TCB", _TCB_KEYS)
-    values = _tcb_values(d.__getitem__, limits)
-    for name, kind in _TCB_KINDS.items():
-        if kind == "bytes":
-            values[name] = _bytes(values[name], f"a TCB whose {name} data", limits)
-    return TCB(**values)
+    return TCB(**_tcb_values(d.__getitem__, limits, _bytes))
 
 
 def _hex(v: object, what: str, limits: Limits) -> str:
@@ -280,119 +278,105 @@ def decode_segment(d: object, limits: Limits = LIMITS, what: str = "a segment") 
     )
 
 
-# ---- stimuli (grader to learner) --------------------------------------------------------------
+# ---- stimuli and outputs: every field of each, typed by its annotation -----------------------
+
+_FIELD_KINDS = {"bool", "int", "bytes", "str", "Segment", "Timer"}
 
 
-def encode_stimulus(ev: Stimulus, limits: Limits = LIMITS) -> dict:
-    match ev:
-        case AppClose(shutdown=shutdown, unread=unread):
-            return {"kind": "AppClose", "shutdown": _bool(shutdown, "AppClose shutdown"),
-                    "unread": _int(unread, "AppClose unread", 0, limits.count)}  # fmt: skip
-        case AppSend(data=data):
-            return {"kind": "AppSend", "data": _hex(data, "AppSend data", limits)}
-        case AppAbort():
-            return {"kind": "AppAbort"}
-        case Arrival(segment=seg):
-            return {"kind": "Arrival", "segment": encode_segment(seg, limits)}
-        case Timeout(timer=timer):
-            if type(timer) is not Timer:
-                raise PlainError(f"returned a timeout of {_show(timer)}, which is not a Timer")
-            return {"kind": "Timeout", "timer": timer.name}
-    raise PlainError(f"returned {_show(ev)}, which is not a stimulus")
+def _fields(cls: type) -> tuple[tuple[str, str], ...]:
+    out = tuple((f.name, str(f.type).replace(" ", "")) for f in dataclasses.fields(cls))
+    if not {kind for _, kind in out} <= _FIELD_KINDS:
+        raise ImportError(f"autograder.plain: a field of {cls.__name__} of a new type: {out}")
+    return out
 
 
-_STIMULUS_KEYS = {
-    "AppClose": frozenset(("kind", "shutdown", "unread")),
-    "AppSend": frozenset(("kind", "data")),
-    "AppAbort": frozenset(("kind",)),
-    "Arrival": frozenset(("kind", "segment")),
-    "Timeout": frozenset(("kind", "timer")),
+_STIMULI = {c.__name__: (c, _fields(c)) for c in (AppClose, AppSend, AppAbort, Arrival, Timeout)}
+_OUTPUTS = {c.__name__: (c, _fields(c)) for c in (Send, StartTimer, CancelTimer, DeliverData, DeliverEOF, Error)}
+_OUTPUT_HINT = "an output (Send, StartTimer, CancelTimer, DeliverData, DeliverEOF, Error)"
+# What the in-process checks say about a wrong field (harness.output_problem); {v} is the value.
+_SAYS = {
+    ("Send", "segment"): "Send({v}): Send takes a Segment",
+    ("StartTimer", "timer"): "StartTimer({v}, ...): the timer must be a Timer, e.g. Timer.TIME_WAIT",
+    ("StartTimer", "duration"): "StartTimer with duration {v}: use whole microseconds, e.g. profile.time_wait",
+    ("CancelTimer", "timer"): "CancelTimer({v}): the timer must be a Timer, e.g. Timer.RETRANSMIT",
+    ("DeliverData", "data"): "DeliverData with data that is not bytes",
+    ("Error", "message"): "Error with a message that is not a string",
 }
 
 
-def decode_stimulus(d: object, limits: Limits = LIMITS) -> Stimulus:
+def _value(kind: str, v: object, cls: str, name: str, limits: Limits, encoding: bool) -> object:
+    """One field's value checked (and turned to or from its plain form); PlainError names it."""
+    ok = True
+    if kind == "bool":
+        ok = type(v) is bool
+    elif kind == "int":
+        ok = type(v) is int and 0 <= v < limits.duration
+    elif kind == "str":
+        ok = type(v) is str
+        if ok:
+            return _str(v, f"{'an' if cls[0] in 'AEIOU' else 'a'} {cls} {name}", limits)
+    elif kind == "Timer":
+        if encoding:
+            ok = type(v) is Timer
+            v = v.name if ok else v
+        else:
+            ok = type(v) is str and v in Timer.__members__
+            v = Timer.__members__[v] if ok else v
+    elif kind == "bytes":
+        ok = type(v) is (bytes if encoding else str)
+        if ok:
+            return (_hex if encoding else _bytes)(v, f"{cls} with {name}", limits)
+    elif kind == "Segment":
+        return (encode_segment if encoding else decode_segment)(v, limits)
+    if not ok:
+        says = _SAYS.get((cls, name))
+        raise PlainError(says.format(v=_show(v)) if says else f"{cls} with {name}={_show(v)}, which is not a {kind}")
+    return v
+
+
+def _encode_fields(obj: object, fields: tuple, limits: Limits) -> dict:
+    cls = type(obj).__name__
+    out = {"kind": cls}
+    for name, kind in fields:
+        out[name] = _value(kind, getattr(obj, name), cls, name, limits, True)
+    return out
+
+
+def _decode_fields(d: dict, table: dict, hint: str, limits: Limits) -> object:
     kind = d.get("kind") if type(d) is dict else None
-    if type(kind) is not str or kind not in _STIMULUS_KEYS:
-        raise PlainError("returned a stimulus of no known kind")
-    d = _dict(d, f"an {kind}", _STIMULUS_KEYS[kind])
-    if kind == "AppClose":
-        return AppClose(shutdown=_bool(d["shutdown"], "AppClose shutdown"),
-                        unread=_int(d["unread"], "AppClose unread", 0, limits.count))  # fmt: skip
-    if kind == "AppSend":
-        return AppSend(_bytes(d["data"], "AppSend data", limits))
-    if kind == "AppAbort":
-        return AppAbort()
-    if kind == "Arrival":
-        return Arrival(decode_segment(d["segment"], limits))
-    return Timeout(_enum(d["timer"], Timer, "a timeout of", "a Timer"))
+    if type(kind) is not str or kind not in table:
+        raise PlainError(f"something which is not {hint}")
+    cls, fields = table[kind]
+    d = _dict(d, f"a {kind}", frozenset(["kind", *(n for n, _ in fields)]))
+    return cls(**{name: _value(k, d[name], kind, name, limits, False) for name, k in fields})
 
 
-# ---- outputs and steps (learner to grader) ------------------------------------------------------
+def encode_stimulus(ev: Stimulus, limits: Limits = LIMITS) -> dict:
+    entry = _STIMULI.get(type(ev).__name__)
+    if entry is None or type(ev) is not entry[0]:
+        raise PlainError(f"returned {_show(ev)}, which is not a stimulus")
+    return _encode_fields(ev, entry[1], limits)
 
-_OUTPUT_HINT = "an output (Send, StartTimer, CancelTimer, DeliverData, DeliverEOF, Error)"
+
+def decode_stimulus(d: object, limits: Limits = LIMITS) -> Stimulus:
+    try:
+        return _decode_fields(d, _STIMULI, "a stimulus", limits)
+    except PlainError as e:
+        raise PlainError("returned " + e.sentence) from None
 
 
 def encode_output(out: object, limits: Limits = LIMITS) -> dict:
     """One output as primitives; the sentence matches harness.output_problem's."""
-    kind = type(out)
-    if kind is Segment:
+    if type(out) is Segment:
         raise PlainError(f"{out}, a bare Segment: wrap it as Send(segment)")
-    if kind is Send:
-        return {"kind": "Send", "segment": encode_segment(out.segment, limits)}
-    if kind is StartTimer:
-        if type(out.timer) is not Timer:
-            raise PlainError(f"StartTimer({_show(out.timer)}, ...): the timer must be a Timer, e.g. Timer.TIME_WAIT")
-        d = out.duration
-        if type(d) is not int or not 0 <= d < limits.duration:
-            raise PlainError(f"StartTimer with duration {_show(d)}: use whole microseconds, e.g. profile.time_wait")
-        return {"kind": "StartTimer", "timer": out.timer.name, "duration": d}
-    if kind is CancelTimer:
-        if type(out.timer) is not Timer:
-            raise PlainError(f"CancelTimer({_show(out.timer)}): the timer must be a Timer, e.g. Timer.RETRANSMIT")
-        return {"kind": "CancelTimer", "timer": out.timer.name}
-    if kind is DeliverData:
-        if type(out.data) is not bytes:
-            raise PlainError("DeliverData with data that is not bytes")
-        return {"kind": "DeliverData", "data": _hex(out.data, "DeliverData with data", limits)}
-    if kind is DeliverEOF:
-        return {"kind": "DeliverEOF"}
-    if kind is Error:
-        if type(out.message) is not str:
-            raise PlainError("Error with a message that is not a string")
-        return {"kind": "Error", "message": _str(out.message, "an Error message", limits)}
-    raise PlainError(f"{_show(out)}, which is not {_OUTPUT_HINT}")
-
-
-_OUTPUT_KEYS = {
-    "Send": frozenset(("kind", "segment")),
-    "StartTimer": frozenset(("kind", "timer", "duration")),
-    "CancelTimer": frozenset(("kind", "timer")),
-    "DeliverData": frozenset(("kind", "data")),
-    "DeliverEOF": frozenset(("kind",)),
-    "Error": frozenset(("kind", "message")),
-}
+    entry = _OUTPUTS.get(type(out).__name__)
+    if entry is None or type(out) is not entry[0]:
+        raise PlainError(f"{_show(out)}, which is not {_OUTPUT_HINT}")
+    return _encode_fields(out, entry[1], limits)
 
 
 def decode_output(d: object, limits: Limits = LIMITS) -> object:
-    kind = d.get("kind") if type(d) is dict else None
-    if type(kind) is not str or kind not in _OUTPUT_KEYS:
-        raise PlainError(f"something which is not {_OUTPUT_HINT}")
-    d = _dict(d, f"a {kind}", _OUTPUT_KEYS[kind])
-    if kind == "Send":
-        return Send(decode_segment(d["segment"], limits))
-    if kind == "StartTimer":
-        timer = _enum(d["timer"], Timer, "StartTimer of", "a Timer, e.g. Timer.TIME_WAIT")
-        duration = d["duration"]
-        if type(duration) is not int or not 0 <= duration < limits.duration:
-            raise PlainError(f"StartTimer with duration {_show(duration)}: use whole microseconds, e.g. profile.time_wait")
-        return StartTimer(timer, duration)
-    if kind == "CancelTimer":
-        return CancelTimer(_enum(d["timer"], Timer, "CancelTimer of", "a Timer, e.g. Timer.RETRANSMIT"))
-    if kind == "DeliverData":
-        return DeliverData(_bytes(d["data"], "DeliverData with data", limits))
-    if kind == "DeliverEOF":
-        return DeliverEOF()
-    return Error(_str(d["message"], "an Error message", limits))
+    return _decode_fields(d, _OUTPUTS, _OUTPUT_HINT, limits)
 
 
 _STEP_KEYS = frozenset(("state", "outputs", "tcb"))
@@ -455,11 +439,28 @@ if not set(_PROFILE_KINDS.values()) <= {"str", "int", "bool", "int|None"}:
 def encode_profile(profile: Profile, limits: Limits = LIMITS) -> dict:
     if type(profile) is not Profile:
         raise PlainError(f"returned a profile of type {type(profile).__name__}, not a Profile")
-    return _profile_values({name: getattr(profile, name) for name in _PROFILE_KINDS}, limits)
+    key = (profile, limits)
+    known = _ENCODED.get(key)
+    if known is None:  # a handful of profiles, asked for thousands of times
+        known = _ENCODED[key] = _profile_values({name: getattr(profile, name) for name in _PROFILE_KINDS}, limits)
+    return dict(known)
 
 
 def decode_profile(d: object, limits: Limits = LIMITS) -> Profile:
-    return Profile(**_profile_values(_dict(d, "a profile", frozenset(_PROFILE_KINDS)), limits))
+    try:
+        key = (tuple((k, type(v), v) for k, v in d.items()), limits) if type(d) is dict else None  # 0 is not False
+        known = _DECODED.get(key) if key is not None else None
+    except TypeError:  # an unhashable value: not a profile, as decoding will say
+        key = known = None
+    if known is None:
+        known = Profile(**_profile_values(_dict(d, "a profile", frozenset(_PROFILE_KINDS)), limits))
+        if key is not None and len(_DECODED) < 64:
+            _DECODED[key] = known
+    return known
+
+
+_ENCODED: dict[tuple, dict] = {}
+_DECODED: dict[tuple, Profile] = {}
 
 
 def _profile_values(d: dict, limits: Limits) -> dict:

@@ -123,12 +123,12 @@ def patched(path: str, value):
     ("outputs.0.segment.flags", ["FIN", "FIN"], "impossible flags"),
     ("outputs.0.segment.window", 70_000, "window 70000, outside 0..65535"),
     ("outputs.0.segment.seq", None, "seq=None is not a 32-bit sequence number"),
-    ("outputs.1.timer", "RETRANSMIT ", "which is not a Timer"),
+    ("outputs.1.timer", "RETRANSMIT ", "CancelTimer('RETRANSMIT '): the timer must be a Timer"),
     ("outputs.1", {"kind": "StartTimer", "timer": "TIME_WAIT", "duration": -5}, "StartTimer with duration -5: use whole microseconds"),
     ("outputs.1", {"kind": "StartTimer", "timer": "TIME_WAIT", "duration": False}, "StartTimer with duration False"),
     ("outputs.1", {"kind": "Error", "message": "x" * 501}, "an Error message of 501 characters (limit 500)"),
     ("outputs.1", {"kind": "Error", "message": "\ud800"}, "an Error message that is not valid text"),
-    ("outputs.1", {"kind": "Error", "message": ["connection reset"]}, "an Error message that is not a string"),
+    ("outputs.1", {"kind": "Error", "message": ["connection reset"]}, "Error with a message that is not a string"),
 ])  # fmt: skip
 def test_decoding_refuses_with_a_sentence(path, value, says):
     with pytest.raises(PlainError) as err:
