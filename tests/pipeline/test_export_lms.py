@@ -109,11 +109,12 @@ def test_canvas_default_output_goes_beside_grades_csv(course, tmp_path):
         default.unlink(missing_ok=True)
 
 
-def test_canvas_keeps_bom_semicolons_and_crlf(course, tmp_path):
+@pytest.mark.parametrize("quoting", [csv.QUOTE_MINIMAL, csv.QUOTE_ALL])
+def test_canvas_keeps_bom_semicolons_crlf_and_quoting(course, tmp_path, quoting):
     def canvas_style(text: str) -> str:  # what Canvas writes with its semicolon and BOM settings
         rows = list(csv.reader(io.StringIO(text)))
         buf = io.StringIO()
-        csv.writer(buf, delimiter=";", lineterminator="\r\n").writerows(rows)
+        csv.writer(buf, delimiter=";", lineterminator="\r\n", quoting=quoting).writerows(rows)
         return "\ufeff" + buf.getvalue()
 
     roster, out = write(tmp_path, "roster.csv", canvas_style(CANVAS_ROSTER)), tmp_path / "import.csv"
