@@ -213,8 +213,10 @@ class CommonDivergence:
     notes: list[str] = field(default_factory=list)
 
 
-def common_divergences(cells: pd.DataFrame, top: int = 10) -> list[CommonDivergence]:
-    """The `top` first divergences shared by the most submissions (tampered cells left out)."""
+def common_divergences(cells: pd.DataFrame, top: int = 10) -> tuple[list[CommonDivergence], list[CommonDivergence]]:
+    """The `top` first divergences shared by the most submissions; and every other first failure
+    (a stub, a crash, a cell with no result: nothing that says where the run went wrong), most
+    common first. Tampered cells are neither."""
     failed = cells[~cells["passed"] & ~cells["awaiting"] & (cells["tampered"] == "")]
     groups: dict[tuple[str, str], CommonDivergence] = {}
     for row in failed.to_dict("records"):
@@ -229,7 +231,8 @@ def common_divergences(cells: pd.DataFrame, top: int = 10) -> list[CommonDiverge
         if row["svg"] and not g.svg:
             g.svg, g.svg_from = row["svg"], row["student"]
     ranked = sorted(groups.values(), key=lambda g: (-len(g.students), g.assignment, g.divergence.headline))
-    return ranked[:top]
+    located = [g for g in ranked if g.divergence.state or g.divergence.endpoint or g.divergence.replay or g.svg]
+    return located[:top], [g for g in ranked if g not in located]
 
 
 def replay_trace(replay: str):

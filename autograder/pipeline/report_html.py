@@ -148,13 +148,14 @@ def legend_svg() -> str:
 
 
 def _divergences(cells: pd.DataFrame, top: int, notes: list[str]) -> str:
-    groups = common_divergences(cells, top)
+    groups, others = common_divergences(cells, top)
     out = [f'<section id="divergences"><h2>The {top} most common first divergences</h2>',
            "<p>Where failed cells first went wrong, grouped across the class: the case, the endpoint, its state, "
            "the virtual time and the event. Each picture is the reference's run of that case with the point "
            "marked, or, when grading kept one, a submission's own run beside the reference.</p>"]  # fmt: skip
     if not groups:
-        out.append('<p class="note">No failed cell names a first failure.</p></section>')
+        out.append('<p class="note">No failed cell says where its run first went wrong.</p>'
+                   + _other_failures(others) + "</section>")
         return "\n".join(out)
     out.append('<ol class="divergence-list">')
     traces: dict[str, object] = {}
@@ -179,11 +180,24 @@ def _divergences(cells: pd.DataFrame, top: int, notes: list[str]) -> str:
             + (f'<p class="note">{escape(note)}</p>' if note else "")
             + "</figure></li>"
         )
-    out.append("</ol></section>")
+    out.append("</ol>" + _other_failures(others) + "</section>")
     if without:
         notes.append(f"{without} of the {len(groups)} divergences have no picture: their records carry no `svg` "
                      "and their failure names no `tcpclose simulate` replay case to re-run")  # fmt: skip
     return "\n".join(out)
+
+
+def _other_failures(others: list[CommonDivergence]) -> str:
+    """Failures that name no divergence (a stub, a crash, no result), as a table."""
+    if not others:
+        return ""
+    rows = "".join(f"<tr><td>{len(g.students)}</td><td>{escape(g.assignment)}</td><td>{escape(', '.join(g.cells))}"
+                   f"</td><td>{escape(g.divergence.headline)}</td><td>{escape(', '.join(g.students))}</td></tr>"
+                   for g in others)  # fmt: skip
+    return ('<h3>Other first failures</h3><p>Failed cells whose message says what stopped them, not where a run '
+            'departed from the reference.</p><table id="other-failures"><thead><tr><th>submissions</th>'
+            f"<th>assignment</th><th>cells</th><th>first failure</th><th>who</th></tr></thead><tbody>{rows}"
+            "</tbody></table>")  # fmt: skip
 
 
 def _picture(g: CommonDivergence, traces: dict) -> tuple[str, str]:
@@ -278,6 +292,8 @@ figcaption {{ margin-bottom: .4rem; }}
 .histograms {{ display: flex; flex-wrap: wrap; gap: 1.2rem; }}
 .note {{ color: #6e7781; font-style: italic; }}
 code {{ background: #f6f8fa; padding: 0 .25rem; border-radius: 3px; }}
+table {{ border-collapse: collapse; font-size: 14px; }}
+th, td {{ border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: left; vertical-align: top; }}
 </style>
 </head>
 <body>
