@@ -4,8 +4,8 @@ grades.csv: one row per student, a column per assignment, the total, and the ass
 written answers still wait for a person (their points are not in the total yet).
 class_report.csv: one row per (assignment, graded cell); test cells are named after the transition
 they check (`test_fin_wait_1_ack_of_fin`), so the row says which transition the class got wrong.
-A written answer not yet graded by hand counts as awaiting, not as failed.
-Reasons and tampering come from the pipeline's per-submission records, read as report.py reads them.
+A written answer not yet graded by hand counts as awaiting, not as failed; `flagged` counts the
+submissions grading flagged at that cell (a flag never changes a score). Reasons, tampering and flags come from the pipeline's per-submission records, read as report.py reads them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from nbgrader.api import Gradebook
 from .autograde import load_state
 from .course import Course
 from .lms_roster import read_scores
-from .report import record_cells
+from .report import record_cells, record_flags
 
 
 def _gradebook(course: Course) -> Gradebook:
@@ -53,7 +53,9 @@ def class_report(course: Course, out: Path) -> Path:
     with _gradebook(course) as gb:
         rows = []
         for a in sorted(gb.assignments, key=lambda a: a.name):
-            states = {s.student.id: record_cells(load_state(course, a.name, s.student.id)) for s in a.submissions}
+            records = {s.student.id: load_state(course, a.name, s.student.id) for s in a.submissions}
+            states = {sid: record_cells(r) for sid, r in records.items()}
+            flagged_cells = Counter(c for r in records.values() for c in {f["cell"] for f in record_flags(r)})
             for nb in a.notebooks:
                 for gc in nb.grade_cells:
                     scores, reasons, tampered, awaiting = [], Counter(), 0, 0
@@ -74,11 +76,11 @@ def class_report(course: Course, out: Path) -> Path:
                         "submissions": len(a.submissions), "awaiting_hand_grading": awaiting, "passed": passed,
                         "pass_rate": round(passed / n, 3) if n else "",
                         "mean_score": round(sum(scores) / n, 3) if n else "",
-                        "tampered": tampered,
+                        "tampered": tampered, "flagged": flagged_cells[gc.name],
                         "top_failure": reasons.most_common(1)[0][0] if reasons else "",
                     })
     fields = ["assignment", "notebook", "cell", "transition", "points", "submissions", "awaiting_hand_grading",
-              "passed", "pass_rate", "mean_score", "tampered", "top_failure"]
+              "passed", "pass_rate", "mean_score", "tampered", "flagged", "top_failure"]
     return _write(out, fields, rows)
 
 

@@ -11,7 +11,8 @@ Fields read from each record cell (all optional except notebook and cell):
   tampered          a tampering kind: such a cell is counted, never analysed
   svg               the first divergence drawn, the learner's run beside the reference
   divergence        {case, endpoint, state, time, event, replay}: the first divergence as data
-  transitions       [{state, event, behaved, went_wrong}, ...] (or {"STATE|event": [ok, bad]})
+  transitions       {"STATE event": [behaved, went wrong]} (or [{state, event, behaved, went_wrong}, ...])
+and from the record itself: flags, [{kind, cell, text}]: what grading saw (never a score).
 """
 
 from __future__ import annotations
@@ -62,6 +63,25 @@ def class_cells(course: Course) -> tuple[pd.DataFrame, list[str]]:
                         })  # fmt: skip
     frame = pd.DataFrame(rows, columns=[*CELL_COLUMNS, "_transitions"])
     return frame, sorted(notes)
+
+
+def record_flags(record: object) -> list[dict]:
+    """The record's flags that have the shape grading writes: {kind, cell, text}, all text."""
+    flags = record.get("flags") if isinstance(record, dict) else None
+    return [f for f in flags if isinstance(f, dict) and all(isinstance(f.get(k), str) for k in ("kind", "cell", "text"))
+            ] if isinstance(flags, list) else []  # fmt: skip
+
+
+def class_flags(course: Course) -> pd.DataFrame:
+    """One row per flag of each submission: assignment, student, kind, cell, text."""
+    rows = []
+    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
+        for a in sorted(gb.assignments, key=lambda a: a.name):
+            for sub in sorted(a.submissions, key=lambda s: s.student.id):
+                for f in record_flags(load_state(course, a.name, sub.student.id)):
+                    rows.append({"assignment": a.name, "student": sub.student.id, "kind": f["kind"],
+                                 "cell": f["cell"], "text": f["text"]})  # fmt: skip
+    return pd.DataFrame(rows, columns=["assignment", "student", "kind", "cell", "text"])
 
 
 def record_cells(record: object) -> dict[tuple[str, str], dict]:
@@ -124,19 +144,16 @@ def state_event_rates(cells: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def _transitions(v: object) -> list[tuple[str, str, int, int]]:
-    out = []
-    if isinstance(v, dict):
-        for k, counts in v.items():
-            state, _, event = str(k).partition("|")
-            if event and isinstance(counts, list | tuple) and len(counts) == 2:
-                out.append((state, event, int(counts[0]), int(counts[1])))
+    """(state, event, behaved, went wrong) from a record cell's `transitions`; anything else skipped."""
+    if isinstance(v, dict):  # "STATE event", as grading writes it (a state name has no space)
+        items = [(*str(k).partition(" ")[::2], c[0], c[1]) for k, c in v.items() if isinstance(c, list) and len(c) == 2]
     elif isinstance(v, list):
-        for t in v:
-            if isinstance(t, dict) and {"state", "event"} <= t.keys():
-                out.append((str(t["state"]), str(t["event"]), int(t.get("behaved", 0)), int(t.get("went_wrong", 0))))
-            elif isinstance(t, list | tuple) and len(t) == 4:
-                out.append((str(t[0]), str(t[1]), int(t[2]), int(t[3])))
-    return out
+        items = [(t["state"], t["event"], t.get("behaved", 0), t.get("went_wrong", 0))
+                 for t in v if isinstance(t, dict) and {"state", "event"} <= t.keys()]  # fmt: skip
+    else:
+        return []
+    return [(str(s), str(e), int(ok), int(bad)) for s, e, ok, bad in items
+            if e and isinstance(ok, int) and isinstance(bad, int)]  # fmt: skip
 
 
 def score_totals(cells: pd.DataFrame) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from .course import Course
 from .report import (
     CommonDivergence,
     class_cells,
+    class_flags,
     common_divergences,
     pass_rates,
     replay_trace,
@@ -42,7 +43,8 @@ def class_report_html(course: Course, out: Path, top: int = 10) -> Path:
     if cells.empty:
         body.append('<p class="note">No graded submissions yet: run <code>tcpclose grade autograde</code> first.</p>')
     else:
-        body += [_summary(cells), _heatmaps(cells), _divergences(cells, top, notes), _scores(cells)]
+        body += [_summary(cells), _heatmaps(cells), _divergences(cells, top, notes), _scores(cells),
+                 _flags(class_flags(course))]
     if notes:
         body.append('<section id="notes"><h2>Notes</h2><ul>' + "".join(f"<li>{escape(n)}</li>" for n in notes)
                     + "</ul></section>")  # fmt: skip
@@ -232,6 +234,18 @@ def _scores(cells: pd.DataFrame) -> str:
                        if g["awaiting"].any() else "") + "</figcaption></figure>")  # fmt: skip
     return ('<section id="scores"><h2>Scores per assignment</h2><p>How many submissions scored how many points.</p>'
             f'<div class="histograms">{"".join(figs)}</div></section>')  # fmt: skip
+
+
+def _flags(flags: pd.DataFrame) -> str:
+    """What grading saw and set aside (a display that disagreed, the reference asked for, tampering)."""
+    head = ('<section id="flags"><h2>Flags</h2><p>What grading saw that an instructor should look at. A flag '
+            "never changes a score.</p>")  # fmt: skip
+    if flags.empty:
+        return head + '<p class="note">No submission was flagged.</p></section>'
+    rows = "".join(f"<tr><td>{escape(r.assignment)}</td><td>{escape(r.student)}</td><td>{escape(r.kind)}</td>"
+                   f"<td>{escape(r.cell)}</td><td>{escape(r.text)}</td></tr>" for r in flags.itertuples(index=False))
+    return (head + '<table id="flag-table"><thead><tr><th>assignment</th><th>student</th><th>kind</th><th>cell</th>'
+            f"<th>what was seen</th></tr></thead><tbody>{rows}</tbody></table></section>")  # fmt: skip
 
 
 def bins_for(max_points: float) -> list[tuple[float, float]]:

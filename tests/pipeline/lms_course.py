@@ -178,16 +178,22 @@ def write_report_records(course, failures: dict[str, object]) -> None:
         "carol": [_cell(a, fw1, 2, 2), _cell(a, fw2, 0.5, 1, scenario), _cell(a, sim, 0.25, 1, family)],
         "dave": [_cell(a, fw1, 2, 2), _cell(a, fw2, 0, 1, scenario,
                                             svg="<svg><script>alert(1)</script></svg>",  # never shown
-                                            transitions={"FIN_WAIT_2|recv FIN,ACK": [1, 1]}),
+                                            transitions={"FIN_WAIT_2 recv FIN,ACK": [1, 1]}),  # as grading writes it
                  _cell(a, sim, 1, 1)],
         "mallory": [_cell(a, fw1, 0, 2, transition), _cell(a, fw2, 1, 1),
                     _cell(a, sim, 0, 1, reason="tampered: the source of this test cell was edited", tampered="edited")],
         "trent": [_cell(a, c, 0, m, reason=STUB, detail=STUB) for c, m in ((fw1, 2), (fw2, 1), (sim, 1))],
     }  # fmt: skip
+    flags = {
+        "bob": [{"kind": "displayed", "cell": fw2, "text": "the submission displayed ✓ at this test cell"},
+                {"kind": "seen", "cell": "cell 3", "text": "the reference's behaviour asked for"},
+                {"kind": "broken"}],  # not a flag grading writes: skipped
+        "mallory": [{"kind": "tampered", "cell": sim, "text": "the source of this test cell was edited"}],
+    }  # fmt: skip
     for student, cells in records.items():
         path = state_path(course, a, student)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"status": "graded", "cells": cells}))
+        path.write_text(json.dumps({"status": "graded", "cells": cells, "flags": flags.get(student, [])}))
     # bob's 01_written record predates the record format: no cells at all
     path = state_path(course, WRITTEN, "bob")
     path.parent.mkdir(parents=True, exist_ok=True)

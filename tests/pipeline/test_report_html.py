@@ -120,6 +120,23 @@ def test_scores_are_drawn_per_assignment(page):
     assert "1 waiting for hand grading" in soup.select_one('figure.scores[data-assignment="01_written"]').text
 
 
+def test_flags_are_listed_and_counted_per_cell(course, page):
+    import csv
+
+    _, soup = page
+    rows = [[td.text for td in tr.select("td")] for tr in soup.select("#flag-table tbody tr")]
+    assert rows == [
+        ["00_fixture", "bob", "displayed", "test_fin_wait_2_fin", "the submission displayed ✓ at this test cell"],
+        ["00_fixture", "bob", "seen", "cell 3", "the reference's behaviour asked for"],
+        ["00_fixture", "mallory", "tampered", "test_simultaneous_close", "the source of this test cell was edited"],
+    ]
+    report = {r["cell"]: r for r in csv.DictReader((course.root / "class_report.csv").open())}
+    assert {c: report[c]["flagged"] for c in report} == {
+        "test_fin_wait_1_ack_of_fin": "0", "test_fin_wait_2_fin": "1", "test_simultaneous_close": "1",
+        "test_written_code": "0", "written_why_time_wait": "0",
+    }  # fmt: skip
+
+
 def test_missing_record_fields_are_noted_not_guessed(page):
     _, soup = page
     notes = soup.select_one("#notes").text
