@@ -177,7 +177,7 @@ def _divergences(cells: pd.DataFrame, top: int, notes: list[str]) -> str:
             f"{escape(', '.join(g.cells))}<br><b>{escape(d.headline)}</b>"
             + (f'<br><span class="facts">{escape(facts)}</span>' if facts else "")
             + (f"<br>replay: <code>{escape(d.replay)}</code>" if d.replay else "")
-            + f'<br><span class="who">{escape(", ".join(g.students))}</span></figcaption>'
+            + f'<br><span class="who">{escape(_who(g.students))}</span></figcaption>'
             + (f'<div class="timeline scroll">{picture}</div>' if picture else "")
             + (f'<p class="note">{escape(note)}</p>' if note else "")
             + "</figure></li>"
@@ -189,12 +189,16 @@ def _divergences(cells: pd.DataFrame, top: int, notes: list[str]) -> str:
     return "\n".join(out)
 
 
+def _who(students: list[str], n: int = 20) -> str:
+    return ", ".join(students[:n]) + (f" and {len(students) - n} more" if len(students) > n else "")
+
+
 def _other_failures(others: list[CommonDivergence]) -> str:
     """Failures that name no divergence (a stub, a crash, no result), as a table."""
     if not others:
         return ""
     rows = "".join(f"<tr><td>{len(g.students)}</td><td>{escape(g.assignment)}</td><td>{escape(', '.join(g.cells))}"
-                   f"</td><td>{escape(g.divergence.headline)}</td><td>{escape(', '.join(g.students))}</td></tr>"
+                   f"</td><td>{escape(g.divergence.headline)}</td><td>{escape(_who(g.students))}</td></tr>"
                    for g in others)  # fmt: skip
     return ('<h3>Other first failures</h3><p>Failed cells whose message says what stopped them, not where a run '
             'departed from the reference.</p><table id="other-failures"><thead><tr><th>submissions</th>'
