@@ -50,7 +50,17 @@ def cmd_grade(args) -> int:
         elif args.step == "autograde":
             outcomes = autograde(course, args.assignment, args.student or None, args.workers,
                                  args.timeout, args.cell_timeout, args.force)
-            return OK if all(o.status in ("graded", "skipped") for o in outcomes) else FAILED
+            failed = [o for o in outcomes if o.status not in ("graded", "skipped")]
+            flagged = [o.student for o in outcomes if o.flags]
+            if flagged:
+                print(f"flagged for a look ({len(flagged)}): {', '.join(flagged)}; the flags are in their feedback "
+                      "pages and the class report (they never change a score)", file=sys.stderr)  # fmt: skip
+            for o in failed:
+                print(f"grading failed for {o.student}: {o.notes[0] if o.notes else o.status}", file=sys.stderr)
+            if failed:
+                print(f"{len(failed)} submission(s) could not be graded: {', '.join(o.student for o in failed)}; "
+                      "they score 0 until graded again", file=sys.stderr)  # fmt: skip
+            return FAILED if failed else OK
         elif args.step == "feedback":
             for page in generate_feedback(course, args.assignment):
                 print(page)

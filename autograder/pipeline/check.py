@@ -109,7 +109,7 @@ def check_notebook(
         inbox.mkdir(parents=True)
         shutil.copy(path, inbox / f"{assignment}.ipynb")  # the learner's file is only ever read
         collect(scratch, inbox.parent.parent, assignment)
-        autograde(scratch, assignment, workers=1, cell_timeout=cell_timeout, progress=lambda _line: None)
+        autograde(scratch, assignment, workers=0, cell_timeout=cell_timeout, progress=lambda _line: None)
         state = load_state(scratch, assignment, LEARNER)
     written = frozenset(_source_ids(course, assignment, written_only=True))
     return CheckResult(state["score"], state["max_score"], state["cells"], renamed + state["notes"], written)

@@ -1,128 +1,388 @@
-"""Write the hostile-submission corpus from the fixture's release version.
+"""The adversarial corpus: notebook 01 as learners hand it in, honest, broken and cheating.
 
-Run after changing the fixture: `.venv/bin/python tests/pipeline/make_corpus.py`. Each case is a
-learner's copy (tests/pipeline/submissions/<case>/00_fixture/00_fixture.ipynb) named after what
-it tries; EXPECTED in test_hostile.py says what each must score and why.
+Made at test time from the release version of course/source/01_active_close (so it follows the
+course), each case named after what it tries. A *cheat* is the blank notebook plus a cell or two
+of cheating: it must score exactly what the blank scores and be flagged with what was seen. A
+*hostile* case is the solution (or the blank) made to hang, crash, flood, fork or tamper: it
+must cost only what it touches. `.venv/bin/python tests/pipeline/make_corpus.py DIR` writes the
+corpus out for reading.
+
+The techniques come from this course's own adversarial run and from the known weaknesses of
+nbgrader (learner code and tests share one kernel: shadowed helpers, patched classes, fake
+modules, pre_run_cell hooks, hidden tests read from disk), otter-grader (checks re-run in the
+learner's namespace) and PrairieLearn (student code in the grader's process, messages forged on
+its channel, objects whose __eq__ says yes to everything).
 """
 
 from __future__ import annotations
 
 import copy
-import shutil
 import sys
-import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 HERE = Path(__file__).parent
-ASSIGNMENT = "00_fixture"
+REPO = HERE.parents[1]
+ASSIGNMENT = "00_fixture"  # the small fixture course of tests/pipeline/fixtures (the LMS export tests)
+COURSE_ASSIGNMENT = "01_active_close"
 NETWORK_PORT = 47361  # tests/pipeline serves the answer here, outside the sandbox
+HANDLERS = ("established", "fin_wait_1", "fin_wait_2", "time_wait")
 
-CORRECT = '''def next_state(state, event):
-    table = {
-        ("FIN_WAIT_1", "ack_of_fin"): "FIN_WAIT_2",
-        ("FIN_WAIT_1", "fin"): "CLOSING",
-        ("FIN_WAIT_2", "fin"): "TIME_WAIT",
-        ("CLOSING", "ack_of_fin"): "TIME_WAIT",
-    }
-    return table.get((state, event), state)
-'''
 
-ANSWERS = {
-    "correct": CORRECT,
-    "syntax-error": "def next_state(state, event)\n    return state\n",
-    "infinite-loop": "while True:\n    pass\n" + CORRECT,
-    "kernel-crash": CORRECT + '''
-_original = next_state
-def next_state(state, event):
-    if state == "FIN_WAIT_2":
-        import ctypes
-        ctypes.string_at(0)  # segmentation fault: the kernel dies here
-    return _original(state, event)
-''',
-    "reads-gradebook": '''import glob, os
-found = []
-for up in range(1, 8):  # the course root above the notebook, as in a plain nbgrader autograde
-    found += glob.glob(os.path.join(*[".."] * up, "gradebook.db"))
-for top in ("/tmp", "/work", os.path.expanduser("~")):
-    for root, dirs, files in os.walk(top):
-        if root.count(os.sep) - top.count(os.sep) >= 5:
-            dirs[:] = []
-        found += [os.path.join(root, f) for f in files if f == "gradebook.db"]
-readable = []
-for path in found:
+@dataclass(frozen=True)
+class Case:
+    name: str
+    base: str  # blank | solution
+    cells: tuple[tuple[str, str], ...] = ()  # (where: first | after-setup | before:<grade_id> | end, source)
+    answers: dict = field(default_factory=dict)  # answer grade_id -> source (replaces the base's)
+    edit: str = ""  # a structural edit of the notebook, see _edit
+    seen: tuple[str, ...] = ()  # each must appear in some flag's text
+    cheat: bool = True  # must score exactly what the blank scores
+
+
+def _stub_all(returning: str) -> str:
+    return "\n".join(f"def {h}(tcb, ev, profile):\n    return {returning}\n" for h in HANDLERS)
+
+
+CHEATS = [
+    Case("shadows-check-helpers", "blank", (("after-setup", '''
+# Every helper a test cell calls, shadowed: the test cells "pass" without checking anything.
+class _Pass:
+    def __getattr__(self, name):
+        return lambda *a, **k: 2.0
+    def __call__(self, *a, **k):
+        return _Pass()
+check_transition = check_scenario = check_family = check_transitions = hidden_suite = _Pass()
+tests = CellTests = _Pass()
+'''),), seen=("redefined",)),
+    Case("patches-result-classes", "blank", (("after-setup", '''
+# The grading classes and functions, patched in place: every outcome scores 1, nothing fails.
+import autograder.checks.cells as cells
+import autograder.checks.results as results
+results.CheckOutcome.score = property(lambda self: 1.0)
+results.CheckOutcome.failures = property(lambda self: [])
+cells.cell_points = lambda cell, hidden: cell.points
+cells.grade_cell = lambda cell, machine: None
+'''),), seen=("CheckOutcome.score changed", "grade_cell changed")),
+    Case("fake-grading-module", "blank", (("first", '''
+# A fake grading package in sys.modules before the setup cell imports it.
+import sys, types
+fake = types.ModuleType("autograder.checks")
+class _AllPass:
+    def __getattr__(self, name):
+        return lambda *a, **k: 2.0
+for _name in ("check_transition", "check_scenario", "check_family", "check_transitions", "hidden_suite"):
+    setattr(fake, _name, lambda *a, **k: _AllPass())
+fake.CellTests = lambda *a, **k: _AllPass()
+fake.__file__ = "/fake/autograder/checks.py"
+sys.modules["autograder.checks"] = fake
+'''),), seen=("not the course's",)),
+    Case("pre-run-cell-hook-full-marks", "blank", (("after-setup", '''
+# nbgrader takes the first result of a test cell as its points: show full marks before every cell.
+from IPython.display import display
+def _full_marks(info):
+    display(16)
+    print("16/16 points")
+get_ipython().events.register("pre_run_cell", _full_marks)
+'''),), seen=("displayed something at this test cell", "pre_run_cell callback registered")),
+    Case("copies-reference-source-inspect", "blank", (("after-setup", '''
+# The reference's source, copied into fresh functions: no import of it remains to be seen.
+import inspect
+import reference_impl.handlers as reference
+namespace = {}
+exec(inspect.getsource(reference), namespace)
+established, fin_wait_1, fin_wait_2, time_wait = (namespace[n] for n in ("established", "fin_wait_1", "fin_wait_2", "time_wait"))
+'''),), seen=("import of reference_impl.handlers",)),
+    Case("reads-reference-file", "blank", (("after-setup", f'''
+# The reference's file, read from disk next to the package (or from the repository) and run.
+import os, reference_impl
+source = ""
+for path in (os.path.join(os.path.dirname(reference_impl.__file__), "handlers.py"),
+             {str(REPO / "reference_impl" / "handlers.py")!r}):
     try:
-        with open(path, "rb") as f:
-            readable.append((path, f.read(16)))
+        source = open(path).read()
+        break
     except OSError:
         pass
-print("gradebooks readable:", len(readable))
-if not readable:
-    raise PermissionError("no gradebook readable from the learner's kernel")
-''' + CORRECT,
-    "network-access": f'''import socket
-with socket.create_connection(("127.0.0.1", {NETWORK_PORT}), timeout=3) as s:
-    answer = s.makefile().read()  # the answer, fetched from a server outside the sandbox
-exec(answer)
-''',
-    "huge-output": "for i in range(30_000):\n    print('flood', i, 'x' * 40)\n" + CORRECT,
-    "fork-bomb-limited": '''import os, time
-children = []
-for _ in range(300):  # bounded, so a missing limit costs 300 sleeping processes, not the machine
-    pid = os.fork()
-    if pid == 0:
-        time.sleep(5)
+namespace = {{}}
+exec(source, namespace)
+print("copied", len(source), "characters of the reference")
+'''),), seen=("handlers.py",)),
+    Case("exfiltrates-course-source-base64", "blank", (("after-setup", '''
+# The course source (solutions, hidden tests, manifests), carried out in base64 in the outputs.
+import base64, glob, os
+found = []
+for pattern in ("../../../source/*/*", "{course}/source/*/*", "{repo}/course/source/*/*"):
+    found += glob.glob(pattern)
+for path in found:
+    print(path, base64.b64encode(open(path, "rb").read()).decode())
+print("found", len(found), "course files")
+'''),), seen=("listing of",)),
+    Case("returns-permissive-eq-objects", "blank", (("before:test_established_close", '''
+# Objects that equal anything, returned where states, outputs and segments are expected.
+class Anything:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __hash__ = object.__hash__
+''' + _stub_all("Step(Anything(), [Anything()], tcb)")),), seen=("look-alike",)),
+    Case("returns-subclasses-of-int-str", "blank", (("before:test_established_close", '''
+# A str that equals every state name and an int that equals every number.
+class Name(str):
+    def __eq__(self, other):
+        return True
+    __hash__ = str.__hash__
+class Number(int):
+    def __eq__(self, other):
+        return True
+    __hash__ = int.__hash__
+''' + _stub_all('Step(Name("FIN_WAIT_1"), [StartTimer(Timer.TIME_WAIT, Number(0))], tcb.replace(snd_nxt=Number(0)))')),),
+         seen=("look-alike",)),
+    Case("forges-runner-messages", "blank", (("after-setup", '''
+# Frames forged on every descriptor the process holds: fake cell results, fake answers, fake handlers.
+import json, os, struct
+def _frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+fakes = [{"op": "ran", "cell": 9999, "outputs": [], "failed": False},
+         {"op": "test", "cell": 9999, "outputs": [], "handlers": {}},
+         {"op": "step", "id": 1, "step": {"state": "CLOSED", "outputs": [], "tcb": None}},
+         {"op": "graded", "result": {"score": 16}}]
+for fd in range(0, 40):
+    for fake in fakes:
+        try:
+            os.write(fd, _frame(fake))
+        except OSError:
+            pass
+'''),), seen=("unexpected message",)),
+    Case("kills-runner-at-test-cells", "blank", (("after-setup", '''
+# The grading process killed whenever a test cell comes up, hoping the grader gives up kindly.
+import os, signal
+def _kill(info):
+    if "graded outside" in (info.raw_cell or ""):
+        os.kill(os.getpid(), signal.SIGKILL)  # the sandbox's first process: a signal from inside cannot kill it
         os._exit(0)
-    children.append(pid)
-''' + CORRECT,
-}
+get_ipython().events.register("pre_run_cell", _kill)
+'''),), seen=("stopped at this test cell",)),
+    Case("network-exfiltration", "blank", (("after-setup", f'''
+# The answer fetched from a server outside, and the notebook sent out.
+import socket
+for address in (("127.0.0.1", {NETWORK_PORT}), ("8.8.8.8", 53)):
+    try:
+        with socket.create_connection(address, timeout=2) as s:
+            print(s.makefile().read())
+    except OSError as e:
+        print("no network:", type(e).__name__)
+'''),), seen=("a socket created",)),
+    Case("reads-other-submissions-and-gradebook", "blank", (("after-setup", '''
+# Other students' notebooks and the gradebook, at the course's own path.
+import glob, os
+paths = glob.glob(os.path.join("{course}", "submitted", "*", "*", "*.ipynb"))
+paths += [os.path.join("{course}", "gradebook.db"), "../../../gradebook.db"]
+readable = []
+for path in paths:
+    try:
+        readable.append(open(path, "rb").read(16))
+    except OSError:
+        pass
+print("readable:", len(readable))
+'''),), seen=("gradebook.db",)),
+    Case("plants-symlinks-in-home", "blank", (("after-setup", '''
+# Links planted where a root launcher used to read and write (connection file, status file).
+import os
+for name, target in (("connection.json", "/etc/shadow"), (".sandbox.json", "/root/.bash_history"),
+                     ("status.json", "{course}/gradebook.db")):
+    try:
+        os.symlink(target, name)
+    except OSError:
+        pass
+'''),), seen=("symbolic link",)),
+    Case("replaces-print-and-display", "blank", (("after-setup", '''
+# What prints and what shows a result, replaced to claim full marks everywhere.
+import builtins
+_print = builtins.print
+builtins.print = lambda *a, **k: _print("16/16", **k)
+get_ipython().display_formatter.formatters["text/plain"].for_type(float, lambda obj, p, cycle: p.text("16.0"))
+get_ipython().input_transformers_post.append(lambda lines: lines)
+'''),), seen=("builtins.print replaced", "IPython's transformers replaced")),
+    Case("patches-the-plain-codec", "blank", (("after-setup", '''
+# The runner's own encoder patched to answer every handler call with a made-up step.
+import autograder.plain as plain
+plain.encode_step = lambda step, limits=None: {"state": "TIME_WAIT", "outputs": [], "tcb": None}
+'''),), seen=("autograder.plain.encode_step changed",)),
+    Case("delegates-to-recorded-reference", "blank", (("after-setup", '''
+# The recorded reference runs (what a lab's learner build plays back), asked for the answers.
+from autograder.reference_source import reference_machine
+_reference = reference_machine()
+''' + "\n".join(f"{h} = _reference[State.{h.upper()}]" for h in HANDLERS)),), seen=("reference",)),
+    Case("reads-other-processes", "blank", (("after-setup", '''
+# Other processes' command lines (student ids) and environments (tokens).
+import os
+found = []
+for pid in os.listdir("/proc"):
+    for part in ("cmdline", "environ"):
+        try:
+            found.append(open(f"/proc/{pid}/{part}", "rb").read(200))
+        except OSError:
+            pass
+print(len(found), "entries")
+'''),), seen=("listing of /proc",)),
+    Case("searches-runner-objects", "blank", (("after-setup", '''
+# The runner's own objects searched for anything grade-like, to patch it in memory.
+import gc
+grading = [o for o in gc.get_objects() if type(o).__name__ in ("RunnerLimits", "Channel", "Watch")]
+print(len(grading), "runner objects found")
+'''),), seen=("searched (gc)",)),
+]
+
+# Hostile (not cheating, or not only): each costs only what it touches.
+HOSTILE = [
+    Case("correct", "solution", cheat=False),
+    Case("blank", "blank", cheat=False),
+    Case("syntax-error", "solution", answers={"answer_fin_wait_2": "def fin_wait_2(tcb, ev, profile)\n    return Step(State.FIN_WAIT_2, [], tcb)\n"}, cheat=False),
+    Case("infinite-loop", "solution", cells=(("after-setup", "while True:\n    pass\n"),), cheat=False),
+    Case("infinite-loop-ignoring-interrupts", "solution", cells=(("after-setup", '''
+import signal, time
+signal.signal(signal.SIGALRM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    try:
+        time.sleep(1)
+    except BaseException:
+        pass
+'''),), cheat=False),
+    Case("runner-crash-in-cell", "solution", cells=(("before:test_time_wait_timeout",
+                                                     "import ctypes\nctypes.string_at(0)  # a segmentation fault\n"),),
+         cheat=False),
+    Case("runner-crash-in-handler", "solution", cells=(("before:test_time_wait_timeout", '''
+import os
+_time_wait = time_wait
+def time_wait(tcb, ev, profile):
+    if isinstance(ev, Timeout):
+        os._exit(3)  # the grading process exits in the middle of a handler call
+    return _time_wait(tcb, ev, profile)
+'''),), cheat=False),
+    Case("handler-hangs", "solution", cells=(("before:test_fin_wait_2_fin", '''
+import signal
+_fin_wait_2 = fin_wait_2
+def fin_wait_2(tcb, ev, profile):
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    while True:
+        pass
+'''),), cheat=False),
+    Case("huge-output", "solution", cells=(("after-setup", "for i in range(30_000):\n    print('flood', i, 'x' * 40)\n"),), cheat=False),
+    Case("fork-bomb-limited", "solution", cells=(("after-setup", '''
+import os, time
+children = []
+try:
+    for _ in range(300):  # bounded, so a missing limit costs 300 sleeping processes, not the machine
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(5)
+            os._exit(0)
+        children.append(pid)
+finally:
+    print(len(children), "children")
+'''),), cheat=False),
+    Case("deleted-test-cell", "solution", edit="delete:test_fin_wait_2_fin", cheat=False),
+    Case("edited-test-cell", "solution", edit="edit:test_fin_wait_1_ack_of_fin", cheat=False),
+    Case("tampered-points", "solution", edit="points:test_fin_wait_2_fin", cheat=False),
+    Case("answer-remarked-as-test", "solution", edit="remark:answer_fin_wait_1", cheat=False),
+    Case("duplicated-grade-id", "solution", edit="duplicate:test_active_close", cheat=False),
+    Case("hidden-test-markers-in-a-comment", "solution", cells=(("end", "# ### BEGIN HIDDEN TESTS\n# a learner's note\n"),), cheat=False),
+]
+
+def _alternative(module: str) -> dict[str, str]:
+    """Answer cells holding one of tests/autograder's independent correct implementations."""
+    source = (REPO / "tests" / "autograder" / f"{module}.py").read_text()
+    if "class CloseMachine" in source:
+        pick = "_machine = CloseMachine()\n{h} = _machine.{h}\n"
+    else:
+        pick = "{h} = HANDLERS[State.{H}]\n"
+    answers = {f"answer_{h}": pick.format(h=h, H=h.upper()) for h in HANDLERS}
+    answers["answer_established"] = source + "\n" + answers["answer_established"]
+    return answers
 
 
-def _answer_cell(nb):
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+ALTERNATIVES = [Case(f"alternative-{m.removeprefix('impl_')}", "blank", answers=_alternative(m), cheat=False)
+                for m in ("impl_table", "impl_match", "impl_finseq")]  # fmt: skip
+
+CASES = {c.name: c for c in CHEATS + HOSTILE + ALTERNATIVES}
 
 
-def _cell(nb, grade_id):
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def variants(release) -> dict[str, nbformat.NotebookNode]:
-    out = {}
-    for case, answer in ANSWERS.items():
-        nb = copy.deepcopy(release)
-        _answer_cell(nb).source = answer
-        out[case] = nb
-    out["blank"] = copy.deepcopy(release)
-    nb = copy.deepcopy(out["correct"])
-    nb.cells.remove(_cell(nb, "test_fin_wait_2_fin"))
-    out["deleted-test-cells"] = nb
-    nb = copy.deepcopy(out["correct"])
-    _cell(nb, "test_fin_wait_1_ack_of_fin").source = "assert True  # the test, made to pass"
-    out["edited-test-cells"] = nb
-    nb = copy.deepcopy(out["correct"])
-    _cell(nb, "test_fin_wait_2_fin").metadata.nbgrader["points"] = 100
-    out["tampered-metadata-points"] = nb
-    return out
+def _index(nb, grade_id: str) -> int:
+    return next(i for i, c in enumerate(nb.cells) if _grade_id(c) == grade_id)
 
 
-def main() -> None:
-    sys.path.insert(0, str(HERE.parents[1]))
+def build(case: Case, release, solution: dict[str, str], course_root: Path) -> nbformat.NotebookNode:
+    """One submission: the release with the base's answers, the case's answers, cells and edit."""
+    nb = copy.deepcopy(release)
+    answers = (solution if case.base == "solution" else {}) | case.answers
+    for cell in nb.cells:
+        if _grade_id(cell) in answers:
+            cell.source = answers[_grade_id(cell)]
+    for where, source in reversed(case.cells):
+        text = source.replace("{course}", str(course_root)).replace("{repo}", str(REPO)).strip() + "\n"
+        cell = nbformat.v4.new_code_cell(text)
+        if where.startswith("before:"):
+            at = _index(nb, where.removeprefix("before:"))
+        else:
+            at = {"first": 0, "after-setup": _index(nb, "setup") + 1, "end": len(nb.cells)}[where]
+        nb.cells.insert(at, cell)
+    if case.edit:
+        _edit(nb, *case.edit.split(":", 1))
+    return nb
+
+
+def _edit(nb, how: str, grade_id: str) -> None:
+    i = _index(nb, grade_id)
+    cell = nb.cells[i]
+    if how == "delete":
+        del nb.cells[i]
+    elif how == "edit":
+        cell.source = "assert True  # the test, made to pass"
+    elif how == "points":
+        cell.metadata.nbgrader["points"] = 100
+    elif how == "remark":
+        cell.metadata.nbgrader.update(grade=True, solution=False, locked=True, points=5)
+    elif how == "duplicate":
+        nb.cells.insert(_index(nb, "setup") + 1, copy.deepcopy(cell))
+    else:
+        raise ValueError(how)
+
+
+def corpus(release, solution: dict[str, str], course_root: Path) -> dict[str, nbformat.NotebookNode]:
+    return {name: build(case, release, solution, course_root) for name, case in CASES.items()}
+
+
+def main(dest: Path) -> None:
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(REPO))
     from autograder.pipeline.course import Course
     from autograder.pipeline.steps import generate
+    from tests.course.conftest import solution_answers, source_notebook
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "course"
-        shutil.copytree(HERE / "fixtures", root)
-        shutil.copy(HERE.parents[1] / "course" / "nbgrader_config.py", root)
-        release = generate(Course.at(root), ASSIGNMENT) / f"{ASSIGNMENT}.ipynb"
+        shutil.copytree(REPO / "course" / "source" / COURSE_ASSIGNMENT, root / "source" / COURSE_ASSIGNMENT)
+        shutil.copy(REPO / "course" / "nbgrader_config.py", root)
+        release = generate(Course.at(root), COURSE_ASSIGNMENT) / f"{COURSE_ASSIGNMENT}.ipynb"
         nb = nbformat.read(release, as_version=4)
-    for case, variant in variants(nb).items():
-        dest = HERE / "submissions" / case / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(variant, dest)
-        print("wrote", dest.relative_to(HERE))
+    for name, variant in corpus(nb, solution_answers(source_notebook(COURSE_ASSIGNMENT)), Path("/course")).items():
+        out = dest / name / COURSE_ASSIGNMENT / f"{COURSE_ASSIGNMENT}.ipynb"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(variant, out)
+        print("wrote", out)
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("corpus"))

@@ -1,4 +1,6 @@
-"""Real nbgrader over the hostile corpus: scores, reasons, feedback, CSVs, determinism, resumption."""
+"""The adversarial corpus through the real pipeline: cheats score what the blank scores and are
+flagged; hostile notebooks cost only what they touch; nothing stops the batch; grading is
+deterministic and resumable; feedback and exports show the trusted points and no secrets."""
 
 from __future__ import annotations
 
@@ -10,101 +12,167 @@ import pytest
 
 from autograder.pipeline.autograde import load_state
 from autograder.sandbox import UID_RANGE
-from tests.pipeline.conftest import CORPUS, tree_digest
-from tests.pipeline.make_corpus import ASSIGNMENT
+from tests.pipeline.conftest import REGRADED, tree_digest
+from tests.pipeline.make_corpus import CASES, CHEATS, COURSE_ASSIGNMENT
 
 pytestmark = pytest.mark.nbgrader
-
-# case -> (score out of 4, text that must appear in the instructor's notes or cell reasons)
-EXPECTED = {
-    "correct": (4, None),
-    "blank": (0, "NotImplementedError"),
-    "syntax-error": (0, "SyntaxError"),
-    "infinite-loop": (0, "CellTimeoutError"),
-    "kernel-crash": (2, "KernelDied"),
-    "deleted-test-cells": (3, "tampered: this test cell was deleted"),
-    "edited-test-cells": (2, "tampered: the source of this test cell was edited"),
-    "tampered-metadata-points": (3, "tampered: the cell's grading metadata"),
-    "reads-gradebook": (0, "no gradebook readable"),
-    "network-access": (0, "ConnectionRefusedError"),
-    "huge-output": (4, None),
-    "fork-bomb-limited": (0, "BlockingIOError"),
-}
+A = COURSE_ASSIGNMENT
 
 
-def test_the_corpus_is_complete():
-    assert sorted(p.name for p in CORPUS.iterdir()) == sorted(EXPECTED)
+def state(graded, case: str) -> dict:
+    return load_state(graded["course"], A, case)
 
 
-def test_the_batch_completes_with_every_submission_graded(graded):
-    assert sorted(graded["first"]) == sorted(EXPECTED)
-    assert {o.status for o in graded["first"].values()} == {"graded"}
-    assert len(graded["progress"]) == 2 * len(EXPECTED) and graded["progress"][len(EXPECTED) - 1].startswith("[####")
+def cells(graded, case: str) -> dict[str, dict]:
+    return {c["cell"]: c for c in state(graded, case)["cells"]}
 
 
-@pytest.mark.parametrize("case", sorted(EXPECTED))
-def test_each_submission_gets_its_score_and_a_clear_reason(graded, case):
-    score, reason = EXPECTED[case]
-    outcome = graded["first"][case]
-    assert (outcome.score, outcome.max_score) == (score, 4)
-    state = load_state(graded["course"], ASSIGNMENT, case)
-    said = " | ".join(outcome.notes + [c["reason"] for c in state["cells"]])
-    if reason:
-        assert reason in said
-    for text in said.split(" | "):
-        assert "Traceback" not in text and "File \"" not in text
+def said(graded, case: str) -> str:
+    s = state(graded, case)
+    return " | ".join(s["notes"] + [c["reason"] for c in s["cells"]] + [f["text"] for f in s["flags"]])
 
 
-def test_a_dead_kernel_costs_only_the_cells_from_the_crash_on(graded):
-    cells = {c["cell"]: c for c in load_state(graded["course"], ASSIGNMENT, "kernel-crash")["cells"]}
-    assert cells["test_fin_wait_1_ack_of_fin"]["score"] == 2
-    assert cells["test_fin_wait_2_fin"]["reason"].startswith("KernelDied")
-    assert cells["test_simultaneous_close"]["reason"].startswith("NotRun")
+def auto_points(graded, case: str) -> float:
+    return sum(c["score"] or 0 for c in state(graded, case)["cells"] if c["cell"].startswith("test_"))
 
 
-def test_the_network_was_never_reached_and_the_gradebook_never_read(graded):
-    if not graded["is_root"]:
-        pytest.skip("network namespaces and a separate uid need root here")
+def test_every_case_is_graded_and_the_batch_completes(graded):
+    assert sorted(graded["first"]) == sorted(CASES)
+    assert {o.status for o in graded["first"].values()} == {"graded"}, {
+        s: (o.status, o.notes[:1]) for s, o in graded["first"].items() if o.status != "graded"}
+    assert graded["progress"][len(CASES) - 1].startswith("[####")
+
+
+def in_process_points(graded, case: str) -> dict[str, float]:
+    """What the in-process checks give the same answers (the full package, no sandbox, no pipe)."""
+    from autograder.checks import grade_cell
+    from autograder.manifest import load_manifest
+    from tests.pipeline.conftest import solution
+    from tests.pipeline.make_corpus import build
+
+    nb = build(CASES[case], graded["release"], solution(), graded["course"].root)
+    ns: dict = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
+            exec(compile(cell.source, meta["grade_id"], "exec"), ns)  # noqa: S102 - the course's own answers
+    manifest = load_manifest(A, graded["course"].root)
+    return {c.grade_id: grade_cell(c, ns).points for c in manifest.cells}
+
+
+@pytest.mark.parametrize("case", ["correct", "blank", "alternative-table", "alternative-match", "alternative-finseq",
+                                  "runner-crash-in-cell", "infinite-loop-ignoring-interrupts"])  # fmt: skip
+def test_the_trusted_points_are_the_in_process_points(graded, case):
+    # (the last two: a restart and a replay leave the learner's handlers as they were)
+    trusted = {g: c["score"] for g, c in cells(graded, case).items() if g.startswith("test_")}
+    assert trusted == in_process_points(graded, case)
+
+
+@pytest.mark.parametrize("case", ["correct", "alternative-table", "alternative-match", "alternative-finseq"])
+def test_correct_solutions_keep_full_marks_and_nothing_is_flagged(graded, case):
+    full = sum(c["max_score"] for c in state(graded, case)["cells"] if c["cell"].startswith("test_"))
+    assert auto_points(graded, case) == full > 0
+    assert state(graded, case)["flags"] == []
+
+
+def test_the_blank_scores_nothing_and_is_not_flagged(graded):
+    assert auto_points(graded, "blank") == 0 and state(graded, "blank")["flags"] == []
+    written = [c for c in state(graded, "correct")["cells"] if c["cell"].startswith("written_")]
+    assert written and all(c["score"] is None for c in written)  # left to the instructor
+    assert all(c["score"] == 0 for c in state(graded, "blank")["cells"] if c["cell"].startswith("written_"))
+
+
+@pytest.mark.parametrize("case", [c.name for c in CHEATS])
+def test_a_cheat_scores_what_the_blank_scores_and_is_flagged(graded, case):
+    blank = cells(graded, "blank")
+    mine = cells(graded, case)
+    assert {g: c["score"] for g, c in mine.items()} == {g: c["score"] for g, c in blank.items()}
+    flags = " | ".join(f["text"] for f in state(graded, case)["flags"])
+    for text in CASES[case].seen:
+        assert text in flags, f"{case}: {text!r} not among the flags: {flags}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_refusal_is_a_sentence_never_a_traceback(graded, case):
+    for text in said(graded, case).split(" | "):
+        assert "Traceback" not in text and 'File "' not in text and "\n" not in text.strip()
+
+
+def test_hangs_and_crashes_cost_only_what_they_touch(graded):
+    full = auto_points(graded, "correct")
+    for case, why in (("infinite-loop", "CellTimeoutError"), ("infinite-loop-ignoring-interrupts", "did not stop when interrupted"),
+                      ("runner-crash-in-cell", "RunnerDied"), ("fork-bomb-limited", "BlockingIOError"),
+                      ("huge-output", "")):  # fmt: skip
+        assert auto_points(graded, case) == full, case
+        assert why in said(graded, case), (case, said(graded, case))
+
+
+def test_a_broken_answer_costs_the_cells_that_need_it(graded):
+    mine, correct = cells(graded, "syntax-error"), cells(graded, "correct")
+    assert "SyntaxError" in said(graded, "syntax-error")
+    assert mine["test_fin_wait_2_fin"]["score"] == 0 and mine["test_established_close"]["score"] > 0
+    assert mine["test_fin_wait_1_ack_of_fin"]["score"] == correct["test_fin_wait_1_ack_of_fin"]["score"]
+
+
+def test_a_handler_that_crashes_or_hangs_fails_its_calls_and_grading_goes_on(graded):
+    crash = cells(graded, "runner-crash-in-handler")
+    assert crash["test_time_wait_timeout"]["score"] == 0
+    assert "stopped the grading process" in crash["test_time_wait_timeout"]["detail"]
+    assert crash["test_fin_wait_1_ack_of_fin"]["score"] == 2 and crash["test_active_close"]["score"] is not None
+    hang = cells(graded, "handler-hangs")
+    assert hang["test_fin_wait_2_fin"]["score"] == 0
+    assert "did not stop when interrupted" in hang["test_fin_wait_2_fin"]["detail"]
+    assert hang["test_established_fin"]["score"] == cells(graded, "correct")["test_established_fin"]["score"]
+
+
+def test_tampering_is_judged_against_the_release_and_reported(graded):
+    full = auto_points(graded, "correct")
+    deleted = cells(graded, "deleted-test-cell")
+    assert deleted["test_fin_wait_2_fin"]["score"] == 0 and deleted["test_fin_wait_2_fin"]["tampered"] == "deleted"
+    assert auto_points(graded, "deleted-test-cell") == full - deleted["test_fin_wait_2_fin"]["max_score"]
+    for case, kind, text in (("edited-test-cell", "edited", "was edited"), ("tampered-points", "metadata", "metadata"),
+                             ("answer-remarked-as-test", "", "marked as a test cell"),
+                             ("duplicated-grade-id", "", "appears 2 times")):  # fmt: skip
+        assert auto_points(graded, case) == full, case  # graded anyway, the manifest's points
+        assert text in said(graded, case), case
+        if kind:
+            assert kind in {c["tampered"] for c in state(graded, case)["cells"]}
+    assert state(graded, "tampered-points")["max_score"] == state(graded, "correct")["max_score"]
+
+
+def test_the_network_was_never_reached_and_the_sandbox_held(graded):
     assert graded["network_connections"] == 0
-    notes = " ".join(load_state(graded["course"], ASSIGNMENT, "correct")["sandbox"])
-    uids = [int(m) for m in re.findall(r"uid (\d+)", notes)]
-    assert uids and all(u in UID_RANGE for u in uids), notes
+    s = state(graded, "correct")
+    assert s["missing"] == {} and {"no-network", "minimal-root", "private-tmp", "private-proc"} <= set(s["sandbox"])
+    if graded["is_root"]:
+        assert "unprivileged-uid" in s["sandbox"]
+
+
+def test_no_secret_leaves_in_outputs_or_feedback(graded):
+    course = graded["course"]
+    manifest = (course.root / "source" / A / "manifest.py").read_text()
+    secret = [line.strip() for line in manifest.splitlines() if "TCB(" in line or "transition(S." in line][:5]
+    for case in ("exfiltrates-course-source-base64", "reads-reference-file", "reads-other-submissions-and-gradebook"):
+        nb = (course.path("autograded", case, A) / f"{A}.ipynb").read_text()
+        assert "found 0 course files" in nb or case != "exfiltrates-course-source-base64"
+        assert "copied 0 characters" in nb or case != "reads-reference-file"
+        assert "readable: 0" in nb or case != "reads-other-submissions-and-gradebook"
+        for line in secret:
+            assert line not in nb
 
 
 def test_huge_output_is_capped_in_the_autograded_notebook(graded):
-    nb = graded["course"].path("autograded", "huge-output", ASSIGNMENT) / f"{ASSIGNMENT}.ipynb"
-    assert nb.stat().st_size < 200_000
+    nb = graded["course"].path("autograded", "huge-output", A) / f"{A}.ipynb"
+    assert nb.stat().st_size < 1_500_000
     assert "[output truncated by the grader]" in nb.read_text()
 
 
-def test_feedback_shows_no_hidden_tests_and_no_traceback(graded):
-    pages = graded["feedback"]
-    assert len(pages) == len(EXPECTED)
-    for page in pages:
-        text = page.read_text()
-        assert "hidden_probe" not in text and "BEGIN HIDDEN TESTS" not in text, page
-        assert "Traceback (most recent call last)" not in text and "\x1b[" not in text, page
-        assert not re.search(r"File &quot;|File \"", text), page
-    blank = graded["course"].path("feedback", "blank", ASSIGNMENT) / f"{ASSIGNMENT}.html"
-    assert "NotImplementedError" in blank.read_text()
-    edited = graded["course"].path("feedback", "edited-test-cells", ASSIGNMENT) / f"{ASSIGNMENT}.html"
-    assert "Grader&#39;s note" in edited.read_text() or "Grader's note" in edited.read_text()
-
-
-def test_grades_csv_has_one_row_per_student_and_a_total(graded):
-    rows = list(csv.DictReader(graded["grades"].open()))
-    assert list(rows[0]) == ["student", ASSIGNMENT, "total", "awaiting_hand_grading"]
-    assert {r["student"]: float(r["total"]) for r in rows} == {k: float(v[0]) for k, v in EXPECTED.items()}
-
-
-def test_class_report_gives_a_pass_rate_per_transition(graded):
-    rows = {r["cell"]: r for r in csv.DictReader(graded["report"].open())}
-    assert set(rows) == {"test_fin_wait_1_ack_of_fin", "test_fin_wait_2_fin", "test_simultaneous_close"}
-    fw1 = rows["test_fin_wait_1_ack_of_fin"]
-    # full marks on this cell: correct, kernel-crash, deleted-, tampered-metadata-, huge-output
-    assert (fw1["transition"], fw1["submissions"], fw1["passed"]) == ("fin_wait_1_ack_of_fin", "12", "5")
-    assert float(fw1["pass_rate"]) == pytest.approx(5 / 12, abs=1e-3) and fw1["tampered"] == "1"
-    assert rows["test_fin_wait_2_fin"]["tampered"] == "2"  # deleted and points changed
+def test_grading_is_deterministic(graded):
+    for case in REGRADED:
+        assert graded["again"][case].status == "graded"
+        before = {c["cell"]: (c["score"], c["reason"], c["detail"]) for c in graded["first_states"][case]["cells"]}
+        after = {c["cell"]: (c["score"], c["reason"], c["detail"]) for c in state(graded, case)["cells"]}
+        assert before == after, case
 
 
 def test_autograde_again_is_skipped_and_identical(graded):
@@ -113,11 +181,44 @@ def test_autograde_again_is_skipped_and_identical(graded):
         assert (second.score, second.max_score) == (graded["first"][case].score, graded["first"][case].max_score)
 
 
+def test_the_gradebook_holds_the_trusted_points(graded):
+    from nbgrader.api import Gradebook
+
+    course = graded["course"]
+    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
+        for case in ("correct", "blank", "pre-run-cell-hook-full-marks", "syntax-error"):
+            sub = gb.find_submission(A, case)
+            assert sub.score == pytest.approx(graded["first"][case].score), case
+
+
+def test_feedback_shows_the_verdicts_and_notes_and_no_hidden_tests(graded):
+    pages = {p.parent.parent.name: p.read_text() for p in graded["feedback"]}
+    assert sorted(pages) == sorted(CASES)  # a learner's hidden-test markers stopped nobody's page
+    for case, text in pages.items():
+        assert "BEGIN HIDDEN TESTS" not in text.replace("# ### BEGIN HIDDEN TESTS", ""), case
+        assert "Traceback (most recent call last)" not in text and "\x1b[" not in text, case
+    assert "passes" in pages["correct"] and "NotImplementedError" in pages["blank"]
+    assert "Grader&#39;s note" in pages["edited-test-cell"] or "Grader's note" in pages["edited-test-cell"]
+    assert "displayed something at this test cell" in pages["pre-run-cell-hook-full-marks"]
+
+
+def test_grades_csv_and_class_report_use_the_trusted_points(graded):
+    rows = {r["student"]: r for r in csv.DictReader(graded["grades"].open())}
+    assert float(rows["correct"][A]) == pytest.approx(graded["first"]["correct"].score, abs=0.01)
+    assert float(rows["pre-run-cell-hook-full-marks"][A]) == float(rows["blank"][A])
+    report = {r["cell"]: r for r in csv.DictReader(graded["report"].open())}
+    assert int(report["test_fin_wait_2_fin"]["tampered"]) >= 2  # deleted, and points changed
+
+
 def test_submissions_are_byte_identical_after_grading(graded):
-    assert tree_digest(CORPUS) == graded["corpus_before"]
+    assert tree_digest(graded["inbox"]) == graded["inbox_before"]
     assert tree_digest(graded["course"].root / "submitted") == graded["submitted_before"]
 
 
-def test_state_records_are_json_with_a_fingerprint(graded):
-    state = json.loads((graded["course"].state_dir / ASSIGNMENT / "correct.json").read_text())
-    assert len(state["fingerprint"]) == 64 and state["status"] == "graded"
+def test_state_records_are_json_with_a_fingerprint_and_flags(graded):
+    record = json.loads((graded["course"].state_dir / A / "pre-run-cell-hook-full-marks.json").read_text())
+    assert len(record["fingerprint"]) == 64 and record["status"] == "graded"
+    assert {f["kind"] for f in record["flags"]} >= {"displayed", "seen"}
+    if graded["is_root"]:
+        uids = [int(m) for m in re.findall(r"uid (\d+)", json.dumps(record))]
+        assert all(u in UID_RANGE for u in uids)

@@ -1,0 +1,27 @@
+"""The runner: the process in the grading sandbox that runs a submission's cells and answers handler calls.
+
+It runs from the learner view of the packages (no answers), started by the grader through
+`autograder.sandbox` and spoken to over two inherited pipes (fd 3 in, fd 4 out), one frame per
+message (autograder.runner.channel). The grader sends, in order:
+
+    {"op": "hello", "watch": [paths], "per_call": s, "call_output": n, "output": n}
+    {"op": "run", "cell": i, "source": str, "timeout": s, "trusted": bool}
+        -> {"op": "ran", "cell": i, "outputs": [nbformat output], "failed": bool, "seen": [...]}
+    {"op": "test", "cell": i, "grade_id": str}
+        -> {"op": "test", "cell": i, "outputs": [...], "handlers": {STATE: {"name": str, "stub": bool}},
+            "seen": [...]}
+    {"op": "call", "id": n, "call": plain call}
+        -> {"op": "step", "id": n, "step": plain step}
+         | {"op": "refused", "id": n, "kind": str, "sentence": str, "seen": [...]}
+    {"op": "bye"}
+
+The runner says {"op": "ready"} once its shell is up. "seen" lists what autograder.runner.watch
+noticed ({"what": str, "detail": str}). A "test" runs a comment-only cell at the test cell's
+place, so IPython's hooks fire as they would for the real cell, and anything they display there
+is reported; the test cell's own source never runs.
+
+Everything the runner sends is untrusted: the grader decodes it strictly and keeps its own clock.
+This package's __init__ imports nothing heavy: the grader imports `autograder.runner.channel`.
+"""
+
+COMMAND = ["-P", "-s", "-B", "-m", "autograder.runner"]  # after the interpreter: how the sandbox starts it

@@ -1,0 +1,5 @@
+import sys
+
+from .launch import main
+
+main(sys.argv[1:])
