@@ -6,7 +6,7 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; a lab VM or container often is root.
 ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test setup system-deps notebooks lint bench clean
+.PHONY: lab test setup system-deps notebooks learner-build lint bench clean
 
 ## make lab: set up, then open the course in JupyterLab (first notebook ready)
 lab: setup
@@ -41,6 +41,11 @@ system-deps:
 ## regenerate the learner copies in notebooks/ from course/source
 notebooks: setup
 	$(BIN)/tcpclose notebooks
+
+## make learner-build: dist/tcp_goodbye_learner-*.whl, the course for a lab's student image:
+## no reference handlers, no hidden tests, the reference's runs recorded as data
+learner-build: setup
+	$(BIN)/python -m autograder.learner_build wheel dist
 
 lint: setup
 	$(BIN)/ruff check .

@@ -85,26 +85,24 @@ class RecordedReference:
     def miss(self, state: State, tcb: TCB, ev: Stimulus, profile: Profile) -> RecordedMiss:
         """The sentence for an input the recordings do not hold, with the nearest recorded TCB's
         differences when the situation itself was recorded."""
-        where = f"{state} on {stimulus_text(ev)}"
+        head = f"the recorded reference, playing {state} for you, stops at the {stimulus_text(ev)}"
         near = self._by_situation.get((state, ev, profile))
         if profile not in self._seen_profiles:
-            why = (f"this build recorded the reference under {', '.join(map(profile_text, self.profiles))} "
-                   f"only, not {profile_text(profile)}")
-        elif near:
-            diff = _tcb_difference(tcb, min(near, key=lambda t: len(_tcb_difference(tcb, t))))
-            why = (f"the recorded reference met it only with another TCB ({diff}): your run had "
-                   "already departed from the reference's before this point")
+            sentence = (f"{head}: this build recorded the reference under "
+                        f"{', '.join(map(profile_text, self.profiles))} only, not {profile_text(profile)}")
         else:
-            why = "the reference's recorded runs never reach it: your run had already departed from the reference's before this point"
-        return RecordedMiss(
-            f"the recorded reference, playing {state} for you, has no answer to {where} ({why}); "
-            "fix the first difference from the reference, marked above, and this goes away",
-            state, tcb, ev, profile,
-        )  # fmt: skip
+            if near:
+                closest = min(near, key=lambda t: len(_tcb_difference(tcb, t)))
+                why = f"the reference's runs meet it only with another TCB ({_tcb_difference(tcb, closest)})"
+            else:
+                why = f"the reference's runs never get there (TCB: {tcb})"
+            sentence = (f"{head}: {why}, so your run had already left the reference's path before this point; "
+                        "fix the first difference from the reference, which the check and show_mine name, and it goes on")
+        return RecordedMiss(sentence, state, tcb, ev, profile)
 
 
 def _tcb_difference(mine: TCB, recorded: TCB) -> str:
-    diffs = [f"{f.name}={getattr(mine, f.name)!r} where it had {getattr(recorded, f.name)!r}"
+    diffs = [f"yours has {f.name}={getattr(mine, f.name)!r}, the reference's {getattr(recorded, f.name)!r}"
              for f in fields(TCB) if getattr(mine, f.name) != getattr(recorded, f.name)]  # fmt: skip
     return ", ".join(diffs) or "the same TCB"
 

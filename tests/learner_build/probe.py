@@ -1,0 +1,43 @@
+"""Run in either build (`python probe.py CASES.json`): what a learner sees from the visible checks and
+from show_mine, for each submission in CASES. Prints one JSON line.
+
+A case is {"name", "cells": [[grade_id, code], ...], "show_mine": [[scenario, profile, lose], ...]}:
+its cells (setup, answers, the visible part of each test cell) run in order in one namespace, as a
+kernel would run them; a test cell's outcome is "pass" or its failure's message.
+"""
+
+import contextlib
+import io
+import json
+import sys
+
+from autograder.notebook_helpers import LearnerRun, _verdict
+
+
+def run(case: dict) -> dict:
+    ns: dict = {"__name__": "__main__"}
+    cells: dict[str, str] = {}
+    for grade_id, code in case["cells"]:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(code, grade_id, "exec"), ns)
+            cells[grade_id] = "pass"
+        except AssertionError as e:
+            cells[grade_id] = f"fail: {e}"
+        except Exception as e:  # noqa: BLE001 - any other error is a difference worth seeing
+            cells[grade_id] = f"error: {type(e).__name__}: {e}"
+    shown = []
+    for scenario, profile, lose in case["show_mine"]:
+        learner = LearnerRun(ns)
+        trace = learner(scenario, profile, tuple(lose))
+        head, ok, detail = _verdict(learner, scenario, profile, tuple(lose))
+        rows = [[r.time, r.endpoint, r.event, r.state_before, r.state_after, r.flags, r.seq, r.ack] for r in trace.rows]
+        shown.append({"run": f"{scenario} {profile} {lose}", "head": head, "ok": ok, "detail": detail, "rows": rows,
+                      "stopped": learner.stopped_by_recording})
+    return {"name": case["name"], "cells": cells, "show_mine": shown}
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        cases = json.load(f)
+    print(json.dumps([run(case) for case in cases]))
