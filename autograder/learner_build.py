@@ -9,9 +9,9 @@ have them. What goes in is decided file by file (LEARNER_FILES, INSTRUCTOR_FILES
 that is in neither list stops the build, so a new instructor-only file can never slip into a
 lab's image unnoticed. Left out: the reference's handlers (the answer key), the grading pipeline,
 the sandbox, the mutants, this builder, and the course source (solutions, hidden tests,
-manifests). With recordings, two kinds of data computed here go in: the recorded reference
-(`autograder.recorded`: every handler call the reference made in the course's runs, with its
-answer) and each notebook's visible checks (`autograder.visible`), never the hidden ones.
+manifests). Each notebook's visible checks go in as data (`autograder.visible`), never the hidden
+ones; with recordings, so does the recorded reference (`autograder.recorded`: every handler call
+the reference made in the course's runs, with its answer).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import reference_impl
 
-from .recording import RECORDED_NAME, course_root
+from .recording import RECORDED_NAME, VISIBLE_DIR, course_root, write_visible_manifests
 
 PACKAGES = Path(reference_impl.__file__).resolve().parent.parent  # holds reference_impl/ and autograder/
 REPO = PACKAGES  # the full package's repository (its pyproject.toml, when there is one)
@@ -99,9 +99,10 @@ def build_learner_view(dest: Path, *, recordings: bool) -> Path:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PACKAGES / rel, target)
+    course = course_root()
+    write_visible_manifests(course, dest / "autograder" / VISIBLE_DIR)
     if recordings:
-        data = recorded_data()
-        shutil.copytree(data, dest / "autograder", dirs_exist_ok=True)
+        shutil.copytree(recorded_data(course), dest / "autograder", dirs_exist_ok=True)
     return dest
 
 
@@ -133,7 +134,7 @@ def _fingerprint(course: Path) -> str:
 
 
 def recorded_data(course: Path | None = None) -> Path:
-    """A directory holding `_recorded/` and `_visible/` for this source, made once per fingerprint
+    """A directory holding `_recorded/` for this source, made once per fingerprint
     (a cache under $XDG_CACHE_HOME) by `python -m autograder.recording` in a fresh process, so no
     cache of this one holds a reference run made outside the recorder."""
     course = course or course_root()

@@ -2,8 +2,7 @@
 
     python -m autograder.recording COURSE OUT    (learner_build runs it in a fresh process)
 
-Writes OUT/_recorded/reference.json.gz (autograder.recorded) and OUT/_visible/<assignment>.json
-(autograder.visible). The recorder stands behind `autograder.reference_source` and keeps every
+Writes OUT/_recorded/reference.json.gz (autograder.recorded). The recorder stands behind `autograder.reference_source` and keeps every
 handler call the reference answers while this module makes the course's notebooks ask for
 everything they can show:
 
@@ -120,9 +119,6 @@ def record(course: Path, out: Path) -> dict[str, int]:
     """Record the reference for `course` into `out`; some figures about what was recorded."""
     from reference_impl.handlers import HANDLERS
 
-    from . import visible
-    from .manifest import course_assignments, load_manifest
-
     recorder = Recorder(HANDLERS)
     with reference_source.using(recorder):
         runs = sweep_catalogue()
@@ -130,12 +126,19 @@ def record(course: Path, out: Path) -> dict[str, int]:
     data = dump(recorder.answers, COURSE_PROFILES, PICKER_LOSSES)
     (out / RECORDED_NAME).parent.mkdir(parents=True, exist_ok=True)
     (out / RECORDED_NAME).write_bytes(data)
-    (out / VISIBLE_DIR).mkdir(parents=True, exist_ok=True)
+    return {"runs": runs, "test cells": cells, "calls": len(recorder.answers), "bytes": len(data)}
+
+
+def write_visible_manifests(course: Path, dest: Path) -> list[str]:
+    """dest/<assignment>.json: the visible checks of each manifest of `course` (autograder.visible)."""
+    from . import visible
+    from .manifest import course_assignments, load_manifest
+
+    dest.mkdir(parents=True, exist_ok=True)
     assignments = course_assignments(course)
     for assignment in assignments:
-        (out / VISIBLE_DIR / f"{assignment}.json").write_bytes(visible.dump(load_manifest(assignment, course)))
-    return {"runs": runs, "test cells": cells, "calls": len(recorder.answers), "bytes": len(data),
-            "manifests": len(assignments)}  # fmt: skip
+        (dest / f"{assignment}.json").write_bytes(visible.dump(load_manifest(assignment, course)))
+    return assignments
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import nbformat
 import pytest
 
 from autograder import visible
@@ -15,8 +16,9 @@ from autograder.learner_build import PACKAGES, BuildError, learner_files
 from autograder.manifest import course_assignments, load_manifest
 from autograder.recording import COURSE_PROFILES
 from reference_impl.profiles import LINUX, RFC9293
-from tests.learner_build.conftest import run_json_on
+from tests.learner_build.conftest import run_json_on, run_on
 
+SOURCE = PACKAGES / "course" / "source"
 INSTRUCTOR_ONLY = ("reference_impl/handlers.py", "autograder/mutants.py", "autograder/learner_build.py",
                    "autograder/recording.py", "autograder/grading_commands.py")  # fmt: skip
 
@@ -55,7 +57,6 @@ def test_the_sandbox_view_holds_no_reference(sandbox_view):
     assert found[:2] == ["absent", "none"]
     assert "not part of this environment" in found[2]
     assert not (sandbox_view / "autograder" / "_recorded").exists()
-    assert not (sandbox_view / "autograder" / "_visible").exists()
 
 
 def test_ungraded_cells_show_a_sentence_in_the_sandbox_instead_of_failing(sandbox_view):
@@ -78,6 +79,36 @@ def test_ungraded_cells_show_a_sentence_in_the_sandbox_instead_of_failing(sandbo
     assert all("No timeline here" in html for html in (shown[0], shown[1], shown[3]))
     assert "No prediction here" in shown[2] and "Which state?" in shown[2]
     assert shown[4] == 0
+
+
+RUN_CELLS = """
+    import json, sys
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    failed = []
+    for name, code in json.load(open(sys.argv[1])):
+        result = shell.run_cell(code, store_history=False)
+        if not result.success:
+            failed.append(f"{name}: {result.error_in_exec or result.error_before_exec!r}")
+    print(json.dumps(failed))
+"""
+
+
+def test_every_cell_the_grading_sandbox_runs_of_the_solutions_runs_there(sandbox_view, tmp_path):
+    """The sandbox runs a submission's cells except its test cells: setup, answers, timelines,
+    show_mine, predictions, the loopback lab and "before you submit" must all run without the
+    reference, each showing a sentence where it would show the reference."""
+    cells = []
+    for path in sorted(SOURCE.glob("*/*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and not (meta.get("grade") and not meta.get("solution")):
+                cells.append([f"{path.stem} cell {i}", cell.source])
+    (tmp_path / "cells.json").write_text(json.dumps(cells))
+    out = run_on(sandbox_view, RUN_CELLS, str(tmp_path / "cells.json"))
+    assert json.loads(out.strip().splitlines()[-1]) == []
+    assert out.count("The hidden tests are not part of this environment") == 6
 
 
 RUNS = """
