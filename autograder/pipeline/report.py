@@ -230,10 +230,15 @@ class CommonDivergence:
     notes: list[str] = field(default_factory=list)
 
 
+# A handler not written yet stops the run where it is first needed: that says who has not started,
+# not where anyone's logic departs from the reference.
+UNWRITTEN = re.compile(r"NotImplementedError|is still a stub|this check needs your")
+
+
 def common_divergences(cells: pd.DataFrame, top: int = 10) -> tuple[list[CommonDivergence], list[CommonDivergence]]:
     """The `top` first divergences shared by the most submissions; and every other first failure
-    (a stub, a crash, a cell with no result: nothing that says where the run went wrong), most
-    common first. Tampered cells are neither."""
+    (a handler not written yet, a crash, a cell with no result: nothing that says where a run
+    departed from the reference), most common first. Tampered cells are neither."""
     failed = cells[~cells["passed"] & ~cells["awaiting"] & (cells["tampered"] == "")]
     groups: dict[tuple[str, str], CommonDivergence] = {}
     for row in failed.to_dict("records"):
@@ -248,8 +253,33 @@ def common_divergences(cells: pd.DataFrame, top: int = 10) -> tuple[list[CommonD
         if row["svg"] and not g.svg:
             g.svg, g.svg_from = row["svg"], row["student"]
     ranked = sorted(groups.values(), key=lambda g: (-len(g.students), g.assignment, g.divergence.headline))
-    located = [g for g in ranked if g.divergence.state or g.divergence.endpoint or g.divergence.replay or g.svg]
+    located = [g for g in ranked if (g.divergence.state or g.divergence.endpoint or g.divergence.replay or g.svg)
+               and not UNWRITTEN.search(g.divergence.headline)]  # fmt: skip
     return located[:top], [g for g in ranked if g not in located]
+
+
+_EVENT_KINDS = (("arrival", "recv"), ("expiry", "timeout"), ("timeout", "timeout"), ("abort", "abort"),
+                ("send", "write"), ("close", "close"), ("shutdown", "close"))  # fmt: skip
+
+
+def locate(trace, d: FirstDivergence) -> tuple[int | None, bool]:
+    """(row of `trace` where the divergence happens, whether exactly) for a failure that names a
+    state and an event but no time: the first row in that state on that very event (the same
+    segment), else on the same kind of event (the same flags), else (None, False)."""
+    kind = next((k for word, k in _EVENT_KINDS if word in d.event), None)
+    seg = re.search(r"<SEQ=[^ ]*?>(?:<[A-Z]+=[^>]*>)*", d.event)
+    rows = [(i, r) for i, r in enumerate(trace.rows) if d.state and r.state_before == d.state
+            and (kind is None or r.event == kind)]  # fmt: skip
+    if kind == "timeout":  # the same timer: "expiry of the TIME_WAIT timer" fires as "TIME_WAIT"
+        rows = [(i, r) for i, r in rows if r.detail and r.detail in d.event]
+    if seg:
+        exact = [i for i, r in rows if r.detail == seg.group()]
+        if exact:
+            return exact[0], True
+        ctl = re.search(r"<CTL=[^>]*>", seg.group())
+        rows = [(i, r) for i, r in rows if ctl and ctl.group() in r.detail]
+    # without a segment there is nothing more to compare: the state and the event are the point
+    return (rows[0][0], seg is None and kind is not None) if rows else (None, False)
 
 
 def replay_trace(replay: str):

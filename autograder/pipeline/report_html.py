@@ -24,6 +24,7 @@ from .report import (
     class_cells,
     class_flags,
     common_divergences,
+    locate,
     pass_rates,
     replay_trace,
     score_totals,
@@ -156,9 +157,16 @@ def _picture(g: CommonDivergence, traces: dict) -> tuple[str, str]:
             traces[d.replay] = replay_trace(d.replay)
         from autograder.views import render_svg
 
-        highlight = (d.time, d.endpoint) if d.time is not None and d.endpoint else None
-        title = f"{d.case or d.replay}: the reference; the class diverges at the mark"
-        return render_svg(traces[d.replay], title=title, highlight=highlight), ""
+        trace, name = traces[d.replay], d.case or d.replay
+        if d.time is not None and d.endpoint:
+            highlight, title, note = (d.time, d.endpoint), f"{name}: the reference; the class diverges at the mark", ""
+        else:  # the failure names the state and the event, not the moment: find it in the run
+            highlight, exact = locate(trace, d)
+            title = f"{name}: the reference" + ("; the class diverges at the mark" if exact else "")
+            note = ("" if exact else f"marked: the first {d.state} on {d.event.split(' <')[0]} of this run, the same "
+                    "kind of event" if highlight is not None else f"{d.state} on {d.event} does not happen in this "
+                    "run: the picture shows the case, unmarked")  # fmt: skip
+        return render_svg(trace, title=title, highlight=highlight), note
     except Exception as e:  # a renamed scenario or option: the text above still says it all
         return "", f"no timeline: re-running {d.replay!r} failed ({e})"
 

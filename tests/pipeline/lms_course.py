@@ -143,6 +143,9 @@ def real_failures() -> dict[str, object]:
     def fin_wait_1(tcb, ev, profile):
         return Step(State.FIN_WAIT_2, [], tcb)
 
+    def unwritten(tcb, ev, profile):
+        raise NotImplementedError()
+
     scenario = check_scenario({"fin_wait_2": fin_wait_2}, "active-close", partial=True)
     family = check_family({"closing": closing}, ["simultaneous-close"], k=1, partial=True)
     try:
@@ -150,8 +153,9 @@ def real_failures() -> dict[str, object]:
         transition = ""
     except AssertionError as e:
         transition = str(e)
+    stub = check_scenario({"fin_wait_1": unwritten}, "active-close", partial=True)
     return {"scenario": scenario.message(), "family": family.message(), "transition": transition,
-            "svg": scenario.cases[0].svg()}  # fmt: skip
+            "stub": stub.message(), "svg": scenario.cases[0].svg()}  # fmt: skip
 
 
 def _cell(notebook, cell, points, max_points, detail="", *, reason="", tampered="", **extra):
@@ -180,9 +184,15 @@ def write_report_records(course, failures: dict[str, object]) -> None:
                                             svg="<svg><script>alert(1)</script></svg>",  # never shown
                                             transitions={"FIN_WAIT_2 recv FIN,ACK": [1, 1]}),  # as grading writes it
                  _cell(a, sim, 1, 1)],
-        "mallory": [_cell(a, fw1, 0, 2, transition), _cell(a, fw2, 1, 1),
+        # mallory's record says where, as data: no time or endpoint, only the state and the event
+        "mallory": [_cell(a, fw1, 0, 2, transition, divergence={
+                        "headline": "FIN_WAIT_1 on recv ACK: your handler moved on", "state": "FIN_WAIT_1",
+                        "event": "arrival of <SEQ=300><ACK=101><CTL=ACK>", "replay": "tcpclose simulate active-close"}),
+                    _cell(a, fw2, 1, 1),
                     _cell(a, sim, 0, 1, reason="tampered: the source of this test cell was edited", tampered="edited")],
-        "trent": [_cell(a, c, 0, m, reason=STUB, detail=STUB) for c, m in ((fw1, 2), (fw2, 1), (sim, 1))],
+        # trent wrote nothing: a stub stops each check (the first where the run needs it)
+        "trent": [_cell(a, fw1, 0, 2, failures["stub"]),
+                  *(_cell(a, c, 0, m, reason=STUB, detail=STUB) for c, m in ((fw2, 1), (sim, 1)))],
     }  # fmt: skip
     flags = {
         "bob": [{"kind": "displayed", "cell": fw2, "text": "the submission displayed ✓ at this test cell"},
