@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.checks import grade_cell
+from autograder.checks.functions import spec_cases
+from autograder.checks.transition_cases import TransitionCase
 from autograder.manifest import Manifest, ManifestError
 
 from .autograded import autograded, clean_outputs, error_output, verdict_outputs
@@ -138,6 +140,7 @@ def _grade_point(name: str, cell, index: int, session: RunnerSession,
                         for o in shown)[:200]  # fmt: skip
         flags.append(Flag("displayed", cell.grade_id, f"the submission displayed something at this test cell "
                           f"(not the grader's result): {text.strip()!r}"))  # fmt: skip
+    _prefetch(cell, session)
     try:
         verdict = grade_cell(cell, machine)
     except Exception as e:  # noqa: BLE001 - a grader bug costs this cell, with a sentence, never the batch
@@ -157,6 +160,26 @@ def _grade_point(name: str, cell, index: int, session: RunnerSession,
                         transitions=transitions)  # fmt: skip
     shown = verdict_outputs(verdict.text, verdict.points, verdict.max_points, verdict.visible_passed, verdict.svg)
     return result, shown, verdict.visible_passed
+
+
+def _prefetch(cell, session: RunnerSession) -> None:
+    """The cell's single-transition cases are independent calls known in advance: ask them in one
+    go (most of a cell's calls) instead of one round trip each. The visible ones now; the hidden
+    ones when the first of them is asked (never, when a visible check fails and ends the cell).
+    Scenarios stay call by call."""
+    session.prefetch(_questions(cell.visible))
+    session.pending = _questions(cell.hidden)
+
+
+def _questions(specs) -> list[tuple]:
+    out = []
+    for spec in specs:
+        try:
+            _, _, cases = spec_cases(spec)
+        except Exception:  # noqa: BLE001 - a wrong spec is grade_cell's to report
+            continue
+        out += [(c.fx.state, c.fx.tcb, c.stimulus, c.fx.profile) for c in cases if isinstance(c, TransitionCase)]
+    return out
 
 
 def _saved_claims(cell, result: CellResult, visible_passed: bool, flags: list[Flag]) -> None:

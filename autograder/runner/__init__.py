@@ -13,6 +13,9 @@ message (autograder.runner.channel). The grader sends, in order:
     {"op": "call", "id": n, "call": plain call}
         -> {"op": "step", "id": n, "step": plain step}
          | {"op": "refused", "id": n, "kind": str, "sentence": str, "seen": [...]}
+    {"op": "calls", "id": n, "calls": [plain call, ...], "budget": s}
+        -> {"op": "steps", "id": n, "answers": [{"step": ...} | {"refused": kind, "sentence": str}, ...]}
+           (in order, stopping early when the budget of seconds is spent)
     {"op": "bye"}
 
 The runner says {"op": "ready"} once its shell is up. "seen" lists what autograder.runner.watch

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import time
 
 from autograder.plain import PlainError
 from autograder.runner.channel import Channel, ChannelClosed
@@ -71,6 +72,22 @@ def main() -> None:
                 reply = {"op": "step", "id": msg.get("id"), "step": answer["step"]}
             else:
                 reply = {"op": "refused", "id": msg.get("id"), "kind": answer["refused"], "sentence": answer["sentence"]}
+        elif op == "calls":  # a battery of independent calls, answered in one go within a time budget
+            answers, budget = [], time.monotonic() + float(msg.get("budget", 10))
+            broken: dict[str, dict] = {}
+            watch.armed = True
+            for question in msg.get("calls") or []:
+                if time.monotonic() > budget:
+                    break
+                state = question.get("state") if isinstance(question, dict) else None
+                answer = broken.get(state) or calls.call(shell.user_ns, names, question, per_call, call_output)
+                if answer.get("refused") == "timeout":
+                    broken[state] = answer
+                for name in answer.pop("seen", None) or ():
+                    watch.note(f"a handler returned a look-alike {name} where the grader expects plain values")
+                answers.append(answer)
+            watch.armed = False
+            reply = {"op": "steps", "id": msg.get("id"), "answers": answers}
         elif op == "bye":
             os._exit(0)
         else:
