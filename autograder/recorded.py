@@ -43,6 +43,9 @@ class RecordedMiss(LearnerError):
         self.state, self.stimulus = state, stimulus
         self.tcb, self.profile = tcb, profile
 
+    def _render_traceback_(self) -> list[str]:  # IPython shows the sentence, not the frames
+        return [self.sentence]
+
 
 class RecordedReference:
     """The answers, the profiles they were recorded under, and a machine that plays them."""
@@ -93,11 +96,13 @@ class RecordedReference:
         else:
             if near:
                 closest = min(near, key=lambda t: len(_tcb_difference(tcb, t)))
-                why = f"the reference's runs meet it only with another TCB ({_tcb_difference(tcb, closest)})"
+                why = f"they meet this only with another TCB ({_tcb_difference(tcb, closest)})"
             else:
-                why = f"the reference's runs never get there (TCB: {tcb})"
-            sentence = (f"{head}: {why}, so your run had already left the reference's path before this point; "
-                        "fix the first difference from the reference, which the check and show_mine name, and it goes on")
+                why = f"they never get here (TCB: {tcb})"
+            sentence = (f"{head}: this build holds the reference's answers in the course's own runs and checks only, "
+                        f"and {why}; so your run had already left the reference's path before this point (fix the "
+                        "first difference from the reference, which the check and show_mine name, and it goes on), "
+                        "or this is a check of your own making, which needs the full package")
         return RecordedMiss(sentence, state, tcb, ev, profile)
 
 
