@@ -56,7 +56,6 @@ INSTRUCTOR_FILES = (
     "autograder/grading_commands.py",
     "autograder/sandbox.py", "autograder/sandbox/*",
     "autograder/learner_build.py", "autograder/recording.py",  # they run the reference to record it
-    "autograder/checks_old.py",
 )  # fmt: skip
 
 
