@@ -13,6 +13,7 @@ in report_svg.py; the data comes from report.py.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -163,8 +164,10 @@ def _picture(g: CommonDivergence, traces: dict) -> tuple[str, str]:
         else:  # the failure names the state and the event, not the moment: find it in the run
             highlight, exact = locate(trace, d)
             title = f"{name}: the reference" + ("; the class diverges at the mark" if exact else "")
-            note = ("" if exact else f"marked: the first {d.state} on {d.event.split(' <')[0]} of this run, the same "
-                    "kind of event" if highlight is not None else f"{d.state} on {d.event} does not happen in this "
+            ctl = re.search(r"<CTL=([^>]*)>", d.event)
+            like = f"a {ctl.group(1)} segment arrives" if ctl else "the same event happens"
+            note = ("" if exact else f"marked: the first time {like} in {d.state} in this run, not the very same "
+                    "segment" if highlight is not None else f"{d.state} on {d.event} does not happen in this "
                     "run: the picture shows the case, unmarked")  # fmt: skip
         return render_svg(trace, title=title, highlight=highlight), note
     except Exception as e:  # a renamed scenario or option: the text above still says it all

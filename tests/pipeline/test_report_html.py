@@ -210,6 +210,22 @@ def test_a_divergence_without_a_moment_is_found_in_the_rerun():
     assert where("CLOSING", "arrival of <SEQ=1><CTL=ACK>") is None  # not in this run
 
 
+def test_an_approximate_or_missing_mark_is_said_under_the_picture():
+    from autograder.pipeline.report import CommonDivergence, FirstDivergence
+    from autograder.pipeline.report_html import _picture
+
+    def note(state: str, event: str) -> str:
+        d = FirstDivergence("h", state=state, event=event, replay="tcpclose simulate active-close")
+        svg, said = _picture(CommonDivergence("a", d, ["x"], ["c"]), {})
+        assert svg.startswith("<svg")
+        return said
+
+    assert note("FIN_WAIT_1", "arrival of <SEQ=300><ACK=101><CTL=ACK>") == ""
+    assert note("ESTABLISHED", "arrival of <SEQ=300><ACK=100><CTL=FIN,ACK>") == (
+        "marked: the first time a FIN,ACK segment arrives in ESTABLISHED in this run, not the very same segment")
+    assert "does not happen in this run" in note("CLOSING", "arrival of <SEQ=1><CTL=ACK>")
+
+
 def test_replay_commands_rerun_the_reference():
     trace = replay_trace("tcpclose simulate lost-final-ack --profile linux --set time_wait=30s --lose A3")
     assert trace.rows and "linux" in trace.profile
