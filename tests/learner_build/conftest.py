@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbgrader.preprocessors import ClearHiddenTests
 
-from autograder.learner_build import build_learner_view, view_python
+from autograder.learner_build import build_learner_view, build_wheel, view_python
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +39,25 @@ def run_on(view: Path, code: str, *args: str, timeout: float = 300) -> str:
 
 def run_json_on(view: Path, code: str, *args: str) -> object:
     return json.loads(run_on(view, code, *args).strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def learner_venv(tmp_path_factory) -> Path:
+    """A fresh virtualenv with the learner wheel installed, as a lab's student image has it (and,
+    to run notebooks, nbclient and ipykernel)."""
+    root = tmp_path_factory.mktemp("learner-wheel")
+    wheel = build_wheel(root / "dist")
+    env = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
+    done = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel),
+                           "nbclient", "ipykernel"], capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return env
+
+
+def solution(path: Path) -> nbformat.NotebookNode:
+    """A course notebook as its solution: the source with its hidden tests removed (nbgrader's own step)."""
+    nb = nbformat.read(path, as_version=4)
+    nb, _ = ClearHiddenTests(enforce_metadata=False).preprocess(nb, {})
+    assert "BEGIN HIDDEN TESTS" not in json.dumps(nb)
+    return nb

@@ -30,7 +30,7 @@ def test_a_recorded_input_gets_the_reference_s_own_step(recorded):
     machine = recorded.machine()
     calls = [r for r in run("active-close").rows if r.event in ("close", "write", "abort", "recv", "timeout")]
     assert len(recorded.answers) == len(calls) == 7  # A: close, ACK, FIN, 2 MSL; B: FIN, close, ACK
-    for (state, tcb, ev, profile), step in recorded.answers.items():
+    for state, tcb, ev, profile in recorded.answers:
         assert machine[state](tcb, ev, profile) == HANDLERS[state](tcb, ev, profile)
     assert machine[State.FIN_WAIT_1](FIN_WAIT_1, ACK_OF_FIN, RFC9293).state is State.FIN_WAIT_2
 

@@ -8,23 +8,19 @@ import inspect
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import nbformat
-import pytest
-from nbgrader.preprocessors import ClearHiddenTests
 
 from autograder import visible
-from autograder.learner_build import build_wheel
 from autograder.manifest import course_assignments, load_manifest
 from reference_impl import handlers
+from tests.learner_build.conftest import solution
 
 SOURCE = Path(__file__).resolve().parents[2] / "course" / "source"
 NOTEBOOKS = sorted(SOURCE.glob("*/*.ipynb"))
 
-WHICH_REFERENCE = "from autograder.reference_source import source_kind\nprint(source_kind())"
 RUN_NOTEBOOKS = """
     import sys
     from pathlib import Path
@@ -44,19 +40,6 @@ RUN_NOTEBOOKS = """
 """
 
 
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
-    """A fresh virtualenv with the learner wheel (and, to run notebooks, nbclient and ipykernel)."""
-    root = tmp_path_factory.mktemp("learner-wheel")
-    wheel = build_wheel(root / "dist")
-    env = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-    done = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel),
-                           "nbclient", "ipykernel"], capture_output=True, text=True, timeout=900)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return env
-
-
 def python(env: Path, code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `code` on the virtualenv's interpreter, with nothing of this process's package path."""
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
@@ -71,15 +54,13 @@ def installed_files(env: Path) -> list[Path]:
     return [(site / line.split(",")[0]).resolve() for line in record.read_text().splitlines() if line]
 
 
-def test_all_six_solution_notebooks_run_top_to_bottom(venv, tmp_path):
+def test_all_six_solution_notebooks_run_top_to_bottom(learner_venv, tmp_path):
     assert len(NOTEBOOKS) == 6
-    for path in NOTEBOOKS:  # the solutions: the course's notebooks with their hidden tests removed
-        nb = nbformat.read(path, as_version=4)
-        nb, _ = ClearHiddenTests(enforce_metadata=False).preprocess(nb, {})
-        assert "BEGIN HIDDEN TESTS" not in json.dumps(nb)
-        nb.cells.append(nbformat.v4.new_code_cell(WHICH_REFERENCE))
+    for path in NOTEBOOKS:
+        nb = solution(path)
+        nb.cells.append(nbformat.v4.new_code_cell("from autograder.reference_source import source_kind\nprint(source_kind())"))
         nbformat.write(nb, tmp_path / path.name)
-    done = python(venv, RUN_NOTEBOOKS, str(tmp_path), cwd=tmp_path)
+    done = python(learner_venv, RUN_NOTEBOOKS, str(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "all ran", done.stdout
     for path in NOTEBOOKS:  # each kernel ran on the recorded reference, nothing else
@@ -90,15 +71,15 @@ def test_all_six_solution_notebooks_run_top_to_bottom(venv, tmp_path):
     assert "No timeline here" not in shown and "Your run stopped" not in shown
 
 
-def test_the_reference_handlers_cannot_be_imported(venv):
-    done = python(venv, "import reference_impl.handlers")
+def test_the_reference_handlers_cannot_be_imported(learner_venv):
+    done = python(learner_venv, "import reference_impl.handlers")
     assert done.returncode != 0 and "No module named 'reference_impl.handlers'" in done.stderr
-    done = python(venv, "from autograder.reference_source import source_kind; print(source_kind())")
+    done = python(learner_venv, "from autograder.reference_source import source_kind; print(source_kind())")
     assert done.stdout.strip() == "recorded", done.stderr
 
 
-def test_no_installed_file_holds_a_reference_handler_or_a_hidden_check(venv):
-    files = installed_files(venv)
+def test_no_installed_file_holds_a_reference_handler_or_a_hidden_check(learner_venv):
+    files = installed_files(learner_venv)
     assert any(f.name == "reference.json.gz" for f in files)
     texts = {}
     for f in files:
@@ -118,8 +99,8 @@ def test_no_installed_file_holds_a_reference_handler_or_a_hidden_check(venv):
         assert {spec for c in manifest.cells for spec in c.visible} <= shown
 
 
-def test_tcpclose_replays_the_recorded_runs_and_has_no_grading_commands(venv):
-    tcpclose = str(venv / "bin" / "tcpclose")
+def test_tcpclose_replays_the_recorded_runs_and_has_no_grading_commands(learner_venv):
+    tcpclose = str(learner_venv / "bin" / "tcpclose")
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([tcpclose, "simulate", "lost-final-ack", "--lose", "A3"], capture_output=True, text=True,
                           env=clean)  # fmt: skip
