@@ -43,6 +43,8 @@ class CellResult:
     tampered: str = ""
     detail: str = ""  # the first failure's whole message, for a learner's `tcpclose check`
     transitions: dict = field(default_factory=dict)  # "STATE event" -> [behaved, went wrong], class report
+    svg: str = ""  # the first divergence drawn (the learner's run beside the reference), if any
+    divergence: dict | None = None  # the first failing case as data: {case, state, event, replay}
 
 
 @dataclass
@@ -156,8 +158,13 @@ def _grade_point(name: str, cell, index: int, session: RunnerSession,
         reason = " ".join(lines[first : first + 2])[:400] if lines else "a check failed"
         detail = _capped(verdict.text)
     transitions = {f"{s} {e}": list(v) for (s, e), v in verdict.transitions.items()}
+    first = next((c for o in verdict.outcomes for c in o.cases if not c.passed), None)
+    divergence = None
+    if first is not None:
+        state, event = first.transition or ("", "")
+        divergence = {"case": first.name, "state": state, "event": event, "replay": first.replay}
     result = CellResult(name, cell.grade_id, verdict.max_points, verdict.points, reason, detail=detail,
-                        transitions=transitions)  # fmt: skip
+                        transitions=transitions, svg=verdict.svg or "", divergence=divergence)  # fmt: skip
     shown = verdict_outputs(verdict.text, verdict.points, verdict.max_points, verdict.visible_passed, verdict.svg)
     return result, shown, verdict.visible_passed
 

@@ -230,6 +230,7 @@ for pid in os.listdir("/proc"):
             pass
 print(len(found), "entries")
 '''),), seen=("listing of /proc",)),
+    Case("saved-outputs-claim-full-marks", "blank", edit="claim:all", seen=("the saved notebook shows",)),
     Case("searches-runner-objects", "blank", (("after-setup", '''
 # The runner's own objects searched for anything grade-like, to patch it in memory.
 import gc
@@ -342,6 +343,14 @@ def build(case: Case, release, solution: dict[str, str], course_root: Path) -> n
 
 
 def _edit(nb, how: str, grade_id: str) -> None:
+    if how == "claim":  # every test cell saved as if it had passed with full marks (outputs edited by hand)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="✓ all checks pass\n"),
+                                nbformat.v4.new_output("execute_result", data={"text/plain": str(meta["points"])},
+                                                       execution_count=1)]  # fmt: skip
+        return
     i = _index(nb, grade_id)
     cell = nb.cells[i]
     if how == "delete":
