@@ -61,15 +61,18 @@ def error_output(ename: str, evalue: str) -> dict:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
 
 
-def verdict_outputs(text: str, points: float, max_points: float, visible_passed: bool, svg: str | None) -> list[dict]:
-    """What a test cell shows: the checks' lines and first failure, the points, the divergence drawn."""
-    outs: list[dict] = [{"output_type": "stream", "name": "stdout", "text": text.rstrip() + "\n"}]
+def verdict_outputs(text: str, points: float, max_points: float, failure: str, svg: str | None) -> list[dict]:
+    """What a test cell shows: the checks' lines (and, when a visible check failed, its whole message
+    as the cell's AssertionError, as the in-notebook check raises it), the divergence drawn, the points."""
+    lines = text.rstrip()
+    if failure and lines.endswith(failure.rstrip()):
+        lines = lines[: -len(failure.rstrip())].rstrip()
+    outs: list[dict] = [{"output_type": "stream", "name": "stdout", "text": lines + "\n"}] if lines else []
     if svg:
         outs.append({"output_type": "display_data", "data": {"image/svg+xml": svg, "text/plain": "first divergence"},
                      "metadata": dict(VERDICT)})  # fmt: skip
-    if not visible_passed:
-        first = next((line for line in text.splitlines() if line.strip()), "a visible check failed")
-        outs.append(error_output("AssertionError", first))
+    if failure:
+        outs.append(error_output("AssertionError", failure.rstrip()))
     outs.append({"output_type": "execute_result", "data": {"text/plain": f"{points:g}"},
                  "metadata": dict(VERDICT), "execution_count": None})  # fmt: skip
     return outs

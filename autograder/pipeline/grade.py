@@ -165,7 +165,9 @@ def _grade_point(name: str, cell, index: int, session: RunnerSession,
         divergence = {"case": first.name, "state": state, "event": event, "replay": first.replay}
     result = CellResult(name, cell.grade_id, verdict.max_points, verdict.points, reason, detail=detail,
                         transitions=transitions, svg=verdict.svg or "", divergence=divergence)  # fmt: skip
-    shown = verdict_outputs(verdict.text, verdict.points, verdict.max_points, verdict.visible_passed, verdict.svg)
+    failed = next((o for o in verdict.outcomes[: len(cell.visible)] if o.failures), None)
+    shown = verdict_outputs(verdict.text, verdict.points, verdict.max_points, failed.message() if failed else "",
+                            verdict.svg)  # fmt: skip
     return result, shown, verdict.visible_passed
 
 
