@@ -149,11 +149,28 @@ def recorded_data(course: Path | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         lines = (done.stderr or done.stdout).strip().splitlines()
         raise BuildError(f"recording the reference failed: {lines[-1] if lines else 'no output'}")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    for old in sorted(cache.glob("learner-data-*"), key=lambda p: p.stat().st_mtime)[:-3]:
-        shutil.rmtree(old, ignore_errors=True)  # keep the newest few fingerprints only
+    if not (out / RECORDED_NAME).is_file():  # another build may have finished the same data meanwhile
+        shutil.rmtree(out, ignore_errors=True)
+        try:
+            tmp.rename(out)
+        except OSError:
+            if not (out / RECORDED_NAME).is_file():
+                raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    _prune(cache, keep=3)
     return out
+
+
+def _prune(cache: Path, keep: int) -> None:
+    """Keep the newest few fingerprints' data only."""
+    found = []
+    for d in cache.glob("learner-data-*"):
+        try:
+            found.append((d.stat().st_mtime, str(d)))
+        except OSError:  # another build removed it meanwhile
+            pass
+    for _, d in sorted(found)[:-keep]:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _mkdir(path: Path) -> Path:
