@@ -24,14 +24,17 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-## Debian packages the tests need: chromium (browser tests), iproute2 (namespaces).
+## Debian packages the tests need: chromium (browser tests), iproute2 (namespaces),
+## tshark (reads the pcap export back; no setuid dumpcap: it only reads files here).
 ## Installed only when missing; needs root (CI runs as root).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v tshark >/dev/null || missing="$$missing tshark"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
 	    echo "missing Debian packages:$$missing (run as root: apt-get install$$missing)"; exit 2; \

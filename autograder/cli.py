@@ -90,7 +90,28 @@ def cmd_simulate(args) -> int:
         trace = reference_trace(args.name, _profile(args.profile, args.set), args.lose)
     except (ValueError, ReferenceUnavailable) as e:
         raise BadInput(str(e)) from None
+    if args.format == "pcap" or args.output:
+        return _write(trace, args.format, args.output)
     sys.stdout.write(render(trace, args.format))
+    return OK
+
+
+def _write(trace: Trace, fmt: str, output: str | None) -> int:
+    """The trace to a file (-o) or stdout; a pcap (for Wireshark) is bytes, never sent to a terminal."""
+    from autograder.pcap import trace_pcap
+
+    data = trace_pcap(trace) if fmt == "pcap" else render(trace, fmt).encode()
+    if output:
+        try:
+            Path(output).write_bytes(data)
+        except OSError as e:
+            raise BadInput(f"{output}: cannot write it ({e.strerror})") from None
+        return OK
+    if sys.stdout.isatty():
+        raise BadInput("a pcap is binary: write it to a file with -o FILE (or redirect the output to one)")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
     return OK
 
 
@@ -138,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="simulate a catalogue scenario")
     s.add_argument("name", help="scenario name (see: tcpclose scenarios)")
     s.add_argument("--profile", choices=sorted(PROFILES), default="rfc9293")
-    s.add_argument("--format", **fmt)
+    s.add_argument("--format", **{**fmt, "choices": (*fmt["choices"], "pcap"),
+                                  "help": "output format (default: table; pcap: for Wireshark)"})  # fmt: skip
+    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of the standard output")
     s.add_argument(
         "--lose", action="append", default=[], metavar="SEG", help="also lose this segment, e.g. A3"
     )
