@@ -14,16 +14,22 @@ updates on every move, including moves made by the jslinked Play widget. So
 playing and scrubbing need no kernel round trip. The kernel also writes `--k`
 into a tiny style element on every change, at lower specificity: a fallback if a
 future slider stops exposing aria-valuenow, and what a test can assert on.
+
+Steps are moments of virtual time shared by both runs (`model.schedule`): two runs
+that part stay at the same moment. The same per-step rule sets `--yf`, where the
+step's events sit in the picture (a fraction of its height); a long picture is shown
+through a window that follows it, so the current step is always in view.
 """
 
 from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from ._draw import STATE_COLORS
-from .explain import explain
-from .model import Event, events_of, initial_states
-from .svg import MAX_EVENTS, render_svg
+from ._draw import STATE_COLORS, Panel
+from .svg import MAX_EVENTS, render
+from .text import table_html
+
+VIEW_H = 520  # the picture's window, px: what is left of a 900 px screen under the controls and heads
 
 CSS = """
 .{uid} .tv {{ opacity: clamp(0, min(calc(var(--k, 0) - var(--a) + 1), calc(var(--b, 1000000) - var(--k, 0))), 1);
@@ -31,18 +37,25 @@ CSS = """
 .{uid} .tl-wrap {{ font-family: var(--jp-ui-font-family, sans-serif); color: #1f2328; }}
 .{uid} .tl-heads {{ display: grid; grid-template-columns: repeat({n}, minmax(0, 1fr)); gap: 12px;
   position: sticky; top: 0; z-index: 2; background: var(--jp-layout-color0, #fff); padding: 6px 0 8px; }}
-.{uid} .tl-head {{ border: 1px solid #d0d7de; border-radius: 10px; padding: 8px 12px; background: #f6f8fa; }}
+.{uid} .tl-head {{ border: 1px solid #d0d7de; border-radius: 10px; padding: 8px 12px; background: #f6f8fa; min-width: 0; }}
 .{uid} .tl-title {{ font-weight: 600; font-size: 14px; margin-bottom: 6px; }}
-.{uid} .tl-states {{ display: flex; justify-content: space-between; gap: 8px; }}
+.{uid} .tl-states {{ display: flex; flex-wrap: wrap; justify-content: space-between; gap: 6px 12px; }}
 .{uid} .tl-ep {{ display: flex; align-items: center; gap: 8px; }}
-.{uid} .tl-eplabel {{ font-size: 13px; color: #57606a; font-weight: 600; }}
+.{uid} .tl-eplabel {{ font-size: 13px; color: #424a53; font-weight: 600; white-space: nowrap; }}
 .{uid} .tl-stack {{ display: grid; }}
 .{uid} .tl-stack > * {{ grid-area: 1 / 1; }}
-.{uid} .tl-state {{ font: bold 22px/1.2 'DejaVu Sans Mono', ui-monospace, monospace; color: #fff;
-  border-radius: 10px; padding: 3px 12px; white-space: nowrap; }}
-.{uid} .tl-say {{ margin-top: 8px; font-size: 14px; line-height: 1.35; min-height: 2.7em; }}
-.{uid} .tl-svg {{ overflow-x: auto; }}
-.{uid} .tl-svg svg {{ max-width: 100%; height: auto; }}
+.{uid} .tl-state {{ font: bold {state_px}px/1.25 'DejaVu Sans Mono', ui-monospace, monospace; color: #fff;
+  border-radius: 6px; padding: 2px 10px; white-space: nowrap; display: inline-block; }}
+.{uid} .tl-state[data-shape="ESTABLISHED"] {{ border-radius: 999px; }}
+.{uid} .tl-state[data-shape="CLOSED"] {{ border-radius: 0; outline: 2px dashed #1f2328; outline-offset: -4px; }}
+.{uid} .tl-say {{ margin-top: 8px; font-size: 14px; line-height: 1.35; min-height: 4.1em; }}
+.{uid} .tl-svg {{ overflow: hidden; height: {view_h}px; position: relative; }}
+.{uid} .tl-svg svg {{ display: block; transform: translateY(clamp(min(0px, calc({view_h}px - 100%)),
+  calc({view_h}px * 0.35 - var(--yf, 0) * 100%), 0px)); transition: transform .15s ease-out; }}
+.{uid} details.tl-text {{ margin-top: 6px; font-size: 13px; }}
+.{uid} details.tl-text summary {{ cursor: pointer; color: #0550ae; }}
+.{uid} .tl-text table {{ border-collapse: collapse; margin: 4px 0 8px; }}
+.{uid} .tl-text th, .{uid} .tl-text td {{ border: 1px solid #d0d7de; padding: 2px 6px; text-align: left; font-size: 13px; }}
 """
 
 
@@ -53,50 +66,81 @@ def animated_html(
     uid: str,
     labels: tuple[str, str] = ("Your implementation", "Reference"),
     highlight: int | tuple[float, str] | None = None,
+    reference_highlight: int | None = None,
     title: str | None = None,
     max_events: int = MAX_EVENTS,
 ) -> tuple[str, int]:
-    """(HTML fragment, number of steps). Step k shows the first k events of each run."""
-    runs = [events_of(learner)] if reference is None else [events_of(learner), events_of(reference)]
-    names = [title or ""] if reference is None else list(labels)
-    steps = min(max(len(r) for r in runs), max_events)
-    svg = render_svg(learner, reference=reference, labels=labels, highlight=highlight, title=title,
-                     compact=reference is not None, animate=True, max_events=max_events)  # fmt: skip
+    """(HTML fragment, number of steps). Step k shows every event up to the k-th moment."""
+    svg, canvas = render(learner, reference=reference, labels=labels, highlight=highlight, title=title,
+                         reference_highlight=reference_highlight, animate=True, max_events=max_events)  # fmt: skip
+    panels = canvas.panels
+    steps = max((max(p.appear.values(), default=0) for p in panels), default=0)
+    height = max(canvas.axis.bottom, 1.0)
+    ys, y = [], 0.0
+    for k in range(steps + 1):
+        y = canvas.step_y.get(k, y)
+        ys.append(y / height)
     # One rule per step: the slider's handle says which step it is on.
     rules = "".join(
-        f'.{uid}:has(.tl-step [aria-valuenow="{k}.0"]) {{ --k: {k}; }}\n' for k in range(steps + 1)
+        f'.{uid}:has(.tl-step [aria-valuenow="{k}.0"]) {{ --k: {k}; --yf: {ys[k]:.4f}; }}\n' for k in range(steps + 1)
     )
-    heads = "".join(_head(name, evs[:max_events], steps) for name, evs in zip(names, runs, strict=True))
+    names = [title or ""] if reference is None else [p.name for p in panels]
+    heads = "".join(_head(name, p, steps) for name, p in zip(names, panels, strict=True))
+    view_h = min(VIEW_H, int(height) + 1)
+    css = CSS.format(uid=uid, n=len(panels), view_h=view_h, state_px=18 if len(panels) == 1 else 15)
     html = (
-        f"<style>{CSS.format(uid=uid, n=len(runs))}{rules}</style>"
-        f'<div class="tl-wrap"><div class="tl-heads">{heads}</div><div class="tl-svg">{svg}</div></div>'
+        f"<style>{css}{rules}</style>"
+        f'<div class="tl-wrap"><div class="tl-heads">{heads}</div><div class="tl-svg">{svg}</div>'
+        f"{table_html(panels)}</div>"
     )
     return html, steps
+
+
+def step_fractions(html: str) -> dict[int, float]:
+    """The --yf of each step in an animation's rules (for the kernel's fallback style)."""
+    out = {}
+    for part in html.split("{ --k: ")[1:]:
+        k, rest = part.split(";", 1)
+        out[int(k)] = float(rest.split("--yf: ", 1)[1].split(";", 1)[0])
+    return out
 
 
 def _tv(a: int, b: int | None = None) -> str:
     return f'class="tv" style="--a:{a}' + (f";--b:{b}" if b is not None else "") + '"'
 
 
-def _head(name: str, events: list[Event], steps: int) -> str:
-    """The big state of each endpoint and the sentence for the current event, for every step."""
+def _head(name: str, p: Panel, steps: int) -> str:
+    """The big state of each endpoint and the sentence for the current moment, for every step."""
+    events = p.events
     eps = []
     for ep, role in (("A", "client"), ("B", "server")):
-        spans, cur, since = [], initial_states(events)[ep], 0
-        for k, e in enumerate(events, start=1):
+        start = next((e.before or e.after for e in events if e.endpoint == ep), "")
+        spans, cur, since = [], start, 0
+        for e in events:
+            k = p.appear.get(e.index, 0)
             if e.endpoint == ep and e.after and e.after != cur:
                 spans.append(_state_span(cur, since, k))
                 cur, since = e.after, k
         spans.append(_state_span(cur, since, None))
         eps.append(
             f'<div class="tl-ep" data-endpoint="{ep}"><span class="tl-eplabel">{ep} · {role}</span>'
-            f'<span class="tl-stack">{"".join(spans)}</span></div>'
+            f'<span class="tl-stack" aria-live="off">{"".join(spans)}</span></div>'
         )
-    says = ['<span class="tv" style="--a:0;--b:1">Press ▶ to play, or drag the slider: one step per event.</span>']
-    for k, e in enumerate(events, start=1):
-        says.append(f"<span {_tv(k, k + 1)}>{escape(explain(e))}</span>")
-    if len(events) < steps:
-        says.append(f"<span {_tv(len(events) + 1)}>This run has no more events.</span>")
+    says = ['<span class="tv" style="--a:0;--b:1">Press ▶ to play, or drag the slider: one step per moment.</span>']
+    by_step: dict[int, list[str]] = {}
+    cap = p.captions
+    for e in events:
+        k = p.appear.get(e.index)
+        if k is not None:
+            by_step.setdefault(k, []).append(cap.sentence(e) if cap is not None else "")
+    ks = sorted(by_step)
+    for j, k in enumerate(ks):
+        until = ks[j + 1] if j + 1 < len(ks) else steps + 1
+        says.append(f"<span {_tv(k, until)}>{escape(' '.join(by_step[k]))}</span>")
+    last = ks[-1] if ks else 0
+    if last < steps:
+        says.append(f"<span {_tv(last + 1)}>This run has no more events.</span>")
+        says[-2] = says[-2].replace(f";--b:{steps + 1}", f";--b:{last + 1}")
     title = f'<div class="tl-title">{escape(name)}</div>' if name else ""
     return (
         f'<div class="tl-head">{title}<div class="tl-states">{"".join(eps)}</div>'
@@ -105,6 +149,7 @@ def _head(name: str, events: list[Event], steps: int) -> str:
 
 
 def _state_span(state: str, a: int, b: int | None) -> str:
-    color = STATE_COLORS.get(state, "#57606a")
+    color = STATE_COLORS.get(state, "#59636e")
     text = escape(state or "—")
-    return f'<span {_tv(a, b)} data-state="{text}"><span class="tl-state" style="background:{color}">{text}</span></span>'
+    return (f'<span {_tv(a, b)} data-state="{text}"><span class="tl-state" data-shape="{text}" '
+            f'style="background:{color}">{text}</span></span>')

@@ -2,15 +2,23 @@
 
 A learner watching an animation needs to be told what just happened and why it
 matters in the words of the RFC (FIN: "no more data from sender"), not shown a row.
+
+A row alone does not say everything a caption must get right, so `Captions` reads a
+row in its trace: whether a timer start restarts a running timer, whether an expiry is
+Linux's tail-loss probe, whether "close" was shutdown(SHUT_WR), whether the application
+still reads (an orphan after Linux's close() does not; nor does a scenario's
+application that never reads). Calls and reads come from the catalogue scenario the
+trace names, since the trace rows do not record them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from .model import Event
 
 WHO = {"A": "A (client)", "B": "B (server)"}
 TIMER_WHY = {
-    "TIME_WAIT": "2 MSL, so old duplicates die and a lost final ACK can be repeated",
     "RETRANSMIT": "if no ACK comes in time, the segment is sent again",
     "FIN_WAIT_2": "an orphaned socket will not wait forever for the peer's FIN",
     "DELAYED_ACK": "the ACK may wait for data or a FIN to ride along",
@@ -31,8 +39,116 @@ def segment_meaning(flags: str) -> str:
     return "an acknowledgment" if "ACK" in names else "a segment"
 
 
-def explain(e: Event) -> str:
+def time_wait_why(duration: str, profile: str) -> str:
+    """Why TIME_WAIT lasts what it lasts, true to the profile: RFC 9293's is 2 MSL; Linux's is
+    the fixed TCP_TIMEWAIT_LEN (60 s), not derived from any MSL; zero means no protection."""
+    if duration.strip() in ("0 s", "0 ms", "0"):
+        return "TIME_WAIT switched off: nothing stops old duplicates, and a lost final ACK cannot be repeated"
+    if profile.startswith("linux"):
+        return "Linux's fixed TCP_TIMEWAIT_LEN, not derived from the MSL; old duplicates die and a lost final ACK can be repeated meanwhile"
+    return "2 MSL, so old duplicates die and a lost final ACK can be repeated"
+
+
+@dataclass
+class Captions:
+    """Sentences and lane notes for the events of one trace, each read in its context."""
+
+    events: list[Event]
+    scenario: str = ""
+    profile: str = ""
+    restarts: set[int] = field(default_factory=set)  # timer starts that restart a running timer
+    probes: set[int] = field(default_factory=set)  # RETRANSMIT expiries that are tail-loss probes
+    shutdowns: set[int] = field(default_factory=set)  # "close" rows that were shutdown(SHUT_WR)
+    unread: dict[int, str] = field(default_factory=dict)  # deliveries no application reads: why not
+
+    @classmethod
+    def of(cls, events: list[Event], scenario: str = "", profile: str = "") -> Captions:
+        c = cls(events, scenario, profile)
+        calls, reads = _scenario_facts(scenario)
+        linux = profile.startswith("linux")
+        running: set[tuple[str, str]] = set()
+        probed: set[str] = set()
+        closed: set[str] = set()  # endpoints whose application called close() (not shutdown)
+        for e in events:
+            if e.event == "timer":
+                words = e.detail.split()
+                if words[:1] == ["start"] and len(words) >= 2:
+                    if (e.endpoint, words[1]) in running:
+                        c.restarts.add(e.index)
+                    running.add((e.endpoint, words[1]))
+                elif words[:1] == ["cancel"] and len(words) >= 2:
+                    running.discard((e.endpoint, words[1]))
+                    if words[1] == "RETRANSMIT":
+                        probed.discard(e.endpoint)
+            elif e.event == "timeout":
+                running.discard((e.endpoint, e.detail))
+                # Linux (RFC 8985): the first expiry with a FIN or data outstanding is the
+                # tail-loss probe; the RTO with its backoff comes after it.
+                if linux and e.detail == "RETRANSMIT" and e.endpoint not in probed:
+                    c.probes.add(e.index)
+                    probed.add(e.endpoint)
+            elif e.event == "close":
+                if calls.get((e.time, e.endpoint)) == "shutdown":
+                    c.shutdowns.add(e.index)
+                else:
+                    closed.add(e.endpoint)
+            elif e.event == "deliver":
+                if linux and e.endpoint in closed:  # close() detached the application (an orphan)
+                    c.unread[e.index] = "detached"
+                elif not reads.get(e.endpoint, True) and e.detail != "EOF":
+                    c.unread[e.index] = "never reads"
+            elif e.event == "reopen" and e.changes_state:
+                running = {k for k in running if k[0] != e.endpoint}
+                probed.discard(e.endpoint)
+                closed.discard(e.endpoint)
+            if e.after == "CLOSED" and e.changes_state:
+                running = {k for k in running if k[0] != e.endpoint}
+        return c
+
+    def sentence(self, e: Event) -> str:
+        return explain(e, self)
+
+    def note(self, e: Event) -> str:
+        """The few words written beside the lane, or ''."""
+        match e.event:
+            case "close":
+                return "shutdown(SHUT_WR)" if e.index in self.shutdowns else "close()"
+            case "abort":
+                return "abort()"
+            case "write":
+                return f"write {e.detail}"
+            case "deliver":
+                if e.index in self.unread:
+                    return "EOF, no reader" if e.detail == "EOF" else f"{e.detail} unread"
+                return "EOF → app" if e.detail == "EOF" else f"{e.detail} → app"
+            case "error":
+                return f"error: {e.detail}"
+            case "timeout":
+                return "tail-loss probe" if e.index in self.probes else f"{e.detail} fires"
+            case "reopen":
+                return "new connection" if e.changes_state else "reopen waits"
+        return ""
+
+
+def _scenario_facts(scenario: str) -> tuple[dict[tuple[int, str], str], dict[str, bool]]:
+    """From the catalogue: which application calls were shutdown(), and which endpoints never read."""
+    if not scenario:
+        return {}, {}
+    try:
+        from reference_impl import scenarios
+    except ImportError:  # pragma: no cover - the views without the simulator
+        return {}, {}
+    entry = scenarios.CATALOGUE.get(scenario.split("+", 1)[0])
+    if entry is None:
+        return {}, {}
+    sc = entry.scenario
+    calls = {(a.time, a.endpoint): "shutdown" for a in sc.actions if getattr(a.call, "shutdown", False)}
+    return calls, dict(getattr(sc, "reads", {}) or {})
+
+
+def explain(e: Event, ctx: Captions | None = None) -> str:
     """One sentence: who did what, and the state change it caused."""
+    ctx = ctx or Captions([])
     who = WHO.get(e.endpoint, e.endpoint or "?")
     move = (
         f" and moves from {e.before} to {e.after}"
@@ -41,7 +157,10 @@ def explain(e: Event) -> str:
     )
     match e.event:
         case "close":
-            s = f"{who}'s application calls close(){move}"
+            if e.index in ctx.shutdowns:
+                s = f"{who}'s application calls shutdown(SHUT_WR): no more data from it, but it still reads{move}"
+            else:
+                s = f"{who}'s application calls close(){move}"
         case "write":
             s = f"{who}'s application writes {e.detail or 'data'}{move}"
         case "abort":
@@ -59,22 +178,35 @@ def explain(e: Event) -> str:
         case "timer":
             words = e.detail.split()
             if words[:1] == ["start"] and len(words) >= 2:
-                why = TIMER_WHY.get(words[1], "")
                 dur = " ".join(words[2:])
-                s = f"{who} starts its {words[1]} timer ({dur}{': ' + why if why else ''})"
+                why = time_wait_why(dur, ctx.profile) if words[1] == "TIME_WAIT" else TIMER_WHY.get(words[1], "")
+                verb = "restarts" if e.index in ctx.restarts else "starts"
+                s = f"{who} {verb} its {words[1]} timer ({dur}{': ' + why if why else ''})"
             elif words[:1] == ["cancel"] and len(words) >= 2:
                 s = f"{who} cancels its {words[1]} timer"
             else:
                 s = f"{who}: timer {e.detail}"
         case "timeout":
-            s = f"{who}'s {e.detail} timer expires{move}"
+            if e.index in ctx.probes:
+                s = (f"{who}'s probe timer expires: Linux sends a tail-loss probe (RFC 8985), the last segment "
+                     f"again, before any retransmission timeout{move}")
+            else:
+                s = f"{who}'s {e.detail} timer expires{move}"
         case "deliver":
-            if e.detail == "EOF":
+            why = ctx.unread.get(e.index)
+            if why == "detached":
+                what = "the end-of-file arrives" if e.detail == "EOF" else f"{e.detail} arrive"
+                s = f"{who}: {what} with no application to read it (close() detached the socket: an orphan)"
+            elif why:
+                s = f"{who} holds {e.detail} in its receive buffer: its application never reads them"
+            elif e.detail == "EOF":
                 s = f"{who}'s application reads end-of-file: the peer will send no more"
             else:
                 s = f"{who}'s application receives {e.detail}"
         case "error":
             s = f"{who}'s application gets an error: {e.detail}"
+        case "read":
+            s = f"{who}'s application reads what waits, and its window opens ({e.detail})"
         case "reopen":
             s = f"{who}: {e.detail or 'a new connection on the same 4-tuple'}{move}"
         case _:

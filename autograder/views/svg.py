@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._draw import Canvas, Geometry, Panel, layout
-from .model import Event, TraceShapeError, events_of
+from ._draw import Canvas, Geometry, Panel, layout, note_lines, pill_width
+from .explain import Captions
+from .model import Event, TraceShapeError, events_of, schedule
 
 __all__ = ["render_svg", "TraceShapeError", "MAX_EVENTS"]
 
@@ -34,8 +35,9 @@ def render_svg(
     title: str | None = None,
     highlight: Highlight = None,
     reference: object = None,
+    reference_highlight: int | None = None,
     labels: tuple[str, str] = ("Your implementation", "Reference"),
-    compact: bool = False,
+    compact: bool | None = None,
     animate: bool = False,
     max_events: int = MAX_EVENTS,
 ) -> str:
@@ -44,38 +46,94 @@ def render_svg(
     trace_or_frame: a `Trace`, a DataFrame with the trace contract's columns, or rows.
     highlight: the first divergence to mark — a row index, or (time in seconds, endpoint).
     reference: another trace; the two are drawn side by side on one time axis
-      (``labels`` names the panels), so the divergence sits at the same height in both.
-    compact: narrower panels with two-line segment labels (the widget uses it).
-    animate: tag elements with the step (row index) at which they appear.
+      (``labels`` names the panels), so a moment sits at the same height in both.
+    reference_highlight: the reference's row to mark beside it (by default the reference's
+      first row at or after the highlighted moment, on the same endpoint).
+    compact: narrower panels (default: when drawing two panels), sized so two fit a
+      JupyterLab output at 1400x900 with no text under 11 px.
+    animate: tag elements with the step at which they appear.
     """
+    return render(trace_or_frame, title=title, highlight=highlight, reference=reference,
+                  reference_highlight=reference_highlight, labels=labels, compact=compact, animate=animate,
+                  max_events=max_events)[0]  # fmt: skip
+
+
+def render(
+    trace_or_frame: object,
+    *,
+    title: str | None = None,
+    highlight: Highlight = None,
+    reference: object = None,
+    reference_highlight: int | None = None,
+    labels: tuple[str, str] = ("Your implementation", "Reference"),
+    compact: bool | None = None,
+    animate: bool = False,
+    max_events: int = MAX_EVENTS,
+) -> tuple[str, Canvas]:
+    """render_svg's picture, and the canvas that drew it (steps, their heights, placement)."""
     first = events_of(trace_or_frame)
     sources = [first] if reference is None else [first, events_of(reference)]
-    names = [""] if reference is None else list(labels)
+    srcs = [trace_or_frame] if reference is None else [trace_or_frame, reference]
+    meta = [(getattr(src, "scenario", "") or "", getattr(src, "profile", "") or "") for src in srcs]
     mark = _resolve_highlight(first, highlight)
-    panels = [_window(evs, mark, max_events) for evs in sources]
-    geom = Geometry(compact=compact)
-    meta = [getattr(src, "scenario", "") or "" for src in (trace_or_frame, reference)]
-    heading = title or _default_title(meta[0], getattr(trace_or_frame, "profile", "") or "")
-    return draw(
-        [Panel(name, evs, total, start) for name, (evs, total, start) in zip(names, panels, strict=True)],
-        geom,
-        heading,
-        mark,
-        animate,
-    )
-
-
-def draw(panels: list[Panel], geom: Geometry, heading: str, mark: tuple[int, str] | None, animate: bool) -> str:
-    axis = layout([p.events for p in panels], geom)
-    canvas = Canvas(geom, axis, len(panels), heading, animate)
-    for i, p in enumerate(panels):
-        canvas.panel(i, p)
+    marks: list[int | None] = [None] * len(sources)
     if mark is not None:
-        canvas.divergence(mark)
-    return canvas.finish(_describe(panels, heading, mark))
+        marks[0] = next((e.index for e in first if (e.time, e.endpoint) == mark), None)
+        if len(sources) > 1:
+            if reference_highlight is not None:
+                marks[1] = reference_highlight
+            else:
+                marks[1] = next((e.index for e in sources[1] if e.time >= mark[0] and e.endpoint == mark[1]), None)
+    windows = [_window(evs, mark, max_events) for evs in sources]
+    names = [""] if reference is None else list(labels)
+    if reference is not None and meta[0][1] and meta[1][1] and meta[0][1] != meta[1][1]:
+        names = [f"{n} ({prof})" for n, (_, prof) in zip(names, meta, strict=True)]  # two profiles: say which
+    heading = title or _default_title(meta)
+    geom = Geometry(compact=len(sources) > 1 if compact is None else compact)
+    appear, _ = schedule([evs for evs, _, _ in windows])
+    panels = []
+    for (evs, total, start), name, (scen, prof), ap, mk in zip(windows, names, meta, appear, marks, strict=True):
+        cap = Captions.of(evs, scen, prof)
+        panels.append(Panel(name, evs, total, start, cap, ap, mk if any(e.index == mk for e in evs) else None))
+    return draw(panels, geom, heading, animate)
 
 
-def _default_title(scenario: str, profile: str) -> str:
+def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tuple[str, Canvas]:
+    lines = [_lines(p, geom) for p in panels]
+    for stretch in (1.0, 1.5, 2.2, 3.2):  # labels that found no free place: give the rows more room
+        axis = layout([p.events for p in panels], geom, lines, stretch=stretch)
+        canvas = Canvas(geom, axis, len(panels), heading, animate)
+        canvas._all_panels = panels
+        for i, p in enumerate(panels):
+            canvas.panel(i, p)
+        canvas.divergence()
+        if canvas.place.dropped < 1000:
+            break
+    for i, p in enumerate(panels):
+        for e in p.events:
+            k = p.appear.get(e.index)
+            if k is not None:
+                y = axis.y(i, e)
+                canvas.step_y[k] = min(canvas.step_y.get(k, y), y)
+    return canvas.finish(_describe(panels, heading)), canvas
+
+
+def _lines(p: Panel, geom: Geometry) -> dict[int, int]:
+    """How many lines each event's lane note needs (wrapped, never cut)."""
+    out = {}
+    cap = p.captions
+    for e in p.events:
+        note = cap.note(e) if cap is not None else ""
+        if note:
+            pw = pill_width(e.after) + 6 if e.changes_state else 0.0
+            out[e.index] = max(1, len(note_lines(note, geom.note_room - pw, geom.note_room)))
+    return out
+
+
+def _default_title(meta: list[tuple[str, str]]) -> str:
+    (scenario, profile), *rest = meta
+    if rest and rest[0][1] and profile and rest[0][1] != profile:
+        return f"{scenario or 'TCP connection close'}: {profile} beside {rest[0][1]}"
     if scenario:
         return f"{scenario} ({profile})" if profile else scenario
     return "TCP connection close"
@@ -112,8 +170,8 @@ def _window(events: list[Event], mark: tuple[int, str] | None, limit: int) -> tu
     return events[start : start + limit], len(events), start
 
 
-def _describe(panels: list[Panel], heading: str, mark: tuple[int, str] | None) -> str:
-    """The screen-reader text: each endpoint's state path and every segment's fate."""
+def _describe(panels: list[Panel], heading: str) -> str:
+    """The screen-reader text: each endpoint's state path, every segment's fate, the divergence."""
     out = [f"Sequence diagram: {heading}. A (client) on the left, B (server) on the right, time downward."]
     for p in panels:
         prefix = f"{p.name}: " if p.name else ""
@@ -138,6 +196,8 @@ def _describe(panels: list[Panel], heading: str, mark: tuple[int, str] | None) -
             out.append(prefix + "; ".join(segs) + ".")
         if p.total > len(p.events):
             out.append(f"{prefix}showing {len(p.events)} of {p.total} events.")
-    if mark is not None:
-        out.append(f"First divergence: {mark[1]} at {mark[0] / 1e6:.3f} s.")
+        mark = next((e for e in p.events if e.index == p.mark), None)
+        if mark is not None:
+            what = p.captions.sentence(mark) if p.captions else ""
+            out.append(f"{prefix}first divergence here: {what}")
     return " ".join(out)

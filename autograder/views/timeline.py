@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from .animation import animated_html
+from .animation import animated_html, step_fractions
+from .model import events_of, first_difference
 from .svg import MAX_EVENTS
 
 # run(scenario name, profile name) -> Trace; called as run(name, profile, lose) when the
@@ -130,13 +131,24 @@ class Timeline(widgets.VBox):
         if notes and all(not len(t) for t in given):
             self.note(notes[0])
             return
-        html, steps = animated_html(learner, reference, uid=self.uid, labels=self._labels,
-                                    highlight=self._highlight, title=title, max_events=self._max)  # fmt: skip
+        highlight, ref_highlight = self._highlight, None
+        if highlight is None and reference is not None and len(learner) and len(reference):
+            # Mark where the two runs first part, in both panels.
+            diff = first_difference(events_of(learner), events_of(reference))
+            if diff is not None and diff[0] >= 0 and diff[1] >= 0:
+                highlight, ref_highlight = diff
+        self.divergence = (highlight, ref_highlight) if highlight is not None else None
+        html, steps = animated_html(learner, reference, uid=self.uid, labels=self._labels, highlight=highlight,
+                                    reference_highlight=ref_highlight, title=title, max_events=self._max)  # fmt: skip
         self.play.playing = False
-        self.go(0)
-        self.slider.max = self.play.max = max(steps, 1)
+        self._fractions = step_fractions(html)
+        with self.slider.hold_sync(), self.play.hold_sync():  # a new maximum before the new value: End goes there
+            self.slider.max = self.play.max = max(steps, 1)
+            self.slider.value = self.play.value = 0
+        self._on_step({"new": 0})
         self.frames.value = html
         self.steps = steps
+        self.traces = (learner, reference)
 
     def selected_profile(self) -> object:
         """The picked profile: a named one by its name, a variant as the Profile itself
@@ -184,7 +196,9 @@ class Timeline(widgets.VBox):
         self._on_step({"new": self.slider.value})
 
     def _on_step(self, change: dict) -> None:
-        self.kernel_step.value = f'<style data-step="{change["new"]}">.{self.uid} {{ --k: {change["new"]}; }}</style>'
+        k = change["new"]
+        yf = getattr(self, "_fractions", {}).get(k, 0.0)
+        self.kernel_step.value = f'<style data-step="{k}">.{self.uid} {{ --k: {k}; --yf: {yf:.4f}; }}</style>'
 
 
 def _named() -> dict:

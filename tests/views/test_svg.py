@@ -49,11 +49,13 @@ def test_every_catalogue_run_is_valid_svg_with_every_state_written(name, profile
     assert texts(root).count("lost") == sum(r.fate == "lost" for r in trace)
 
 
-def test_segments_are_labelled_with_their_rfc_text(active_close):
+def test_segments_are_labelled_with_their_rfc_text_and_numbered_per_sender(active_close):
     shown = texts(parse(render_svg(active_close)))
+    count = {"A": 0, "B": 0}
     for r in active_close:
         if r.event == "send":
-            assert r.detail in shown
+            count[r.endpoint] += 1
+            assert f"{r.endpoint}{count[r.endpoint]} {r.detail}" in shown  # "A2": A's second segment
 
 
 def test_duplicate_is_drawn_twice(duplicate_fin):
@@ -79,8 +81,8 @@ def test_highlight_by_row_and_by_time_mark_the_same_place(lost_final_ack):
     by_row = render_svg(lost_final_ack, highlight=12)
     by_time = render_svg(lost_final_ack, highlight=(0.06, "A"))
     assert by_row == by_time
-    assert "first divergence (A, 0.060 s)" in by_row
-    assert "First divergence: A at 0.060 s" in parse(by_row)[1].text
+    assert "✗ first divergence: A, 0.060 s" in texts(parse(by_row))
+    assert "first divergence here: 0.060 s — A (client) receives" in parse(by_row)[1].text
     assert "first divergence" not in render_svg(lost_final_ack)
 
 
@@ -116,7 +118,7 @@ def test_empty_trace_says_nothing_happened():
 def test_one_endpoint_only(active_close):
     only_a = Trace([r for r in active_close.rows if r.endpoint == "A"])
     root = parse(render_svg(only_a))
-    assert "not in this trace" in texts(root)
+    assert "no events" in texts(root)
     # A's two sends head for B with hollow heads; B's two segments arrive from a dashed start
     assert arrowheads(root) == 4
     assert len([p for p in root.iter(f"{NS}polygon") if p.get("fill") == "#ffffff"]) == 2

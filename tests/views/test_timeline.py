@@ -15,7 +15,7 @@ def test_one_step_per_event_and_a_css_rule_per_step(lost_final_ack):
     html, steps = animated_html(lost_final_ack, uid="tl-x")
     assert steps == len(lost_final_ack)
     for k in range(steps + 1):
-        assert f'.tl-x:has(.tl-step [aria-valuenow="{k}.0"]) {{ --k: {k}; }}' in html
+        assert f'.tl-x:has(.tl-step [aria-valuenow="{k}.0"]) {{ --k: {k}; --yf: ' in html
     # every event's sentence shows at exactly its step (step k = after event k-1)
     assert len(re.findall(r'class="tv" style="--a:(\d+);--b:(\d+)"', html)) >= steps
     assert html.count("— A (client) receives") == sum(r.event == "recv" and r.endpoint == "A" for r in lost_final_ack)
