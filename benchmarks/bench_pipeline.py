@@ -58,9 +58,12 @@ def ours(course: Course, workers: int) -> tuple[float, dict[str, float], dict[st
     start = time.perf_counter()
     outcomes = autograde(course, A, workers=workers, force=True, progress=lambda _line: None)
     seconds = time.perf_counter() - start
-    per = {"correct": [], "blank": []}
+    per = {"correct": [], "blank": [], "cpu": []}
     for o in outcomes:
-        per[o.student.split("-", 1)[1]].append(load_state(course, A, o.student)["seconds"])
+        record = load_state(course, A, o.student)
+        per[o.student.split("-", 1)[1]].append(record["seconds"])
+        if o.student.endswith("correct"):
+            per["cpu"].append(record["trusted_cpu"])
     return seconds, {o.student: round(o.score, 2) for o in outcomes}, per
 
 
@@ -77,7 +80,8 @@ def main() -> None:
             each = {k: sum(v) / len(v) for k, v in per.items() if v}
             print(f"tcpclose grade autograde --workers {workers}: {s:6.1f} s, {s / n:5.2f} s per notebook "
                   f"(a worker's time per notebook: solved {each.get('correct', 0):.2f} s, "
-                  f"blank {each.get('blank', 0):.2f} s); {stock_s / s:.2f}x stock; "
+                  f"blank {each.get('blank', 0):.2f} s; the grader's own CPU per solved notebook "
+                  f"{each.get('cpu', 0):.2f} s); {stock_s / s:.2f}x stock; "
                   f"scores {'agree' if scores == stock_scores else f'differ: {scores} vs stock {stock_scores}'}")
 
 

@@ -315,7 +315,7 @@ def _finish(course, assignment, student, fp, job, data, why, seconds) -> Outcome
     state = {"fingerprint": fp, "status": kind, "score": score, "max_score": max_score, "notes": notes,
              "cells": cells, "flags": flags, "seconds": round(seconds, 2),
              "sandbox": (data or {}).get("sandbox", []), "missing": (data or {}).get("missing", {}),
-             "calls": (data or {}).get("calls", 0)}  # fmt: skip
+             "calls": (data or {}).get("calls", 0), "trusted_cpu": (data or {}).get("trusted_cpu")}  # fmt: skip
     p = state_path(course, assignment, student)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(state, indent=1, sort_keys=True))

@@ -94,7 +94,12 @@ def autograded(release: NotebookNode, submission: NotebookNode, plan: Plan, sour
     nb = copy.deepcopy(submission)
     if "kernelspec" in release.metadata:
         nb.metadata["kernelspec"] = copy.deepcopy(release.metadata["kernelspec"])
+    ids: set[str] = set()
     for i, cell in enumerate(nb.cells):
+        if "id" in cell:  # a copied cell keeps its id: give the copy one of its own, as Jupyter would
+            while cell["id"] in ids:
+                cell["id"] = f"{cell['id'][:55]}-{i}"
+            ids.add(cell["id"])
         gid = meta(cell).get("grade_id")
         known = released.get(gid) if isinstance(gid, str) else None
         mine = known is not None and (graded_at.get(i) == gid or keep_id.get(gid) == i)

@@ -76,7 +76,7 @@ def _policy(job: Job, release: Path, scratch: Path):
 
 def grade_submission(job: Job) -> dict:
     """Grade every notebook of one submission; the result is plain JSON for the parent."""
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     release = Path(job.course_root) / "release" / job.assignment
     submitted = Path(job.course_root) / "submitted" / job.student / job.assignment
     out = {"student": job.student, "status": "graded", "error": "", "cells": [], "flags": [], "notes": [],
@@ -114,6 +114,7 @@ def grade_submission(job: Job) -> dict:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     out["seconds"] = round(time.monotonic() - started, 2)
+    out["trusted_cpu"] = round(time.process_time() - cpu, 3)  # the grader's own CPU: checks, codec, the pipe
     return out
 
 
