@@ -190,7 +190,8 @@ def _verdict(
         detail = "\n".join(lines[1:next((i for i, ln in enumerate(lines) if "before that" in ln), len(lines))])
         if run.stopped_by_recording and "recorded reference" not in result.failures[0].message:
             detail += f"\nThe timeline ends where the recorded reference stopped your run: {run.error}"
-        return f"Your run differs from the reference first here: {lines[0]}", False, detail
+        return (f"Your run differs from the reference first here (✗ in your picture, ◆ in the reference's): "
+                f"{lines[0]}", False, detail)  # fmt: skip
     if run.error:  # the recorded reference stopped a run that matched it: say so, never "exactly"
         return f"Your run stopped: {run.error}", False, ""
     if unwritten_note:

@@ -281,3 +281,36 @@ def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, in
     if len(mine) > n:
         return mine[n].index, reference[-1].index if reference else -1
     return (mine[-1].index if mine else -1), reference[n].index
+
+
+def segment_roles(events: list[Event]) -> dict[str, str]:
+    """What each sent segment is, by sender and ordinal ("A2" -> "A's ACK of B's FIN"): the
+    names the loss picker offers, since "A2" alone means nothing to a learner."""
+    out: dict[str, str] = {}
+    count = {"A": 0, "B": 0}
+    fin_end: dict[str, int] = {}  # sender -> the sequence number just past its FIN
+    seen: set[tuple] = set()
+    for e in events:
+        if e.event != "send" or e.endpoint not in count:
+            continue
+        count[e.endpoint] += 1
+        me, peer = e.endpoint, "B" if e.endpoint == "A" else "A"
+        flags = set(e.flags.split("|"))
+        if "RST" in flags:
+            role = f"{me}'s RST"
+        elif "FIN" in flags:
+            role = f"{me}'s FIN" + (" with its last data" if e.length else "")
+            fin_end[me] = (e.seq or 0) + (e.length or 0) + 1
+        elif e.length:
+            role = f"{me}'s data"
+        elif peer in fin_end and e.ack == fin_end[peer]:
+            role = f"{me}'s ACK of {peer}'s FIN"
+        else:
+            role = f"{me}'s ACK"
+        # A FIN or data sent again (whatever it now acknowledges) is a retransmission.
+        key = (me, e.flags, e.seq, e.ack, e.length) if "FIN" not in flags and not e.length else (me, e.seq, "FIN" in flags)
+        if key in seen:
+            role += ", resent" if "FIN" in flags or e.length else ", again"
+        seen.add(key)
+        out[f"{me}{count[me]}"] = role
+    return out

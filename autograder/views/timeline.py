@@ -19,7 +19,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from .animation import animated_html, step_fractions
-from .model import events_of, first_difference
+from .model import events_of, first_difference, segment_roles
 from .svg import MAX_EVENTS
 
 # run(scenario name, profile name) -> Trace; called as run(name, profile, lose) when the
@@ -38,11 +38,47 @@ def reference_run(name: str, profile: object, lose: tuple[str, ...] = ()) -> obj
 
 
 def loss_choices(name: str, profile: object, k: int = PICKER_LOSSES) -> list[tuple[str, tuple[str, ...]]]:
-    """The loss patterns of up to k segments that can happen in a scenario, as picker options."""
+    """The loss patterns of up to k segments that can happen in a scenario, as picker options named
+    by role: "lose A's FIN (A1)", "lose B's ACK of A's FIN (B1) + A's FIN, again (A2)". A segment's
+    name counts its sender's segments in the run where the losses before it already happened."""
     from ..reference_source import loss_patterns
 
-    patterns = [keys for keys in loss_patterns(name, k, profile) if keys]
-    return [("no extra loss", ())] + [("lose " + " + ".join(keys), keys) for keys in patterns]
+    roles: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def role(before: tuple[str, ...], key: str) -> str:
+        if before not in roles:
+            roles[before] = segment_roles(events_of(reference_run(name, profile, before)))
+        return f"{roles[before].get(key, 'segment')} ({key})"
+
+    out = [("no extra loss", ())]
+    for keys in loss_patterns(name, k, profile):
+        if keys:
+            out.append(("lose " + " + ".join(role(keys[:i], key) for i, key in enumerate(keys)), tuple(keys)))
+    return out
+
+
+def own_losses(name: str, profile: object, lose: tuple[str, ...] = ()) -> str:
+    """A sentence naming the scenario's own lost segments by role in the run shown, and saying so
+    when an extra loss has moved one of them onto another segment."""
+    from reference_impl import scenarios
+
+    own = [f"{e}{n}" for (e, n), fate in scenarios.get(name).scenario.fates.items() if fate.kind == "lose"]
+    if not own:
+        return ""
+    base = segment_roles(events_of(reference_run(name, profile)))
+    shown = segment_roles(events_of(reference_run(name, profile, lose))) if lose else base
+    parts = []
+    for key in own[:3]:
+        was, now = base.get(key), shown.get(key)
+        if now is None:
+            continue
+        if was != now:
+            parts.append(f"with this extra loss, the scenario's own loss {key} falls on {now} (it was {was})")
+        else:
+            parts.append(f"the scenario itself loses {now} ({key})")
+    more = f" and {len(own) - 3} more" if len(own) > 3 else ""
+    text = "; ".join(parts) + more + "."
+    return text[0].upper() + text[1:] if parts else ""
 
 
 class Timeline(widgets.VBox):
@@ -67,6 +103,8 @@ class Timeline(widgets.VBox):
         max_events: int = MAX_EVENTS,
     ) -> None:
         self.uid = f"tl-{uuid.uuid4().hex[:10]}"
+        self._loading = False
+        self.divergence: tuple[int, int | None] | None = None
         self._run, self._labels, self._max, self._highlight = run, labels, max_events, highlight
         self.play = widgets.Play(value=0, min=0, max=1, step=1, interval=800, description="play",
                                  layout=widgets.Layout(width="auto"))  # fmt: skip
@@ -87,7 +125,8 @@ class Timeline(widgets.VBox):
         self.slider.observe(self._on_step, "value")
         controls = widgets.HBox([self.play, self.slider, self.back, self.fwd, self.speed],
                                 layout=widgets.Layout(flex_flow="row wrap", align_items="center"))  # fmt: skip
-        rows: list[widgets.Widget] = [controls, self.frames, self.kernel_step]
+        self.download = widgets.HTML()
+        rows: list[widgets.Widget] = [controls, self.frames, self.download, self.kernel_step]
         self.pickers: widgets.HBox | None = None
         if learner is None:
             from reference_impl import scenarios
@@ -106,11 +145,12 @@ class Timeline(widgets.VBox):
             self.profile = widgets.ToggleButtons(options=list(self.profiles), value=profile, description="profile",
                                                  style={"button_width": f"{width}px", "description_width": "initial"})  # fmt: skip
             self.about = widgets.HTML()
-            self.lose = widgets.Dropdown(options=[("no extra loss", ())], value=(), description="network",
-                                         layout=widgets.Layout(width="230px"))  # fmt: skip
+            self.lose = widgets.Dropdown(options=[("no extra loss", ())], value=(), description="network loses",
+                                         style={"description_width": "initial"},
+                                         layout=widgets.Layout(width="520px"))  # fmt: skip
             self.scenario.observe(lambda _: self.load_catalogue(new_scenario=True), "value")
-            self.profile.observe(lambda _: self.load_catalogue(new_scenario=True), "value")
-            self.lose.observe(lambda _: self.load_catalogue(), "value")
+            self.profile.observe(lambda _: self.load_catalogue(new_profile=True), "value")
+            self.lose.observe(lambda _: None if self._loading else self.load_catalogue(), "value")
             self.pickers = widgets.HBox([self.scenario, self.profile, self.lose, self.about],
                                         layout=widgets.Layout(flex_flow="row wrap", align_items="center"))  # fmt: skip
             rows.insert(0, self.pickers)
@@ -149,6 +189,28 @@ class Timeline(widgets.VBox):
         self.frames.value = html
         self.steps = steps
         self.traces = (learner, reference)
+        self.download.value = _download_links(learner, reference, self._labels)
+
+    def to_frame(self):
+        """What the timeline shows, as a pandas DataFrame: one row per event (run, step, time,
+        endpoint, state change, segment, what happens), the first divergence said in words."""
+        import pandas as pd
+
+        from .svg import render
+        from .text import frame
+
+        learner, reference = getattr(self, "traces", (None, None))
+        if learner is None:
+            return pd.DataFrame(columns=["run", *frame_columns()])
+        hl = self.divergence or (None, None)
+        _, canvas = render(learner, reference=reference, labels=self._labels, highlight=hl[0],
+                           reference_highlight=hl[1], animate=True, max_events=self._max)  # fmt: skip
+        parts = []
+        for p in canvas.panels:
+            df = frame(p)
+            df.insert(0, "run", p.name or "reference")
+            parts.append(df)
+        return pd.concat(parts, ignore_index=True)
 
     def selected_profile(self) -> object:
         """The picked profile: a named one by its name, a variant as the Profile itself
@@ -156,11 +218,11 @@ class Timeline(widgets.VBox):
         key = self.profile.value
         return key if key in _named() else self.profiles[key]
 
-    def load_catalogue(self, new_scenario: bool = False) -> None:
+    def load_catalogue(self, new_scenario: bool = False, new_profile: bool = False) -> None:
         from ..reference_source import ReferenceUnavailable
 
         try:
-            self._load_catalogue(new_scenario)
+            self._load_catalogue(new_scenario, new_profile)
         except ReferenceUnavailable as e:  # the grading sandbox, or a run a learner build did not record
             self.note(f"No timeline here: {e.sentence}.")
 
@@ -172,17 +234,26 @@ class Timeline(widgets.VBox):
         self.steps = 0
         self.frames.value = f'<div style="color:#9a6700;font-size:14px;margin:6px 0">• {html.escape(text)}</div>'
 
-    def _load_catalogue(self, new_scenario: bool) -> None:
+    def _load_catalogue(self, new_scenario: bool, new_profile: bool = False) -> None:
         from reference_impl import scenarios
 
         name, key = self.scenario.value, self.profile.value
         profile = self.selected_profile()
-        if new_scenario or len(self.lose.options) == 1:
-            with self.lose.hold_trait_notifications():
-                self.lose.options = loss_choices(name, profile)
-                self.lose.value = ()
+        if new_scenario or new_profile or len(self.lose.options) == 1:
+            # Another profile keeps the picked loss when the same segments (by role) can be lost there.
+            kept = dict(self.lose.options).get if new_profile else None
+            wanted = next((label for label, v in self.lose.options if v == self.lose.value), None) if kept else None
+            options = loss_choices(name, profile)
+            self._loading = True  # one redraw, below, not one per picker change
+            try:
+                self.lose.options = options  # (setting options resets the value: set it after)
+                self.lose.value = next((v for label, v in options if label == wanted), ())
+            finally:
+                self._loading = False
         lose = tuple(self.lose.value)
-        self.about.value = f'<span style="color:#57606a">{scenarios.get(name).scenario.description}</span>'
+        own = own_losses(name, profile, lose)
+        self.about.value = (f'<span style="color:#424a53">{html.escape(scenarios.get(name).scenario.description)}'
+                            f'{" " + html.escape(own) if own else ""}</span>')  # fmt: skip
         ref = reference_run(name, profile, lose)
         suffix = f" + lose {', '.join(lose)}" if lose else ""
         if self._run is None:
@@ -199,6 +270,35 @@ class Timeline(widgets.VBox):
         k = change["new"]
         yf = getattr(self, "_fractions", {}).get(k, 0.0)
         self.kernel_step.value = f'<style data-step="{k}">.{self.uid} {{ --k: {k}; --yf: {yf:.4f}; }}</style>'
+
+
+def frame_columns() -> list[str]:
+    from .text import COLUMNS
+
+    return list(COLUMNS)
+
+
+def _download_links(learner: object, reference: object, labels: tuple[str, str]) -> str:
+    """A link per run that saves it as a pcap, for Wireshark's Statistics > Flow Graph."""
+    import base64
+
+    from ..pcap import trace_pcap
+
+    links = []
+    runs = [(learner, labels[0] if reference is not None else "this run")]
+    if reference is not None:
+        runs.append((reference, labels[1]))
+    for trace, label in runs:
+        if not hasattr(trace, "rows") or not len(trace):
+            continue
+        data = base64.b64encode(trace_pcap(trace)).decode()
+        name = (getattr(trace, "scenario", "") or "close").replace("+", "_").replace(":", "-").replace(",", "-")
+        links.append(f'<a download="{html.escape(name)}.pcap" href="data:application/vnd.tcpdump.pcap;base64,{data}" '
+                     f'style="color:#0550ae">{html.escape(label)} as a pcap</a>')  # fmt: skip
+    if not links:
+        return ""
+    return ('<div style="font-size:13px;margin:4px 0">Open in Wireshark (Statistics › Flow Graph): '
+            + " · ".join(links) + "</div>")
 
 
 def _named() -> dict:

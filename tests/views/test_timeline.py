@@ -83,7 +83,7 @@ def test_loss_picker_replays_a_loss_pattern_for_both_runs():
 
     w = timeline("active-close", run=my_run)
     labels = [label for label, _ in w.lose.options]
-    assert labels[0] == "no extra loss" and "lose A1 + B2" in labels
+    assert labels[0] == "no extra loss" and "lose A's FIN (A1) + B's ACK of A's FIN (B2)" in labels
     w.lose.value = ("A1", "B2")
     assert calls[-1] == ("active-close", "rfc9293", ("A1", "B2"))
     expected = scenarios.run("active-close", fates={("A", 1): scenarios.LOSE, ("B", 2): scenarios.LOSE})
