@@ -21,6 +21,7 @@ FORBIDDEN_IMPORTS = ("reference_impl.handlers", "autograder.pipeline", "autograd
                      "autograder.reference_source", "autograder.sandbox", "autograder.runner", "nbgrader", "tests",
                      "tcpclose_manifest")  # fmt: skip
 SECRET_NAMES = ("handlers.py", "gradebook.db", "manifest.py", "nbgrader_config.py", "mutants.py")
+ANSWER_FILES = ("reference_impl/handlers.py", "autograder/mutants.py")  # never in the view: looking is telling
 PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty")
 CTYPES_EVENTS = ("ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.string_at", "ctypes.wstring_at")
 GC_EVENTS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents")
@@ -106,8 +107,8 @@ class Watch:
         if path.startswith(("/proc/self/fd", "/dev/fd", "/proc/1/fd")) or path.rstrip("/") == "/proc":
             return True
         full = os.path.normpath(path if path.startswith("/") else os.path.join(os.getcwd(), path))
-        if full.startswith(self.own) and not full.endswith(SECRET_NAMES):
-            return False
+        if full.startswith(self.own):  # the interpreter and the view: only where the answers would be
+            return full.endswith(ANSWER_FILES)
         return full.startswith(self.watched) or os.path.basename(full) in SECRET_NAMES
 
     # ---- tampering with the vocabulary, the modules and IPython ------------------------------

@@ -7,12 +7,12 @@ NB = "01_active_close"
 BUGS = {
     # "Any new ACK in FIN_WAIT_1 must be for my FIN": an ACK of data alone moves A on.
     "ack-of-data-taken-for-ack-of-fin": Bug(
-        edit(NB, "answer_fin_wait_1", ("our_fin_acked = s.tcb.snd_una == tcb.snd_nxt", "our_fin_acked = s.acked_new")),
+        edit(NB, "answer_fin_wait_1", ("our_fin_acked = s.tcb.fin_acked", "our_fin_acked = s.acked_new")),
         {"test_fin_wait_1_ack_of_data", "test_active_close"},
     ),
     # Forgets that the FIN consumes a sequence number: waits for ACK == fin_seq instead of fin_seq + 1.
     "fin-ack-off-by-one": Bug(
-        edit(NB, "answer_fin_wait_1", ("our_fin_acked = s.tcb.snd_una == tcb.snd_nxt",
+        edit(NB, "answer_fin_wait_1", ("our_fin_acked = s.tcb.fin_acked",
                                        "our_fin_acked = seg.ack == tcb.fin_seq")),
         {"test_fin_wait_1_ack_of_fin", "test_fin_wait_1_ack_of_data", "test_fin_wait_2_fin",
          "test_fin_wait_2_data", "test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_active_close"},

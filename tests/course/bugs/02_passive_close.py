@@ -14,7 +14,7 @@ BUGS = {
     # Treats CLOSE_WAIT as "closed": refuses to send, as if the peer's FIN closed both directions.
     "no-data-after-the-peers-fin": Bug(
         edit(NB, "answer_close_wait", ("tcb, outputs = send_data(tcb, data, profile)\n"
-                                       "            return Step(State.CLOSE_WAIT, outputs, tcb)",
+                                       "            return Step(State.CLOSE_WAIT, [CancelTimer(Timer.DELAYED_ACK), *outputs], tcb)",
                                        "return Step(State.CLOSE_WAIT, [Error(CLOSING_ERROR)], tcb)")),
         {"test_close_wait_send", "test_server_initiated_close"},
     ),
@@ -25,7 +25,8 @@ BUGS = {
     ),
     # Forgets the delayed ACK: in the three-way close the DELAYED_ACK timer still fires after the FIN+ACK.
     "delayed-ack-not-cancelled": Bug(
-        edit(NB, "answer_close_wait", ("[CancelTimer(Timer.DELAYED_ACK), *outputs]", "outputs")),
+        edit(NB, "answer_close_wait", ("return Step(State.LAST_ACK, [CancelTimer(Timer.DELAYED_ACK), *outputs], tcb)",
+                                       "return Step(State.LAST_ACK, outputs, tcb)")),
         {"test_close_wait_close", "test_server_initiated_close"},
     ),
     # Closes on the application's behalf as soon as the peer's FIN arrives.

@@ -35,7 +35,7 @@ BUGS = {
     # Re-ACKs a retransmitted FIN in TIME_WAIT but lets the old timer run on.
     "time-wait-timer-not-restarted": Bug(
         edit(NB, "answer_time_wait", (
-            "[Send(tcb.ack()), StartTimer(Timer.TIME_WAIT, profile.time_wait)]", "[Send(tcb.ack())]")),
+            "[Send(tcb.ack()), restart]", "[Send(tcb.ack())]")),
         {"test_time_wait_retransmitted_fin"},
     ),
     # Screens the retransmitted FIN like any other segment: screen's ACK goes out, the timer is not restarted.

@@ -8,7 +8,7 @@ BUGS = {
     # Re-ACKs a retransmitted FIN but lets the old timer run on: a second loss finds A gone.
     "time-wait-timer-not-restarted": Bug(
         edit(NB, "answer_time_wait", (
-            "[Send(tcb.ack()), StartTimer(Timer.TIME_WAIT, profile.time_wait)]", "[Send(tcb.ack())]")),
+            "[Send(tcb.ack()), restart]", "[Send(tcb.ack())]")),
         {"test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_time_wait_lost_final_ack"},
     ),
     # "2 MSL is 240 s": restarts the timer with the RFC's number instead of the profile's.

@@ -8,11 +8,11 @@ BUGS = {
     # RFC 793's rule: any RST in the window resets. Checked before screen, so RFC 5961's challenge ACK never happens.
     "in-window-rst-taken-as-valid": Bug(
         edit(NB, "answer_fin_wait_2", (
-            "        case Arrival(seg):\n            s = screen(tcb, seg)",
+            "        case Arrival(seg):\n            s = screen(tcb, seg, profile)",
             "        case Arrival(seg):\n"
             "            if seg.rst and tcb.acceptable(seg):\n"
             "                return Step(State.CLOSED, [Error(RESET_ERROR)], tcb)\n"
-            "            s = screen(tcb, seg)")),
+            "            s = screen(tcb, seg, profile)")),
         {"test_fin_wait_2_rst"},
     ),
     # "TIME_WAIT must run its full length": ignores every valid RST, even without RFC 1337.
@@ -36,7 +36,7 @@ BUGS = {
     # A RST in CLOSE_WAIT closes, but the application is not told the connection was reset.
     "close-wait-rst-not-reported": Bug(
         edit(NB, "answer_close_wait", (
-            "return Step(State.CLOSED, [Error(RESET_ERROR)], tcb)", "return Step(State.CLOSED, [], tcb)")),
+            "return Step(State.CLOSED, [Error(profile.close_wait_reset_error)], tcb)", "return Step(State.CLOSED, [], tcb)")),
         {"test_close_wait_rst"},
     ),
     # CLOSED stays silent: segments for a connection that no longer exists are just dropped.
