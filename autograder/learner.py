@@ -7,11 +7,13 @@ are here so an answer is about *decisions*, as RFC 9293 §3.10 is.
 """
 
 from reference_impl.actions import (
+    BROKEN_PIPE,
     CLOSING_ERROR,
     NO_CONNECTION,
     RESET_ERROR,
     USER_TIMEOUT,
     abort,
+    delay_fin_ack,
     drop,
     is_retransmitted_fin,
     reset_for,
@@ -20,6 +22,7 @@ from reference_impl.actions import (
     send_data,
     send_fin,
     take_text,
+    timewait_state_process,
 )
 from reference_impl.profiles import LINUX, RFC9293, Profile, ms, sec
 from reference_impl.segment import (
@@ -76,8 +79,8 @@ __all__ = [
     "Profile", "RFC9293", "LINUX", "ms", "sec",
     # building blocks (reference_impl.actions)
     "send_fin", "send_data", "retransmit", "abort", "drop", "retransmit_timer",
-    "take_text", "is_retransmitted_fin", "reset_for",
-    "CLOSING_ERROR", "RESET_ERROR", "NO_CONNECTION", "USER_TIMEOUT",
+    "take_text", "is_retransmitted_fin", "reset_for", "delay_fin_ack", "timewait_state_process",
+    "CLOSING_ERROR", "RESET_ERROR", "NO_CONNECTION", "USER_TIMEOUT", "BROKEN_PIPE",
     # the reference's run of a catalogue scenario, for an ungraded cell to show (never for an answer)
     "reference_close",
 ]  # fmt: skip

@@ -38,7 +38,7 @@ REPO = PACKAGES  # the full package's repository (its pyproject.toml, when there
 # What a learner's environment holds: the vocabulary, the simulator, the checks' machinery, the
 # views, the loopback lab, and the seam that plays the recorded reference.
 LEARNER_FILES = (
-    "reference_impl/__init__.py", "reference_impl/actions.py", "reference_impl/profiles.py",
+    "reference_impl/__init__.py", "reference_impl/actions.py", "reference_impl/inputs.py", "reference_impl/profiles.py",
     "reference_impl/scenarios.py", "reference_impl/script.py", "reference_impl/segment.py",
     "reference_impl/sim.py", "reference_impl/states.py", "reference_impl/tcb.py", "reference_impl/trace.py",
     "reference_impl/transitions.py",

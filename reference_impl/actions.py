@@ -8,7 +8,7 @@ when to use one is the state's decision, in `handlers`.
 from __future__ import annotations
 
 from .profiles import Profile
-from .segment import ACK, FIN, RST, Segment, seq_add
+from .segment import ACK, RST, Segment, seq_add
 from .states import (
     CancelTimer,
     DeliverData,
@@ -25,37 +25,53 @@ from .tcb import TCB, Screened
 
 CLOSING_ERROR = "connection closing"
 RESET_ERROR = "connection reset"
+BROKEN_PIPE = "broken pipe"  # Linux's word (EPIPE) for an RST in CLOSE_WAIT: Profile.close_wait_reset_error
 NO_CONNECTION = "connection does not exist"
 USER_TIMEOUT = "connection aborted due to user timeout"
 
 
-def send_fin(tcb: TCB, profile: Profile, orphan: bool) -> tuple[TCB, list[Output]]:
-    """Form a FIN <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK>; it consumes one sequence number."""
-    fin = tcb.segment(ACK | FIN)
-    tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1), orphaned=orphan,
-                      refuses_data=orphan and profile.rst_on_data_after_close)  # fmt: skip
-    return tcb, [Send(fin), StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]
+def send_fin(tcb: TCB, profile: Profile, orphan: bool, reading: bool = True) -> tuple[TCB, list[Output]]:
+    """Queue our FIN behind any data still waiting and send what the peer's window lets out:
+    <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK>, alone or on the last data segment. It consumes one
+    sequence number. `reading=False`: shutdown(SHUT_RDWR), which ends reading without orphaning."""
+    idle = tcb.snd_una == tcb.snd_nxt and not tcb.waiting
+    tcb = tcb.replace(fin_seq=seq_add(tcb.snd_nxt, len(tcb.unsent)), orphaned=orphan,
+                      refuses_data=(orphan or not reading) and profile.rst_on_data_after_close)  # fmt: skip
+    tcb, segs = tcb.transmit()
+    outputs: list[Output] = [Send(seg) for seg in segs]
+    if segs or idle:  # the FIN (re)starts the timer; held back by the peer's window, it probes (§3.8.6.1)
+        outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt)))
+    return tcb, outputs
 
 
 def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output]]:
-    seg = tcb.segment(ACK, payload=data)
-    outputs: list[Output] = [Send(seg)]
-    if tcb.snd_una == tcb.snd_nxt:  # nothing outstanding: the timer is not running yet
+    """Queue the application's data and send what the peer's window lets out, in segments of at
+    most MSS; the first data in flight starts the retransmission timer (or, when the window is
+    zero, the probe timer)."""
+    idle = tcb.snd_una == tcb.snd_nxt and not tcb.waiting
+    tcb, segs = tcb.replace(unsent=tcb.unsent + data).transmit()
+    outputs: list[Output] = [Send(seg) for seg in segs]
+    if idle:  # nothing outstanding: the timer is not running yet (with nothing sent, it probes)
         outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt)))
-    tcb = tcb.replace(snd_nxt=seq_add(tcb.snd_nxt, len(data)), unacked=tcb.unacked + data)
     return tcb, outputs
 
 
 def retransmit(tcb: TCB, state: State, profile: Profile) -> Step:
-    """RFC 9293 §3.10.8: resend from SND.UNA, back the timer off; give up after max_retries."""
+    """RFC 9293 §3.10.8: resend from SND.UNA, back the timer off; give up after max_retries.
+    With nothing in flight and the peer's window zero, the same timer probes the window
+    (§3.8.6.1); probing never gives up while the peer answers (RFC 1122 §4.2.2.17)."""
     if tcb.snd_una == tcb.snd_nxt:  # everything was acknowledged meanwhile
+        if tcb.waiting:  # and what waits does not fit the peer's window: probe it
+            tcb, probe = tcb.window_probe(profile.probe_with_old_seq)
+            tcb = tcb.replace(retries=tcb.retries + 1)
+            return Step(state, (Send(probe), StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))), tcb)
         return Step(state, (), tcb)
     if profile.tail_loss_probe and not tcb.probed and tcb.retries == 0:
         # RFC 8985 tail-loss probe: resend the last segment, then arm the plain RTO.
         tcb = tcb.replace(probed=True)
         timer = StartTimer(Timer.RETRANSMIT, profile.rto(0, tcb.srtt))
         return Step(state, (Send(tcb.retransmission()), timer), tcb)
-    if tcb.retries >= profile.max_retries:
+    if tcb.retries >= profile.max_retries and tcb.snd_wnd != 0:  # a shut window is probed for good
         return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
     tcb = tcb.replace(retries=tcb.retries + 1)
     timer = StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))
@@ -76,12 +92,21 @@ def drop(state: State, s: Screened) -> Step:
 
 
 def retransmit_timer(before: TCB, s: Screened, profile: Profile) -> list[Output]:
-    """After an ACK: stop the retransmission timer once all is acknowledged, else restart it."""
-    if not s.acked_new:
-        return []
-    if s.tcb.snd_una == s.tcb.snd_nxt:
-        return [CancelTimer(Timer.RETRANSMIT)]
-    return [StartTimer(Timer.RETRANSMIT, profile.rto(0, s.tcb.srtt))]
+    """After the ACK field: send what the window let out, stop the retransmission timer once all
+    is acknowledged (or turn it into the probe timer if the window closed on waiting data), else
+    restart it; and acknowledge an old retransmission whose ACK counted (linux, ack_needed)."""
+    outputs: list[Output] = [Send(seg) for seg in s.sent]
+    if s.ack_needed:
+        outputs.append(Send(s.tcb.ack()))
+    after = s.tcb
+    if after.snd_una == after.snd_nxt and not after.waiting:
+        if s.acked_new:
+            outputs.append(CancelTimer(Timer.RETRANSMIT))
+    elif s.acked_new:  # restart it; with nothing in flight, what waits does not fit: it probes
+        outputs.append(StartTimer(Timer.RETRANSMIT, profile.rto(0, after.srtt)))
+    elif s.sent and before.snd_una == before.snd_nxt:  # the window opened: the data now in flight
+        outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(after.srtt)))
+    return outputs
 
 
 def take_text(s: Screened, profile: Profile) -> tuple[TCB, list[Output], bool]:
@@ -90,7 +115,7 @@ def take_text(s: Screened, profile: Profile) -> tuple[TCB, list[Output], bool]:
     the outputs, and whether a FIN was taken."""
     tcb, outputs = s.tcb, []
     if s.data:
-        tcb = tcb.replace(rcv_nxt=seq_add(tcb.rcv_nxt, len(s.data)))
+        tcb = tcb.replace(rcv_nxt=seq_add(tcb.rcv_nxt, len(s.data)), data_received=True)
         outputs.append(DeliverData(s.data))
     if s.fin:
         tcb = tcb.replace(rcv_nxt=seq_add(tcb.rcv_nxt, 1))
@@ -98,6 +123,16 @@ def take_text(s: Screened, profile: Profile) -> tuple[TCB, list[Output], bool]:
     if s.data or s.fin or s.out_of_order:
         outputs.insert(0, Send(tcb.ack()))
     return tcb, outputs, s.fin
+
+
+def delay_fin_ack(tcb: TCB, text: list[Output], profile: Profile) -> list[Output]:
+    """§3.8.6.3: the ACK of a FIN taken in ESTABLISHED may wait for the delayed-ACK timer (a
+    close() meanwhile sends it with our FIN); how long is the profile's (Linux: one tick, or
+    40 ms once data has arrived). Returns `text` with its ACK replaced by that timer."""
+    delay = profile.fin_ack_delay(tcb.data_received)
+    if delay is None:
+        return text
+    return [o for o in text if not isinstance(o, Send)] + [StartTimer(Timer.DELAYED_ACK, delay)]
 
 
 def is_retransmitted_fin(tcb: TCB, seg: Segment) -> bool:
@@ -112,3 +147,24 @@ def reset_for(seg: Segment, profile: Profile) -> tuple[Output, ...]:
     if seg.has_ack:
         return (Send(Segment(seq=seg.ack, ack=0, flags=RST)),)
     return (Send(Segment(seq=0, ack=seq_add(seg.seq, seg.len), flags=RST | ACK)),)
+
+
+def timewait_state_process(tcb: TCB, seg: Segment, profile: Profile) -> Step:
+    """A segment arriving in TIME_WAIT, as Linux's tcp_timewait_state_process() takes it
+    (profile.timewait_state_process; net/ipv4/tcp_minisocks.c, measured on Linux 6.18).
+
+    Only an empty segment (or an RST) exactly at RCV.NXT is "in window": the RST ends TIME_WAIT
+    (unless RFC 1337), anything else restarts the timer and gets no answer. Every other segment
+    but an RST is answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and restarts the timer if it
+    carries the ACK bit; any other RST is dropped without a challenge ACK.
+    """
+    restart = StartTimer(Timer.TIME_WAIT, profile.time_wait)
+    if seg.seq == tcb.rcv_nxt and (seg.len == 0 or seg.rst):
+        if seg.rst:
+            return Step(State.TIME_WAIT if profile.rfc1337 else State.CLOSED, (), tcb)
+        return Step(State.TIME_WAIT, (restart,), tcb)
+    if seg.rst:
+        return Step(State.TIME_WAIT, (), tcb)
+    if seg.has_ack:
+        return Step(State.TIME_WAIT, (Send(tcb.ack()), restart), tcb)
+    return Step(State.TIME_WAIT, (Send(tcb.ack()),), tcb)

@@ -21,6 +21,7 @@ from .actions import (
     NO_CONNECTION,
     RESET_ERROR,
     abort,
+    delay_fin_ack,
     drop,
     is_retransmitted_fin,
     reset_for,
@@ -29,6 +30,7 @@ from .actions import (
     send_data,
     send_fin,
     take_text,
+    timewait_state_process,
 )
 from .profiles import Profile
 from .states import (
@@ -55,12 +57,13 @@ Handler = Callable[[TCB, Stimulus, Profile], Step]
 
 def established(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
     match ev:
-        case AppClose(shutdown=shutdown, unread=unread):
+        case AppClose(shutdown=shutdown, unread=unread, rdwr=rdwr):
             # Linux (RFC 2525 §2.17): close() with unread data resets instead of closing.
             if unread and not shutdown and profile.rst_on_unread_close:
                 return abort(tcb, profile)
-            # §3.10.4: "form a FIN segment and send it, and set the state to FIN-WAIT-1."
-            tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)
+            # §3.10.4: "Queue this until all preceding SENDs have been segmentized, then form a
+            # FIN segment and send it. In any case, enter FIN-WAIT-1 state."
+            tcb, outputs = send_fin(tcb, profile, orphan=not shutdown, reading=not rdwr)
             return Step(State.FIN_WAIT_1, outputs, tcb)
         case AppSend(data):
             tcb, outputs = send_data(tcb, data, profile)
@@ -70,7 +73,7 @@ def established(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         case Timeout(Timer.RETRANSMIT):
             return retransmit(tcb, State.ESTABLISHED, profile)
         case Arrival(seg):
-            s = screen(tcb, seg)
+            s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
                 return drop(State.ESTABLISHED, s)
             if s.verdict is Verdict.RESET:
@@ -78,10 +81,9 @@ def established(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
                 return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
             outputs = retransmit_timer(tcb, s, profile)
             tcb, text, fin = take_text(s, profile)
-            if fin and profile.delayed_ack is not None and not s.data:
-                # §3.8.6.3: the ACK of the FIN may wait; a prompt close() will carry it.
-                text = [o for o in text if not isinstance(o, Send)]
-                text.append(StartTimer(Timer.DELAYED_ACK, profile.delayed_ack))
+            if fin:
+                # §3.8.6.3: the ACK of the FIN may wait (linux: always); a prompt close() carries it.
+                text = delay_fin_ack(tcb, text, profile)
             # Eighth: a FIN in ESTABLISHED: "Enter the CLOSE-WAIT state."
             return Step(State.CLOSE_WAIT if fin else State.ESTABLISHED, outputs + text, tcb)
     return Step(State.ESTABLISHED, (), tcb)
@@ -97,7 +99,7 @@ def fin_wait_1(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         case Timeout(Timer.RETRANSMIT):
             return retransmit(tcb, State.FIN_WAIT_1, profile)
         case Arrival(seg):
-            s = screen(tcb, seg)
+            s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
                 return drop(State.FIN_WAIT_1, s)
             if s.verdict is Verdict.RESET:
@@ -133,7 +135,7 @@ def fin_wait_2(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             # Linux: an orphan that waited tcp_fin_timeout for the peer's FIN gives up, silently.
             return Step(State.CLOSED, (), tcb)
         case Arrival(seg):
-            s = screen(tcb, seg)
+            s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
                 return drop(State.FIN_WAIT_2, s)
             if s.verdict is Verdict.RESET:
@@ -159,7 +161,7 @@ def closing(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         case Timeout(Timer.RETRANSMIT):
             return retransmit(tcb, State.CLOSING, profile)
         case Arrival(seg):
-            s = screen(tcb, seg)
+            s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
                 return drop(State.CLOSING, s)
             if s.verdict is Verdict.RESET:
@@ -184,35 +186,47 @@ def time_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             # §3.10.8: "If the time-wait timeout expires on a connection, delete the TCB."
             return Step(State.CLOSED, (), tcb)
         case Arrival(seg):
+            if profile.timewait_state_process:
+                return timewait_state_process(tcb, seg, profile)  # linux: its own TIME_WAIT rules
+            restart = StartTimer(Timer.TIME_WAIT, profile.time_wait)
             if is_retransmitted_fin(tcb, seg):
-                # "The only thing that can arrive in this state is a retransmission of the
-                # remote FIN. Acknowledge it, and restart the 2 MSL timeout."
-                restart = StartTimer(Timer.TIME_WAIT, profile.time_wait)
+                # Fifth, "if the ACK bit is off drop the segment and return"; TIME-WAIT: "The only
+                # thing that can arrive in this state is a retransmission of the remote FIN.
+                # Acknowledge it, and restart the 2 MSL timeout."
+                if not seg.has_ack:
+                    return Step(State.TIME_WAIT, (), tcb)
                 return Step(State.TIME_WAIT, (Send(tcb.ack()), restart), tcb)
-            s = screen(tcb, seg)
+            s = screen(tcb, seg, profile)
             if s.verdict is Verdict.RESET:
                 if profile.rfc1337:
                     return Step(State.TIME_WAIT, (), tcb)  # RFC 1337: ignore it, stay
                 return Step(State.CLOSED, (), tcb)
             if s.verdict is Verdict.DROP:
                 return drop(State.TIME_WAIT, s)
-            return Step(State.TIME_WAIT, (), tcb)
+            # Any other acceptable segment with ACK reaches the same sentence: acknowledge it (data
+            # or a FIN; the text is ignored, seventh, so the ACK says RCV.NXT) and restart 2 MSL.
+            # An ACK-only segment has nothing to acknowledge: answering it would start an exchange
+            # of ACKs with a peer that is in TIME_WAIT too.
+            return Step(State.TIME_WAIT, ((Send(tcb.ack()),) if seg.len else ()) + (restart,), tcb)
     return Step(State.TIME_WAIT, (), tcb)
 
 
 def close_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
     match ev:
-        case AppClose(shutdown=shutdown, unread=unread):
+        case AppClose(shutdown=shutdown, unread=unread, rdwr=rdwr):
             if unread and not shutdown and profile.rst_on_unread_close:
                 return abort(tcb, profile)
-            # §3.10.4: "send a FIN segment, enter LAST-ACK state."
-            tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)
-            if profile.delayed_ack is not None:
+            # §3.10.4: "Queue this request until all preceding SENDs have been segmentized; then
+            # send a FIN segment, enter LAST-ACK state."
+            tcb, outputs = send_fin(tcb, profile, orphan=not shutdown, reading=not rdwr)
+            if profile.delays_acks:
                 outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))  # the FIN carries the ACK
             return Step(State.LAST_ACK, outputs, tcb)
         case AppSend(data):
             # The peer closed its direction only: we may still send (half-close).
             tcb, outputs = send_data(tcb, data, profile)
+            if profile.delays_acks:
+                outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))  # the data carries the ACK
             return Step(State.CLOSE_WAIT, outputs, tcb)
         case AppAbort():
             return abort(tcb, profile)
@@ -221,11 +235,13 @@ def close_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         case Timeout(Timer.DELAYED_ACK):
             return Step(State.CLOSE_WAIT, (Send(tcb.ack()),), tcb)
         case Arrival(seg):
-            s = screen(tcb, seg)
+            s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
                 return drop(State.CLOSE_WAIT, s)
             if s.verdict is Verdict.RESET:
-                return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
+                # "Users should also receive an unsolicited general 'connection reset' signal"
+                # (linux: EPIPE, Profile.close_wait_reset_error).
+                return Step(State.CLOSED, (Error(profile.close_wait_reset_error),), tcb)
             # ACK processing as in ESTABLISHED; text and FIN "should not occur": ignore them.
             return Step(State.CLOSE_WAIT, retransmit_timer(tcb, s, profile), s.tcb)
     return Step(State.CLOSE_WAIT, (), tcb)
@@ -240,7 +256,7 @@ def last_ack(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         case Timeout(Timer.RETRANSMIT):
             return retransmit(tcb, State.LAST_ACK, profile)
         case Arrival(seg):
-            s = screen(tcb, seg)
+            s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
                 return drop(State.LAST_ACK, s)
             if s.verdict is Verdict.RESET:

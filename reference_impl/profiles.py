@@ -48,11 +48,42 @@ class Profile:
     # <SEQ=SEG.ACK><CTL=RST> and the socket is gone (RFC 9293 §3.6.1 SHLD-3; tcp_reset).
     rst_on_data_after_close: bool = False
     # RFC 9293 §3.8.6.3 lets a receiver delay an ACK (by less than 0.5 s). When set, the ACK of a
-    # peer's FIN waits this long, so a close() in the meantime sends FIN+ACK in one segment
-    # (the "three-way" close). None: every FIN is acknowledged at once.
+    # FIN that arrives in ESTABLISHED waits this long, so a close() in the meantime sends FIN+ACK
+    # in one segment (the "three-way" close). None: every FIN is acknowledged at once.
+    # Linux: tcp_fin() enters "pingpong" mode, so the ACK waits for the delayed-ACK timer; with no
+    # data received yet its timeout (icsk_ack.ato) is 0 and the timer fires at the next tick:
+    # at most one jiffy, 4 ms at HZ=250 (measured: 0.5-4 ms, DelayedACKs = 1).
     delayed_ack: int | None = None
+    # The same delay once data has arrived on the connection: tcp_event_data_recv() sets ato to
+    # TCP_ATO_MIN and tcp_send_delayed_ack() bounds it by TCP_DELACK_MIN: 40 ms (measured: 41-44 ms).
+    # None: as delayed_ack.
+    delayed_ack_after_data: int | None = None
     # Linux's RST carries ACK (<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>); RFC ABORT sends bare RST.
     rst_carries_ack: bool = False
+    # What the application hears when an RST ends CLOSE_WAIT. RFC 9293 §3.10.7.4 (second, CLOSE-WAIT):
+    # "connection reset". Linux tcp_reset() reports EPIPE there (measured: SO_ERROR = 32).
+    close_wait_reset_error: str = "connection reset"
+    # Linux tcp_timewait_state_process() (net/ipv4/tcp_minisocks.c) instead of RFC 9293's TIME-WAIT
+    # rules: an empty segment (or RST) exactly at RCV.NXT is the only "in window" one (an RST there
+    # ends TIME_WAIT unless rfc1337; anything else empty there restarts the timer, silently); every
+    # other segment except an RST is answered with an ACK and restarts the timer if it carries the
+    # ACK bit; any other RST is dropped silently, with no challenge ACK. Measured on Linux 6.18.
+    timewait_state_process: bool = False
+    # Linux tcp_sequence(): a segment is acceptable when SEG.SEQ+SEG.LEN >= RCV.WUP (taken as RCV.NXT;
+    # they differ only while a delayed ACK is pending) and SEG.SEQ <= RCV.NXT+RCV.WND, so a
+    # retransmission that ends at RCV.NXT (its ACK field is processed) and a segment on the right
+    # edge are accepted; tcp_data_queue() takes a bare FIN even into a zero window. RFC 9293
+    # §3.10.7.4 uses the four-case test. Measured: right edge silent, retransmitted FIN moves CLOSING
+    # to TIME_WAIT without a reply, bare FIN into a zero window moves ESTABLISHED to CLOSE_WAIT.
+    accept_window_edges: bool = False
+    # Linux tcp_oow_rate_limited() (net.ipv4.tcp_invalid_ratelimit = 500 ms): at most one ACK per
+    # interval answers segments without data (or with SYN) that are refused or challenged. The
+    # simulator applies it to the ACK a handler returns. None: every such ACK is sent.
+    invalid_ratelimit: int | None = None
+    # A zero-window probe. RFC 9293 §3.8.6.1: "transmit at least one octet of new data (if
+    # available)". Linux tcp_xmit_probe_skb(): <SEQ=SND.UNA-1><ACK=RCV.NXT>, no data, which the peer
+    # must answer with its window. Either way the probe timer backs off like the RTO.
+    probe_with_old_seq: bool = False
 
     def rto(self, retries: int, srtt: int) -> int:
         """The timeout after `retries` retransmissions: the base, doubled each time (RFC 6298 5.5)."""
@@ -70,6 +101,16 @@ class Profile:
             return min(2 * srtt + ms(200), rto)
         return rto
 
+    def fin_ack_delay(self, data_received: bool) -> int | None:
+        """How long the ACK of a FIN received in ESTABLISHED waits (None: it leaves at once)."""
+        if data_received and self.delayed_ack_after_data is not None:
+            return self.delayed_ack_after_data
+        return self.delayed_ack
+
+    @property
+    def delays_acks(self) -> bool:
+        return self.delayed_ack is not None or self.delayed_ack_after_data is not None
+
     def replace(self, **changes) -> Profile:
         """A variant, e.g. rfc9293.replace(time_wait=0) for the "why TIME_WAIT" experiments."""
         return replace(self, **changes)
@@ -79,7 +120,9 @@ RFC9293 = Profile(name="rfc9293")
 
 # Measured on Linux 6.x (see autograder.kernel and tests/kernel): TIME_WAIT is a fixed
 # 60 s; the RTO is SRTT + 200 ms (rttvar floored at tcp_rto_min) doubling from there;
-# orphans give up after tcp_orphan_retries (0 means 8); tcp_fin_timeout = 60 s.
+# orphans give up after tcp_orphan_retries (0 means 8); tcp_fin_timeout = 60 s; the ACK of a
+# FIN in ESTABLISHED is delayed; TIME_WAIT, acceptability and duplicate-ACK rate limits follow
+# tcp_timewait_state_process, tcp_sequence and tcp_invalid_ratelimit (fields above).
 LINUX = Profile(
     name="linux",
     time_wait=sec(60),
@@ -94,6 +137,13 @@ LINUX = Profile(
     close_detaches=True,
     rst_on_data_after_close=True,
     rst_carries_ack=True,
+    delayed_ack=ms(4),
+    delayed_ack_after_data=ms(40),
+    close_wait_reset_error="broken pipe",
+    timewait_state_process=True,
+    accept_window_edges=True,
+    invalid_ratelimit=ms(500),
+    probe_with_old_seq=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (RFC9293, LINUX)}
@@ -120,6 +170,9 @@ def option_text(name: str, value: object) -> str:
         return "on" if value else "off"
     if value is None:
         return "none"
+    if isinstance(value, str):
+        return f'"{value}"'
+
     if name in COUNT_OPTIONS:
         return str(value)
     for unit, size in (("s", 1_000_000), ("ms", 1000)):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .profiles import RFC9293, Profile, ms, sec
-from .sim import Action, Fate, Reopen, Scenario, SegmentKey, simulate
+from .sim import Action, Fate, Read, Reopen, Scenario, SegmentKey, simulate
 from .states import AppAbort, AppClose, AppSend
 
 LOSE = Fate("lose")
@@ -92,6 +92,29 @@ _ENTRIES = [
               "socket is gone.", (0, "A", AppClose()), (ms(40), "B", AppSend(b"late data"))), closes_cleanly=False),
     Entry(_sc("orphan-fin-wait-2", "A closes; B never does. Linux gives up on the orphan after tcp_fin_timeout.",
               (0, "A", AppClose())), closes_cleanly=False),
+    # TIME_WAIT with slow ACKs, and windows holding data and FIN back.
+    Entry(_sc("late-acks-in-time-wait", "Both close at once; each ACK of a FIN is held 300 ms. Linux's probes resend "
+              "the FINs first, which take both ends to TIME_WAIT; the late ACKs then restart their timers.",
+              (0, "A", AppClose()), (0, "B", AppClose()),
+              fates={("A", 2): Fate("delay", ms(300)), ("B", 2): Fate("delay", ms(300))})),
+    Entry(_sc("fin-behind-zero-window", "B's window is zero; A writes 300 bytes and closes: data and FIN wait, A probes "
+              "the window; B reads at 0.4 s and announces its window; the data leaves with the FIN on it.",
+              (0, "A", AppSend(b"w" * 300)), (ms(50), "A", AppClose()), (ms(400), "B", Read()),
+              (ms(800), "B", AppClose()), windows={"B": 0})),
+    Entry(_sc("shutdown-rdwr-with-unsent-data", "As fin-behind-zero-window, but A calls shutdown(SHUT_RDWR): the FIN "
+              "still waits behind the data; B's later data finds A no longer reading (Linux: RST).",
+              (0, "A", AppSend(b"w" * 300)), (ms(50), "A", AppClose(shutdown=True, rdwr=True)),
+              (ms(400), "B", Read()), (ms(600), "B", AppSend(b"too late")), (ms(800), "B", AppClose()),
+              windows={"B": 0}), closes_cleanly=False),
+    Entry(_sc("simultaneous-close-fin-behind-window", "Both close at once, but A's FIN waits behind data B's zero "
+              "window holds: B's FIN takes A from FIN_WAIT_1 to CLOSING with its own FIN unsent; when B reads, A's "
+              "data leaves with the FIN on it, carrying ACK=b+1.",
+              (0, "A", AppSend(b"w" * 300)), (0, "A", AppClose()), (0, "B", AppClose(shutdown=True)),
+              (ms(400), "B", Read()), windows={"B": 0})),
+    Entry(_sc("fin-on-last-segment", "A writes 3000 bytes into B's 2000-byte window and closes: segments of at most "
+              "1000 bytes (B's MSS); the last 1000 wait for B's ACKs and leave with the FIN on them.",
+              (0, "A", AppSend(b"s" * 3000)), (0, "A", AppClose()), (ms(100), "B", AppClose()), mss={"A": 1000},
+              windows={"B": 2000})),
 ]  # fmt: skip
 
 CATALOGUE: dict[str, Entry] = {e.scenario.name: e for e in _ENTRIES}

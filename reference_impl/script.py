@@ -6,9 +6,13 @@
     channel delay 10ms         # one-way delay
     iss A 100                  # initial sequence numbers
     noread A                   # A's application never reads
-    0      A close             # close | shutdown | abort | write 100 | write "text"
+    window B 0                 # B's receive window at time 0 (A's SND.WND): 0 holds A's data and FIN
+    mss A 536                  # A's segments carry at most 536 bytes
+    0      A close             # close | shutdown | shutdown rdwr | abort | write 100 | write "text"
     +50ms  B close             # +t: relative to the previous timed line
+    +1s    B read              # B's application reads: RCV.WND opens (read N: to N), announced
     1s     A receives RST seq=301          # inject a crafted segment (FLAGS seq= ack= len=)
+    2s     A receives ACK seq=RCV.NXT+RCV.WND ack=SND.NXT   # fields relative to A's TCB then
     lose B2                    # B's second segment is lost
     duplicate A2 100ms         # arrives twice, the copy 100 ms later
     delay A1 30ms              # arrives 30 ms late
@@ -21,11 +25,11 @@ Errors carry file:line:col, so an author can jump to the mistake.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .profiles import COUNT_OPTIONS, OPTION_NAMES, RFC9293, Profile, get_profile
 from .segment import Flags, Segment
-from .sim import Action, Fate, Inject, Reopen, Scenario, SegmentKey
+from .sim import VARIABLES, Action, Fate, Inject, Read, Reopen, Scenario, SegmentKey, place
 from .states import AppAbort, AppClose, AppSend, State
 from .trace import Trace, format_time
 
@@ -78,11 +82,10 @@ def state_at(trace: Trace, endpoint: str, time: int | None) -> str:
 
 _UNITS = {"us": 1, "µs": 1, "ms": 1000, "s": 1_000_000, "": 1_000_000}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|µs|ms|s|)$")
-_CALLS = ("close", "shutdown", "abort", "write", "reopen", "receives")
-_DIRECTIVES = ("profile", "option", "channel", "iss", "noread", "lose", "duplicate", "delay", "expect")
-
-
-_OPTIONAL = ("fin_wait_2_timeout", "delayed_ack")
+_CALLS = ("close", "shutdown", "abort", "write", "read", "reopen", "receives")
+_DIRECTIVES = ("profile", "option", "channel", "iss", "noread", "window", "mss", "lose", "duplicate", "delay",
+               "expect")  # fmt: skip
+_OPTIONAL = tuple(f.name for f in fields(Profile) if "None" in str(f.type))
 
 
 def option_value(name: str, text: str) -> object:
@@ -99,6 +102,10 @@ def option_value(name: str, text: str) -> object:
         return int(text)
     if text == "none" and name in _OPTIONAL:
         return None
+    if isinstance(getattr(RFC9293, name), str):
+        if len(text) < 2 or not text.startswith('"') or not text.endswith('"'):
+            raise ValueError(f'option {name} takes a quoted text, e.g. "broken pipe", not {text!r}')
+        return text[1:-1]
     return parse_duration(text)
 
 
@@ -122,6 +129,8 @@ class _Parser:
         self.iss = {"A": 100, "B": 300}
         self.delay = 10_000
         self.reads = {"A": True, "B": True}
+        self.windows: dict[str, int] = {}
+        self.mss: dict[str, int] = {}
         self.last_time = 0
 
     def fail(self, line: int, col: int, message: str) -> ScriptError:
@@ -139,7 +148,7 @@ class _Parser:
         scenario = Scenario(
             name=self.path, description=f"script {self.path}", actions=tuple(self.actions),
             fates=self.fates, iss_a=self.iss["A"], iss_b=self.iss["B"], delay=self.delay,
-            reads=self.reads,
+            reads=self.reads, windows=self.windows, mss=self.mss,
         )  # fmt: skip
         return Script(scenario, profile, self.expectations, self.path)
 
@@ -220,6 +229,18 @@ class _Parser:
         self.arity(n, toks, 2, 2, "noread A|B")
         self.reads[self.endpoint(n, toks[1])] = False
 
+    def d_window(self, n, toks) -> None:
+        self.arity(n, toks, 3, 3, "window A|B BYTES (its receive window at time 0; 0 holds the peer's data and FIN)")
+        self.windows[self.endpoint(n, toks[1])] = self.number(n, toks[2], "a window", 65536)
+
+    def d_mss(self, n, toks) -> None:
+        self.arity(n, toks, 3, 3, "mss A|B BYTES (the most data one of its segments carries)")
+        ep = self.endpoint(n, toks[1])
+        value = self.number(n, toks[2], "an MSS", 65536)
+        if value == 0:
+            raise self.fail(n, toks[2][0], "an MSS must be at least 1 byte")
+        self.mss[ep] = value
+
     def d_lose(self, n, toks) -> None:
         self.arity(n, toks, 2, 2, "lose A2")
         self.fates[self.key(n, toks[1])] = Fate("lose")
@@ -259,14 +280,22 @@ class _Parser:
         self.last_time = t
         if len(toks) < 3:
             raise self.fail(
-                n, col + len(word) + 1, "expected: TIME A|B close|shutdown|abort|write N|reopen|receives"
+                n, col + len(word) + 1, "expected: TIME A|B close|shutdown|abort|write N|read|reopen|receives"
             )
         ep = self.endpoint(n, toks[1])
         ccol, call = toks[2]
         args = toks[3:]
-        if call in ("close", "shutdown", "abort"):
+        if call == "shutdown":
+            self.arity(n, toks, 3, 4, f"TIME {ep} shutdown   or   TIME {ep} shutdown rdwr")
+            if args and args[0][1] not in ("wr", "rdwr"):
+                raise self.fail(n, args[0][0], f"shutdown takes wr or rdwr, not {args[0][1]!r}")
+            stim = AppClose(shutdown=True, rdwr=bool(args) and args[0][1] == "rdwr")
+        elif call in ("close", "abort"):
             self.arity(n, toks, 3, 3, f"TIME {ep} {call}")
-            stim = {"close": AppClose(), "shutdown": AppClose(shutdown=True), "abort": AppAbort()}[call]
+            stim = {"close": AppClose(), "abort": AppAbort()}[call]
+        elif call == "read":
+            self.arity(n, toks, 3, 4, f"TIME {ep} read   or   TIME {ep} read WINDOW")
+            stim = Read(self.number(n, args[0], "a window", 65536)) if args else Read()
         elif call == "write":
             self.arity(n, toks, 4, 4, 'TIME A write 100   or   TIME A write "text"')
             acol, arg = args[0]
@@ -280,12 +309,12 @@ class _Parser:
             self.arity(n, toks, 5, 5, "TIME A reopen ISS_A ISS_B")
             stim = Reopen(self.number(n, args[0], "ISS_A"), self.number(n, args[1], "ISS_B"))
         elif call == "receives":
-            stim = Inject(self.segment(n, args, ccol + len(call) + 1))
+            stim = self.segment(n, args, ccol + len(call) + 1)
         else:
             raise self.fail(n, ccol, f"unknown call {call!r}; use one of: {', '.join(_CALLS)}")
         self.actions.append(Action(t, ep, stim))
 
-    def segment(self, n: int, args, col: int) -> Segment:
+    def segment(self, n: int, args, col: int) -> Inject:
         if not args:
             raise self.fail(n, col, "expected: receives FLAGS seq=N [ack=N] [len=N]")
         fcol, ftext = args[0]
@@ -293,15 +322,26 @@ class _Parser:
             flags = Flags.parse(ftext)
         except ValueError as e:
             raise self.fail(n, fcol, str(e)) from None
-        fields = {"seq": None, "ack": 0, "len": 0}
+        values: dict[str, int | None] = {"seq": None, "ack": 0, "len": 0}
+        at: list[tuple[str, str]] = []
         for acol, a in args[1:]:
             name, _, value = a.partition("=")
-            if name not in fields or not value:
+            if name not in values or not value:
                 raise self.fail(n, acol, f"expected seq=N, ack=N or len=N, not {a!r}")
-            fields[name] = self.number(n, (acol + len(name) + 1, value), name)
-        if fields["seq"] is None:
-            raise self.fail(n, fcol, "an injected segment needs seq=N")
-        return Segment(seq=fields["seq"], ack=fields["ack"], flags=flags, payload=b"x" * fields["len"])
+            if name != "len" and not value.isdigit():
+                try:  # relative to the receiver's TCB when it arrives, e.g. seq=RCV.NXT+RCV.WND
+                    place(value, lambda _name: 0)
+                except ValueError:
+                    raise self.fail(n, acol + len(name) + 1, f"{name} must be a whole number or a sum like "
+                                    f"RCV.NXT+RCV.WND-1 (names: {', '.join(VARIABLES)}), not {value!r}") from None
+                values[name] = 0
+                at.append((name, value))
+                continue
+            values[name] = self.number(n, (acol + len(name) + 1, value), name)
+        if values["seq"] is None:
+            raise self.fail(n, fcol, "an injected segment needs seq=N (or seq=RCV.NXT and the like)")
+        seg = Segment(seq=values["seq"], ack=values["ack"], flags=flags, payload=b"x" * values["len"])
+        return Inject(seg, tuple(at))
 
 
 def parse_script(text: str, path: str = "<script>", profile: Profile | None = None) -> Script:

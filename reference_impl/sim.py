@@ -12,13 +12,27 @@ learner build of the course has no handler code at all, so this module never imp
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING
 
-from .profiles import Profile, ms, profile_text, sec
-from .segment import Segment
+from .inputs import (  # noqa: F401 - re-exported: callers build their scenarios from reference_impl.sim
+    VARIABLES,
+    Action,
+    AppCall,
+    Fate,
+    Inject,
+    Read,
+    Reopen,
+    Scenario,
+    SegmentKey,
+    place,
+    placed,
+    tcb_variable,
+)
+from .profiles import Profile, profile_text, sec
+from .segment import ACK, Segment
 from .states import (
     AppAbort,
     AppClose,
@@ -41,70 +55,9 @@ from .tcb import TCB
 from .trace import Row, Trace
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     Handler = Callable[[TCB, Stimulus, Profile], Step]
 
 ENDPOINTS = ("A", "B")
-
-
-@dataclass(frozen=True, slots=True)
-class Reopen:
-    """Open a new connection on the same 4-tuple once both ends are CLOSED (the handshake
-    is not modelled: both ends start ESTABLISHED with these initial sequence numbers)."""
-
-    iss_a: int
-    iss_b: int
-    # Application calls in the new connection, as (delay after it opens, endpoint, call).
-    then: tuple[tuple[int, str, AppClose | AppSend | AppAbort], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Inject:
-    """A segment that arrives from outside the two endpoints (a script's crafted segment)."""
-
-    segment: Segment
-
-
-AppCall = AppClose | AppSend | AppAbort | Reopen | Inject
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    time: int  # virtual microseconds
-    endpoint: str
-    call: AppCall
-
-
-@dataclass(frozen=True, slots=True)
-class Fate:
-    """What the network does to one segment. kind: "lose", "duplicate" or "delay"."""
-
-    kind: str
-    delay: int = 0  # "delay": extra delay; "duplicate": how much later the second copy arrives
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("lose", "duplicate", "delay"):
-            raise ValueError(f"unknown fate {self.kind!r}; use lose, duplicate or delay")
-
-
-# A segment is named by who sent it and its ordinal among that endpoint's segments: ("A", 2).
-SegmentKey = tuple[str, int]
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    actions: tuple[Action, ...]
-    fates: Mapping[SegmentKey, Fate] = field(default_factory=dict)
-    iss_a: int = 100  # A's next sequence number when the scenario starts (RFC 793 fig. 13)
-    iss_b: int = 300
-    delay: int = ms(10)  # one-way delay of each channel
-    reads: Mapping[str, bool] = field(default_factory=lambda: {"A": True, "B": True})
-
-    def with_fates(self, fates: Mapping[SegmentKey, Fate], name: str | None = None) -> Scenario:
-        return dc_replace(self, fates=dict(fates), name=name or self.name)
 
 
 Machine = Mapping[State, "Handler"]
@@ -129,6 +82,7 @@ class _Endpoint:
     sent: int = 0
     unread: int = 0
     incarnation: int = 1
+    last_oow_ack: int | None = None  # when the last rate-limited ACK left (Profile.invalid_ratelimit)
 
 
 class Simulation:
@@ -153,11 +107,8 @@ class Simulation:
                 )
         self.machines = _per_endpoint(machines)
         self.max_events, self.horizon = max_events, horizon
-        srtt = 2 * scenario.delay
-        self.ep = {
-            "A": _Endpoint("A", State.ESTABLISHED, TCB.established(scenario.iss_a, scenario.iss_b, srtt), scenario.reads.get("A", True)),
-            "B": _Endpoint("B", State.ESTABLISHED, TCB.established(scenario.iss_b, scenario.iss_a, srtt), scenario.reads.get("B", True)),
-        }  # fmt: skip
+        self.ep = {name: _Endpoint(name, State.ESTABLISHED, self._tcb(name, scenario.iss_a, scenario.iss_b),
+                                   scenario.reads.get(name, True)) for name in ENDPOINTS}  # fmt: skip
         self.trace = Trace(scenario=scenario.name, profile=profile_text(profile))
         self._queue: list[tuple[int, int, str, str, object]] = []
         self._order = 0
@@ -168,6 +119,15 @@ class Simulation:
         self.now, self.endpoint = 0, ""
         for a in scenario.actions:
             self._schedule(a.time, "app", a.endpoint, a.call)
+
+    def _tcb(self, name: str, iss_a: int, iss_b: int) -> TCB:
+        """An endpoint's TCB at the start: ESTABLISHED, with the scenario's windows and MSS."""
+        sc, peer = self.sc, "B" if name == "A" else "A"
+        iss, irs = (iss_a, iss_b) if name == "A" else (iss_b, iss_a)
+        tcb = TCB.established(iss, irs, 2 * sc.delay)
+        window, peer_window = sc.windows.get(name, tcb.rcv_wnd), sc.windows.get(peer, tcb.snd_wnd)
+        return tcb.replace(rcv_wnd=window, snd_wnd=peer_window, mss=sc.mss.get(name, tcb.mss),
+                           data_received=window == 0)  # fmt: skip
 
     # ---- the event queue ----------------------------------------------------------------
 
@@ -227,8 +187,16 @@ class Simulation:
                 self._step(time, ep, call, "write", None, f"{len(data)} bytes")
             case AppAbort():
                 self._step(time, ep, call, "abort", None, "")
-            case Inject(seg):
+            case Inject():
+                seg = placed(call, ep.tcb)
                 self._step(time, ep, Arrival(seg), "recv", seg, "injected")
+            case Read(window):
+                grew = window > ep.tcb.rcv_wnd
+                ep.tcb = ep.tcb.replace(rcv_wnd=window)
+                ep.unread = 0
+                self._row(time, ep, "read", ep.state, ep.state, detail=f"RCV.WND={window}")
+                if grew and ep.state is not State.CLOSED:
+                    self._output(time, ep, Send(ep.tcb.ack()))
 
     def _step(
         self, time: int, ep: _Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str
@@ -239,14 +207,36 @@ class Simulation:
         ep.state = step.state
         if step.tcb is not None:
             ep.tcb = step.tcb
+        outputs = step.outputs
+        if seg is not None and self._rate_limited(time, ep, seg, before, step):
+            outputs = tuple(o for o in outputs if not isinstance(o, Send))
+            note = (note + "; " if note else "") + "the ACK it asks for is rate-limited"
         detail = str(seg) if seg is not None else note
         if seg is not None and note:
             detail += f" ({note})"
         self._row(time, ep, event, before, ep.state, seg, detail=detail)
-        for out in step.outputs:
+        for out in outputs:
             self._output(time, ep, out)
         if ep.state is State.CLOSED:
             ep.timers.clear()  # deleting the TCB deletes its timers
+
+    def _rate_limited(self, time: int, ep: _Endpoint, seg: Segment, before: State, step: Step) -> bool:
+        """Whether the stack holds back the ACK this step answers `seg` with (Profile.invalid_ratelimit).
+
+        Linux tcp_oow_rate_limited(): an ACK answering a segment without data (or with SYN) that was
+        refused or challenged leaves at most once per interval. Only such a segment is ever
+        answered by nothing but a bare ACK with the state unchanged, so that is what is limited.
+        """
+        limit = self.profile.invalid_ratelimit
+        if limit is None or (seg.len and not seg.syn) or step.state is not before:
+            return False
+        sends = [o.segment for o in step.outputs if isinstance(o, Send)]
+        if len(sends) != 1 or sends[0].flags != ACK or sends[0].payload:
+            return False
+        if ep.last_oow_ack is not None and time - ep.last_oow_ack < limit:
+            return True
+        ep.last_oow_ack = time
+        return False
 
     def _output(self, time: int, ep: _Endpoint, out: object) -> None:
         st = ep.state
@@ -301,11 +291,11 @@ class Simulation:
         if r is None or not self._both_closed():
             return
         self._pending_reopen = None
-        srtt = 2 * self.sc.delay
-        for name, iss, irs in (("A", r.iss_a, r.iss_b), ("B", r.iss_b, r.iss_a)):
+        for name in ENDPOINTS:
             e = self.ep[name]
             e.incarnation += 1
-            e.state, e.tcb, e.timers, e.unread = State.ESTABLISHED, TCB.established(iss, irs, srtt), {}, 0
+            e.state, e.tcb, e.timers, e.unread = State.ESTABLISHED, self._tcb(name, r.iss_a, r.iss_b), {}, 0
+            e.last_oow_ack = None
             self._row(
                 time,
                 e,

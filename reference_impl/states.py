@@ -56,13 +56,15 @@ class Timer(Enum):
 class AppClose:
     """The application calls CLOSE (RFC 9293 §3.10.4): "I have no more to send".
 
-    shutdown: the application used shutdown(SHUT_WR) and keeps reading; with plain
-    close() a Linux socket is orphaned. unread: bytes received but never read by the
-    application when it closed (Linux answers those with RST).
+    shutdown: the application used shutdown() and keeps the socket; with plain close() a
+    Linux socket is orphaned. rdwr: that shutdown was SHUT_RDWR, which also ends reading (a
+    Linux socket then refuses later data with RST, as after close()). unread: bytes received but
+    never read by the application when it closed (Linux answers those with RST on close()).
     """
 
     shutdown: bool = False
     unread: int = 0
+    rdwr: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,8 @@ def stimulus_text(s: Stimulus) -> str:
             return f"arrival of {seg}"
         case Timeout(timer):
             return f"expiry of the {timer} timer"
-        case AppClose(shutdown=sh, unread=n):
-            call = "shutdown(SHUT_WR)" if sh else "close()"
+        case AppClose(shutdown=sh, unread=n, rdwr=rdwr):
+            call = ("shutdown(SHUT_RDWR)" if rdwr else "shutdown(SHUT_WR)") if sh else "close()"
             return f"application {call}" + (f" with {n} unread bytes" if n else "")
         case AppSend(data):
             return f"application send of {len(data)} bytes"

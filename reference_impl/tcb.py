@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .segment import ACK, RST, Flags, Segment, seq_add, seq_diff, seq_le, seq_lt
+from .profiles import RFC9293, Profile
+from .segment import ACK, MOD, RST, Flags, Segment, seq_add, seq_diff, seq_gt, seq_le, seq_lt
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +22,13 @@ class TCB:
     snd_una: int  # oldest unacknowledged sequence number
     snd_nxt: int  # next sequence number to send
     rcv_nxt: int  # next sequence number expected
-    snd_wnd: int = 65535
-    rcv_wnd: int = 65535
-    fin_seq: int | None = None  # the sequence number our FIN occupies, once sent
+    snd_wnd: int = 65535  # the peer's window (SND.WND): how far past SND.UNA we may send
+    rcv_wnd: int = 65535  # our window (RCV.WND), advertised in every segment we send
+    fin_seq: int | None = None  # the sequence number our FIN occupies, once close() queued it
     unacked: bytes = b""  # data sent but not yet acknowledged (from snd_una)
+    unsent: bytes = b""  # data the application wrote that the peer's window has not let out yet
+    mss: int = 1460  # the largest segment the peer takes (its MSS option; RFC 9293 §3.7.1)
+    data_received: bool = False  # some data has arrived on this connection (Linux delays ACKs longer)
     retries: int = 0  # retransmissions since the last new ACK
     probed: bool = False  # a tail-loss probe was sent for the outstanding data/FIN
     orphaned: bool = False  # the application closed with close(), not shutdown()
@@ -36,8 +40,16 @@ class TCB:
         parts = [f"SND.UNA={self.snd_una}", f"SND.NXT={self.snd_nxt}", f"RCV.NXT={self.rcv_nxt}"]
         if self.fin_seq is not None:
             parts.append(f"our FIN at {self.fin_seq}")
+        if self.fin_seq is not None and not self.fin_sent:
+            parts[-1] += " (not sent yet)"
         if self.unacked:
             parts.append(f"{len(self.unacked)} bytes unacknowledged")
+        if self.unsent:
+            parts.append(f"{len(self.unsent)} bytes not sent yet")
+        if self.snd_wnd != 65535:
+            parts.append(f"SND.WND={self.snd_wnd}")
+        if self.rcv_wnd != 65535:
+            parts.append(f"RCV.WND={self.rcv_wnd}")
         if self.retries:
             parts.append(f"{self.retries} retransmissions")
         if self.orphaned:
@@ -63,8 +75,9 @@ class TCB:
     # ---- building segments -----------------------------------------------------------
 
     def segment(self, flags: Flags = ACK, payload: bytes = b"") -> Segment:
-        """<SEQ=SND.NXT><ACK=RCV.NXT><CTL=flags>: a new segment from where we stand."""
-        return Segment(seq=self.snd_nxt, ack=self.rcv_nxt, flags=flags | ACK, payload=payload)
+        """<SEQ=SND.NXT><ACK=RCV.NXT><CTL=flags>: a new segment from where we stand, carrying RCV.WND."""
+        return Segment(seq=self.snd_nxt, ack=self.rcv_nxt, flags=flags | ACK, payload=payload,
+                       window=min(self.rcv_wnd, 0xFFFF))  # fmt: skip
 
     def ack(self) -> Segment:
         """<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>: the acknowledgment RFC 9293 sends everywhere."""
@@ -77,17 +90,73 @@ class TCB:
         return Segment(seq=self.snd_nxt, ack=0, flags=RST)
 
     def retransmission(self) -> Segment:
-        """Everything not yet acknowledged, from SND.UNA: the data, then the FIN if sent."""
+        """What is not yet acknowledged, from SND.UNA: up to MSS of the data, then the FIN if it
+        was sent and fits in the same segment."""
+        payload = self.unacked[: self.mss]
         flags = ACK
-        if self.fin_seq is not None and seq_le(self.snd_una, self.fin_seq):
+        if self.fin_sent and seq_le(self.snd_una, self.fin_seq) and len(payload) == len(self.unacked):
             flags |= Flags.FIN
-        return Segment(seq=self.snd_una, ack=self.rcv_nxt, flags=flags, payload=self.unacked)
+        return Segment(seq=self.snd_una, ack=self.rcv_nxt, flags=flags, payload=payload,
+                       window=min(self.rcv_wnd, 0xFFFF))  # fmt: skip
+
+    # ---- sending what the peer's window lets out ------------------------------------------
+
+    @property
+    def fin_sent(self) -> bool:
+        """Our FIN has left: SND.NXT is past it (a FIN queued behind unsent data has not)."""
+        return self.fin_seq is not None and seq_lt(self.fin_seq, self.snd_nxt)
+
+    @property
+    def waiting(self) -> bool:
+        """Something the application gave us has not left: data, or the FIN close() queued."""
+        return bool(self.unsent) or (self.fin_seq is not None and not self.fin_sent)
+
+    def transmit(self) -> tuple[TCB, tuple[Segment, ...]]:
+        """Send what waits, as far as the peer's window allows (RFC 9293 §3.8.6: not beyond
+        SND.UNA + SND.WND): data in segments of at most MSS, and the FIN once the data is out,
+        riding on the last data segment, which leaves only when data and FIN both fit (RFC 9293
+        §3.10.4: the FIN follows all queued data; Linux tcp_send_fin() tacks it onto the unsent
+        tail, and tcp_snd_wnd_test() counts it)."""
+        tcb, out = self, []
+        while tcb.waiting:
+            room = seq_diff(seq_add(tcb.snd_una, tcb.snd_wnd), tcb.snd_nxt)
+            data = tcb.unsent[: max(0, min(tcb.mss, room))]
+            fin = len(data) == len(tcb.unsent) and tcb.fin_seq is not None
+            if fin and room < len(data) + 1:
+                break  # the last piece carries the FIN: it leaves whole, once data and FIN both fit
+            if not data and not fin:
+                break
+            seg = tcb.segment(ACK | Flags.FIN if fin else ACK, payload=data)
+            tcb = tcb.replace(snd_nxt=seq_add(tcb.snd_nxt, len(data) + fin), unacked=tcb.unacked + data,
+                              unsent=tcb.unsent[len(data):])  # fmt: skip
+            out.append(seg)
+        return tcb, tuple(out)
+
+    def window_probe(self, old_seq: bool) -> tuple[TCB, Segment]:
+        """A zero-window probe (RFC 9293 §3.8.6.1): one octet of what waits (a data octet, or
+        the FIN), sent past the window; or, Linux's way, <SEQ=SND.UNA-1> with no data."""
+        if old_seq:
+            seg = Segment(seq=seq_add(self.snd_una, MOD - 1), ack=self.rcv_nxt, flags=ACK,
+                          window=min(self.rcv_wnd, 0xFFFF))  # fmt: skip
+            return self, seg
+        probe = self.replace(snd_wnd=seq_diff(self.snd_nxt, self.snd_una) + 1)
+        tcb, segs = probe.transmit()
+        return tcb.replace(snd_wnd=self.snd_wnd), segs[0]
 
     # ---- reading segments ------------------------------------------------------------
 
-    def acceptable(self, seg: Segment) -> bool:
-        """The four-case acceptability test of RFC 9293 §3.10.7.4, first check."""
+    def acceptable(self, seg: Segment, edges: bool = False) -> bool:
+        """The four-case acceptability test of RFC 9293 §3.10.7.4, first check; with `edges`,
+        Linux tcp_sequence() (profile.accept_window_edges)."""
         wnd = self.rcv_wnd
+        if edges:
+            # Linux: not wholly before RCV.WUP (taken as RCV.NXT), not past the right edge; with a
+            # zero window only an empty segment or a bare FIN fits (tcp_data_queue takes the FIN).
+            if seq_lt(seq_add(seg.seq, seg.len), self.rcv_nxt):
+                return False
+            if seq_gt(seg.seq, seq_add(self.rcv_nxt, wnd)):
+                return False
+            return wnd > 0 or not seg.payload
 
         def in_window(n: int) -> bool:
             return seq_le(self.rcv_nxt, n) and seq_lt(n, seq_add(self.rcv_nxt, wnd))
@@ -115,29 +184,35 @@ class Screened:
     """What the shared checks of RFC 9293 §3.10.7.4 made of an arriving segment."""
 
     verdict: Verdict
-    tcb: TCB  # with SND.UNA advanced by the ACK field; RCV.NXT unchanged
+    tcb: TCB  # with SND.UNA and SND.WND updated by the ACK field (and `sent` sent); RCV.NXT unchanged
     reply: Segment | None = None  # for DROP: the ACK (or, with `ends`, the RST) to send, if any
     ends: bool = False  # for DROP: the connection is over (data refused after close())
     data: bytes = b""  # new in-order data, duplicates trimmed off
     fin: bool = False  # the segment's FIN is next in sequence after `data`
     acked_new: bool = False  # SND.UNA moved forward
-    out_of_order: bool = False  # starts past RCV.NXT: not taken, but must be acknowledged
+    out_of_order: bool = False  # data or FIN starting past RCV.NXT: not taken, but must be acknowledged
+    sent: tuple[Segment, ...] = ()  # what the window this segment opened let out (already in `tcb`)
+    ack_needed: bool = False  # (linux) an old retransmission whose ACK field counted: acknowledge it
 
 
-def screen(tcb: TCB, seg: Segment) -> Screened:
-    """The checks every synchronized state shares, in the RFC's order.
+def screen(tcb: TCB, seg: Segment, profile: Profile = RFC9293) -> Screened:
+    """The checks every synchronized state shares, in the RFC's order (pass the profile:
+    Linux's acceptability differs, see Profile.accept_window_edges).
 
     1. sequence number: unacceptable → ACK (unless RST) and drop.
     2. RST (with the RFC 5961 rules, optional in RFC 9293 and applied by Linux): outside the window → drop;
        exactly RCV.NXT → RESET; elsewhere in the window → challenge ACK.
     4. SYN in a synchronized state → challenge ACK (RFC 5961 §4).
     5. ACK: no ACK bit → drop; SEG.ACK > SND.NXT → ACK and drop;
-       SND.UNA < SEG.ACK ≤ SND.NXT → SND.UNA ← SEG.ACK.
-    7. text: only in-order data is taken (there is no reassembly queue here);
-       a segment starting past RCV.NXT is accepted for its ACK field only and
-       flagged out_of_order, so the state acknowledges it.
+       SND.UNA < SEG.ACK ≤ SND.NXT → SND.UNA ← SEG.ACK; SND.UNA ≤ SEG.ACK ≤ SND.NXT → SND.WND ←
+       SEG.WND, and what waited for the window leaves (`sent`).
+    7. text: only in-order data is taken (there is no reassembly queue here); data or a FIN
+       starting past RCV.NXT is accepted for its ACK field only and flagged out_of_order, so the
+       state acknowledges it. An empty segment is never acknowledged: it has no text (RFC 9293
+       §3.10.7.4 seventh; Linux tcp_data_queue() frees it without an ACK).
     """
-    if not tcb.acceptable(seg):
+    edges = profile.accept_window_edges
+    if not tcb.acceptable(seg, edges):
         return Screened(Verdict.DROP, tcb, reply=None if seg.rst else tcb.ack())
     if seg.rst:
         if seg.seq == tcb.rcv_nxt:
@@ -150,23 +225,42 @@ def screen(tcb: TCB, seg: Segment) -> Screened:
     if seq_lt(tcb.snd_nxt, seg.ack):
         return Screened(Verdict.DROP, tcb, reply=tcb.ack())
 
+    # Linux takes the ACK field of a retransmission that ends at RCV.NXT; if it acknowledges
+    # nothing new, that is all the RFC's "ACK and drop" does too, so only a new ACK goes on.
+    skip = seq_diff(tcb.rcv_nxt, seg.seq)
+    old = seg.len > 0 and skip >= len(seg.payload) + seg.fin
     acked_new = seq_lt(tcb.snd_una, seg.ack)
+    if old and not acked_new:
+        return Screened(Verdict.DROP, tcb, reply=tcb.ack())
+    before = tcb
     if acked_new:
         advanced = seq_diff(seg.ack, tcb.snd_una)
-        fin_now_acked = tcb.fin_seq is not None and seg.ack == seq_add(tcb.fin_seq, 1)
+        fin_now_acked = tcb.fin_sent and seg.ack == seq_add(tcb.fin_seq, 1)
         data_acked = advanced - (1 if fin_now_acked else 0)
         tcb = tcb.replace(snd_una=seg.ack, unacked=tcb.unacked[data_acked:], retries=0, probed=False)
-
+    if seq_le(before.snd_una, seg.ack):
+        # "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated"; a window that
+        # opens ends the zero-window probing (its backoff with it, as Linux tcp_ack_probe does).
+        reopened = tcb.snd_wnd == 0 and seg.window > 0
+        tcb = tcb.replace(snd_wnd=seg.window, **({"retries": 0, "probed": False} if reopened else {}))
+        if reopened and tcb.snd_nxt != tcb.snd_una:
+            # What is in flight past a zero window is the probe octet the peer refused: it goes
+            # back to the queue and leaves again, in order, with what follows it.
+            tcb = tcb.replace(snd_nxt=tcb.snd_una, unsent=tcb.unacked + tcb.unsent, unacked=b"")
     # Text after close() on a stack whose close() also ends reading (linux: refuses_data): the
     # data can never be read, so it is refused with <SEQ=SEG.ACK><CTL=RST> and the connection
     # is over (RFC 9293 §3.6.1 SHLD-3; Linux tcp_rcv_state_process → tcp_reset).
     if tcb.refuses_data and seg.payload and seq_lt(tcb.rcv_nxt, seq_add(seg.seq, len(seg.payload))):
         return Screened(Verdict.DROP, tcb, reply=Segment(seq=seg.ack, ack=0, flags=RST), ends=True)
+    sent: tuple[Segment, ...] = ()
+    if tcb.waiting:
+        tcb, sent = tcb.transmit()
+    if old:
+        return Screened(Verdict.ACCEPT, tcb, acked_new=True, sent=sent, ack_needed=True)
 
     # Text: skip what we already have; take it only if it starts at RCV.NXT.
-    skip = seq_diff(tcb.rcv_nxt, seg.seq)
     if skip < 0:
-        return Screened(Verdict.ACCEPT, tcb, acked_new=acked_new, out_of_order=True)
+        return Screened(Verdict.ACCEPT, tcb, acked_new=acked_new, out_of_order=seg.len > 0, sent=sent)
     data = seg.payload[skip:]
     fin = seg.fin and skip <= len(seg.payload)
-    return Screened(Verdict.ACCEPT, tcb, data=data, fin=fin, acked_new=acked_new)
+    return Screened(Verdict.ACCEPT, tcb, data=data, fin=fin, acked_new=acked_new, sent=sent)

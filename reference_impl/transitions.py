@@ -27,6 +27,7 @@ class Transition:
 
 T = Transition
 _REFUSED = "RFC 9293 §3.6.1 (SHLD-3)"  # close() that also ends reading refuses later data with RST
+_EDGES = "Linux tcp_sequence()"  # a retransmission ending at RCV.NXT is acceptable: its ACK counts
 TRANSITIONS: tuple[Transition, ...] = (
     T("ESTABLISHED", "close", "FIN_WAIT_1", sends="FIN", rfc="RFC 9293 §3.10.4"),
     T("ESTABLISHED", "close", "CLOSED", "linux: unread data", "RST", "RFC 2525 §2.17"),
@@ -49,6 +50,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("FIN_WAIT_2", "ACK", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
     T("FIN_WAIT_2", "FIN", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
     T("CLOSING", "ACK", "TIME_WAIT", "acknowledges our FIN"),
+    T("CLOSING", "FIN", "TIME_WAIT", "linux: the peer's FIN again, acknowledging ours", rfc=_EDGES),
     T("CLOSING", "RST", "CLOSED"),
     T("CLOSING", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
     T("CLOSING", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3", tells=USER_TIMEOUT),

@@ -33,6 +33,7 @@ from autograder.learner import (
     send_fin,
     seq_gt,
     take_text,
+    timewait_state_process,
 )
 
 
@@ -41,12 +42,20 @@ def fin_passed(tcb) -> bool:
     return tcb.fin_seq is not None and seq_gt(tcb.snd_una, tcb.fin_seq)
 
 
-def ack_timer(before, after, profile):
+def ack_timer(before, s, profile):
+    """What the ACK field did to our sending: segments the window let out, an ACK still owed for an
+    old segment whose ACK counted (linux), and the timer: cancelled, probing, restarted or started."""
+    after = s.tcb
+    out = [Send(seg) for seg in s.sent] + ([Send(after.ack())] if s.ack_needed else [])
     if not seq_gt(after.snd_una, before.snd_una):
-        return []
+        if s.sent and before.snd_una == before.snd_nxt:  # the window opened: the first data in flight
+            out.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(after.srtt)))
+        return out
     if fin_passed(after) or after.snd_una == after.snd_nxt:
-        return [CancelTimer(Timer.RETRANSMIT)]
-    return [StartTimer(Timer.RETRANSMIT, profile.rto(0, after.srtt))]
+        if after.waiting:  # what waits does not fit the window: probe it
+            return out + [StartTimer(Timer.RETRANSMIT, profile.rto(0, after.srtt))]
+        return out + [CancelTimer(Timer.RETRANSMIT)]
+    return out + [StartTimer(Timer.RETRANSMIT, profile.rto(0, after.srtt))]
 
 
 class CloseMachine:
@@ -58,14 +67,15 @@ class CloseMachine:
             return abort(tcb, profile) if state in (State.FIN_WAIT_1, State.FIN_WAIT_2) else Step(State.CLOSED, [], tcb)
         return None
 
-    def _screen(self, state, tcb, seg):
-        s = screen(tcb, seg)
+    def _screen(self, state, tcb, seg, profile):
+        s = screen(tcb, seg, profile)
         if s.verdict is Verdict.DROP:
             after = State.CLOSED if s.ends else state  # a refusal after close() ends the connection
             return s, Step(after, [Send(s.reply)] if s.reply is not None else [], s.tcb)
         if s.verdict is Verdict.RESET:
-            told = [Error(RESET_ERROR)] if state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2,
-                                                      State.CLOSE_WAIT) else []
+            told = [Error(RESET_ERROR)] if state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2) else []
+            if state is State.CLOSE_WAIT:
+                told = [Error(profile.close_wait_reset_error)]
             return s, Step(State.CLOSED, told, tcb)
         return s, None
 
@@ -73,7 +83,7 @@ class CloseMachine:
         if isinstance(ev, AppClose):
             if ev.unread and not ev.shutdown and profile.rst_on_unread_close:
                 return abort(tcb, profile)
-            tcb, out = send_fin(tcb, profile, orphan=not ev.shutdown)
+            tcb, out = send_fin(tcb, profile, orphan=not ev.shutdown, reading=not ev.rdwr)
             return Step(State.FIN_WAIT_1, out, tcb)
         if isinstance(ev, AppSend):
             tcb, out = send_data(tcb, ev.data, profile)
@@ -82,26 +92,26 @@ class CloseMachine:
             return abort(tcb, profile)
         if isinstance(ev, Timeout):
             return retransmit(tcb, State.ESTABLISHED, profile) if ev.timer is Timer.RETRANSMIT else Step(State.ESTABLISHED, [], tcb)
-        s, done = self._screen(State.ESTABLISHED, tcb, ev.segment)
+        s, done = self._screen(State.ESTABLISHED, tcb, ev.segment, profile)
         if done:
             return done
         new, text, fin = take_text(s, profile)
-        out = ack_timer(tcb, s.tcb, profile) + text
-        if fin and profile.delayed_ack is not None and not s.data:
-            out = [o for o in out if not isinstance(o, Send)] + [StartTimer(Timer.DELAYED_ACK, profile.delayed_ack)]
-        return Step(State.CLOSE_WAIT if fin else State.ESTABLISHED, out, new)
+        delay = profile.fin_ack_delay(new.data_received) if fin else None
+        if delay is not None:  # the ACK of the FIN waits for the delayed-ACK timer
+            text = [o for o in text if not isinstance(o, Send)] + [StartTimer(Timer.DELAYED_ACK, delay)]
+        return Step(State.CLOSE_WAIT if fin else State.ESTABLISHED, ack_timer(tcb, s, profile) + text, new)
 
     def fin_wait_1(self, tcb, ev, profile):
         if (step := self._common(State.FIN_WAIT_1, tcb, ev, profile)) is not None:
             return step
         if isinstance(ev, Timeout):
             return retransmit(tcb, State.FIN_WAIT_1, profile) if ev.timer is Timer.RETRANSMIT else Step(State.FIN_WAIT_1, [], tcb)
-        s, done = self._screen(State.FIN_WAIT_1, tcb, ev.segment)
+        s, done = self._screen(State.FIN_WAIT_1, tcb, ev.segment, profile)
         if done:
             return done
         acked = fin_passed(s.tcb)
         new, text, fin = take_text(s, profile)
-        out = ack_timer(tcb, s.tcb, profile) + text
+        out = ack_timer(tcb, s, profile) + text
         if fin:
             if acked:
                 return Step(State.TIME_WAIT, out + [StartTimer(Timer.TIME_WAIT, profile.time_wait)], new)
@@ -117,7 +127,7 @@ class CloseMachine:
             return step
         if isinstance(ev, Timeout):
             return Step(State.CLOSED, [], tcb) if ev.timer is Timer.FIN_WAIT_2 else Step(State.FIN_WAIT_2, [], tcb)
-        s, done = self._screen(State.FIN_WAIT_2, tcb, ev.segment)
+        s, done = self._screen(State.FIN_WAIT_2, tcb, ev.segment, profile)
         if done:
             return done
         new, out, fin = take_text(s, profile)
@@ -132,37 +142,38 @@ class CloseMachine:
             return step
         if isinstance(ev, Timeout):
             return retransmit(tcb, State.CLOSING, profile) if ev.timer is Timer.RETRANSMIT else Step(State.CLOSING, [], tcb)
-        s, done = self._screen(State.CLOSING, tcb, ev.segment)
+        s, done = self._screen(State.CLOSING, tcb, ev.segment, profile)
         if done:
             return done
         if fin_passed(s.tcb):
             return Step(State.TIME_WAIT, [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)], s.tcb)
-        return Step(State.CLOSING, ack_timer(tcb, s.tcb, profile), s.tcb)
+        return Step(State.CLOSING, ack_timer(tcb, s, profile), s.tcb)
 
     def time_wait(self, tcb, ev, profile):
         if (step := self._common(State.TIME_WAIT, tcb, ev, profile)) is not None:
             return step
         if isinstance(ev, Timeout):
             return Step(State.CLOSED if ev.timer is Timer.TIME_WAIT else State.TIME_WAIT, [], tcb)
-        if is_retransmitted_fin(tcb, ev.segment):
-            return Step(State.TIME_WAIT, [Send(tcb.ack()), StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)
-        s, done = self._screen(State.TIME_WAIT, tcb, ev.segment)
+        seg, restart = ev.segment, StartTimer(Timer.TIME_WAIT, profile.time_wait)
+        if profile.timewait_state_process:
+            return timewait_state_process(tcb, seg, profile)
+        if is_retransmitted_fin(tcb, seg):
+            return Step(State.TIME_WAIT, [Send(tcb.ack()), restart] if seg.has_ack else [], tcb)
+        s, done = self._screen(State.TIME_WAIT, tcb, seg, profile)
         if s.verdict is Verdict.RESET and profile.rfc1337:
             return Step(State.TIME_WAIT, [], tcb)
-        return done or Step(State.TIME_WAIT, [], s.tcb)
+        return done or Step(State.TIME_WAIT, [Send(tcb.ack()), restart] if seg.len else [restart], tcb)
 
     def close_wait(self, tcb, ev, profile):
         match ev:
-            case AppClose(shutdown=sh, unread=unread):
+            case AppClose(shutdown=sh, unread=unread, rdwr=rdwr):
                 if unread and not sh and profile.rst_on_unread_close:
                     return abort(tcb, profile)
-                tcb, out = send_fin(tcb, profile, orphan=not sh)
-                if profile.delayed_ack is not None:
-                    out = [CancelTimer(Timer.DELAYED_ACK)] + out
-                return Step(State.LAST_ACK, out, tcb)
+                tcb, out = send_fin(tcb, profile, orphan=not sh, reading=not rdwr)
+                return Step(State.LAST_ACK, [CancelTimer(Timer.DELAYED_ACK)] + out, tcb)
             case AppSend(data):
                 tcb, out = send_data(tcb, data, profile)
-                return Step(State.CLOSE_WAIT, out, tcb)
+                return Step(State.CLOSE_WAIT, [CancelTimer(Timer.DELAYED_ACK)] + out, tcb)
             case AppAbort():
                 return abort(tcb, profile)
             case Timeout(Timer.RETRANSMIT):
@@ -171,20 +182,20 @@ class CloseMachine:
                 return Step(State.CLOSE_WAIT, [Send(tcb.ack())], tcb)
             case Timeout():
                 return Step(State.CLOSE_WAIT, [], tcb)
-        s, done = self._screen(State.CLOSE_WAIT, tcb, ev.segment)
-        return done or Step(State.CLOSE_WAIT, ack_timer(tcb, s.tcb, profile), s.tcb)
+        s, done = self._screen(State.CLOSE_WAIT, tcb, ev.segment, profile)
+        return done or Step(State.CLOSE_WAIT, ack_timer(tcb, s, profile), s.tcb)
 
     def last_ack(self, tcb, ev, profile):
         if (step := self._common(State.LAST_ACK, tcb, ev, profile)) is not None:
             return step
         if isinstance(ev, Timeout):
             return retransmit(tcb, State.LAST_ACK, profile) if ev.timer is Timer.RETRANSMIT else Step(State.LAST_ACK, [], tcb)
-        s, done = self._screen(State.LAST_ACK, tcb, ev.segment)
+        s, done = self._screen(State.LAST_ACK, tcb, ev.segment, profile)
         if done:
             return done
         if fin_passed(s.tcb):
             return Step(State.CLOSED, [], s.tcb)
-        return Step(State.LAST_ACK, ack_timer(tcb, s.tcb, profile), s.tcb)
+        return Step(State.LAST_ACK, ack_timer(tcb, s, profile), s.tcb)
 
     def closed(self, tcb, ev, profile):
         if isinstance(ev, Arrival):

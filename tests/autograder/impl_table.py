@@ -22,6 +22,7 @@ from autograder.learner import (
     Timer,
     Verdict,
     abort,
+    delay_fin_ack,
     drop,
     is_retransmitted_fin,
     reset_for,
@@ -31,6 +32,7 @@ from autograder.learner import (
     send_data,
     send_fin,
     take_text,
+    timewait_state_process,
 )
 
 S = State
@@ -81,14 +83,16 @@ def _handle(state, tcb, ev, profile):
             return Step(state, [Error(CLOSING_ERROR)], tcb)
         if ev.unread and not ev.shutdown and profile.rst_on_unread_close:
             return abort(tcb, profile)
-        tcb, out = send_fin(tcb, profile, orphan=not ev.shutdown)
-        if state is S.CLOSE_WAIT and profile.delayed_ack is not None:
+        tcb, out = send_fin(tcb, profile, orphan=not ev.shutdown, reading=not ev.rdwr)
+        if state is S.CLOSE_WAIT and profile.delays_acks:
             out = [CancelTimer(Timer.DELAYED_ACK), *out]
         return Step(AFTER_CLOSE[state], out, tcb)
     if isinstance(ev, AppSend):
         if state in CLOSING_STATES:
             return Step(state, [Error(CLOSING_ERROR)], tcb)
         tcb, out = send_data(tcb, ev.data, profile)
+        if state is S.CLOSE_WAIT and profile.delays_acks:  # the data carries the delayed ACK
+            out = [CancelTimer(Timer.DELAYED_ACK), *out]
         return Step(state, out, tcb)
     if isinstance(ev, Timeout):
         action = TIMEOUTS.get((state, ev.timer))
@@ -103,17 +107,21 @@ def _handle(state, tcb, ev, profile):
 
 
 def _arrival(state, tcb, seg, profile):
+    restart = StartTimer(Timer.TIME_WAIT, profile.time_wait)
+    if state is S.TIME_WAIT and profile.timewait_state_process:
+        return timewait_state_process(tcb, seg, profile)
     if state is S.TIME_WAIT and is_retransmitted_fin(tcb, seg):
-        return Step(S.TIME_WAIT, [Send(tcb.ack()), StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)
-    s = screen(tcb, seg)
+        return Step(S.TIME_WAIT, [Send(tcb.ack()), restart] if seg.has_ack else [], tcb)
+    s = screen(tcb, seg, profile)
     if s.verdict is Verdict.DROP:
         return drop(state, s)
     if s.verdict is Verdict.RESET:
         if state is S.TIME_WAIT and profile.rfc1337:
             return Step(S.TIME_WAIT, [], tcb)
-        return Step(S.CLOSED, [Error(RESET_ERROR)] if state in RESET_TELLS_APP else [], tcb)
-    if state is S.TIME_WAIT:
-        return Step(S.TIME_WAIT, [], s.tcb)
+        told = profile.close_wait_reset_error if state is S.CLOSE_WAIT else RESET_ERROR
+        return Step(S.CLOSED, [Error(told)] if state in RESET_TELLS_APP else [], tcb)
+    if state is S.TIME_WAIT:  # the rest reaches "Acknowledge it, and restart": data or a FIN is ACKed
+        return Step(S.TIME_WAIT, ([Send(tcb.ack())] if seg.len else []) + [restart], tcb)
     if state is S.CLOSE_WAIT:
         return Step(S.CLOSE_WAIT, retransmit_timer(tcb, s, profile), s.tcb)
     out = retransmit_timer(tcb, s, profile) if state is not S.FIN_WAIT_2 else []
@@ -122,8 +130,8 @@ def _arrival(state, tcb, seg, profile):
     new = s.tcb
     if state in TAKES_TEXT:
         new, text, fin = take_text(s, profile)
-        if state is S.ESTABLISHED and fin and profile.delayed_ack is not None and not s.data:
-            text = [o for o in text if not isinstance(o, Send)] + [StartTimer(Timer.DELAYED_ACK, profile.delayed_ack)]
+        if state is S.ESTABLISHED and fin:
+            text = delay_fin_ack(new, text, profile)
         out = out + text
     if state is S.CLOSING and acked:  # ESTABLISHED's ACK processing, then "if the ACK acknowledges our FIN"
         out = [CancelTimer(Timer.RETRANSMIT)]

@@ -93,7 +93,7 @@ def test_run_bad_script_exit_2_with_location(tmp_path):
     assert out.returncode == 2
     assert (
         out.stderr.strip()
-        == f"error: {bad}:2:7: unknown call 'shutdwn'; use one of: close, shutdown, abort, write, reopen, receives"
+        == f"error: {bad}:2:7: unknown call 'shutdwn'; use one of: close, shutdown, abort, write, read, reopen, receives"
     )
 
 

@@ -30,12 +30,12 @@ class Endpoint:
         self.tcb = step.tcb if step.tcb is not None else self.tcb
         return step
 
-    def recv(self, seq: int, ack: int | None = None, flags: Flags = ACK, payload: bytes = b"") -> Step:
-        return self.feed(Arrival(Segment(seq=seq, ack=ack or 0, flags=flags, payload=payload)))
+    def recv(self, seq: int, ack: int | None = None, flags: Flags = ACK, payload: bytes = b"", window: int = 65535) -> Step:
+        return self.feed(Arrival(Segment(seq=seq, ack=ack or 0, flags=flags, payload=payload, window=window)))
 
 
-def seg(seq: int, ack: int, flags: Flags = ACK, payload: bytes = b"") -> Segment:
-    return Segment(seq=seq, ack=ack, flags=flags, payload=payload)
+def seg(seq: int, ack: int, flags: Flags = ACK, payload: bytes = b"", window: int = 65535) -> Segment:
+    return Segment(seq=seq, ack=ack, flags=flags, payload=payload, window=window)
 
 
 def make_established(profile: Profile = P, local: int = LOCAL, remote: int = REMOTE) -> Endpoint:

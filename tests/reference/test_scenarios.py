@@ -16,7 +16,8 @@ def test_catalogue_has_the_required_names():
     required = """active-close server-initiated-close simultaneous-close three-way-close half-close
         lost-first-fin lost-ack-of-fin lost-second-fin lost-final-ack lost-final-ack-twice
         duplicate-fin-in-time-wait ack-of-data-not-fin rst-in-time-wait rst-in-close-wait
-        old-duplicate-after-reuse fin-retry-limit""".split()
+        old-duplicate-after-reuse fin-retry-limit late-acks-in-time-wait fin-behind-zero-window
+        shutdown-rdwr-with-unsent-data simultaneous-close-fin-behind-window fin-on-last-segment""".split()
     assert set(required) <= set(scenarios.CATALOGUE)
 
 
@@ -134,3 +135,42 @@ def test_linux_orphan_fin_wait_2_times_out_rfc_waits_forever():
 def test_abort_sends_rst_and_skips_time_wait():
     t = scenarios.run("abort")
     assert t.states("A") == ["ESTABLISHED", "CLOSED"] and "TIME_WAIT" not in t.states("B")
+
+
+def test_late_acks_in_time_wait_rearm_the_timer_under_linux():
+    t = scenarios.run("late-acks-in-time-wait", LINUX)
+    for ep in "AB":
+        starts = [r for r in events(t, ep, "timer") if r.detail.startswith("start TIME_WAIT")]
+        assert len(starts) == 2 and starts[1].time > starts[0].time  # entering, then the late ACK
+    # RFC 9293's 1 s RTO sends no FIN before the ACKs arrive: one start each.
+    t = scenarios.run("late-acks-in-time-wait", RFC9293)
+    assert sum(r.detail.startswith("start TIME_WAIT") for r in events(t, "A", "timer")) == 1
+
+
+def test_fin_behind_zero_window_leaves_with_the_data():
+    for profile in (RFC9293, LINUX):
+        t = scenarios.run("fin-behind-zero-window", profile)
+        data = [r for r in events(t, "A", "send") if r.len]
+        assert [(r.flags, r.seq, r.len) for r in data] == [("FIN|ACK", 100, 300)]
+        assert data[0].time > 400_000  # after B's read opened the window
+    probes = [r for r in events(scenarios.run("fin-behind-zero-window", LINUX), "A", "send") if r.seq == 99]
+    assert probes and probes[0].time == LINUX.rto(0, 20_000)
+
+
+def test_shutdown_rdwr_keeps_the_fin_behind_the_data_and_stops_reading():
+    t = scenarios.run("shutdown-rdwr-with-unsent-data", LINUX)
+    assert [(r.flags, r.len) for r in events(t, "A", "send")][-2:] == [("FIN|ACK", 300), ("RST", 0)]
+    assert not [r for r in events(t, "A", "error")]  # still held by its application: no orphan
+    assert "TIME_WAIT" in scenarios.run("shutdown-rdwr-with-unsent-data", RFC9293).states("A")
+
+
+def test_simultaneous_close_fin_behind_window_carries_ack_of_the_peers_fin():
+    t = scenarios.run("simultaneous-close-fin-behind-window")
+    fin = next(r for r in events(t, "A", "send") if "FIN" in r.flags)
+    assert (fin.state_before, fin.ack, fin.len) == ("CLOSING", 301, 300)
+
+
+def test_fin_on_last_segment_mss_and_window():
+    t = scenarios.run("fin-on-last-segment")
+    assert [(r.flags, r.seq, r.len) for r in events(t, "A", "send") if r.len] == [
+        ("ACK", 100, 1000), ("ACK", 1100, 1000), ("FIN|ACK", 2100, 1000)]  # fmt: skip

@@ -64,6 +64,102 @@ def test_write_duplicate_delay_noread_iss_channel():
     assert script.scenario.delay == 5000 and script.scenario.reads == {"A": True, "B": False}
 
 
+def sends(trace, endpoint):
+    return [(r.flags, r.seq, r.ack, r.len) for r in trace.rows if r.event == "send" and r.endpoint == endpoint]
+
+
+FIN_BEHIND_WINDOW = """\
+# FIN queued behind window-limited data
+window B 0                # B's buffer is full: nothing of A's fits
+0      A write 300
++50ms  A close            # the FIN queues behind the 300 bytes
+400ms  B read             # B reads: its window opens, and it says so
+800ms  B close
+expect 0.3 A FIN_WAIT_1
+expect end A CLOSED
+expect end B CLOSED
+"""
+
+
+def test_fin_queued_behind_window_limited_data():
+    script, trace = run(FIN_BEHIND_WINDOW)
+    assert script.check(trace) == []
+    # A sends nothing until B's window update; then the data, with the FIN riding on it.
+    assert sends(trace, "A")[0] == ("FIN|ACK", 100, 300, 300)
+    assert script.scenario.windows == {"B": 0}
+    script, trace = run("profile linux\n" + FIN_BEHIND_WINDOW)
+    assert sends(trace, "A")[:2] == [("ACK", 99, 300, 0), ("FIN|ACK", 100, 300, 300)]  # a probe first
+
+
+def test_shutdown_rdwr_with_unsent_data():
+    text = ("profile linux\nwindow B 0\n0 A write 300\n+50ms A shutdown rdwr\n400ms B read\n"
+            "600ms B write 8\nexpect 0.5 A FIN_WAIT_2\nexpect end A CLOSED\n")  # fmt: skip
+    script, trace = run(text)
+    assert script.check(trace) == []
+    assert sends(trace, "A")[-1] == ("RST", 401, None, 0)  # it stopped reading: Linux refuses the data
+    close = next(r for r in trace.rows if r.event == "close")
+    assert "shutdown(SHUT_RDWR)" not in close.detail and script.scenario.actions[1].call.rdwr
+
+
+def test_simultaneous_close_whose_second_fin_carries_the_ack_of_the_first():
+    text = ("window B 0\n0 A write 300\n0 A close\n0 B shutdown\n400ms B read\n"
+            "expect 0.1 A CLOSING\nexpect end A CLOSED\nexpect end B CLOSED\n")  # fmt: skip
+    script, trace = run(text)
+    assert script.check(trace) == []
+    fin = next(x for x in sends(trace, "A") if "FIN" in x[0])
+    assert fin == ("FIN|ACK", 100, 301, 300)  # ack = b + 1: B's FIN was taken first
+
+
+def test_mss_cuts_a_write_and_the_fin_rides_on_the_last_piece():
+    script, trace = run("mss A 1000\nwindow B 2000\n0 A write 3000\n0 A close\n100ms B close\nexpect end A CLOSED\n")
+    assert [x for x in sends(trace, "A") if x[3]] == [("ACK", 100, 300, 1000), ("ACK", 1100, 300, 1000),
+                                                       ("FIN|ACK", 2100, 300, 1000)]  # fmt: skip
+
+
+IN_TIME_WAIT = "profile {profile}\n0 A close\n+50ms B close\nlose A3\n1s A receives {segment}\nexpect end A CLOSED\n"
+
+
+@pytest.mark.parametrize(
+    "profile, segment, answered, restarts",
+    [
+        ("rfc9293", "ACK seq=RCV.NXT ack=SND.NXT len=3", True, True),  # data: ACK and restart
+        ("linux", "ACK seq=RCV.NXT ack=SND.NXT len=3", True, True),
+        ("rfc9293", "FIN seq=RCV.NXT-1", False, False),  # the FIN again, without ACK: dropped
+        ("linux", "FIN seq=RCV.NXT-1", True, False),  # Linux ACKs it, re-arms nothing
+        ("rfc9293", "RST seq=RCV.NXT+1", True, False),  # challenge ACK
+        ("linux", "RST seq=RCV.NXT+1", False, False),  # dropped silently
+        ("rfc9293", "ACK seq=RCV.NXT ack=SND.NXT", False, True),
+        ("linux", "ACK seq=RCV.NXT-10 ack=SND.NXT", True, True),
+    ],
+)
+def test_segments_crafted_into_time_wait(profile, segment, answered, restarts):
+    script, trace = run(IN_TIME_WAIT.format(profile=profile, segment=segment))
+    assert script.check(trace) == []
+    at_1s = [r for r in trace.rows if r.endpoint == "A" and r.time == 1_000_000]
+    assert at_1s[0].state_before == "TIME_WAIT" and "injected" in at_1s[0].detail
+    assert any(r.event == "send" for r in at_1s) == answered
+    assert any(r.detail.startswith("start TIME_WAIT") for r in at_1s) == restarts
+
+
+def test_right_edge_placed_against_the_receivers_window():
+    text = "0 A shutdown\n100ms B receives ACK seq=RCV.NXT+RCV.WND ack=SND.NXT\n"
+    for profile, answered in (("rfc9293", True), ("linux", False)):
+        script, trace = run(f"profile {profile}\n" + text)
+        recv = next(r for r in trace.rows if r.event == "recv" and "injected" in r.detail)
+        assert recv.seq == 101 + 65535 and recv.state_before == "CLOSE_WAIT"  # RCV.NXT + RCV.WND
+        assert any(r.event == "send" and r.time == recv.time for r in trace.rows) == answered
+
+
+def test_linux_rate_limits_acks_to_refused_empty_segments():
+    text = "{p}\n100ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n200ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n" \
+           "700ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n"
+    for profile, answered in (("profile rfc9293", 3), ("profile linux", 2)):
+        _, trace = run(text.format(p=profile))
+        assert len(sends(trace, "B")) == answered, profile
+    _, trace = run(text.format(p="profile linux"))
+    assert "rate-limited" in next(r for r in trace.rows if r.time == 200_000 and r.event == "recv").detail
+
+
 @pytest.mark.parametrize(
     "text, where, message",
     [
@@ -84,6 +180,12 @@ def test_write_duplicate_delay_noread_iss_channel():
         ("iss A 99999999999", "1:7", "below 4294967296"),
         ("lose", "1:5", "expected: lose A2"),
         ("0 A close now", "1:11", "expected: TIME A close"),
+        ("0 A shutdown sideways", "1:14", "shutdown takes wr or rdwr"),
+        ("window B lots", "1:10", "a window must be a whole number below 65536"),
+        ("mss A 0", "1:7", "an MSS must be at least 1 byte"),
+        ("0 B read all", "1:10", "a window must be a whole number"),
+        ("0 A receives ACK seq=RCV.NXT+FOO", "1:22", "or a sum like RCV.NXT+RCV.WND-1"),
+        ('option close_wait_reset_error broken', "1:31", "takes a quoted text"),
     ],
 )
 def test_bad_scripts_get_file_line_col(text, where, message):

@@ -1,0 +1,130 @@
+"""What a simulation is given: application calls at virtual times, segment fates, windows, MSS.
+
+A `Scenario` is the whole input of one run of `reference_impl.sim`; the catalogue
+(`reference_impl.scenarios`), scripts (`reference_impl.script`) and the kernel cross-check
+(`autograder.kernel`) all build them. A crafted segment (`Inject`) may be placed against the
+receiver's numbers when it arrives (`place`), so it sits on a window edge whatever the numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+
+from .profiles import ms
+from .segment import MOD, Segment
+from .states import AppAbort, AppClose, AppSend
+from .tcb import TCB
+
+
+@dataclass(frozen=True, slots=True)
+class Reopen:
+    """Open a new connection on the same 4-tuple once both ends are CLOSED (the handshake
+    is not modelled: both ends start ESTABLISHED with these initial sequence numbers)."""
+
+    iss_a: int
+    iss_b: int
+    # Application calls in the new connection, as (delay after it opens, endpoint, call).
+    then: tuple[tuple[int, str, AppClose | AppSend | AppAbort], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Inject:
+    """A segment that arrives from outside the two endpoints (a script's crafted segment).
+
+    `at` places fields relative to the receiving end's TCB at the moment of arrival, e.g.
+    (("seq", "RCV.NXT+RCV.WND"), ("ack", "SND.NXT")): a segment on the right edge of the
+    window stays there whatever the numbers (and the kernel cross-check places it alike).
+    """
+
+    segment: Segment
+    at: tuple[tuple[str, str], ...] = ()
+
+
+VARIABLES = ("RCV.NXT", "RCV.WND", "SND.NXT", "SND.UNA")
+_TERM = re.compile(r"\s*([+-]?)\s*(RCV\.NXT|RCV\.WND|SND\.NXT|SND\.UNA|\d+)\s*", re.IGNORECASE)
+
+
+def place(expr: str, lookup: Callable[[str], int]) -> int:
+    """The value of "RCV.NXT+RCV.WND-1" (names of VARIABLES, whole numbers, + and -), modulo 2**32."""
+    total, pos = 0, 0
+    while pos < len(expr):
+        m = _TERM.match(expr, pos)
+        if not m or m.end() == pos or (pos and not m.group(1)):
+            raise ValueError(f"{expr!r} is not a sum like RCV.NXT+RCV.WND-1 (names: {', '.join(VARIABLES)})")
+        word = m.group(2).upper()
+        value = int(word) if word.isdigit() else lookup(word)
+        total += -value if m.group(1) == "-" else value
+        pos = m.end()
+    if not expr.strip():
+        raise ValueError("an empty expression; write e.g. RCV.NXT")
+    return total % MOD
+
+
+def tcb_variable(tcb: TCB, name: str) -> int:
+    """RCV.NXT, RCV.WND, SND.NXT or SND.UNA of a TCB."""
+    return {"RCV.NXT": tcb.rcv_nxt, "RCV.WND": tcb.rcv_wnd, "SND.NXT": tcb.snd_nxt, "SND.UNA": tcb.snd_una}[name]
+
+
+def placed(call: Inject, tcb: TCB) -> Segment:
+    """The injected segment with its `at` fields computed against the receiver's TCB."""
+    if not call.at:
+        return call.segment
+    return dc_replace(call.segment, **{f: place(e, lambda n: tcb_variable(tcb, n)) for f, e in call.at})
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The application reads everything waiting in its receive buffer: RCV.WND becomes `window`
+    and, if it grew, the stack announces it with <SEQ=SND.NXT><ACK=RCV.NXT> (a window update,
+    RFC 9293 §3.8.6.2.2; Linux tcp_cleanup_rbuf()). Not a handler's business: no state changes."""
+
+    window: int = 65535
+
+
+AppCall = AppClose | AppSend | AppAbort | Reopen | Inject | Read
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    time: int  # virtual microseconds
+    endpoint: str
+    call: AppCall
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """What the network does to one segment. kind: "lose", "duplicate" or "delay"."""
+
+    kind: str
+    delay: int = 0  # "delay": extra delay; "duplicate": how much later the second copy arrives
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("lose", "duplicate", "delay"):
+            raise ValueError(f"unknown fate {self.kind!r}; use lose, duplicate or delay")
+
+
+# A segment is named by who sent it and its ordinal among that endpoint's segments: ("A", 2).
+SegmentKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    actions: tuple[Action, ...]
+    fates: Mapping[SegmentKey, Fate] = field(default_factory=dict)
+    iss_a: int = 100  # A's next sequence number when the scenario starts (RFC 793 fig. 13)
+    iss_b: int = 300
+    delay: int = ms(10)  # one-way delay of each channel
+    reads: Mapping[str, bool] = field(default_factory=lambda: {"A": True, "B": True})
+    # An endpoint's receive window at time 0 (its peer's SND.WND starts the same). 0: its buffer
+    # is full of unread data (so data has arrived), and the peer's data and FIN queue behind it.
+    windows: Mapping[str, int] = field(default_factory=dict)
+    # The most data an endpoint's segments carry (the peer's MSS option, RFC 9293 §3.7.1).
+    mss: Mapping[str, int] = field(default_factory=dict)
+
+    def with_fates(self, fates: Mapping[SegmentKey, Fate], name: str | None = None) -> Scenario:
+        return dc_replace(self, fates=dict(fates), name=name or self.name)
