@@ -109,7 +109,8 @@ class WorkerProcess:
             return None, "timeout"
         except (ChannelClosed, ProtocolError) as e:
             self.stop()
-            return None, f"the grading worker stopped ({e}); see {self.log}"
+            said = [line for line in self.log.read_text(errors="replace").splitlines() if line.strip()] if self.log.exists() else []
+            return None, f"the grading worker stopped ({said[-1][:300] if said else e})"
         if not isinstance(frame, dict) or not isinstance(frame.get("result"), dict):
             self.stop()
             return None, "the grading worker answered with something that is not a result"
@@ -246,9 +247,17 @@ def autograde(
             finally:
                 worker.close()
 
+        def claimed(stack: ExitStack) -> int | None:
+            if os.geteuid() != 0:
+                return None
+            try:
+                return stack.enter_context(claim_uid())
+            except RuntimeError as e:  # every sandbox uid is taken by other grading runs on this host
+                raise PipelineError(f"{e}; wait for them or grade with fewer --workers") from None
+
         with ExitStack() as stack:
             if workers <= 0:  # in this process: one submission after another
-                uid = stack.enter_context(claim_uid()) if os.geteuid() == 0 else None
+                uid = claimed(stack)
                 for s, fp in todo:
                     job, started = job_for(s, uid), time.monotonic()
                     try:
@@ -259,7 +268,7 @@ def autograde(
                 return sorted(outcomes, key=lambda o: o.student)
             threads = []
             for k in range(min(workers, len(todo))):
-                uid = stack.enter_context(claim_uid()) if os.geteuid() == 0 else None
+                uid = claimed(stack)
                 t = threading.Thread(target=slot, args=(k, uid), daemon=True)
                 t.start()
                 threads.append(t)
