@@ -38,7 +38,8 @@ from reference_impl.trace import Trace
 from .harness import Guard, LearnerError, collect, compose, run_machine, unwritten
 from .reference_source import ReferenceUnavailable, reference_trace
 
-__all__ = ["learner_run", "show_mine", "predict", "from_trace", "reference_close", "LearnerRun", "Prediction"]
+__all__ = ["learner_run", "show_mine", "predict", "from_trace", "reference_close", "LearnerRun", "Prediction",
+           "state_map", "rfc_links"]
 
 
 def reference_close(name: str, profile: str | Profile = RFC9293, lose: Sequence[str] = ()) -> Trace:
@@ -306,3 +307,29 @@ def predict(
     """
     return Prediction(question, tuple(str(c) for c in choices), answer_from, why).widget()
 
+
+
+# ---- the map at the top of a notebook, and citations as links -----------------------------------
+
+
+def state_map(states: Sequence[State | str], *, title: str | None = None):
+    """The close state diagram with this notebook's states lit, for a notebook's first cell:
+    state_map(["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]). Its text alternative (which states
+    and transitions are lit) follows it, for screen readers and for anyone."""
+    from IPython.display import HTML
+
+    from .views import state_diagram_svg
+
+    names = [str(getattr(s, "value", s)) for s in states]
+    svg = state_diagram_svg(states=names, title=title or "Closing a TCP connection (RFC 9293): this notebook's states")
+    desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
+    lit = ", ".join(names) or "none"
+    return HTML(f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
+                f"Lit: {html.escape(lit)}. {desc}</figcaption></figure>")
+
+
+def rfc_links(text: str, *, html: bool = False) -> str:
+    """RFC citations in `text` ("RFC 9293 §3.10.7.4") as links to rfc-editor.org: markdown by default."""
+    from .views.rfc import rfc_links as links
+
+    return links(text, html=html)

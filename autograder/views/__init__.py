@@ -8,6 +8,7 @@
 from .diagram import exercised_edges, state_diagram_svg
 from .explain import explain
 from .model import TraceShapeError, events_of
+from .rfc import rfc_links, rfc_url
 from .svg import render_svg
 from .timeline import Timeline, timeline
 
@@ -20,4 +21,6 @@ __all__ = [
     "explain",
     "events_of",
     "TraceShapeError",
+    "rfc_links",
+    "rfc_url",
 ]

@@ -59,15 +59,24 @@ def state_diagram_svg(
     *,
     wrong: Iterable[tuple[str, ...]] = (),
     full: bool = False,
+    states: Iterable[str] = (),
     title: str = "Closing a TCP connection (RFC 9293)",
 ) -> str:
     """The close state diagram; transitions the trace took are lit, `wrong` ones red.
 
     wrong: (state, next_state) or (state, event, next_state) tuples to mark red.
     full: also draw RST, abort, retry-limit and Linux-only edges that nobody took.
+    states: states to light (a notebook's own, e.g. ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]),
+      with the table's transitions between them.
     """
     taken = exercised_edges(trace_or_frame) if trace_or_frame is not None else set()
-    visited = {s for e in taken for s in (e[0], e[2])}
+    lit_states = {str(getattr(s, "value", s)) for s in states}
+    unknown = lit_states - set(POSITIONS)
+    if unknown:
+        raise ValueError(f"not a state of the close diagram: {', '.join(sorted(unknown))} (use {', '.join(POSITIONS)})")
+    taken |= {e for e, _, _ in table_edges() if e[0] in lit_states and e[2] in lit_states | {"CLOSED"}
+              and e[0] != e[2] and e[1] in MAIN_EVENTS}  # fmt: skip
+    visited = {s for e in taken for s in (e[0], e[2])} | lit_states
     wrong = [tuple(w) for w in wrong]
     bad = {(w[0], w[-1]) for w in wrong}
     bad_events = {w for w in wrong if len(w) == 3}
@@ -109,7 +118,8 @@ def state_diagram_svg(
             f'<text x="{x}" y="{y + 5}" font-size="13" font-weight="bold" text-anchor="middle" '
             f'fill="{"#ffffff" if on else color}">{escape(s)}</text></g>'
         )
-    legend = f'<text x="14" y="{H - 12}" font-size="11" fill="{MUTED}">blue: taken by this trace · red: wrong · grey: not taken</text>'
+    legend = (f'<text x="14" y="{H - 12}" font-size="11" fill="{MUTED}">filled box, thick arrow, bold label: '
+              f'lit · thin grey: not taken · red: wrong</text>')
     out.extend([legend, "</svg>"])
     return "".join(out)
 
