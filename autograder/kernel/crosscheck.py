@@ -1,19 +1,10 @@
-"""Cross-check the reference's linux profile against the real Linux TCP stack.
+"""Play the kernel scenarios on real sockets and compare each with the reference's linux profile.
 
-Each `KernelScenario` is one `reference_impl.sim.Scenario` (application calls at
-virtual times, channel fates by segment ordinal, 10 ms one-way delay, iss 1 so its
-numbers read as relative to the ISN) plus what only the kernel needs (per-namespace
-sysctls, how long to watch). `run_scenarios` plays every scenario on real sockets in
-its own namespace pair, concurrently, and `compare` checks, per endpoint, the state
-sequence and the segments sent (flags, relative seq/ack, length, fate) against the
-simulator's trace under the same profile, cut at the same observation time.
-
-Known Linux 6.x facts these scenarios pin down (and the linux profile encodes):
-TIME_WAIT lasts 60 s (TCP_TIMEWAIT_LEN) and a retransmitted FIN restarts it; the first
-FIN retransmission is a tail-loss probe (2·SRTT + 200 ms, capped by the RTO), then RTO
-SRTT + 200 ms doubling; only an orphaned FIN_WAIT_2 has a timer (tcp_fin_timeout); an
-RST ends TIME_WAIT unless tcp_rfc1337=1; close() with unread data or SO_LINGER 0 sends
-RST and skips TIME_WAIT; a FIN to a socket that no longer exists is answered by RST.
+`run_scenarios` plays every `scenarios.KernelScenario` in its own pair of network namespaces
+joined by the relay, concurrently, and records what the kernel did: the segments (relay),
+the states (tracepoint + /proc/net/tcp), the TcpExt counters at time 0 and at the end, and the
+error each application still holding its socket would read (SO_ERROR). `crosscheck` compares
+each run with the simulator's trace (`comparison.compare`).
 """
 
 from __future__ import annotations
@@ -23,91 +14,23 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from reference_impl.profiles import LINUX, Profile, ms, sec
-from reference_impl.sim import Action, Fate, Scenario, simulate
+from reference_impl.profiles import LINUX, Profile
+from reference_impl.sim import Inject, Read, place
 from reference_impl.states import AppAbort, AppClose, AppSend
-from reference_impl.trace import Trace
 
-from ..reference_source import reference_machine
 from . import kernel_states, procnet
-from .netns import NamespacePair, entered, parent_namespace
+from .comparison import Comparison, compare
+from .netns import NamespacePair, entered, in_namespace, parent_namespace
 from .relay import Packet, Relay
+from .scenarios import SCENARIOS, KernelScenario
 from .tracer import StateEvent, Tracer
 
-DELAY = ms(10)  # one-way, both directions: the simulator's default
 SETTLE = 0.15  # after the handshake, before time 0: the last handshake ACK has landed
 SAMPLE_EVERY = 0.004  # /proc/net/tcp sampling period (one jiffy at HZ=250)
-LOSE = Fate("lose")
-
-
-@dataclass(frozen=True)
-class KernelScenario:
-    """A simulator scenario, and how to play it on the kernel."""
-
-    scenario: Scenario
-    observe: float  # seconds after time 0 to watch; both sides are cut here
-    sysctls: dict[str, dict[str, str]] = field(default_factory=dict)  # per namespace "A"/"B"
-    profile_changes: dict = field(default_factory=dict)  # the same settings, the profile's way
-
-    @property
-    def name(self) -> str:
-        return self.scenario.name
-
-    def profile(self, base: Profile = LINUX) -> Profile:
-        return base.replace(**self.profile_changes) if self.profile_changes else base
-
-
-def _ks(name: str, description: str, actions: Iterable[tuple[float, str, object]], observe: float,
-        fates: dict | None = None, reads: dict | None = None, **kw) -> KernelScenario:  # fmt: skip
-    sc = Scenario(name, description, tuple(Action(ms(t), e, c) for t, e, c in actions),
-                  fates=fates or {}, iss_a=1, iss_b=1, delay=DELAY,
-                  reads=reads or {"A": True, "B": True})  # fmt: skip
-    return KernelScenario(sc, observe, **kw)
-
-
-_close_150 = ((0, "A", AppClose()), (150, "B", AppClose()))
-
-SCENARIOS: dict[str, KernelScenario] = {k.name: k for k in (
-    _ks("normal-close", "A closes; B closes 150 ms later (after its prompt ACK of A's FIN).",
-        _close_150, 0.4),
-    _ks("simultaneous-close", "Both close at once; the FINs cross: FIN_WAIT_1 → CLOSING → TIME_WAIT.",
-        ((0, "A", AppClose()), (0, "B", AppClose())), 0.3),
-    _ks("simultaneous-close-slow-acks", "Both close at once; each ACK of a FIN is held 100 ms, so CLOSING lasts.",
-        ((0, "A", AppClose()), (0, "B", AppClose())), 0.4,
-        fates={("A", 2): Fate("delay", ms(100)), ("B", 2): Fate("delay", ms(100))}),
-    _ks("lost-final-ack", "A's last ACK is lost: B's tail-loss probe resends its FIN; A re-ACKs from TIME_WAIT.",
-        _close_150, 0.7, fates={("A", 2): LOSE}),
-    _ks("lost-final-ack-3x", "A's last ACK is lost three times: probe, then RTO doubling; TIME_WAIT restarts each time.",
-        _close_150, 1.4, fates={("A", 2): LOSE, ("A", 3): LOSE, ("A", 4): LOSE}),
-    _ks("lost-fin", "A's FIN is lost once: the tail-loss probe delivers it; B closes at 600 ms.",
-        ((0, "A", AppClose()), (600, "B", AppClose())), 0.9, fates={("A", 1): LOSE}),
-    _ks("lost-fin-5x", "A's FIN is lost five times (probe + 4 RTOs); B closes at 4.5 s.",
-        ((0, "A", AppClose()), (4500, "B", AppClose())), 4.8,
-        fates={("A", n): LOSE for n in range(1, 6)}),
-    _ks("orphan-fin-wait-2-timeout", "A close()s and B never answers with a FIN: with tcp_fin_timeout=1 the orphan "
-        "leaves FIN_WAIT_2 after 1 s; B's FIN at 1.5 s then finds no socket and gets RST.",
-        ((0, "A", AppClose()), (1500, "B", AppClose())), 1.8,
-        sysctls={"A": {"net.ipv4.tcp_fin_timeout": "1"}}, profile_changes={"fin_wait_2_timeout": sec(1)}),
-    _ks("half-close-with-data", "A shuts down its sending side and keeps reading; B sends two writes, then closes.",
-        ((0, "A", AppClose(shutdown=True)), (40, "B", AppSend(b"more data")),
-         (80, "B", AppSend(b"last words")), (150, "B", AppClose())), 0.4),
-    _ks("so-linger-0", "A closes with SO_LINGER {on, 0}: RST, no FIN, no TIME_WAIT; B is reset.",
-        ((0, "A", AppAbort()),), 0.2),
-    _ks("close-with-unread-data", "B sends 100 bytes A never reads; A's close() sends RST instead of FIN (RFC 2525 §2.17).",
-        ((0, "B", AppSend(b"u" * 100)), (50, "A", AppClose())), 0.25, reads={"A": False, "B": True}),
-    _ks("data-after-close", "A closes (an orphan); B, in CLOSE_WAIT, still sends data: A's kernel answers "
-        "with RST and drops the socket.",
-        ((0, "A", AppClose()), (40, "B", AppSend(b"late data"))), 0.3),
-    _ks("rst-in-time-wait", "A copy of A's last ACK reaches B 100 ms late, after B closed: B's RST ends A's TIME_WAIT.",
-        _close_150, 0.5, fates={("A", 2): Fate("duplicate", ms(100))}),
-    _ks("rst-in-time-wait-rfc1337", "As rst-in-time-wait, with tcp_rfc1337=1: A ignores the RST and stays in TIME_WAIT.",
-        _close_150, 0.5, fates={("A", 2): Fate("duplicate", ms(100))},
-        sysctls={"A": {"net.ipv4.tcp_rfc1337": "1"}}, profile_changes={"rfc1337": True}),
-)}  # fmt: skip
 
 
 # ---- observing /proc/net/tcp in many namespaces from one thread --------------------------
@@ -168,6 +91,9 @@ class KernelRun:
     tuples: dict[str, tuple[tuple[str, int], tuple[str, int]]]  # endpoint → (local, remote)
     samples: dict[str, list[kernel_states.Sample]]
     events: dict[str, list[StateEvent]] = field(default_factory=dict)
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)  # endpoint → TcpExt counters at the end
+    counters_at_0: dict[str, dict[str, int]] = field(default_factory=dict)  # ... and at time 0
+    errors: dict[str, int] = field(default_factory=dict)  # endpoint → SO_ERROR at the end (socket still open)
     wall: float = 0.0  # seconds this scenario took, setup to teardown
 
     def timeline(self, endpoint: str) -> list[tuple[float, str]]:
@@ -187,6 +113,10 @@ class KernelRun:
                 out.append(s)
         return out
 
+    def counted(self, endpoint: str, name: str) -> int:
+        """How much a TcpExt counter of the endpoint's namespace grew while the scenario was watched."""
+        return self.counters[endpoint].get(name, 0) - self.counters_at_0[endpoint].get(name, 0)
+
     def sent(self, endpoint: str) -> list[Packet]:
         return [
             p
@@ -203,13 +133,25 @@ def _drain(sock: socket.socket) -> None:
                 break
         except (BlockingIOError, OSError):
             break
+    sock.setblocking(True)
 
 
-def _perform(sock: socket.socket, call: object, reads: bool) -> None:
-    """An application call of the simulator, done with the socket API."""
+def _perform(sock: socket.socket, call: object, reads: bool, relay: Relay, endpoint: str) -> None:
+    """An application call of the simulator, done with the socket API (a crafted segment, by the relay)."""
     match call:
-        case AppClose(shutdown=True):
-            sock.shutdown(socket.SHUT_WR)
+        case Inject(segment=seg, at=at):
+            fields = dict(at)
+
+            def make(lookup):
+                seq = place(fields["seq"], lookup) if "seq" in fields else seg.seq
+                ack = place(fields["ack"], lookup) if "ack" in fields else seg.ack
+                return seg.flags, seq, ack, seg.payload
+
+            relay.inject(endpoint, make)
+        case Read():
+            _drain(sock)
+        case AppClose(shutdown=True, rdwr=rdwr):
+            sock.shutdown(socket.SHUT_RDWR if rdwr else socket.SHUT_WR)
         case AppClose():
             if reads:
                 _drain(sock)
@@ -219,6 +161,27 @@ def _perform(sock: socket.socket, call: object, reads: bool) -> None:
         case AppAbort():
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()
+
+
+FILL_RCVBUF = 1024  # the kernel doubles it and keeps a minimum: a window that closes after ~2 KB
+
+
+def _fill(sock: socket.socket, relay: Relay, receiver: str, limit: float = 3.0) -> None:
+    """Write until `receiver` advertises a zero window, never more than it has room for, so
+    nothing is left unsent when its window closes."""
+    sender = "A" if receiver == "B" else "B"
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        room = (relay.variable(receiver, "RCV.NXT") + relay.variable(receiver, "RCV.WND")
+                - relay.variable(sender, "SND.NXT")) % 2**32  # fmt: skip
+        if relay.variable(receiver, "RCV.WND") == 0 and relay.variable(sender, "SND.NXT") == relay.variable(
+            receiver, "RCV.NXT"
+        ):
+            return
+        if 0 < room < 2**31:
+            sock.send(b"f" * min(room, 512))
+        time.sleep(0.025)
+    raise RuntimeError(f"{receiver}'s receive window did not close within {limit} s")
 
 
 def run_kernel(
@@ -236,6 +199,8 @@ def run_kernel(
         try:
             with entered(pair.names["B"]):
                 listener = socket.socket()
+                if ks.fill == "B":
+                    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, FILL_RCVBUF)
                 listener.bind(b_addr)
                 listener.listen(1)
             with entered(pair.names["A"]):
@@ -251,13 +216,20 @@ def run_kernel(
             sampler.register(keys["A"], pair.names["A"], a_addr, b_addr)
             sampler.register(keys["B"], pair.names["B"], b_addr, a_addr)
             time.sleep(SETTLE)
+            if ks.fill:
+                _fill(socks["A" if ks.fill == "B" else "B"], relay, ks.fill)
+            counters_at_0 = {ep: in_namespace(pair.names[ep], procnet.tcp_counters) for ep in "AB"}
             t0 = time.monotonic()
             relay.arm(t0)
             for action in sorted(sc.actions, key=lambda a: a.time):
                 time.sleep(max(0.0, t0 + action.time / 1e6 - time.monotonic()))
-                _perform(socks[action.endpoint], action.call, sc.reads.get(action.endpoint, True))
+                _perform(socks[action.endpoint], action.call, sc.reads.get(action.endpoint, True), relay,
+                         action.endpoint)  # fmt: skip
             time.sleep(max(0.0, t0 + ks.observe - time.monotonic()))
             t_end = time.monotonic()
+            counters = {ep: in_namespace(pair.names[ep], procnet.tcp_counters) for ep in "AB"}
+            errors = {ep: s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) for ep, s in socks.items()
+                      if s.fileno() != -1}  # fmt: skip
         finally:
             for key in keys.values():
                 if key in sampler._files:
@@ -267,19 +239,20 @@ def run_kernel(
                 s.close()
     samples = {ep: [(t, e) for t, e in sampler.samples.pop(keys[ep]) if t0 <= t <= t_end] for ep in "AB"}
     return KernelRun(ks, t0, t_end, relay.log, {"A": (a_addr, b_addr), "B": (b_addr, a_addr)},
-                     samples, wall=time.monotonic() - started)  # fmt: skip
+                     samples, counters=counters, counters_at_0=counters_at_0, errors=errors,
+                     wall=time.monotonic() - started)  # fmt: skip
 
 
 def _port_base() -> int:
     """Ports below the ephemeral range, different for concurrent runs (the tracepoint is global)."""
-    return 20000 + (os.getpid() % 300) * 32
+    return 20000 + (os.getpid() % 150) * 64
 
 
 def run_scenarios(names: Sequence[str] | None = None, workers: int | None = None) -> dict[str, KernelRun]:
     """Play the scenarios on the kernel, concurrently, each in its own namespace pair."""
     chosen = [SCENARIOS[n] for n in (names or SCENARIOS)]
     base = _port_base()
-    with parent_namespace() as parent, Tracer(base, base + 32) as tracer, Sampler() as sampler:
+    with parent_namespace() as parent, Tracer(base, base + 2 * len(chosen)) as tracer, Sampler() as sampler:
         with ThreadPoolExecutor(max_workers=workers or len(chosen)) as pool:
             futures = {ks.name: pool.submit(run_kernel, ks, i + 1, base + 2 * i, sampler, parent)
                        for i, ks in enumerate(chosen)}  # fmt: skip
@@ -292,94 +265,7 @@ def run_scenarios(names: Sequence[str] | None = None, workers: int | None = None
     return runs
 
 
-# ---- the comparison ------------------------------------------------------------------------------
 
-
-def _sim_states(trace: Trace, endpoint: str, until_us: int) -> list[str]:
-    cut = Trace([r for r in trace.rows if r.time <= until_us])
-    return cut.states(endpoint)
-
-
-SegKey = tuple[str, int | None, int | None, int, str]  # flags, seq, ack, len, fate
-
-
-def _sim_sent(trace: Trace, endpoint: str, until_us: int) -> list[tuple[float, SegKey]]:
-    return [(r.time / 1e6, (r.flags, r.seq, r.ack, r.len or 0, r.fate)) for r in trace.rows
-            if r.endpoint == endpoint and r.event == "send" and r.time <= until_us]  # fmt: skip
-
-
-@dataclass
-class Comparison:
-    """The reference and the kernel side by side for one scenario."""
-
-    name: str
-    states: dict[str, tuple[list[str], list[str]]]  # endpoint → (reference, kernel)
-    segments: dict[str, tuple[list[tuple[float, SegKey]], list[tuple[float, SegKey]]]]
-    proc_consistent: dict[str, bool]  # the /proc states appear, in order, in the merged sequence
-    trace: Trace
-    run: KernelRun
-    # Set when the concurrent run disagreed and the scenario was played again alone: the
-    # report of that first, disturbed run (kept, never hidden).
-    first_attempt: str = ""
-
-    @property
-    def agrees(self) -> bool:
-        return (all(r == k for r, k in self.states.values())
-                and all([s for _, s in r] == [s for _, s in k] for r, k in self.segments.values())
-                and all(self.proc_consistent.values()))  # fmt: skip
-
-    def report(self) -> str:
-        """Both runs side by side; a row marked ✗ differs."""
-        lines = [f"scenario {self.name}: {self.run.scenario.scenario.description}",
-                 f"  {'':3}{'reference (linux profile)':44}kernel"]  # fmt: skip
-        for ep in "AB":
-            ref, ker = self.states[ep]
-            mark = "  " if ref == ker else "✗ "
-            lines.append(f"{mark}{ep} states: {' → '.join(ref)}")
-            lines.append(f"  {'':9} {' → '.join(ker)}   (kernel)")
-            timed = ", ".join(f"{s} {t * 1000:.1f} ms" for t, s in self.run.timeline(ep))
-            mark = "  " if self.proc_consistent[ep] else "✗ "
-            lines.append(
-                f"{mark}{'':10}kernel timeline: {timed}; /proc alone: {' → '.join(self.run.proc_states(ep))}"
-            )
-        for ep in "AB":
-            ref, ker = self.segments[ep]
-            lines.append(f"  {ep} sent:")
-            for i in range(max(len(ref), len(ker))):
-                r = _seg_text(ref[i]) if i < len(ref) else "—"
-                k = _seg_text(ker[i]) if i < len(ker) else "—"
-                same = i < len(ref) and i < len(ker) and ref[i][1] == ker[i][1]
-                lines.append(f"  {'  ' if same else '✗ '}{r:44}{k}")
-        if self.first_attempt:
-            lines.append("  (played again alone after this first, concurrent run disagreed:)")
-            lines += ["  | " + line for line in self.first_attempt.splitlines()]
-        return "\n".join(lines)
-
-
-def _seg_text(item: tuple[float, SegKey]) -> str:
-    t, (flags, seq, ack, length, fate) = item
-    a = "" if ack is None else f"<ACK={ack}>"
-    return f"{t * 1000:7.1f} ms <SEQ={seq}>{a}<CTL={flags.replace('|', ',')}> {length} {fate}"
-
-
-def _subsequence(small: list[str], big: list[str]) -> bool:
-    it = iter(big)
-    return all(any(s == b for b in it) for s in small)
-
-
-def compare(run: KernelRun, base: Profile = LINUX) -> Comparison:
-    """Simulate the scenario under the profile and put it beside the kernel run."""
-    ks = run.scenario
-    trace = simulate(ks.scenario, ks.profile(base), reference_machine())
-    until = int(ks.observe * 1e6)
-    states = {ep: (_sim_states(trace, ep, until), run.states(ep)) for ep in "AB"}
-    segments = {
-        ep: (_sim_sent(trace, ep, until),
-             [(p.time, (p.flags, p.seq, p.ack, p.len, p.fate)) for p in run.sent(ep)])
-        for ep in "AB"
-    }  # fmt: skip
-    proc_ok = {ep: _subsequence(run.proc_states(ep), run.states(ep)) for ep in "AB"}
-    return Comparison(ks.name, states, segments, proc_ok, trace, run)
 
 
 def crosscheck(names: Sequence[str] | None = None, base: Profile = LINUX) -> dict[str, Comparison]:

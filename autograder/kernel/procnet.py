@@ -91,3 +91,11 @@ def read_fd(fd: int) -> list[Entry]:
         chunks.append(b)
         offset += len(b)
     return parse(b"".join(chunks).decode())
+
+
+def tcp_counters(path: str = "/proc/thread-self/net/netstat") -> dict[str, int]:
+    """The TcpExt counters of the reader's network namespace (DelayedACKs, TCPACKSkippedSeq, ...)."""
+    with open(path) as f:
+        lines = [line.split() for line in f if line.startswith("TcpExt:")]
+    names, values = lines[0][1:], lines[1][1:]
+    return dict(zip(names, map(int, values), strict=True))

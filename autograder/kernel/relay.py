@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import heapq
 import os
+import queue
 import select
+import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,7 +33,8 @@ from reference_impl.sim import Fate
 if TYPE_CHECKING:
     from .netns import NamespacePair
 
-FATE_NAMES = {"forward": "delivered", "lose": "lost", "delay": "delayed", "duplicate": "duplicated"}
+FATE_NAMES = {"forward": "delivered", "lose": "lost", "delay": "delayed", "duplicate": "duplicated",
+              "inject": "injected"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +48,8 @@ class Packet:
     ack: int | None  # relative to the receiver's ISN; None without the ACK bit
     len: int
     ordinal: int
-    action: str  # forward, lose, delay, duplicate
+    action: str  # forward, lose, delay, duplicate; inject: crafted by the relay as if `sender` sent it
+    window: int = 0  # the advertised window in bytes (the field, scaled by the sender's window scale)
 
     @property
     def fate(self) -> str:
@@ -66,6 +71,52 @@ def parse_tcp(pkt: bytes) -> tuple[int, int, int, int, int, int] | None:
     return sport, dport, seq, ack, flags, total - ihl - (off >> 4) * 4
 
 
+def window_field(pkt: bytes) -> int:
+    """The raw 16-bit window field of an IPv4 TCP packet."""
+    return struct.unpack_from("!H", pkt, (pkt[0] & 0x0F) * 4 + 14)[0]
+
+
+def window_scale(pkt: bytes) -> int:
+    """The shift a SYN announces in its window-scale option (RFC 7323 §2.2), 0 without one."""
+    ihl = (pkt[0] & 0x0F) * 4
+    end = ihl + (pkt[ihl + 12] >> 4) * 4
+    i = ihl + 20
+    while i < end:
+        kind = pkt[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end or pkt[i + 1] < 2:
+            break
+        if kind == 3 and pkt[i + 1] == 3:
+            return pkt[i + 2]
+        i += pkt[i + 1]
+    return 0
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def build_tcp(src: tuple[str, int], dst: tuple[str, int], seq: int, ack: int, flags: int, window: int,
+              payload: bytes = b"") -> bytes:  # fmt: skip
+    """An IPv4 TCP packet with correct checksums (no options): what the relay injects."""
+    saddr, daddr = socket.inet_aton(src[0]), socket.inet_aton(dst[0])
+    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq % 2**32, ack % 2**32, 5 << 4, flags, window, 0, 0)
+    pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp) + len(payload))
+    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp + payload)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0x4000, 64, 6, 0, saddr, daddr)
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    return ip + tcp + payload
+
+
 class Relay:
     """Forward between the pair's TUNs in a thread; start(), arm() at the scenario's time 0, stop()."""
 
@@ -76,8 +127,17 @@ class Relay:
         self._armed = False
         self._count = {"A": 0, "B": 0}
         self._isn: dict[str, int] = {}
+        self._wscale: dict[str, int] = {}
+        # What each endpoint last said, to place a crafted segment the way the simulator does:
+        # its address, RCV.NXT (its last ACK), SND.NXT (the end of what it sent), RCV.WND.
+        self._addr: dict[str, tuple[str, int]] = {}
+        self._said: dict[str, dict[str, int]] = {"A": {}, "B": {}}
         self._queue: list[tuple[float, int, str, bytes]] = []
         self._order = 0
+        # Crafted segments are asked for from the scenario's thread and sent from the relay's
+        # own, which alone touches the queue and the bookkeeping; a byte on the pipe wakes it.
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
 
@@ -85,12 +145,20 @@ class Relay:
         self._thread.start()
 
     def arm(self, t0: float) -> None:
-        """From now on, count segments and apply fates; times are relative to t0."""
+        """From now on, count segments and apply fates; times are relative to t0, and numbers to
+        where each side stands at t0: SND.NXT then reads as 1, as the simulator's iss = 1 does
+        (right after the handshake that is the ISN + 1; after data sent before time 0, past it)."""
+        for ep, said in self._said.items():
+            if "snd_nxt" in said:
+                self._isn[ep] = (said["snd_nxt"] - 1) % 2**32
         self.t0, self._armed = t0, True
 
     def stop(self) -> None:
         self._stop.set()
+        os.write(self._wake_w, b"x")
         self._thread.join(5)
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
 
     def _push(self, due: float, to: str, pkt: bytes) -> None:
         self._order += 1
@@ -105,6 +173,16 @@ class Relay:
         peer = "B" if sender == "A" else "A"
         if Flags.SYN in flags:
             self._isn[sender] = seq
+            self._wscale[sender] = window_scale(pkt)
+        ihl = (pkt[0] & 0x0F) * 4
+        self._addr[sender] = (socket.inet_ntoa(pkt[12:16]), struct.unpack_from("!H", pkt, ihl)[0])
+        said = self._said[sender]
+        end = (seq + length + (Flags.SYN in flags) + (Flags.FIN in flags)) % 2**32
+        if "snd_nxt" not in said or (end - said["snd_nxt"]) % 2**32 < 2**31:
+            said["snd_nxt"] = end
+        window = window_field(pkt) << (0 if Flags.SYN in flags else self._wscale.get(sender, 0))
+        if Flags.ACK in flags and Flags.RST not in flags:
+            said["rcv_nxt"], said["rcv_wnd"] = ack, window
         ordinal, fate = 0, None
         if self._armed and Flags.SYN not in flags:
             self._count[sender] += 1
@@ -114,7 +192,7 @@ class Relay:
         rel_ack = (ack - self._isn.get(peer, 0)) % 2**32 if Flags.ACK in flags else None
         self.log.append(
             Packet(now - self.t0, sender, str(flags), (seq - self._isn.get(sender, 0)) % 2**32,
-                   rel_ack, length, ordinal, action)
+                   rel_ack, length, ordinal, action, window)
         )  # fmt: skip
         if action == "lose":
             return
@@ -122,6 +200,38 @@ class Relay:
         self._push(now + self.delay + extra, peer, pkt)
         if action == "duplicate":
             self._push(now + self.delay + fate.delay / 1e6, peer, pkt)
+
+    def variable(self, endpoint: str, name: str) -> int:
+        """RCV.NXT, RCV.WND, SND.NXT or SND.UNA of `endpoint` as its own segments last told it
+        (SND.UNA is the peer's last ACK), relative to the ISN of the side each belongs to."""
+        peer = "B" if endpoint == "A" else "A"
+        mine, theirs = self._said[endpoint], self._said[peer]
+        value = {"RCV.NXT": lambda: mine["rcv_nxt"] - self._isn[peer], "RCV.WND": lambda: mine["rcv_wnd"],
+                 "SND.NXT": lambda: mine["snd_nxt"] - self._isn[endpoint],
+                 "SND.UNA": lambda: theirs["rcv_nxt"] - self._isn[endpoint]}[name]()  # fmt: skip
+        return value % 2**32
+
+    def inject(self, to: str, make: Callable[[Callable[[str], int]], tuple[Flags, int, int, bytes]]) -> None:
+        """Have the relay craft a segment to `to` as if its peer sent it, now: `make` gets the
+        lookup `variable(to, NAME)` as the relay knows it at that moment and returns (flags, seq,
+        ack, payload), numbers relative to the ISNs (the simulator's iss = 1 numbers)."""
+        self._requests.put((to, make))
+        os.write(self._wake_w, b"x")
+
+    def _inject(self, to: str, make) -> None:
+        flags, seq, ack, payload = make(lambda name: self.variable(to, name))
+        peer = "B" if to == "A" else "A"
+        window = min(0xFFFF, self._said[peer].get("rcv_wnd", 65535) >> self._wscale.get(peer, 0))
+        pkt = build_tcp(self._addr[peer], self._addr[to], seq + self._isn[peer], ack + self._isn[to],
+                        int(flags), window, payload)  # fmt: skip
+        now = time.monotonic()
+        rel_ack = ack if Flags.ACK in flags else None
+        self.log.append(Packet(now - self.t0, peer, str(flags), seq % 2**32, rel_ack, len(payload), 0, "inject",
+                               window << self._wscale.get(peer, 0)))  # fmt: skip
+        try:
+            os.write(self.pair.tun[to], pkt)
+        except OSError:
+            pass  # the namespace is being torn down
 
     def _run(self) -> None:
         fds = {self.pair.tun["A"]: "A", self.pair.tun["B"]: "B"}
@@ -135,11 +245,15 @@ class Relay:
                     pass  # the namespace is being torn down
             wait = 0.05 if not self._queue else max(0.0, self._queue[0][0] - time.monotonic())
             try:
-                ready, _, _ = select.select(list(fds), [], [], min(wait, 0.05))
+                ready, _, _ = select.select([*fds, self._wake_r], [], [], min(wait, 0.05))
             except (OSError, ValueError):
                 return
+            if self._wake_r in ready:
+                os.read(self._wake_r, 64)
+                while not self._requests.empty():
+                    self._inject(*self._requests.get())
             now = time.monotonic()
-            for fd in ready:
+            for fd in (fd for fd in ready if fd in fds):
                 for _ in range(64):  # bounded drain
                     try:
                         pkt = os.read(fd, 65536)

@@ -84,6 +84,59 @@ def test_retransmitted_fin_restarts_time_wait(results):
 
 
 @needs_root
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_delayed_acks_and_time_wait_rearms_are_compared_in_every_scenario(results, name):
+    c = results[name]
+    assert set(c.delayed_acks) == set(c.rearms) == {"A", "B"}
+    assert all(r == k for r, k in c.delayed_acks.values()) and all(r == k for r, k in c.rearms.values())
+
+
+@needs_root
+def test_the_ack_of_a_fin_in_established_waits_for_the_delayed_ack_timer(results):
+    # DelayedACKs counts it; the ACK leaves a tick after the FIN's arrival (10 ms after A sent it), well
+    # before the 40 ms it waits once data has arrived (fin-behind-zero-window: 460 ms after B's read).
+    c = results["normal-close"]
+    assert c.delayed_acks["B"] == (1, 1)
+    ref, ker = c.segments["B"]
+    assert ref[0][1][0] == ker[0][1][0] == "ACK" and 0.010 <= ker[0][0] < 0.040
+    ack = results["fin-behind-zero-window"].segments["B"][1][2]
+    assert ack[1][2] == 302 and ack[0] >= 0.410 + 0.040
+
+
+@needs_root
+def test_time_wait_rearms_measured(results):
+    assert results["late-acks-in-time-wait"].rearms == {"A": (1, 1), "B": (1, 1)}
+    assert results["data-in-time-wait"].rearms["A"] == (1, 1)
+    assert results["new-fin-in-time-wait"].rearms["A"] == (1, 1)
+    # A FIN without the ACK bit is answered but re-arms nothing; an RST off RCV.NXT is not even answered.
+    c = results["fin-without-ack-in-time-wait"]
+    assert c.rearms["A"] == (0, 0) and [s for _, s in c.segments["A"][1]][-1][0] == "ACK"
+    c = results["rst-off-rcv-nxt-in-time-wait"]
+    assert c.rearms["A"] == (0, 0) and len(c.segments["A"][1]) == 2 and c.states["A"][1][-1] == "TIME_WAIT"
+
+
+@needs_root
+def test_rst_in_close_wait_reaches_the_application_as_epipe(results):
+    assert results["rst-in-close-wait"].errors["B"] == ("broken pipe", "broken pipe")
+
+
+@needs_root
+def test_tcp_sequence_edges_and_zero_window_fin(results):
+    right = results["right-edge-in-close-wait"].segments["B"][1]
+    assert len(right) == 2  # the ACK of A's FIN, then only the answer to the segment one past the edge
+    assert results["zero-window-fin"].states["B"][1] == ["ESTABLISHED", "CLOSE_WAIT"]
+    assert [s[0] for _, s in results["empty-segment-past-rcv-nxt"].segments["A"][1]] == ["FIN|ACK"]  # no ACK of it
+    assert len(results["rate-limited-dupacks"].segments["B"][1]) == 2
+
+
+@needs_root
+def test_fin_waits_behind_a_zero_window_then_rides_on_the_data(results):
+    sent = [s for _, s in results["fin-behind-zero-window"].segments["A"][1]]
+    assert sent[0] == ("ACK", 0, 1, 0, "delivered")  # the probe: <SEQ=SND.UNA-1>
+    assert sent[1] == ("FIN|ACK", 1, 1, 300, "delivered")
+
+
+@needs_root
 def test_no_namespace_left_behind(results):
     mine = (
         [n for n in os.listdir("/run/netns") if n.startswith(f"tgb{os.getpid()}-")]

@@ -1,0 +1,178 @@
+"""The reference and a kernel run side by side: what has to agree, and the report when it does not.
+
+Per endpoint: the state sequence; the segments sent (flags, relative seq/ack, length, fate), in
+order, each within TIME_SLACK of the reference's time (so a delayed ACK, a probe or a
+retransmission that leaves at the wrong moment shows); how many ACKs the delayed-ACK timer sent
+(the kernel's DelayedACKs counter); how many times the TIME_WAIT timer was re-armed (the
+kernel's, read from /proc/net/tcp as a jump of the timewait socket's expiry); and the error an
+application still holding its socket would read (SO_ERROR against the reference's last error).
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reference_impl.profiles import LINUX, Profile
+from reference_impl.sim import simulate
+from reference_impl.trace import Trace
+
+from ..reference_source import reference_machine
+
+if TYPE_CHECKING:
+    from .crosscheck import KernelRun
+
+# A kernel segment may leave this much earlier, or this much (plus a share of the time) later,
+# than the reference's: timers fire on 4 ms jiffies, the relay wakes from user space, and the
+# kernel's RTO (~224 ms, its own RTT estimate) is a little above the model's 220 ms.
+TIME_SLACK = (0.008, 0.03, 0.12)  # (earlier, later, later share of the time)
+# A TIME_WAIT expiry that moves later by more than this between two /proc samples was re-armed
+# (/proc shows the time left in 10 ms ticks).
+REARM_JUMP = 0.03
+ERRNO_WORDS = {errno.ECONNRESET: "connection reset", errno.EPIPE: "broken pipe",
+               errno.ETIMEDOUT: "connection aborted due to user timeout"}  # fmt: skip
+APP_CALL_ERRORS = ("connection closing", "connection does not exist")  # answers to a call, not SO_ERROR
+
+
+def _sim_states(trace: Trace, endpoint: str, until_us: int) -> list[str]:
+    cut = Trace([r for r in trace.rows if r.time <= until_us])
+    return cut.states(endpoint) or ["ESTABLISHED"]  # an endpoint nothing happened to
+
+
+SegKey = tuple[str, int | None, int | None, int, str]  # flags, seq, ack, len, fate
+
+
+def _sim_sent(trace: Trace, endpoint: str, until_us: int) -> list[tuple[float, SegKey]]:
+    return [(r.time / 1e6, (r.flags, r.seq, r.ack, r.len or 0, r.fate)) for r in trace.rows
+            if r.endpoint == endpoint and r.event == "send" and r.time <= until_us]  # fmt: skip
+
+
+def _sim_delayed_acks(trace: Trace, endpoint: str, until_us: int) -> int:
+    """ACKs the delayed-ACK timer sent: a DELAYED_ACK timeout followed, at once, by a send."""
+    rows = [r for r in trace.rows if r.endpoint == endpoint and r.time <= until_us]
+    return sum(1 for r, nxt in zip(rows, rows[1:], strict=False)
+               if r.event == "timeout" and r.detail == "DELAYED_ACK" and nxt.event == "send" and nxt.time == r.time)  # fmt: skip
+
+
+def _sim_rearms(trace: Trace, endpoint: str, until_us: int) -> int:
+    """TIME_WAIT timer starts beyond the one each entry into TIME_WAIT makes."""
+    rows = [r for r in trace.rows if r.endpoint == endpoint and r.time <= until_us]
+    starts = sum(1 for r in rows if r.event == "timer" and r.detail.startswith("start TIME_WAIT"))
+    entries = sum(1 for r in rows if r.state_after == "TIME_WAIT" and r.state_before != "TIME_WAIT")
+    return starts - entries
+
+
+def _sim_error(trace: Trace, endpoint: str, until_us: int) -> str:
+    """The last error the application could still read ("" when none)."""
+    heard = [r.detail for r in trace.rows if r.endpoint == endpoint and r.event == "error" and r.time <= until_us
+             and r.detail not in APP_CALL_ERRORS and "no one hears it" not in r.detail]  # fmt: skip
+    return heard[-1] if heard else ""
+
+
+def kernel_rearms(run: KernelRun, endpoint: str) -> int:
+    """Times the kernel's TIME_WAIT expiry (sample time + time left) jumped later in TIME_WAIT."""
+    ends = [t + e.remaining for t, e in run.samples[endpoint] if e is not None and e.timewait and e.state == "TIME_WAIT"]
+    return sum(1 for a, b in zip(ends, ends[1:], strict=False) if b - a > REARM_JUMP)
+
+
+def _on_time(ref: float, ker: float) -> bool:
+    early, late, share = TIME_SLACK
+    return ref - early <= ker <= ref * (1 + share) + late
+
+
+@dataclass
+class Comparison:
+    """The reference and the kernel side by side for one scenario."""
+
+    name: str
+    states: dict[str, tuple[list[str], list[str]]]  # endpoint → (reference, kernel)
+    segments: dict[str, tuple[list[tuple[float, SegKey]], list[tuple[float, SegKey]]]]
+    proc_consistent: dict[str, bool]  # the /proc states appear, in order, in the merged sequence
+    delayed_acks: dict[str, tuple[int, int]]  # endpoint → (reference, kernel DelayedACKs)
+    rearms: dict[str, tuple[int, int]]  # endpoint → (reference, kernel) TIME_WAIT re-arms
+    errors: dict[str, tuple[str, str]]  # endpoint (socket still open) → (reference, kernel SO_ERROR)
+    trace: Trace
+    run: KernelRun
+    # Set when the concurrent run disagreed and the scenario was played again alone: the
+    # report of that first, disturbed run (kept, never hidden).
+    first_attempt: str = ""
+
+    def _timely(self, ep: str) -> list[bool]:
+        ref, ker = self.segments[ep]
+        return [_on_time(r[0], k[0]) for r, k in zip(ref, ker, strict=False)]
+
+    @property
+    def agrees(self) -> bool:
+        return (all(r == k for r, k in self.states.values())
+                and all([s for _, s in r] == [s for _, s in k] for r, k in self.segments.values())
+                and all(all(self._timely(ep)) for ep in self.segments)
+                and all(self.proc_consistent.values())
+                and all(r == k for r, k in self.delayed_acks.values())
+                and all(r == k for r, k in self.rearms.values())
+                and all(r == k for r, k in self.errors.values()))  # fmt: skip
+
+    def report(self) -> str:
+        """Both runs side by side; a row marked ✗ differs."""
+        lines = [f"scenario {self.name}: {self.run.scenario.scenario.description}",
+                 f"  {'':3}{'reference (linux profile)':44}kernel"]  # fmt: skip
+        for ep in "AB":
+            ref, ker = self.states[ep]
+            mark = "  " if ref == ker else "✗ "
+            lines.append(f"{mark}{ep} states: {' → '.join(ref)}")
+            lines.append(f"  {'':9} {' → '.join(ker)}   (kernel)")
+            timed = ", ".join(f"{s} {t * 1000:.1f} ms" for t, s in self.run.timeline(ep))
+            mark = "  " if self.proc_consistent[ep] else "✗ "
+            lines.append(
+                f"{mark}{'':10}kernel timeline: {timed}; /proc alone: {' → '.join(self.run.proc_states(ep))}"
+            )
+            for what, (r, k) in (("delayed ACKs", self.delayed_acks[ep]), ("TIME_WAIT re-arms", self.rearms[ep])):
+                lines.append(f"{'  ' if r == k else '✗ '}{ep} {what}: {r} (reference), {k} (kernel)")
+            if ep in self.errors:
+                r, k = self.errors[ep]
+                lines.append(f"{'  ' if r == k else '✗ '}{ep} error the application reads: {r or 'none'!r} "
+                             f"(reference), {k or 'none'!r} (kernel SO_ERROR)")  # fmt: skip
+        for ep in "AB":
+            ref, ker = self.segments[ep]
+            timely = self._timely(ep)
+            lines.append(f"  {ep} sent:")
+            for i in range(max(len(ref), len(ker))):
+                r = _seg_text(ref[i]) if i < len(ref) else "—"
+                k = _seg_text(ker[i]) if i < len(ker) else "—"
+                same = i < len(ref) and i < len(ker) and ref[i][1] == ker[i][1] and timely[i]
+                late = "" if i >= len(timely) or timely[i] else "   (too early or too late)"
+                lines.append(f"  {'  ' if same else '✗ '}{r:44}{k}{late}")
+        if self.first_attempt:
+            lines.append("  (played again alone after this first, concurrent run disagreed:)")
+            lines += ["  | " + line for line in self.first_attempt.splitlines()]
+        return "\n".join(lines)
+
+
+def _seg_text(item: tuple[float, SegKey]) -> str:
+    t, (flags, seq, ack, length, fate) = item
+    a = "" if ack is None else f"<ACK={ack}>"
+    return f"{t * 1000:7.1f} ms <SEQ={seq}>{a}<CTL={flags.replace('|', ',')}> {length} {fate}"
+
+
+def _subsequence(small: list[str], big: list[str]) -> bool:
+    it = iter(big)
+    return all(any(s == b for b in it) for s in small)
+
+
+def compare(run: KernelRun, base: Profile = LINUX) -> Comparison:
+    """Simulate the scenario under the profile and put it beside the kernel run."""
+    ks = run.scenario
+    trace = simulate(ks.scenario, ks.profile(base), reference_machine())
+    until = int(ks.observe * 1e6)
+    states = {ep: (_sim_states(trace, ep, until), run.states(ep)) for ep in "AB"}
+    segments = {
+        ep: (_sim_sent(trace, ep, until),
+             [(p.time, (p.flags, p.seq, p.ack, p.len, p.fate)) for p in run.sent(ep)])
+        for ep in "AB"
+    }  # fmt: skip
+    proc_ok = {ep: _subsequence(run.proc_states(ep), run.states(ep)) for ep in "AB"}
+    delayed = {ep: (_sim_delayed_acks(trace, ep, until), run.counted(ep, "DelayedACKs")) for ep in "AB"}
+    rearms = {ep: (_sim_rearms(trace, ep, until), kernel_rearms(run, ep)) for ep in "AB"}
+    errors = {ep: (_sim_error(trace, ep, until), ERRNO_WORDS.get(code, errno.errorcode.get(code, "")) if code else "")
+              for ep, code in run.errors.items()}  # fmt: skip
+    return Comparison(ks.name, states, segments, proc_ok, delayed, rearms, errors, trace, run)
