@@ -1,6 +1,7 @@
 """The launcher: confine this process by applying DEFENCES in order, then exec the command.
 
-Run as `python -m autograder.sandbox -- CMD...` with the SandboxPolicy as JSON on stdin and the
+Run as `python -I -S .../autograder/sandbox/launch.py --fds R,W -- CMD...` (or `python -m
+autograder.sandbox`) with the SandboxPolicy as JSON on stdin and the
 conversation's two pipes as fds 3 (grader to sandbox) and 4 (sandbox to grader); the grader's
 side is `autograder.sandbox.start`. Before the exec the launcher sends one frame on fd 4:
 {"op": "sandbox", "achieved": [names], "missing": {name: why}, "home": path, "view": path}; with
@@ -16,22 +17,31 @@ and after the exec it touches nothing of the sandbox's at all.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import resource
 import shutil
+import struct
 import sys
 
-from autograder.runner.channel import write_frame
+if __name__ == "__main__":  # run as a script: find this package without site-packages
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from . import linux
-from .defences import DEFENCES
-from .policy import HOME, VIEW, SandboxPolicy
+from autograder.sandbox import linux
+from autograder.sandbox.defences import DEFENCES
+from autograder.sandbox.policy import HOME, VIEW, SandboxPolicy
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 ETC_FILES = ("passwd", "group", "hosts", "nsswitch.conf", "localtime", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
              "mime.types", "ssl", "alternatives", "fonts", "os-release")  # fmt: skip
 DEVICES = ("null", "zero", "full", "random", "urandom")
 REQUESTS, REPLIES = 3, 4
+
+
+def write_frame(fd: int, obj: object) -> None:
+    """One frame as autograder.runner.channel reads it (a 4-byte big-endian length, then JSON)."""
+    data = json.dumps(obj).encode()
+    os.write(fd, struct.pack(">I", len(data)) + data)
 
 
 class NotNeeded(Exception):
@@ -139,7 +149,7 @@ class Launch:
         for name in ETC_FILES:
             self._show(os.path.join("/etc", name))
         python = os.path.realpath(self.policy.python)
-        for path in dict.fromkeys((sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(python)))):
+        for path in dict.fromkeys((*self.policy.python_dirs, os.path.dirname(os.path.dirname(python)))):
             self._show(path)
         self._mkdir(VIEW)
         linux.bind(self.policy.view, self._at(VIEW))

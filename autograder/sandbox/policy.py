@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 HOME = "/home/learner"  # the sandbox's home and working directory: a private tmpfs
 VIEW = "/opt/tcpclose/view"  # where the learner view of the packages appears, read-only
@@ -29,6 +29,10 @@ class SandboxPolicy:
     uid: int | None = None
     required: bool = False
     python: str = sys.executable
+    # The interpreter's trees (a venv and the Python it was made from), shown read-only: named by
+    # the grader, whose interpreter this is (the launcher runs without site-packages and cannot tell).
+    python_dirs: tuple[str, ...] = field(default_factory=lambda: tuple(dict.fromkeys(
+        (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix))))
     network: bool = False
     memory: int = 3 << 30  # address space; IPython + pandas need ~1 GiB of it
     cpu: int = 600
@@ -45,5 +49,5 @@ class SandboxPolicy:
     @classmethod
     def from_json(cls, text: str) -> SandboxPolicy:
         d = json.loads(text)
-        d["files"], d["hide"] = tuple(d["files"]), tuple(d["hide"])
+        d["files"], d["hide"], d["python_dirs"] = tuple(d["files"]), tuple(d["hide"]), tuple(d["python_dirs"])
         return cls(**d)
