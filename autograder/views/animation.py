@@ -90,7 +90,9 @@ def animated_html(
     css = CSS.format(uid=uid, n=len(panels), view_h=view_h, state_px=18 if len(panels) == 1 else 15)
     html = (
         f"<style>{css}{rules}</style>"
-        f'<div class="tl-wrap"><div class="tl-heads">{heads}</div><div class="tl-svg">{svg}</div>'
+        # The heads and the stacked frames are for the eye (every frame is in the page, shown by opacity);
+        # a screen reader gets the picture's title and description, and the tables below.
+        f'<div class="tl-wrap"><div class="tl-heads" aria-hidden="true">{heads}</div><div class="tl-svg">{svg}</div>'
         f"{table_html(panels)}</div>"
     )
     return html, steps

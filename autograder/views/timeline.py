@@ -106,7 +106,7 @@ class Timeline(widgets.VBox):
         self._loading = False
         self.divergence: tuple[int, int | None] | None = None
         self._run, self._labels, self._max, self._highlight = run, labels, max_events, highlight
-        self.play = widgets.Play(value=0, min=0, max=1, step=1, interval=800, description="play",
+        self.play = widgets.Play(value=0, min=0, max=1, step=1, interval=800, description="play", show_repeat=False,
                                  layout=widgets.Layout(width="auto"))  # fmt: skip
         self.slider = widgets.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True,
                                         layout=widgets.Layout(width="420px"))  # fmt: skip
