@@ -42,7 +42,7 @@ LEARNER_FILES = (
     "reference_impl/scenarios.py", "reference_impl/script.py", "reference_impl/segment.py",
     "reference_impl/sim.py", "reference_impl/states.py", "reference_impl/tcb.py", "reference_impl/trace.py",
     "reference_impl/transitions.py",
-    "autograder/__init__.py", "autograder/cli.py", "autograder/learner.py", "autograder/harness.py",
+    "autograder/__init__.py", "autograder/cli.py", "autograder/pcap.py", "autograder/learner.py", "autograder/harness.py",
     "autograder/plain.py", "autograder/feedback.py", "autograder/integrity.py", "autograder/manifest.py",
     "autograder/checks/*.py", "autograder/reference_source.py", "autograder/recorded.py",
     "autograder/visible.py", "autograder/notebook_helpers.py", "autograder/views/*.py", "autograder/kernel/*.py",
