@@ -137,10 +137,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inbox")
     p.add_argument("assignment")
     p.add_argument("--replace", action="store_true", help="replace earlier submissions that differ")
-    p = steps.add_parser("autograde", parents=[course], help="parallel, sandboxed, resumable autograde")
+    p = steps.add_parser("autograde", parents=[course], help="trusted, sandboxed, parallel, resumable autograde",
+                         description="Each submission's cells run in a sandbox; every point is computed outside "
+                                     "it, from the notebook's grading manifest. Exit 1 names the submissions that "
+                                     "could not be graded; flags (what a submission was seen trying) never change "
+                                     "a score.")  # fmt: skip
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="long-lived grading workers (default 2; 0: in this process)")
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: the course config)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
