@@ -17,6 +17,8 @@ handed it in. Operators, chosen after the mistakes learners make:
     boolop    `and` ↔ `or`
     compare   a boundary moved: < ↔ <=, > ↔ >=
     const     an integer constant + 1
+    seq→int   sequence arithmetic done on plain integers, without modulo 2**32: seq_add(a, n) → a + n,
+              seq_lt(a, b) → a < b (and seq_le, seq_gt, seq_ge, seq_diff): right until the numbers wrap
 
 Some mutants cannot change what any endpoint observably does; each is listed in
 EQUIVALENT with the reason, and the test insists the list is exactly the survivors.
@@ -35,6 +37,8 @@ from pathlib import Path
 from reference_impl import actions, handlers
 from reference_impl.segment import ACK, FIN, MOD, Segment
 from reference_impl.states import State, Step, Timer
+
+from .harness import LearnerMachine, Limits, machine_from_namespace
 
 SOURCES = {"actions": Path(actions.__file__), "handlers": Path(handlers.__file__)}
 OUTPUT_NAMES = {"Send", "StartTimer", "CancelTimer", "DeliverData", "DeliverEOF", "Error"}
@@ -125,6 +129,10 @@ def _excluded(fn_body_nodes: ast.AST) -> set[int]:
 
 
 _COMPARE_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
+# The sequence arithmetic of reference_impl.segment, and the plain integer operation a learner writes instead.
+SEQ_PLAIN = {"seq_add": ast.Add, "seq_diff": ast.Sub, "seq_lt": ast.Lt, "seq_le": ast.LtE, "seq_gt": ast.Gt,
+             "seq_ge": ast.GtE}  # fmt: skip
+_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
 
 def _sites(module: str) -> Iterator[tuple[int, ast.AST, str, str]]:
@@ -154,6 +162,10 @@ def _sites(module: str) -> Iterator[tuple[int, ast.AST, str, str]]:
                     yield index, node, "duration", v
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in OUTPUT_BLOCKS:
             yield index, node, "drop", "nothing"
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SEQ_PLAIN
+              and len(node.args) == 2):  # fmt: skip
+            a, b = (ast.unparse(x) for x in node.args)
+            yield index, node, "seq→int", f"{a} {_SYMBOL[SEQ_PLAIN[node.func.id]]} {b}"
         elif isinstance(node, ast.If | ast.IfExp):
             yield index, node, "negate", "not (...)"
         elif isinstance(node, ast.comprehension):
@@ -224,6 +236,10 @@ def _apply(tree: ast.Module, m: Mutant) -> None:
         node.ops = [_COMPARE_SWAP[type(node.ops[0])]()]
     elif op == "const":
         node.value += 1
+    elif op == "seq→int":
+        plain, (a, b) = SEQ_PLAIN[node.func.id], node.args
+        new = ast.BinOp(a, plain(), b) if plain in (ast.Add, ast.Sub) else ast.Compare(a, [plain()], [b])
+        _replace(tree, node, new)
     ast.fix_missing_locations(tree)
 
 
@@ -316,10 +332,19 @@ EQUIVALENT |= {
         "with `or` the extra CancelTimer(FIN_WAIT_2) happens only where that timer was never started "
         "(an orphan under RFC 9293, or a shutdown() socket under Linux); cancelling a timer that is not "
         "running changes nothing",
-    "handlers.close_wait: not `not shutdown` in `tcb, outputs = send_fin(tcb, profile, orphan=not "
-    "shutdown)` → without not":
+    "handlers.close_wait: not `not shutdown` in `tcb, outputs = send_fin(tcb, profile, orphan=not shutdown, "
+    "reading=not rdwr)` → without not":
         "the orphan flag set on the way to LAST_ACK is never read again: only FIN_WAIT_1, FIN_WAIT_2 and "
-        "take_text read it, and LAST_ACK reaches none of them",
+        "take_text read it, and LAST_ACK reaches none of them (and refuses_data, which it also sets, is about "
+        "data, which cannot come after the peer's FIN)",
+    "handlers.close_wait: not `not rdwr` in `tcb, outputs = send_fin(tcb, profile, orphan=not shutdown, "
+    "reading=not rdwr)` → without not":
+        "`reading` only sets refuses_data, which screen reads for data beyond RCV.NXT; in LAST_ACK the peer's "
+        "FIN has been taken, so no data can come after it",
+    "handlers.close_wait: const `0` in `outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))  # the data carries "
+    "the ACK` → 1":
+        "the cancel of DELAYED_ACK moves after the data segment in the same step; a timer cancel and a segment "
+        "of the same instant commute",
 }  # fmt: skip
 
 
@@ -333,11 +358,21 @@ class Outcome:
     by: str = ""  # the first case that failed
 
 
+# A mutant dies of what it does, never of a loaded machine: the checks' wall-clock limits (one second
+# a call, twenty a check) are for learners' runaway code, and the course-wide suite runs far longer.
+PATIENT = Limits(per_call=60.0, per_check=3600.0)
+
+
+def machine(m: Mutant) -> LearnerMachine:
+    """The mutant as the checks take a learner's handlers, with PATIENT limits."""
+    return dataclasses.replace(machine_from_namespace(build(m)), limits=PATIENT)
+
+
 def grade(m: Mutant) -> Outcome:
     """Grade one mutant with the whole course's hidden tests, stopping at the first failure."""
     from .checks import hidden_suite
 
-    failures = hidden_suite(build(m), partial=True, fail_fast=True).failures
+    failures = hidden_suite(machine(m), partial=True, fail_fast=True).failures
     return Outcome(m, bool(failures), failures[0].name if failures else "")
 
 
@@ -350,7 +385,7 @@ def run_all(mutants: tuple[Mutant, ...] | None = None, processes: int = 1) -> li
 
     from .checks import hidden_suite
 
-    hidden_suite(build(mutants[0]), partial=True)  # warm the reference caches before forking
+    hidden_suite(machine(mutants[0]), partial=True)  # warm the reference caches before forking
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         return pool.map(grade, mutants, chunksize=8)
 
