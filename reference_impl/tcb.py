@@ -232,21 +232,25 @@ def screen(tcb: TCB, seg: Segment, profile: Profile = RFC9293) -> Screened:
     acked_new = seq_lt(tcb.snd_una, seg.ack)
     if old and not acked_new:
         return Screened(Verdict.DROP, tcb, reply=tcb.ack())
-    before = tcb
+    changes: dict = {}
     if acked_new:
         advanced = seq_diff(seg.ack, tcb.snd_una)
         fin_now_acked = tcb.fin_sent and seg.ack == seq_add(tcb.fin_seq, 1)
         data_acked = advanced - (1 if fin_now_acked else 0)
-        tcb = tcb.replace(snd_una=seg.ack, unacked=tcb.unacked[data_acked:], retries=0, probed=False)
-    if seq_le(before.snd_una, seg.ack):
+        changes.update(snd_una=seg.ack, unacked=tcb.unacked[data_acked:], retries=0, probed=False)
+    if seg.window != tcb.snd_wnd and seq_le(tcb.snd_una, seg.ack):
         # "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated"; a window that
         # opens ends the zero-window probing (its backoff with it, as Linux tcp_ack_probe does).
-        reopened = tcb.snd_wnd == 0 and seg.window > 0
-        tcb = tcb.replace(snd_wnd=seg.window, **({"retries": 0, "probed": False} if reopened else {}))
-        if reopened and tcb.snd_nxt != tcb.snd_una:
-            # What is in flight past a zero window is the probe octet the peer refused: it goes
-            # back to the queue and leaves again, in order, with what follows it.
-            tcb = tcb.replace(snd_nxt=tcb.snd_una, unsent=tcb.unacked + tcb.unsent, unacked=b"")
+        changes["snd_wnd"] = seg.window
+        if tcb.snd_wnd == 0:
+            changes.update(retries=0, probed=False)
+            una, unacked = changes.get("snd_una", tcb.snd_una), changes.get("unacked", tcb.unacked)
+            if tcb.snd_nxt != una:
+                # What is in flight past a zero window is the probe octet the peer refused: it goes
+                # back to the queue and leaves again, in order, with what follows it.
+                changes.update(snd_nxt=una, unsent=unacked + tcb.unsent, unacked=b"")
+    if changes:
+        tcb = tcb.replace(**changes)
     # Text after close() on a stack whose close() also ends reading (linux: refuses_data): the
     # data can never be read, so it is refused with <SEQ=SEG.ACK><CTL=RST> and the connection
     # is over (RFC 9293 §3.6.1 SHLD-3; Linux tcp_rcv_state_process → tcp_reset).
