@@ -18,8 +18,9 @@ COLUMNS = (
 
 # close/write/abort: application calls; send/recv: segments; timeout: a timer fired;
 # timer: a timer started or cancelled; deliver: data or EOF handed to the application;
-# error: an error reported to the application; reopen: a new incarnation of the 4-tuple.
-EVENTS = ("close", "write", "abort", "send", "recv", "timeout", "timer", "deliver", "error", "reopen")
+# error: an error reported to the application; reopen: a new incarnation of the 4-tuple;
+# read: the application read its buffer, and the receive window opened (detail RCV.WND=n).
+EVENTS = ("close", "write", "abort", "send", "recv", "timeout", "timer", "deliver", "error", "reopen", "read")
 
 
 @dataclass(frozen=True, slots=True)
