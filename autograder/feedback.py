@@ -95,10 +95,11 @@ def first_divergence(
     for i, (e, g) in enumerate(zip(expected, got, strict=False)):
         if e != g:
             return Divergence(i, e, g, handed_on=_handed_on(got[:i], g, tcb_difference(e.tcb, g.tcb)))
-    n = len(got)
     if error is not None:
+        n = len(got)
         return Divergence(n, expected[n] if n < len(expected) else None, None, error)
-    if len(expected) != len(got):
+    if len(expected) != len(got):  # one run goes on where the other has ended
+        n = min(len(expected), len(got))
         return Divergence(n, expected[n] if n < len(expected) else None, got[n] if n < len(got) else None)
     return None
 

@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import inspect
 import io
+import operator
 import signal
 import sys
 import threading
@@ -52,7 +53,7 @@ from reference_impl.states import (
 from reference_impl.tcb import TCB
 from reference_impl.trace import Trace
 
-from .integrity import reference_code_ids as _reference_code_ids
+from .integrity import reference_functions as _reference_functions
 from .reference_source import reference_machine
 
 Handler = Callable[[TCB, Stimulus, Profile], Step]
@@ -266,8 +267,11 @@ class Guard:
     SIGALRM timer (it also stops `time.sleep`), elsewhere a `sys.settrace` line counter.
     """
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, *, watch_reference: bool = True) -> None:
         self.limits = limits or Limits()
+        # In-process learner code could reach the reference's handlers; code in another process cannot.
+        self.watch_reference = watch_reference
+        self._call_started = 0.0
         self.output = _CappedOutput(self.limits.output)
         self.spent = 0.0
         self.calls = 0
@@ -295,6 +299,8 @@ class Guard:
             except ValueError:  # not the main interpreter's main thread after all
                 use = False
         self._use_signal = use
+        if use:
+            signal.setitimer(signal.ITIMER_REAL, _TICK, _TICK)
         try:
             yield self
         finally:
@@ -304,7 +310,9 @@ class Guard:
             self._use_signal = False
 
     def _alarm(self, signum, frame) -> None:
-        if self._in_call:
+        # A tick every TICK seconds through the session (two system calls per handler call would
+        # cost more than many handlers do); it stops a call that has run past the limit.
+        if self._in_call and time.monotonic() - self._call_started > self.limits.per_call:
             raise _CallTimeout
 
     def wrap(self, state: State, fn: Handler) -> Handler:
@@ -331,70 +339,67 @@ class Guard:
         return known
 
     def _call(self, state: State, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
-        where = f"in {state}, on {stimulus_text(ev)}, your handler"
+        def where() -> str:  # written out only for a failure: formatting a segment costs
+            return f"in {state}, on {stimulus_text(ev)}, your handler"
+
         if self.spent > self.limits.per_check:
-            raise self._error(f"{where} was not called: your handlers already took {self.spent:.1f} s "
+            raise self._error(f"{where()} was not called: your handlers already took {self.spent:.1f} s "
                               f"in this check (limit {self.limits.per_check:g} s); make them faster", "slow", state, ev)
         broken = self._broken.get(id(fn))
         if broken is not None:  # it already hung once in this check: do not wait for it again
             raise self._error(broken.sentence, broken.kind, state, ev)
-        snapshot = tcb.replace()
+        snapshot = _tcb_fields(tcb)
         self.output.count = 0  # the output limit is per call: a chatty but correct handler passes
         started = time.perf_counter()
         self.calls += 1
         try:
             step = self._run(fn, tcb, ev, profile)
         except _CallTimeout:
-            err = self._error(f"{where} ran longer than {self.limits.per_call:g} s and was stopped "
+            err = self._error(f"{where()} ran longer than {self.limits.per_call:g} s and was stopped "
                               "(an endless loop?)", "timeout", state, ev)
             self._broken[id(fn)] = err
             raise err from None
         except _OutputFlood:
-            raise self._error(f"{where} printed more than {self.limits.output} characters and was stopped; "
+            raise self._error(f"{where()} printed more than {self.limits.output} characters and was stopped; "
                               "remove the print calls in a loop", "output", state, ev) from None
         except _ReferenceCalled:
-            raise self._error(f"{where} called the reference solution's handler; write the state's "
+            raise self._error(f"{where()} called the reference solution's handler; write the state's "
                               "logic yourself (the building blocks in autograder.learner are allowed)",
                               "integrity", state, ev) from None
         except LearnerError as e:  # a handler run elsewhere, telling what went wrong there
-            raise self._error(f"{where} {e.sentence}", e.kind, state, ev) from None
+            raise self._error(f"{where()} {e.sentence}", e.kind, state, ev) from None
         except dataclasses.FrozenInstanceError as e:
-            raise self._error(f"{where} tried to change a frozen value ({e}); the TCB it is given "
+            raise self._error(f"{where()} tried to change a frozen value ({e}); the TCB it is given "
                               "cannot change: return a new TCB in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)",
                               "frozen", state, ev) from None
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # noqa: BLE001 - anything a learner raises is feedback
-            raise self._error(f"{where} raised {_exception_text(e)}{_where_in_learner_code(e)}",
+            raise self._error(f"{where()} raised {_exception_text(e)}{_where_in_learner_code(e)}",
                               "exception", state, ev) from None
         finally:
             self.spent += time.perf_counter() - started
-        if tcb != snapshot:
-            raise self._error(f"{where} changed the TCB it was given; the TCB is frozen: return a new TCB "
+        if _tcb_fields(tcb) != snapshot:
+            raise self._error(f"{where()} changed the TCB it was given; the TCB is frozen: return a new TCB "
                               "in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)", "frozen", state, ev)
         problem = step_problem(step)
         if problem:
-            raise self._error(f"{where} {problem}", "return", state, ev)
+            raise self._error(f"{where()} {problem}", "return", state, ev)
         return step
 
     def _run(self, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
-        saved = sys.stdout, sys.stderr, sys.getprofile(), sys.gettrace()
+        saved = sys.stdout, sys.stderr, sys.gettrace()
         sys.stdout = sys.stderr = self.output
+        self._call_started = time.monotonic()
         self._in_call = True
         try:
-            if self._use_signal:
-                signal.setitimer(signal.ITIMER_REAL, self.limits.per_call, 0.05)
-            else:
-                sys.settrace(_line_limit(time.monotonic() + self.limits.per_call))
-            if _reference_code_ids():
-                sys.setprofile(_watch_reference)
-            return fn(tcb, ev, profile)
+            if not self._use_signal:
+                sys.settrace(_line_limit(self._call_started + self.limits.per_call))
+            with _reference_trapped(self.watch_reference):
+                return fn(tcb, ev, profile)
         finally:
-            sys.setprofile(saved[2])
-            if self._use_signal:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            else:
-                sys.settrace(saved[3])
+            if not self._use_signal:
+                sys.settrace(saved[2])
             self._in_call = False
             sys.stdout, sys.stderr = saved[0], saved[1]
 
@@ -405,10 +410,48 @@ class Guard:
         return err
 
 
-def _watch_reference(frame, event, arg) -> None:
-    """sys.setprofile hook during learner calls: entering a reference handler is delegation."""
-    if event == "call" and id(frame.f_code) in _reference_code_ids():
-        raise _ReferenceCalled
+_TICK = 0.05  # seconds between the session's timer ticks
+_tcb_fields = operator.attrgetter(*TCB.__slots__)  # a snapshot of a TCB, to see whether a handler changed it
+
+
+def _trap(*args, **kwargs):
+    """Stands in for the body of every reference handler while a learner call runs: entering one is
+    delegation. (Looked up by name: this code runs with the reference module's globals.)"""
+    raise __import__("autograder.harness", fromlist=["_ReferenceCalled"])._ReferenceCalled
+
+
+class _Trapped:
+    """Swaps the reference handlers' code for _trap while learner calls run (nested, thread-counted):
+    a call into them, however obtained (getattr with a computed name, importlib, a table), stops
+    there. Cheaper than a profile hook on every call the learner's code makes."""
+
+    lock = threading.Lock()
+    depth = 0
+    originals: list[tuple[Callable, object]] = []
+
+    def __init__(self, active: bool) -> None:
+        self.active = active and bool(_reference_functions())
+
+    def __enter__(self) -> None:
+        if self.active:
+            with _Trapped.lock:
+                if _Trapped.depth == 0:
+                    _Trapped.originals = [(fn, fn.__code__) for fn in _reference_functions()]
+                    for fn, _ in _Trapped.originals:
+                        fn.__code__ = _TRAP
+                _Trapped.depth += 1
+
+    def __exit__(self, *exc) -> None:
+        if self.active:
+            with _Trapped.lock:
+                _Trapped.depth -= 1
+                if _Trapped.depth == 0:
+                    for fn, code in _Trapped.originals:
+                        fn.__code__ = code
+
+
+_TRAP = _trap.__code__
+_reference_trapped = _Trapped
 
 
 def _line_limit(deadline: float):
@@ -584,9 +627,25 @@ class Run:
     error: LearnerError | None = None
 
 
-def run_machine(scenario: Scenario, profile: Profile, table: Mapping[State, Handler], learner_states=()) -> Run:
-    """Simulate `scenario` with `table` for both endpoints, recording every call."""
+AFTER_DIVERGENCE = 20  # handler calls recorded past the first difference from `expected` (the picture's tail)
+
+
+class _Enough(Exception):
+    """Stops a learner's run that has gone its own way for AFTER_DIVERGENCE calls."""
+
+
+def run_machine(
+    scenario: Scenario, profile: Profile, table: Mapping[State, Handler], learner_states=(),
+    substitute: Mapping[int, Step] | None = None, expected: list[Observed] | None = None,
+) -> Run:
+    """Simulate `scenario` with `table` for both endpoints, recording every call. `substitute`
+    gives the Step to take instead of calling the handler, by the call's index in the run
+    (an allowed alternative taken as the reference's own answer). With `expected` (the
+    reference's calls), the run stops AFTER_DIVERGENCE calls after it first differs from them:
+    a machine that has gone wrong may otherwise run to the simulator's event limit."""
+    substitute = substitute or {}
     observed: list[Observed] = []
+    diverged: list[int] = []
     armed: dict[str, dict[Timer, int]] = {"A": {}, "B": {}}
     sim: Simulation
 
@@ -594,12 +653,18 @@ def run_machine(scenario: Scenario, profile: Profile, table: Mapping[State, Hand
         mine = state in learner_states
 
         def handler(tcb: TCB, ev: Stimulus, prof: Profile) -> Step:
-            step = fn(tcb, ev, prof)
+            step = substitute.get(len(observed)) or fn(tcb, ev, prof)
             ep = sim.endpoint
             before = _sorted_timers(armed[ep])
             sends, armed[ep], app = observe(step, ev, armed[ep], sim.now)
             observed.append(Observed(sim.now, ep, state, ev, step.state, sends, _sorted_timers(armed[ep]),
                                      app, mine, step, tcb, before))
+            if expected is not None:
+                n = len(observed) - 1
+                if not diverged and (n >= len(expected) or observed[n] != expected[n]):
+                    diverged.append(n)
+                if diverged and n >= diverged[0] + AFTER_DIVERGENCE:
+                    raise _Enough
             return step
 
         return handler
@@ -611,4 +676,6 @@ def run_machine(scenario: Scenario, profile: Profile, table: Mapping[State, Hand
     except LearnerError as e:
         e.endpoint, e.time = sim.endpoint, sim.now
         return Run(sim.trace, observed, e)
+    except _Enough:
+        pass
     return Run(sim.trace, observed)

@@ -44,15 +44,22 @@ def _forbidden() -> dict[int, str]:
 
 
 @functools.cache
-def reference_code_ids() -> frozenset[int]:
-    """The code objects of the reference's handlers, which the harness watches for during learner
-    calls. By identity: a recompiled copy of the source is a different (and allowed, e.g. for
-    mutants) code object. Empty where the handlers are not installed."""
+def _answer_key() -> tuple[tuple, dict[int, str]]:
+    """The reference's handlers and handle() (which the harness traps during learner calls), and
+    the id of each one's code object → what it is (a copy of a function keeps its code). Taken
+    once, before any trap swaps the code. Empty where the handlers are not installed."""
     try:
         from reference_impl import handlers as reference
     except ImportError:
-        return frozenset()
-    return frozenset(id(f.__code__) for f in (*reference.HANDLERS.values(), reference.handle))
+        return (), {}
+    functions = (*reference.HANDLERS.values(), reference.handle)
+    codes = {id(reference.handle.__code__): "the reference's handle()"}
+    codes |= {id(fn.__code__): f"the reference's {state.value.lower()} handler" for state, fn in reference.HANDLERS.items()}
+    return functions, codes
+
+
+def reference_functions() -> tuple:
+    return _answer_key()[0]
 
 
 # Names that, read from the top-level package reference_impl, lead to the answer key.
@@ -60,7 +67,10 @@ _KEY_ATTRIBUTES = {"handlers", "HANDLERS", "handle"}
 
 
 def inspect_submission(source: object, found: Mapping[State, Callable]) -> str | None:
-    """Why the submission delegates to the reference (one sentence), or None when it does not."""
+    """Why the submission delegates to the reference (one sentence), or None when it does not
+    (always None where the reference's handlers are not installed: nothing to delegate to)."""
+    if not reference_functions():
+        return None
     if isinstance(source, Mapping):
         for name, value in source.items():
             what = _forbidden().get(id(value))
@@ -85,6 +95,8 @@ def function_problem(fn: object, seen: set[int]) -> str | None:
     what = _forbidden().get(id(fn))
     if what:
         return f"is {what}"
+    if isinstance(fn, FunctionType) and (what := _answer_key()[1].get(id(fn.__code__))):
+        return f"is a copy of {what}"
     if not isinstance(fn, FunctionType) or _ours(fn):
         return None
     for code in _codes(fn.__code__):

@@ -6,6 +6,7 @@
     functions         check_transition / check_scenario / check_family / check_transitions,
                       manifest checks (run_spec) and a notebook's hidden suite
     cells             grade_cell (CellVerdict) and CellTests, the notebooks' test-cell helper
+    alternatives      the differences from the reference a correct answer may show (RFC-allowed)
 """
 
 from .cells import CellTests, CellVerdict, cell_points, grade_cell

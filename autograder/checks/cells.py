@@ -54,7 +54,7 @@ def grade_cell(cell: TestCell, machine: LearnerMachine | object) -> CellVerdict:
     """The cell's points, what the learner reads under it, the class report's tally and the first
     divergence drawn. Deterministic: the same machine gets the same verdict."""
     machine = machine_from_namespace(machine)
-    guard = Guard(machine.limits)
+    guard = Guard(machine.limits, watch_reference=machine.source is not None)  # code elsewhere cannot reach it
     visible = run_visible(cell, machine, guard)
     lines = [o.line() for o in visible]
     failed = next((o for o in visible if o.failures), None)

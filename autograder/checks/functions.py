@@ -62,7 +62,7 @@ def run_cases(
     if reason:  # every case scores zero, for the one reason
         result = CheckOutcome(title, [Case(title, False, f"{title}: {reason}")] * max(1, len(to_run)))
         return result if partial else result.raise_if_failed()
-    guard = guard or Guard(limits or machine.limits)
+    guard = guard or Guard(limits or machine.limits, watch_reference=machine.source is not None)
     outcome: list[Case] = []
     with guard.session():
         for case in to_run:

@@ -1,4 +1,4 @@
-"""Load the three independent correct implementations (this directory is not a package)."""
+"""Load the independent correct implementations (this directory is not a package)."""
 
 from __future__ import annotations
 
@@ -21,4 +21,6 @@ def correct_implementations() -> dict[str, object]:
         "table-driven": load("impl_table").HANDLERS,
         "match from the RFC": load("impl_match").HANDLERS,
         "FIN-sequence tracking (class)": load("impl_finseq").CloseMachine,
+        "module-level aliases, imports inside (namespace)": vars(load("impl_aliases")),
+        "no building blocks": load("impl_plain").HANDLERS,
     }

@@ -165,7 +165,7 @@ def test_a_broken_cell_costs_only_its_own_cases():
 
     for notebook in ("01_active_close", "03_simultaneous_close"):
         result = hidden_suite(namespace(closing=closing), notebook)
-        assert 0.5 < result.score < 1
+        assert 0.3 < result.score < 1  # notebook 3 is half about CLOSING; the other half still passes
         assert all("in CLOSING, on" in c.message and "returned None" in c.message for c in result.failures)
 
 
@@ -176,3 +176,17 @@ def test_a_class_that_cannot_be_built_is_a_sentence():
 
     with pytest.raises(LearnerError, match="give it no required constructor arguments"):
         collect(Machine)
+
+
+def test_a_module_level_alias_named_like_a_state_is_not_a_handler():
+    """`TIME_WAIT = Timer.TIME_WAIT` or `ESTABLISHED, CLOSED = State.ESTABLISHED, State.CLOSED` at the
+    top of a notebook: only callables are handlers; an alias is named only when nothing else is found."""
+    from autograder.learner import Timer
+
+    ns = namespace(TIME_WAIT=Timer.TIME_WAIT, ESTABLISHED=State.ESTABLISHED, CLOSED=State.CLOSED, LAST_ACK=7)
+    assert set(collect(ns)) == set(State)
+    assert check_scenario(ns, "active-close").passed == 1
+    with pytest.raises(AssertionError) as e:
+        check_scenario({"TIME_WAIT": Timer.TIME_WAIT}, "active-close")
+    assert ("no handler found: `TIME_WAIT` is a Timer, not a function; define it as def time_wait(tcb, ev, profile):"
+            in one_sentence(str(e.value)))

@@ -12,12 +12,15 @@ from autograder.checks import (
     check_transitions,
     fixtures,
     hidden_suite,
+    reference_run,
+    wrapped,
 )
 from autograder.learner import (
     ACK,
     FIN,
     LINUX,
     RFC9293,
+    TCB,
     AppClose,
     Arrival,
     Segment,
@@ -42,12 +45,13 @@ def test_no_false_fails_on_the_whole_course(name):
 
 @pytest.mark.parametrize("name", CORRECT)
 @pytest.mark.parametrize("profile", [RFC9293, LINUX], ids=["rfc9293", "linux"])
-def test_no_false_fails_on_every_scenario_and_transition(name, profile):
+@pytest.mark.parametrize("wrap", [False, True], ids=["isn-100-300", "wrapping"])
+def test_no_false_fails_on_every_scenario_and_transition(name, profile, wrap):
     impl = CORRECT[name]
     for scenario in CATALOGUE:
-        check_scenario(impl, scenario, profile=profile)
-    check_transitions(impl, list(State), profiles=[profile])
-    check_family(impl, ["active-close", "simultaneous-close", "lost-final-ack"], k=2, profiles=[profile])
+        check_scenario(impl, scenario, profile=profile, wrap=wrap)
+    check_transitions(impl, list(State), profiles=[profile], wrap=wrap)
+    check_family(impl, ["active-close", "simultaneous-close", "lost-final-ack"], k=2, profiles=[profile], wrap=wrap)
 
 
 def wrong_time_wait(tcb, ev, profile):
@@ -195,3 +199,83 @@ def test_a_stub_in_a_graded_check_fails_where_it_is_reached_and_a_check_that_nee
     assert "B at 0.07 s: in LAST_ACK" in msg and "raised NotImplementedError" in msg
     with pytest.raises(AssertionError, match="this check needs your last_ack.*not written yet"):
         check_transition(written, State.LAST_ACK, Timeout(Timer.RETRANSMIT))
+
+
+# ---- sequence numbers that wrap (RFC 9293 §3.4) ----------------------------------------------
+
+
+def fin_acked_by_plain_comparison(tcb, ev, profile):
+    """FIN_WAIT_1 deciding "our FIN is acknowledged" with `>` instead of the sequence arithmetic."""
+    step = GOOD[State.FIN_WAIT_1](tcb, ev, profile)
+    if isinstance(ev, Arrival) and step.state in (State.FIN_WAIT_1, State.FIN_WAIT_2) and ev.segment.has_ack:
+        acked = tcb.fin_seq is not None and ev.segment.ack > tcb.fin_seq
+        if step.state is State.FIN_WAIT_2 and not acked:
+            return Step(State.FIN_WAIT_1, tuple(o for o in step.outputs if type(o).__name__ != "StartTimer"), step.tcb)
+    return step
+
+
+def test_wrapped_cases_put_both_fins_on_the_last_sequence_number():
+    sc = wrapped(CATALOGUE["ack-of-data-not-fin"].scenario)
+    fins = {(r.endpoint, r.seq) for r in reference_run(sc, RFC9293).trace.rows if r.event == "send" and "FIN" in r.flags}
+    assert fins == {("A", 2**32 - 1), ("B", 2**32 - 1)}  # A's 100 bytes of data wrap before its FIN
+    assert check_scenario(GOOD, "active-close", wrap=True).passed == 1
+    with pytest.raises(AssertionError, match="replay: tcpclose simulate lost-final-ack --lose A2 --wrap"):
+        learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "time_wait": wrong_time_wait}
+        check_scenario(learner, "lost-final-ack", fates=["A2"], wrap=True)
+
+
+def test_a_comparison_without_modulo_passes_at_isn_100_and_fails_near_the_wrap():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "fin_wait_1": fin_acked_by_plain_comparison}
+    assert not check_family(learner, ["active-close", "ack-of-data-not-fin"], k=1, partial=True).failures
+    assert not check_transitions(learner, [State.FIN_WAIT_1], partial=True).failures
+    assert check_family(learner, ["active-close"], k=1, wrap=True, partial=True).score < 0.5
+    assert check_transitions(learner, [State.FIN_WAIT_1], wrap=True, partial=True).failures
+    result = check_transition(learner, State.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)), wrap=True, partial=True)
+    assert "<SEQ=4294967295><ACK=0><CTL=ACK>" in result.failures[0].message  # the ACK of a FIN on 2**32 - 1
+    assert hidden_suite(learner, "01_active_close").score < 1
+
+
+# ---- what the standards allow (autograder/alternatives.py) ----------------------------------
+
+
+def answers_ok_to_a_second_close(state):
+    def handler(tcb, ev, profile):
+        step = GOOD[state](tcb, ev, profile)
+        if isinstance(ev, AppClose):
+            return Step(step.state, tuple(o for o in step.outputs if type(o).__name__ != "Error"), step.tcb)
+        return step
+
+    return handler
+
+
+def keeps_the_running_timer(tcb, ev, profile):
+    """ESTABLISHED sends the FIN behind unacknowledged data and leaves the running timer alone."""
+    step = GOOD[State.ESTABLISHED](tcb, ev, profile)
+    if isinstance(ev, AppClose) and step.state is State.FIN_WAIT_1 and tcb.snd_una != tcb.snd_nxt:
+        return Step(step.state, tuple(o for o in step.outputs if type(o).__name__ != "StartTimer"), step.tcb)
+    return step
+
+
+def test_ok_to_a_second_close_is_allowed_in_fin_wait_only():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()},
+               **{s.value.lower(): answers_ok_to_a_second_close(s) for s in (State.FIN_WAIT_1, State.FIN_WAIT_2)}}
+    check_transitions(learner, [State.FIN_WAIT_1, State.FIN_WAIT_2])
+    closing = {**learner, "closing": answers_ok_to_a_second_close(State.CLOSING)}  # §3.10.4: an error there
+    assert check_transitions(closing, [State.CLOSING], partial=True).failures
+
+
+def test_a_running_retransmission_timer_may_be_left_running_for_the_fin():
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "established": keeps_the_running_timer}
+    data_out = TCB(snd_una=100, snd_nxt=200, rcv_nxt=300, unacked=b"x" * 100)
+    check_transition(learner, State.ESTABLISHED, AppClose(), tcb=data_out, timers={Timer.RETRANSMIT: 900_000})
+    # In a whole close the timer then fires when it was due: the reference follows that choice.
+    check_family(learner, ["ack-of-data-not-fin", "simultaneous-close-with-data"], k=1)
+    no_timer = {**learner, "established": no_timer_for_the_fin}  # nothing was running: a FIN without a timer
+    assert check_transition(no_timer, State.ESTABLISHED, AppClose(), partial=True).failures
+
+
+def no_timer_for_the_fin(tcb, ev, profile):
+    step = GOOD[State.ESTABLISHED](tcb, ev, profile)
+    if isinstance(ev, AppClose) and step.state is State.FIN_WAIT_1:
+        return Step(step.state, tuple(o for o in step.outputs if type(o).__name__ != "StartTimer"), step.tcb)
+    return step

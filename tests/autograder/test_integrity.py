@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import sys
+import types
 
 import pytest
 from implementations import load
@@ -10,6 +12,7 @@ from implementations import load
 import reference_impl
 import reference_impl.handlers
 from autograder.checks import check_scenario, hidden_suite
+from autograder.harness import collect
 from autograder.integrity import inspect_submission
 from autograder.learner import State, Step, abort, screen
 from reference_impl import handlers as ref_handlers
@@ -124,3 +127,51 @@ def test_the_vocabulary_is_allowed():
     handlers = {**GOOD, "fin_wait_1": fin_wait_1, "closing": closing, "Step": Step}
     assert inspect_submission(handlers, {State.FIN_WAIT_1: fin_wait_1, State.CLOSING: closing}) is None
     assert hidden_suite(handlers, "03_simultaneous_close").score == 1
+
+
+# ---- what is not delegation --------------------------------------------------------------
+
+
+def test_harmless_styles_are_not_delegation():
+    """Importing the course's sequence arithmetic, or reading a profile field named like a state."""
+
+    def time_wait(tcb, ev, profile):
+        from reference_impl.segment import seq_add, seq_lt  # noqa: F401 - the vocabulary, imported where used
+
+        if profile.time_wait == 0:
+            return GOOD["time_wait"](tcb, ev, profile)
+        return GOOD["time_wait"](tcb, ev, profile)
+
+    aliases = load("impl_aliases")
+    assert inspect_submission({**GOOD, "time_wait": time_wait}, {State.TIME_WAIT: time_wait}) is None
+    namespace = vars(aliases)
+    assert inspect_submission(namespace, collect(namespace)) is None
+    assert hidden_suite(namespace, "05_time_wait").score == 1
+
+
+def test_a_copy_of_a_reference_handler_is_delegation():
+    copy = types.FunctionType(ref_fin_wait_1.__code__, ref_fin_wait_1.__globals__, "fin_wait_1")
+    reason = inspect_submission({**GOOD, "fin_wait_1": copy}, {State.FIN_WAIT_1: copy})
+    assert reason == ("your fin_wait_1 is a copy of the reference's fin_wait_1 handler; it scores zero: write each "
+                      "state's logic yourself (everything in autograder.learner is allowed)")
+
+
+def test_the_run_time_trap_leaves_the_reference_as_it_was():
+    codes = {state: fn.__code__ for state, fn in HANDLERS.items()}
+    handlers = {**GOOD, "fin_wait_1": fin_wait_1_obfuscated}
+    assert check_scenario(handlers, "active-close", partial=True).score == 0
+    assert {state: fn.__code__ for state, fn in HANDLERS.items()} == codes
+    assert check_scenario(GOOD, "active-close").passed == 1  # the reference answers again, outside learner calls
+
+
+def test_without_the_reference_handlers_there_is_nothing_to_detect(monkeypatch):
+    """A learner build or the grading sandbox has no reference_impl.handlers: integrity stands down."""
+    from autograder import integrity
+
+    monkeypatch.setitem(sys.modules, "reference_impl.handlers", None)  # import now raises ImportError
+    monkeypatch.delattr(reference_impl, "handlers")
+    for cached in (integrity._forbidden, integrity._answer_key):
+        monkeypatch.setattr(integrity, cached.__name__, functools.cache(cached.__wrapped__))
+    assert integrity.reference_functions() == ()
+    assert inspect_submission({**GOOD, "fin_wait_1": fin_wait_1_by_attribute},
+                              {State.FIN_WAIT_1: fin_wait_1_by_attribute}) is None

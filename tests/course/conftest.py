@@ -1,9 +1,10 @@
 """The course notebooks, graded once through the real pipeline and shared by every course test.
 
 Every notebook in course/source takes part (a notebook added there is tested without touching
-this file): its release version is generated once, and three kinds of submission are built from
-it — the solution (the source's answer cells), the blank release, and one per bug in
-tests/course/bugs/<assignment>.py — then all of them are autograded by nbgrader in one batch:
+this file): its release version is generated once, and four kinds of submission are built from
+it — the solution (the source's answer cells), the blank release, one per bug in
+tests/course/bugs/<assignment>.py and one per answer the standards allow (ALLOWED there) — then
+all of them are autograded by nbgrader in one batch:
 each assignment in its own scratch course (its own gradebook, so no two writers share SQLite),
 the assignments spread over two threads, each running the pipeline's sandboxed workers
 (two kernels at a time in all, one per core).
@@ -22,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.course.bugs import Bug, load
+from tests.course.bugs import Allowed, Bug, load, load_allowed
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "course" / "source"
@@ -70,6 +71,7 @@ class Graded:
     assignment: str
     release: nbformat.NotebookNode
     bugs: dict[str, Bug]
+    allowed: dict[str, Allowed] = field(default_factory=dict)
     results: dict[str, dict[str, dict]] = field(default_factory=dict)  # student -> grade_id -> cell result
     outcomes: dict = field(default_factory=dict)  # student -> pipeline Outcome
     autograded: dict[str, Path] = field(default_factory=dict)  # student -> autograded notebook
@@ -81,6 +83,10 @@ class Graded:
 
 def bug_student(name: str) -> str:
     return f"bug-{name}"
+
+
+def allowed_student(name: str) -> str:
+    return f"allowed-{name}"
 
 
 def _grade_one(tmp: Path, assignment: str, log: list[str], workers: int) -> Graded:
@@ -95,11 +101,12 @@ def _grade_one(tmp: Path, assignment: str, log: list[str], workers: int) -> Grad
     course = Course.at(root)
     release_dir = generate(course, assignment)
     release = nbformat.read(release_dir / f"{assignment}.ipynb", as_version=4)
-    graded = Graded(assignment, release, load(assignment), course=root)
+    graded = Graded(assignment, release, load(assignment), load_allowed(assignment), course=root)
     inbox = tmp / assignment / "inbox"
     solution = solution_answers(source_notebook(assignment))
     variants = {"solution": solution, "blank": {}}
     variants |= {bug_student(name): solution | bug.replace for name, bug in graded.bugs.items()}
+    variants |= {allowed_student(name): solution | alt.replace for name, alt in graded.allowed.items()}
     for student, replace in variants.items():
         (inbox / student / assignment).mkdir(parents=True)
         nbformat.write(submission(release, replace), inbox / student / assignment / f"{assignment}.ipynb")

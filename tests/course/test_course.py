@@ -2,7 +2,8 @@
 
 Parametrised over every notebook in course/source. The slow tests share one autograded batch
 (conftest.course_graded): the solution scores full marks, the blank release zero, and each bug
-in tests/course/bugs loses points (partial credit) in exactly the test cells it names.
+in tests/course/bugs loses points (partial credit) in exactly the test cells it names (and exactly
+the share it states where it states one), and each answer the standards allow keeps full marks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.course.conftest import NOTEBOOKS, REPO, SOURCE, bug_student, grade_cells, is_test, source_notebook
+from tests.course.conftest import (
+    NOTEBOOKS,
+    REPO,
+    SOURCE,
+    allowed_student,
+    bug_student,
+    grade_cells,
+    is_test,
+    source_notebook,
+)
 
 BIN = Path(sys.executable).parent
 NBGRADER = str(BIN / "nbgrader")
@@ -30,6 +40,12 @@ def bug_params():
     from tests.course.bugs import load
 
     return [pytest.param(a, name, id=f"{a}:{name}") for a in NOTEBOOKS for name in load(a)]
+
+
+def allowed_params():
+    from tests.course.bugs import load_allowed
+
+    return [pytest.param(a, name, id=f"{a}:{name}") for a in NOTEBOOKS for name in load_allowed(a)]
 
 
 # ---- the source notebooks as stored ------------------------------------------------------
@@ -174,10 +190,23 @@ def test_each_bug_loses_exactly_its_cells(course_graded, assignment, bug):
             problems.append(f"{gid}: expected to lose points, got {score}/{points:g} (a hole in its hidden tests?)")
         elif gid not in spec.fails and score != points:
             problems.append(f"{gid}: expected full marks {points:g}, got {score}/{points:g}: {results[gid]['reason']}")
+        elif gid in spec.shares and abs(score - points * (1 - spec.shares[gid])) > 0.01 + 1e-9:
+            problems.append(f"{gid}: expected to lose {spec.shares[gid]:.0%} of {points:g}, got {score}/{points:g}")
     assert not problems, f"bug {bug!r} in {assignment}:\n  " + "\n  ".join(problems)
     outcome = g.outcomes[bug_student(bug)]
     assert outcome.score == pytest.approx(sum(scores.values())), (
         f"bug {bug!r}: total {outcome.score} is not the sum of its cells {sum(scores.values())}")
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize(("assignment", "name"), allowed_params())
+def test_each_allowed_alternative_keeps_full_marks(course_graded, assignment, name):
+    """An answer the standards allow (autograder/alternatives.py) is not a mistake: full marks everywhere."""
+    g = course_graded[assignment]
+    results = g.results[allowed_student(name)]
+    lost = {gid: f"{results[gid]['score']}/{m['points']:g}: {results[gid]['reason']}"
+            for gid, m in grade_cells(g.release).items() if is_test(m) and results[gid]["score"] != m["points"]}
+    assert not lost, f"{name} ({g.allowed[name].rule}) lost points: {lost}"
 
 
 @pytest.mark.nbgrader

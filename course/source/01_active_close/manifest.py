@@ -17,6 +17,8 @@ DATA_OUT = TCB(snd_una=100, snd_nxt=200, rcv_nxt=300, unacked=b"x" * 100)  # 100
 HALF_CLOSED = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, orphaned=False)  # shutdown(): no orphan
 FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
+SHUT_WINDOW = TCB(snd_una=100, snd_nxt=100, rcv_nxt=300, snd_wnd=0)  # the peer's window is zero: the FIN waits
+FIN_NO_ACK = Arrival(Segment(seq=300, ack=0, flags=FIN))  # B's FIN again, without the ACK bit
 STATES = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT)
 
 CELLS = [
@@ -27,19 +29,27 @@ CELLS = [
                  transition(S.ESTABLISHED, AppClose(shutdown=True), tcb=DATA_OUT, timers={Timer.RETRANSMIT: 900_000},
                             profile=LINUX),
                  scenario("active-close"),  # the FIN's number: B's ACK must match your SND.NXT
-                 scenario("server-initiated-close", profile=LINUX)]),
+                 scenario("server-initiated-close", profile=LINUX),
+                 transition(S.ESTABLISHED, AppClose(), tcb=SHUT_WINDOW, weight=0.5),  # held back; the timer probes
+                 transition(S.ESTABLISHED, AppClose(), tcb=SHUT_WINDOW, profile=LINUX, weight=0.5),
+                 transition(S.ESTABLISHED, AppClose(), wrap=True),  # the FIN on 2**32 - 1: SND.NXT wraps to 0
+                 scenario("active-close", wrap=True)]),
     cell("test_established_fin", 1,
          visible=[transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK)))],
          hidden=[transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK)), profile=LINUX),
                  transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK, payload=b"bye"))),
                  transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, payload=b"just data"))),
-                 scenario("server-initiated-close")]),
+                 scenario("server-initiated-close"),
+                 transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK)), wrap=True),
+                 scenario("server-initiated-close", wrap=True)]),
     cell("test_fin_wait_1_ack_of_fin", 2,
          visible=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)))],
          hidden=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)), profile=LINUX),  # the orphan timer
                  transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)), tcb=HALF_CLOSED,
                             timers={Timer.RETRANSMIT: 220_000}, profile=LINUX),
-                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101, payload=b"late data")))]),
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101, payload=b"late data"))),
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)), wrap=True),  # ACK=0 covers the FIN
+                 scenario("active-close", wrap=True)]),
     cell("test_fin_wait_1_ack_of_data", 2,
          visible=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=200)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING)],
          hidden=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=150)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING,
@@ -47,19 +57,25 @@ CELLS = [
                  transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=100))),  # a duplicate ACK: nothing new
                  transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=201)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING),
                  scenario("ack-of-data-not-fin"),
-                 scenario("ack-of-data-not-fin", profile=LINUX)]),
+                 scenario("ack-of-data-not-fin", profile=LINUX),
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=200)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING,
+                            wrap=True),
+                 scenario("ack-of-data-not-fin", wrap=True)]),
     cell("test_fin_wait_2_fin", 2,
          visible=[transition(S.FIN_WAIT_2, FIN_300_ACK_101)],
          hidden=[transition(S.FIN_WAIT_2, FIN_300_ACK_101, profile=LINUX),
                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"bye"))),
                  scenario("active-close", profile=LINUX),
-                 scenario("active-close")]),
+                 scenario("active-close"),
+                 transition(S.FIN_WAIT_2, FIN_300_ACK_101, wrap=True),
+                 scenario("active-close", profile=LINUX, wrap=True)]),
     cell("test_fin_wait_2_data", 1,
          visible=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, payload=b"more data")))],
          hidden=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, payload=b"more data")), profile=LINUX),
                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101))),  # a duplicate ACK: nothing to do
                  scenario("half-close"),
-                 scenario("half-close", profile=LINUX)]),
+                 scenario("half-close", profile=LINUX),
+                 scenario("half-close", wrap=True)]),
     cell("test_time_wait_timeout", 1,
          visible=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT))],
          hidden=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT), profile=LINUX),
@@ -67,13 +83,19 @@ CELLS = [
     cell("test_time_wait_retransmitted_fin", 2,
          visible=[transition(S.TIME_WAIT, FIN_300_ACK_101)],
          hidden=[transition(S.TIME_WAIT, FIN_300_ACK_101, profile=LINUX),
+                 transition(S.TIME_WAIT, FIN_NO_ACK, weight=0.5),  # fifth step: no ACK bit, dropped
+                 transition(S.TIME_WAIT, FIN_NO_ACK, profile=LINUX, weight=0.5),  # ACKed, timer not re-armed
                  scenario("lost-final-ack"),
                  scenario("lost-final-ack-twice", profile=LINUX),
-                 scenario("lost-final-ack-twice")]),
+                 scenario("lost-final-ack-twice"),
+                 transition(S.TIME_WAIT, FIN_300_ACK_101, wrap=True),  # B's FIN on 2**32 - 1, RCV.NXT = 0
+                 scenario("lost-final-ack", wrap=True)]),
     cell("test_active_close", 3,
          visible=[scenario("active-close")],
          hidden=[family("active-close", "ack-of-data-not-fin", k=1, weight=2),
-                 transitions(*STATES, weight=1)]),
+                 family("active-close", "ack-of-data-not-fin", k=1, wrap=True, weight=1),
+                 transitions(*STATES, weight=1),
+                 transitions(*STATES, wrap=True, weight=0.5)]),
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)

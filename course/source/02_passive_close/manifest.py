@@ -25,7 +25,9 @@ CELLS = [
          hidden=[transition(S.ESTABLISHED, PEER_FIN, profile=LINUX),
                  transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK, payload=b"bye"))),
                  transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, payload=b"data"))),
-                 scenario("three-way-close")]),
+                 scenario("three-way-close"),
+                 transition(S.ESTABLISHED, PEER_FIN, wrap=True),  # the FIN on 2**32 - 1: RCV.NXT wraps to 0
+                 scenario("three-way-close", wrap=True)]),
     cell("test_close_wait_close", 2,
          visible=[transition(S.CLOSE_WAIT, AppClose())],
          hidden=[transition(S.CLOSE_WAIT, AppClose(), profile=LINUX),
@@ -33,30 +35,44 @@ CELLS = [
                  transition(S.CLOSE_WAIT, AppClose(), tcb=DELAYED, timers={Timer.DELAYED_ACK: 30_000},
                             profile=RFC9293.replace(delayed_ack=ms(40))),
                  scenario("active-close"),
-                 scenario("three-way-close", profile=LINUX)]),
+                 scenario("three-way-close", profile=LINUX),
+                 transition(S.CLOSE_WAIT, AppClose(), wrap=True),
+                 scenario("active-close", wrap=True)]),
     cell("test_close_wait_send", 2,
          visible=[transition(S.CLOSE_WAIT, AppSend(b"more data"))],
          hidden=[transition(S.CLOSE_WAIT, AppSend(b"more data"), profile=LINUX),
                  transition(S.CLOSE_WAIT, AppSend(b"last words"), tcb=SENDING, timers=RTO_RUNNING),
                  scenario("half-close"),
-                 scenario("half-close", profile=LINUX)]),
+                 scenario("half-close", profile=LINUX),
+                 transition(S.CLOSE_WAIT, AppSend(b"last words"), tcb=SENDING, timers=RTO_RUNNING, wrap=True),
+                 scenario("half-close", wrap=True)]),
     cell("test_close_wait_ack", 1,
          visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=319)), tcb=TWO_WRITES, timers=RTO_RUNNING)],
          hidden=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=309)), tcb=TWO_WRITES, timers=RTO_RUNNING,
                             profile=LINUX),
                  transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=300)), tcb=TWO_WRITES, timers=RTO_RUNNING),
-                 transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=300, payload=b"late")))]),  # should not occur
+                 transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=300, payload=b"late"))),  # should not occur
+                 transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=319)), tcb=TWO_WRITES, timers=RTO_RUNNING,
+                            wrap=True),
+                 transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=309)), tcb=TWO_WRITES, timers=RTO_RUNNING,
+                            wrap=True)]),
     cell("test_last_ack_ack_of_fin", 2,
          visible=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=301)))],
          hidden=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=301)), profile=LINUX),
                  transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=319)), tcb=FIN_AFTER_DATA,
                             timers=RTO_RUNNING),  # data ACKed, not the FIN: stay
                  transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=320)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING),
-                 transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=300)))]),  # a duplicate ACK
+                 transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=300))),  # a duplicate ACK
+                 transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=301)), wrap=True),  # ACK=0 covers the FIN
+                 transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=319)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING,
+                            wrap=True)]),
     cell("test_server_initiated_close", 3,
          visible=[scenario("server-initiated-close")],
          hidden=[family("server-initiated-close", "half-close", "three-way-close", "active-close", k=1, weight=2),
-                 transitions(S.ESTABLISHED, S.CLOSE_WAIT, S.LAST_ACK, weight=1)]),
+                 family("server-initiated-close", "half-close", "three-way-close", "active-close", k=1, wrap=True,
+                        weight=1),
+                 transitions(S.ESTABLISHED, S.CLOSE_WAIT, S.LAST_ACK, weight=1),
+                 transitions(S.ESTABLISHED, S.CLOSE_WAIT, S.LAST_ACK, wrap=True, weight=0.5)]),
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)

@@ -9,39 +9,56 @@ from autograder.manifest import cell, every_hidden_check, family, scenario, tran
 from reference_impl.profiles import LINUX
 from reference_impl.segment import ACK, FIN, Segment
 from reference_impl.states import Arrival, State, Timeout, Timer
+from reference_impl.tcb import TCB
 
 S = State
 FIN_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
+# Our FIN, sent as the probe of a zero window, at the retry limit: probing a shut window never gives up.
+PROBING = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0, retries=6)
 
 CELLS = [
     cell("test_fin_wait_1_retransmit", 3,
          visible=[transition(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT)), scenario("lost-first-fin")],
          hidden=[family("lost-first-fin", k=2, weight=2),
-                 transitions(S.FIN_WAIT_1, weight=1)]),
+                 family("lost-first-fin", k=1, wrap=True, weight=1),
+                 transitions(S.FIN_WAIT_1, weight=1),
+                 transitions(S.FIN_WAIT_1, wrap=True, weight=0.5)]),
     cell("test_fin_wait_1_retry_limit", 2,
          visible=[scenario("fin-retry-limit")],
-         hidden=[family("fin-retry-limit", k=2)]),
+         hidden=[family("fin-retry-limit", k=2, weight=2),
+                 family("fin-retry-limit", k=1, wrap=True, weight=1),
+                 transition(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT), tcb=PROBING, timers={Timer.RETRANSMIT: 0},
+                            weight=0.25)]),
     cell("test_fin_wait_1_ack_of_data", 2,
          visible=[scenario("ack-of-data-not-fin")],
-         hidden=[family("ack-of-data-not-fin", k=2)]),
+         hidden=[family("ack-of-data-not-fin", k=2, weight=2),
+                 family("ack-of-data-not-fin", k=1, wrap=True, weight=1)]),
     cell("test_fin_wait_1_fin_ack", 1,
          visible=[scenario("lost-ack-of-fin")],
-         hidden=[family("lost-ack-of-fin", k=2)]),
+         hidden=[family("lost-ack-of-fin", k=2, weight=2),
+                 family("lost-ack-of-fin", k=1, wrap=True, weight=1)]),
     cell("test_last_ack_retransmit", 2,
          visible=[transition(S.LAST_ACK, Timeout(Timer.RETRANSMIT)), scenario("lost-second-fin")],
          hidden=[family("lost-second-fin", k=2, weight=1),
-                 transitions(S.LAST_ACK, weight=1)]),
+                 family("lost-second-fin", k=1, wrap=True, weight=0.5),
+                 transitions(S.LAST_ACK, weight=1),
+                 transitions(S.LAST_ACK, wrap=True, weight=0.5)]),
     cell("test_fin_wait_2_fin", 1,
          visible=[transition(S.FIN_WAIT_2, FIN_AGAIN), transition(S.FIN_WAIT_2, FIN_AGAIN, profile=LINUX)],
-         hidden=[transitions(S.FIN_WAIT_2)]),
+         hidden=[transitions(S.FIN_WAIT_2, weight=2),
+                 transitions(S.FIN_WAIT_2, wrap=True, weight=1)]),
     cell("test_time_wait_retransmitted_fin", 3,
          visible=[transition(S.TIME_WAIT, FIN_AGAIN), transition(S.TIME_WAIT, FIN_AGAIN, profile=LINUX)],
          hidden=[family("lost-final-ack", "lost-final-ack-twice", "duplicate-fin-in-time-wait", k=2, weight=2),
-                 transitions(S.TIME_WAIT, weight=1)]),
+                 family("lost-final-ack", "lost-final-ack-twice", "duplicate-fin-in-time-wait", k=1, wrap=True,
+                        weight=1),
+                 transitions(S.TIME_WAIT, weight=1),
+                 transitions(S.TIME_WAIT, wrap=True, weight=0.5)]),
     cell("test_closing_retransmit", 1,
          visible=[transition(S.CLOSING, Timeout(Timer.RETRANSMIT)),
                   transition(S.CLOSING, Timeout(Timer.RETRANSMIT), profile=LINUX)],
-         hidden=[transitions(S.CLOSING)]),
+         hidden=[transitions(S.CLOSING, weight=2),
+                 transitions(S.CLOSING, wrap=True, weight=1)]),
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)

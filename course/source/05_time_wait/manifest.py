@@ -6,32 +6,43 @@ cell and the trusted grader (autograder.checks.grade_cell). See autograder/manif
 """
 
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
-from reference_impl.profiles import LINUX, RFC9293
+from reference_impl.profiles import LINUX, RFC9293, sec
 from reference_impl.segment import ACK, FIN, RST, Segment
 from reference_impl.states import Arrival, State, Timeout, Timer
 
 S = State
 NO_TIME_WAIT = RFC9293.replace(time_wait=0)  # the experiment: the RFC profile with TIME_WAIT switched off
-PROFILES = (RFC9293, NO_TIME_WAIT, LINUX)
+# RFC 9293's rules with an MSL of one minute (2 MSL = 120 s): TIME_WAIT is always profile.time_wait, never a
+# number (Linux's TIME_WAIT arrivals are its own building block, so its 60 s does not show a hard-coded 240 s).
+SHORT_MSL = RFC9293.replace(msl=sec(60), time_wait=sec(120))
+PROFILES = (RFC9293, NO_TIME_WAIT, LINUX, SHORT_MSL)
 FIN_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
+FIN_NO_ACK = Arrival(Segment(seq=300, ack=0, flags=FIN))  # the same FIN without the ACK bit
 
 CELLS = [
     cell("test_time_wait_timeout", 2,
          visible=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT)),
                   transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT), profile=LINUX)],
-         hidden=[transitions(S.TIME_WAIT, profiles=PROFILES)]),
+         hidden=[transitions(S.TIME_WAIT, profiles=PROFILES, weight=2),
+                 transitions(S.TIME_WAIT, profiles=PROFILES, wrap=True, weight=1),
+                 transition(S.TIME_WAIT, FIN_NO_ACK, weight=0.25),  # RFC 9293: dropped (no ACK bit)
+                 transition(S.TIME_WAIT, FIN_NO_ACK, profile=LINUX, weight=0.25)]),  # ACKed, not re-armed
     cell("test_time_wait_retransmitted_fin", 2,
          visible=[transition(S.TIME_WAIT, FIN_AGAIN), transition(S.TIME_WAIT, FIN_AGAIN, profile=LINUX),
                   # A valid RST (SEQ = RCV.NXT = 301) ends TIME_WAIT: CLOSED, silently (RFC 1337 is off here).
                   transition(S.TIME_WAIT, Arrival(Segment(seq=301, ack=0, flags=RST)))],
-         hidden=[family("duplicate-fin-in-time-wait", "rst-in-time-wait", k=1, profiles=PROFILES)]),
+         hidden=[family("duplicate-fin-in-time-wait", "rst-in-time-wait", k=1, profiles=PROFILES, weight=2),
+                 family("duplicate-fin-in-time-wait", "rst-in-time-wait", k=1, profiles=PROFILES, wrap=True,
+                        weight=1)]),
     cell("test_time_wait_lost_final_ack", 2,
          visible=[scenario("lost-final-ack"), scenario("lost-final-ack", profile=NO_TIME_WAIT)],
-         hidden=[family("lost-final-ack", k=1, profiles=PROFILES)]),
+         hidden=[family("lost-final-ack", k=1, profiles=PROFILES, weight=2),
+                 family("lost-final-ack", k=1, profiles=PROFILES, wrap=True, weight=1)]),
     cell("test_time_wait_old_duplicate", 2,
          visible=[scenario("old-duplicate-after-reuse"), scenario("old-duplicate-after-reuse", profile=NO_TIME_WAIT)],
          # As is (k=0): the long reuse scenario with added losses is notebook 6's; here its three profiles.
-         hidden=[family("old-duplicate-after-reuse", k=0, profiles=PROFILES)]),
+         hidden=[family("old-duplicate-after-reuse", k=0, profiles=PROFILES, weight=2),
+                 family("old-duplicate-after-reuse", k=0, profiles=PROFILES, wrap=True, weight=1)]),
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)

@@ -7,48 +7,91 @@ cell and the trusted grader (autograder.checks.grade_cell). See autograder/manif
 
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
 from reference_impl.profiles import LINUX, RFC9293
-from reference_impl.segment import RST, Segment
-from reference_impl.states import Arrival, State
+from reference_impl.segment import ACK, FIN, RST, Flags, Segment
+from reference_impl.states import AppAbort, AppClose, Arrival, State
 
 S = State
 RFC1337 = RFC9293.replace(rfc1337=True)  # RFC 9293 with RFC 1337's protection of TIME_WAIT switched on
 PROFILES = (RFC9293, LINUX, RFC1337)
+WRAPPED = (RFC9293, LINUX)  # near 2**32 the profiles differ in acceptability (linux: tcp_sequence), not RFC 1337
+
+# Abort in each state (§3.10.5): a RST from ESTABLISHED, FIN_WAIT_1/2 and CLOSE_WAIT; in CLOSING,
+# LAST_ACK and TIME_WAIT only "ok" and the TCB deleted. Weighed so that a RST from every state costs
+# a quarter of the abort cell, not the few battery cases it would otherwise.
+ABORT_IN_EVERY_STATE = [transition(state, AppAbort(), profile=p, weight=0.25)
+                        for state in (S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT)
+                        for p in (RFC9293, LINUX)]  # fmt: skip
+# §3.10.7.1: the RST's numbers come from the segment, never from what is left of a TCB (segments
+# whose ACK is not the old SND.NXT, and segments without an ACK).
+NO_CONNECTION = [transition(S.CLOSED, Arrival(seg), profile=p, weight=0.25)
+                 for seg in (Segment(seq=101, ack=5000), Segment(seq=101, ack=0, flags=FIN),
+                             Segment(seq=700, ack=0, flags=Flags.NONE, payload=b"stray data"),
+                             Segment(seq=101, ack=301, flags=FIN | ACK, payload=b"late"))
+                 for p in (RFC9293, LINUX)]  # fmt: skip
 
 CELLS = [
     cell("test_fin_wait_2_rst", 2,
          visible=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=RST))),
                   transition(S.FIN_WAIT_2, Arrival(Segment(seq=301, ack=0, flags=RST)))],
-         hidden=[transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES)]),
+         hidden=[transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES, weight=2),
+                 transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1)]),
     cell("test_closing_rst", 1,
          visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=0, flags=RST))),
                   transition(S.CLOSING, Arrival(Segment(seq=302, ack=0, flags=RST)))],
-         hidden=[transitions(S.CLOSING, profiles=PROFILES)]),
+         hidden=[transitions(S.CLOSING, profiles=PROFILES, weight=2),
+                 transitions(S.CLOSING, profiles=WRAPPED, wrap=True, weight=1)]),
     cell("test_last_ack_rst", 1,
          visible=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=0, flags=RST))),
                   transition(S.LAST_ACK, Arrival(Segment(seq=102, ack=0, flags=RST)))],
-         hidden=[transitions(S.LAST_ACK, profiles=PROFILES)]),
+         hidden=[transitions(S.LAST_ACK, profiles=PROFILES, weight=2),
+                 transitions(S.LAST_ACK, profiles=WRAPPED, wrap=True, weight=1)]),
     cell("test_close_wait_rst", 2,
          visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=0, flags=RST))), scenario("rst-in-close-wait")],
          hidden=[family("rst-in-close-wait", "half-close", k=1, profiles=PROFILES, weight=1),
-                 transitions(S.CLOSE_WAIT, profiles=PROFILES, weight=1)]),
+                 family("rst-in-close-wait", "half-close", k=1, profiles=WRAPPED, wrap=True, weight=0.5),
+                 transitions(S.CLOSE_WAIT, profiles=PROFILES, weight=1),
+                 transitions(S.CLOSE_WAIT, profiles=WRAPPED, wrap=True, weight=0.5)]),
     cell("test_time_wait_rst", 2,
          visible=[scenario("rst-in-time-wait"), scenario("rst-in-time-wait", profile=RFC1337)],
          hidden=[family("rst-in-time-wait", "old-duplicate-after-reuse", k=1, profiles=PROFILES, weight=1),
-                 transitions(S.TIME_WAIT, profiles=PROFILES, weight=1)]),
+                 family("rst-in-time-wait", "old-duplicate-after-reuse", k=1, profiles=WRAPPED, wrap=True,
+                        weight=0.5),
+                 transitions(S.TIME_WAIT, profiles=PROFILES, weight=1),
+                 transitions(S.TIME_WAIT, profiles=WRAPPED, wrap=True, weight=0.5),
+                 # Linux with tcp_rfc1337=1: its own TIME_WAIT rules ignore the exact RST too.
+                 transition(S.TIME_WAIT, Arrival(Segment(seq=301, ack=0, flags=RST)),
+                            profile=LINUX.replace(rfc1337=True), weight=0.25)]),
     cell("test_established_abort", 2,
          visible=[scenario("abort"), scenario("abort", profile=LINUX)],
          hidden=[family("abort", k=1, profiles=PROFILES, weight=1),
-                 transitions(S.ESTABLISHED, profiles=PROFILES, weight=1)]),
+                 family("abort", k=1, profiles=WRAPPED, wrap=True, weight=0.5),
+                 transitions(S.ESTABLISHED, profiles=PROFILES, weight=1),
+                 transitions(S.ESTABLISHED, profiles=WRAPPED, wrap=True, weight=0.5),
+                 *ABORT_IN_EVERY_STATE]),
     cell("test_established_close_with_unread_data", 2,
          visible=[scenario("close-with-unread-data", profile=LINUX), scenario("close-with-unread-data")],
-         hidden=[family("close-with-unread-data", k=1, profiles=PROFILES)]),
+         hidden=[family("close-with-unread-data", k=1, profiles=PROFILES, weight=2),
+                 family("close-with-unread-data", k=1, profiles=WRAPPED, wrap=True, weight=1),
+                 # Data that reaches an orphan after close() is refused too (linux: RST, and the socket is gone);
+                 # rfc9293's close() still reads it.
+                 family("data-after-close", k=1, profiles=(LINUX,), weight=2),
+                 family("data-after-close", k=1, profiles=(LINUX,), wrap=True, weight=1),
+                 scenario("data-after-close", weight=0.5),
+                 # shutdown() keeps reading: unread data is no reason for a RST there, only close() is.
+                 transition(S.ESTABLISHED, AppClose(shutdown=True, unread=6), profile=LINUX, weight=2),
+                 transition(S.CLOSE_WAIT, AppClose(shutdown=True, unread=6), profile=LINUX, weight=2),
+                 transition(S.ESTABLISHED, AppClose(unread=6), profile=LINUX, weight=0.5),
+                 transition(S.CLOSE_WAIT, AppClose(unread=6), profile=LINUX, weight=0.5)]),
     cell("test_closed_segment", 1,
          visible=[transition(S.CLOSED, Arrival(Segment(seq=101, ack=301))),
                   transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=RST)))],
-         hidden=[transitions(S.CLOSED, profiles=PROFILES)]),
+         hidden=[transitions(S.CLOSED, profiles=PROFILES, weight=1),
+                 transitions(S.CLOSED, profiles=WRAPPED, wrap=True, weight=0.5),
+                 *NO_CONNECTION]),
     cell("test_fin_wait_2_orphan_timeout", 1,
          visible=[scenario("orphan-fin-wait-2", profile=LINUX), scenario("orphan-fin-wait-2")],
-         hidden=[family("orphan-fin-wait-2", k=1, profiles=PROFILES)]),
+         hidden=[family("orphan-fin-wait-2", k=1, profiles=PROFILES, weight=2),
+                 family("orphan-fin-wait-2", k=1, profiles=WRAPPED, wrap=True, weight=1)]),
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)

@@ -36,4 +36,11 @@ BUGS = {
                                         "                return Step(State.LAST_ACK, outputs + text + fin_out, tcb)")),
         {"test_established_fin", "test_close_wait_close", "test_close_wait_send", "test_server_initiated_close"},
     ),
+    # Wrap-around: "SEG.ACK = FIN + 1" written with a plain +, which never equals 0 when the FIN
+    # sits on 2**32 - 1 (seq_add wraps it).
+    "last-ack-fin-acked-without-modulo": Bug(
+        edit(NB, "answer_last_ack", ("if s.tcb.fin_acked:", "if seg.ack == tcb.fin_seq + 1:")),
+        {"test_last_ack_ack_of_fin", "test_server_initiated_close"},
+        shares={"test_last_ack_ack_of_fin": 0.165},
+    ),
 }

@@ -29,4 +29,12 @@ BUGS = {
         edit(NB, "answer_time_wait", ("if is_retransmitted_fin(tcb, seg):", "if False:")),
         {"test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_time_wait_lost_final_ack"},
     ),
+    # Wrap-around: finds the retransmitted FIN with a plain +: a FIN on 2**32 - 1 ends at 2**32, not
+    # at RCV.NXT = 0, so the lost final ACK is never sent again.
+    "retransmitted-fin-found-without-modulo": Bug(
+        edit(NB, "answer_time_wait", ("if is_retransmitted_fin(tcb, seg):",
+                                      "if seg.fin and seg.seq + seg.len == tcb.rcv_nxt:")),
+        {"test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_time_wait_lost_final_ack"},
+        shares={"test_time_wait_retransmitted_fin": 0.08, "test_time_wait_lost_final_ack": 0.14},
+    ),
 }

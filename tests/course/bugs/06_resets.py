@@ -37,12 +37,48 @@ BUGS = {
     "close-wait-rst-not-reported": Bug(
         edit(NB, "answer_close_wait", (
             "return Step(State.CLOSED, [Error(profile.close_wait_reset_error)], tcb)", "return Step(State.CLOSED, [], tcb)")),
-        {"test_close_wait_rst"},
+        {"test_close_wait_rst", "test_established_close_with_unread_data"},  # the RST refusing data after close()
     ),
     # CLOSED stays silent: segments for a connection that no longer exists are just dropped.
     "closed-never-resets": Bug(
         edit(NB, "answer_closed", ("return Step(State.CLOSED, reset_for(seg, profile), tcb)",
                                    "return Step(State.CLOSED, [], tcb)")),
         {"test_closed_segment", "test_established_close_with_unread_data"},
+    ),
+    # Linux's unread-data rule applied to shutdown() too: shutdown(SHUT_WR) still reads, so unread
+    # data is no reason for a RST there (only close() gives up reading).
+    "rst-on-shutdown-with-unread-data": Bug(
+        edit(NB, "answer_established", ("if unread and not shutdown and profile.rst_on_unread_close:",
+                                        "if unread and profile.rst_on_unread_close:")),
+        {"test_established_abort", "test_established_close_with_unread_data"},
+        shares={"test_established_close_with_unread_data": 0.175},
+    ),
+    # "Abort means RST": sends one from CLOSING, LAST_ACK and TIME_WAIT too, where §3.10.5 only
+    # answers "ok" and deletes the TCB (both FINs are already out).
+    "abort-sends-rst-in-every-state": Bug(
+        edit(NB, "answer_closing", ("case AppAbort():\n            return Step(State.CLOSED, [], tcb)",
+                                    "case AppAbort():\n            return abort(tcb, profile)"))
+        | edit(NB, "answer_last_ack", ("case AppAbort():\n            return Step(State.CLOSED, [], tcb)",
+                                       "case AppAbort():\n            return abort(tcb, profile)"))
+        | edit(NB, "answer_time_wait", ("case AppAbort():\n            return Step(State.CLOSED, [], tcb)",
+                                        "case AppAbort():\n            return abort(tcb, profile)")),
+        {"test_closing_rst", "test_last_ack_rst", "test_time_wait_rst", "test_established_abort"},
+        shares={"test_established_abort": 0.25},
+    ),
+    # CLOSED answers with a RST numbered from what is left of the TCB, not from the segment
+    # (§3.10.7.1: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> without ACK).
+    "closed-rst-built-from-the-tcb": Bug(
+        edit(NB, "answer_closed", ("return Step(State.CLOSED, reset_for(seg, profile), tcb)",
+                                   "return Step(State.CLOSED, [] if seg.rst else [Send(Segment(seq=tcb.snd_nxt, flags=RST))], tcb)")),
+        {"test_closed_segment"},
+        shares={"test_closed_segment": 0.52},
+    ),
+    # Data refused after close() (linux): sends the RST but stays in FIN_WAIT_2, as if it were an
+    # ordinary segment to drop; the connection is over (`s.ends`).
+    "refused-data-ignored": Bug(
+        edit(NB, "answer_fin_wait_2", ("return drop(State.FIN_WAIT_2, s)",
+                                       "return Step(State.FIN_WAIT_2, [Send(s.reply)] if s.reply else [], tcb)")),
+        {"test_fin_wait_2_rst", "test_established_close_with_unread_data"},
+        shares={"test_established_close_with_unread_data": 0.175},
     ),
 }

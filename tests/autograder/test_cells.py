@@ -1,0 +1,129 @@
+"""Grading one test cell: the rule, the verdict the trusted grader records, and the notebook's helper."""
+
+from __future__ import annotations
+
+import pytest
+from implementations import load
+
+from autograder.checks import CellTests, cell_points, check_scenario, grade_cell, run_spec
+from autograder.harness import LearnerError, LearnerMachine, machine_from_namespace
+from autograder.learner import State, Step
+from autograder.manifest import cell, family, load_manifest, scenario, transition, transitions
+from reference_impl.states import AppClose, Arrival, Timeout, Timer
+
+GOOD = load("impl_table").HANDLERS
+NAMESPACE = {s.value.lower(): f for s, f in GOOD.items()}
+CELL = load_manifest("01_active_close").cell("test_active_close")
+
+
+def keeps_the_old_time_wait_timer(tcb, ev, profile):
+    """Re-ACKs a retransmitted FIN in TIME_WAIT but does not restart the 2 MSL timer."""
+    step = GOOD[State.TIME_WAIT](tcb, ev, profile)
+    if isinstance(ev, Arrival) and ev.segment.fin:
+        return Step(step.state, tuple(o for o in step.outputs if type(o).__name__ != "StartTimer"), step.tcb)
+    return step
+
+
+def test_a_correct_machine_gets_the_cells_points_and_reads_one_line_per_check():
+    verdict = grade_cell(CELL, NAMESPACE)
+    assert (verdict.grade_id, verdict.points, verdict.max_points, verdict.visible_passed) == ("test_active_close", 3, 3, True)
+    lines = verdict.text.splitlines()
+    assert lines[0].startswith("✓ active-close") and len(lines) == len(CELL.visible) + len(CELL.hidden)
+    assert verdict.svg is None
+    assert verdict.transitions[("FIN_WAIT_1", "recv ACK")][0] > 0
+
+
+def test_a_failed_visible_check_scores_zero_and_shows_its_whole_message():
+    learner = {**NAMESPACE, "fin_wait_2": lambda tcb, ev, profile: Step(State.CLOSED, (), tcb)}
+    verdict = grade_cell(CELL, learner)
+    assert verdict.points == 0 and not verdict.visible_passed
+    assert verdict.text.startswith("✗ active-close: 0 of 1 cases pass\n")
+    assert "your code CLOSED" in verdict.text and "replay: tcpclose simulate active-close" in verdict.text
+    assert verdict.svg and verdict.svg.lstrip().startswith("<svg")
+    assert verdict.transitions[("FIN_WAIT_2", "recv FIN,ACK")][1] == 1
+
+
+def test_hidden_checks_give_points_times_their_weighted_mean_never_full_marks_with_a_failure():
+    learner = {**NAMESPACE, "time_wait": keeps_the_old_time_wait_timer}
+    verdict = grade_cell(CELL, learner)
+    families, wrapped, battery, wrapped_battery = verdict.outcomes[len(CELL.visible):]
+    weights = [spec.weight for spec in CELL.hidden]
+    mean = sum(w * o.score for w, o in zip(weights, (families, wrapped, battery, wrapped_battery), strict=True)) / sum(weights)
+    assert 0 < verdict.points == round(3 * mean, 2) < 3
+    almost = cell("test_x", 1, [scenario("active-close")], [family("active-close", k=1), family("abort", k=0, weight=999)])
+    assert cell_points(almost, [run_spec(s, learner) for s in almost.hidden]) == 0.99  # not rounded up to 1
+
+
+def test_grading_is_deterministic():
+    learner = {**NAMESPACE, "time_wait": keeps_the_old_time_wait_timer}
+    first, second = grade_cell(CELL, learner), grade_cell(CELL, learner)
+    assert (first.points, first.text, first.transitions, first.svg) == (second.points, second.text, second.transitions,
+                                                                        second.svg)
+
+
+def remote(handlers: dict) -> LearnerMachine:
+    """Handlers as the trusted side sees a sandboxed kernel's: opaque callables, no source to inspect."""
+    def proxy(fn):
+        return lambda tcb, ev, profile: fn(tcb, ev, profile)
+
+    return LearnerMachine({s: proxy(f) for s, f in handlers.items()}, frozenset(), source=None)
+
+
+def test_handlers_that_run_elsewhere_are_graded_the_same():
+    in_process = grade_cell(CELL, machine_from_namespace(NAMESPACE))
+    elsewhere = grade_cell(CELL, remote(GOOD))
+    assert (elsewhere.points, elsewhere.text) == (in_process.points, in_process.text)
+
+
+def test_a_remote_handlers_error_is_its_sentence_in_the_feedback():
+    def refuses(tcb, ev, profile):
+        raise LearnerError("raised NotImplementedError")
+
+    machine = remote({**GOOD, State.TIME_WAIT: refuses})
+    result = check_scenario(machine, "active-close", partial=True)
+    assert result.score == 0
+    assert "in TIME_WAIT, on expiry of the TIME_WAIT timer, your handler raised NotImplementedError" in (
+        result.failures[0].message)
+
+
+def test_a_stub_state_of_a_remote_machine_is_not_written_yet():
+    machine = LearnerMachine(dict(GOOD), frozenset({State.CLOSING}))
+    with pytest.raises(AssertionError, match="needs your closing.*not written yet"):
+        run_spec(transition(State.CLOSING, Timeout(Timer.RETRANSMIT)), machine).raise_if_failed()
+
+
+def test_the_notebook_helper_prints_lines_raises_the_failure_and_returns_the_points(capsys):
+    tests = CellTests("01_active_close")
+    tests.check(NAMESPACE, "test_established_close")
+    assert capsys.readouterr().out == "✓ ESTABLISHED on close: passes\n✓ ESTABLISHED on shutdown: passes\n"
+    assert tests.hidden_points(NAMESPACE, "test_established_close") == 2
+    hidden = capsys.readouterr().out.splitlines()
+    assert len(hidden) == len(load_manifest("01_active_close").cell("test_established_close").hidden)
+    assert all(line.endswith("passes") for line in hidden) and any("wrap past 2**32" in line for line in hidden)
+    broken = {**NAMESPACE, "established": lambda tcb, ev, profile: Step(State.ESTABLISHED, (), tcb)}
+    with pytest.raises(AssertionError) as e:
+        tests.check(broken, "test_established_close")
+    assert type(e.value).__name__ == "AssertionError" and "next state: reference FIN_WAIT_1" in str(e.value)
+    assert capsys.readouterr().out.startswith("✗ ESTABLISHED on close: 0 of 1 cases pass\n")
+    assert tests.grade(broken, "test_established_close").points == 0
+
+
+def test_before_you_submit_counts_the_hidden_cases(capsys):
+    CellTests("03_simultaneous_close").before_submit(NAMESPACE)
+    out = capsys.readouterr().out
+    assert out.endswith(" hidden cases behave as the reference does.\n") and "First difference" not in out
+
+
+def test_every_check_function_takes_a_machine_as_well_as_a_namespace():
+    machine = machine_from_namespace(NAMESPACE)
+    for spec in (transition(State.ESTABLISHED, AppClose()), scenario("active-close"),
+                 family("active-close", k=0), transitions(State.CLOSING)):  # fmt: skip
+        assert run_spec(spec, machine).score == run_spec(spec, NAMESPACE).score == 1
+    assert check_scenario(machine, "active-close").passed == 1
+    assert machine_from_namespace(machine) is machine
+
+
+def test_no_handler_found_is_the_machines_problem_not_an_exception():
+    machine = machine_from_namespace({"x": 1})
+    assert machine.handlers == {} and "no handler found" in machine.problem
+    assert grade_cell(CELL, machine).points == 0
