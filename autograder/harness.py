@@ -283,6 +283,7 @@ class Guard:
         # share most of their steps, cost one call per distinct step, and so does a handler that
         # runs in another process. A handler that answers one input two ways is judged by its first.
         self._answers: dict[tuple, Step | LearnerError] = {}
+        self._profiles: dict[int, Profile] = {}
 
     @property
     def printed(self) -> str:
@@ -324,7 +325,9 @@ class Guard:
 
     def call(self, state: State, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         """Call one learner handler under the limits; return its Step or raise LearnerError."""
-        key = (state, id(fn), tcb, ev, profile)
+        # A profile is keyed by identity (hashing its many fields for every call costs), and kept
+        # alive for the session so that no other profile can take its id.
+        key = (state, id(fn), tcb, ev, id(self._profiles.setdefault(id(profile), profile)))
         known = self._answers.get(key)
         if known is None:
             try:
@@ -436,7 +439,8 @@ class _Trapped:
         if self.active:
             with _Trapped.lock:
                 if _Trapped.depth == 0:
-                    _Trapped.originals = [(fn, fn.__code__) for fn in _reference_functions()]
+                    if not _Trapped.originals:  # taken once: the handlers and their code do not change
+                        _Trapped.originals = [(fn, fn.__code__) for fn in _reference_functions()]
                     for fn, _ in _Trapped.originals:
                         fn.__code__ = _TRAP
                 _Trapped.depth += 1
@@ -502,7 +506,7 @@ def step_problem(step: object) -> str:
     if not isinstance(step.outputs, tuple):
         return f"returned outputs of type {type(step.outputs).__name__}; use a list or tuple of outputs"
     for i, out in enumerate(step.outputs, 1):
-        problem = output_problem(out)
+        problem = "" if _plainly_fine(out) else output_problem(out)
         if problem:
             return f"returned output #{i} {problem}"
     if step.tcb is not None:
@@ -516,8 +520,23 @@ def step_problem(step: object) -> str:
     return ""
 
 
+def _plainly_fine(out: object) -> bool:
+    """The common outputs, checked quickly (exact types); anything else gets output_problem's full look."""
+    kind = type(out)
+    if kind is Send:
+        seg = out.segment
+        return (type(seg) is Segment and type(seg.seq) is int and 0 <= seg.seq < MOD and type(seg.ack) is int
+                and 0 <= seg.ack < MOD and type(seg.flags) is Flags and not int(seg.flags) & ~0x17
+                and type(seg.payload) is bytes and type(seg.window) is int and 0 <= seg.window <= 0xFFFF)  # fmt: skip
+    if kind is StartTimer:
+        return type(out.timer) is Timer and type(out.duration) is int and out.duration >= 0
+    return kind is CancelTimer and type(out.timer) is Timer
+
+
 def output_problem(out: object) -> str:
     """Why `out` is not a valid output, as the end of a sentence; "" when it is fine."""
+    if _plainly_fine(out):
+        return ""
     if isinstance(out, Segment):
         return f"{out}, a bare Segment: wrap it as Send(segment)"
     if not isinstance(out, OUTPUT_TYPES):
