@@ -16,6 +16,7 @@ from .functions import (
     check_transition,
     check_transitions,
     hidden_suite,
+    prepare,
     run_spec,
     run_specs,
 )
@@ -40,6 +41,6 @@ def clear_caches() -> None:
 __all__ = [
     "FIXTURES_PER_STATE", "Case", "CellTests", "CellVerdict", "CheckFailed", "CheckOutcome", "Fixture", "battery",
     "cell_points", "check_family", "check_scenario", "check_transition", "check_transitions", "clear_caches",
-    "fixtures", "grade_cell", "hidden_suite", "reference_run", "replay_command", "run_spec", "run_specs",
+    "fixtures", "grade_cell", "hidden_suite", "prepare", "reference_run", "replay_command", "run_spec", "run_specs",
     "stimuli_for", "wrap_shifts", "wrapped",
 ]

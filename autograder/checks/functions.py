@@ -211,6 +211,19 @@ def run_specs(title: str, specs: Iterable[CheckSpec], handlers: object, *, parti
     return run_cases(title, handlers, ordered, cases, partial=partial, fail_fast=fail_fast)
 
 
+def prepare(assignment: str, course_root: Path | None = None) -> int:
+    """Do the reference's part of grading `assignment` ahead (every case's reference run or answer,
+    every fixture), so that a long-lived grading process starts warm. Returns the number of cases."""
+    manifest = load_manifest(assignment, course_root)
+    seen: set = set()
+    for spec in (*(s for c in manifest.cells for s in (*c.visible, *c.hidden)), *manifest.before_submit):
+        for case in spec_cases(spec)[2]:
+            if case.key not in seen:
+                seen.add(case.key)
+                case.prepare()
+    return len(seen)
+
+
 def hidden_suite(
     handlers: object, notebook: str | None = None, *, partial: bool = True, fail_fast: bool = False,
     course_root: Path | None = None,

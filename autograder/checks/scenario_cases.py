@@ -203,6 +203,10 @@ class ScenarioCase:
         return Case(self.label, False, describe(div, self.label, ref.trace, self.replay), div.transition, exercised,
                     self.replay, svg=lambda: divergence_svg(got.trace, ref.trace, div))  # fmt: skip
 
+    def prepare(self) -> None:
+        """Compute the reference's run now (it is cached), not while a submission waits."""
+        reference_run(self.scenario, self.profile)
+
     def _follows_the_reference(self, ref: Run, found: Mapping[State, Handler], guard: Guard) -> bool:
         """True when each of the learner's handlers, called as the reference's run calls it, returns
         exactly the reference's Step. The simulator is deterministic, so the learner's own run would

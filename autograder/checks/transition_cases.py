@@ -179,6 +179,10 @@ class TransitionCase:
     def key(self) -> tuple:
         return (self.fx, self.stimulus)
 
+    def prepare(self) -> None:
+        """Compute the reference's answer now (it is kept with the case), not while a submission waits."""
+        self.expected  # noqa: B018 - a cached property
+
     def __call__(self, found: Mapping[State, Handler], guard: Guard) -> Case:
         fx, stimulus, label, replay, transition = self.fx, self.stimulus, self.label, self.replay, self.transition
         tail = f"\n  replay: {replay}" if replay else ""

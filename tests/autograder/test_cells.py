@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from implementations import load
 
-from autograder.checks import CellTests, cell_points, check_scenario, grade_cell, run_spec
+from autograder.checks import CellTests, cell_points, check_scenario, grade_cell, hidden_suite, run_spec
 from autograder.harness import LearnerError, LearnerMachine, machine_from_namespace
 from autograder.learner import State, Step
 from autograder.manifest import cell, family, load_manifest, scenario, transition, transitions
@@ -127,3 +127,12 @@ def test_no_handler_found_is_the_machines_problem_not_an_exception():
     machine = machine_from_namespace({"x": 1})
     assert machine.handlers == {} and "no handler found" in machine.problem
     assert grade_cell(CELL, machine).points == 0
+
+
+def test_a_grading_process_can_do_the_references_part_ahead():
+    from autograder.checks import clear_caches, prepare
+
+    clear_caches()
+    n = prepare("03_simultaneous_close")
+    assert n >= hidden_suite(NAMESPACE, "03_simultaneous_close").total  # every hidden case, each once
+    assert grade_cell(load_manifest("03_simultaneous_close").cell("test_simultaneous_close"), NAMESPACE).points == 3
