@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 
 from .profiles import ms
+from .roles import Role
 from .segment import MOD, Segment
 from .states import AppAbort, AppClose, AppSend
 from .tcb import TCB
@@ -106,8 +107,11 @@ class Fate:
             raise ValueError(f"unknown fate {self.kind!r}; use lose, duplicate or delay")
 
 
-# A segment is named by who sent it and its ordinal among that endpoint's segments: ("A", 2).
+# A segment is named by who sent it and its ordinal among that endpoint's segments: ("A", 2), or by
+# what it is: Role("B", "ACK of FIN") (reference_impl.roles), which stays on its segment whatever
+# else is lost.
 SegmentKey = tuple[str, int]
+FateKey = SegmentKey | Role
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ class Scenario:
     name: str
     description: str
     actions: tuple[Action, ...]
-    fates: Mapping[SegmentKey, Fate] = field(default_factory=dict)
+    fates: Mapping[FateKey, Fate] = field(default_factory=dict)
     iss_a: int = 100  # A's next sequence number when the scenario starts (RFC 793 fig. 13)
     iss_b: int = 300
     delay: int = ms(10)  # one-way delay of each channel
@@ -126,5 +130,5 @@ class Scenario:
     # The most data an endpoint's segments carry (the peer's MSS option, RFC 9293 §3.7.1).
     mss: Mapping[str, int] = field(default_factory=dict)
 
-    def with_fates(self, fates: Mapping[SegmentKey, Fate], name: str | None = None) -> Scenario:
+    def with_fates(self, fates: Mapping[FateKey, Fate], name: str | None = None) -> Scenario:
         return dc_replace(self, fates=dict(fates), name=name or self.name)

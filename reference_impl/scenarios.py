@@ -1,7 +1,9 @@
 """The named catalogue of close scenarios, and the loss-pattern generators.
 
 A is the client, B the server. Times are virtual; each channel delays 10 ms one way.
-Segments are named by sender and ordinal: ("B", 2) is the second segment B sends.
+A scenario's own fates name their segments by role (`reference_impl.roles`: "B's ACK of A's
+FIN"), so they stay on their segment when a loss pattern adds others; the patterns name segments
+by sender and ordinal: ("B", 2) is the second segment B sends.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .profiles import RFC9293, Profile, ms, sec
-from .sim import Action, Fate, Read, Reopen, Scenario, SegmentKey, simulate
+from .roles import Role, key_text
+from .sim import Action, Fate, FateKey, Read, Reopen, Scenario, SegmentKey, simulate
 from .states import AppAbort, AppClose, AppSend
 
 LOSE = Fate("lose")
+# The segments the catalogue's own fates name.
+A_FIN, B_FIN = Role("A", "FIN"), Role("B", "FIN")
+A_ACK_OF_FIN, B_ACK_OF_FIN = Role("A", "ACK of FIN"), Role("B", "ACK of FIN")  # A's is its last ACK
 
 
 @dataclass(frozen=True)
@@ -50,17 +56,17 @@ _ENTRIES = [
               (0, "A", AppClose(shutdown=True)), (ms(20), "B", AppSend(b"more data")),
               (ms(30), "B", AppSend(b"last words")), (ms(50), "B", AppClose()))),
     Entry(_active("lost-first-fin", "A's FIN is lost; A retransmits it after the RTO; B closes at 3 s.",
-                  {("A", 1): LOSE}, b_close=sec(3))),
-    Entry(_active("lost-ack-of-fin", "B's ACK of A's FIN is lost; B's own FIN+ACK acknowledges it.", {("B", 1): LOSE})),
-    Entry(_active("lost-second-fin", "B's FIN is lost; B retransmits it, A waits in FIN_WAIT_2.", {("B", 2): LOSE})),
+                  {A_FIN: LOSE}, b_close=sec(3))),
+    Entry(_active("lost-ack-of-fin", "B's ACK of A's FIN is lost; B's own FIN+ACK acknowledges it.", {B_ACK_OF_FIN: LOSE})),
+    Entry(_active("lost-second-fin", "B's FIN is lost; B retransmits it, A waits in FIN_WAIT_2.", {B_FIN: LOSE})),
     Entry(_active("lost-final-ack", "A's last ACK is lost: B retransmits its FIN, A re-ACKs it from TIME_WAIT.",
-                  {("A", 2): LOSE})),
+                  {A_ACK_OF_FIN: LOSE})),
     Entry(_active("lost-final-ack-twice", "A's last ACK is lost twice; TIME_WAIT restarts each time.",
-                  {("A", 2): LOSE, ("A", 3): LOSE})),
+                  {A_ACK_OF_FIN: LOSE, Role("A", "ACK of FIN", 2): LOSE})),
     Entry(_active("duplicate-fin-in-time-wait",
                   "B's FIN arrives twice; A re-ACKs the copy and restarts TIME_WAIT, and the closed B "
                   "answers that ACK with RST, which ends TIME_WAIT early (RFC 1337's hazard).",
-                  {("B", 2): Fate("duplicate", ms(100))})),
+                  {B_FIN: Fate("duplicate", ms(100))})),
     Entry(_sc("simultaneous-close-with-data",
               "A sends data and closes as B closes: in CLOSING, B's ACK of the data alone restarts A's timer.",
               (0, "A", AppSend(b"x" * 100)), (0, "A", AppClose()), (0, "B", AppClose()))),
@@ -70,7 +76,7 @@ _ENTRIES = [
     Entry(_sc("ack-of-data-not-fin", "A sends data then closes; the ACK of the data alone leaves A in FIN_WAIT_1.",
               (0, "A", AppSend(b"x" * 100)), (ms(1), "A", AppClose()), (ms(50), "B", AppClose()))),
     Entry(_active("rst-in-time-wait", "A copy of A's last ACK reaches B after B closed; B's RST ends A's TIME_WAIT.",
-                  {("A", 2): Fate("duplicate", ms(100))})),
+                  {A_ACK_OF_FIN: Fate("duplicate", ms(100))})),
     Entry(_sc("rst-in-close-wait", "A half-closes, then aborts: its RST takes B from CLOSE_WAIT to CLOSED.",
               (0, "A", AppClose(shutdown=True)), (ms(30), "A", AppAbort()), (sec(1), "B", AppClose()))),
     Entry(_sc("old-duplicate-after-reuse",
@@ -80,9 +86,9 @@ _ENTRIES = [
               # If the copy is taken as data, the two ends disagree about sequence numbers
               # and ACK each other (RFC 5961's "ACK war") until A's application gives up.
               (sec(1), "A", Reopen(iss_a=100, iss_b=300, then=((sec(30), "A", AppAbort()),))),
-              fates={("A", 1): Fate("duplicate", sec(30))}), closes_cleanly=False),
+              fates={Role("A", "data"): Fate("duplicate", sec(30))}), closes_cleanly=False),
     Entry(_sc("fin-retry-limit", "Every copy of A's FIN is lost: A gives up after its retry limit.",
-              (0, "A", AppClose()), fates={("A", n): LOSE for n in range(1, 16)}), closes_cleanly=False),
+              (0, "A", AppClose()), fates={Role("A", "FIN", n): LOSE for n in range(1, 16)}), closes_cleanly=False),
     Entry(_sc("abort", "A aborts (SO_LINGER 0): RST, no FIN, no TIME_WAIT.", (0, "A", AppAbort())),
           closes_cleanly=False),
     Entry(_sc("close-with-unread-data", "B sends data A never reads; A closes (Linux answers with RST).",
@@ -96,7 +102,7 @@ _ENTRIES = [
     Entry(_sc("late-acks-in-time-wait", "Both close at once; each ACK of a FIN is held 300 ms. Linux's probes resend "
               "the FINs first, which take both ends to TIME_WAIT; the late ACKs then restart their timers.",
               (0, "A", AppClose()), (0, "B", AppClose()),
-              fates={("A", 2): Fate("delay", ms(300)), ("B", 2): Fate("delay", ms(300))})),
+              fates={A_ACK_OF_FIN: Fate("delay", ms(300)), B_ACK_OF_FIN: Fate("delay", ms(300))})),
     Entry(_sc("fin-behind-zero-window", "B's window is zero; A writes 300 bytes and closes: data and FIN wait, A probes "
               "the window; B reads at 0.4 s and announces its window; the data leaves with the FIN on it.",
               (0, "A", AppSend(b"w" * 300)), (ms(50), "A", AppClose()), (ms(400), "B", Read()),
@@ -151,10 +157,11 @@ def run(name: str, base: Profile = RFC9293, fates: dict[SegmentKey, Fate] | None
     return simulate(sc, entry.profile(base), machine if machine is not None else reference_machine(), **kw)
 
 
-def pattern_name(fates: dict[SegmentKey, Fate]) -> str:
-    """lose:A2,B3 — the replayable name of a loss pattern."""
-    keys = sorted(k for k, f in fates.items() if f.kind == "lose")
-    return "lose:" + ",".join(f"{e}{n}" for e, n in keys)
+def pattern_name(fates: dict[FateKey, Fate]) -> str:
+    """lose:A2,B3 — the replayable name of a loss pattern (a role reads as itself: lose:A's FIN)."""
+    ordinal = sorted(k for k, f in fates.items() if f.kind == "lose" and not isinstance(k, Role))
+    roles = sorted(key_text(k) for k, f in fates.items() if f.kind == "lose" and isinstance(k, Role))
+    return "lose:" + ",".join([f"{e}{n}" for e, n in ordinal] + roles)
 
 
 def parse_key(text: str) -> SegmentKey:
@@ -171,20 +178,23 @@ def loss_patterns(name: str, k: int, base: Profile = RFC9293, machine=None) -> I
 
     The enumeration grows a pattern only by segments that are actually sent in the
     run with the smaller pattern (a retransmission exists only once its original was
-    lost), and only by segments later in that run, so no set is produced twice.
+    lost), and only by segments later in that run, so no set is produced twice. A segment
+    the scenario itself already loses, duplicates or delays (by role) is left to its fate.
     """
     entry = get(name)
     profile = entry.profile(base)
     machine = machine if machine is not None else reference_machine()
 
-    def sends(fates: dict) -> list[SegmentKey]:
+    def sends(fates: dict) -> list[tuple[SegmentKey, bool]]:
+        """(segment, whether it is free: no fate of the scenario's own) in the order sent."""
         sc = entry.scenario.with_fates({**entry.scenario.fates, **fates})
         trace = simulate(sc, profile, machine)
         out, count = [], {"A": 0, "B": 0}
         for r in trace.rows:
             if r.event == "send":
                 count[r.endpoint] += 1
-                out.append((r.endpoint, count[r.endpoint]))
+                key = (r.endpoint, count[r.endpoint])
+                out.append((key, r.fate == "delivered" and key not in entry.scenario.fates))
         return out
 
     def grow(fates: dict, after: int) -> Iterator[dict]:
@@ -193,10 +203,9 @@ def loss_patterns(name: str, k: int, base: Profile = RFC9293, machine=None) -> I
             return
         order = sends(fates)
         for i in range(after, len(order)):
-            key = order[i]
-            if key in fates or key in entry.scenario.fates:
-                continue
-            yield from grow({**fates, key: LOSE}, i + 1)
+            key, free = order[i]
+            if free and key not in fates:
+                yield from grow({**fates, key: LOSE}, i + 1)
 
     yield from grow({}, 0)
 

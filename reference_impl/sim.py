@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING
 
+from .channel import Channel, check_lifetimes
 from .inputs import (  # noqa: F401 - re-exported: callers build their scenarios from reference_impl.sim
     VARIABLES,
     Action,
     AppCall,
     Fate,
+    FateKey,
     Inject,
     Read,
     Reopen,
@@ -98,13 +100,8 @@ class Simulation:
         horizon: int = sec(3600),
     ) -> None:
         self.sc, self.profile = scenario, profile
-        for key, fate in scenario.fates.items():
-            # RFC 9293 §3.4.2: no segment lives longer than MSL; TIME_WAIT's 2 MSL rests on it.
-            if fate.kind != "lose" and scenario.delay + fate.delay > profile.msl:
-                raise ValueError(
-                    f"segment {key[0]}{key[1]} would spend {format_duration(scenario.delay + fate.delay)} "
-                    f"in the network, longer than the MSL of {format_duration(profile.msl)}"
-                )
+        check_lifetimes(scenario.fates, scenario.delay, profile)
+        self.channel = Channel(scenario.fates, scenario.delay)
         self.machines = _per_endpoint(machines)
         self.max_events, self.horizon = max_events, horizon
         self.ep = {name: _Endpoint(name, State.ESTABLISHED, self._tcb(name, scenario.iss_a, scenario.iss_b),
@@ -244,23 +241,10 @@ class Simulation:
             case Send(seg):
                 ep.sent += 1
                 seg = dc_replace(seg, incarnation=ep.incarnation)
-                fate = self.sc.fates.get((ep.name, ep.sent))
                 peer = "B" if ep.name == "A" else "A"
-                arrive = time + self.sc.delay
-                label = "delivered"
-                if fate is None:
-                    self._schedule(arrive, "arrive", peer, (seg, ""))
-                elif fate.kind == "lose":
-                    label = "lost"
-                elif fate.kind == "duplicate":
-                    label = "duplicated"
-                    self._schedule(arrive, "arrive", peer, (seg, ""))
-                    self._schedule(arrive + fate.delay, "arrive", peer, (seg, "second copy"))
-                else:
-                    label = "delayed"
-                    self._schedule(
-                        arrive + fate.delay, "arrive", peer, (seg, f"delayed {format_duration(fate.delay)}")
-                    )
+                label, copies = self.channel.arrivals(self.channel.fate(ep.name, ep.sent, seg))
+                for after, note in copies:
+                    self._schedule(time + after, "arrive", peer, (seg, note))
                 self._row(time, ep, "send", st, st, seg, fate=label, detail=str(seg))
             case StartTimer(timer, duration):
                 self._generation += 1
@@ -294,6 +278,7 @@ class Simulation:
         for name in ENDPOINTS:
             e = self.ep[name]
             e.incarnation += 1
+            self.channel.reopen(name)
             e.state, e.tcb, e.timers, e.unread = State.ESTABLISHED, self._tcb(name, r.iss_a, r.iss_b), {}, 0
             e.last_oow_ack = None
             self._row(

@@ -61,14 +61,21 @@ def own_losses(name: str, profile: object, lose: tuple[str, ...] = ()) -> str:
     """A sentence naming the scenario's own lost segments by role in the run shown, and saying so
     when an extra loss has moved one of them onto another segment."""
     from reference_impl import scenarios
+    from reference_impl.roles import Role, where
 
-    own = [f"{e}{n}" for (e, n), fate in scenarios.get(name).scenario.fates.items() if fate.kind == "lose"]
+    own = [k if isinstance(k, Role) else f"{k[0]}{k[1]}"
+           for k, fate in scenarios.get(name).scenario.fates.items() if fate.kind == "lose"]  # fmt: skip
     if not own:
         return ""
     base = segment_roles(events_of(reference_run(name, profile)))
     shown = segment_roles(events_of(reference_run(name, profile, lose))) if lose else base
     parts = []
     for key in own[:3]:
+        if isinstance(key, Role):  # named by what it is: it stays on its segment whatever else is lost
+            at = where(key, reference_run(name, profile, lose).rows)
+            if at is not None:
+                parts.append(f"the scenario itself loses {key} ({at})")
+            continue
         was, now = base.get(key), shown.get(key)
         if now is None:
             continue
