@@ -219,9 +219,15 @@ def compose(learner: Mapping[State, Handler], guard: Guard) -> dict[State, Handl
 class Limits:
     """How much a learner's code may take. Generous for correct code, firm for runaway code."""
 
-    per_call: float = 1.0  # wall seconds for one handler call
+    # CPU seconds for one handler call: an endless loop spends CPU, a busy machine does not make a
+    # correct handler look like one. A call that waits (sleeps, blocks) is stopped after per_call_wall.
+    per_call: float = 1.0
     per_check: float = 20.0  # wall seconds for all learner calls of one check
     output: int = 20_000  # characters one handler call may print
+    per_call_wall: float = 10.0  # wall seconds for one handler call (at least per_call)
+
+    def wall(self) -> float:
+        return max(self.per_call_wall, self.per_call)
 
 
 class _Stop(BaseException):
@@ -271,7 +277,7 @@ class Guard:
         self.limits = limits or Limits()
         # In-process learner code could reach the reference's handlers; code in another process cannot.
         self.watch_reference = watch_reference
-        self._call_started = 0.0
+        self._call_started = self._call_cpu = 0.0
         self.output = _CappedOutput(self.limits.output)
         self.spent = 0.0
         self.calls = 0
@@ -313,7 +319,7 @@ class Guard:
     def _alarm(self, signum, frame) -> None:
         # A tick every TICK seconds through the session (two system calls per handler call would
         # cost more than many handlers do); it stops a call that has run past the limit.
-        if self._in_call and time.monotonic() - self._call_started > self.limits.per_call:
+        if self._in_call and _over(self._call_cpu, self._call_started, self.limits):
             raise _CallTimeout
 
     def wrap(self, state: State, fn: Handler) -> Handler:
@@ -358,8 +364,10 @@ class Guard:
         try:
             step = self._run(fn, tcb, ev, profile)
         except _CallTimeout:
-            err = self._error(f"{where()} ran longer than {self.limits.per_call:g} s and was stopped "
-                              "(an endless loop?)", "timeout", state, ev)
+            waited = time.monotonic() - self._call_started >= self.limits.wall()
+            err = self._error(f"{where()} ran longer than {self.limits.wall() if waited else self.limits.per_call:g} s "
+                              f"and was stopped ({'is it waiting for something?' if waited else 'an endless loop?'})",
+                              "timeout", state, ev)  # fmt: skip
             self._broken[id(fn)] = err
             raise err from None
         except _OutputFlood:
@@ -393,11 +401,11 @@ class Guard:
     def _run(self, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         saved = sys.stdout, sys.stderr, sys.gettrace()
         sys.stdout = sys.stderr = self.output
-        self._call_started = time.monotonic()
+        self._call_started, self._call_cpu = time.monotonic(), time.thread_time()
         self._in_call = True
         try:
             if not self._use_signal:
-                sys.settrace(_line_limit(self._call_started + self.limits.per_call))
+                sys.settrace(_line_limit(self._call_cpu, self._call_started, self.limits))
             with _reference_trapped(self.watch_reference):
                 return fn(tcb, ev, profile)
         finally:
@@ -458,12 +466,18 @@ _TRAP = _trap.__code__
 _reference_trapped = _Trapped
 
 
-def _line_limit(deadline: float):
-    """A sys.settrace tracer that stops the traced thread's learner code after `deadline`."""
+def _over(cpu_started: float, wall_started: float, limits: Limits) -> bool:
+    """Has the running call (in this thread) used up its CPU time, or waited past its wall time?"""
+    return (time.thread_time() - cpu_started > limits.per_call
+            or time.monotonic() - wall_started > limits.wall())  # fmt: skip
+
+
+def _line_limit(cpu_started: float, wall_started: float, limits: Limits):
+    """A sys.settrace tracer that stops the traced thread's learner code once it is _over its limits."""
 
     def tracer(frame, event, arg):
         frame.f_trace_opcodes = True  # `while True: pass` on one line emits no line events
-        if time.monotonic() > deadline:
+        if _over(cpu_started, wall_started, limits):
             raise _CallTimeout
         return tracer
 

@@ -190,3 +190,18 @@ def test_a_module_level_alias_named_like_a_state_is_not_a_handler():
         check_scenario({"TIME_WAIT": Timer.TIME_WAIT}, "active-close")
     assert ("no handler found: `TIME_WAIT` is a Timer, not a function; define it as def time_wait(tcb, ev, profile):"
             in one_sentence(str(e.value)))
+
+
+def test_a_handler_that_waits_is_stopped_by_the_wall_clock_and_a_loop_by_its_cpu_time():
+    """The per-call limit counts CPU time (a busy machine does not stop a correct handler); a call that
+    sleeps or blocks spends none, so a wall-clock limit stops it."""
+    from autograder.harness import LearnerMachine
+
+    def fin_wait_1(tcb, ev, profile):
+        time.sleep(30)
+
+    machine = LearnerMachine({**GOOD, State.FIN_WAIT_1: fin_wait_1}, limits=Limits(per_call_wall=1.5))
+    started = time.perf_counter()
+    result = check_transition(machine, State.FIN_WAIT_1, FIN_ACKED, partial=True)
+    assert time.perf_counter() - started < 10
+    assert "ran longer than 1.5 s and was stopped (is it waiting for something?)" in result.failures[0].message
