@@ -224,7 +224,7 @@ def autograde(
         def job_for(student: str, uid: int | None) -> Job:
             return Job(str(course.root), assignment, student, str(snap), str(batch / "out" / student), str(view),
                        str(batch), cell_timeout, notebook_timeout, uid, required=sandbox and os.geteuid() == 0,
-                       hide=[str(batch)])  # fmt: skip
+                       hide=[str(batch)], fork_server=workers > 0)  # fmt: skip
 
         results: queue.Queue = queue.Queue()
         jobs: queue.Queue = queue.Queue()

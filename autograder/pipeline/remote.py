@@ -81,8 +81,10 @@ class _Point:
 class RunnerSession:
     """One notebook's runner, restarted and replayed as needed."""
 
-    def __init__(self, policy: Callable[[], SandboxPolicy], watch: tuple[str, ...], limits: RunnerLimits) -> None:
+    def __init__(self, policy: Callable[[], SandboxPolicy], watch: tuple[str, ...], limits: RunnerLimits,
+                 starter: Callable[[SandboxPolicy], Confined] | None = None) -> None:  # fmt: skip
         self.policy, self.watch, self.limits = policy, watch, limits
+        self.starter = starter  # forks the runner from a fork server; None: the launcher execs a fresh one
         self.confined: Confined | None = None
         self.history: list[tuple[int, str, bool]] = []  # cells that ran to completion: replayed after a restart
         self.flags: list[Flag] = []
@@ -105,7 +107,10 @@ class RunnerSession:
 
     def _start(self) -> Confined:
         policy = self.policy()
-        confined = start(policy, [policy.python, *COMMAND], timeout=self.limits.start)
+        if self.starter is not None:
+            confined = self.starter(policy)
+        else:
+            confined = start(policy, [policy.python, *COMMAND], timeout=self.limits.start)
         self.sandbox = {"achieved": confined.achieved, "missing": confined.missing}
         confined.channel.send({"op": "hello", "watch": list(self.watch), "per_call": self.limits.per_call,
                                "call_output": self.limits.call_output, "output": self.limits.output})  # fmt: skip

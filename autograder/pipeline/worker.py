@@ -12,12 +12,13 @@ its own: imported modules and the reference's runs, computed once.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -25,7 +26,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.manifest import ManifestError, load_manifest
 from autograder.runner.channel import Channel, ChannelClosed
-from autograder.sandbox import SandboxPolicy, kill_uid
+from autograder.sandbox import SandboxError, SandboxPolicy, Zygote, kill_uid
 
 from .grade import as_dicts, grade_notebook, read_notebook
 from .remote import RunnerLimits, RunnerSession
@@ -49,6 +50,72 @@ class Job:
     required: bool = False  # every sandbox defence must hold
     hide: list[str] = field(default_factory=list)
     debug: bool = False
+    fork_server: bool = False  # a long-lived worker: fork each sandbox from a server that imported once
+
+
+_ZYGOTES: dict[tuple, Zygote | None] = {}  # this worker's fork servers (None: it could not start one here)
+
+
+def _starter(job: Job, release: Path, scratch: Path, hide: tuple[str, ...]):
+    """Start each sandbox of this job by forking it from this worker's fork server (started on first
+    use, kept for the next submissions with the same view); None means exec a fresh runner each time."""
+    if not job.fork_server:
+        return None
+    base = SandboxPolicy(view=job.view, scratch="", hide=hide, debug=job.debug)
+    preload = preloads(release)
+    key = (base.to_json(), preload)
+    if key not in _ZYGOTES:
+        for other in [z for z in _ZYGOTES.values() if z is not None]:
+            other.close()  # another batch's view: not needed any more
+        _ZYGOTES.clear()
+        root = Path(tempfile.mkdtemp(prefix="fork-server-", dir=job.scratch))
+        try:
+            _ZYGOTES[key] = Zygote(replace(base, scratch=str(root)), preload)
+        except SandboxError as e:  # e.g. no user namespaces here: exec a runner per sandbox, as before
+            print(f"grading without a fork server: {e}", file=sys.stderr, flush=True)
+            _ZYGOTES[key] = None
+    zygote = _ZYGOTES[key]
+    if zygote is not None and not zygote.alive():
+        del _ZYGOTES[key]
+        return _starter(job, release, scratch, hide)
+    if zygote is None:
+        return None
+
+    def start(policy: SandboxPolicy):
+        return zygote.spawn(policy, timeout=RunnerLimits().start)
+
+    return start
+
+
+def close_fork_servers() -> None:
+    for zygote in _ZYGOTES.values():
+        if zygote is not None:
+            zygote.close()
+    _ZYGOTES.clear()
+
+
+def preloads(release: Path) -> tuple[str, ...]:
+    """The modules the release notebooks' own cells import (absolute imports, in order): what a fork
+    server imports once so that no sandbox spends its first seconds importing them again."""
+    names: dict[str, None] = {}
+    for path in sorted(release.glob("*.ipynb")):
+        try:
+            nb = read_notebook(path)
+        except Exception:  # noqa: BLE001 - the grader reads it again and says what is wrong
+            continue
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue  # magics and the like
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names.update(dict.fromkeys(a.name for a in node.names))
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names[node.module] = None
+    return tuple(names)
 
 
 def _source_cells(job: Job, notebook: str) -> dict[str, str]:
@@ -92,7 +159,7 @@ def grade_submission(job: Job) -> dict:
         for path in sorted(release.glob("*.ipynb")):
             name = path.stem
             make, hide = _policy(job, release, scratch)
-            session = RunnerSession(make, hide, limits)
+            session = RunnerSession(make, hide, limits, _starter(job, release, scratch, hide))
             deadline = time.monotonic() + job.notebook_timeout
             try:
                 graded = grade_notebook(name, read_notebook(path), submitted / path.name, manifest, session,
@@ -124,6 +191,7 @@ def serve(channel: Channel) -> None:
         try:
             frame = channel.recv()
         except ChannelClosed:
+            close_fork_servers()
             return
         job = Job(**frame["job"])
         try:

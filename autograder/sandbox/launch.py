@@ -44,6 +44,17 @@ def write_frame(fd: int, obj: object) -> None:
     os.write(fd, struct.pack(">I", len(data)) + data)
 
 
+def environment(policy: SandboxPolicy, home: str, view: str) -> dict[str, str]:
+    """The sandboxed process's whole environment: nothing of the grader's."""
+    return {
+        "PATH": os.path.dirname(policy.python) + ":/usr/local/bin:/usr/bin:/bin",
+        "HOME": home, "USER": "learner", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
+        "PYTHONPATH": view, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
+        "IPYTHONDIR": os.path.join(home, ".ipython"), "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1", "TCPCLOSE_SANDBOX": "1",
+    }  # fmt: skip
+
+
 class NotNeeded(Exception):
     """This defence does not apply here (e.g. a user namespace when already root)."""
 
@@ -232,13 +243,7 @@ class Launch:
     def clean_environment(self) -> None:
         home = HOME if self.entered else self._fallback_home()
         view = VIEW if self.entered else self.policy.view
-        self.env = {
-            "PATH": os.path.dirname(self.policy.python) + ":/usr/local/bin:/usr/bin:/bin",
-            "HOME": home, "USER": "learner", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
-            "PYTHONPATH": view, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
-            "IPYTHONDIR": os.path.join(home, ".ipython"), "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
-            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "TCPCLOSE_SANDBOX": "1",
-        }  # fmt: skip
+        self.env = environment(self.policy, home, view)
         self.home, self.view = home, view
         os.chdir(home)
 

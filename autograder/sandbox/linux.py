@@ -16,7 +16,8 @@ CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+_CAP_VERSION_3 = 0x20080522
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -72,6 +73,25 @@ def umount_detached(target: str) -> None:
 
 def no_new_privileges() -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def die_with_parent(signum: int = 9) -> None:
+    """PR_SET_PDEATHSIG: this process gets `signum` when its parent dies (cleared by a change of uid: set it after)."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def drop_capabilities() -> None:
+    """No capability left, effective, permitted or inheritable. A forked child never execs, so a
+    process that is root in a user namespace keeps every capability there unless it drops them."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    header, data = Header(_CAP_VERSION_3, 0), (Data * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
 
 
 def sethostname(name: str) -> None:

@@ -1,8 +1,11 @@
-"""One attack per defence, run through the launcher directly (a fraction of a second each).
+"""One attack per defence, run through the launcher and through the fork server (a fraction of a second each).
 
 Each probe starts a tiny program in the sandbox that tries one thing and reports what it found
 as one frame on fd 4; the test asserts the defence held. Every defence in DEFENCES has a probe
-here (test_every_defence_has_a_probe), so a new defence cannot arrive untested.
+here (test_every_defence_has_a_probe), so a new defence cannot arrive untested. Every probe runs
+twice: in a sandbox the launcher confines and then execs (`tcpclose check`), and in a child
+forked from the fork server (autograder.sandbox.zygote: a batch's workers), which enters its
+namespaces and drops its privileges itself.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import sys
 import textwrap
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from autograder.pipeline.view import grading_view
-from autograder.sandbox import DEFENCES, HOME, UID_RANGE, VIEW, SandboxPolicy, claim_uid, start
+from autograder.sandbox import DEFENCES, HOME, UID_RANGE, VIEW, SandboxPolicy, Zygote, claim_uid, start
 
 ROOT = os.geteuid() == 0
 REPO = Path(__file__).resolve().parents[2]
@@ -39,14 +43,27 @@ def view(tmp_path_factory) -> Path:
     return v
 
 
+@pytest.fixture(params=["launcher", "fork-server"])
+def how(request) -> str:
+    return request.param
+
+
 @contextmanager
-def sandbox(view: Path, tmp: Path, **changes):
+def sandbox(view: Path, tmp: Path, how: str = "launcher", **changes):
     """A sandbox running `code` (given later through .run); yields a function code -> dict."""
     scratch = tmp / f"scratch-{time.monotonic_ns()}"
     scratch.mkdir(mode=0o700)
     with claim_uid() if ROOT else _none() as uid:
         policy = SandboxPolicy(view=str(view), scratch=str(scratch), uid=uid, required=ROOT, **changes)
-        yield lambda code: _run(policy, code)
+        if how == "launcher":
+            yield lambda code: _run(policy, code)
+            return
+        (scratch / "server").mkdir()
+        server = Zygote(replace(policy, scratch=str(scratch / "server")))
+        try:
+            yield lambda code: _run(policy, code, server)
+        finally:
+            server.close()
 
 
 @contextmanager
@@ -62,12 +79,16 @@ def report(**found):
 """
 
 
-def _run(policy: SandboxPolicy, code: str) -> dict:
-    confined = start(policy, [sys.executable, "-P", "-s", "-B", "-c", PRELUDE + textwrap.dedent(code)])
+def _run(policy: SandboxPolicy, code: str, server: Zygote | None = None) -> dict:
+    program = PRELUDE + textwrap.dedent(code)
+    if server is None:
+        confined = start(policy, [sys.executable, "-P", "-s", "-B", "-c", program])
+    else:
+        confined = server.spawn(policy, code=program)
     try:
         found = confined.channel.recv(time.monotonic() + 20)
     finally:
-        confined.wait(10) if confined.launcher.poll() is None else None
+        confined.wait(10) if confined.running() else None
         confined.kill()
     found["_achieved"] = confined.achieved
     return found
@@ -79,13 +100,13 @@ def test_every_defence_has_a_probe():
 
 
 @probes("no-network")
-def test_no_connection_leaves_and_abstract_sockets_reach_nothing(view, tmp_path, defence):
+def test_no_connection_leaves_and_abstract_sockets_reach_nothing(view, tmp_path, how, defence):
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     abstract = socket.socket(socket.AF_UNIX)
     abstract.bind(b"\0tcpclose-probe-listener")
     abstract.listen()
-    with sandbox(view, tmp_path) as run:
+    with sandbox(view, tmp_path, how) as run:
         found = run(f"""
             import socket
             out = {{}}
@@ -107,14 +128,14 @@ def test_no_connection_leaves_and_abstract_sockets_reach_nothing(view, tmp_path,
 
 
 @probes("private-ipc")
-def test_no_shared_memory_of_another_process_and_a_hostname_of_its_own(view, tmp_path, defence):
+def test_no_shared_memory_of_another_process_and_a_hostname_of_its_own(view, tmp_path, how, defence):
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     shmid = libc.shmget(0, 4096, 0o1666)  # IPC_PRIVATE, IPC_CREAT | 0666
     assert shmid >= 0
     try:
-        with sandbox(view, tmp_path) as run:
+        with sandbox(view, tmp_path, how) as run:
             found = run("""
                 lines = open("/proc/sysvipc/shm").read().splitlines()[1:]
                 report(segments=len(lines), host=os.uname().nodename)
@@ -126,11 +147,11 @@ def test_no_shared_memory_of_another_process_and_a_hostname_of_its_own(view, tmp
 
 
 @probes("private-pids", "private-proc")
-def test_no_other_process_is_visible_and_none_outlives_the_sandbox(view, tmp_path, defence):
+def test_no_other_process_is_visible_and_none_outlives_the_sandbox(view, tmp_path, how, defence):
     marker = f"student-{os.getpid()}-secret-id"
     other = subprocess.Popen(["sleep", "30", marker])  # another student's process, its id on the command line
     try:
-        with sandbox(view, tmp_path) as run:
+        with sandbox(view, tmp_path, how) as run:
             found = run(f"""
                 import subprocess
                 subprocess.Popen(["sleep", "30", "left-behind-{marker}"])  # tries to outlive grading
@@ -153,13 +174,13 @@ def test_no_other_process_is_visible_and_none_outlives_the_sandbox(view, tmp_pat
 
 
 @probes("private-tmp")
-def test_tmp_is_private_bounded_and_gone_and_a_unix_socket_there_reaches_nothing(view, tmp_path, defence):
+def test_tmp_is_private_bounded_and_gone_and_a_unix_socket_there_reaches_nothing(view, tmp_path, how, defence):
     path = f"/tmp/tcpclose-probe-{os.getpid()}.sock"
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(path)
     listener.listen()
     try:
-        with sandbox(view, tmp_path) as run:
+        with sandbox(view, tmp_path, how) as run:
             found = run(f"""
                 import socket
                 s = socket.socket(socket.AF_UNIX)
@@ -189,11 +210,11 @@ def test_tmp_is_private_bounded_and_gone_and_a_unix_socket_there_reaches_nothing
 
 
 @probes("minimal-root")
-def test_the_course_the_repository_and_the_answers_are_not_there(view, tmp_path, defence):
+def test_the_course_the_repository_and_the_answers_are_not_there(view, tmp_path, how, defence):
     secrets = [str(REPO / "course" / "source"), str(REPO / "reference_impl" / "handlers.py"),
                str(REPO / "tests" / "autograder" / "impl_table.py"), str(REPO / "course" / "gradebook.db"),
                str(Path(__file__))]  # fmt: skip
-    with sandbox(view, tmp_path) as run:
+    with sandbox(view, tmp_path, how) as run:
         found = run(f"""
             import importlib
             found = [p for p in {secrets!r} if os.path.exists(p)]
@@ -212,11 +233,11 @@ def test_the_course_the_repository_and_the_answers_are_not_there(view, tmp_path,
 
 
 @probes("masked-paths")
-def test_a_named_path_inside_a_visible_directory_is_masked(view, tmp_path, defence):
+def test_a_named_path_inside_a_visible_directory_is_masked(view, tmp_path, how, defence):
     import nbgrader
 
     inside = str(Path(nbgrader.__file__).parent)  # in the interpreter's site-packages, which the sandbox shows
-    with sandbox(view, tmp_path, hide=(inside,)) as run:
+    with sandbox(view, tmp_path, how, hide=(inside,)) as run:
         found = run(f"report(listing=os.listdir({inside!r}), writable=os.access({inside!r}, os.W_OK))")
     assert found["listing"] == [] and not found["writable"]
     assert defence in found["_achieved"]
@@ -224,8 +245,8 @@ def test_a_named_path_inside_a_visible_directory_is_masked(view, tmp_path, defen
 
 @pytest.mark.skipif(not ROOT, reason="the uid change is what root does; without root the user's own uid is kept")
 @probes("unprivileged-uid", "no-new-privileges")
-def test_an_unprivileged_uid_without_capabilities_or_new_privileges(view, tmp_path, defence):
-    with sandbox(view, tmp_path) as run:
+def test_an_unprivileged_uid_without_capabilities_or_new_privileges(view, tmp_path, how, defence):
+    with sandbox(view, tmp_path, how) as run:
         found = run("""
             status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
             report(uid=os.getuid(), euid=os.geteuid(), groups=os.getgroups(), caps=status["CapEff"].strip(),
@@ -237,8 +258,8 @@ def test_an_unprivileged_uid_without_capabilities_or_new_privileges(view, tmp_pa
 
 
 @probes("limits")
-def test_memory_and_processes_are_bounded(view, tmp_path, defence):
-    with sandbox(view, tmp_path, memory=1 << 30, nproc=16) as run:
+def test_memory_and_processes_are_bounded(view, tmp_path, how, defence):
+    with sandbox(view, tmp_path, how, memory=1 << 30, nproc=16) as run:
         found = run("""
             try:
                 blob = bytearray(2 << 30)
@@ -264,10 +285,10 @@ def test_memory_and_processes_are_bounded(view, tmp_path, defence):
 
 
 @probes("clean-environment")
-def test_none_of_the_graders_environment_gets_in(view, tmp_path, monkeypatch, defence):
+def test_none_of_the_graders_environment_gets_in(view, tmp_path, monkeypatch, how, defence):
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-secret")
     monkeypatch.setenv("TCPCLOSE_COURSE", str(REPO / "course"))
-    with sandbox(view, tmp_path) as run:
+    with sandbox(view, tmp_path, how) as run:
         found = run("report(env=dict(os.environ))")
     assert "hub-secret" not in str(found["env"]) and str(REPO / "course") not in str(found["env"])
     assert found["env"]["PYTHONHASHSEED"] == "0" and found["env"]["HOME"] == HOME
@@ -275,11 +296,11 @@ def test_none_of_the_graders_environment_gets_in(view, tmp_path, monkeypatch, de
 
 
 @probes("pipes-only")
-def test_only_the_two_pipes_are_open_and_a_planted_link_is_never_followed(view, tmp_path, defence):
+def test_only_the_two_pipes_are_open_and_a_planted_link_is_never_followed(view, tmp_path, how, defence):
     secret = tmp_path / "root-only.txt"
     secret.write_text("root's secret")
     secret.chmod(0o600)
-    with sandbox(view, tmp_path) as run:
+    with sandbox(view, tmp_path, how) as run:
         first = run(f"""
             os.symlink({str(secret)!r}, "connection.json")  # what the old launcher read back as root
             os.symlink({str(secret)!r}, ".sandbox.json")
@@ -300,6 +321,8 @@ def test_a_sandbox_that_cannot_hold_its_defences_refuses_to_start(view, tmp_path
         policy = SandboxPolicy(view=str(tmp_path / "no-such-view"), scratch=str(tmp_path), uid=uid, required=True)
         with pytest.raises(SandboxError, match="could not apply minimal-root"):
             start(policy, [sys.executable, "-c", "pass"])
+        with pytest.raises(SandboxError, match="fork server could not start: minimal-root"):
+            Zygote(policy)
 
 
 def test_without_root_a_user_namespace_gives_the_same_isolation(view, tmp_path):
@@ -337,3 +360,49 @@ print(repr((sorted(c.achieved), sorted(c.missing), c.channel.recv(time.monotonic
         assert "course" not in root and "root" not in achieved
     else:  # the host forbids user namespaces: the rest is reported missing, never silently skipped
         assert "minimal-root" in missing and "limits" in achieved
+
+
+def test_without_root_a_forked_child_holds_no_capability_and_sees_nothing_of_the_server(view, tmp_path):
+    """In a user namespace the fork server is root there and a forked child never execs: it must drop
+    every capability itself, or learner code could remount the shared root or uncover the server's /proc."""
+    if not ROOT:
+        pytest.skip("this test switches to an unprivileged user, which needs root")
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="tcpclose-nobody-"))
+    top.chmod(0o755)
+    shared = shutil.copytree(view, top / "view")
+    scratch = top / "scratch"
+    scratch.mkdir()
+    os.chown(scratch, 65534, 65534)
+    probe = PRELUDE + textwrap.dedent("""
+        import ctypes
+        status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+        libc = ctypes.CDLL(None, use_errno=True)
+        remount = libc.mount(b"none", b"/", None, 32, None)  # MS_REMOUNT, read-write
+        unmount = libc.umount2(b"/proc", 2)
+        report(caps=status["CapEff"].strip(), pid=os.getpid(), remount=remount, unmount=unmount,
+               root_writable=os.access("/", os.W_OK), procs=len([p for p in os.listdir("/proc") if p.isdigit()]))
+    """)
+    code = f"""
+import sys, time
+sys.path.insert(0, {str(REPO)!r})
+from autograder.sandbox import SandboxPolicy, Zygote
+policy = SandboxPolicy(view={str(shared)!r}, scratch={str(scratch)!r}, python=sys.executable)
+server = Zygote(policy)
+c = server.spawn(policy, code={probe!r})
+print(repr((sorted(c.achieved), c.channel.recv(time.monotonic() + 20))))
+server.close()
+"""
+    python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", code],
+                         capture_output=True, text=True, timeout=60, cwd="/")  # fmt: skip
+    shutil.rmtree(top, ignore_errors=True)
+    if "fork server could not start" in out.stderr:  # the host forbids user namespaces: the launcher takes over
+        pytest.skip("no unprivileged user namespaces on this host (the launcher path is probed above)")
+    assert out.returncode == 0, out.stderr[-2000:]
+    achieved, found = eval(out.stdout)  # noqa: S307 - our own program's printed values
+    assert {"user-namespace", "no-network", "private-pids", "minimal-root", "private-tmp", "private-proc"} <= set(achieved)
+    assert int(found["caps"], 16) == 0 and found["remount"] != 0 and found["unmount"] != 0, found
+    assert found["pid"] == 1 and found["procs"] <= 3 and not found["root_writable"], found
