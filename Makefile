@@ -6,14 +6,22 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root unless told; a lab VM or container often is root.
 ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test setup system-deps notebooks learner-build lint bench clean
+# make lab is a learner's lab: nbgrader's instructor panels (Formgrader, Create Assignment, Course
+# List) stay hidden (deploy/learner/). An instructor shows them with: make lab ROLE=instructor
+ROLE   ?= learner
+LABENV := $(if $(filter learner,$(ROLE)),JUPYTER_CONFIG_PATH=$(CURDIR)/deploy/learner,)
+# JupyterHub's proxy, for the lab-on-JupyterHub test and deploy/jupyterhub (Node.js from the system)
+CHP_VERSION := 4.6.3
+CHP_STAMP   := .hub/.configurable-http-proxy-$(CHP_VERSION)
+
+.PHONY: lab test setup system-deps hub-deps notebooks learner-build lint bench clean
 
 ## make lab: set up, then open the course in JupyterLab (first notebook ready)
 lab: setup
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOTFLAG) --ServerApp.root_dir=$(CURDIR) notebooks/01_active_close.ipynb
+	$(LABENV) $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOTFLAG) --ServerApp.root_dir=$(CURDIR) notebooks/01_active_close.ipynb
 
 ## make test: set up (including Debian's chromium for the browser tests), run every test
-test: setup system-deps
+test: setup system-deps hub-deps
 	$(BIN)/python -m pytest
 
 setup: $(BIN)/.installed
@@ -41,6 +49,13 @@ system-deps:
 	  fi; \
 	fi
 
+## configurable-http-proxy from the npm registry, into .hub/ (deploy/jupyterhub finds it there)
+hub-deps: $(CHP_STAMP)
+
+$(CHP_STAMP):
+	npm install --prefix .hub --no-save --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
+	touch $@
+
 ## regenerate the learner copies in notebooks/ from course/source
 notebooks: setup
 	$(BIN)/tcpclose notebooks
@@ -57,4 +72,4 @@ bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 clean:
-	rm -rf $(VENV) test-output course/release course/submitted course/autograded course/feedback course/gradebook.db
+	rm -rf $(VENV) .hub test-output course/release course/submitted course/autograded course/feedback course/gradebook.db
