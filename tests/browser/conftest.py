@@ -134,17 +134,35 @@ def start_server(app: str, base: Path, notebooks: dict[str, dict]) -> tuple[Serv
 
 
 @pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's chromium is missing ({CHROMIUM}): run `make system-deps` or `apt-get install chromium`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: run `make setup` (it is in the [test] extra)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        yield b
-        b.close()
+def browser(request):
+    """One chromium for the whole run, however many test modules import this fixture.
+
+    A module that imports the fixture gets its own copy of it, and a second sync_playwright in
+    one thread fails ("Sync API inside the asyncio loop"); so the browser lives on pytest's
+    config, which every copy shares, and closes when the run ends.
+    """
+    shared = getattr(request.config, "_tcpclose_chromium", None)
+    if shared is None:
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"Debian's chromium is missing ({CHROMIUM}): run `make system-deps` or `apt-get install chromium`")
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            pytest.fail("the playwright package is missing: run `make setup` (it is in the [test] extra)")
+        playwright = sync_playwright().start()
+        try:
+            shared = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        except BaseException:
+            playwright.stop()
+            raise
+        request.config._tcpclose_chromium = shared
+
+        def close() -> None:
+            shared.close()
+            playwright.stop()
+
+        request.config.add_cleanup(close)
+    return shared
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,9 @@ removed afterwards), the students' virtualenv (the learner wheel with its [lab] 
 jupyterhub) and the instructors' (the full package, editable, from the clone), both from the
 system's /usr/bin/python3 so that other users may run them, nbgrader's exchange (1777), the
 instructor's copy of course/, and deploy/jupyterhub/jupyterhub_config.py as it is, with only
-its paths and ports overridden. Everything lives in one temporary directory that every user can
-traverse; the hub, the proxy and every server are stopped, and the users' remaining processes
-ended by pid, before the users are removed.
+its paths and ports overridden. Everything lives in one temporary directory under /opt that
+every user can traverse; the hub, the proxy and every server are stopped, and the users'
+remaining processes ended by pid, before the users are removed.
 
 uv builds the two virtualenvs from its cache (seconds once it holds the wheels); what it installs
 is what the README's pip lines install.
@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.browser.conftest import browser, screenshots  # noqa: F401 - one chromium for tests/hub
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY = REPO / ".hub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -224,7 +226,9 @@ def lab():
     from autograder.learner_build import build_wheel
 
     tag = secrets.token_hex(3)
-    base = Path(tempfile.mkdtemp(prefix="tcpclose-hub-"))
+    # Under /opt, as the README's /opt/tcp-goodbye, not /tmp: the grading sandbox gives a submission
+    # a private /tmp, which would hide the instructor's interpreter from the runner.
+    base = Path(tempfile.mkdtemp(prefix="tcpclose-hub-", dir="/opt"))
     base.chmod(0o755)  # every user traverses it to its environment, the clone and the exchange
     groups = (f"tg-students-{tag}", f"tg-instructors-{tag}")
     instructor = User(f"tgi-{tag}", secrets.token_urlsafe(12), "instructor")

@@ -20,7 +20,6 @@ import time
 import nbformat
 import pytest
 
-from tests.browser.conftest import browser, screenshots  # noqa: F401 - fixtures
 from tests.course.bugs import SOURCE, answer, load
 
 from .conftest import REPO, Lab, User
@@ -81,7 +80,7 @@ print("reference:", source_kind())"""
 # ---- the people ----------------------------------------------------------------------------------
 
 
-def log_in(browser, lab: Lab, user: User):  # noqa: F811
+def log_in(browser, lab: Lab, user: User):
     """The hub's login form, as a person fills it in; the hub starts their server."""
     page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
     page.goto(f"{lab.url}/hub/login", wait_until="domcontentloaded", timeout=UI_TIMEOUT)
@@ -103,7 +102,7 @@ def wait_for_lab(page, lab: Lab, user: User) -> None:
 
 
 @pytest.fixture(scope="module")
-def people(lab, browser):  # noqa: F811
+def people(lab, browser):
     """Everyone logged in, in their own browser context, their JupyterLab open."""
     users = [lab.instructor, *lab.students]
     pages = {u.name: log_in(browser, lab, u) for u in users}  # the three servers start side by side
@@ -146,14 +145,14 @@ def nbgrader_menu(page) -> list[str]:
     return [i.strip() for i in items if i.strip()]
 
 
-def shot(page, screenshots, name: str) -> None:  # noqa: F811
+def shot(page, screenshots, name: str) -> None:
     page.screenshot(path=str(screenshots / f"hub-{name}.png"))
 
 
 # ---- the roles -----------------------------------------------------------------------------------
 
 
-def test_students_see_the_assignments_tab_and_no_instructor_panel(lab, people, screenshots):  # noqa: F811
+def test_students_see_the_assignments_tab_and_no_instructor_panel(lab, people, screenshots):
     for student in lab.students:
         page = people[student.name]
         assert nbgrader_menu(page) == ["Assignment List"], f"{student.name} sees instructor panels"
@@ -268,7 +267,7 @@ def fill_in(page, lab: Lab, user: User, typed: dict[str, str]) -> None:
         time.sleep(1)
 
 
-def test_release_fetch_submit_collect_grade_and_return_feedback(lab, people, screenshots):  # noqa: F811
+def test_release_fetch_submit_collect_grade_and_return_feedback(lab, people, screenshots):
     try:
         _the_lab(lab, people, screenshots)
     except BaseException:
@@ -277,7 +276,7 @@ def test_release_fetch_submit_collect_grade_and_return_feedback(lab, people, scr
         raise
 
 
-def _the_lab(lab, people, screenshots) -> None:  # noqa: F811
+def _the_lab(lab, people, screenshots) -> None:
     instructor, (good, buggy) = lab.instructor, lab.students
     teacher = people[instructor.name]
 

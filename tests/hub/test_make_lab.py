@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser.conftest import REPO, _free_port, _isolated_env, _stop, browser  # noqa: F401 - fixtures
+from tests.browser.conftest import REPO, _free_port, _isolated_env, _stop
 
 from .test_lab_on_hub import nbgrader_menu
 
@@ -54,7 +54,7 @@ def make_lab(base, role: str | None) -> tuple[subprocess.Popen, str, str]:
     ],
     ids=["learner", "instructor"],
 )
-def test_make_lab_shows_instructor_panels_only_when_asked(role, menu, tmp_path, browser):  # noqa: F811
+def test_make_lab_shows_instructor_panels_only_when_asked(role, menu, tmp_path, browser):
     proc, url, token = make_lab(tmp_path, role)
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     try:

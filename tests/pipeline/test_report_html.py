@@ -95,10 +95,10 @@ def test_the_most_common_first_divergences_come_first_with_their_timelines(page,
     # carol's family failure has no picture in its record: the reference is re-run and marked
     assert "A in CLOSING at 0.02 s" in second.text and "tcpclose simulate simultaneous-close" in second.text
     timeline = second.select_one("svg.tcp-timeline")
-    assert "First divergence: A at 0.020 s" in timeline.desc.text
+    assert "first divergence here: 0.020 s — A (client)" in timeline.desc.text
     # mallory's record names the state and the event but no moment: found in the re-run and marked
     assert "your handler moved on" in third.text
-    assert "First divergence: A at 0.020 s" in third.select_one("svg.tcp-timeline desc").text
+    assert "first divergence here: 0.020 s — A (client)" in third.select_one("svg.tcp-timeline desc").text
     assert "edited" not in soup.select_one("#divergences").text  # a tampered cell is not a divergence
 
 
