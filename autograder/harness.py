@@ -158,7 +158,8 @@ class LearnerMachine:
     source: the in-process namespace the handlers came from, or None when they run elsewhere;
     only then can integrity inspect their code. problem: why no handler could be taken from
     the source, one sentence (every check then scores zero for it). limits: per-call limits
-    for these handlers (None: the default Limits).
+    for these handlers (None: the default Limits). code: the learner's cells in the order the
+    grading sandbox ran them, read on the trusted side (autograder.checks.own_code).
     """
 
     handlers: dict[State, Handler]
@@ -166,6 +167,7 @@ class LearnerMachine:
     source: object = field(default=None, repr=False)
     problem: str = ""
     limits: Limits | None = None
+    code: tuple[str, ...] = field(default=(), repr=False)  # the learner's cells as the trusted side ran them
 
 
 def machine_from_namespace(ns: object) -> LearnerMachine:

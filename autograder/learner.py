@@ -16,6 +16,7 @@ from reference_impl.actions import (
     delay_fin_ack,
     drop,
     is_retransmitted_fin,
+    note_close,
     reset_for,
     retransmit,
     retransmit_timer,
@@ -78,7 +79,7 @@ __all__ = [
     # profiles and durations
     "Profile", "RFC9293", "LINUX", "ms", "sec",
     # building blocks (reference_impl.actions)
-    "send_fin", "send_data", "retransmit", "abort", "drop", "retransmit_timer",
+    "send_fin", "note_close", "send_data", "retransmit", "abort", "drop", "retransmit_timer",
     "take_text", "is_retransmitted_fin", "reset_for", "delay_fin_ack", "timewait_state_process",
     "CLOSING_ERROR", "RESET_ERROR", "NO_CONNECTION", "USER_TIMEOUT", "BROKEN_PIPE",
     # the reference's run of a catalogue scenario, for an ungraded cell to show (never for an answer)

@@ -4,18 +4,22 @@ One per notebook, `course/source/<NN_name>/manifest.py`, kept with the course so
 released (nbgrader's CourseDirectory.ignore). The notebook's test cells, its "before you submit"
 cell and the trusted grader all read it, so a cell's checks are written down once:
 
-    from autograder.manifest import cell, family, scenario, transition, transitions
+    from autograder.manifest import cell, family, scenario, transition, transitions, yourself
     CELLS = [
         cell("test_fin_wait_2_fin", 2,
              visible=[transition(State.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, flags=FIN | ACK)))],
              hidden=[scenario("active-close", profile=LINUX),
                      scenario("active-close", wrap=True),
                      family("active-close", k=1, weight=2)]),
+        cell("test_established_close", 2, visible=[...], hidden=[...],   # the exercise *is* building the FIN:
+             yourself=[yourself(State.ESTABLISHED, "send_fin", "transmit",
+                                what="build the FIN segment and advance SND.NXT")]),
     ]
     BEFORE_SUBMIT = every_hidden_check(CELLS)   # what the notebook's last cell runs
 
-A cell scores 0 when any visible check fails, else points × the weighted mean of its hidden
-checks' scores (autograder.checks.cells.grade_cell). A check is plain data (CheckSpec): its
+A cell scores 0 when its handler uses a building block its `yourself` rules say the learner
+writes (autograder.checks.own_code), or when any visible check fails, else points × the weighted
+mean of its hidden checks' scores (autograder.checks.cells.grade_cell). A check is plain data (CheckSpec): its
 kind, its subject and its options, all values of reference_impl (states, stimuli, TCBs,
 profiles), so a learner build can precompute what the visible ones expect.
 """
@@ -32,7 +36,7 @@ from reference_impl.states import State, Stimulus, Timer
 from reference_impl.tcb import TCB
 
 DEFAULT_PROFILES: tuple[Profile, ...] = (RFC9293, LINUX)
-KINDS = ("transition", "scenario", "family", "transitions")
+KINDS = ("transition", "scenario", "family", "transitions", "sockets")
 COURSE = Path(__file__).resolve().parents[1] / "course"  # the full package's own course
 
 
@@ -48,6 +52,7 @@ class CheckSpec:
     kind "scenario": args (name,); options profile, fates, states, wrap.
     kind "family": args (names...); options k, profiles, wrap.
     kind "transitions" (a state's whole battery): args (states...); options profiles, wrap.
+    kind "sockets" (notebook 07): args (case names of autograder.production_checks...); option title.
     """
 
     kind: str
@@ -102,9 +107,36 @@ def transitions(*states: State, profiles: Iterable[Profile] = DEFAULT_PROFILES, 
     return _spec("transitions", tuple(states), weight, profiles=tuple(profiles), wrap=wrap)
 
 
+def sockets(*cases: str, title: str, weight: float = 1.0) -> CheckSpec:
+    """Socket cases on real loopback connections (autograder.production_checks): the grader makes
+    the connections, the learner's function gets one end, the grader judges what the other end saw."""
+    return _spec("sockets", tuple(cases), weight, title=title)
+
+
+@dataclass(frozen=True)
+class WriteYourself:
+    """In `state`'s handler the learner writes what these building blocks do (see autograder.checks.own_code).
+
+    blocks: names of functions or methods (`send_fin`, `transmit`) the handler may not use there.
+    what: what the learner does instead, to end "in this exercise you ... yourself".
+    """
+
+    state: State
+    blocks: tuple[str, ...]
+    what: str
+
+
+def yourself(state: State, *blocks: str, what: str) -> WriteYourself:
+    """A test cell's rule: `state`'s handler may not use `blocks`; the learner must `what` themselves."""
+    if not blocks or not all(isinstance(b, str) and b.isidentifier() for b in blocks):
+        raise ManifestError(f"yourself({state}): name the building blocks the learner must not use, e.g. 'send_fin'")
+    return WriteYourself(state, tuple(blocks), what)
+
+
 @dataclass(frozen=True)
 class TestCell:
-    """One graded test cell: its points, the checks the learner sees run, and the hidden ones."""
+    """One graded test cell: its points, the checks the learner sees run, the hidden ones, and what
+    the learner must write without the building blocks (the cell scores 0 otherwise)."""
 
     __test__ = False  # not a pytest test class
 
@@ -112,15 +144,19 @@ class TestCell:
     points: float
     visible: tuple[CheckSpec, ...]
     hidden: tuple[CheckSpec, ...]
+    yourself: tuple[WriteYourself, ...] = ()
 
 
-def cell(grade_id: str, points: float, visible: Iterable[CheckSpec], hidden: Iterable[CheckSpec]) -> TestCell:
-    visible, hidden = tuple(visible), tuple(hidden)
+def cell(grade_id: str, points: float, visible: Iterable[CheckSpec], hidden: Iterable[CheckSpec],
+         yourself: Iterable[WriteYourself] = ()) -> TestCell:  # fmt: skip
+    visible, hidden, own = tuple(visible), tuple(hidden), tuple(yourself)
     if not grade_id.startswith("test_") or not points > 0:
         raise ManifestError(f"cell {grade_id!r}: a test cell's grade_id starts with test_ and its points are positive")
     if not visible or not hidden:
         raise ManifestError(f"cell {grade_id!r} needs at least one visible and one hidden check")
-    return TestCell(grade_id, float(points), visible, hidden)
+    if not all(isinstance(w, WriteYourself) for w in own):
+        raise ManifestError(f"cell {grade_id!r}: yourself= takes yourself(State..., 'block', what=...) entries")
+    return TestCell(grade_id, float(points), visible, hidden, own)
 
 
 def every_hidden_check(cells: Iterable[TestCell]) -> tuple[CheckSpec, ...]:

@@ -425,20 +425,38 @@ def first_tries(nb: object) -> list[dict]:
 # ---- the map at the top of a notebook, and citations as links -----------------------------------
 
 
-def state_map(states: Sequence[State | str], *, title: str | None = None):
+def state_map(states: Sequence[State | str], *, title: str | None = None, unrevealed: bool = False):
     """The close state diagram with this notebook's states lit, for a notebook's first cell:
     state_map(["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]). Its text alternative (which states
-    and transitions are lit) follows it, for screen readers and for anyone."""
+    and transitions are lit) follows it, for screen readers and for anyone.
+
+    unrevealed=True: the arrows *out of* the lit states are left out (of the picture and of its
+    text), because finding them is the notebook's work and its predictions ask for them; the map
+    at the top says where you are, the one at the end (unrevealed=False) what you found.
+    """
+    import re
+
     from IPython.display import HTML
 
     from .views import state_diagram_svg
 
     names = [str(getattr(s, "value", s)) for s in states]
     svg = state_diagram_svg(states=names, title=title or "Closing a TCP connection (RFC 9293): this notebook's states")
+    if unrevealed:
+        for name in names:
+            svg = re.sub(rf'<g class="edge[^"]*" data-from="{name}"[^>]*>.*?</g>', "", svg, flags=re.S)
+        head, rest = svg.split("<desc>", 1)
+        desc, tail = rest.split("</desc>", 1)
+        intro, _, taken = desc.partition(" Transitions taken: ")
+        kept = [t for t in taken.rstrip(".").split("; ") if t and not any(t.startswith(f"{n} →") for n in names)]
+        desc = intro + (f" Transitions taken: {'; '.join(kept)}." if kept else "")
+        svg = head + "<desc>" + desc + "</desc>" + tail
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
     lit = ", ".join(names) or "none"
+    hidden = (" The arrows out of the lit states are left out: finding them is this notebook's work."
+              if unrevealed else "")  # fmt: skip
     return HTML(f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
-                f"Lit: {html.escape(lit)}. {desc}</figcaption></figure>")
+                f"Lit: {html.escape(lit)}.{hidden} {desc}</figcaption></figure>")
 
 
 def rfc_links(text: str, *, html: bool = False) -> str:

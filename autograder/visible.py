@@ -17,7 +17,7 @@ from reference_impl.states import OUTPUT_TYPES, AppAbort, AppClose, AppSend, Arr
 from reference_impl.tcb import TCB
 
 from . import plain
-from .manifest import CheckSpec, Manifest, TestCell
+from .manifest import CheckSpec, Manifest, TestCell, WriteYourself
 
 DIR = Path(__file__).parent / "_visible"
 _STIMULI = (AppClose, AppSend, AppAbort, Arrival, Timeout)
@@ -67,7 +67,8 @@ def _spec(spec: CheckSpec) -> dict:
 
 def dump(manifest: Manifest) -> bytes:
     """The manifest's visible checks (never its hidden ones, nor its "before you submit" selection)."""
-    cells = [{"grade_id": c.grade_id, "points": c.points, "visible": [_spec(s) for s in c.visible]}
+    cells = [{"grade_id": c.grade_id, "points": c.points, "visible": [_spec(s) for s in c.visible],
+              "yourself": [[w.state.name, list(w.blocks), w.what] for w in c.yourself]}
              for c in manifest.cells]  # fmt: skip
     return json.dumps({"assignment": manifest.assignment, "cells": cells}, indent=1, sort_keys=True).encode()
 
@@ -77,7 +78,7 @@ def parse(data: bytes) -> Manifest:
     cells = tuple(
         TestCell(c["grade_id"], float(c["points"]),
                  tuple(CheckSpec(s["kind"], _decode(s["args"]), _decode(s["options"]), s["weight"]) for s in c["visible"]),
-                 ())
+                 (), tuple(WriteYourself(State[n], tuple(b), w) for n, b, w in c.get("yourself", ())))
         for c in doc["cells"]
     )  # fmt: skip
     return Manifest(doc["assignment"], cells, ())

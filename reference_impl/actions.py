@@ -8,7 +8,7 @@ when to use one is the state's decision, in `handlers`.
 from __future__ import annotations
 
 from .profiles import Profile
-from .segment import ACK, RST, Segment, seq_add
+from .segment import ACK, RST, Segment, seq_add, seq_diff
 from .states import (
     CancelTimer,
     DeliverData,
@@ -42,6 +42,22 @@ def send_fin(tcb: TCB, profile: Profile, orphan: bool, reading: bool = True) -> 
     if segs or idle:  # the FIN (re)starts the timer; held back by the peer's window, it probes (§3.8.6.1)
         outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt)))
     return tcb, outputs
+
+
+def note_close(tcb: TCB, profile: Profile, orphan: bool, reading: bool = True) -> tuple[TCB, list[Output] | None]:
+    """close() or shutdown(): note how the application closed, and hold the FIN back if it cannot leave.
+
+    Returns the TCB with `orphaned` (plain close(): the application reads nothing more) and
+    `refuses_data` (a profile that resets data arriving after close()) set, and either the
+    outputs of a FIN queued behind data still unsent or a window with no room for it (it leaves
+    later, with the data or as a window probe: send_fin), or None: the FIN can go now, and
+    building it, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK> with SND.NXT advanced over it, is the
+    caller's (notebook 01)."""
+    tcb = tcb.replace(orphaned=orphan, refuses_data=(orphan or not reading) and profile.rst_on_data_after_close)
+    room = seq_diff(seq_add(tcb.snd_una, tcb.snd_wnd), tcb.snd_nxt)
+    if not tcb.unsent and room >= 1 and tcb.fin_seq is None:
+        return tcb, None
+    return send_fin(tcb, profile, orphan, reading)
 
 
 def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output]]:

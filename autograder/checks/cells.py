@@ -13,6 +13,7 @@ from pathlib import Path
 from ..harness import Guard, LearnerMachine, machine_from_namespace
 from ..manifest import Manifest, ManifestError, TestCell, load_manifest
 from .functions import run_spec, run_specs
+from .own_code import code_of, own_code_problem
 from .results import CheckFailed, CheckOutcome, tally_transitions
 
 
@@ -54,6 +55,9 @@ def grade_cell(cell: TestCell, machine: LearnerMachine | object) -> CellVerdict:
     """The cell's points, what the learner reads under it, the class report's tally and the first
     divergence drawn. Deterministic: the same machine gets the same verdict."""
     machine = machine_from_namespace(machine)
+    problem = own_code_problem(cell, code_of(machine))
+    if problem:  # the handler leaves the exercise to a building block: the cell's checks would only test the block
+        return CellVerdict(cell.grade_id, 0.0, cell.points, False, f"{cell.grade_id}: {problem}", {})
     guard = Guard(machine.limits, watch_reference=machine.source is not None)  # code elsewhere cannot reach it
     visible = run_visible(cell, machine, guard)
     lines = [o.line() for o in visible]
@@ -105,7 +109,11 @@ class CellTests:
     def check(self, ns: object, grade_id: str) -> None:
         """Run the cell's visible checks: one line each; the first failure stops the cell with its message."""
         cell = self._cell(grade_id)
-        outcomes = run_visible(cell, machine_from_namespace(ns))
+        machine = machine_from_namespace(ns)
+        problem = own_code_problem(cell, code_of(machine))
+        if problem:
+            raise CheckFailed(f"{grade_id}: {problem}")
+        outcomes = run_visible(cell, machine)
         for o in outcomes:
             print(o.line())
         failed = next((o for o in outcomes if o.failures), None)
@@ -115,7 +123,12 @@ class CellTests:
     def hidden_points(self, ns: object, grade_id: str) -> float:
         """Run the cell's hidden checks, print what each found, and return the cell's points."""
         cell = self._cell(grade_id)
-        outcomes = run_hidden(cell, machine_from_namespace(ns))
+        machine = machine_from_namespace(ns)
+        problem = own_code_problem(cell, code_of(machine))
+        if problem:
+            print(f"{grade_id}: {problem}")
+            return 0.0
+        outcomes = run_hidden(cell, machine)
         for o in outcomes:
             print(o.message())
         return cell_points(cell, outcomes)

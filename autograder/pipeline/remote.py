@@ -284,7 +284,8 @@ class RunnerSession:
         # The runner keeps the per-call limit and this side its own deadline past it; the checks' own
         # limit is only a backstop, wide enough for a restart and a replay inside one call.
         limits = Limits(per_call=self.limits.per_call + self.limits.grace + self.limits.start + 2 * self.limits.cell)
-        return LearnerMachine(handlers, stubs, None, "", limits)
+        code = tuple(source for _, source, trusted in self.history if not trusted)  # what this side sent to run
+        return LearnerMachine(handlers, stubs, None, "", limits, code=code)
 
     def call(self, state: State, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         point = self.point

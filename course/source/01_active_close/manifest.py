@@ -5,7 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
-from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX
 from reference_impl.segment import ACK, FIN, Segment
 from reference_impl.states import AppClose, Arrival, State, Timeout, Timer
@@ -33,7 +33,10 @@ CELLS = [
                  transition(S.ESTABLISHED, AppClose(), tcb=SHUT_WINDOW, weight=0.5),  # held back; the timer probes
                  transition(S.ESTABLISHED, AppClose(), tcb=SHUT_WINDOW, profile=LINUX, weight=0.5),
                  transition(S.ESTABLISHED, AppClose(), wrap=True),  # the FIN on 2**32 - 1: SND.NXT wraps to 0
-                 scenario("active-close", wrap=True)]),
+                 scenario("active-close", wrap=True)],
+         # the exercise is the FIN itself: send_fin (or TCB.transmit, which builds it) would do it for the learner
+         yourself=[yourself(S.ESTABLISHED, "send_fin", "transmit",
+                            what="build the FIN <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK> and advance SND.NXT over it")]),
     cell("test_established_fin", 1,
          visible=[transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK)))],
          hidden=[transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK)), profile=LINUX),

@@ -4,6 +4,11 @@ from tests.course.bugs import Allowed, Bug, edit, edit_line
 
 NB = "01_active_close"
 
+# Forgetting SND.NXT + 1 shows wherever A's FIN is acknowledged: B's ACK=101 is "beyond SND.NXT".
+FORGETS_SND_NXT = {"test_established_close", "test_established_fin", "test_fin_wait_1_ack_of_fin",
+                   "test_fin_wait_1_ack_of_data", "test_fin_wait_2_fin", "test_fin_wait_2_data",
+                   "test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_active_close"}
+
 BUGS = {
     # "Any new ACK in FIN_WAIT_1 must be for my FIN": an ACK of data alone moves A on.
     "ack-of-data-taken-for-ack-of-fin": Bug(
@@ -40,17 +45,36 @@ BUGS = {
                                       "[Send(tcb.ack())]")),
         {"test_time_wait_retransmitted_fin", "test_active_close"},
     ),
-    # Builds the FIN by hand and forgets to advance SND.NXT over it.
+    # Builds the FIN but forgets that it takes a sequence number: SND.NXT stays on the FIN's own number.
     "fin-does-not-consume-a-number": Bug(
+        edit_line(NB, "answer_established", "tcb = tcb.replace(fin_seq=tcb.snd_nxt",
+                  "tcb = tcb.replace(fin_seq=tcb.snd_nxt)"),
+        FORGETS_SND_NXT,
+    ),
+    # Leaves the exercise to the library: send_fin builds the FIN and advances SND.NXT for it. It
+    # behaves, so only the cell whose exercise that is scores 0 (the manifest's yourself= rule).
+    "library-builds-the-fin": Bug(
         edit(NB, "answer_established", (
-            "tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)\n"
-            "            return Step(State.FIN_WAIT_1, outputs, tcb)",
-            "fin = tcb.segment(FIN)\n"
+            "fin = tcb.segment(FIN)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK>\n"
+            "            tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1))  # the FIN takes one number\n"
             "            timer = StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))\n"
-            "            return Step(State.FIN_WAIT_1, [Send(fin), timer], tcb.replace(fin_seq=tcb.snd_nxt, orphaned=not shutdown))")),
-        {"test_established_close", "test_established_fin", "test_fin_wait_1_ack_of_fin", "test_fin_wait_1_ack_of_data",
-         "test_fin_wait_2_fin",
-         "test_fin_wait_2_data", "test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_active_close"},
+            "            return Step(State.FIN_WAIT_1, [Send(fin), timer], tcb)",
+            "tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)\n"
+            "            return Step(State.FIN_WAIT_1, outputs, tcb)")),
+        {"test_established_close"},
+        shares={"test_established_close": 1.0},
+    ),
+    # The same through a helper of the learner's own, and through the TCB's transmit(): still the library's FIN.
+    "library-fin-through-a-helper": Bug(
+        edit(NB, "answer_established", (
+            "fin = tcb.segment(FIN)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK>\n"
+            "            tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1))  # the FIN takes one number\n",
+            "tcb, (fin,) = my_fin(tcb)\n"),
+            ("def established(tcb, ev, profile):",
+             "def my_fin(tcb):\n    return tcb.replace(fin_seq=tcb.snd_nxt).transmit()\n\n\n"
+             "def established(tcb, ev, profile):")),
+        {"test_established_close"},
+        shares={"test_established_close": 1.0},
     ),
     # Wrap-around: compares SEG.ACK with `>` instead of the sequence arithmetic (seq_gt): right for
     # ISNs 100 and 300, wrong once the FIN sits on 2**32 - 1 and its ACK is 0.
@@ -78,11 +102,10 @@ ALLOWED = {
     ),
     "running-timer-kept-for-the-fin": Allowed(
         edit(NB, "answer_established", (
-            "tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)\n",
-            "running = tcb.snd_una != tcb.snd_nxt  # data in flight: its retransmission timer runs\n"
-            "            tcb, outputs = send_fin(tcb, profile, orphan=not shutdown)\n"
-            "            if running:\n"
-            "                outputs = [o for o in outputs if not isinstance(o, StartTimer)]\n")),
+            "return Step(State.FIN_WAIT_1, [Send(fin), timer], tcb)",
+            "if tcb.snd_una != tcb.fin_seq:  # data was in flight: its retransmission timer runs\n"
+            "                return Step(State.FIN_WAIT_1, [Send(fin)], tcb)\n"
+            "            return Step(State.FIN_WAIT_1, [Send(fin), timer], tcb)")),
         "RFC 6298 §5.1: start the retransmission timer when a segment is sent only if it is not running",
     ),
 }

@@ -1,0 +1,175 @@
+""""Write it yourself": a test cell whose exercise is a building block's job refuses that block.
+
+A manifest says, for a test cell, which building blocks the learner must not use in the handler
+under study, because writing that piece *is* the exercise (notebook 01: build the FIN and advance
+SND.NXT, so not `send_fin`, nor `TCB.transmit`, which builds it):
+
+    cell("test_established_close", 2, visible=[...], hidden=[...],
+         yourself=[yourself(State.ESTABLISHED, "send_fin", "transmit",
+                            what="build the FIN <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK> and advance SND.NXT")])
+
+Such a cell scores 0, with one sentence saying why and what to write, when the handler's code
+(or a helper of the learner's it calls) names one of the blocks; every other cell is unaffected,
+so the shortcut costs its own cell once.
+
+Why the source, read on the trusted side, and not a tripwire at run time. The grading sandbox runs
+the learner's cells in a process their code may rewrite entirely (DESIGN.md, grading trust model):
+a tripwire wrapped around `send_fin` there can be unwrapped, or its report forged, by the very
+code it watches. The cells' source, by contrast, is what the trusted side sent to the sandbox
+itself (RunnerSession.history): it is read here, outside the learner's reach, with `ast`. Its one
+blind spot is a name built at run time (`getattr(actions, "send_" + "fin")`, `eval`, `globals()`),
+so a handler under such a rule may not look names up dynamically at all: that too scores 0, with
+its own sentence. Only the code the handler can reach by name is read (its def, and the learner's
+own top-level functions and values it uses, transitively), so a block used legitimately elsewhere
+in the notebook costs nothing. In the notebook itself (in-process), the same reading runs on the
+kernel's input history (`In`), or on each function's source where there is no history.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import FunctionType
+
+from ..manifest import TestCell, WriteYourself
+
+# Calls that reach a name the source does not spell: they hide what a handler uses.
+DYNAMIC = {"eval", "exec", "compile", "globals", "vars", "locals", "__import__", "getattr", "import_module",
+           "__getattribute__", "__dict__"}  # fmt: skip
+_OWN = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "reference_impl")
+
+
+def own_code_problem(cell: TestCell, code: Sequence[str]) -> str | None:
+    """Why `cell` scores 0 under its "write it yourself" rules, one sentence, or None. `code`: the
+    learner's cells in the order they ran (the last binding of a name wins, as in the kernel)."""
+    if not cell.yourself:
+        return None
+    bindings = _bindings(code)
+    for rule in cell.yourself:
+        problem = _rule_problem(rule, bindings)
+        if problem:
+            return problem
+    return None
+
+
+def _rule_problem(rule: WriteYourself, bindings: Mapping[str, list[ast.AST]]) -> str | None:
+    name = rule.state.value.lower()
+    if name not in bindings:
+        return None  # nothing of the learner's for this state: the checks say so in their own words
+    blocks = " or ".join(f"`{b}`" for b in rule.blocks)
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for node in bindings.get(current, ()):
+            for sub in ast.walk(node):
+                used = _block_used(sub, rule.blocks)
+                if used:
+                    via = "" if current == name else f" (through your `{current}`)"
+                    return (f"your {name} uses `{used}`{via}: in this exercise you {rule.what} yourself, without "
+                            f"{blocks}; this cell scores 0 until your {name} does")  # fmt: skip
+                dynamic = _dynamic(sub)
+                if dynamic:
+                    via = "" if current == name else f" (in your `{current}`)"
+                    return (f"your {name} looks a name up at run time with `{dynamic}`{via}, so the grader cannot "
+                            f"see that you {rule.what} yourself (without {blocks}); name what you use directly: "
+                            f"this cell scores 0 until then")  # fmt: skip
+                if isinstance(sub, ast.Name) and sub.id in bindings and sub.id not in seen:
+                    todo.append(sub.id)
+    return None
+
+
+def _block_used(node: ast.AST, blocks: tuple[str, ...]) -> str | None:
+    if isinstance(node, ast.Name) and node.id in blocks:
+        return node.id
+    if isinstance(node, ast.Attribute) and node.attr in blocks:
+        return node.attr
+    if isinstance(node, ast.alias) and (node.name.split(".")[-1] in blocks or node.asname in blocks):
+        return node.name.split(".")[-1]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and any(b in node.value for b in blocks):
+        return next(b for b in blocks if b in node.value)
+    return None
+
+
+def _dynamic(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if name == "getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+            return None  # getattr(x, "field"): the name is spelled out (and read by _block_used)
+        if name in DYNAMIC:
+            return f"{name}(...)"
+    if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__getattribute__"):
+        return node.attr
+    return None
+
+
+def _bindings(code: Iterable[str]) -> dict[str, list[ast.AST]]:
+    """Top-level name -> the nodes that (last) bound it: a def or class, an assignment's value, an
+    import. Methods of top-level classes are also found by their own name (a handler class)."""
+    out: dict[str, list[ast.AST]] = {}
+    for source in code:
+        tree = _parse(source)
+        if tree is None:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                out[node.name] = [node]
+                if isinstance(node, ast.ClassDef):
+                    for item in node.body:
+                        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                            out[item.name] = [item, node]
+            elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                        out[name] = [node]
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                for alias in node.names:
+                    out[(alias.asname or alias.name).split(".")[0]] = [alias]
+    return out
+
+
+def _parse(source: str) -> ast.Module | None:
+    """A cell's source as Python; IPython's magics and shell escapes dropped."""
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+# ---- the learner's code, wherever it is --------------------------------------------------------
+
+
+def code_of(machine: object) -> tuple[str, ...]:
+    """The learner's cells for a machine: what the trusted side ran (`machine.code`), else the
+    kernel's input history, else the source of each learner function in the namespace."""
+    code = tuple(getattr(machine, "code", ()) or ())
+    if code:
+        return code
+    ns = getattr(machine, "source", None)
+    if not isinstance(ns, Mapping):
+        return ()
+    history = ns.get("In")
+    if isinstance(history, list) and all(isinstance(c, str) for c in history):
+        return tuple(history)
+    found = []
+    for value in ns.values():
+        if isinstance(value, FunctionType) and not _ours(value):
+            try:
+                found.append(textwrap.dedent(inspect.getsource(value)))
+            except (OSError, TypeError):
+                continue
+    return tuple(found)
+
+
+def _ours(fn: FunctionType) -> bool:
+    path = Path(fn.__code__.co_filename).resolve()
+    return any(d in path.parents for d in _OWN)

@@ -1,0 +1,85 @@
+"""'Write it yourself': a cell whose exercise is a building block's job scores 0 when the handler uses it."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.checks import CellTests, grade_cell
+from autograder.checks.own_code import code_of, own_code_problem
+from autograder.checks.results import CheckFailed
+from autograder.harness import LearnerMachine, machine_from_namespace
+from autograder.manifest import ManifestError, load_manifest, yourself
+from reference_impl.states import State
+
+CELL = load_manifest("01_active_close").cell("test_established_close")
+
+OWN = '''
+def established(tcb, ev, profile):
+    match ev:
+        case AppClose(shutdown=shutdown):
+            tcb, held = note_close(tcb, profile, orphan=not shutdown)
+            if held is not None:
+                return Step(State.FIN_WAIT_1, held, tcb)
+            fin = tcb.segment(FIN)
+            tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1))
+            return Step(State.FIN_WAIT_1, [Send(fin), StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))], tcb)
+    return Step(State.ESTABLISHED, [], tcb)
+'''
+LIBRARY = OWN.replace("fin = tcb.segment(FIN)", "tcb, out = send_fin(tcb, profile, True)")
+
+
+def test_the_rule_is_declared_in_the_manifest():
+    (rule,) = CELL.yourself
+    assert rule.state is State.ESTABLISHED and set(rule.blocks) == {"send_fin", "transmit"}
+    with pytest.raises(ManifestError, match="name the building blocks"):
+        yourself(State.ESTABLISHED, what="nothing")
+
+
+def test_own_code_passes_and_the_library_call_is_named():
+    assert own_code_problem(CELL, [OWN]) is None
+    problem = own_code_problem(CELL, [LIBRARY])
+    assert problem.startswith("your established uses `send_fin`: in this exercise you build the FIN")
+    assert "this cell scores 0" in problem
+
+
+@pytest.mark.parametrize("trick", [
+    "from reference_impl.actions import send_fin as make_fin\n",                      # an alias
+    "import reference_impl.actions as A\nmake_fin = A.send_fin\n",                   # through a module
+    "def make_fin(tcb, profile, orphan):\n    return tcb.replace(fin_seq=tcb.snd_nxt).transmit()\n",  # TCB.transmit
+])  # fmt: skip
+def test_a_helper_of_the_learners_is_followed(trick):
+    code = [trick, OWN.replace("fin = tcb.segment(FIN)", "tcb, out = make_fin(tcb, profile, True)")]
+    problem = own_code_problem(CELL, code)
+    assert problem and "(through your `make_fin`)" in problem
+
+
+def test_a_name_built_at_run_time_is_refused():
+    code = [OWN.replace("fin = tcb.segment(FIN)", "tcb, out = globals()['send_' + 'fin'](tcb, profile, True)")]
+    assert "looks a name up at run time with `globals(...)`" in own_code_problem(CELL, code)
+    code = [OWN.replace("fin = tcb.segment(FIN)", "f = getattr(actions, name)")]
+    assert "`getattr(...)`" in own_code_problem(CELL, code)
+
+
+def test_the_last_definition_wins_and_other_handlers_may_use_the_block():
+    other = "def close_wait(tcb, ev, profile):\n    return send_fin(tcb, profile, True)\n"
+    assert own_code_problem(CELL, [LIBRARY, OWN, other]) is None  # redefined, as in the kernel
+    assert own_code_problem(CELL, [OWN, LIBRARY]) is not None
+
+
+def test_the_trusted_side_reads_what_it_ran_and_the_notebook_its_history():
+    assert code_of(LearnerMachine({}, code=("x = 1",))) == ("x = 1",)
+    assert code_of(LearnerMachine({}, source={"In": ["", "y = 2"]})) == ("", "y = 2")
+
+
+def test_grading_the_cell_scores_zero_with_the_sentence():
+    ns: dict = {}
+    exec("from autograder.learner import *\n" + LIBRARY, ns)  # noqa: S102
+    ns["In"] = ["", LIBRARY]
+    verdict = grade_cell(CELL, machine_from_namespace(ns))
+    assert verdict.points == 0 and not verdict.visible_passed and "uses `send_fin`" in verdict.text
+    with pytest.raises(CheckFailed, match="uses `send_fin`"):
+        CellTests("01_active_close").check(ns, "test_established_close")
+    exec(OWN, ns)  # noqa: S102
+    ns["In"].append(OWN)
+    mine = grade_cell(CELL, machine_from_namespace(ns))  # its own FIN: graded (this sketch ignores a FIN arriving)
+    assert mine.visible_passed and mine.points > 0 and "send_fin" not in mine.text
