@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
+
+
+def _light_imports() -> None:
+    """jsonschema (under nbformat and nbgrader) compiles an IRI grammar when imported, seconds of every
+    grading command's start, for a string format that no notebook or gradebook schema uses."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
 
 
 def _course(args):
@@ -21,10 +28,16 @@ def _course(args):
 
 
 def cmd_check(args) -> int:
+    # Said before anything heavy is imported: the whole check takes a while (nbgrader, the sandbox).
+    print(f"tcpclose check: grading {args.notebook} with the hidden tests (usually 10-40 s)", file=sys.stderr,
+          flush=True)  # fmt: skip
+    _light_imports()
     from .pipeline.check import BadNotebook, check_notebook, render
+    from .pipeline.progress import Progress
 
     try:
-        result = check_notebook(Path(args.notebook), _course(args), assignment=args.assignment)
+        with Progress(0, unit="cell") as progress:
+            result = check_notebook(Path(args.notebook), _course(args), assignment=args.assignment, progress=progress)
     except BadNotebook as e:
         print(f"error: {e}", file=sys.stderr)
         return BAD_INPUT
@@ -33,9 +46,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
+    _light_imports()
     from .pipeline.autograde import autograde
     from .pipeline.export import awaiting_hand_grading, class_report
     from .pipeline.feedback import generate_feedback
+    from .pipeline.progress import Progress
     from .pipeline.steps import PipelineError, collect, generate
 
     course = _course(args)
@@ -43,7 +58,8 @@ def cmd_grade(args) -> int:
         if args.step == "generate":
             print(generate(course, args.assignment))
         elif args.step == "collect":
-            got = collect(course, Path(args.inbox), args.assignment, replace=args.replace)
+            with Progress(0, unit="submission") as bar:
+                got = collect(course, Path(args.inbox), args.assignment, replace=args.replace, progress=bar)
             print(f"new {len(got.new)}, unchanged {len(got.unchanged)}, replaced {len(got.replaced)}")
             for s in got.conflicts:
                 print(f"kept the earlier submission of {s}: it differs (use --replace)", file=sys.stderr)
@@ -62,7 +78,9 @@ def cmd_grade(args) -> int:
                       "they score 0 until graded again", file=sys.stderr)  # fmt: skip
             return FAILED if failed else OK
         elif args.step == "feedback":
-            for page in generate_feedback(course, args.assignment):
+            with Progress(0, unit="student") as bar:
+                pages = generate_feedback(course, args.assignment, progress=bar)
+            for page in pages:
                 print(page)
             waiting = awaiting_hand_grading(course, args.assignment)
             if waiting:
@@ -72,7 +90,12 @@ def cmd_grade(args) -> int:
         elif args.step == "export":
             from .pipeline.lms import run_export  # grades.csv, or a Canvas / Moodle import
 
-            return run_export(course, args)
+            if sys.stderr.isatty():  # someone waiting; a log keeps errors to their one sentence
+                print(f"tcpclose grade export: reading the gradebook of {course.root}", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            code = run_export(course, args)
+            print(f"tcpclose grade export: done in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+            return code
         elif args.step == "report":
             from .pipeline.report_html import class_report_html
 
@@ -141,7 +164,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description="Each submission's cells run in a sandbox; every point is computed outside "
                                      "it, from the notebook's grading manifest. Exit 1 names the submissions that "
                                      "could not be graded; flags (what a submission was seen trying) never change "
-                                     "a score.")  # fmt: skip
+                                     "a score. Resumable: a submission unchanged since its last autograde is "
+                                     "skipped, so after an interruption the same command grades only the rest.")  # fmt: skip
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--workers", type=int, default=2, help="long-lived grading workers (default 2; 0: in this process)")

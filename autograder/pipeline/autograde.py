@@ -19,28 +19,24 @@ import json
 import os
 import queue
 import shutil
-import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.runner.channel import Channel, ChannelClosed, ChannelTimeout, ProtocolError
-from autograder.sandbox import claim_uid, kill_uid
+from autograder.sandbox import claim_uid
 
 from .course import Course
 from .progress import Progress
 from .steps import PipelineError
 from .view import ViewError, grading_view
-from .worker import Job, grade_submission, job_frame
+from .worker import Job, WorkerProcess, grade_submission
 
 SCORING_VERSION = "2"  # bump when a change to the pipeline changes scores: forces a regrade
 
@@ -76,74 +72,25 @@ def load_state(course: Course, assignment: str, student: str) -> dict | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def _snapshot(course: Course, dest: Path) -> None:
-    """A consistent copy of the gradebook for workers to read (SQLite online backup)."""
-    src = course.db_url.removeprefix("sqlite:///")
-    with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
-        a.backup(b)
-
-
-class WorkerProcess:
-    """One long-lived trusted worker, replaced when it dies or runs over."""
-
-    def __init__(self, uid: int | None, log: Path) -> None:
-        self.uid, self.log = uid, log
-        self.proc: subprocess.Popen | None = None
-        self.channel: Channel | None = None
-
-    def _start(self) -> Channel:
-        with open(self.log, "ab") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "autograder.pipeline.worker"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=err, start_new_session=True)  # fmt: skip
-        self.channel = Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno())
-        return self.channel
-
-    def grade(self, job: Job, timeout: float) -> tuple[dict | None, str]:
-        """(result, "") or (None, why it failed)."""
-        channel = self.channel or self._start()
+def source_cells(course: Course, assignment: str) -> dict[str, dict[str, str]]:
+    """Per notebook, its test and locked cells as the gradebook holds them (hidden tests included, as
+    nbgrader restores them): read once here, carried to the workers with every job."""
+    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
         try:
-            channel.send(job_frame(job))
-            frame = channel.recv(time.monotonic() + timeout)
-        except ChannelTimeout:
-            self.stop()
-            return None, "timeout"
-        except (ChannelClosed, ProtocolError) as e:
-            self.stop()
-            said = [line for line in self.log.read_text(errors="replace").splitlines() if line.strip()] if self.log.exists() else []
-            return None, f"the grading worker stopped ({said[-1][:300] if said else e})"
-        if not isinstance(frame, dict) or not isinstance(frame.get("result"), dict):
-            self.stop()
-            return None, "the grading worker answered with something that is not a result"
-        return frame["result"], ""
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, 9)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-            for f in (self.proc.stdin, self.proc.stdout):
-                f.close()
-        if self.uid is not None and os.geteuid() == 0:
-            kill_uid(self.uid)
-        self.proc = self.channel = None
-
-    def close(self) -> None:
-        if self.proc is not None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-            self.stop()
+            notebooks = gb.find_assignment(assignment).notebooks
+        except MissingEntry:
+            return {}
+        return {nb.name: {c.name: c.source for c in nb.source_cells if c.locked} for nb in notebooks}
 
 
-def merge(course: Course, assignment: str, student: str, cells: list[dict]) -> None:
-    """Write one submission's scores into the real gradebook (called from one thread only)."""
-    cd = course.coursedir()
-    ts = cd.get_existing_timestamp(str(course.path("submitted", student, assignment)))
-    with Gradebook(course.db_url, cd.course_id) as gb, warnings.catch_warnings():
+def merge(course: Course, assignment: str, student: str, cells: list[dict], gb: Gradebook | None = None) -> None:
+    """Write one submission's scores into the real gradebook (called from one thread only). A batch
+    passes its one open Gradebook: SQLAlchemy then compiles each query once, not once per submission."""
+    if gb is None:
+        with Gradebook(course.db_url, course.coursedir().course_id) as own:
+            return merge(course, assignment, student, cells, own)
+    ts = course.coursedir().get_existing_timestamp(str(course.path("submitted", student, assignment)))
+    with warnings.catch_warnings():
         # nbgrader's own submission update trips SQLAlchemy's "not in session" autoflush warning;
         # it is harmless and would bury the pipeline's progress lines.
         warnings.filterwarnings("ignore", message=".*not in session.*")
@@ -164,14 +111,13 @@ def merge(course: Course, assignment: str, student: str, cells: list[dict]) -> N
         gb.db.commit()
 
 
-def _zero_cells(course: Course, assignment: str, reason: str) -> list[dict]:
-    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
-        return [
-            {"notebook": nb.name, "cell": gc.name, "max_score": gc.max_score, "score": 0.0, "reason": reason,
-             "tampered": "", "detail": "", "transitions": {}}
-            for nb in gb.find_assignment(assignment).notebooks
-            for gc in nb.grade_cells
-        ]  # fmt: skip
+def _zero_cells(gb: Gradebook, assignment: str, reason: str) -> list[dict]:
+    return [
+        {"notebook": nb.name, "cell": gc.name, "max_score": gc.max_score, "score": 0.0, "reason": reason,
+         "tampered": "", "detail": "", "transitions": {}}
+        for nb in gb.find_assignment(assignment).notebooks
+        for gc in nb.grade_cells
+    ]  # fmt: skip
 
 
 def autograde(
@@ -184,14 +130,18 @@ def autograde(
     force: bool = False,
     sandbox: bool = True,
     progress: Callable[[str], None] | None = None,
+    cells: Progress | None = None,
 ) -> list[Outcome]:
-    """Autograde every (or the named) submission of `assignment`; returns one Outcome each."""
+    """Autograde every (or the named) submission of `assignment`; returns one Outcome each.
+
+    `workers` long-lived local workers (0: in this process).
+    `cells` hears of each test cell as it is graded (in this process only: `tcpclose check`)."""
     students = students if students is not None else course.students(assignment)
     if not course.path("release", ".", assignment).is_dir():
         raise PipelineError(f"{assignment} has no release version yet: run `tcpclose grade generate {assignment}`")
     cell_timeout = cell_timeout or int(course.config().Execute.get("timeout", 60))
     settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "sandbox": sandbox}
-    bar = Progress(len(students), progress)
+    bar = Progress(len(students), progress, unit="submission")
     outcomes: list[Outcome] = []
     todo = []
     for s in students:
@@ -200,18 +150,25 @@ def autograde(
         if not force and state and state["fingerprint"] == fp and course.path("autograded", s, assignment).exists():
             outcomes.append(Outcome(s, "skipped", state["score"], state["max_score"], notes=state["notes"],
                                     flags=state.get("flags", [])))  # fmt: skip
-            bar.step(s, "skipped (unchanged since last autograde)")
+            bar.step(s, "skipped (unchanged since last autograde)", counted=False)
         else:
             todo.append((s, fp))
     course.make_private()
     if not todo:
+        bar.close()
         return sorted(outcomes, key=lambda o: o.student)
     n_notebooks = max(1, len(list(course.path("release", ".", assignment).glob("*.ipynb"))))
-    with tempfile.TemporaryDirectory(prefix="tcpclose-batch-") as tmp:
+    limit = notebook_timeout * n_notebooks + 60
+    required = sandbox and os.geteuid() == 0
+    with tempfile.TemporaryDirectory(prefix="tcpclose-batch-") as tmp, ExitStack() as stack:
+        stack.callback(bar.close)
         os.chmod(tmp, 0o700)
         batch = Path(tmp)
-        snap = batch / "gradebook.db"
-        _snapshot(course, snap)
+        pool = None
+        if workers > 0:  # their interpreters start while the batch is prepared
+            pool = stack.enter_context(LocalPool(min(workers, len(todo)), batch, limit))
+        sources = source_cells(course, assignment)
+        gb = stack.enter_context(Gradebook(course.db_url, course.coursedir().course_id))  # the only writer
         try:
             view = grading_view(batch / "view")
         except ViewError as e:
@@ -222,32 +179,11 @@ def autograde(
         view.chmod(0o755)
 
         def job_for(student: str, uid: int | None) -> Job:
-            return Job(str(course.root), assignment, student, str(snap), str(batch / "out" / student), str(view),
-                       str(batch), cell_timeout, notebook_timeout, uid, required=sandbox and os.geteuid() == 0,
+            return Job(str(course.root), assignment, student, sources, str(batch / "out" / student), str(view),
+                       str(batch), cell_timeout, notebook_timeout, uid, required=required,
                        hide=[str(batch)], fork_server=workers > 0)  # fmt: skip
 
-        results: queue.Queue = queue.Queue()
-        jobs: queue.Queue = queue.Queue()
-        for item in todo:
-            jobs.put(item)
-        limit = notebook_timeout * n_notebooks + 60
-
-        def slot(k: int, uid: int | None) -> None:
-            worker = WorkerProcess(uid, batch / f"worker-{k}.log")
-            try:
-                while True:
-                    try:
-                        s, fp = jobs.get_nowait()
-                    except queue.Empty:
-                        return
-                    job = job_for(s, uid)
-                    started = time.monotonic()
-                    data, why = worker.grade(job, limit)
-                    results.put((s, fp, job, data, why, time.monotonic() - started))
-            finally:
-                worker.close()
-
-        def claimed(stack: ExitStack) -> int | None:
+        def claimed() -> int | None:
             if os.geteuid() != 0:
                 return None
             try:
@@ -255,33 +191,78 @@ def autograde(
             except RuntimeError as e:  # every sandbox uid is taken by other grading runs on this host
                 raise PipelineError(f"{e}; wait for them or grade with fewer --workers") from None
 
-        with ExitStack() as stack:
-            if workers <= 0:  # in this process: one submission after another
-                uid = claimed(stack)
-                for s, fp in todo:
-                    job, started = job_for(s, uid), time.monotonic()
-                    try:
-                        data, why = grade_submission(job), ""
-                    except Exception as e:  # noqa: BLE001 - recorded for that submission only
-                        data, why = None, f"{type(e).__name__}: {e}"
-                    _collect(course, assignment, (s, fp, job, data, why, time.monotonic() - started), outcomes, bar)
-                return sorted(outcomes, key=lambda o: o.student)
-            threads = []
-            for k in range(min(workers, len(todo))):
-                uid = claimed(stack)
-                t = threading.Thread(target=slot, args=(k, uid), daemon=True)
-                t.start()
-                threads.append(t)
-            for _ in todo:
-                _collect(course, assignment, results.get(), outcomes, bar)
-            for t in threads:
-                t.join()
+        if pool is None:  # in this process: one submission after another
+            uid = claimed()
+            for s, fp in todo:
+                bar.start(s)
+                job, started = job_for(s, uid), time.monotonic()
+                try:
+                    data, why = grade_submission(job, cells), ""
+                except Exception as e:  # noqa: BLE001 - recorded for that submission only
+                    data, why = None, f"{type(e).__name__}: {e}"
+                _collect(course, assignment, (s, fp, job, data, why, time.monotonic() - started), outcomes, bar, gb)
+            return sorted(outcomes, key=lambda o: o.student)
+        for item in pool.run(todo, job_for, [claimed() for _ in pool.slots], bar.start):
+            _collect(course, assignment, item, outcomes, bar, gb)
     return sorted(outcomes, key=lambda o: o.student)
 
 
-def _collect(course: Course, assignment: str, item: tuple, outcomes: list[Outcome], bar: Progress) -> None:
+class LocalPool:
+    """Long-lived worker processes on this machine, one thread each handing it jobs; results come
+    back to the caller's thread (the only one that writes the gradebook)."""
+
+    def __init__(self, n: int, batch: Path, limit: float) -> None:
+        self.slots = [WorkerProcess(None, batch / f"worker-{k}.log") for k in range(n)]
+        self.limit = limit
+
+    def __enter__(self) -> LocalPool:
+        for worker in self.slots:
+            worker.channel = worker._start()  # importing the grader while the batch is prepared
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for worker in self.slots:
+            worker.close()
+
+    def run(self, todo: list[tuple[str, str]], job_for: Callable, uids: list[int | None],
+            started: Callable[[str], None]) -> Iterator[tuple]:  # fmt: skip
+        events: queue.Queue = queue.Queue()
+        jobs: queue.Queue = queue.Queue()
+        for item in todo:
+            jobs.put(item)
+
+        def slot(worker: WorkerProcess, uid: int | None) -> None:
+            worker.uid = uid
+            while True:
+                try:
+                    s, fp = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                events.put(("start", s))
+                job = job_for(s, uid)
+                began = time.monotonic()
+                data, why = worker.grade(job, self.limit)
+                events.put(("done", (s, fp, job, data, why, time.monotonic() - began)))
+
+        threads = [threading.Thread(target=slot, args=(w, u), daemon=True) for w, u in zip(self.slots, uids, strict=True)]
+        for t in threads:
+            t.start()
+        done = 0
+        while done < len(todo):
+            kind, item = events.get()
+            if kind == "start":
+                started(item)
+                continue
+            done += 1
+            yield item
+        for t in threads:
+            t.join()
+
+
+def _collect(course: Course, assignment: str, item: tuple, outcomes: list[Outcome], bar: Progress,
+             gb: Gradebook) -> None:  # fmt: skip
     s, fp, job, data, why, seconds = item
-    outcomes.append(_finish(course, assignment, s, fp, job, data, why, seconds))
+    outcomes.append(_finish(course, assignment, s, fp, job, data, why, seconds, gb))
     o = outcomes[-1]
     bar.step(s, f"{o.status} {o.score:g}/{o.max_score:g}" + (f" — {o.notes[0]}" if o.notes else ""))
 
@@ -291,14 +272,14 @@ def sandbox_gap(data: dict) -> list[str]:
     return [f"{k} ({v})" for k, v in sorted((data.get("missing") or {}).items())]
 
 
-def _finish(course, assignment, student, fp, job, data, why, seconds) -> Outcome:
+def _finish(course, assignment, student, fp, job, data, why, seconds, gb: Gradebook) -> Outcome:
     """Merge one result (or a zero with the reason) and record the fingerprint and the flags."""
     notes: list[str] = []
     flags: list[dict] = []
     if data is None or not data.get("cells"):
         reason = (f"stopped after {job.notebook_timeout:g} s (notebook time limit)" if why == "timeout"
                   else f"could not be autograded: {why or (data or {}).get('error') or 'no result'}")  # fmt: skip
-        cells, notes, kind = _zero_cells(course, assignment, reason), [reason], ("timeout" if why == "timeout" else "failed")
+        cells, notes, kind = _zero_cells(gb, assignment, reason), [reason], ("timeout" if why == "timeout" else "failed")
     else:
         cells, kind = data["cells"], ("failed" if data.get("status") == "failed" else "graded")
         flags = data.get("flags", [])
@@ -310,7 +291,7 @@ def _finish(course, assignment, student, fp, job, data, why, seconds) -> Outcome
         gap = sandbox_gap(data)
         if gap:
             notes.append("sandbox: missing " + ", ".join(gap))
-    merge(course, assignment, student, cells)
+    merge(course, assignment, student, cells, gb)
     dest = course.path("autograded", student, assignment)
     if dest.exists():
         shutil.rmtree(dest)

@@ -16,6 +16,7 @@ import nbformat
 
 from .autograde import autograde, load_state
 from .course import Course
+from .progress import Progress
 from .steps import collect, generate
 
 LEARNER = "you"
@@ -86,8 +87,11 @@ def identify(path: Path, nb, course: Course, assignment: str | None = None) -> s
 
 
 def check_notebook(
-    path: Path, course: Course | None = None, cell_timeout: int | None = None, assignment: str | None = None
+    path: Path, course: Course | None = None, cell_timeout: int | None = None, assignment: str | None = None,
+    progress: Progress | None = None,
 ) -> CheckResult:
+    """Grade the notebook at `path` in a throwaway course; `progress` says each step and each test cell."""
+    say = progress.say if progress is not None else (lambda _line: None)
     course = course or Course.at()
     path = Path(path)
     if not path.is_file():
@@ -99,6 +103,7 @@ def check_notebook(
     given, assignment = assignment, identify(path, nb, course, assignment)
     renamed = [] if given or assignment == path.stem else [
         f"graded as {assignment} (recognised from its cells; the file name is not an assignment's)"]
+    say(f"{path}: graded as {assignment}; making a private copy of the course (nbgrader generate)")
     with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp:
         scratch = Course(Path(tmp) / "course")
         shutil.copytree(course.path("source", ".", assignment), scratch.path("source", ".", assignment))
@@ -109,7 +114,9 @@ def check_notebook(
         inbox.mkdir(parents=True)
         shutil.copy(path, inbox / f"{assignment}.ipynb")  # the learner's file is only ever read
         collect(scratch, inbox.parent.parent, assignment)
-        autograde(scratch, assignment, workers=0, cell_timeout=cell_timeout, progress=lambda _line: None)
+        say("running your cells in the grading sandbox; each test cell is graded outside it")
+        autograde(scratch, assignment, workers=0, cell_timeout=cell_timeout, progress=lambda _line: None,
+                  cells=progress)  # fmt: skip
         state = load_state(scratch, assignment, LEARNER)
     written = frozenset(_source_ids(course, assignment, written_only=True))
     return CheckResult(state["score"], state["max_score"], state["cells"], renamed + state["notes"], written)

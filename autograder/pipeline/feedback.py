@@ -21,6 +21,7 @@ from nbgrader.preprocessors import GetGrades
 from .autograde import load_state
 from .course import Course, converting
 from .preprocessors import RedactFeedback, remove_hidden
+from .progress import Progress
 
 
 def hidden_lines(course: Course, assignment: str) -> list[str]:
@@ -49,22 +50,34 @@ def notes_for(state: dict) -> tuple[dict[str, list[str]], list[str]]:
     return by_cell, summary[:30]
 
 
-def generate_feedback(course: Course, assignment: str, students: list[str] | None = None) -> list[Path]:
+def generate_feedback(course: Course, assignment: str, students: list[str] | None = None,
+                      progress: Progress | None = None) -> list[Path]:  # fmt: skip
     """Write course/feedback/<student>/<assignment>/*.html for every autograded submission."""
     secret = hidden_lines(course, assignment)
     written = []
-    for student in students if students is not None else course.students(assignment):
+    students = students if students is not None else course.students(assignment)
+    if progress is not None:
+        progress.total = len(students)
+    for student in students:
+        if progress is not None:
+            progress.start(student)
         state = load_state(course, assignment, student)
         if state is None:
+            if progress is not None:
+                progress.step(student, "not autograded yet: no page", counted=False)
             continue
         dest = course.path("feedback", student, assignment)
+        before = len(written)
         if not any(course.path("autograded", student, assignment).glob("*.ipynb")):
             written.append(_note_only(dest, assignment, state))
-            continue
-        try:
-            written += _pages(course, assignment, student, state, secret)
-        except Exception as e:  # noqa: BLE001 - one bad notebook never stops the batch
-            written.append(_note_only(dest, assignment, state, f"the feedback page could not be made ({type(e).__name__})"))
+        else:
+            try:
+                written += _pages(course, assignment, student, state, secret)
+            except Exception as e:  # noqa: BLE001 - one bad notebook never stops the batch
+                written.append(_note_only(dest, assignment, state,
+                                          f"the feedback page could not be made ({type(e).__name__})"))  # fmt: skip
+        if progress is not None:
+            progress.step(student, ", ".join(p.name for p in written[before:]) or "no page")
     return written
 
 

@@ -25,6 +25,7 @@ from autograder.manifest import Manifest, ManifestError
 
 from .autograded import autograded, clean_outputs, error_output, verdict_outputs
 from .plan import make_plan, meta, role
+from .progress import Progress
 from .remote import Flag, Ran, RunnerSession
 
 DETAIL_LINES = 25
@@ -63,8 +64,10 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
 
 def grade_notebook(name: str, release: nbformat.NotebookNode, submitted: Path, manifest: Manifest,
-                   session: RunnerSession, sources: dict[str, str], deadline: float) -> NotebookGrade:  # fmt: skip
-    """Grade one notebook of a submission; `deadline` (time.monotonic()) ends it, whatever is left scoring 0."""
+                   session: RunnerSession, sources: dict[str, str], deadline: float,
+                   progress: Progress | None = None) -> NotebookGrade:  # fmt: skip
+    """Grade one notebook of a submission; `deadline` (time.monotonic()) ends it, whatever is left scoring 0.
+    `progress` hears of each test cell as it is graded (`tcpclose check`)."""
     written = _written_cells(name, release)
     try:
         submission = read_notebook(submitted)
@@ -73,6 +76,8 @@ def grade_notebook(name: str, release: nbformat.NotebookNode, submitted: Path, m
     except Exception as e:  # noqa: BLE001 - any unreadable file is one sentence
         return _ungraded(name, release, manifest, written, f"{submitted.name} could not be read as a notebook ({e})")
     plan = make_plan(release, submission)
+    if progress is not None:
+        progress.total += len(plan.tests)
     flags = [Flag("tampered", f.cell, f.note) for f in plan.findings]
     # The release's own ungraded cells (timelines, predictions) may have nothing to show in the
     # sandbox; only the learner's cells' errors are worth a note.
@@ -107,8 +112,12 @@ def grade_notebook(name: str, release: nbformat.NotebookNode, submitted: Path, m
                 verdicts[gid] = CellResult(name, gid, _points(manifest, release, gid), 0.0, why)
                 outputs[step.index] = [error_output("NotGraded", why)]
                 continue
+            if progress is not None:
+                progress.start(gid)
             result, shown, visible_passed = _grade_point(name, cell, step.index, session, flags)
             verdicts[gid] = result
+            if progress is not None:
+                progress.step(gid, f"{result.score or 0:g}/{result.max_score:g}")
             outputs[step.index] = shown
             _saved_claims(submission.cells[step.index], result, visible_passed, flags)
     cells = []
@@ -253,8 +262,7 @@ def _written_cells(name: str, release: nbformat.NotebookNode) -> list:
 
 def _written_result(name: str, released, submission: nbformat.NotebookNode) -> CellResult:
     """A written answer is the instructor's to grade: 0 when left as released, else waiting (None)."""
-    from nbgrader.utils import compute_checksum
-
+    compute_checksum = _nbgrader_utils().compute_checksum
     gid = meta(released)["grade_id"]
     mine = [c for c in submission.cells if meta(c).get("grade_id") == gid]
     points = float(meta(released).get("points", 0))
@@ -264,6 +272,24 @@ def _written_result(name: str, released, submission: nbformat.NotebookNode) -> C
     cell.metadata["nbgrader"] = dict(meta(released))
     blank = meta(released).get("checksum") == compute_checksum(cell)
     return CellResult(name, gid, points, 0.0 if blank else None, "still blank" if blank else "")
+
+
+def _nbgrader_utils():
+    """nbgrader's own utils module (its checksum of a cell), without importing the nbgrader package,
+    whose __init__ loads Jupyter server extensions (seconds): a grading worker needs only this file."""
+    import sys
+
+    if "nbgrader.utils" in sys.modules:
+        return sys.modules["nbgrader.utils"]
+    if "_tcpclose_nbgrader_utils" not in sys.modules:
+        import importlib.util
+
+        origin = importlib.util.find_spec("nbgrader").origin  # finding a package does not run it
+        spec = importlib.util.spec_from_file_location("_tcpclose_nbgrader_utils", Path(origin).with_name("utils.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[spec.name] = module
+    return sys.modules["_tcpclose_nbgrader_utils"]
 
 
 def _ungraded(name: str, release, manifest: Manifest, written: list, why: str) -> NotebookGrade:

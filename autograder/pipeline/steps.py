@@ -16,6 +16,7 @@ from pathlib import Path
 from nbgrader.converters import GenerateAssignment
 
 from .course import Course, converting
+from .progress import Progress
 
 log = logging.getLogger("tcpclose.pipeline")
 
@@ -47,28 +48,40 @@ class Collected:
     conflicts: list[str] = field(default_factory=list)  # changed but kept: pass replace=True
 
 
-def collect(course: Course, inbox: Path, assignment: str, replace: bool = False) -> Collected:
+def collect(course: Course, inbox: Path, assignment: str, replace: bool = False,
+            progress: Progress | None = None) -> Collected:  # fmt: skip
     """Copy inbox/<student>/<assignment>/ into course/submitted/<student>/<assignment>/."""
     result = Collected()
-    for student_dir in sorted(p for p in Path(inbox).iterdir() if p.is_dir()):
+    folders = [p for p in sorted(Path(inbox).iterdir()) if p.is_dir() and (p / assignment).is_dir()]
+    if progress is not None:
+        progress.total = len(folders)
+    for student_dir in folders:
         src = student_dir / assignment
-        if not src.is_dir():
-            continue
         dest = course.path("submitted", student_dir.name, assignment)
+        if progress is not None:
+            progress.start(student_dir.name)
         if dest.exists():
             if _same_tree(src, dest):
                 result.unchanged.append(student_dir.name)
+                _step(progress, student_dir.name, "unchanged")
                 continue
             if not replace:
                 result.conflicts.append(student_dir.name)
+                _step(progress, student_dir.name, "kept the earlier submission (it differs; --replace)")
                 continue
             shutil.rmtree(dest)
             result.replaced.append(student_dir.name)
         else:
             result.new.append(student_dir.name)
         shutil.copytree(src, dest)
+        _step(progress, student_dir.name, "replaced" if result.replaced[-1:] == [student_dir.name] else "new")
     course.make_private()
     return result
+
+
+def _step(progress: Progress | None, student: str, status: str) -> None:
+    if progress is not None:
+        progress.step(student, status)
 
 
 def _same_tree(a: Path, b: Path) -> bool:

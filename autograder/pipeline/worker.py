@@ -1,5 +1,8 @@
 """A trusted grading worker: imports the grader once, then grades one submission after another.
 
+It never imports nbgrader (seconds of import): what grading needs of the gradebook (the test
+and locked cells' source) comes with each job.
+
 `python -m autograder.pipeline.worker` reads jobs as frames on stdin and answers each with its
 result on stdout (autograder.runner.channel framing). It never writes the real gradebook (the
 parent merges every result, one writer) and it never runs learner code itself: each notebook's
@@ -15,20 +18,26 @@ from __future__ import annotations
 import ast
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+if __name__ == "__main__":
+    # jsonschema (under nbformat) compiles an IRI grammar at import, seconds of a worker's start, for a
+    # format no notebook schema uses: a worker goes without it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.manifest import ManifestError, load_manifest
-from autograder.runner.channel import Channel, ChannelClosed
+from autograder.runner.channel import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 from autograder.sandbox import SandboxError, SandboxPolicy, Zygote, kill_uid
 
 from .grade import as_dicts, grade_notebook, read_notebook
+from .progress import Progress
 from .remote import RunnerLimits, RunnerSession
 from .view import real_package_dirs
 
@@ -40,7 +49,7 @@ class Job:
     course_root: str
     assignment: str
     student: str
-    gradebook: str  # a snapshot of the gradebook (read only here)
+    sources: dict[str, dict[str, str]]  # per notebook: its test and locked cells as the gradebook holds them
     out_dir: str  # where the autograded notebooks go
     view: str  # the grading view of the packages (autograder.pipeline.view)
     scratch: str  # a private directory for the sandboxes' roots
@@ -118,20 +127,12 @@ def preloads(release: Path) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _source_cells(job: Job, notebook: str) -> dict[str, str]:
-    """Test and locked cells as the gradebook holds them (hidden tests included, as nbgrader restores them)."""
-    with Gradebook(f"sqlite:///{job.gradebook}") as gb:
-        try:
-            nb = gb.find_notebook(notebook, job.assignment)
-        except MissingEntry:
-            return {}
-        return {c.name: c.source for c in nb.source_cells if c.locked}
-
-
 def _policy(job: Job, release: Path, scratch: Path):
     files = tuple(str(p) for p in sorted(release.iterdir()) if p.is_file() and not p.is_symlink()
                   and p.suffix != ".ipynb")  # fmt: skip
-    hide = tuple(dict.fromkeys([*real_package_dirs(), str(Path(job.course_root).resolve()), *job.hide]))
+    course = Path(job.course_root).resolve()
+    inside = any(course.is_relative_to(Path(h).resolve()) for h in job.hide)  # hidden with what holds it
+    hide = tuple(dict.fromkeys([*real_package_dirs(), *([] if inside else [str(course)]), *job.hide]))
 
     def make() -> SandboxPolicy:
         root = Path(tempfile.mkdtemp(prefix="sandbox-", dir=scratch))
@@ -141,8 +142,9 @@ def _policy(job: Job, release: Path, scratch: Path):
     return make, hide
 
 
-def grade_submission(job: Job) -> dict:
-    """Grade every notebook of one submission; the result is plain JSON for the parent."""
+def grade_submission(job: Job, progress: Progress | None = None) -> dict:
+    """Grade every notebook of one submission; the result is plain JSON for the parent.
+    `progress` (in this process only) hears of each test cell."""
     started, cpu = time.monotonic(), time.process_time()
     release = Path(job.course_root) / "release" / job.assignment
     submitted = Path(job.course_root) / "submitted" / job.student / job.assignment
@@ -163,7 +165,7 @@ def grade_submission(job: Job) -> dict:
             deadline = time.monotonic() + job.notebook_timeout
             try:
                 graded = grade_notebook(name, read_notebook(path), submitted / path.name, manifest, session,
-                                        _source_cells(job, name), deadline)  # fmt: skip
+                                        job.sources.get(name, {}), deadline, progress)  # fmt: skip
             finally:
                 session.close()
                 if job.uid is not None and os.geteuid() == 0:
@@ -205,7 +207,73 @@ def job_frame(job: Job) -> dict:
     return {"op": "grade", "job": asdict(job)}
 
 
+class WorkerProcess:
+    """One long-lived trusted worker, replaced when it dies or runs over."""
+
+    def __init__(self, uid: int | None, log: Path) -> None:
+        self.uid, self.log = uid, log
+        self.proc: subprocess.Popen | None = None
+        self.channel: Channel | None = None
+
+    def _start(self) -> Channel:
+        with open(self.log, "ab") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "autograder.pipeline.worker"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=err, start_new_session=True)  # fmt: skip
+        self.channel = Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno())
+        return self.channel
+
+    def grade(self, job: Job, timeout: float) -> tuple[dict | None, str]:
+        """(result, "") or (None, why it failed)."""
+        channel = self.channel or self._start()
+        try:
+            channel.send(job_frame(job))
+            frame = channel.recv(time.monotonic() + timeout)
+        except ChannelTimeout:
+            self.stop()
+            return None, "timeout"
+        except (ChannelClosed, ProtocolError) as e:
+            self.stop()
+            said = [line for line in self.log.read_text(errors="replace").splitlines() if line.strip()] if self.log.exists() else []
+            return None, f"the grading worker stopped ({said[-1][:300] if said else e})"
+        if not isinstance(frame, dict) or not isinstance(frame.get("result"), dict):
+            self.stop()
+            return None, "the grading worker answered with something that is not a result"
+        return frame["result"], ""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            for f in (self.proc.stdin, self.proc.stdout):
+                f.close()
+        if self.uid is not None and os.geteuid() == 0:
+            kill_uid(self.uid)
+        self.proc = self.channel = None
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            self.stop()
+
+
+def _orphaned(parent: int) -> None:
+    """Exit when the process that started this worker is gone (its fork server, and every sandbox, follow)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
 if __name__ == "__main__":
+    import threading
+
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     # Anything printed by a library goes to stderr, never into the conversation on stdout.
     talk_out = os.dup(stdout)

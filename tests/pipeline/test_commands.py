@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import nbformat
@@ -160,3 +161,31 @@ def test_generate_on_two_threads_leaves_the_working_directory_alone(tmp_path):
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda c: generate(c, A), courses))
     assert Path.cwd() == here
+
+
+def test_check_says_what_it_is_doing_before_it_imports_the_grader(monkeypatch, capsys):
+    # The first line comes before nbgrader and the pipeline are imported (seconds on a busy machine).
+    import sys
+    import types
+
+    said = []
+    fake = types.ModuleType("autograder.pipeline.check")
+
+    def first_use(name):
+        said.append(capsys.readouterr().err)
+        raise ImportError("stopped here by the test")
+
+    fake.__getattr__ = first_use
+    monkeypatch.setitem(sys.modules, "autograder.pipeline.check", fake)
+    with pytest.raises(ImportError):
+        main(["check", "mine.ipynb"])
+    assert said[0] == "tcpclose check: grading mine.ipynb with the hidden tests (usually 10-40 s)\n"
+
+
+def test_check_shows_its_steps_and_each_test_cell(course, learner_copy, tmp_path, capsys):
+    path = answered(learner_copy, tmp_path / f"{A}.ipynb", solution())
+    assert main(["check", str(path), "--course", str(course)]) == 0
+    err = capsys.readouterr().err
+    assert "making a private copy of the course" in err and "running your cells in the grading sandbox" in err
+    cells = [line for line in err.splitlines() if re.match(r"\[[#.]{20}\] \d+/9 test_", line)]
+    assert len(cells) == 9 and cells[-1].startswith("[####################] 9/9 test_active_close: 3/3")
