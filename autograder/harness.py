@@ -159,7 +159,9 @@ class LearnerMachine:
     only then can integrity inspect their code. problem: why no handler could be taken from
     the source, one sentence (every check then scores zero for it). limits: per-call limits
     for these handlers (None: the default Limits). code: the learner's cells in the order the
-    grading sandbox ran them, read on the trusted side (autograder.checks.own_code).
+    grading sandbox ran them, read on the trusted side (autograder.checks.own_code). sockets: how
+    a socket exercise reaches learner functions that run elsewhere (the grading sandbox:
+    RunnerSession.sockets); None: in this process (autograder.production_checks).
     """
 
     handlers: dict[State, Handler]
@@ -168,6 +170,7 @@ class LearnerMachine:
     problem: str = ""
     limits: Limits | None = None
     code: tuple[str, ...] = field(default=(), repr=False)  # the learner's cells as the trusted side ran them
+    sockets: object = field(default=None, repr=False)
 
 
 def machine_from_namespace(ns: object) -> LearnerMachine:

@@ -48,11 +48,13 @@ LEARNER_FILES = (
     "autograder/checks/*.py", "autograder/reference_source.py", "autograder/recorded.py",
     "autograder/visible.py", "autograder/notebook_helpers.py", "autograder/views/*.py", "autograder/kernel/*.py",
     "autograder/runner/*.py",  # what the grading sandbox runs: the learner's cells, answering handler calls
+    "autograder/production.py", "autograder/production_checks.py",  # notebook 07's loopback harness, visible checks
 )  # fmt: skip
 # What stays with instructors, and why.
 INSTRUCTOR_FILES = (
     "reference_impl/handlers.py",  # the answer key
     "autograder/mutants.py",  # rewrites the reference's source
+    "autograder/production_hidden.py",  # notebook 07's hidden socket cases
     "autograder/pipeline/*",  # nbgrader workflow, hidden tests, gradebook
     "autograder/grading_commands.py",
     "autograder/sandbox.py", "autograder/sandbox/*",

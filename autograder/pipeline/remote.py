@@ -285,7 +285,43 @@ class RunnerSession:
         # limit is only a backstop, wide enough for a restart and a replay inside one call.
         limits = Limits(per_call=self.limits.per_call + self.limits.grace + self.limits.start + 2 * self.limits.cell)
         code = tuple(source for _, source, trusted in self.history if not trusted)  # what this side sent to run
-        return LearnerMachine(handlers, stubs, None, "", limits, code=code)
+        return LearnerMachine(handlers, stubs, None, "", limits, code=code, sockets=self.sockets)
+
+    def sockets(self, driver: str, socks: list, args: dict, timeout: float) -> dict:
+        """A socket exercise (autograder.production_checks): hand `socks` (this side's TCP sockets)
+        to the runner's `driver` and the learner's function; this side's copies are closed, so the
+        learner's code owns the connections. {"value": dict} or {"refused": kind, "sentence": str};
+        the grader scores what its own ends of the connections see, never this answer alone."""
+        point = self.point
+        where = point.grade_id if point is not None else "a socket exercise"
+        fds = [s.fileno() for s in socks]
+        try:
+            confined = self._alive()
+        except RunnerGone as e:
+            return {"refused": "missing", "sentence": f"could not be called ({e})"}
+        self.calls += 1
+        self._ids += 1
+        ident = self._ids
+        request = {"op": "sockets", "id": ident, "driver": driver, "fds": len(fds), "args": args, "timeout": timeout}
+        try:
+            confined.channel.send_with_fds(request, fds)
+            for s in socks:
+                s.close()
+            frame = self._expect(confined, "answer", time.monotonic() + timeout + self.limits.grace, where, ident)
+        except ChannelTimeout:
+            self._lost()
+            return {"refused": "timeout", "sentence": f"ran longer than {timeout:g} s and did not stop when interrupted"}
+        except (ChannelClosed, ProtocolError):
+            self._lost()
+            return {"refused": "exception", "sentence": "stopped the grading process (it exited or crashed)"}
+        finally:
+            for s in socks:
+                s.close()
+        self._seen(frame, where)
+        if isinstance(frame.get("value"), dict):
+            return {"value": frame["value"]}
+        kind = frame.get("refused") if frame.get("refused") in REFUSAL_KINDS else "exception"
+        return {"refused": kind, "sentence": _sentence(frame.get("sentence"))}
 
     def call(self, state: State, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         point = self.point

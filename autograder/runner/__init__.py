@@ -16,6 +16,10 @@ message (autograder.runner.channel). The grader sends, in order:
     {"op": "calls", "id": n, "calls": [plain call, ...], "budget": s}
         -> {"op": "steps", "id": n, "answers": [{"step": ...} | {"refused": kind, "sentence": str}, ...]}
            (in order, stopping early when the budget of seconds is spent)
+    {"op": "sockets", "id": n, "driver": str, "fds": k, "args": {...}, "timeout": s}  + k descriptors
+        -> {"op": "answer", "id": n, "value": {...}} | {"op": "answer", "id": n, "refused": kind, "sentence": str}
+           (autograder.runner.sockets: a socket exercise on TCP sockets the grader made and passed
+           over fd 3, a Unix socket, with SCM_RIGHTS)
     {"op": "bye"}
 
 The runner says {"op": "ready"} once its shell is up. "seen" lists what autograder.runner.watch

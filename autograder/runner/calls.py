@@ -132,6 +132,11 @@ def lookalikes(value: object, depth: int = 0, found: set[str] | None = None) -> 
 
 
 def _guarded(fn: Callable, tcb, ev, profile, per_call: float, output: int):
+    return _guarded_any(lambda: fn(tcb, ev, profile), per_call, output)
+
+
+def _guarded_any(thunk: Callable[[], object], per_call: float, output: int):
+    """thunk() with stdout and stderr capped and a wall-clock limit (SIGALRM)."""
     saved = sys.stdout, sys.stderr
     capped = _Capped(output)
 
@@ -142,7 +147,7 @@ def _guarded(fn: Callable, tcb, ev, profile, per_call: float, output: int):
     signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, per_call)
     try:
-        return fn(tcb, ev, profile)
+        return thunk()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr = saved

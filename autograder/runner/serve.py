@@ -92,6 +92,14 @@ def serve() -> None:
                 answers.append(answer)
             watch.armed = False
             reply = {"op": "steps", "id": msg.get("id"), "answers": answers}
+        elif op == "sockets":  # a socket exercise: the grader's sockets came with the request
+            from autograder.runner import sockets
+
+            fds = channel.take_fds(msg.get("fds") if type(msg.get("fds")) is int else 0)
+            watch.armed = True
+            answer = sockets.answer(shell.user_ns, msg, fds, call_output)
+            watch.armed = False
+            reply = {"op": "answer", "id": msg.get("id"), **answer}
         elif op == "bye":
             os._exit(0)
         else:

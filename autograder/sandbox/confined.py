@@ -92,7 +92,7 @@ def start(policy: SandboxPolicy, cmd: list[str], *, timeout: float = 30.0) -> Co
 
     Raises SandboxError when the launcher fails or (policy.required) a defence does not hold.
     """
-    to_child_r, to_child_w = os.pipe()
+    to_child_r, to_child_w = requests_pair()
     from_child_r, from_child_w = os.pipe()
     # The launcher moves the pipes to fds 3 and 4 (its and the runner's convention).
     errors = tempfile.TemporaryFile()  # what the launcher says if it fails before the exec
@@ -114,6 +114,17 @@ def start(policy: SandboxPolicy, cmd: list[str], *, timeout: float = 30.0) -> Co
         return _handshake(confined, timeout, lambda: _said(errors))
     finally:
         errors.close()
+
+
+def requests_pair() -> tuple[int, int]:
+    """The grader's requests to the sandbox: (its reading end, the grader's writing end). A Unix
+    stream socket pair, one-way like the pipe it replaces, because a request may carry descriptors
+    (SCM_RIGHTS: the sockets of a socket exercise, autograder.production); unnamed, so nothing
+    else can reach it."""
+    theirs, ours = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    theirs.shutdown(socket.SHUT_WR)
+    ours.shutdown(socket.SHUT_RD)
+    return theirs.detach(), ours.detach()
 
 
 def _said(errors) -> str:
@@ -226,7 +237,7 @@ class Zygote:
 
     def spawn(self, policy: SandboxPolicy, *, code: str | None = None, timeout: float = 30.0) -> Confined:
         """A new sandbox forked from the server (the runner, or `code` for the probes); as `start`."""
-        to_child_r, to_child_w = os.pipe()
+        to_child_r, to_child_w = requests_pair()
         from_child_r, from_child_w = os.pipe()
         files: list[int] = []
         names = []

@@ -60,6 +60,8 @@ def test_test_cells_are_thin_and_say_what_they_check(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_hidden_checks_include_sequence_numbers_that_wrap(assignment):
     hidden = [spec for c in load_manifest(assignment).cells for spec in c.hidden]
+    if all(spec.kind == "sockets" for spec in hidden):
+        return  # real loopback connections (notebook 07): the kernel's sequence numbers, not the simulator's
     wrapped = [spec for spec in hidden if spec.wrap]
     assert wrapped, f"{assignment} grades no case near 2**32"
     # Every scenario the notebook's hidden families run is also run wrapped.

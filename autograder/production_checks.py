@@ -1,0 +1,371 @@
+"""Notebook 07's socket checks: the grader makes the connections, the learner's code gets one end.
+
+Why this shape: a socket exercise cannot be graded by asking the learner's code what happened,
+because that code (and the driver beside it) runs where the learner controls everything. So each
+case here makes real loopback connections in *this* process (the trusted grader, or the notebook's
+kernel for the visible checks), hands the learner's function one end of each, and judges only
+what the other end sees: every byte of a response and a clean EOF rather than a reset, the
+bytes and the FIN that reached a server, a port another socket cannot bind, and the states
+/proc/net/tcp reports for this network namespace (CLOSE_WAIT left behind). Under grading the
+ends are passed into the sandbox as descriptors (autograder.runner.sockets) and this side closes
+its copies, so the learner's code really owns the connection (a close there is a close).
+
+A case is a function (caller) -> (passed, message). `caller(driver, socks, args, timeout)` runs
+`autograder.production.DRIVERS[driver]` with the learner's function and answers {"value": dict}
+or {"refused": kind, "sentence": str}. The visible cases are here; the hidden ones (a client that
+never closes, a client that keeps sending, a hundred clients, a shared port) are in
+autograder.production_hidden, which only the instructor's package holds.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+
+from . import production
+from .checks.results import Case, CheckOutcome
+from .harness import LearnerMachine, machine_from_namespace
+
+Caller = Callable[[str, list, dict, float], dict]
+CASES: dict[str, tuple[str, Callable[[Caller], tuple[bool, str]]]] = {}  # name -> (function it tests, case)
+FUNCTIONS = {"listener": "open_listener", "server": "on_readable", "linger": "lingering_close",
+             "request": "request_all"}  # fmt: skip
+
+
+def case(name: str, driver: str):
+    def register(fn):
+        CASES[name] = (driver, fn)
+        return fn
+
+    return register
+
+
+def lookup(name: str) -> tuple[str, Callable[[Caller], tuple[bool, str]]]:
+    if name not in CASES:
+        try:
+            from . import production_hidden  # noqa: F401 - registers the hidden cases
+        except ImportError:
+            pass
+    if name not in CASES:
+        raise LookupError(f"no socket case {name!r} in this environment (the hidden ones are the grader's)")
+    return CASES[name]
+
+
+# ---- running the learner's function ----------------------------------------------------------
+
+
+def local_caller(ns: object) -> Caller:
+    """The learner's function in this process (the notebook's own checks), in a thread so a hang
+    costs `timeout` seconds and no more; the sockets are handed over (this side keeps no reference)."""
+
+    def call(driver: str, socks: list, args: dict, timeout: float) -> dict:
+        result: dict = {}
+        handed = [list(socks)]
+        socks.clear()  # the thread holds them now; once the learner's code lets go they close
+
+        def run() -> None:
+            mine = handed.pop()
+            try:
+                result["value"] = production.DRIVERS[driver](ns, mine, args) or {}
+            except production.Missing as e:
+                result.update(refused="missing", sentence=str(e))
+            except BaseException as e:  # noqa: BLE001 - the learner's exception is the feedback
+                result.update(refused="exception", sentence=f"raised {type(e).__name__}: {e}".rstrip(": "))
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            return {"refused": "timeout", "sentence": f"ran longer than {timeout:g} s (still running)"}
+        return result
+
+    return call
+
+
+def caller_for(machine: LearnerMachine) -> Caller:
+    if machine.sockets is not None:
+        return machine.sockets
+    if machine.source is None:  # the grading sandbox could not be reached: machine.problem says why
+        return lambda *_: {"refused": "missing", "sentence": machine.problem or "could not be called"}
+    return local_caller(machine.source)
+
+
+def refused(answer: dict, fn: str) -> str | None:
+    if "value" in answer:
+        return None
+    return f"your {fn} {answer.get('sentence') or 'failed'}"
+
+
+def run_sockets(names: tuple[str, ...], handlers: object, title: str) -> CheckOutcome:
+    """A manifest's socket check: each named case once, partial credit per case."""
+    machine = machine_from_namespace(handlers)
+    caller = caller_for(machine)
+    cases = []
+    for name in names:
+        driver, fn = lookup(name)
+        try:
+            passed, message = fn(caller)
+        except production.Missing as e:
+            passed, message = False, f"your {FUNCTIONS[driver]} {e}"
+        except OSError as e:  # the check's own sockets: the machine, not the learner
+            passed, message = False, f"the check could not set up its connections ({e})"
+        cases.append(Case(name, passed, "" if passed else f"{name}: {message}"))
+    return CheckOutcome(title, cases)
+
+
+# ---- what the other end sees ------------------------------------------------------------------
+
+
+class Reader(threading.Thread):
+    """Reads a socket until EOF, an error or `seconds`: what arrived, and how it ended."""
+
+    def __init__(self, sock: socket.socket, seconds: float = 3.0, delay: float = 0.0, close_at_eof: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.sock, self.seconds, self.delay, self.close_at_eof = sock, seconds, delay, close_at_eof
+        self.data = bytearray()
+        self.ended = "still open"
+        self.start()
+
+    def run(self) -> None:
+        time.sleep(self.delay)  # a client busy elsewhere: the response waits in the buffers
+        end = time.monotonic() + self.seconds
+        try:
+            while time.monotonic() < end:
+                self.sock.settimeout(max(0.01, end - time.monotonic()))
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    self.ended = "EOF"
+                    if self.close_at_eof:  # a polite client: the response has ended, so has the connection
+                        self.sock.close()
+                    return
+                self.data += chunk
+        except TimeoutError:
+            self.ended = "still open"
+        except OSError as e:
+            self.ended = errno.errorcode.get(e.errno or 0, type(e).__name__)
+
+
+def describe_arrival(reader: Reader, expected: bytes) -> str | None:
+    """None when exactly `expected` arrived and then a clean EOF; else what the client saw."""
+    got = bytes(reader.data)
+    if got == expected and reader.ended == "EOF":
+        return None
+    if got != expected[: len(got)]:
+        return f"the client received {len(got):,} bytes that are not the response's"
+    if reader.ended in ("ECONNRESET", "EPIPE"):
+        return (f"the client received {len(got):,} of {len(expected):,} bytes of the response, then "
+                f"{reader.ended}: the connection was reset and the rest was lost")  # fmt: skip
+    if len(got) < len(expected):
+        return f"the client received {len(got):,} of {len(expected):,} bytes, then {reader.ended}"
+    return f"the client received the whole response but the connection was {reader.ended} (no EOF)"
+
+
+def lingering(caller: Caller, *, unread: int, size: int, deadline: float, client: str) -> tuple[bool, str]:
+    """One HTTP exchange whose request carries `unread` bytes the server never reads; the client
+    is "polite" (reads to EOF, then closes), "never-closes" or "keeps-sending"."""
+    client_sock, conn = production.connected_pair()
+    request = b"GET /big HTTP/1.1\r\nHost: loopback\r\n\r\n" + b"p" * unread
+    client_sock.sendall(request)
+    seed = int.from_bytes(os.urandom(4), "big")
+    expected = production.pattern(seed, size)
+    reader = Reader(client_sock, seconds=deadline + 2.0, delay=0.1, close_at_eof=client == "polite")
+    stop = threading.Event()
+    if client == "keeps-sending":
+        def keep_sending() -> None:
+            try:
+                while not stop.is_set():
+                    client_sock.sendall(b"k" * 1024)
+                    time.sleep(0.005)
+            except OSError:
+                pass
+
+        threading.Thread(target=keep_sending, daemon=True).start()
+    hand = [conn]
+    del conn
+    started = time.monotonic()
+    answer = caller("linger", hand, {"seed": seed, "size": size, "deadline": deadline}, deadline + 1.5)
+    took = time.monotonic() - started
+    reader.join(deadline + 2.5)
+    stop.set()
+    problem = refused(answer, "lingering_close")
+    arrival = describe_arrival(reader, expected)
+    client_sock.close()
+    if problem:
+        return False, problem + (f"; {arrival}" if arrival else "")
+    if arrival:
+        return False, arrival
+    if took > deadline + 1.0:
+        return False, f"your lingering_close returned {took - deadline:.1f} s after its deadline"
+    return True, ""
+
+
+@case("a client that reads the response and then closes", "linger")
+def _linger_polite(caller: Caller) -> tuple[bool, str]:
+    return lingering(caller, unread=1000, size=2 << 20, deadline=1.0, client="polite")
+
+
+def restart(caller: Caller, *, time_waits: int) -> tuple[bool, str]:
+    """The port has `time_waits` TIME_WAIT sockets of an earlier server (0: a fresh port); the
+    learner's open_listener(sock, port) must make a fresh socket listen there."""
+    port = production.leave_time_wait()
+    for _ in range(time_waits - 1):
+        production.leave_time_wait(port)
+    found = production.port_states(port).get("TIME_WAIT", 0)
+    if time_waits and not found:
+        return False, f"the check could not leave a TIME_WAIT on port {port} (this kernel shows none)"
+    sock = socket.socket()
+    mine = sock.dup()  # this side's view of the same socket: where it listens, with which options
+    try:
+        hand = [sock]
+        del sock
+        answer = caller("listener", hand, {"port": port}, 1.0)
+        problem = refused(answer, "open_listener")
+        if problem:
+            hint = " (the port still has a TIME_WAIT: see SO_REUSEADDR)" if "EADDRINUSE" in problem or "in use" in problem else ""
+            return False, problem + hint
+        if mine.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) != 1 or mine.getsockname()[1] != port:
+            return False, f"after your open_listener the socket does not listen on 127.0.0.1:{port}"
+        if mine.getsockname()[0] not in (production.LOOPBACK, "0.0.0.0"):
+            return False, f"your open_listener bound {mine.getsockname()[0]}, not 127.0.0.1"
+        onoff, linger = struct.unpack("ii", mine.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        if onoff:
+            return False, (f"your open_listener sets SO_LINGER ({linger} s): every connection it accepts would "
+                           "then close with RST (linger 0) or block in close(); a restart needs SO_REUSEADDR only")
+        client = socket.create_connection(("127.0.0.1", port), timeout=1)
+        mine.settimeout(1)
+        conn, _ = mine.accept()
+        conn.close()
+        client.close()
+        return True, ""
+    finally:
+        mine.close()
+
+
+@case("a restart while the port has a TIME_WAIT of the old server", "listener")
+def _restart_time_wait(caller: Caller) -> tuple[bool, str]:
+    return restart(caller, time_waits=1)
+
+
+def serve_clients(caller: Caller, *, asking: int, leaving: int, seconds: float = 0.5) -> tuple[bool, str]:
+    """`asking` clients send a line and half-close (they wait for the answer); `leaving` clients
+    connect and close at once. After on_readable has served them: every asking client has its
+    answer (the line in upper case) and an EOF, and no server-side socket of the port is left in
+    CLOSE_WAIT or ESTABLISHED (an fd the server never closed)."""
+    lst = production.listener(asking + leaving + 8)
+    port = lst.getsockname()[1]
+    clients, hand = [], []
+    try:
+        for i in range(asking + leaving):
+            client, conn = production.connected_pair(lst)
+            if i % (1 + leaving // max(1, asking)) == 0 and sum(1 for c in clients if c[1]) < asking:
+                line = f"hello {i} from {client.getsockname()[1]}\n".encode()
+                client.sendall(line)
+                client.shutdown(socket.SHUT_WR)
+                clients.append((client, line.upper()))
+            else:
+                client.close()
+                clients.append((client, None))
+            hand.append(conn)
+            del conn
+        answer = caller("server", hand, {"seconds": seconds}, seconds + 1.5)
+        problem = refused(answer, "on_readable")
+        readers = [(Reader(c, 1.0), want) for c, want in clients if want is not None]
+        for r, _ in readers:
+            r.join(1.5)
+        time.sleep(0.02)
+        states = production.port_states(port)
+        left = {s: n for s, n in states.items() if s in ("CLOSE_WAIT", "ESTABLISHED")}
+        if problem:
+            return False, problem
+        wrong = [(r, want) for r, want in readers if bytes(r.data) != want or r.ended != "EOF"]
+        if left:
+            what = ", ".join(f"{n} in {s}" for s, n in sorted(left.items()))
+            return False, (f"after {asking + leaving} clients the server still holds {what} (sockets it never "
+                           "closed: the peer said goodbye, and your on_readable did not close on that path)")
+        if wrong:
+            r, want = wrong[0]
+            return False, (f"{len(wrong)} of {len(readers)} clients that asked did not get their answer and an EOF "
+                           f"(one sent {want.lower()!r}, got {bytes(r.data)[:60]!r}, then {r.ended})")
+        return True, ""
+    finally:
+        lst.close()
+        for c, _ in clients:
+            c.close()
+
+
+@case("ten clients: five ask and half-close, five leave at once", "server")
+def _server_ten(caller: Caller) -> tuple[bool, str]:
+    return serve_clients(caller, asking=5, leaving=5)
+
+
+def half_close(caller: Caller, *, request_size: int, response_size: int) -> tuple[bool, str]:
+    """The learner's request_all(sock, request) talks to a server that answers only once the
+    request has ended (the client's FIN) and then closes. The server here checks it got the whole
+    request and the FIN, makes up a response nobody could know before, and after the call sees
+    whether the client read it all (a client that closes with unread data resets: ECONNRESET)."""
+    lst = production.listener()
+    client, conn = production.connected_pair(lst)
+    lst.close()
+    request = os.urandom(request_size)
+    seen: dict = {}
+
+    def serve() -> None:
+        conn.settimeout(2.0)
+        got = bytearray()
+        try:
+            while chunk := conn.recv(1 << 16):
+                got += chunk
+            seen["request"] = bytes(got)
+            response = hashlib.sha256(got).digest() + os.urandom(response_size - 32)
+            seen["response"] = response
+            conn.sendall(response)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            seen["error"] = errno.errorcode.get(e.errno or 0, type(e).__name__)
+            seen["request"] = bytes(got)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    hand = [client]
+    del client
+    answer = caller("request", hand, {"request": request.hex(), "timeout": 1.5}, 2.0)
+    server.join(2.5)
+    try:
+        conn.settimeout(0.5)
+        after = "EOF" if conn.recv(1) == b"" else "more data"
+    except TimeoutError:
+        after = "open"  # the client has not closed (yet): nothing was reset
+    except OSError as e:
+        after = errno.errorcode.get(e.errno or 0, type(e).__name__)
+    finally:
+        conn.close()
+    problem = refused(answer, "request_all")
+    if seen.get("request") is not None and seen["request"] != request[: len(seen["request"])]:
+        return False, "the server received bytes that are not your request"
+    if "response" not in seen:
+        got = len(seen.get("request", b""))
+        why = (f"the server received {got:,} of {len(request):,} bytes of the request and never its end (no FIN): "
+               "it answers only once the request has ended") if got < len(request) or "error" in seen else \
+              "the server never saw the request end"  # fmt: skip
+        return False, (problem + "; " if problem else "") + why
+    if problem:
+        return False, problem
+    value = answer["value"]
+    if value.get("sha256") != hashlib.sha256(seen["response"]).hexdigest():
+        n = value.get("length")
+        what = f"{n:,} bytes" if isinstance(n, int) else f"a {value.get('type', 'non-bytes')} value"
+        return False, f"your request_all returned {what}, not the whole {len(seen['response']):,}-byte response"
+    if after in ("ECONNRESET", "EPIPE"):
+        return False, "the client closed with part of the response unread: the server saw a reset"
+    return True, ""
+
+
+@case("a short request, a short response", "request")
+def _request_short(caller: Caller) -> tuple[bool, str]:
+    return half_close(caller, request_size=64, response_size=64)
