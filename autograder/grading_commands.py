@@ -8,6 +8,7 @@ each handler imports the pipeline when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,8 +65,15 @@ def cmd_grade(args) -> int:
             for s in got.conflicts:
                 print(f"kept the earlier submission of {s}: it differs (use --replace)", file=sys.stderr)
         elif args.step == "autograde":
-            outcomes = autograde(course, args.assignment, args.student or None, args.workers,
-                                 args.timeout, args.cell_timeout, args.force)
+            from .pipeline.cluster import SCHEDULER_ENV, ClusterError
+
+            scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+            try:
+                outcomes = autograde(course, args.assignment, args.student or None, args.workers,
+                                     args.timeout, args.cell_timeout, args.force, scheduler=scheduler)  # fmt: skip
+            except ClusterError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return e.code
             failed = [o for o in outcomes if o.status not in ("graded", "skipped")]
             flagged = [o.student for o in outcomes if o.flags]
             if flagged:
@@ -165,10 +173,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "it, from the notebook's grading manifest. Exit 1 names the submissions that "
                                      "could not be graded; flags (what a submission was seen trying) never change "
                                      "a score. Resumable: a submission unchanged since its last autograde is "
-                                     "skipped, so after an interruption the same command grades only the rest.")  # fmt: skip
+                                     "skipped, so after an interruption (or a lost Dask cluster: exit 1, or 2 for "
+                                     "a wrong address or workers without this package) the same command grades "
+                                     "only the rest.")  # fmt: skip
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
-    p.add_argument("--workers", type=int, default=2, help="long-lived grading workers (default 2; 0: in this process)")
+    p.add_argument("--workers", type=int, default=2, help="long-lived grading workers on this machine (default 2; 0: "
+                                                          "in this process); not used with --scheduler")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="grade on a Dask distributed cluster: one task per submission, each carrying the submission, "
+                        "the release and the manifest (no shared filesystem); the gradebook is written here only. "
+                        "Default: $TCPCLOSE_SCHEDULER, else the local workers. The workers need this package installed "
+                        "(the same version; checked first); see the README for SLURM/PBS and Kubernetes")  # fmt: skip
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: the course config)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")

@@ -130,11 +130,14 @@ def autograde(
     force: bool = False,
     sandbox: bool = True,
     progress: Callable[[str], None] | None = None,
+    scheduler: str | None = None,
     cells: Progress | None = None,
 ) -> list[Outcome]:
     """Autograde every (or the named) submission of `assignment`; returns one Outcome each.
 
-    `workers` long-lived local workers (0: in this process).
+    `workers` long-lived local workers (0: in this process), or with `scheduler` (a Dask scheduler's
+    address) one task per submission on that cluster. Raises ClusterError when the cluster cannot
+    be used: every submission merged before that stays graded, and a re-run grades only the rest.
     `cells` hears of each test cell as it is graded (in this process only: `tcpclose check`)."""
     students = students if students is not None else course.students(assignment)
     if not course.path("release", ".", assignment).is_dir():
@@ -165,10 +168,18 @@ def autograde(
         os.chmod(tmp, 0o700)
         batch = Path(tmp)
         pool = None
-        if workers > 0:  # their interpreters start while the batch is prepared
+        if scheduler is None and workers > 0:  # their interpreters start while the batch is prepared
             pool = stack.enter_context(LocalPool(min(workers, len(todo)), batch, limit))
         sources = source_cells(course, assignment)
         gb = stack.enter_context(Gradebook(course.db_url, course.coursedir().course_id))  # the only writer
+        if scheduler is not None:
+            from .cluster import grade_on_cluster
+
+            items = grade_on_cluster(scheduler, course, assignment, todo, sources, batch, cell_timeout,
+                                     notebook_timeout, required, limit, bar.start)  # fmt: skip
+            for item in items:
+                _collect(course, assignment, item, outcomes, bar, gb)
+            return sorted(outcomes, key=lambda o: o.student)
         try:
             view = grading_view(batch / "view")
         except ViewError as e:
