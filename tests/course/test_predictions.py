@@ -129,7 +129,7 @@ def predictions(nb) -> list[tuple[Prediction, object]]:
 
 # Notebooks still being reordered so that their predictions come first: each is expected to fail
 # (strictly: once it passes, this test fails until its name is taken off the list).
-REORDERING = {"01_active_close", "02_passive_close", "03_simultaneous_close", "04_lost_segments", "05_time_wait",
+REORDERING = {"05_time_wait",
               "06_resets"}  # fmt: skip
 PREDICTING = [pytest.param(a, marks=pytest.mark.xfail(strict=True, reason="being reordered"))
               if a in REORDERING else a for a in NOTEBOOKS if predictions(source_notebook(a))]
