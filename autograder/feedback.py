@@ -198,8 +198,16 @@ def describe(div: Divergence, case: str, reference: Trace | None = None, replay:
     if reference is not None and reference.rows:
         rows = context_rows(reference, time)
         ctx = f"\n  before that (reference):\n{rows}" if rows else ""
-    tail = f"\n  replay: {replay}" if replay else ""
-    return head + body + ctx + tail
+    return head + body + ctx + replay_line(replay)
+
+
+def replay_line(replay: str) -> str:
+    """The command that shows a failing case, saying plainly whose run it draws: the reference's
+    (a learner's own run beside it is show_mine's job, in the notebook)."""
+    if not replay:
+        return ""
+    yours = " (the reference's run; show_mine draws yours beside it)" if replay.startswith("tcpclose simulate") else ""
+    return f"\n  replay: {replay}{yours}"
 
 
 # ---- pictures ----------------------------------------------------------------------------

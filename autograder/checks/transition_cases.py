@@ -30,7 +30,7 @@ from reference_impl.states import (
 from reference_impl.tcb import TCB
 from reference_impl.trace import format_time
 
-from ..feedback import compare_text, event_kind, tcb_difference
+from ..feedback import compare_text, event_kind, replay_line, tcb_difference
 from ..harness import Guard, Handler, LearnerError, Observed, observe
 from ..reference_source import reference_machine
 from .alternatives import allowed
@@ -97,6 +97,37 @@ def situations(base: Profile, wrap: bool = False) -> dict[State, list[Fixture]]:
                 found[o.state].append(Fixture(o.state, o.tcb, o.armed_before, o.time, o.endpoint, name, profile,
                                               seen_on=o.stimulus, wrap=wrap))  # fmt: skip
     return found
+
+
+def _event_key(stimulus: Stimulus | None) -> object:
+    """What makes two stimuli the same event for a learner: a segment's numbers, flags and data
+    (not its window or the simulator's bookkeeping), or the stimulus itself."""
+    if isinstance(stimulus, Arrival):
+        seg = stimulus.segment
+        return ("arrival", seg.seq, seg.ack, seg.flags, seg.payload)
+    return stimulus
+
+
+@lru_cache(maxsize=64)
+def _meetings(base: Profile) -> dict[tuple[State, object], Fixture]:
+    """The first moment in the catalogue where an endpoint in each state meets each event.
+
+    situations() keeps one fixture per distinct TCB, so the scenario it names is the first to reach
+    that TCB (A in ESTABLISHED: active-close, at 0 s) even when the event under test happens only in
+    another (B's FIN reaching A: server-initiated-close, at 0.01 s). A message must name the moment
+    where the event really happens."""
+    found: dict[tuple[State, object], Fixture] = {}
+    for name, entry in CATALOGUE.items():
+        profile = entry.profile(base)
+        for o in reference_run(entry.scenario, profile).observed:
+            found.setdefault((o.state, _event_key(o.stimulus)),
+                             Fixture(o.state, o.tcb, o.armed_before, o.time, o.endpoint, name, profile, seen_on=o.stimulus))
+    return found
+
+
+def meeting(profile: Profile, state: State, stimulus: Stimulus) -> Fixture | None:
+    """Where the catalogue itself meets `stimulus` in `state`, if it does (see _meetings)."""
+    return _meetings(profile).get((state, _event_key(stimulus)))
 
 
 def _shape(fx: Fixture) -> tuple:
@@ -185,7 +216,7 @@ class TransitionCase:
 
     def __call__(self, found: Mapping[State, Handler], guard: Guard) -> Case:
         fx, stimulus, label, replay, transition = self.fx, self.stimulus, self.label, self.replay, self.transition
-        tail = f"\n  replay: {replay}" if replay else ""
+        tail = replay_line(replay)
         if fx.state not in found:
             return Case(label, False, f"{label}: this check needs your {fx.state.value.lower()}(tcb, ev, profile)",
                         transition)
@@ -234,9 +265,7 @@ def fixture_for(
         options = fixtures(profile).get(state) or ()
         if not options:
             raise ValueError(f"no catalogue scenario reaches {state}; pass tcb=... to check_transition")
-        plain = situations(profile)[state]
-        index = next((i for i, f in enumerate(plain) if f.seen_on == stimulus), None)
-        fx = plain[index] if index is not None else options[0]
+        fx = meeting(profile, state, stimulus) or options[0]
         if not wrap:
             return fx, stimulus
         own = wrap_shifts(CATALOGUE[fx.scenario].scenario)

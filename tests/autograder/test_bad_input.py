@@ -11,6 +11,7 @@ from implementations import load
 from autograder.checks import check_family, check_scenario, check_transition, hidden_suite
 from autograder.harness import Guard, LearnerError, Limits, collect
 from autograder.learner import ACK, RFC9293, Arrival, Segment, Send, State, Step
+from reference_impl.states import CLOSE_STATES
 
 GOOD = load("impl_table").HANDLERS
 FIN_ACKED = Arrival(Segment(seq=300, ack=101, flags=ACK))  # B's ACK of A's FIN in active-close
@@ -103,15 +104,16 @@ def test_an_exception_is_one_sentence_with_the_line():
 
 
 def test_an_endless_loop_is_stopped_and_the_other_cases_still_run():
+    calls = []
+
     def fin_wait_2(tcb, ev, profile):
+        calls.append(ev)
         while True:
             pass
 
-    started = time.perf_counter()
     result = check_family(namespace(fin_wait_2=fin_wait_2), ["active-close", "abort"], k=1,
                           profiles=[RFC9293], partial=True)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 5, "a hung handler is waited for once per check, not once per case"
+    assert len(calls) == 1, "a hung handler is waited for once per check, not once per case"
     stopped = [c for c in result.failures if "ran longer than 1 s and was stopped" in c.message]
     assert stopped and result.passed > 0  # the abort scenario never reaches FIN_WAIT_2: it still passes
 
@@ -184,7 +186,7 @@ def test_a_module_level_alias_named_like_a_state_is_not_a_handler():
     from autograder.learner import Timer
 
     ns = namespace(TIME_WAIT=Timer.TIME_WAIT, ESTABLISHED=State.ESTABLISHED, CLOSED=State.CLOSED, LAST_ACK=7)
-    assert set(collect(ns)) == set(State)
+    assert set(collect(ns)) == set(CLOSE_STATES)
     assert check_scenario(ns, "active-close").passed == 1
     with pytest.raises(AssertionError) as e:
         check_scenario({"TIME_WAIT": Timer.TIME_WAIT}, "active-close")
