@@ -66,12 +66,12 @@ def connected_pair(server: socket.socket | None = None) -> tuple[socket.socket, 
             lst.close()
 
 
-def port_states(port: int, *, local: bool = True) -> dict[str, int]:
-    """How many IPv4 TCP sockets of this network namespace have `port` as their local (or remote)
-    port, by state, from /proc/net/tcp."""
+def port_states(port: int, *, peers: set[int] | None = None) -> dict[str, int]:
+    """How many IPv4 TCP sockets of this network namespace have `port` as their local port (and,
+    given `peers`, one of those as their remote port), by state, from /proc/net/tcp."""
     counts: dict[str, int] = {}
     for e in procnet.read():
-        if (e.local if local else e.remote)[1] == port:
+        if e.local[1] == port and (peers is None or e.remote[1] in peers):
             counts[e.state] = counts.get(e.state, 0) + 1
     return counts
 

@@ -55,7 +55,7 @@ def installed_files(env: Path) -> list[Path]:
 
 
 def test_all_six_solution_notebooks_run_top_to_bottom(learner_venv, tmp_path):
-    assert len(NOTEBOOKS) == 6
+    assert len(NOTEBOOKS) == 7  # 01-06 and 07_production
     for path in NOTEBOOKS:
         nb = solution(path)
         nb.cells.append(nbformat.v4.new_code_cell("from autograder.reference_source import source_kind\nprint(source_kind())"))
