@@ -15,6 +15,7 @@ from reference_impl.actions import (
     abort,
     delay_fin_ack,
     drop,
+    fin_crossed,
     is_retransmitted_fin,
     note_close,
     reset_for,
@@ -79,7 +80,7 @@ __all__ = [
     # profiles and durations
     "Profile", "RFC9293", "LINUX", "ms", "sec",
     # building blocks (reference_impl.actions)
-    "send_fin", "note_close", "send_data", "retransmit", "abort", "drop", "retransmit_timer",
+    "send_fin", "note_close", "send_data", "retransmit", "abort", "drop", "fin_crossed", "retransmit_timer",
     "take_text", "is_retransmitted_fin", "reset_for", "delay_fin_ack", "timewait_state_process",
     "CLOSING_ERROR", "RESET_ERROR", "NO_CONNECTION", "USER_TIMEOUT", "BROKEN_PIPE",
     # the reference's run of a catalogue scenario, for an ungraded cell to show (never for an answer)

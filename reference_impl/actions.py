@@ -60,6 +60,15 @@ def note_close(tcb: TCB, profile: Profile, orphan: bool, reading: bool = True) -
     return send_fin(tcb, profile, orphan, reading)
 
 
+def fin_crossed(tcb: TCB, outputs: list[Output], our_fin_acked: bool, profile: Profile) -> Step:
+    """The peer's FIN taken in FIN_WAIT_1 (RFC 9293 §3.10.7.4, eighth step): TIME_WAIT with its timer
+    when this or an earlier segment acknowledged our FIN, else CLOSING. `outputs` already hold the
+    ACK of the peer's FIN. Notebook 03 asks the learner to write this decision."""
+    if our_fin_acked:
+        return Step(State.TIME_WAIT, [*outputs, StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)
+    return Step(State.CLOSING, outputs, tcb)
+
+
 def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output]]:
     """Queue the application's data and send what the peer's window lets out, in segments of at
     most MSS; the first data in flight starts the retransmission timer (or, when the window is

@@ -83,3 +83,10 @@ def test_grading_the_cell_scores_zero_with_the_sentence():
     ns["In"].append(OWN)
     mine = grade_cell(CELL, machine_from_namespace(ns))  # its own FIN: graded (this sketch ignores a FIN arriving)
     assert mine.visible_passed and mine.points > 0 and "send_fin" not in mine.text
+
+
+def test_a_learner_build_carries_the_rule_with_the_visible_checks():
+    from autograder import visible
+
+    carried = visible.parse(visible.dump(load_manifest("01_active_close"))).cell("test_established_close")
+    assert carried.yourself == CELL.yourself and not carried.hidden

@@ -5,7 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
-from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX
 from reference_impl.segment import ACK, FIN, Segment
 from reference_impl.states import Arrival, State, Timer
@@ -17,6 +17,8 @@ FIN_ACK = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # acknowledges A'
 FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 DATA_THEN_FIN = TCB(snd_una=100, snd_nxt=201, rcv_nxt=301, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
+# The crossing is this notebook's: notebook 1's building block for it would decide for the learner.
+CROSSING = [yourself(S.FIN_WAIT_1, "fin_crossed", what="decide between TIME_WAIT and CLOSING when the FINs cross")]
 
 CELLS = [
     cell("test_fin_wait_1_fin", 2,
@@ -26,7 +28,8 @@ CELLS = [
                  scenario("simultaneous-close", states=[S.FIN_WAIT_1]),
                  scenario("simultaneous-close", profile=LINUX, states=[S.FIN_WAIT_1]),
                  transition(S.FIN_WAIT_1, CROSSING_FIN, wrap=True),
-                 scenario("simultaneous-close", states=[S.FIN_WAIT_1], wrap=True)]),
+                 scenario("simultaneous-close", states=[S.FIN_WAIT_1], wrap=True)],
+         yourself=CROSSING),
     cell("test_fin_wait_1_fin_ack", 2,
          visible=[transition(S.FIN_WAIT_1, FIN_ACK)],
          hidden=[transition(S.FIN_WAIT_1, FIN_ACK, profile=LINUX),
@@ -37,7 +40,8 @@ CELLS = [
                  transition(S.FIN_WAIT_1, FIN_ACK, wrap=True),  # ACK=0 covers our FIN on 2**32 - 1
                  transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=200, flags=FIN | ACK)), tcb=FIN_AFTER_DATA,
                             timers=RTO_RUNNING, wrap=True),
-                 scenario("three-way-close", wrap=True)]),
+                 scenario("three-way-close", wrap=True)],
+         yourself=CROSSING),
     cell("test_closing_ack_of_fin", 2,
          visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=101)))],
          hidden=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=101)), profile=LINUX),

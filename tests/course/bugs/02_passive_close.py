@@ -43,4 +43,10 @@ BUGS = {
         {"test_last_ack_ack_of_fin", "test_server_initiated_close"},
         shares={"test_last_ack_ack_of_fin": 0.165},
     ),
+    # Aborts in LAST_ACK as in ESTABLISHED, with a RST: the RFC deletes the TCB and sends nothing there.
+    "abort-in-last-ack-sends-rst": Bug(
+        edit(NB, "answer_last_ack", ("case AppAbort():\n            return Step(State.CLOSED, [], tcb)",
+                                     "case AppAbort():\n            return abort(tcb, profile)")),
+        {"test_server_initiated_close"},
+    ),
 }

@@ -47,4 +47,21 @@ BUGS = {
         {"test_closing_ack_of_fin", "test_simultaneous_close"},
         shares={"test_closing_ack_of_fin": 0.335},
     ),
+    # Leaves the crossing to notebook 1's building block: it behaves, so only the cells whose
+    # exercise the decision is score 0 (the manifest's yourself= rule).
+    "library-decides-the-crossing": Bug(
+        edit(NB, "answer_fin_wait_1", (
+            "                if our_fin_acked:\n"
+            "                    return Step(State.TIME_WAIT, outputs + [StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)\n"
+            "                return Step(State.CLOSING, outputs, tcb)\n",
+            "                return fin_crossed(tcb, outputs, our_fin_acked, profile)\n")),
+        {"test_fin_wait_1_fin", "test_fin_wait_1_fin_ack"},
+        shares={"test_fin_wait_1_fin": 1.0, "test_fin_wait_1_fin_ack": 1.0},
+    ),
+    # close() in CLOSING taken as a no-op: the RFC answers "error: connection closing".
+    "close-in-closing-ignored": Bug(
+        edit(NB, "answer_closing", ("case AppClose() | AppSend():\n            return Step(State.CLOSING, [Error(CLOSING_ERROR)], tcb)",
+                                    "case AppClose() | AppSend():\n            return Step(State.CLOSING, [], tcb)")),
+        {"test_simultaneous_close"},
+    ),
 }
