@@ -42,7 +42,8 @@ LEARNER_FILES = (
     "reference_impl/scenarios.py", "reference_impl/script.py", "reference_impl/segment.py",
     "reference_impl/sim.py", "reference_impl/states.py", "reference_impl/tcb.py", "reference_impl/trace.py",
     "reference_impl/transitions.py", "reference_impl/roles.py", "reference_impl/channel.py",
-    "reference_impl/script_parser.py", "reference_impl/script_values.py",
+    "reference_impl/script_parser.py", "reference_impl/script_values.py", "reference_impl/reuse.py",
+    "reference_impl/timestamps.py", "reference_impl/sweep.py", "reference_impl/stack.py",
     "autograder/__init__.py", "autograder/cli.py", "autograder/pcap.py", "autograder/learner.py", "autograder/harness.py",
     "autograder/plain.py", "autograder/feedback.py", "autograder/integrity.py", "autograder/manifest.py",
     "autograder/checks/*.py", "autograder/reference_source.py", "autograder/recorded.py",
@@ -53,6 +54,7 @@ LEARNER_FILES = (
 # What stays with instructors, and why.
 INSTRUCTOR_FILES = (
     "reference_impl/handlers.py",  # the answer key
+    "reference_impl/opening.py",  # the opening states' handlers: the recorded reference plays them
     "autograder/mutants.py",  # rewrites the reference's source
     "autograder/production_hidden.py",  # notebook 07's hidden socket cases
     "autograder/pipeline/*",  # nbgrader workflow, hidden tests, gradebook

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from reference_impl import actions, handlers
 from reference_impl.segment import ACK, FIN, MOD, Segment
-from reference_impl.states import State, Step, Timer
+from reference_impl.states import CLOSE_STATES, State, Step, Timer
 
 from .harness import LearnerMachine, Limits, machine_from_namespace
 
@@ -145,7 +145,9 @@ def _sites(module: str) -> Iterator[tuple[int, ast.AST, str, str]]:
             continue
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             if node.value.id == "State":
-                for other in State:
+                # Into the close machine's states only: a learner writing the close never hands a
+                # connection to LISTEN or SYN_SENT (the opening states are the reference's).
+                for other in CLOSE_STATES:
                     if other.name != node.attr:
                         yield index, node, "state", f"State.{other.name}"
             elif node.value.id == "Timer":
@@ -278,7 +280,9 @@ def build(m: Mutant) -> dict[State, Callable]:
         if isinstance(node, ast.ImportFrom) and node.module == "actions":
             for alias in node.names:
                 hands[alias.asname or alias.name] = acts[alias.name]
-    return {state: _filtered(fn) for state, fn in hands["HANDLERS"].items()}
+    # The close machine only: the opening states (reference_impl.opening) are not mutated, and are
+    # played by the reference as for any learner.
+    return {state: _filtered(fn) for state, fn in hands["HANDLERS"].items() if state in CLOSE_STATES}
 
 
 def _filtered(fn: Callable) -> Callable:
@@ -317,7 +321,7 @@ _FALL_THROUGH = {
 EQUIVALENT: dict[str, str] = {
     f"handlers.{state.value.lower()}: state `State.{state.name}` in the fall-through return → State.{other.name}":
     f"unreachable: {reason}; so no run can ever take this return"
-    for state, reason in _FALL_THROUGH.items() for other in State if other is not state
+    for state, reason in _FALL_THROUGH.items() for other in CLOSE_STATES if other is not state
 }
 EQUIVALENT |= {
     "actions.take_text: const `0` in `outputs.insert(0, Send(tcb.ack()))` → 1":

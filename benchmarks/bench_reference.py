@@ -31,6 +31,19 @@ def enumerate_all(profile) -> tuple[float, int]:
     return time.perf_counter() - start, count
 
 
+def sweep_seconds() -> tuple[float, float, int]:
+    """A 13-point TIME_WAIT sweep (0-60 s) and a bisection to the microsecond, for a 30 s copy."""
+    from reference_impl.profiles import sec
+    from reference_impl.sweep import bisect_threshold, sweep_time_wait
+
+    start = time.perf_counter()
+    sweep_time_wait([sec(n) for n in range(0, 61, 5)], sec(30))
+    swept = time.perf_counter() - start
+    start = time.perf_counter()
+    found = bisect_threshold(sec(30))
+    return swept, time.perf_counter() - start, found
+
+
 if __name__ == "__main__":
     rate, traces = events_per_second()
     print(f"simulator: {rate:,.0f} segment events/s over {traces} catalogue runs (target >= 50,000)")
@@ -39,3 +52,5 @@ if __name__ == "__main__":
         print(
             f"<=3-loss enumeration, {profile.name}: {count} patterns enumerated and simulated in {seconds:.2f} s (target <= 5 s)"
         )
+    swept, bisected, found = sweep_seconds()
+    print(f"TIME_WAIT sweep: 13 durations in {swept:.2f} s; bisection to the microsecond ({found} µs) in {bisected:.2f} s")

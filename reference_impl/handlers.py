@@ -32,6 +32,7 @@ from .actions import (
     take_text,
     timewait_state_process,
 )
+from .opening import listen, syn_received, syn_sent
 from .profiles import Profile
 from .states import (
     AppAbort,
@@ -58,7 +59,8 @@ Handler = Callable[[TCB, Stimulus, Profile], Step]
 def established(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
     match ev:
         case AppClose(shutdown=shutdown, unread=unread, rdwr=rdwr):
-            # Linux (RFC 2525 §2.17): close() with unread data resets instead of closing.
+            # §3.6.1 (SHLD-3): the socket API's close() also ends reading, so with unread data it
+            # resets instead of closing (every major stack does; Profile.rst_on_unread_close).
             if unread and not shutdown and profile.rst_on_unread_close:
                 return abort(tcb, profile)
             # §3.10.4: "Queue this until all preceding SENDs have been segmentized, then form a
@@ -288,6 +290,10 @@ HANDLERS: dict[State, Handler] = {
     State.CLOSE_WAIT: close_wait,
     State.LAST_ACK: last_ack,
     State.CLOSED: closed,
+    # Opening a new connection on the 4-tuple (reference_impl.opening): always the reference's.
+    State.LISTEN: listen,
+    State.SYN_SENT: syn_sent,
+    State.SYN_RECEIVED: syn_received,
 }
 
 

@@ -22,12 +22,14 @@ from .tcb import TCB
 
 @dataclass(frozen=True, slots=True)
 class Reopen:
-    """Open a new connection on the same 4-tuple once both ends are CLOSED (the handshake
-    is not modelled: both ends start ESTABLISHED with these initial sequence numbers)."""
+    """Open a new connection on the same 4-tuple: A connects (a SYN with ISS iss_a) as soon as its
+    old connection is CLOSED, and B listens as soon as its own is (its SYN,ACK carries iss_b), or
+    takes the SYN in TIME_WAIT when the profile lets it (Profile.time_wait_accepts_syn)."""
 
     iss_a: int
     iss_b: int
-    # Application calls in the new connection, as (delay after it opens, endpoint, call).
+    # Application calls in the new connection, as (delay after that endpoint's new connection is
+    # synchronized, endpoint, call).
     then: tuple[tuple[int, str, AppClose | AppSend | AppAbort], ...] = ()
 
 
@@ -37,15 +39,16 @@ class Inject:
 
     `at` places fields relative to the receiving end's TCB at the moment of arrival, e.g.
     (("seq", "RCV.NXT+RCV.WND"), ("ack", "SND.NXT")): a segment on the right edge of the
-    window stays there whatever the numbers (and the kernel cross-check places it alike).
+    window stays there whatever the numbers (and the kernel cross-check places it alike);
+    ("tsval", "TS.RECENT-1000") gives it a timestamps option older than the receiver's TS.Recent.
     """
 
     segment: Segment
     at: tuple[tuple[str, str], ...] = ()
 
 
-VARIABLES = ("RCV.NXT", "RCV.WND", "SND.NXT", "SND.UNA")
-_TERM = re.compile(r"\s*([+-]?)\s*(RCV\.NXT|RCV\.WND|SND\.NXT|SND\.UNA|\d+)\s*", re.IGNORECASE)
+VARIABLES = ("RCV.NXT", "RCV.WND", "SND.NXT", "SND.UNA", "TS.RECENT")
+_TERM = re.compile(r"\s*([+-]?)\s*(RCV\.NXT|RCV\.WND|SND\.NXT|SND\.UNA|TS\.RECENT|\d+)\s*", re.IGNORECASE)
 
 
 def place(expr: str, lookup: Callable[[str], int]) -> int:
@@ -64,16 +67,20 @@ def place(expr: str, lookup: Callable[[str], int]) -> int:
     return total % MOD
 
 
-def tcb_variable(tcb: TCB, name: str) -> int:
-    """RCV.NXT, RCV.WND, SND.NXT or SND.UNA of a TCB."""
+def tcb_variable(tcb: TCB, name: str, ts_recent: int | None = None) -> int:
+    """RCV.NXT, RCV.WND, SND.NXT or SND.UNA of a TCB, or the connection's TS.Recent (RFC 7323)."""
+    if name == "TS.RECENT":
+        if ts_recent is None:
+            raise ValueError("TS.RECENT is known only once a timestamp has arrived (turn the timestamps option on)")
+        return ts_recent
     return {"RCV.NXT": tcb.rcv_nxt, "RCV.WND": tcb.rcv_wnd, "SND.NXT": tcb.snd_nxt, "SND.UNA": tcb.snd_una}[name]
 
 
-def placed(call: Inject, tcb: TCB) -> Segment:
-    """The injected segment with its `at` fields computed against the receiver's TCB."""
+def placed(call: Inject, tcb: TCB, ts_recent: int | None = None) -> Segment:
+    """The injected segment with its `at` fields (seq, ack, tsval) computed against the receiver's TCB."""
     if not call.at:
         return call.segment
-    return dc_replace(call.segment, **{f: place(e, lambda n: tcb_variable(tcb, n)) for f, e in call.at})
+    return dc_replace(call.segment, **{f: place(e, lambda n: tcb_variable(tcb, n, ts_recent)) for f, e in call.at})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,6 @@
-"""Named behaviour options. Every way a real stack departs from RFC 9293 is a field here.
+"""Named behaviour options. Every way a real stack departs from RFC 9293 is a field here, and so
+is what the socket API's close() adds to the RFC's CLOSE (which is shutdown(SHUT_WR)): the RST of
+§3.6.1 SHLD-3, which every major stack sends, not only Linux.
 
 Durations are integers in virtual microseconds, so arithmetic is exact and a
 trace prints the same on every machine.
@@ -38,14 +40,19 @@ class Profile:
     # Linux: an orphaned socket (plain close(), not shutdown) in FIN_WAIT_2 gives up
     # after net.ipv4.tcp_fin_timeout. None: the RFC has no such timer.
     fin_wait_2_timeout: int | None = None
-    # Linux: close() with unread received data sends RST instead of FIN (RFC 2525 §2.17).
+    # The socket API's close(), which also ends reading, with unread received data sends RST instead
+    # of FIN: RFC 9293 §3.6.1 SHLD-3 (from RFC 1122 §4.2.2.13; RFC 2525 §2.17 discusses it), done by
+    # Linux, the BSDs, macOS and Windows alike, so not a Linux departure. Off in rfc9293 because the
+    # RFC's CLOSE call is shutdown(SHUT_WR): it ends sending only, and unread data stays readable.
     rst_on_unread_close: bool = False
     # Linux: close() (not shutdown()) hands the socket to the kernel, an "orphan": the
     # application is gone and hears nothing more (an error the machine reports reaches no
     # one). RFC 9293's CLOSE only ends sending: the user still receives.
     close_detaches: bool = False
-    # Linux: close() ends reading too, so data arriving afterwards is answered with
-    # <SEQ=SEG.ACK><CTL=RST> and the socket is gone (RFC 9293 §3.6.1 SHLD-3; tcp_reset).
+    # The socket API's close() ends reading too, so data arriving afterwards is answered with
+    # <SEQ=SEG.ACK><CTL=RST> and the socket is gone: RFC 9293 §3.6.1 SHLD-3 (from RFC 1122
+    # §4.2.2.13), done by Linux (tcp_reset), the BSDs, macOS and Windows alike. Off in rfc9293, whose
+    # CLOSE (shutdown(SHUT_WR)) leaves the receiving side open.
     rst_on_data_after_close: bool = False
     # RFC 9293 §3.8.6.3 lets a receiver delay an ACK (by less than 0.5 s). When set, the ACK of a
     # FIN that arrives in ESTABLISHED waits this long, so a close() in the meantime sends FIN+ACK
@@ -84,6 +91,34 @@ class Profile:
     # available)". Linux tcp_xmit_probe_skb(): <SEQ=SND.UNA-1><ACK=RCV.NXT>, no data, which the peer
     # must answer with its window. Either way the probe timer backs off like the RTO.
     probe_with_old_seq: bool = False
+    # RFC 7323 timestamps on every segment, and PAWS refusing one whose timestamp is older than the
+    # connection's TS.Recent (reference_impl.timestamps). RFC 9293 itself defines only the MSS option
+    # (§3.2); Linux negotiates timestamps by default (net.ipv4.tcp_timestamps = 1).
+    timestamps: bool = False
+    # Opening a new connection on the 4-tuple (reference_impl.opening). A SYN (or SYN,ACK) not
+    # answered is sent again after syn_timeout, doubling, syn_retries times: RFC 6298 §2.1's initial
+    # RTO of 1 s (Linux TCP_TIMEOUT_INIT); RFC 9293 §3.8.3 (R2) keeps a SYN going for at least 3 min
+    # (7 retries: 1+2+4+8+16+32+60+60 s), Linux for net.ipv4.tcp_syn_retries = 6 (127 s).
+    syn_timeout: int = sec(1)
+    syn_retries: int = 7
+    # Linux (≥ 5.7, tcp_rcv_synsent_state_process): an ACK that does not acknowledge our SYN, answered
+    # with RST, also re-arms the SYN timer to TCP_TIMEOUT_MIN (2 jiffies, 8 ms at HZ=250) if the SYN was
+    # not retransmitted yet ("Previous FIN/ACK or RST/ACK might be ignored"): the old connection the
+    # RST just ended is gone, so the SYN goes again at once. None: the SYN waits for its timer (1 s).
+    syn_resend_after_bad_ack: int | None = None
+    # RFC 9293 §3.6.1 (MAY-2, from RFC 1122 §4.2.2.13): a connection in TIME_WAIT may accept a new SYN
+    # and reopen at once if the new connection's numbers start above the old ones; RFC 6191 adds: or its
+    # timestamp is newer. Linux tcp_timewait_state_process() does (TCP_TW_SYN): a SYN after RCV.NXT, or
+    # with a newer timestamp, goes to the listener, which answers with ISS = SND.NXT + 65537. Off: the
+    # SYN is answered like any segment in TIME_WAIT (an ACK), and TIME_WAIT holds the 4-tuple (MUST-13).
+    time_wait_accepts_syn: bool = False
+    # RFC 793 §3.9 (before RFC 5961 §4): a SYN inside the window of a synchronized state is an error:
+    # the connection is reset (the user hears "connection reset", CLOSED) and the SYN is answered with
+    # <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, which a peer in SYN-SENT accepts: its new connection
+    # fails. Off (both profiles): RFC 9293 §3.10.7.4 with RFC 5961 §4, a challenge ACK (Linux since
+    # 3.6, tcp_validate_incoming "step 4"). Played by the stack (reference_impl.stack), not by the
+    # close machine, so a learner's handlers need not carry a rule of an obsolete RFC.
+    syn_resets_connection: bool = False
 
     def rto(self, retries: int, srtt: int) -> int:
         """The timeout after `retries` retransmissions: the base, doubled each time (RFC 6298 5.5)."""
@@ -144,6 +179,10 @@ LINUX = Profile(
     accept_window_edges=True,
     invalid_ratelimit=ms(500),
     probe_with_old_seq=True,
+    timestamps=True,
+    syn_retries=6,
+    syn_resend_after_bad_ack=ms(8),
+    time_wait_accepts_syn=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (RFC9293, LINUX)}
@@ -161,7 +200,7 @@ def get_profile(name: str | Profile) -> Profile:
 # ---- the text form of options: what a script's `option` line and `--set NAME=VALUE` take --------
 
 OPTION_NAMES = tuple(f.name for f in fields(Profile) if f.name != "name")
-COUNT_OPTIONS = ("rto_factor", "max_retries")
+COUNT_OPTIONS = ("rto_factor", "max_retries", "syn_retries")
 
 
 def option_text(name: str, value: object) -> str:

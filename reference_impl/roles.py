@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 
 from .segment import MOD
+from .trace import starts_connection
 
 KINDS = ("SYN", "SYN-ACK", "FIN", "ACK of FIN", "data", "ACK", "RST")
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
@@ -169,9 +170,9 @@ def roles_of(rows) -> dict[str, tuple[Role, ...]]:
     for r in rows:
         if r.endpoint not in sent:
             continue
-        if r.event == "reopen" and r.state_before == "CLOSED" and r.state_after != "CLOSED":
+        if starts_connection(r):
             counter.reopen(r.endpoint)
-        elif r.event == "send":
+        if r.event == "send":
             sent[r.endpoint] += 1
             bits = sum({"FIN": _FIN, "SYN": _SYN, "RST": _RST, "ACK": _ACK}[f] for f in r.flags.split("|") if f)
             out[f"{r.endpoint}{sent[r.endpoint]}"] = counter.send(r.endpoint, bits, r.seq or 0, r.ack or 0, r.len or 0)

@@ -39,10 +39,18 @@ def _sc(name: str, description: str, *actions: tuple, **kw) -> Scenario:
     return Scenario(name, description, tuple(Action(t, e, c) for t, e, c in actions), **kw)
 
 
-def _active(name: str, description: str, fates: dict | None = None, b_close: int = ms(50), **kw) -> Scenario:
-    return _sc(name, description, (0, "A", AppClose()), (b_close, "B", AppClose()),
+def _active(name: str, description: str, fates: dict | None = None, b_close: int = ms(50), actions: tuple = (),
+            **kw) -> Scenario:  # fmt: skip
+    return _sc(name, description, (0, "A", AppClose()), (b_close, "B", AppClose()), *actions,
                fates=fates or {}, **kw)  # fmt: skip
 
+
+# old-duplicate-after-reuse: A writes 3000 bytes in segments of 1000 (100, 1100, 2100); the second one's copy
+# wanders 30 s. The new connection's ISN, 1099, puts its first byte on 1100, where the copy lands.
+_OLD_DUPLICATE = ((0, "A", AppSend(b"o" * 3000)), (ms(20), "A", AppClose()), (ms(60), "B", AppClose()))
+_COPY = {Role("A", "data", 2): Fate("duplicate", sec(30))}
+# The new connection closes the way the old one did, B first (a server).
+_CLOSE_AGAIN = ((ms(50), "B", AppClose()), (ms(100), "A", AppClose()))
 
 _ENTRIES = [
     Entry(_active("active-close", "A closes, B closes 50 ms later: FIN, ACK, FIN, ACK (RFC 9293 fig. 12, RFC 793 fig. 13).")),
@@ -79,14 +87,43 @@ _ENTRIES = [
                   {A_ACK_OF_FIN: Fate("duplicate", ms(100))})),
     Entry(_sc("rst-in-close-wait", "A half-closes, then aborts: its RST takes B from CLOSE_WAIT to CLOSED.",
               (0, "A", AppClose(shutdown=True)), (ms(30), "A", AppAbort()), (sec(1), "B", AppClose()))),
+    # A new connection on the same 4-tuple (Reopen: A connects once its old connection is CLOSED, B
+    # listens once its own is). Its ISN is the old one moved on by a clock (RFC 6528), "a little ahead".
     Entry(_sc("old-duplicate-after-reuse",
-              "A's data segment is duplicated and the copy wanders 30 s; a new connection on the same "
-              "4-tuple opens as soon as both ends are CLOSED. Safe only if TIME_WAIT outlasts the copy.",
-              (0, "A", AppSend(b"old")), (ms(20), "A", AppClose()), (ms(60), "B", AppClose()),
-              # If the copy is taken as data, the two ends disagree about sequence numbers
-              # and ACK each other (RFC 5961's "ACK war") until A's application gives up.
-              (sec(1), "A", Reopen(iss_a=100, iss_b=300, then=((sec(30), "A", AppAbort()),))),
-              fates={Role("A", "data"): Fate("duplicate", sec(30))}), closes_cleanly=False),
+              "A writes 3000 bytes and both close; the network duplicates A's second data segment and the copy "
+              "wanders 30 s. At 1 s A opens a new connection on the same 4-tuple once it is CLOSED: RFC 6528's "
+              "clock moved its ISN only 999 ahead, less than the old connection sent, so the copy's numbers fall "
+              "on the new connection's. Safe only if TIME_WAIT outlasts the copy (or PAWS refuses it).",
+              *_OLD_DUPLICATE, (sec(1), "A", Reopen(iss_a=1099, iss_b=1299, then=((sec(30), "A", AppAbort()),))),
+              fates=_COPY, mss={"A": 1000}), closes_cleanly=False),
+    Entry(_sc("paws-rejects-old-duplicate",
+              "As old-duplicate-after-reuse with no TIME_WAIT but timestamps on (RFC 7323): the copy's numbers fit "
+              "the new connection, its timestamp is 30 s too old, and PAWS refuses it; the new connection closes "
+              "cleanly.",
+              *_OLD_DUPLICATE, (sec(1), "A", Reopen(iss_a=1099, iss_b=1299,
+                                                    then=((sec(31), "A", AppClose()), (ms(31_100), "B", AppClose())))),
+              fates=_COPY, mss={"A": 1000}), {"time_wait": 0, "timestamps": True}),
+    Entry(_active("reuse-after-lost-final-ack",
+                  "A's last ACK is lost; at 0.1 s A opens a new connection on the same 4-tuple once it is CLOSED. "
+                  "With no TIME_WAIT its SYN meets B still in LAST_ACK: B answers with a challenge ACK (RFC 5961 "
+                  "§4), A resets the old connection with it (RFC 9293 §3.10.7.3), and the SYN, sent again (after "
+                  "1 s; Linux: 8 ms), opens the new one.",
+                  {A_ACK_OF_FIN: LOSE}, actions=((ms(100), "A", Reopen(iss_a=1100, iss_b=1300, then=_CLOSE_AGAIN)),))),
+    Entry(_active("reuse-after-lost-final-ack-rfc793",
+                  "As reuse-after-lost-final-ack with no TIME_WAIT, under RFC 793's rule for a SYN in a "
+                  "synchronized state (before RFC 5961): the new SYN falls in B's window in LAST_ACK, so B resets "
+                  "(its application hears \"connection reset\") and answers <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>, "
+                  "which A's SYN-SENT accepts: the new connection fails. TIME_WAIT would have kept A from connecting "
+                  "until B's FIN came again.",
+                  {A_ACK_OF_FIN: LOSE}, actions=((ms(100), "A", Reopen(iss_a=1100, iss_b=1300, then=_CLOSE_AGAIN)),)),
+          {"time_wait": 0, "syn_resets_connection": True}, closes_cleanly=False),
+    Entry(_sc("syn-in-time-wait",
+              "B (the server) closes first and waits in TIME_WAIT; at 0.1 s A opens a new connection on the same "
+              "4-tuple. Linux lets the SYN reopen TIME_WAIT (its ISN is past RCV.NXT, RFC 6191); RFC 9293's "
+              "TIME_WAIT answers with an ACK, A resets it, and the SYN sent again after 1 s opens the new one "
+              "(with RFC 1337 TIME_WAIT ignores that reset and the new connection cannot open).",
+              (0, "B", AppClose()), (ms(50), "A", AppClose()),
+              (ms(100), "A", Reopen(iss_a=1100, iss_b=1300, then=_CLOSE_AGAIN)))),
     Entry(_sc("fin-retry-limit", "Every copy of A's FIN is lost: A gives up after its retry limit.",
               (0, "A", AppClose()), fates={Role("A", "FIN", n): LOSE for n in range(1, 16)}), closes_cleanly=False),
     Entry(_sc("abort", "A aborts (SO_LINGER 0): RST, no FIN, no TIME_WAIT.", (0, "A", AppAbort())),

@@ -13,6 +13,7 @@
     +1s    B read              # B's application reads: RCV.WND opens (read N: to N), announced
     1s     A receives RST seq=301          # inject a crafted segment (FLAGS seq= ack= len=)
     2s     A receives ACK seq=RCV.NXT+RCV.WND ack=SND.NXT   # fields relative to A's TCB then
+    2s     A receives ACK seq=RCV.NXT len=3 tsval=TS.RECENT-1000   # an old timestamp: PAWS refuses it
     3s     A reopen 2000 4000  # a new connection on the 4-tuple: A connects once it is CLOSED
     lose B2                    # B's second segment is lost
     lose B's ACK of A's FIN    # ... or a segment named by what it is (reference_impl.roles)

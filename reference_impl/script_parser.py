@@ -227,18 +227,18 @@ class Parser:
 
     def segment(self, n: int, args, col: int) -> Inject:
         if not args:
-            raise self.fail(n, col, "expected: receives FLAGS seq=N [ack=N] [len=N]")
+            raise self.fail(n, col, "expected: receives FLAGS seq=N [ack=N] [len=N] [tsval=N]")
         fcol, ftext = args[0]
         try:
             flags = Flags.parse(ftext)
         except ValueError as e:
             raise self.fail(n, fcol, str(e)) from None
-        values: dict[str, int | None] = {"seq": None, "ack": 0, "len": 0}
+        values: dict[str, int | None] = {"seq": None, "ack": 0, "len": 0, "tsval": None}
         at: list[tuple[str, str]] = []
         for acol, a in args[1:]:
             name, _, value = a.partition("=")
             if name not in values or not value:
-                raise self.fail(n, acol, f"expected seq=N, ack=N or len=N, not {a!r}")
+                raise self.fail(n, acol, f"expected seq=N, ack=N, len=N or tsval=N, not {a!r}")
             if name != "len" and not value.isdigit():
                 try:  # relative to the receiver's TCB when it arrives, e.g. seq=RCV.NXT+RCV.WND
                     place(value, lambda _name: 0)
@@ -251,5 +251,6 @@ class Parser:
             values[name] = self.number(n, (acol + len(name) + 1, value), name)
         if values["seq"] is None:
             raise self.fail(n, fcol, "an injected segment needs seq=N (or seq=RCV.NXT and the like)")
-        seg = Segment(seq=values["seq"], ack=values["ack"], flags=flags, payload=b"x" * values["len"])
+        seg = Segment(seq=values["seq"], ack=values["ack"], flags=flags, payload=b"x" * values["len"],
+                      tsval=values["tsval"])  # fmt: skip
         return Inject(seg, tuple(at))

@@ -90,6 +90,12 @@ class Segment:
     # Which incarnation of the 4-tuple sent it; only the simulator reads this,
     # to show an old duplicate arriving in a new connection.
     incarnation: int = field(default=0, compare=False)
+    # The timestamps option (RFC 7323 §3): TSval, the sender's timestamp clock when it sent the
+    # segment, and TSecr, the TS.Recent it echoes; None: no option. The stack adds and checks it
+    # (reference_impl.timestamps, PAWS): no state's handler reads it, so it does not make two
+    # segments different to a handler.
+    tsval: int | None = field(default=None, compare=False)
+    tsecr: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.flags, Flags):
@@ -100,6 +106,17 @@ class Segment:
                 raise ValueError(f"segment {name}={v!r} is not a 32-bit sequence number")
         if not isinstance(self.payload, bytes):
             raise ValueError(f"segment payload must be bytes, not {type(self.payload).__name__}")
+
+    def stamped(self, incarnation: int, tsval: int | None = None, tsecr: int = 0) -> Segment:
+        """This segment as the stack sends it: which connection it belongs to, its timestamps option
+        (a fast copy: the simulator makes one for every segment sent)."""
+        new = object.__new__(Segment)
+        for name in ("seq", "ack", "flags", "payload", "window"):
+            object.__setattr__(new, name, getattr(self, name))
+        object.__setattr__(new, "incarnation", incarnation)
+        object.__setattr__(new, "tsval", tsval)
+        object.__setattr__(new, "tsecr", tsecr)
+        return new
 
     @property
     def fin(self) -> bool:

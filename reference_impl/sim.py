@@ -1,9 +1,15 @@
 """A deterministic discrete-event simulator: two endpoints, two channels, one virtual clock.
 
 A is the client, B the server. Each direction delivers after a fixed delay unless
-the scenario gives a segment another fate (lose, duplicate, delay). Same scenario,
-same profile, same machine → the same Trace, row for row: ties in time are broken
-by the order things were scheduled, never by anything outside the inputs.
+the scenario gives a segment another fate (lose, duplicate, delay: reference_impl.channel).
+Same scenario, same profile, same machine → the same Trace, row for row: ties in time are
+broken by the order things were scheduled, never by anything outside the inputs.
+
+Besides calling each state's handler, the simulator does what a stack does around the state
+machine: it stamps and checks timestamps (PAWS, reference_impl.timestamps), limits the rate of
+ACKs to refused segments (Profile.invalid_ratelimit), and opens a new connection on the 4-tuple
+(Reopen: A connects once its old connection is CLOSED, B listens once its own is; a SYN may reopen
+B's TIME_WAIT, reference_impl.reuse).
 
 The machine is always given: the reference's is `reference_impl.handlers.HANDLERS`, and a
 learner build of the course has no handler code at all, so this module never imports it.
@@ -13,7 +19,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING
 
@@ -34,7 +39,9 @@ from .inputs import (  # noqa: F401 - re-exported: callers build their scenarios
     tcb_variable,
 )
 from .profiles import Profile, profile_text, sec
-from .segment import ACK, Segment
+from .reuse import open_active, open_passive
+from .segment import Segment
+from .stack import Endpoint, before_handler, rate_limited
 from .states import (
     AppAbort,
     AppClose,
@@ -50,16 +57,17 @@ from .states import (
     Step,
     Stimulus,
     Timeout,
-    Timer,
     format_duration,
 )
 from .tcb import TCB
+from .timestamps import recent, stamp
 from .trace import Row, Trace
 
 if TYPE_CHECKING:
     Handler = Callable[[TCB, Stimulus, Profile], Step]
 
 ENDPOINTS = ("A", "B")
+OPENING = (State.CLOSED, State.LISTEN, State.SYN_SENT, State.SYN_RECEIVED)
 
 
 Machine = Mapping[State, "Handler"]
@@ -72,19 +80,6 @@ def _per_endpoint(machines: Mapping[str, Machine] | Machine) -> dict[str, Machin
     if set(machines) != set(ENDPOINTS):
         raise ValueError("give the machine as a table {State: handler} for both ends, or {'A': ..., 'B': ...}")
     return dict(machines)  # type: ignore[arg-type]
-
-
-@dataclass
-class _Endpoint:
-    name: str
-    state: State
-    tcb: TCB
-    reads: bool
-    timers: dict[Timer, int] = field(default_factory=dict)  # timer → generation
-    sent: int = 0
-    unread: int = 0
-    incarnation: int = 1
-    last_oow_ack: int | None = None  # when the last rate-limited ACK left (Profile.invalid_ratelimit)
 
 
 class Simulation:
@@ -104,13 +99,15 @@ class Simulation:
         self.channel = Channel(scenario.fates, scenario.delay)
         self.machines = _per_endpoint(machines)
         self.max_events, self.horizon = max_events, horizon
-        self.ep = {name: _Endpoint(name, State.ESTABLISHED, self._tcb(name, scenario.iss_a, scenario.iss_b),
+        self.ep = {name: Endpoint(name, State.ESTABLISHED, self._tcb(name, scenario.iss_a, scenario.iss_b),
                                    scenario.reads.get(name, True)) for name in ENDPOINTS}  # fmt: skip
         self.trace = Trace(scenario=scenario.name, profile=profile_text(profile))
         self._queue: list[tuple[int, int, str, str, object]] = []
         self._order = 0
         self._generation = 0
-        self._pending_reopen: Reopen | None = None
+        self._reopen: Reopen | None = None
+        # Data of an old connection a new one took as its own: (time, endpoint, bytes, connection).
+        self.old_data_taken: list[tuple[int, str, int, int]] = []
         # The virtual time and endpoint of the step under way, for code that wraps handlers
         # (the learner harness reports "A at 0.02 s: in FIN_WAIT_1 ...").
         self.now, self.endpoint = 0, ""
@@ -125,6 +122,11 @@ class Simulation:
         window, peer_window = sc.windows.get(name, tcb.rcv_wnd), sc.windows.get(peer, tcb.snd_wnd)
         return tcb.replace(rcv_wnd=window, snd_wnd=peer_window, mss=sc.mss.get(name, tcb.mss),
                            data_received=window == 0)  # fmt: skip
+
+    def _fresh(self, name: str, iss: int) -> TCB:
+        """A new connection's TCB before its handshake: SND.UNA = SND.NXT = ISS, the scenario's MSS."""
+        tcb = TCB(snd_una=iss, snd_nxt=iss, rcv_nxt=0, srtt=2 * self.sc.delay)
+        return tcb.replace(mss=self.sc.mss.get(name, tcb.mss))
 
     # ---- the event queue ----------------------------------------------------------------
 
@@ -150,34 +152,28 @@ class Simulation:
                 seg, copy = payload
                 note = copy
                 if seg.incarnation < ep.incarnation:
-                    note = (note + "; " if note else "") + f"old duplicate from connection {seg.incarnation}"
+                    note = (note + "; " if note else "") + f"from connection {seg.incarnation}"
                 self._step(time, ep, Arrival(seg), "recv", seg, note)
             elif kind == "timer":
                 timer, gen = payload
                 if ep.timers.get(timer) == gen:  # still armed, not restarted or cancelled
                     del ep.timers[timer]
                     self._step(time, ep, Timeout(timer), "timeout", None, str(timer))
-            self._maybe_reopen(time)
+            self._open_waiting(time)
         return self.trace
 
     # ---- stimuli ------------------------------------------------------------------------
 
-    def _app(self, time: int, ep: _Endpoint, call: AppCall) -> None:
+    def _app(self, time: int, ep: Endpoint, call: AppCall) -> None:
         match call:
-            case Reopen():
-                self._pending_reopen = call
-                if not self._both_closed():
-                    waiting = ", ".join(
-                        f"{e.name} in {e.state}" for e in self.ep.values() if e.state is not State.CLOSED
-                    )
-                    self._row(
-                        time,
-                        ep,
-                        "reopen",
-                        ep.state,
-                        ep.state,
-                        detail=f"waits: the 4-tuple is still in use ({waiting})",
-                    )
+            case Reopen(then=then):
+                self._reopen = call
+                for name, how in (("A", "connect"), ("B", "listen")):
+                    e = self.ep[name]
+                    e.opens, e.then = how, [(delay, c) for delay, who, c in then if who == name]
+                    if e.state is not State.CLOSED:
+                        self._row(time, e, "reopen", e.state, e.state,
+                                  detail=f"{how}() waits: the 4-tuple is still in use ({name} in {e.state})")  # fmt: skip
             case AppClose():
                 self._step(time, ep, dc_replace(call, unread=ep.unread), "close", None, "")
             case AppSend(data):
@@ -185,7 +181,7 @@ class Simulation:
             case AppAbort():
                 self._step(time, ep, call, "abort", None, "")
             case Inject():
-                seg = placed(call, ep.tcb)
+                seg = placed(call, ep.tcb, ep.ts_recent)
                 self._step(time, ep, Arrival(seg), "recv", seg, "injected")
             case Read(window):
                 grew = window > ep.tcb.rcv_wnd
@@ -196,18 +192,35 @@ class Simulation:
                     self._output(time, ep, Send(ep.tcb.ack()))
 
     def _step(
-        self, time: int, ep: _Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str
+        self, time: int, ep: Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str
     ) -> None:
-        before = ep.state
+        before, tcb_before = ep.state, ep.tcb
         self.now, self.endpoint = time, ep.name
-        step = self.machines[ep.name][before](ep.tcb, stim, self.profile)
+        step, first, why = None, (), ""
+        if seg is not None:
+            step, first, why = before_handler(ep, seg, self.profile, self.machines[ep.name][State.LISTEN],
+                                              lambda iss: self._fresh(ep.name, iss))  # fmt: skip
+        opening = before in (State.LISTEN, State.SYN_SENT)
+        if step is None:
+            step = self.machines[ep.name][before](ep.tcb, stim, self.profile)
+        elif before is State.TIME_WAIT and step.state is not State.TIME_WAIT:
+            self._new_connection(ep)  # a SYN reopened TIME_WAIT: the listener took it
+            opening = True
         ep.state = step.state
         if step.tcb is not None:
             ep.tcb = step.tcb
-        outputs = step.outputs
-        if seg is not None and self._rate_limited(time, ep, seg, before, step):
-            outputs = tuple(o for o in outputs if not isinstance(o, Send))
-            note = (note + "; " if note else "") + "the ACK it asks for is rate-limited"
+        outputs = first + step.outputs
+        note = "; ".join(x for x in (note, why) if x)
+        if seg is not None:
+            if self.profile.timestamps and not why.startswith("PAWS"):
+                # RFC 7323 §3.2: a SYN's (or SYN,ACK's) TSval starts TS.Recent; then R3 keeps it.
+                ep.ts_recent = seg.tsval if opening else recent(seg, tcb_before, ep.ts_recent, self.profile)
+            if rate_limited(ep, time, seg, before, step, self.profile):
+                outputs = tuple(o for o in outputs if not isinstance(o, Send))
+                note = (note + "; " if note else "") + "the ACK it asks for is rate-limited"
+            if seg.incarnation < ep.incarnation and any(isinstance(o, DeliverData) for o in outputs):
+                taken = sum(len(o.data) for o in outputs if isinstance(o, DeliverData))
+                self.old_data_taken.append((time, ep.name, taken, seg.incarnation))
         detail = str(seg) if seg is not None else note
         if seg is not None and note:
             detail += f" ({note})"
@@ -216,31 +229,20 @@ class Simulation:
             self._output(time, ep, out)
         if ep.state is State.CLOSED:
             ep.timers.clear()  # deleting the TCB deletes its timers
+        if before in (State.SYN_SENT, State.SYN_RECEIVED) and ep.state not in OPENING:
+            for delay, call in ep.then:  # the application's calls, once the new connection is synchronized
+                self._schedule(time + delay, "app", ep.name, call)
+            ep.then = []
 
-    def _rate_limited(self, time: int, ep: _Endpoint, seg: Segment, before: State, step: Step) -> bool:
-        """Whether the stack holds back the ACK this step answers `seg` with (Profile.invalid_ratelimit).
-
-        Linux tcp_oow_rate_limited(): an ACK answering a segment without data (or with SYN) that was
-        refused or challenged leaves at most once per interval. Only such a segment is ever
-        answered by nothing but a bare ACK with the state unchanged, so that is what is limited.
-        """
-        limit = self.profile.invalid_ratelimit
-        if limit is None or (seg.len and not seg.syn) or step.state is not before:
-            return False
-        sends = [o.segment for o in step.outputs if isinstance(o, Send)]
-        if len(sends) != 1 or sends[0].flags != ACK or sends[0].payload:
-            return False
-        if ep.last_oow_ack is not None and time - ep.last_oow_ack < limit:
-            return True
-        ep.last_oow_ack = time
-        return False
-
-    def _output(self, time: int, ep: _Endpoint, out: object) -> None:
+    def _output(self, time: int, ep: Endpoint, out: object) -> None:
         st = ep.state
         match out:
             case Send(seg):
                 ep.sent += 1
-                seg = dc_replace(seg, incarnation=ep.incarnation)
+                if self.profile.timestamps:
+                    seg = stamp(seg, time, ep.ts_recent, ep.incarnation)
+                else:
+                    seg = seg.stamped(ep.incarnation)
                 peer = "B" if ep.name == "A" else "A"
                 label, copies = self.channel.arrivals(self.channel.fate(ep.name, ep.sent, seg))
                 for after, note in copies:
@@ -267,30 +269,29 @@ class Simulation:
 
     # ---- a new incarnation of the 4-tuple ----------------------------------------------------
 
-    def _both_closed(self) -> bool:
-        return all(e.state is State.CLOSED for e in self.ep.values())
+    def _new_connection(self, ep: Endpoint) -> None:
+        """`ep` starts connection n + 1 of the 4-tuple: the old TCB, its timers and counters go."""
+        ep.new_connection()
+        self.channel.reopen(ep.name)
 
-    def _maybe_reopen(self, time: int) -> None:
-        r = self._pending_reopen
-        if r is None or not self._both_closed():
+    def _open_waiting(self, time: int) -> None:
+        """Open the new connection at each end whose old one is now CLOSED: A connects, B listens."""
+        r = self._reopen
+        if r is None:
             return
-        self._pending_reopen = None
         for name in ENDPOINTS:
             e = self.ep[name]
-            e.incarnation += 1
-            self.channel.reopen(name)
-            e.state, e.tcb, e.timers, e.unread = State.ESTABLISHED, self._tcb(name, r.iss_a, r.iss_b), {}, 0
-            e.last_oow_ack = None
-            self._row(
-                time,
-                e,
-                "reopen",
-                State.CLOSED,
-                State.ESTABLISHED,
-                detail=f"connection {e.incarnation} on the same 4-tuple",
-            )
-        for delay, endpoint, call in r.then:
-            self._schedule(time + delay, "app", endpoint, call)
+            if not e.opens or e.state is not State.CLOSED:
+                continue
+            how = e.opens
+            self._new_connection(e)
+            tcb = self._fresh(name, r.iss_a if name == "A" else r.iss_b)
+            step = open_active(tcb, self.profile) if how == "connect" else open_passive(tcb)
+            e.state, e.tcb = step.state, step.tcb
+            self._row(time, e, "reopen", State.CLOSED, e.state,
+                      detail=f"{how}(): connection {e.incarnation} on the same 4-tuple")  # fmt: skip
+            for out in step.outputs:
+                self._output(time, e, out)
 
     def _row(self, time, ep, event, before, after, seg=None, fate="", detail="") -> None:
         self.trace.rows.append(

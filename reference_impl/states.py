@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 
 class State(Enum):
-    """The RFC's states for closing a synchronized connection. Prints as FIN_WAIT_1."""
+    """The RFC's states, printed as it names them (FIN_WAIT_1). The close machine is the first
+    eight (CLOSE_STATES, what a learner writes); LISTEN, SYN_SENT and SYN_RECEIVED open a new
+    connection on a used 4-tuple, only as far as showing why TIME_WAIT matters needs them."""
 
     ESTABLISHED = "ESTABLISHED"
     FIN_WAIT_1 = "FIN_WAIT_1"
@@ -28,11 +30,19 @@ class State(Enum):
     CLOSE_WAIT = "CLOSE_WAIT"
     LAST_ACK = "LAST_ACK"
     CLOSED = "CLOSED"
+    LISTEN = "LISTEN"
+    SYN_SENT = "SYN_SENT"
+    SYN_RECEIVED = "SYN_RECEIVED"
 
     def __str__(self) -> str:
         return self._value_
 
     __repr__ = __str__
+
+
+# The close machine: the states a learner's handlers implement (the opening ones are the reference's).
+CLOSE_STATES: tuple[State, ...] = tuple(State)[:8]
+OPENING_STATES: tuple[State, ...] = (State.LISTEN, State.SYN_SENT, State.SYN_RECEIVED)
 
 
 class Timer(Enum):

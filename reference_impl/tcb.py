@@ -83,6 +83,14 @@ class TCB:
         """<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>: the acknowledgment RFC 9293 sends everywhere."""
         return self.segment(ACK)
 
+    def syn(self) -> Segment:
+        """<SEQ=ISS><CTL=SYN> (RFC 9293 §3.10.1): until it is acknowledged, ISS is SND.UNA."""
+        return Segment(seq=self.snd_una, ack=0, flags=Flags.SYN, window=min(self.rcv_wnd, 0xFFFF))
+
+    def syn_ack(self) -> Segment:
+        """<SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> (RFC 9293 §3.10.7.2): the passive side's answer."""
+        return Segment(seq=self.snd_una, ack=self.rcv_nxt, flags=Flags.SYN | ACK, window=min(self.rcv_wnd, 0xFFFF))
+
     def rst(self, with_ack: bool = False) -> Segment:
         """<SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.5); Linux adds ACK=RCV.NXT."""
         if with_ack:

@@ -42,6 +42,14 @@ class Row:
         return self.time / 1_000_000
 
 
+def starts_connection(row: Row) -> bool:
+    """Whether the endpoint begins a new connection of the 4-tuple at this row: its OPEN (a reopen
+    row leaving CLOSED), or a SYN that reopened its TIME_WAIT."""
+    if row.event == "reopen":
+        return row.state_before == "CLOSED" and row.state_after != "CLOSED"
+    return row.event == "recv" and row.state_before == "TIME_WAIT" and row.state_after == "SYN_RECEIVED"
+
+
 def format_time(us: int) -> str:
     """Virtual seconds, exact: 0.01, 240.03, 0."""
     whole, frac = divmod(us, 1_000_000)

@@ -1,4 +1,4 @@
-"""The close transitions as data: (state, event) → next state, with the RFC's condition.
+"""The transitions as data: (state, event) → next state, with the RFC's condition.
 
 This table is what the notebooks print and the state diagram draws. It does not
 drive the machine (the handlers do); tests/reference/test_transitions.py keeps the
@@ -17,7 +17,7 @@ from .trace import Row
 @dataclass(frozen=True, slots=True)
 class Transition:
     state: str
-    event: str  # close, abort, FIN, ACK, RST, timeout RETRANSMIT, timeout TIME_WAIT, ...
+    event: str  # close, abort, SYN, SYN-ACK, FIN, ACK, RST, timeout RETRANSMIT, timeout TIME_WAIT, ...
     next_state: str
     condition: str = ""  # when there is more than one way out on the same event
     sends: str = ""  # what goes out with it
@@ -28,9 +28,10 @@ class Transition:
 T = Transition
 _REFUSED = "RFC 9293 §3.6.1 (SHLD-3)"  # close() that also ends reading refuses later data with RST
 _EDGES = "Linux tcp_sequence()"  # a retransmission ending at RCV.NXT is acceptable: its ACK counts
+_REOPEN = "RFC 9293 §3.6.1 (MAY-2), RFC 6191"  # Linux tcp_timewait_state_process(): TCP_TW_SYN
 TRANSITIONS: tuple[Transition, ...] = (
     T("ESTABLISHED", "close", "FIN_WAIT_1", sends="FIN", rfc="RFC 9293 §3.10.4"),
-    T("ESTABLISHED", "close", "CLOSED", "linux: unread data", "RST", "RFC 2525 §2.17"),
+    T("ESTABLISHED", "close", "CLOSED", "socket close(): unread data", "RST", _REFUSED),
     T("ESTABLISHED", "FIN", "CLOSE_WAIT", sends="ACK"),
     T("ESTABLISHED", "RST", "CLOSED", tells=RESET_ERROR),
     T("ESTABLISHED", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
@@ -38,8 +39,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("FIN_WAIT_1", "FIN", "CLOSING", "does not acknowledge our FIN", "ACK"),
     T("FIN_WAIT_1", "FIN", "TIME_WAIT", "also acknowledges our FIN", "ACK"),
     T("FIN_WAIT_1", "FIN", "FIN_WAIT_2", "acknowledges our FIN, but data before the FIN is missing"),
-    T("FIN_WAIT_1", "ACK", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
-    T("FIN_WAIT_1", "FIN", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
+    T("FIN_WAIT_1", "ACK", "CLOSED", "socket close(): it carries data after close()", "RST", _REFUSED),
+    T("FIN_WAIT_1", "FIN", "CLOSED", "socket close(): it carries data after close()", "RST", _REFUSED),
     T("FIN_WAIT_1", "RST", "CLOSED", tells=RESET_ERROR),
     T("FIN_WAIT_1", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
     T("FIN_WAIT_1", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3", tells=USER_TIMEOUT),
@@ -47,8 +48,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("FIN_WAIT_2", "RST", "CLOSED", tells=RESET_ERROR),
     T("FIN_WAIT_2", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
     T("FIN_WAIT_2", "timeout FIN_WAIT_2", "CLOSED", "linux: orphaned socket", rfc="Linux tcp_fin_timeout"),
-    T("FIN_WAIT_2", "ACK", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
-    T("FIN_WAIT_2", "FIN", "CLOSED", "linux: it carries data after close()", "RST", _REFUSED),
+    T("FIN_WAIT_2", "ACK", "CLOSED", "socket close(): it carries data after close()", "RST", _REFUSED),
+    T("FIN_WAIT_2", "FIN", "CLOSED", "socket close(): it carries data after close()", "RST", _REFUSED),
     T("CLOSING", "ACK", "TIME_WAIT", "acknowledges our FIN"),
     T("CLOSING", "FIN", "TIME_WAIT", "linux: the peer's FIN again, acknowledging ours", rfc=_EDGES),
     T("CLOSING", "RST", "CLOSED"),
@@ -58,18 +59,37 @@ TRANSITIONS: tuple[Transition, ...] = (
     T("TIME_WAIT", "RST", "CLOSED", "unless RFC 1337 is on"),
     T("TIME_WAIT", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
     T("CLOSE_WAIT", "close", "LAST_ACK", sends="FIN", rfc="RFC 9293 §3.10.4"),
-    T("CLOSE_WAIT", "close", "CLOSED", "linux: unread data", "RST", "RFC 2525 §2.17"),
+    T("CLOSE_WAIT", "close", "CLOSED", "socket close(): unread data", "RST", _REFUSED),
     T("CLOSE_WAIT", "RST", "CLOSED", tells=RESET_ERROR),
     T("CLOSE_WAIT", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
     T("LAST_ACK", "ACK", "CLOSED", "acknowledges our FIN"),
     T("LAST_ACK", "RST", "CLOSED"),
     T("LAST_ACK", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
     T("LAST_ACK", "timeout RETRANSMIT", "CLOSED", "retry limit reached", rfc="RFC 9293 §3.8.3", tells=USER_TIMEOUT),
+    # A new connection on the 4-tuple (reference_impl.opening, reuse): the states only as far as needed.
+    T("TIME_WAIT", "SYN", "SYN_RECEIVED", "a new SYN above RCV.NXT or with a newer timestamp (linux)", "SYN,ACK",
+      _REOPEN),
+    # syn_resets_connection (RFC 793, before RFC 5961): any synchronized state; these are the ones a run meets.
+    *(T(st, "SYN", "CLOSED", "syn_resets_connection: in the window (RFC 793, before RFC 5961)", "RST,ACK",
+        "RFC 793 §3.9", tells=RESET_ERROR) for st in ("LAST_ACK", "CLOSING")),
+    T("LISTEN", "SYN", "SYN_RECEIVED", sends="SYN,ACK", rfc="RFC 9293 §3.10.7.2"),
+    T("LISTEN", "close", "CLOSED", rfc="RFC 9293 §3.10.4"),
+    T("LISTEN", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
+    T("SYN_SENT", "SYN-ACK", "ESTABLISHED", "acknowledges our SYN", "ACK", "RFC 9293 §3.10.7.3"),
+    T("SYN_SENT", "RST", "CLOSED", "acknowledges our SYN", rfc="RFC 9293 §3.10.7.3", tells=RESET_ERROR),
+    T("SYN_SENT", "close", "CLOSED", rfc="RFC 9293 §3.10.4"),
+    T("SYN_SENT", "abort", "CLOSED", rfc="RFC 9293 §3.10.5"),
+    T("SYN_SENT", "timeout RETRANSMIT", "CLOSED", "SYN retry limit reached", rfc="RFC 9293 §3.8.3", tells=USER_TIMEOUT),
+    T("SYN_RECEIVED", "ACK", "ESTABLISHED", "acknowledges our SYN"),
+    T("SYN_RECEIVED", "FIN", "CLOSE_WAIT", "acknowledges our SYN (the handshake's last ACK was lost)", "ACK"),
+    T("SYN_RECEIVED", "RST", "LISTEN", "at RCV.NXT: the connection came from LISTEN"),
+    T("SYN_RECEIVED", "abort", "CLOSED", sends="RST", rfc="RFC 9293 §3.10.5"),
+    T("SYN_RECEIVED", "timeout RETRANSMIT", "CLOSED", "SYN,ACK retry limit reached", rfc="RFC 9293 §3.8.3"),
 )  # fmt: skip
 
 
 def event_of(row: Row) -> str:
-    """The table's name for what a trace row did: close, abort, FIN, ACK, RST, timeout X."""
+    """The table's name for what a trace row did: close, abort, SYN, SYN-ACK, FIN, ACK, RST, timeout X."""
     if row.event in ("close", "abort"):
         return row.event
     if row.event == "timeout":
@@ -77,6 +97,8 @@ def event_of(row: Row) -> str:
     if row.event == "recv":
         if "RST" in row.flags:
             return "RST"
+        if "SYN" in row.flags:
+            return "SYN-ACK" if "ACK" in row.flags else "SYN"
         return "FIN" if "FIN" in row.flags else "ACK"
     return row.event
 

@@ -29,8 +29,10 @@ POSITIONS = {
     "CLOSING": (430, 290), "FIN_WAIT_2": (170, 350), "LAST_ACK": (690, 350),
     "TIME_WAIT": (300, 470), "CLOSED": (610, 540),
 }  # fmt: skip
-# The figure's own edges; RST, abort, retry limits and Linux-only ones appear when used.
+# The figure's own edges; RST, abort, retry limits, Linux-only ones and the socket API's close()
+# resets (RFC 9293 §3.6.1 SHLD-3, not in RFC 793's figure) appear when used.
 MAIN_EVENTS = frozenset({"close", "FIN", "ACK", "timeout TIME_WAIT"})
+OFF_FIGURE = ("linux", "socket close()")  # conditions whose edges are not in RFC 793 figure 6
 LIT = "#0969da"
 
 Edge = tuple[str, str, str]  # (state, event, next_state)
@@ -49,8 +51,9 @@ def exercised_edges(trace_or_frame: object) -> set[Edge]:
 def table_edges() -> tuple[tuple[Edge, str, bool], ...]:
     """Every transition the diagram knows: ((state, event, next), sends, in RFC 793 figure 6)."""
     return tuple(
-        ((t.state, t.event, t.next_state), t.sends, t.event in MAIN_EVENTS and not t.condition.startswith("linux"))
+        ((t.state, t.event, t.next_state), t.sends, t.event in MAIN_EVENTS and not t.condition.startswith(OFF_FIGURE))
         for t in TRANSITIONS
+        if t.state in POSITIONS and t.next_state in POSITIONS  # the close's states: not LISTEN, SYN_SENT, ...
     )
 
 

@@ -84,6 +84,30 @@ def make_last_ack(profile: Profile = P) -> Endpoint:
     return ep
 
 
+# The opening states (reference_impl.opening): A's new connection starts at NEW_A, B's at NEW_B.
+NEW_A, NEW_B = 1100, 1300
+
+
+def make_syn_sent(profile: Profile = P) -> Endpoint:
+    """A after connect(): its SYN <SEQ=NEW_A> is out."""
+    from reference_impl.reuse import open_active
+
+    step = open_active(TCB(snd_una=NEW_A, snd_nxt=NEW_A, rcv_nxt=0), profile)
+    return Endpoint(step.state, step.tcb, profile)
+
+
+def make_listen(profile: Profile = P) -> Endpoint:
+    return Endpoint(State.LISTEN, TCB(snd_una=NEW_B, snd_nxt=NEW_B, rcv_nxt=0), profile)
+
+
+def make_syn_received(profile: Profile = P) -> Endpoint:
+    """B after A's SYN <SEQ=NEW_A>: its SYN,ACK <SEQ=NEW_B><ACK=NEW_A+1> is out."""
+    ep = make_listen(profile)
+    ep.recv(NEW_A, 0, Flags.SYN)
+    assert ep.state is State.SYN_RECEIVED
+    return ep
+
+
 @pytest.fixture
 def established() -> Endpoint:
     return make_established()

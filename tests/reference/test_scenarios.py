@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reference_impl import scenarios
+from reference_impl.handlers import HANDLERS
 from reference_impl.profiles import LINUX, RFC9293
+from reference_impl.sim import Simulation
 
 
 def events(trace, endpoint, event):
@@ -17,7 +19,8 @@ def test_catalogue_has_the_required_names():
         lost-first-fin lost-ack-of-fin lost-second-fin lost-final-ack lost-final-ack-twice
         duplicate-fin-in-time-wait ack-of-data-not-fin rst-in-time-wait rst-in-close-wait
         old-duplicate-after-reuse fin-retry-limit late-acks-in-time-wait fin-behind-zero-window
-        shutdown-rdwr-with-unsent-data simultaneous-close-fin-behind-window fin-on-last-segment""".split()
+        shutdown-rdwr-with-unsent-data simultaneous-close-fin-behind-window fin-on-last-segment
+        paws-rejects-old-duplicate reuse-after-lost-final-ack reuse-after-lost-final-ack-rfc793 syn-in-time-wait""".split()
     assert set(required) <= set(scenarios.CATALOGUE)
 
 
@@ -91,16 +94,91 @@ def test_rst_in_close_wait():
 
 def test_old_duplicate_is_harmless_with_time_wait():
     t = scenarios.run("old-duplicate-after-reuse")
-    reopened = [r for r in t.rows if r.event == "reopen" and r.state_after == "ESTABLISHED"]
-    assert reopened and reopened[0].time >= RFC9293.time_wait  # the 4-tuple waited
-    assert [r.detail for r in events(t, "B", "deliver")] == ["3 bytes", "EOF"]  # only the original
+    opened = [r for r in t.rows if r.event == "reopen" and r.state_after == "SYN_SENT"]
+    assert opened and opened[0].time >= RFC9293.time_wait  # A's connect() waited for its TIME_WAIT
+    assert [r.detail for r in events(t, "B", "deliver")] == ["1000 bytes"] * 3 + ["EOF"]  # only the original
+    copy = next(r for r in events(t, "B", "recv") if "second copy" in r.detail)
+    assert copy.state_before == "LISTEN" and "from connection 1" in copy.detail  # B only listens: RST, harmless
 
 
 def test_old_duplicate_corrupts_a_new_connection_without_time_wait():
-    t = scenarios.run("old-duplicate-after-reuse", RFC9293.replace(time_wait=0))
-    late = [r for r in events(t, "B", "recv") if "old duplicate" in r.detail]
-    assert late and late[0].state_before == "ESTABLISHED"
-    assert [r.detail for r in events(t, "B", "deliver")] == ["3 bytes", "EOF", "3 bytes"]
+    # The new ISN is only a little ahead (RFC 6528), less than the old connection sent: the copy of
+    # A's second segment (SEQ=1100) lands exactly on the new connection's RCV.NXT.
+    entry = scenarios.get("old-duplicate-after-reuse")
+    sim = Simulation(entry.scenario, RFC9293.replace(time_wait=0), HANDLERS)
+    t = sim.run()
+    late = [r for r in events(t, "B", "recv") if "from connection 1" in r.detail]
+    assert late and (late[0].state_before, late[0].seq) == ("ESTABLISHED", 1100)
+    assert [r.detail for r in events(t, "B", "deliver")][-1] == "1000 bytes"  # taken as connection 2's data
+    assert sim.old_data_taken == [(late[0].time, "B", 1000, 1)]
+
+
+def test_paws_rejects_the_old_duplicate_that_sequence_numbers_accept():
+    for base in (RFC9293, LINUX):
+        t = scenarios.run("paws-rejects-old-duplicate", base)
+        copy = next(r for r in events(t, "B", "recv") if "from connection 1" in r.detail)
+        assert copy.state_before == "ESTABLISHED" and "PAWS" in copy.detail
+        reply = next(r for r in events(t, "B", "send") if r.time == copy.time)
+        assert (reply.flags, reply.ack) == ("ACK", 1100)  # refused: acknowledged, not taken
+        assert [r.detail for r in events(t, "B", "deliver")] == ["1000 bytes"] * 3 + ["EOF", "EOF"]
+        assert (t.final_state("A"), t.final_state("B")) == ("CLOSED", "CLOSED")
+    # Linux with no TIME_WAIT is rescued the same way: its timestamps are on.
+    t = scenarios.run("old-duplicate-after-reuse", LINUX.replace(time_wait=0))
+    assert "PAWS" in next(r for r in events(t, "B", "recv") if "from connection 1" in r.detail).detail
+
+
+def test_a_syn_meeting_last_ack_is_challenged_and_the_new_connection_waits():
+    t = scenarios.run("reuse-after-lost-final-ack", RFC9293.replace(time_wait=0))
+    syn = next(r for r in events(t, "B", "recv") if r.flags == "SYN")
+    assert syn.state_before == syn.state_after == "LAST_ACK"
+    challenge = next(r for r in events(t, "B", "send") if r.time == syn.time)
+    assert (challenge.flags, challenge.seq, challenge.ack) == ("ACK", 301, 101)  # <SEQ=SND.NXT><ACK=RCV.NXT>
+    rst = next(r for r in events(t, "A", "send") if r.flags == "RST")
+    assert (rst.state_before, rst.seq) == ("SYN_SENT", 101)  # <SEQ=SEG.ACK><CTL=RST>
+    assert [(r.state_before, r.state_after) for r in events(t, "B", "recv") if r.flags == "RST"] == [("LAST_ACK", "CLOSED")]
+    opened = {ep: next(r.time for r in t.rows if r.endpoint == ep and r.state_after == "ESTABLISHED"
+                       and r.state_before != "ESTABLISHED") for ep in "AB"}  # fmt: skip
+    assert opened == {"A": 1_120_000, "B": 1_130_000}  # the SYN again after its 1 s timer
+    linux = scenarios.run("reuse-after-lost-final-ack", LINUX.replace(time_wait=0))
+    resent = [r.time for r in events(linux, "A", "send") if r.flags == "SYN"]
+    assert resent == [100_000, 128_000]  # Linux sends it again 8 ms after its RST
+    # With TIME_WAIT, A re-ACKs B's FIN and its SYN waits: B is CLOSED, then LISTENs, when it comes.
+    t = scenarios.run("reuse-after-lost-final-ack")
+    assert not [r for r in events(t, "B", "recv") if r.flags == "SYN" and r.state_before == "LAST_ACK"]
+    assert (t.final_state("A"), t.final_state("B")) == ("CLOSED", "CLOSED")
+
+
+def test_a_syn_meeting_last_ack_under_rfc793_resets_both_and_the_new_connection_fails():
+    for base in (RFC9293, LINUX):
+        t = scenarios.run("reuse-after-lost-final-ack-rfc793", base)
+        syn = next(r for r in events(t, "B", "recv") if r.flags == "SYN")
+        assert (syn.state_before, syn.state_after) == ("LAST_ACK", "CLOSED")
+        answer = next(r for r in events(t, "B", "send") if r.time == syn.time)
+        assert (answer.flags, answer.seq, answer.ack) == ("RST|ACK", 0, 1101)  # <SEQ=0><ACK=SEG.SEQ+SEG.LEN>
+        assert [r.detail.split(" (")[0] for r in events(t, "B", "error")] == ["connection reset"]
+        assert [r.detail for r in events(t, "A", "error")] == ["connection reset"]  # connect() fails
+        assert "ESTABLISHED" not in t.states("A")[1:] and t.final_state("A") == "CLOSED"
+    # The same SYN under RFC 5961 (the default) is challenged instead, and the connection opens.
+    t = scenarios.run("reuse-after-lost-final-ack", RFC9293.replace(time_wait=0))
+    assert not events(t, "A", "error") and "ESTABLISHED" in t.states("A")[1:]
+    # And TIME_WAIT prevents it under RFC 793's rule too: the SYN waits, B's FIN comes again.
+    t = scenarios.run("reuse-after-lost-final-ack", RFC9293.replace(syn_resets_connection=True))
+    assert not events(t, "A", "error") and not events(t, "B", "error")
+
+
+def test_a_syn_reopens_time_wait_under_linux_and_waits_under_rfc9293():
+    t = scenarios.run("syn-in-time-wait", LINUX)
+    syn = next(r for r in events(t, "B", "recv") if r.flags == "SYN")
+    assert (syn.state_before, syn.state_after) == ("TIME_WAIT", "SYN_RECEIVED")
+    answer = [r for r in events(t, "B", "send") if r.time == syn.time]
+    assert [(r.flags, r.seq, r.ack) for r in answer] == [("SYN|ACK", 301 + 65537, 1101)]
+    t = scenarios.run("syn-in-time-wait", RFC9293)
+    assert [(r.state_before, r.state_after) for r in events(t, "B", "recv") if r.flags in ("SYN", "RST")] == [
+        ("TIME_WAIT", "TIME_WAIT"), ("TIME_WAIT", "CLOSED"), ("LISTEN", "SYN_RECEIVED")]  # fmt: skip
+    # RFC 1337 protects TIME_WAIT from that RST: the new connection cannot open before TIME_WAIT ends.
+    t = scenarios.run("syn-in-time-wait", RFC9293.replace(rfc1337=True))
+    assert [r.detail for r in events(t, "A", "error")] == ["connection aborted due to user timeout"]
+    assert "ESTABLISHED" not in t.states("A")[1:]
 
 
 def test_lost_final_ack_without_time_wait_resets_the_peer():
@@ -140,8 +218,11 @@ def test_abort_sends_rst_and_skips_time_wait():
 def test_late_acks_in_time_wait_rearm_the_timer_under_linux():
     t = scenarios.run("late-acks-in-time-wait", LINUX)
     for ep in "AB":
-        starts = [r for r in events(t, ep, "timer") if r.detail.startswith("start TIME_WAIT")]
-        assert len(starts) == 2 and starts[1].time > starts[0].time  # entering, then the late ACK
+        starts = [r.time for r in events(t, ep, "timer") if r.detail.startswith("start TIME_WAIT")]
+        # entering; the late ACK, refused by PAWS and answered (RFC 7323 §5.3); the peer's answer to that
+        assert starts == [230_000, 320_000, 330_000]
+        paws = next(r for r in events(t, ep, "recv") if "delayed" in r.detail)
+        assert "PAWS" in paws.detail and [r.flags for r in events(t, ep, "send") if r.time == paws.time] == ["ACK"]
     # RFC 9293's 1 s RTO sends no FIN before the ACKs arrive: one start each.
     t = scenarios.run("late-acks-in-time-wait", RFC9293)
     assert sum(r.detail.startswith("start TIME_WAIT") for r in events(t, "A", "timer")) == 1

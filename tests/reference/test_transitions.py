@@ -37,6 +37,10 @@ def test_every_row_of_the_table_is_taken_by_some_run():
         ("CLOSING", "timeout RETRANSMIT", "CLOSED"), ("CLOSE_WAIT", "close", "CLOSED"),
         ("FIN_WAIT_1", "RST", "CLOSED"), ("FIN_WAIT_2", "RST", "CLOSED"), ("CLOSING", "RST", "CLOSED"),
         ("LAST_ACK", "RST", "CLOSED"), ("ESTABLISHED", "RST", "CLOSED"),
+        # the opening states, each in test_opening.py
+        ("LISTEN", "close", "CLOSED"), ("LISTEN", "abort", "CLOSED"), ("SYN_SENT", "close", "CLOSED"),
+        ("SYN_SENT", "abort", "CLOSED"), ("SYN_SENT", "RST", "CLOSED"), ("SYN_RECEIVED", "RST", "LISTEN"),
+        ("SYN_RECEIVED", "abort", "CLOSED"), ("SYN_RECEIVED", "timeout RETRANSMIT", "CLOSED"),
     }  # fmt: skip
     assert by_hand <= table
     assert table - observed() - by_hand == set()
@@ -55,18 +59,21 @@ def test_what_the_application_hears_on_a_reset_is_what_the_handlers_say():
         make_fin_wait_1,
         make_fin_wait_2,
         make_last_ack,
+        make_syn_received,
+        make_syn_sent,
         make_time_wait,
     )
 
-    from reference_impl.segment import RST
+    from reference_impl.segment import ACK, RST
     from reference_impl.states import Error
 
     makers = {"ESTABLISHED": make_established, "FIN_WAIT_1": make_fin_wait_1, "FIN_WAIT_2": make_fin_wait_2,
               "CLOSING": make_closing, "TIME_WAIT": make_time_wait, "CLOSE_WAIT": make_close_wait,
-              "LAST_ACK": make_last_ack}  # fmt: skip
+              "LAST_ACK": make_last_ack, "SYN_SENT": make_syn_sent, "SYN_RECEIVED": make_syn_received}  # fmt: skip
     for t in (t for t in TRANSITIONS if t.event == "RST"):
         ep = makers[t.state]()
-        step = ep.recv(ep.tcb.rcv_nxt, 0, RST)
+        # In SYN_SENT an RST counts when it acknowledges the SYN (RFC 9293 §3.10.7.3); elsewhere at RCV.NXT.
+        step = ep.recv(0, ep.tcb.snd_nxt, RST | ACK) if t.state == "SYN_SENT" else ep.recv(ep.tcb.rcv_nxt, 0, RST)
         assert step.state.name == t.next_state
         heard = [o.message for o in step.outputs if isinstance(o, Error)]
         assert heard == ([t.tells] if t.tells else []), t

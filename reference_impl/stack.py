@@ -1,0 +1,88 @@
+"""What a stack does around each state's handler: an endpoint's record, the decisions taken before
+a handler sees an arriving segment, and the rate limit on the ACKs it answers with.
+
+Before: a SYN that may reopen TIME_WAIT goes to a listener instead (reference_impl.reuse, Linux
+TCP_TW_SYN), an old duplicate is refused by PAWS (reference_impl.timestamps, Linux
+tcp_validate_incoming), and, with Profile.syn_resets_connection, an in-window SYN resets a
+synchronized connection as RFC 793 had it. After: an ACK answering a refused segment leaves at most once per
+Profile.invalid_ratelimit (Linux tcp_oow_rate_limited). The simulator (reference_impl.sim) calls
+these; none of them is a state's decision, so no learner writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .actions import RESET_ERROR
+from .profiles import Profile
+from .reuse import reopens_time_wait, time_wait_iss
+from .segment import ACK, RST, Segment, seq_add
+from .states import CLOSE_STATES, Arrival, CancelTimer, Error, Send, State, Step, Timer
+from .tcb import TCB
+from .timestamps import CHECKED, paws_rejects, refuse
+
+SYNCHRONIZED = frozenset(CLOSE_STATES) - {State.CLOSED}
+
+
+@dataclass
+class Endpoint:
+    """One end of the 4-tuple as the simulator keeps it."""
+
+    name: str
+    state: State
+    tcb: TCB
+    reads: bool
+    timers: dict[Timer, int] = field(default_factory=dict)  # timer → generation
+    sent: int = 0
+    unread: int = 0
+    incarnation: int = 1
+    last_oow_ack: int | None = None  # when the last rate-limited ACK left (Profile.invalid_ratelimit)
+    ts_recent: int | None = None  # this connection's TS.Recent (RFC 7323), None until a timestamp arrives
+    opens: str = ""  # "connect" or "listen": a new connection waits for this endpoint to be CLOSED
+    then: list = field(default_factory=list)  # its calls once that connection is synchronized
+
+    def new_connection(self) -> None:
+        """Connection n + 1 of the 4-tuple begins here: the old one's timers and counters go."""
+        self.incarnation += 1
+        self.timers, self.unread, self.last_oow_ack, self.ts_recent, self.opens = {}, 0, None, None, ""
+
+
+def before_handler(ep: Endpoint, seg: Segment, profile: Profile, listen: Callable,
+                   fresh: Callable[[int], TCB]) -> tuple[Step | None, tuple, str]:  # fmt: skip
+    """What the stack decides before the state's handler sees `seg`: (the step, outputs to come before
+    the step's, a note for the trace), or (None, (), "") to let the handler decide. `listen` is the
+    machine's LISTEN handler; `fresh(iss)` makes a listener's TCB."""
+    if ep.state is State.TIME_WAIT and ep.opens == "listen" and reopens_time_wait(ep.tcb, seg, ep.ts_recent, profile):
+        step = listen(fresh(time_wait_iss(ep.tcb)), Arrival(seg), profile)
+        return step, (CancelTimer(Timer.TIME_WAIT),), "a new SYN reopens the 4-tuple from TIME_WAIT (RFC 9293 §3.6.1, RFC 6191)"
+    if profile.timestamps and ep.state in CHECKED and paws_rejects(seg, ep.ts_recent):
+        why = f"PAWS: TSval {seg.tsval} is older than TS.Recent {ep.ts_recent}, an old duplicate (RFC 7323 §5)"
+        return refuse(ep.state, ep.tcb, profile), (), why
+    if profile.syn_resets_connection and ep.state in SYNCHRONIZED and seg.syn and not seg.rst:
+        if ep.tcb.acceptable(seg, profile.accept_window_edges):
+            # RFC 793 §3.9: "If the SYN is in the window it is an error, send a reset, any outstanding
+            # RECEIVEs and SEND should receive "reset" responses ... enter the CLOSED state."
+            rst = Segment(seq=0, ack=seq_add(seg.seq, seg.len), flags=RST | ACK)
+            step = Step(State.CLOSED, (Send(rst), Error(RESET_ERROR)), ep.tcb)
+            return step, (), "an in-window SYN resets the connection (RFC 793 §3.9, before RFC 5961)"
+    return None, (), ""
+
+
+def rate_limited(ep: Endpoint, time: int, seg: Segment, before: State, step: Step, profile: Profile) -> bool:
+    """Whether the stack holds back the ACK this step answers `seg` with (Profile.invalid_ratelimit).
+
+    Linux tcp_oow_rate_limited(): an ACK answering a segment without data (or with SYN) that was
+    refused or challenged leaves at most once per interval. Only such a segment is ever
+    answered by nothing but a bare ACK with the state unchanged, so that is what is limited.
+    """
+    limit = profile.invalid_ratelimit
+    if limit is None or (seg.len and not seg.syn) or step.state is not before:
+        return False
+    sends = [o.segment for o in step.outputs if isinstance(o, Send)]
+    if len(sends) != 1 or sends[0].flags != ACK or sends[0].payload:
+        return False
+    if ep.last_oow_ack is not None and time - ep.last_oow_ack < limit:
+        return True
+    ep.last_oow_ack = time
+    return False
