@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reference_impl.profiles import LINUX, Profile
+from reference_impl.script import parse_duration
 from reference_impl.sim import simulate
 from reference_impl.trace import Trace
 
@@ -36,8 +37,18 @@ APP_CALL_ERRORS = ("connection closing", "connection does not exist")  # answers
 
 
 def _sim_states(trace: Trace, endpoint: str, until_us: int) -> list[str]:
-    cut = Trace([r for r in trace.rows if r.time <= until_us])
-    return cut.states(endpoint) or ["ESTABLISHED"]  # an endpoint nothing happened to
+    """The reference's states as the kernel can show them for the 4-tuple: not LISTEN (the listener is
+    a socket of its own, with no peer), and not a TIME_WAIT of 0 s (with tcp_max_tw_buckets=0 Linux
+    makes no timewait socket at all: the connection goes straight to CLOSED)."""
+    changes: list[tuple[int, str]] = []
+    for r in trace.rows:
+        if r.endpoint == endpoint and r.time <= until_us:
+            for state in (r.state_before, r.state_after):
+                if not changes or changes[-1][1] != state:
+                    changes.append((r.time, state))
+    kept = [s for i, (t, s) in enumerate(changes) if s != "LISTEN"
+            and not (s == "TIME_WAIT" and i + 1 < len(changes) and changes[i + 1][0] == t)]  # fmt: skip
+    return [s for i, s in enumerate(kept) if i == 0 or s != kept[i - 1]] or ["ESTABLISHED"]
 
 
 SegKey = tuple[str, int | None, int | None, int, str]  # flags, seq, ack, len, fate
@@ -56,11 +67,20 @@ def _sim_delayed_acks(trace: Trace, endpoint: str, until_us: int) -> int:
 
 
 def _sim_rearms(trace: Trace, endpoint: str, until_us: int) -> int:
-    """TIME_WAIT timer starts beyond the one each entry into TIME_WAIT makes."""
+    """TIME_WAIT timer starts beyond the one each entry into TIME_WAIT makes, counted as /proc can
+    see them: a restart that moves the expiry later by more than REARM_JUMP (two restarts 10 ms
+    apart read as one jump in /proc's 10 ms ticks)."""
     rows = [r for r in trace.rows if r.endpoint == endpoint and r.time <= until_us]
-    starts = sum(1 for r in rows if r.event == "timer" and r.detail.startswith("start TIME_WAIT"))
-    entries = sum(1 for r in rows if r.state_after == "TIME_WAIT" and r.state_before != "TIME_WAIT")
-    return starts - entries
+    count, expiry = 0, None
+    for r in rows:
+        if r.state_after == "TIME_WAIT" and r.state_before != "TIME_WAIT":
+            expiry = None  # entering TIME_WAIT: its first start is not a re-arm
+        if r.event == "timer" and r.detail.startswith("start TIME_WAIT"):
+            ends = r.time + parse_duration(r.detail.split()[-2] + r.detail.split()[-1].replace("µs", "us"))
+            if expiry is not None and ends - expiry > REARM_JUMP * 1e6:
+                count += 1
+            expiry = ends
+    return count
 
 
 def _sim_error(trace: Trace, endpoint: str, until_us: int) -> str:

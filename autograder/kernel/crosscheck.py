@@ -14,12 +14,13 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reference_impl.profiles import LINUX, Profile
-from reference_impl.sim import Inject, Read, place
+from reference_impl.sim import Inject, Read, Reopen, place
 from reference_impl.states import AppAbort, AppClose, AppSend
 
 from . import kernel_states, procnet
@@ -28,6 +29,9 @@ from .netns import NamespacePair, entered, in_namespace, parent_namespace
 from .relay import Packet, Relay
 from .scenarios import SCENARIOS, KernelScenario
 from .tracer import StateEvent, Tracer
+
+if TYPE_CHECKING:
+    from ..pipeline.progress import Progress
 
 SETTLE = 0.15  # after the handshake, before time 0: the last handshake ACK has landed
 SAMPLE_EVERY = 0.004  # /proc/net/tcp sampling period (one jiffy at HZ=250)
@@ -145,7 +149,8 @@ def _perform(sock: socket.socket, call: object, reads: bool, relay: Relay, endpo
             def make(lookup):
                 seq = place(fields["seq"], lookup) if "seq" in fields else seg.seq
                 ack = place(fields["ack"], lookup) if "ack" in fields else seg.ack
-                return seg.flags, seq, ack, seg.payload
+                tsval = place(fields["tsval"], lookup) if "tsval" in fields else seg.tsval
+                return seg.flags, seq, ack, seg.payload, tsval
 
             relay.inject(endpoint, make)
         case Read():
@@ -184,14 +189,29 @@ def _fill(sock: socket.socket, relay: Relay, receiver: str, limit: float = 3.0) 
     raise RuntimeError(f"{receiver}'s receive window did not close within {limit} s")
 
 
+def _connect_again(pair: NamespacePair, a_addr: tuple[str, int], b_addr: tuple[str, int]) -> socket.socket:
+    """A's new connection on the same 4-tuple: a new socket bound to A's old address, connecting
+    without waiting (its SYN may take a while to be answered)."""
+    with entered(pair.names["A"]):
+        sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(a_addr)
+    sock.setblocking(False)
+    sock.connect_ex(b_addr)  # EINPROGRESS: the handshake goes on while the scenario is watched
+    return sock
+
+
 def run_kernel(
     ks: KernelScenario, net: int, port: int, sampler: Sampler, parent: str | None = None
 ) -> KernelRun:
     """Play one scenario in a fresh namespace pair (removed afterwards, also on failure)."""
     started = time.monotonic()
     sc = ks.scenario
+    reopen = next((a.call for a in sc.actions if isinstance(a.call, Reopen)), None)
+    align = {ep: iss for ep, iss in (("A", reopen.iss_a), ("B", reopen.iss_b)) if ep in ks.align} if reopen else {}
     with NamespacePair(net, ks.sysctls, parent) as pair:
-        relay = Relay(pair, sc.delay / 1e6, dict(sc.fates))
+        relay = Relay(pair, sc.delay / 1e6, dict(sc.fates), align)
         relay.start()
         a_addr, b_addr = (pair.addr["A"], port + 1), (pair.addr["B"], port)
         socks: dict[str, socket.socket] = {}
@@ -212,7 +232,10 @@ def run_kernel(
             socks["A"].connect(b_addr)
             listener.settimeout(5)
             socks["B"], _ = listener.accept()
-            listener.close()  # B's port has no socket once B's connection is gone
+            if reopen is None:
+                listener.close()  # B's port has no socket once B's connection is gone
+            else:
+                socks["listener"] = listener  # it takes the new connection's SYN
             sampler.register(keys["A"], pair.names["A"], a_addr, b_addr)
             sampler.register(keys["B"], pair.names["B"], b_addr, a_addr)
             time.sleep(SETTLE)
@@ -223,13 +246,17 @@ def run_kernel(
             relay.arm(t0)
             for action in sorted(sc.actions, key=lambda a: a.time):
                 time.sleep(max(0.0, t0 + action.time / 1e6 - time.monotonic()))
+                if isinstance(action.call, Reopen):
+                    socks["A"].close()  # the old connection's socket, if the application still held it
+                    socks["A"] = _connect_again(pair, a_addr, b_addr)
+                    continue
                 _perform(socks[action.endpoint], action.call, sc.reads.get(action.endpoint, True), relay,
                          action.endpoint)  # fmt: skip
             time.sleep(max(0.0, t0 + ks.observe - time.monotonic()))
             t_end = time.monotonic()
             counters = {ep: in_namespace(pair.names[ep], procnet.tcp_counters) for ep in "AB"}
             errors = {ep: s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) for ep, s in socks.items()
-                      if s.fileno() != -1}  # fmt: skip
+                      if s.fileno() != -1 and ep in ("A", "B")}  # fmt: skip
         finally:
             for key in keys.values():
                 if key in sampler._files:
@@ -248,15 +275,22 @@ def _port_base() -> int:
     return 20000 + (os.getpid() % 150) * 64
 
 
-def run_scenarios(names: Sequence[str] | None = None, workers: int | None = None) -> dict[str, KernelRun]:
-    """Play the scenarios on the kernel, concurrently, each in its own namespace pair."""
+def run_scenarios(names: Sequence[str] | None = None, workers: int | None = None,
+                  progress: Progress | None = None) -> dict[str, KernelRun]:  # fmt: skip
+    """Play the scenarios on the kernel, concurrently, each in its own namespace pair; `progress`
+    gets a step as each one finishes playing."""
     chosen = [SCENARIOS[n] for n in (names or SCENARIOS)]
     base = _port_base()
     with parent_namespace() as parent, Tracer(base, base + 2 * len(chosen)) as tracer, Sampler() as sampler:
         with ThreadPoolExecutor(max_workers=workers or len(chosen)) as pool:
-            futures = {ks.name: pool.submit(run_kernel, ks, i + 1, base + 2 * i, sampler, parent)
+            futures = {pool.submit(run_kernel, ks, i + 1, base + 2 * i, sampler, parent): ks.name
                        for i, ks in enumerate(chosen)}  # fmt: skip
-            runs = {name: f.result() for name, f in futures.items()}
+            runs = {}
+            for f in as_completed(futures):
+                runs[futures[f]] = run = f.result()
+                if progress is not None:
+                    progress.step(futures[f], f"played in {run.wall:.2f} s")
+            runs = {ks.name: runs[ks.name] for ks in chosen}
         events = tracer.stop()
     for run in runs.values():
         for ep, (local, remote) in run.tuples.items():
@@ -268,18 +302,31 @@ def run_scenarios(names: Sequence[str] | None = None, workers: int | None = None
 
 
 
-def crosscheck(names: Sequence[str] | None = None, base: Profile = LINUX) -> dict[str, Comparison]:
+def crosscheck(names: Sequence[str] | None = None, base: Profile = LINUX,
+               out: Callable[[str], None] | None = None) -> dict[str, Comparison]:  # fmt: skip
     """Run the scenarios on the kernel, concurrently, and compare each with the reference.
 
     The relay holds and releases segments from user space, so a heavily loaded machine can
     release a held ACK late enough for a retransmission timer to fire first. A scenario that
     disagrees is therefore played once more, alone; it fails only if it disagrees again, and
     its report keeps the first run.
+
+    Progress goes to `out` one line at a time (stderr when not given): a line as each scenario
+    finishes playing, one as each is compared, and one per replay.
     """
-    results = {name: compare(run, base) for name, run in run_scenarios(names).items()}
-    for name, first in list(results.items()):
-        if not first.agrees:
-            again = compare(run_scenarios([name], workers=1)[name], base)
-            again.first_attempt = first.report()
-            results[name] = again
+    from ..pipeline.progress import Progress  # instructors' and CI's: the learner build has no pipeline
+
+    chosen = list(names or SCENARIOS)
+    progress = Progress(2 * len(chosen), out)
+    results = {}
+    for name, run in run_scenarios(chosen, progress=progress).items():
+        results[name] = compare(run, base)
+        progress.step(name, "agrees" if results[name].agrees else "disagrees: played again alone")
+    replays = [name for name, first in results.items() if not first.agrees]
+    again_progress = Progress(len(replays), out)
+    for name in replays:
+        again = compare(run_scenarios([name], workers=1)[name], base)
+        again.first_attempt = results[name].report()
+        results[name] = again
+        again_progress.step(f"{name} (replay)", "agrees" if again.agrees else "disagrees again")
     return results

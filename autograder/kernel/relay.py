@@ -11,6 +11,11 @@ fixes its RTO (SRTT + 200 ms, rttvar floored at tcp_rto_min) and the tail-loss p
 The packet log records each segment as the relay saw it: time since the scenario
 started, sender, flags, seq/ack relative to the sender's and receiver's ISN (learned
 from the SYNs, so the numbers read like the simulator's with iss = 1), length, action.
+A new connection on the 4-tuple (a SYN after time 0) counts as a segment like any other;
+its numbers read relative to the old connection's ISN, or, for an endpoint the scenario
+aligns, relative to where the simulator's new connection starts (a kernel picks its new ISN
+from a hash and a clock, RFC 6528, which there is nothing to compare with); each number is
+read against whichever of the endpoint's connections it is nearest to.
 """
 
 from __future__ import annotations
@@ -96,6 +101,26 @@ def window_scale(pkt: bytes) -> int:
     return 0
 
 
+def timestamps(pkt: bytes) -> tuple[int, int] | None:
+    """(TSval, TSecr) of the timestamps option (RFC 7323 §3), None without one."""
+    ihl = (pkt[0] & 0x0F) * 4
+    end = ihl + (pkt[ihl + 12] >> 4) * 4
+    i = ihl + 20
+    while i < end:
+        kind = pkt[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end or pkt[i + 1] < 2:
+            break
+        if kind == 8 and pkt[i + 1] == 10:
+            return struct.unpack_from("!II", pkt, i + 2)
+        i += pkt[i + 1]
+    return None
+
+
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
@@ -106,10 +131,13 @@ def _checksum(data: bytes) -> int:
 
 
 def build_tcp(src: tuple[str, int], dst: tuple[str, int], seq: int, ack: int, flags: int, window: int,
-              payload: bytes = b"") -> bytes:  # fmt: skip
-    """An IPv4 TCP packet with correct checksums (no options): what the relay injects."""
+              payload: bytes = b"", ts: tuple[int, int] | None = None) -> bytes:  # fmt: skip
+    """An IPv4 TCP packet with correct checksums, with no options or only timestamps (TSval, TSecr):
+    what the relay injects."""
     saddr, daddr = socket.inet_aton(src[0]), socket.inet_aton(dst[0])
-    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq % 2**32, ack % 2**32, 5 << 4, flags, window, 0, 0)
+    options = b"" if ts is None else struct.pack("!BBBBII", 1, 1, 8, 10, ts[0] % 2**32, ts[1] % 2**32)
+    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq % 2**32, ack % 2**32, (5 + len(options) // 4) << 4, flags,
+                      window, 0, 0) + options  # fmt: skip
     pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp) + len(payload))
     tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp + payload)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0x4000, 64, 6, 0, saddr, daddr)
@@ -120,13 +148,17 @@ def build_tcp(src: tuple[str, int], dst: tuple[str, int], seq: int, ack: int, fl
 class Relay:
     """Forward between the pair's TUNs in a thread; start(), arm() at the scenario's time 0, stop()."""
 
-    def __init__(self, pair: NamespacePair, delay: float, fates: dict[tuple[str, int], Fate]) -> None:
+    def __init__(self, pair: NamespacePair, delay: float, fates: dict[tuple[str, int], Fate],
+                 align: dict[str, int] | None = None) -> None:  # fmt: skip
         self.pair, self.delay, self.fates = pair, delay, dict(fates)
+        self.align = dict(align or {})  # endpoint -> the simulator's ISS of its new connection
         self.log: list[Packet] = []
         self.t0 = time.monotonic()
         self._armed = False
         self._count = {"A": 0, "B": 0}
-        self._isn: dict[str, int] = {}
+        self._isn: dict[str, int] = {}  # the base of the endpoint's current connection
+        self._bases: dict[str, list[int]] = {}  # every connection's base: a number reads against the nearest
+        self._tsval: dict[str, int] = {}  # the last TSval each endpoint sent
         self._wscale: dict[str, int] = {}
         # What each endpoint last said, to place a crafted segment the way the simulator does:
         # its address, RCV.NXT (its last ACK), SND.NXT (the end of what it sent), RCV.WND.
@@ -151,7 +183,13 @@ class Relay:
         for ep, said in self._said.items():
             if "snd_nxt" in said:
                 self._isn[ep] = (said["snd_nxt"] - 1) % 2**32
+                self._bases[ep] = [self._isn[ep]]
         self.t0, self._armed = t0, True
+
+    def _rel(self, endpoint: str, value: int) -> int:
+        """A sequence number of `endpoint`'s, relative to the nearest of its connections' bases."""
+        bases = self._bases.get(endpoint) or [self._isn.get(endpoint, 0)]
+        return min((value - b) % 2**32 for b in bases)
 
     def stop(self) -> None:
         self._stop.set()
@@ -171,9 +209,18 @@ class Relay:
         _, _, seq, ack, bits, length = tcp
         flags = Flags(bits & int(Flags.FIN | Flags.SYN | Flags.RST | Flags.ACK))
         peer = "B" if sender == "A" else "A"
-        if Flags.SYN in flags:
+        if Flags.SYN in flags and not self._armed:  # the handshake before time 0
             self._isn[sender] = seq
             self._wscale[sender] = window_scale(pkt)
+        elif Flags.SYN in flags and sender in self.align:
+            # a new connection: its numbers read from where the simulator's new connection starts
+            self._isn[sender] = (seq - self.align[sender]) % 2**32
+            if self._isn[sender] not in self._bases.setdefault(sender, []):
+                self._bases[sender].append(self._isn[sender])
+            self._wscale[sender] = window_scale(pkt)
+        ts = timestamps(pkt)
+        if ts is not None:
+            self._tsval[sender] = ts[0]
         ihl = (pkt[0] & 0x0F) * 4
         self._addr[sender] = (socket.inet_ntoa(pkt[12:16]), struct.unpack_from("!H", pkt, ihl)[0])
         said = self._said[sender]
@@ -184,16 +231,14 @@ class Relay:
         if Flags.ACK in flags and Flags.RST not in flags:
             said["rcv_nxt"], said["rcv_wnd"] = ack, window
         ordinal, fate = 0, None
-        if self._armed and Flags.SYN not in flags:
+        if self._armed:  # after time 0 every segment counts, a new connection's SYN too
             self._count[sender] += 1
             ordinal = self._count[sender]
             fate = self.fates.get((sender, ordinal))
         action = fate.kind if fate else "forward"
-        rel_ack = (ack - self._isn.get(peer, 0)) % 2**32 if Flags.ACK in flags else None
-        self.log.append(
-            Packet(now - self.t0, sender, str(flags), (seq - self._isn.get(sender, 0)) % 2**32,
-                   rel_ack, length, ordinal, action, window)
-        )  # fmt: skip
+        rel_ack = self._rel(peer, ack) if Flags.ACK in flags else None
+        self.log.append(Packet(now - self.t0, sender, str(flags), self._rel(sender, seq), rel_ack, length, ordinal,
+                               action, window))  # fmt: skip
         if action == "lose":
             return
         extra = fate.delay / 1e6 if fate and action == "delay" else 0.0
@@ -208,22 +253,25 @@ class Relay:
         mine, theirs = self._said[endpoint], self._said[peer]
         value = {"RCV.NXT": lambda: mine["rcv_nxt"] - self._isn[peer], "RCV.WND": lambda: mine["rcv_wnd"],
                  "SND.NXT": lambda: mine["snd_nxt"] - self._isn[endpoint],
-                 "SND.UNA": lambda: theirs["rcv_nxt"] - self._isn[endpoint]}[name]()  # fmt: skip
+                 "SND.UNA": lambda: theirs["rcv_nxt"] - self._isn[endpoint],
+                 "TS.RECENT": lambda: self._tsval[peer]}[name]()  # the peer's last TSval  # fmt: skip
         return value % 2**32
 
-    def inject(self, to: str, make: Callable[[Callable[[str], int]], tuple[Flags, int, int, bytes]]) -> None:
+    def inject(self, to: str, make: Callable[[Callable[[str], int]], tuple[Flags, int, int, bytes, int | None]]) -> None:
         """Have the relay craft a segment to `to` as if its peer sent it, now: `make` gets the
         lookup `variable(to, NAME)` as the relay knows it at that moment and returns (flags, seq,
-        ack, payload), numbers relative to the ISNs (the simulator's iss = 1 numbers)."""
+        ack, payload, tsval), numbers relative to the ISNs (the simulator's iss = 1 numbers); with a
+        tsval the segment carries the timestamps option, echoing `to`'s own last TSval."""
         self._requests.put((to, make))
         os.write(self._wake_w, b"x")
 
     def _inject(self, to: str, make) -> None:
-        flags, seq, ack, payload = make(lambda name: self.variable(to, name))
+        flags, seq, ack, payload, tsval = make(lambda name: self.variable(to, name))
         peer = "B" if to == "A" else "A"
         window = min(0xFFFF, self._said[peer].get("rcv_wnd", 65535) >> self._wscale.get(peer, 0))
+        ts = None if tsval is None else (tsval, self._tsval.get(to, 0))
         pkt = build_tcp(self._addr[peer], self._addr[to], seq + self._isn[peer], ack + self._isn[to],
-                        int(flags), window, payload)  # fmt: skip
+                        int(flags), window, payload, ts)  # fmt: skip
         now = time.monotonic()
         rel_ack = ack if Flags.ACK in flags else None
         self.log.append(Packet(now - self.t0, peer, str(flags), seq % 2**32, rel_ack, len(payload), 0, "inject",

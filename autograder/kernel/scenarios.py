@@ -27,13 +27,11 @@ from dataclasses import dataclass, field
 
 from reference_impl.profiles import LINUX, Profile, ms, sec
 from reference_impl.segment import ACK, FIN, RST, Flags, Segment
-from reference_impl.sim import Action, Fate, Inject, Read, Scenario
+from reference_impl.sim import Action, Fate, Inject, Read, Reopen, Scenario
 from reference_impl.states import AppAbort, AppClose, AppSend
 
 DELAY = ms(10)  # one-way, both directions: the simulator's default
 LOSE = Fate("lose")
-# PAWS (RFC 7323) is not modelled: where an old segment arrives after a newer one, timestamps are off.
-NO_TIMESTAMPS = {ep: {"net.ipv4.tcp_timestamps": "0"} for ep in "AB"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +46,11 @@ class KernelScenario:
     # small) with nothing of A's left unsent, so the scenario starts with RCV.WND = 0 at B (the
     # simulator's Scenario.windows says the same).
     fill: str = ""
+    # Endpoints whose new connection (Reopen) starts where the simulator's does: the kernel picks a
+    # connect()ing or listening socket's ISN from a hash and a clock (RFC 6528), so only the numbers
+    # from there on can be compared. An endpoint not named keeps the old connection's numbering: a
+    # SYN that reopens Linux's TIME_WAIT is answered with ISS = SND.NXT + 65537, and that is checked.
+    align: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -66,9 +69,10 @@ def _ks(name: str, description: str, actions: Iterable[tuple[float, str, object]
     return KernelScenario(sc, observe, fill=fill, **kw)
 
 
-def crafted(flags: Flags, seq: str = "RCV.NXT", ack: str = "SND.NXT", data: bytes = b"") -> Inject:
-    """A segment the relay writes as if the peer sent it, placed against the receiver's numbers."""
-    at = (("seq", seq),) + ((("ack", ack),) if ACK in flags else ())
+def crafted(flags: Flags, seq: str = "RCV.NXT", ack: str = "SND.NXT", data: bytes = b"", tsval: str = "") -> Inject:
+    """A segment the relay writes as if the peer sent it, placed against the receiver's numbers
+    (tsval: with a timestamps option, e.g. "TS.RECENT-1000")."""
+    at = (("seq", seq),) + ((("ack", ack),) if ACK in flags else ()) + ((("tsval", tsval),) if tsval else ())
     return Inject(Segment(seq=0, ack=0, flags=flags, payload=data), at)
 
 
@@ -89,9 +93,10 @@ SCENARIOS: dict[str, KernelScenario] = {k.name: k for k in (
         "FIN that acknowledges the other's, and Linux takes it (it ends at RCV.NXT): CLOSING → TIME_WAIT, no reply.",
         ((0, "A", AppClose()), (0, "B", AppClose())), 0.5, fates={("A", 2): LOSE, ("B", 2): LOSE}),
     _ks("late-acks-in-time-wait", "Both close at once; the ACKs are held 300 ms, past the FINs' probes: both ends "
-        "reach TIME_WAIT on the resent FINs, and the late ACKs re-arm their timers, silently.",
+        "reach TIME_WAIT on the resent FINs; the late ACKs carry older timestamps, so PAWS refuses them (RFC 7323 "
+        "§5): each end answers with an ACK and re-arms its timer.",
         ((0, "A", AppClose()), (0, "B", AppClose())), 0.6,
-        fates={("A", 2): Fate("delay", ms(300)), ("B", 2): Fate("delay", ms(300))}, sysctls=NO_TIMESTAMPS),
+        fates={("A", 2): Fate("delay", ms(300)), ("B", 2): Fate("delay", ms(300))}),
     _ks("lost-final-ack", "A's last ACK is lost: B's tail-loss probe resends its FIN; A re-ACKs from TIME_WAIT.",
         _close_150, 0.7, fates={("A", 2): LOSE}),
     _ks("lost-final-ack-3x", "A's last ACK is lost three times: probe, then RTO doubling; TIME_WAIT restarts each time.",
@@ -147,6 +152,28 @@ SCENARIOS: dict[str, KernelScenario] = {k.name: k for k in (
     _ks("zero-window-fin", "B's window is zero (its buffer full, unread) when a bare FIN at RCV.NXT arrives: Linux "
         "takes it into CLOSE_WAIT and ACKs it 40 ms later (B's ACK, beyond A's SND.NXT, is lost).",
         ((100, "B", crafted(ACK | FIN)),), 0.3, fates={("B", 1): LOSE}, fill="B"),
+    # A new connection on the same 4-tuple (A's new socket binds A's address and connects).
+    # (A shuts down rather than closes: an orphan's FIN_WAIT_2 is a timewait socket too, which
+    # tcp_max_tw_buckets=0 would refuse; its old socket is closed when it connects again.)
+    _ks("syn-in-last-ack", "A's last ACK is lost and A keeps no TIME_WAIT (tcp_max_tw_buckets=0); A connects again "
+        "at 250 ms: B, still in LAST_ACK, answers the SYN with a challenge ACK, A resets it and sends the SYN again "
+        "8 ms later (TCP_TIMEOUT_MIN), which B's listener takes.",
+        ((0, "A", AppClose(shutdown=True)), (150, "B", AppClose()), (250, "A", Reopen(iss_a=5001, iss_b=7001))),
+        0.45, fates={("A", 2): LOSE},
+        sysctls={"A": {"net.ipv4.tcp_max_tw_buckets": "0"}}, profile_changes={"time_wait": 0}, align=("A", "B")),
+    _ks("syn-in-time-wait", "B closes first and waits in TIME_WAIT; A connects again at 250 ms: its SYN is past "
+        "RCV.NXT (and its timestamp newer), so it reopens B's TIME_WAIT (TCP_TW_SYN) and B answers with "
+        "ISS = SND.NXT + 65537.",
+        ((0, "B", AppClose()), (150, "A", AppClose()), (250, "A", Reopen(iss_a=5001, iss_b=7001))), 0.4,
+        align=("A",)),
+    # Timestamps (RFC 7323): PAWS refuses a segment whose timestamp is older than TS.Recent.
+    _ks("paws-old-duplicate", "A sends 10 bytes; at 100 ms a copy with an old timestamp (TS.Recent - 1000) "
+        "reaches B exactly at RCV.NXT: PAWS refuses it with an ACK, its sequence numbers notwithstanding.",
+        ((0, "A", AppSend(b"d" * 10)), (100, "B", crafted(ACK, data=b"old", tsval="TS.RECENT-1000"))), 0.25),
+    _ks("old-duplicate-without-timestamps", "As paws-old-duplicate with timestamps off: B takes the copy's 3 bytes "
+        "as data, since its sequence numbers fit.",
+        ((0, "A", AppSend(b"d" * 10)), (100, "B", crafted(ACK, data=b"old"))), 0.25,
+        sysctls={ep: {"net.ipv4.tcp_timestamps": "0"} for ep in "AB"}, profile_changes={"timestamps": False}),
     _ks("fin-behind-zero-window", "B's window is zero; A writes 300 bytes and closes: the data and the FIN wait, A "
         "probes with <SEQ=SND.UNA-1>; B reads at 400 ms and announces its window, and A sends the data with the "
         "FIN on it. B shuts down at 800 ms.",

@@ -19,9 +19,23 @@ needs_root = pytest.mark.skipif(REASON is not None, reason=f"namespace cross-che
 @pytest.fixture(scope="module")
 def results():
     started = time.monotonic()
-    res = crosscheck()
+    lines: list[str] = []
+    res = crosscheck(out=lines.append)
     res["_wall"] = time.monotonic() - started
+    res["_progress"] = lines
     return res
+
+
+@needs_root
+def test_progress_reports_each_scenario_played_then_compared(results):
+    lines, n = results["_progress"], len(SCENARIOS)
+    played = [x for x in lines if x.endswith(" s") and ": played in " in x]
+    compared = [x for x in lines if x.endswith((": agrees", ": disagrees: played again alone")) and "(replay)" not in x]
+    replays = [x for x in lines if "(replay): " in x]
+    assert len(played) == len(compared) == n
+    assert {x.split("] ", 1)[1].split(":")[0].split(" ", 1)[1] for x in played} == set(SCENARIOS)
+    assert compared[-1].startswith("[" + "#" * 20 + f"] {2 * n}/{2 * n} ")
+    assert len(replays) == sum(x.endswith("played again alone") for x in compared)  # one line per replay
 
 
 @needs_root
@@ -134,6 +148,35 @@ def test_fin_waits_behind_a_zero_window_then_rides_on_the_data(results):
     sent = [s for _, s in results["fin-behind-zero-window"].segments["A"][1]]
     assert sent[0] == ("ACK", 0, 1, 0, "delivered")  # the probe: <SEQ=SND.UNA-1>
     assert sent[1] == ("FIN|ACK", 1, 1, 300, "delivered")
+
+
+@needs_root
+def test_paws_refuses_an_old_timestamp_that_sequence_numbers_accept(results):
+    # The same copy at RCV.NXT: refused with an ACK of 11 bytes under timestamps (PAWSEstab counts it),
+    # taken as 3 more bytes without them.
+    paws, plain = results["paws-old-duplicate"], results["old-duplicate-without-timestamps"]
+    assert [s[2] for _, s in paws.segments["B"][1]] == [11, 11]
+    assert paws.run.counted("B", "PAWSEstab") == 1
+    assert [s[2] for _, s in plain.segments["B"][1]][:2] == [11, 14]
+    assert plain.run.counted("B", "PAWSEstab") == 0
+
+
+@needs_root
+def test_a_syn_reopens_time_wait_with_an_iss_past_the_old_numbers(results):
+    c = results["syn-in-time-wait"]
+    assert c.states["B"][1][-3:] == ["TIME_WAIT", "SYN_RECEIVED", "ESTABLISHED"]
+    syn_ack = [s for _, s in c.segments["B"][1] if s[0] == "SYN|ACK"]
+    assert syn_ack == [("SYN|ACK", 2 + 65537, 5002, 0, "delivered")]  # TIME_WAIT's SND.NXT + 65535 + 2
+
+
+@needs_root
+def test_a_syn_meeting_last_ack_is_challenged_then_sent_again_after_the_reset(results):
+    c = results["syn-in-last-ack"]
+    sent = c.segments["A"][1]
+    assert [s[0] for _, s in sent] == ["FIN|ACK", "ACK", "SYN", "RST", "SYN", "ACK"]
+    (t_rst, rst), (t_syn, _) = sent[3], sent[4]
+    assert rst[1] == 2 and 0 <= t_syn - t_rst <= 0.02  # <SEQ=SEG.ACK><CTL=RST>, then the SYN in ~8 ms, not 1 s
+    assert [s[0] for _, s in c.segments["B"][1]][2] == "ACK"  # the challenge ACK from LAST_ACK
 
 
 @needs_root
