@@ -101,10 +101,11 @@ def test_autograde_names_the_submissions_it_could_not_grade_and_exits_1(tmp_path
     inbox.mkdir(parents=True)
     nbformat.write(nbformat.read(root / "release" / A / f"{A}.ipynb", as_version=4), inbox / f"{A}.ipynb")
     assert main(["grade", "collect", str(tmp_path / "inbox"), A, "--course", str(root)]) == 0
+    assert "[####################] 1/1 mallory: new (" in capsys.readouterr().err  # collect's progress line
     (root / "source" / A / "manifest.py").unlink()
-    capsys.readouterr()
     assert main(["grade", "autograde", A, "--course", str(root), "--workers", "1"]) == 1
     err = capsys.readouterr().err
+    assert re.search(r"^\[#{20}\] 1/1 mallory: failed 0/\d+ .* in all\)$", err, re.M), err  # and autograde's
     assert "grading failed for mallory" in err and "no grading manifest" in err
     assert "Traceback" not in err
 
