@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from .kernel import procnet
 
 LOOPBACK = "127.0.0.1"
+# This thread's network namespace (the checks may run a case in a namespace of its own: production_checks).
+NET_TCP = "/proc/thread-self/net/tcp"
 IP_LOCAL_PORT_RANGE = 51  # include/uapi/linux/in.h, Linux >= 6.3; Python's socket module does not name it yet
 
 
@@ -70,7 +72,7 @@ def port_states(port: int, *, peers: set[int] | None = None) -> dict[str, int]:
     """How many IPv4 TCP sockets of this network namespace have `port` as their local port (and,
     given `peers`, one of those as their remote port), by state, from /proc/net/tcp."""
     counts: dict[str, int] = {}
-    for e in procnet.read():
+    for e in procnet.read(NET_TCP):
         if e.local[1] == port and (peers is None or e.remote[1] in peers):
             counts[e.state] = counts.get(e.state, 0) + 1
     return counts
@@ -121,7 +123,7 @@ def who_pays_time_wait(closes_first: str, connections: int = 50) -> WhoPays:
         second.close()
         clients.append(client.getsockname()[1] if client.fileno() != -1 else None)
     lst.close()
-    entries = procnet.read()
+    entries = procnet.read(NET_TCP)
     at_server = sum(1 for e in entries if e.state == "TIME_WAIT" and e.local[1] == port)
     at_clients = sum(1 for e in entries if e.state == "TIME_WAIT" and e.remote[1] == port)
     return WhoPays(closes_first, connections, at_server, at_clients)
@@ -139,7 +141,7 @@ class Exhaustion:
 
 def _free_range(size: int) -> tuple[int, int]:
     """`size` consecutive ports that nothing here uses, found by binding (then released)."""
-    taken = {e.local[1] for e in procnet.read()}
+    taken = {e.local[1] for e in procnet.read(NET_TCP)}
     for start in range(40000, 60000 - size, size + 7):
         if not any(p in taken for p in range(start, start + size)):
             return start, start + size - 1
@@ -191,7 +193,7 @@ def exhaust_ports(size: int = 4, wait: float = 1.6) -> Exhaustion:
             conn.recv(1)
             conn.close()
             opened += 1
-        in_range = sum(1 for e in procnet.read() if e.state == "TIME_WAIT" and lo <= e.local[1] <= hi)
+        in_range = sum(1 for e in procnet.read(NET_TCP) if e.state == "TIME_WAIT" and lo <= e.local[1] <= hi)
         reused, started = None, time.monotonic()
         while error and time.monotonic() - started < wait:
             try:

@@ -1,8 +1,8 @@
 """The runner: the process in the grading sandbox that runs a submission's cells and answers handler calls.
 
 It runs from the learner view of the packages (no answers), started by the grader through
-`autograder.sandbox` and spoken to over two inherited pipes (fd 3 in, fd 4 out), one frame per
-message (autograder.runner.channel). The grader sends, in order:
+`autograder.sandbox` and spoken to over two inherited one-way channels (fd 3 in, a Unix socket;
+fd 4 out, a pipe), one frame per message (autograder.runner.channel). The grader sends, in order:
 
     {"op": "hello", "watch": [paths], "per_call": s, "call_output": n, "output": n}
     {"op": "run", "cell": i, "source": str, "timeout": s, "trusted": bool}

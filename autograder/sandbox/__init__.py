@@ -5,7 +5,8 @@ The grader never lets learner code run in its own process. `start(policy, cmd)` 
 applies DEFENCES one by one and then execs it: no network, private IPC, PIDs, /tmp, /dev/shm
 and /proc, a fresh read-only root holding only the system, the interpreter and the learner
 view of the packages (no answers), an unprivileged uid when root, no new privileges, resource
-limits, a clean environment, and two inherited pipes as the only way in or out.
+limits, a clean environment, and two inherited one-way channels (a Unix socket in, a pipe out)
+as the only way in or out.
 
 Without root the launcher uses an unprivileged user namespace for the same isolation; where
 the host forbids one it keeps the process defences and reports the rest as missing (the

@@ -52,8 +52,10 @@ DEFENCES: tuple[Defence, ...] = (
     Defence("clean-environment", "process",
             "an environment of its own: none of the grader's variables (tokens, paths) and a fixed hash seed"),
     Defence("pipes-only", "process",
-            "the grader talks over two inherited pipes; stdin, stdout and stderr go nowhere and every other "
-            "descriptor is closed, so nothing is exchanged through files the learner's code could replace"),
+            "the grader talks over two inherited one-way channels (requests on an unnamed Unix socket, which can "
+            "carry a socket exercise's descriptors, replies on a pipe); stdin, stdout and stderr go nowhere and "
+            "every other descriptor is closed, so nothing is exchanged through files the learner's code could "
+            "replace"),
 )
 
 NAMES = tuple(d.name for d in DEFENCES)

@@ -134,6 +134,23 @@ def test_a_hang_costs_the_call_its_timeout_only():
     assert outcome["refused"] == "timeout"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace per case needs root (grading servers, CI)")
+def test_a_socket_handed_to_the_learner_reaches_nothing_outside_its_case():
+    """As root each case runs in a network namespace of its own: the fresh socket open_listener gets
+    cannot be connected to a service on the grading host's loopback instead."""
+    host = production.listener()
+    port = host.getsockname()[1]
+    sneaky = namespace(f"def open_listener(sock, port):\n    sock.connect(('127.0.0.1', {port}))\n")
+    try:
+        outcome = run_sockets(("a restart while the port has a TIME_WAIT of the old server",), sneaky, "t")
+        assert "ConnectionRefusedError" in outcome.message(), outcome.message()
+        host.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            host.accept()
+    finally:
+        host.close()
+
+
 # ---- descriptors into the sandbox ----------------------------------------------------------------------
 
 
