@@ -77,3 +77,11 @@ def test_what_the_application_hears_on_a_reset_is_what_the_handlers_say():
         assert step.state.name == t.next_state
         heard = [o.message for o in step.outputs if isinstance(o, Error)]
         assert heard == ([t.tells] if t.tells else []), t
+
+
+def test_the_rst_of_a_close_that_ends_reading_is_the_rfcs_not_a_linux_difference():
+    # RFC 9293 §3.6.1 SHLD-3 (from RFC 1122 §4.2.2.13): every major stack's close() does it; the
+    # notebooks and the diagram read these rows, so none may call it a Linux departure.
+    rows = [t for t in TRANSITIONS if t.sends == "RST" and ("unread" in t.condition or "after close()" in t.condition)]
+    assert len(rows) == 6
+    assert all(t.rfc == "RFC 9293 §3.6.1 (SHLD-3)" and not t.condition.startswith("linux") for t in rows)
