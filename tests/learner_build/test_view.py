@@ -161,8 +161,8 @@ def test_visible_manifests_hold_the_visible_checks_and_nothing_else(learner_view
         text = (learner_view / "autograder" / "_visible" / f"{assignment}.json").read_text()
         doc = json.loads(text)
         assert set(doc) == {"assignment", "cells"}
-        assert all(set(c) == {"grade_id", "points", "visible"} for c in doc["cells"])
+        assert all(set(c) == {"grade_id", "points", "visible", "yourself"} for c in doc["cells"])
         full, carried = load_manifest(assignment), visible.parse(text.encode())
-        assert [(c.grade_id, c.points, c.visible) for c in carried.cells] == [
-            (c.grade_id, c.points, c.visible) for c in full.cells]
+        assert [(c.grade_id, c.points, c.visible, c.yourself) for c in carried.cells] == [
+            (c.grade_id, c.points, c.visible, c.yourself) for c in full.cells]
         assert all(not c.hidden for c in carried.cells) and carried.before_submit == ()
