@@ -69,6 +69,10 @@ def test_a_learner_predicts_watches_and_reads_the_first_failed_check(lab, browse
         question.get_by_role("button", name="FIN_WAIT_1", exact=True).click()
         question.locator("text=Right: FIN_WAIT_1").wait_for(timeout=10_000)
         question.screenshot(path=str(screenshots / "learner-prediction.png"))
+        # The first try is kept in the cell's own output (saved with the notebook), and the predict
+        # cells' source, whose why= explains the answer, is collapsed.
+        page.locator("text=Prediction, first try: FIN_WAIT_1 (right).").first.wait_for(timeout=10_000)
+        assert page.locator(".jp-InputPlaceholder").count() >= 1
 
         # The reference timeline is on the page.
         assert page.locator(".tcp-timeline-widget svg.tcp-timeline").count() >= 1
