@@ -111,9 +111,10 @@ def test_with_the_solutions_every_cell_runs_and_matches_the_reference(lab, brows
             prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()
             raise AssertionError(f"not every cell ran: {prompts}") from None
         assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
-        notes = page.locator("text=Your handlers close this connection exactly as the reference does")
-        assert notes.count() >= 1, "no show_mine cell reported a match with the reference"
-        notes.first.scroll_into_view_if_needed()
+        if "show_mine(" in source.read_text():  # notebook 07's exercises are sockets, not a machine
+            notes = page.locator("text=Your handlers close this connection exactly as the reference does")
+            assert notes.count() >= 1, "no show_mine cell reported a match with the reference"
+            notes.first.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / f"solution-{notebook}.png"))
         assert real_errors(errors) == [], errors
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from reference_impl.states import State
 from tests.course.conftest import (
     NOTEBOOKS,
     REPO,
@@ -94,8 +95,10 @@ def test_cells_follow_the_course_conventions(assignment):
                 assert widget_call not in cell.source, f"{gid} builds a widget: test cells must stay headless"
         elif meta.get("solution") and cell.cell_type == "code":
             answers += 1
-            state = gid.removeprefix("answer_")
-            assert gid.startswith("answer_") and f"def {state}(tcb, ev, profile):" in cell.source, gid
+            name = gid.removeprefix("answer_")
+            # a state's handler has the machine's signature; notebook 07's answers are socket functions
+            signature = f"def {name}(tcb, ev, profile):" if name.upper() in State.__members__ else f"def {name}("
+            assert gid.startswith("answer_") and signature in cell.source, gid
             assert "### BEGIN SOLUTION" in cell.source, gid
         elif meta.get("solution"):
             assert gid.startswith("written_") and meta["grade"] and "### BEGIN SOLUTION" in cell.source, gid
