@@ -13,6 +13,7 @@ from reference_impl.actions import (
     RESET_ERROR,
     USER_TIMEOUT,
     abort,
+    check_segment,
     delay_fin_ack,
     drop,
     fin_crossed,
@@ -24,6 +25,7 @@ from reference_impl.actions import (
     send_data,
     send_fin,
     take_text,
+    timer_probe,
     timewait_state_process,
 )
 from reference_impl.profiles import LINUX, RFC9293, Profile, ms, sec
@@ -80,8 +82,8 @@ __all__ = [
     # profiles and durations
     "Profile", "RFC9293", "LINUX", "ms", "sec",
     # building blocks (reference_impl.actions)
-    "send_fin", "note_close", "send_data", "retransmit", "abort", "drop", "fin_crossed", "retransmit_timer",
-    "take_text", "is_retransmitted_fin", "reset_for", "delay_fin_ack", "timewait_state_process",
+    "send_fin", "note_close", "send_data", "retransmit", "timer_probe", "abort", "drop", "fin_crossed",
+    "retransmit_timer", "take_text", "check_segment", "is_retransmitted_fin", "reset_for", "delay_fin_ack", "timewait_state_process",
     "CLOSING_ERROR", "RESET_ERROR", "NO_CONNECTION", "USER_TIMEOUT", "BROKEN_PIPE",
     # the reference's run of a catalogue scenario, for an ungraded cell to show (never for an answer)
     "reference_close",

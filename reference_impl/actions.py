@@ -21,7 +21,7 @@ from .states import (
     Step,
     Timer,
 )
-from .tcb import TCB, Screened
+from .tcb import TCB, Screened, screen
 
 CLOSING_ERROR = "connection closing"
 RESET_ERROR = "connection reset"
@@ -82,9 +82,29 @@ def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output
 
 
 def retransmit(tcb: TCB, state: State, profile: Profile) -> Step:
-    """RFC 9293 §3.10.8: resend from SND.UNA, back the timer off; give up after max_retries.
-    With nothing in flight and the peer's window zero, the same timer probes the window
-    (§3.8.6.1); probing never gives up while the peer answers (RFC 1122 §4.2.2.17)."""
+    """RFC 9293 §3.10.8: resend from SND.UNA, back the timer off (RFC 6298 §5.5); give up after
+    max_retries (§3.8.3, R2) and tell the application. The cases that are not a plain
+    retransmission (nothing in flight, a window probe, Linux's tail-loss probe) are `timer_probe`'s."""
+    special = timer_probe(tcb, state, profile)
+    if special is not None:
+        return special
+    if tcb.retries >= profile.max_retries:
+        return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
+    tcb = tcb.replace(retries=tcb.retries + 1)
+    timer = StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))
+    return Step(state, (Send(tcb.retransmission()), timer), tcb)
+
+
+def timer_probe(tcb: TCB, state: State, profile: Profile) -> Step | None:
+    """What an expired RETRANSMIT timer does when it is *not* a plain retransmission; None when it is.
+
+    - Everything was acknowledged meanwhile: nothing, or, when what waits does not fit the peer's
+      window, a window probe (§3.8.6.1).
+    - Linux's tail-loss probe (RFC 8985, profile.tail_loss_probe): before the first retransmission,
+      resend the last segment and arm the plain RTO.
+    - The peer's window is zero: the segment in flight probes it, backing off, and probing never
+      gives up while the peer answers (RFC 1122 §4.2.2.17), so no retry limit applies.
+    """
     if tcb.snd_una == tcb.snd_nxt:  # everything was acknowledged meanwhile
         if tcb.waiting:  # and what waits does not fit the peer's window: probe it
             tcb, probe = tcb.window_probe(profile.probe_with_old_seq)
@@ -92,15 +112,14 @@ def retransmit(tcb: TCB, state: State, profile: Profile) -> Step:
             return Step(state, (Send(probe), StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))), tcb)
         return Step(state, (), tcb)
     if profile.tail_loss_probe and not tcb.probed and tcb.retries == 0:
-        # RFC 8985 tail-loss probe: resend the last segment, then arm the plain RTO.
         tcb = tcb.replace(probed=True)
         timer = StartTimer(Timer.RETRANSMIT, profile.rto(0, tcb.srtt))
         return Step(state, (Send(tcb.retransmission()), timer), tcb)
-    if tcb.retries >= profile.max_retries and tcb.snd_wnd != 0:  # a shut window is probed for good
-        return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
-    tcb = tcb.replace(retries=tcb.retries + 1)
-    timer = StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))
-    return Step(state, (Send(tcb.retransmission()), timer), tcb)
+    if tcb.snd_wnd == 0:  # a shut window is probed for good
+        tcb = tcb.replace(retries=tcb.retries + 1)
+        timer = StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))
+        return Step(state, (Send(tcb.retransmission()), timer), tcb)
+    return None
 
 
 def abort(tcb: TCB, profile: Profile) -> Step:
@@ -158,6 +177,14 @@ def delay_fin_ack(tcb: TCB, text: list[Output], profile: Profile) -> list[Output
     if delay is None:
         return text
     return [o for o in text if not isinstance(o, Send)] + [StartTimer(Timer.DELAYED_ACK, delay)]
+
+
+def check_segment(tcb: TCB, seg: Segment, profile: Profile) -> Screened:
+    """`screen` for a segment without RST (notebook 6, where the learner judges a RST first, with
+    RFC 5961's rules): the sequence number, SYN, ACK and text checks of RFC 9293 §3.10.7.4."""
+    if seg.rst:
+        raise ValueError("check_segment takes a segment without RST: judge a RST with your own check first")
+    return screen(tcb, seg, profile)
 
 
 def is_retransmitted_fin(tcb: TCB, seg: Segment) -> bool:

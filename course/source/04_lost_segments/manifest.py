@@ -5,15 +5,24 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
-from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX
-from reference_impl.segment import ACK, FIN, Segment
+from reference_impl.segment import ACK, FIN, RST, Segment
 from reference_impl.states import Arrival, State, Timeout, Timer
 from reference_impl.tcb import TCB
 
 S = State
 FIN_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
 # Our FIN, sent as the probe of a zero window, at the retry limit: probing a shut window never gives up.
+FIN_WITH_DATA = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"late"))  # data, then the FIN
+# The exercise of this notebook is the retransmission itself: FIN_WAIT_1 uses the learner's own
+# (`resend`), not the library's `retransmit` or the profile's backed-off `rto`. LAST_ACK and CLOSING
+# use the library's copy, so that a mistake in `resend` is charged in its own two cells.
+def own_resend(state: State):
+    return yourself(state, "retransmit", "rto",
+                    what="resend the segment, back the timer off and give up after the retry limit (your `resend`)")
+
+
 PROBING = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0, retries=6)
 
 CELLS = [
@@ -22,13 +31,15 @@ CELLS = [
          hidden=[family("lost-first-fin", k=2, weight=2),
                  family("lost-first-fin", k=1, wrap=True, weight=1),
                  transitions(S.FIN_WAIT_1, weight=1),
-                 transitions(S.FIN_WAIT_1, wrap=True, weight=0.5)]),
+                 transitions(S.FIN_WAIT_1, wrap=True, weight=0.5)],
+         yourself=[own_resend(S.FIN_WAIT_1)]),
     cell("test_fin_wait_1_retry_limit", 2,
          visible=[scenario("fin-retry-limit")],
          hidden=[family("fin-retry-limit", k=2, weight=2),
                  family("fin-retry-limit", k=1, wrap=True, weight=1),
                  transition(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT), tcb=PROBING, timers={Timer.RETRANSMIT: 0},
-                            weight=0.25)]),
+                            weight=0.25)],
+         yourself=[own_resend(S.FIN_WAIT_1)]),
     cell("test_fin_wait_1_ack_of_data", 2,
          visible=[scenario("ack-of-data-not-fin")],
          hidden=[family("ack-of-data-not-fin", k=2, weight=2),
@@ -38,13 +49,16 @@ CELLS = [
          hidden=[family("lost-ack-of-fin", k=2, weight=2),
                  family("lost-ack-of-fin", k=1, wrap=True, weight=1)]),
     cell("test_last_ack_retransmit", 2,
-         visible=[transition(S.LAST_ACK, Timeout(Timer.RETRANSMIT)), scenario("lost-second-fin")],
+         visible=[transition(S.LAST_ACK, Timeout(Timer.RETRANSMIT)), scenario("lost-second-fin"),
+                  # A valid RST in LAST_ACK closes silently: the application has closed already.
+                  transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=0, flags=RST)))],
          hidden=[family("lost-second-fin", k=2, weight=1),
                  family("lost-second-fin", k=1, wrap=True, weight=0.5),
                  transitions(S.LAST_ACK, weight=1),
                  transitions(S.LAST_ACK, wrap=True, weight=0.5)]),
     cell("test_fin_wait_2_fin", 1,
-         visible=[transition(S.FIN_WAIT_2, FIN_AGAIN), transition(S.FIN_WAIT_2, FIN_AGAIN, profile=LINUX)],
+         visible=[transition(S.FIN_WAIT_2, FIN_AGAIN), transition(S.FIN_WAIT_2, FIN_AGAIN, profile=LINUX),
+                  transition(S.FIN_WAIT_2, FIN_WITH_DATA)],
          hidden=[transitions(S.FIN_WAIT_2, weight=2),
                  transitions(S.FIN_WAIT_2, wrap=True, weight=1)]),
     cell("test_time_wait_retransmitted_fin", 3,
