@@ -301,7 +301,7 @@ def _the_lab(lab, people, screenshots) -> None:
     # The instructor collects (Formgrader), grades and writes feedback (their terminal), releases it.
     formgrader_action(teacher, lab, "collect", "collect the submissions")
     terminal(teacher, lab, instructor, f"tcpclose grade autograde {NB}", "autograde", GRADE_TIMEOUT)
-    terminal(teacher, lab, instructor, f"tcpclose grade feedback {NB}", "feedback", 300)
+    terminal(teacher, lab, instructor, f"tcpclose grade feedback {NB}", "feedback", 600)
     formgrader_action(teacher, lab, "release-feedback", "release the feedback")
 
     # Each student fetches the feedback and opens it from the Assignments tab.
