@@ -309,7 +309,7 @@ def _alternative(module: str) -> dict[str, str]:
 
 
 ALTERNATIVES = [Case(f"alternative-{m.removeprefix('impl_')}", "blank", answers=_alternative(m), cheat=False)
-                for m in ("impl_table", "impl_match", "impl_finseq")]  # fmt: skip
+                for m in ("impl_table", "impl_match", "impl_finseq", "impl_plain")]  # fmt: skip
 
 CASES = {c.name: c for c in CHEATS + HOSTILE + ALTERNATIVES}
 

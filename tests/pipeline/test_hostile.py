@@ -51,27 +51,40 @@ def in_process_points(graded, case: str) -> dict[str, float]:
     from tests.pipeline.make_corpus import build
 
     nb = build(CASES[case], graded["release"], solution(), graded["course"].root)
-    ns: dict = {}
+    ns: dict = {"In": [""]}  # as in a kernel: the cells' source, which "write it yourself" rules read
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and (meta.get("grade_id") == "setup" or meta.get("solution")):
+            ns["In"].append(cell.source)
             exec(compile(cell.source, meta["grade_id"], "exec"), ns)  # noqa: S102 - the course's own answers
     manifest = load_manifest(A, graded["course"].root)
     return {c.grade_id: grade_cell(c, ns).points for c in manifest.cells}
 
 
 @pytest.mark.parametrize("case", ["correct", "blank", "alternative-table", "alternative-match", "alternative-finseq",
-                                  "runner-crash-in-cell", "infinite-loop-ignoring-interrupts"])  # fmt: skip
+                                  "alternative-plain", "runner-crash-in-cell",
+                                  "infinite-loop-ignoring-interrupts"])  # fmt: skip
 def test_the_trusted_points_are_the_in_process_points(graded, case):
     # (the last two: a restart and a replay leave the learner's handlers as they were)
     trusted = {g: c["score"] for g, c in cells(graded, case).items() if g.startswith("test_")}
     assert trusted == in_process_points(graded, case)
 
 
-@pytest.mark.parametrize("case", ["correct", "alternative-table", "alternative-match", "alternative-finseq"])
+@pytest.mark.parametrize("case", ["correct", "alternative-plain"])
 def test_correct_solutions_keep_full_marks_and_nothing_is_flagged(graded, case):
     full = sum(c["max_score"] for c in state(graded, case)["cells"] if c["cell"].startswith("test_"))
     assert auto_points(graded, case) == full > 0
+    assert state(graded, case)["flags"] == []
+
+
+@pytest.mark.parametrize("case", ["alternative-table", "alternative-match", "alternative-finseq"])
+def test_a_correct_machine_built_with_send_fin_loses_only_the_cell_that_asks_to_build_the_fin(graded, case):
+    # Notebook 01 asks the learner to build the FIN and advance SND.NXT themselves: these machines,
+    # written with the building blocks, lose that one cell, say why, and keep every other point.
+    got = cells(graded, case)
+    full = {g: c["max_score"] for g, c in got.items() if g.startswith("test_")}
+    assert {g: c["score"] for g, c in got.items() if g.startswith("test_")} == {**full, "test_established_close": 0}
+    assert "in this exercise you build the FIN" in json.dumps(got["test_established_close"])
     assert state(graded, case)["flags"] == []
 
 
