@@ -5,7 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
-from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX, RFC9293, sec
 from reference_impl.segment import ACK, FIN, RST, Segment
 from reference_impl.states import Arrival, State, Timeout, Timer
@@ -24,16 +24,20 @@ CELLS = [
          visible=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT)),
                   transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT), profile=LINUX)],
          hidden=[transitions(S.TIME_WAIT, profiles=PROFILES, weight=2),
-                 transitions(S.TIME_WAIT, profiles=PROFILES, wrap=True, weight=1),
-                 transition(S.TIME_WAIT, FIN_NO_ACK, weight=0.25),  # RFC 9293: dropped (no ACK bit)
-                 transition(S.TIME_WAIT, FIN_NO_ACK, profile=LINUX, weight=0.25)]),  # ACKed, not re-armed
-    cell("test_time_wait_retransmitted_fin", 2,
+                 transitions(S.TIME_WAIT, profiles=PROFILES, wrap=True, weight=1)]),
+    # The learner's own check (fin_again), not the building block is_retransmitted_fin.
+    cell("test_time_wait_retransmitted_fin", 3,
          visible=[transition(S.TIME_WAIT, FIN_AGAIN), transition(S.TIME_WAIT, FIN_AGAIN, profile=LINUX),
+                  transition(S.TIME_WAIT, FIN_NO_ACK),  # RFC 9293's fifth step: no ACK bit, dropped
                   # A valid RST (SEQ = RCV.NXT = 301) ends TIME_WAIT: CLOSED, silently (RFC 1337 is off here).
                   transition(S.TIME_WAIT, Arrival(Segment(seq=301, ack=0, flags=RST)))],
          hidden=[family("duplicate-fin-in-time-wait", "rst-in-time-wait", k=1, profiles=PROFILES, weight=2),
                  family("duplicate-fin-in-time-wait", "rst-in-time-wait", k=1, profiles=PROFILES, wrap=True,
-                        weight=1)]),
+                        weight=1),
+                 transition(S.TIME_WAIT, FIN_AGAIN, wrap=True, weight=0.5),  # the FIN's end wraps past 2**32
+                 transition(S.TIME_WAIT, FIN_NO_ACK, profile=LINUX, weight=0.25)],  # ACKed, not re-armed
+         yourself=[yourself(S.TIME_WAIT, "is_retransmitted_fin",
+                            what="recognise the peer's FIN again (your `fin_again`)")]),
     cell("test_time_wait_lost_final_ack", 2,
          visible=[scenario("lost-final-ack"), scenario("lost-final-ack", profile=NO_TIME_WAIT)],
          hidden=[family("lost-final-ack", k=1, profiles=PROFILES, weight=2),

@@ -26,15 +26,39 @@ BUGS = {
     ),
     # Screens the retransmitted FIN like any other segment: screen's ACK goes out, the timer is not restarted.
     "retransmitted-fin-screened-first": Bug(
-        edit(NB, "answer_time_wait", ("if is_retransmitted_fin(tcb, seg):", "if False:")),
+        edit(NB, "answer_time_wait", ("if fin_again(tcb, seg):", "if False:")),
         {"test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_time_wait_lost_final_ack"},
     ),
     # Wrap-around: finds the retransmitted FIN with a plain +: a FIN on 2**32 - 1 ends at 2**32, not
     # at RCV.NXT = 0, so the lost final ACK is never sent again.
     "retransmitted-fin-found-without-modulo": Bug(
-        edit(NB, "answer_time_wait", ("if is_retransmitted_fin(tcb, seg):",
-                                      "if seg.fin and seg.seq + seg.len == tcb.rcv_nxt:")),
+        edit(NB, "answer_time_wait", ("return seg.fin and seq_add(seg.seq, seg.len) == tcb.rcv_nxt",
+                                      "return seg.fin and seg.seq + seg.len == tcb.rcv_nxt")),
         {"test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_time_wait_lost_final_ack"},
-        shares={"test_time_wait_retransmitted_fin": 0.08, "test_time_wait_lost_final_ack": 0.14},
+    ),
+    # "Whatever ends at RCV.NXT is the FIN again": forgets the FIN bit, so an old empty ACK is re-ACKed too.
+    "fin-again-without-the-fin-bit": Bug(
+        edit(NB, "answer_time_wait", ("return seg.fin and seq_add(seg.seq, seg.len) == tcb.rcv_nxt",
+                                      "return seq_add(seg.seq, seg.len) == tcb.rcv_nxt")),
+        {"test_time_wait_retransmitted_fin", "test_time_wait_timeout"},  # and TIME_WAIT's battery of segments
+    ),
+    # "The FIN again starts at RCV.NXT": forgets that the first copy moved RCV.NXT past the FIN.
+    "fin-again-at-rcv-nxt": Bug(
+        edit(NB, "answer_time_wait", ("return seg.fin and seq_add(seg.seq, seg.len) == tcb.rcv_nxt",
+                                      "return seg.fin and seg.seq == tcb.rcv_nxt")),
+        # ...and every scenario where the FIN comes again: the lost final ACK is never re-sent.
+        {"test_time_wait_retransmitted_fin", "test_time_wait_timeout", "test_time_wait_lost_final_ack"},
+    ),
+    # Re-ACKs a copy of the FIN without the ACK bit, which RFC 9293's fifth step drops.
+    "fin-without-ack-bit-re-acked": Bug(
+        edit(NB, "answer_time_wait", ("                if not seg.has_ack:\n"
+                                      "                    return Step(State.TIME_WAIT, [], tcb)\n", "")),
+        {"test_time_wait_retransmitted_fin"},
+    ),
+    # Leaves the exercise to the building block: the exercise's cell scores 0, and only that cell.
+    "fin-again-left-to-the-library": Bug(
+        edit(NB, "answer_time_wait", ("if fin_again(tcb, seg):", "if is_retransmitted_fin(tcb, seg):")),
+        {"test_time_wait_retransmitted_fin"},
+        shares={"test_time_wait_retransmitted_fin": 1.0},
     ),
 }
