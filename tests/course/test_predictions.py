@@ -129,8 +129,7 @@ def predictions(nb) -> list[tuple[Prediction, object]]:
 
 # Notebooks still being reordered so that their predictions come first: each is expected to fail
 # (strictly: once it passes, this test fails until its name is taken off the list).
-REORDERING = {"05_time_wait",
-              "06_resets"}  # fmt: skip
+REORDERING: set[str] = set()
 PREDICTING = [pytest.param(a, marks=pytest.mark.xfail(strict=True, reason="being reordered"))
               if a in REORDERING else a for a in NOTEBOOKS if predictions(source_notebook(a))]
 HIDING = [a for a in NOTEBOOKS if predictions(source_notebook(a))]

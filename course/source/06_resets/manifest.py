@@ -5,7 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
-from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
+from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX, RFC9293
 from reference_impl.segment import ACK, FIN, RST, Flags, Segment
 from reference_impl.states import AppAbort, AppClose, Arrival, State
@@ -29,12 +29,19 @@ NO_CONNECTION = [transition(S.CLOSED, Arrival(seg), profile=p, weight=0.25)
                              Segment(seq=101, ack=301, flags=FIN | ACK, payload=b"late"))
                  for p in (RFC9293, LINUX)]  # fmt: skip
 
+# The learner judges a RST with their own check_rst in FIN_WAIT_1 and FIN_WAIT_2 (RFC 5961 §3.2), not
+# with the library's screen; the other states keep screen, so a mistake in check_rst costs once.
+OWN_RST_CHECK = [yourself(state, "screen", what="judge a RST (outside the window, exactly RCV.NXT, in the window)")
+                 for state in (S.FIN_WAIT_1, S.FIN_WAIT_2)]  # fmt: skip
+
 CELLS = [
-    cell("test_fin_wait_2_rst", 2,
+    cell("test_fin_wait_2_rst", 3,
          visible=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=RST))),
-                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=301, ack=0, flags=RST)))],
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=301, ack=0, flags=RST))),
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300 + 70_000, ack=0, flags=RST)))],
          hidden=[transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES, weight=2),
-                 transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1)]),
+                 transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1)],
+         yourself=OWN_RST_CHECK),
     cell("test_closing_rst", 1,
          visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=0, flags=RST))),
                   transition(S.CLOSING, Arrival(Segment(seq=302, ack=0, flags=RST)))],
@@ -46,7 +53,9 @@ CELLS = [
          hidden=[transitions(S.LAST_ACK, profiles=PROFILES, weight=2),
                  transitions(S.LAST_ACK, profiles=WRAPPED, wrap=True, weight=1)]),
     cell("test_close_wait_rst", 2,
-         visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=0, flags=RST))), scenario("rst-in-close-wait")],
+         visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=0, flags=RST))), scenario("rst-in-close-wait"),
+                  # linux: close() cancels the delayed-ACK timer, the FIN carries the ACK
+                  transition(S.CLOSE_WAIT, AppClose(), profile=LINUX)],
          hidden=[family("rst-in-close-wait", "half-close", k=1, profiles=PROFILES, weight=1),
                  family("rst-in-close-wait", "half-close", k=1, profiles=WRAPPED, wrap=True, weight=0.5),
                  transitions(S.CLOSE_WAIT, profiles=PROFILES, weight=1),
@@ -84,10 +93,12 @@ CELLS = [
                  transition(S.CLOSE_WAIT, AppClose(unread=6), profile=LINUX, weight=0.5)]),
     cell("test_closed_segment", 1,
          visible=[transition(S.CLOSED, Arrival(Segment(seq=101, ack=301))),
-                  transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=RST)))],
+                  transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=RST))),
+                  transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=FIN)))],  # no ACK bit: <SEQ=0><ACK=102>
          hidden=[transitions(S.CLOSED, profiles=PROFILES, weight=1),
                  transitions(S.CLOSED, profiles=WRAPPED, wrap=True, weight=0.5),
-                 *NO_CONNECTION]),
+                 *NO_CONNECTION],
+         yourself=[yourself(S.CLOSED, "reset_for", what="build the RST of §3.10.7.1 from the segment's numbers")]),
     cell("test_fin_wait_2_orphan_timeout", 1,
          visible=[scenario("orphan-fin-wait-2", profile=LINUX), scenario("orphan-fin-wait-2")],
          hidden=[family("orphan-fin-wait-2", k=1, profiles=PROFILES, weight=2),

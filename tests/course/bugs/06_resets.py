@@ -5,15 +5,35 @@ from tests.course.bugs import Bug, edit
 NB = "06_resets"
 
 BUGS = {
-    # RFC 793's rule: any RST in the window resets. Checked before screen, so RFC 5961's challenge ACK never happens.
+    # RFC 793's rule: any RST in the window resets; RFC 5961's challenge ACK never happens.
     "in-window-rst-taken-as-valid": Bug(
-        edit(NB, "answer_fin_wait_2", (
-            "        case Arrival(seg):\n            s = screen(tcb, seg, profile)",
-            "        case Arrival(seg):\n"
-            "            if seg.rst and tcb.acceptable(seg):\n"
-            "                return Step(State.CLOSED, [Error(RESET_ERROR)], tcb)\n"
-            "            s = screen(tcb, seg, profile)")),
+        edit(NB, "answer_fin_wait_1", ("if seg.seq == tcb.rcv_nxt:", "if True:")),
         {"test_fin_wait_2_rst"},
+    ),
+    # Drops an in-window RST silently: the peer that really meant to reset never gets its challenge ACK.
+    "no-challenge-ack": Bug(
+        edit(NB, "answer_fin_wait_1", ("return Screened(Verdict.DROP, tcb, reply=tcb.ack())  # in the window: challenge ACK",
+                                       "return Screened(Verdict.DROP, tcb)")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # Challenges every RST that is not exact, also one outside the window, which RFC 5961 drops silently.
+    "rst-outside-window-challenged": Bug(
+        edit(NB, "answer_fin_wait_1", ("return Screened(Verdict.DROP, tcb)  # outside the window: silently",
+                                       "return Screened(Verdict.DROP, tcb, reply=tcb.ack())")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # The window test on plain integers: right until the window wraps past 2**32.
+    "rst-window-on-plain-integers": Bug(
+        edit(NB, "answer_fin_wait_1", ("if not tcb.acceptable(seg, profile.accept_window_edges):",
+                                       "if not tcb.rcv_nxt <= seg.seq < tcb.rcv_nxt + tcb.rcv_wnd:")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # Leaves the RST to the library: fin_wait_2 sends every segment through screen; the exercise's cell scores 0.
+    "rst-left-to-screen": Bug(
+        edit(NB, "answer_fin_wait_2", ("s = check_rst(tcb, seg, profile) if seg.rst else check_segment(tcb, seg, profile)",
+                                       "s = screen(tcb, seg, profile)")),
+        {"test_fin_wait_2_rst"},
+        shares={"test_fin_wait_2_rst": 1.0},
     ),
     # "TIME_WAIT must run its full length": ignores every valid RST, even without RFC 1337.
     "rst-ignored-in-time-wait-without-rfc1337": Bug(
@@ -41,8 +61,7 @@ BUGS = {
     ),
     # CLOSED stays silent: segments for a connection that no longer exists are just dropped.
     "closed-never-resets": Bug(
-        edit(NB, "answer_closed", ("return Step(State.CLOSED, reset_for(seg, profile), tcb)",
-                                   "return Step(State.CLOSED, [], tcb)")),
+        edit(NB, "answer_closed", ("            if seg.rst:\n", "            if True:\n")),
         {"test_closed_segment", "test_established_close_with_unread_data"},
     ),
     # Linux's unread-data rule applied to shutdown() too: shutdown(SHUT_WR) still reads, so unread
@@ -68,17 +87,34 @@ BUGS = {
     # CLOSED answers with a RST numbered from what is left of the TCB, not from the segment
     # (§3.10.7.1: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> without ACK).
     "closed-rst-built-from-the-tcb": Bug(
-        edit(NB, "answer_closed", ("return Step(State.CLOSED, reset_for(seg, profile), tcb)",
-                                   "return Step(State.CLOSED, [] if seg.rst else [Send(Segment(seq=tcb.snd_nxt, flags=RST))], tcb)")),
+        edit(NB, "answer_closed", ("[Send(Segment(seq=seg.ack, ack=0, flags=RST))]", "[Send(Segment(seq=tcb.snd_nxt, flags=RST))]"),
+                                  ("[Send(Segment(seq=0, ack=seq_add(seg.seq, seg.len), flags=RST | ACK))]",
+                                   "[Send(Segment(seq=tcb.snd_nxt, flags=RST))]")),
         {"test_closed_segment"},
-        shares={"test_closed_segment": 0.52},
+        shares={"test_closed_segment": 1.0},  # the visible check without the ACK bit fails
     ),
     # Data refused after close() (linux): sends the RST but stays in FIN_WAIT_2, as if it were an
     # ordinary segment to drop; the connection is over (`s.ends`).
     "refused-data-ignored": Bug(
         edit(NB, "answer_fin_wait_2", ("return drop(State.FIN_WAIT_2, s)",
                                        "return Step(State.FIN_WAIT_2, [Send(s.reply)] if s.reply else [], tcb)")),
-        {"test_fin_wait_2_rst", "test_established_close_with_unread_data"},
+        {"test_fin_wait_2_rst", "test_established_close_with_unread_data", "test_time_wait_rst"},
         shares={"test_established_close_with_unread_data": 0.175},
+    ),
+    # Acknowledges only SEG.SEQ: forgets that the FIN (or data) of the stray segment occupies numbers too.
+    "closed-rst-ack-without-seg-len": Bug(
+        edit(NB, "answer_closed", ("ack=seq_add(seg.seq, seg.len)", "ack=seg.seq")),
+        {"test_closed_segment"},
+    ),
+    # Answers a RST with a RST: two CLOSED ends could reset each other forever.
+    "closed-answers-rst-with-rst": Bug(
+        edit(NB, "answer_closed", ("            if seg.rst:\n                return Step(State.CLOSED, [], tcb)", "")),
+        {"test_closed_segment"},
+    ),
+    # Leaves the exercise to the building block: the exercise's cell scores 0, and only that cell.
+    "closed-rst-left-to-reset-for": Bug(
+        edit(NB, "answer_closed", ("            if seg.rst:\n", "            return Step(State.CLOSED, reset_for(seg, profile), tcb)\n            if seg.rst:\n")),
+        {"test_closed_segment"},
+        shares={"test_closed_segment": 1.0},
     ),
 }
