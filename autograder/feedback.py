@@ -45,7 +45,8 @@ def event_kind(stimulus: Stimulus) -> str:
 
 # The connection variables RFC 9293 defines, which every correct implementation keeps equal.
 # (Other TCB fields, such as the retry count, belong to the building blocks.)
-TCB_VARIABLES = (("SND.UNA", "snd_una"), ("SND.NXT", "snd_nxt"), ("RCV.NXT", "rcv_nxt"), ("our FIN", "fin_seq"))
+TCB_VARIABLES = (("SND.UNA", "snd_una"), ("SND.NXT", "snd_nxt"), ("RCV.NXT", "rcv_nxt"), ("our FIN", "fin_seq"),
+                 ("orphaned", "orphaned"))  # orphaned: close() gave the connection up, shutdown() did not
 
 
 def tcb_difference(expected: TCB | None, got: TCB | None) -> str:
