@@ -62,3 +62,22 @@ def test_svg_marks_the_divergence_beside_the_reference():
 
 def test_svg_hook_survives_a_broken_renderer():
     assert divergence_svg(object(), object(), None) is None
+
+
+def test_a_fin_sent_as_if_close_on_shutdown_fails_its_own_cell():
+    # shutdown() keeps the application reading: the connection is not orphaned. A handler that
+    # sends the FIN as for close() returns the same segment and state; only the TCB tells.
+    import pytest
+
+    from autograder.checks import check_transition
+    from autograder.learner import AppClose, send_fin
+
+    def established(tcb, ev, profile):
+        if isinstance(ev, AppClose):
+            tcb, outputs = send_fin(tcb, profile, orphan=True)
+            return Step(State.FIN_WAIT_1, outputs, tcb)
+        return GOOD["established"](tcb, ev, profile)
+
+    with pytest.raises(AssertionError, match=r"orphaned=True \(reference False\)"):
+        check_transition({**GOOD, "established": established}, State.ESTABLISHED, AppClose(shutdown=True))
+    check_transition({**GOOD, "established": established}, State.ESTABLISHED, AppClose())  # close(): right
