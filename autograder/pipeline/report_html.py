@@ -6,7 +6,8 @@ script), so the page is one self-contained file that opens anywhere:
   - the ten most common first divergences, each with its timeline (the submission's own picture
     when its record carries one, else the reference's run of the replay case with the point where
     the class diverged marked);
-  - the distribution of scores per assignment.
+  - the distribution of scores per assignment;
+  - the class's first tries at each prediction (from the notebooks as submitted; never a score).
 What the records cannot support yet is left out with a note, never guessed. The charts are drawn
 in report_svg.py; the data comes from report.py.
 """
@@ -24,9 +25,11 @@ from .report import (
     CommonDivergence,
     class_cells,
     class_flags,
+    class_predictions,
     common_divergences,
     locate,
     pass_rates,
+    prediction_summary,
     replay_trace,
     score_totals,
     state_event_rates,
@@ -42,7 +45,7 @@ def class_report_html(course: Course, out: Path, top: int = 10) -> Path:
         body.append('<p class="note">No graded submissions yet: run <code>tcpclose grade autograde</code> first.</p>')
     else:
         body += [_summary(cells), _heatmaps(cells), _divergences(cells, top, notes), _scores(cells),
-                 _flags(class_flags(course))]
+                 _predictions(class_predictions(course)), _flags(class_flags(course))]
     if notes:
         body.append('<section id="notes"><h2>Notes</h2><ul>' + "".join(f"<li>{escape(n)}</li>" for n in notes)
                     + "</ul></section>")  # fmt: skip
@@ -187,6 +190,22 @@ def _scores(cells: pd.DataFrame) -> str:
                        if g["awaiting"].any() else "") + "</figcaption></figure>")  # fmt: skip
     return ('<section id="scores"><h2>Scores per assignment</h2><p>How many submissions scored how many points.</p>'
             f'<div class="histograms">{"".join(figs)}</div></section>')  # fmt: skip
+
+
+def _predictions(predictions: pd.DataFrame) -> str:
+    """The class's first tries at each notebook's predictions: where it guessed wrong, and what."""
+    head = ('<section id="predictions"><h2>First tries at the predictions</h2><p>What the class answered '
+            "<em>before</em> seeing each close happen, from the notebooks as submitted (not graded).</p>")  # fmt: skip
+    if predictions.empty:
+        return head + '<p class="note">No submitted notebook holds an answered prediction.</p></section>'
+    rows = "".join(
+        f"<tr><td>{escape(r.assignment)}</td><td>{escape(r.question)}</td><td>{escape(r.answer)}</td>"
+        f"<td>{r.answered}</td><td>{r.right_first:.0%}</td>"
+        f"<td>{escape(r.common_wrong) + f' ({r.common_wrong_n})' if r.common_wrong_n else '—'}</td></tr>"
+        for r in prediction_summary(predictions).itertuples(index=False))  # fmt: skip
+    return (head + '<table id="prediction-table"><thead><tr><th>assignment</th><th>question</th><th>answer</th>'
+            "<th>answered</th><th>right at the first try</th><th>commonest wrong first try</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")  # fmt: skip
 
 
 def _flags(flags: pd.DataFrame) -> str:

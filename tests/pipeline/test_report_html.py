@@ -244,3 +244,42 @@ def test_ten_at_most(course):
     many = pd.concat([cells.assign(detail=cells["detail"].where(cells["detail"] == "", f"case {k}: A at 1 s: x"))
                       for k in range(12)])  # fmt: skip
     assert len(common_divergences(many)[0]) == 10
+
+
+def test_first_tries_at_the_predictions_come_from_the_submitted_notebooks(course, tmp_path):
+    import json
+    import shutil
+
+    from autograder.notebook_helpers import PREDICTION_MIME
+    from autograder.pipeline.course import Course
+    from autograder.pipeline.report_html import class_report_html
+    from tests.pipeline.lms_course import ASSIGNMENT
+
+    copy = Course(shutil.copytree(course.root, tmp_path / "course"))
+
+    def answered(first, key="k1", question="A is in FIN_WAIT_2 when B's FIN arrives. Which <state>?"):
+        record = {"version": 1, "key": key, "question": question, "choices": ["FIN_WAIT_2", "TIME_WAIT", "CLOSING"],
+                  "answer": "TIME_WAIT", "first_try": first, "first_try_right": first == "TIME_WAIT", "tries": 1}
+        return {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "Prediction", PREDICTION_MIME: record}}
+
+    outputs = {"alice": [answered("TIME_WAIT")], "bob": [answered("CLOSING"), answered("CLOSING")],  # one count each
+               "carol": [answered("CLOSING")], "dave": [answered(None)],  # not answered yet: not counted
+               "mallory": [{"output_type": "display_data", "metadata": {}, "data": {PREDICTION_MIME: "forged"}}]}
+    for student, outs in outputs.items():
+        folder = copy.path("submitted", student, ASSIGNMENT)
+        folder.mkdir(parents=True, exist_ok=True)
+        cell = {"cell_type": "code", "metadata": {}, "source": "predict(...)", "execution_count": 1, "outputs": outs}
+        (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                                                "nbformat_minor": 5}))
+    copy.path("submitted", "trent", ASSIGNMENT).mkdir(parents=True, exist_ok=True)
+    (copy.path("submitted", "trent", ASSIGNMENT) / f"{ASSIGNMENT}.ipynb").write_text("{not json")  # skipped
+    soup = BeautifulSoup(class_report_html(copy, tmp_path / "page.html").read_text(), "html.parser")
+    (row,) = soup.select("#prediction-table tbody tr")
+    cells = [td.text for td in row.select("td")]
+    assert cells == [ASSIGNMENT, "A is in FIN_WAIT_2 when B's FIN arrives. Which <state>?", "TIME_WAIT", "3", "33%",
+                     "CLOSING (2)"]
+
+
+def test_a_class_without_answered_predictions_says_so(page):
+    _, soup = page
+    assert "No submitted notebook holds an answered prediction" in soup.find("section", id="predictions").text
