@@ -68,7 +68,10 @@ def _rule_problem(rule: WriteYourself, bindings: Mapping[str, list[ast.AST]]) ->
             continue
         seen.add(current)
         for node in bindings.get(current, ()):
-            for sub in ast.walk(node):
+            for sub in _walk_code(node):
+                if _own_definition(sub, rule.blocks, bindings):
+                    todo.append(sub.id)  # the learner's own function of that name: read it instead
+                    continue
                 used = _block_used(sub, rule.blocks)
                 if used:
                     via = "" if current == name else f" (through your `{current}`)"
@@ -85,6 +88,25 @@ def _rule_problem(rule: WriteYourself, bindings: Mapping[str, list[ast.AST]]) ->
     return None
 
 
+def _walk_code(node: ast.AST):
+    """ast.walk without docstrings: what a learner writes *about* a block is not a use of it."""
+    docstrings = set()
+    for sub in ast.walk(node):
+        body = getattr(sub, "body", None)
+        if (isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):  # fmt: skip
+            docstrings.add(id(body[0].value))
+    return (sub for sub in ast.walk(node) if id(sub) not in docstrings)
+
+
+def _own_definition(node: ast.AST, blocks: tuple[str, ...], bindings: Mapping[str, list[ast.AST]]) -> bool:
+    """A name spelled like a block but bound, last, by the learner's own def or class."""
+    if not (isinstance(node, ast.Name) and node.id in blocks):
+        return False
+    bound = bindings.get(node.id, ())
+    return bool(bound) and isinstance(bound[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+
+
 def _block_used(node: ast.AST, blocks: tuple[str, ...]) -> str | None:
     if isinstance(node, ast.Name) and node.id in blocks:
         return node.id
@@ -92,8 +114,10 @@ def _block_used(node: ast.AST, blocks: tuple[str, ...]) -> str | None:
         return node.attr
     if isinstance(node, ast.alias) and (node.name.split(".")[-1] in blocks or node.asname in blocks):
         return node.name.split(".")[-1]
-    if isinstance(node, ast.Constant) and isinstance(node.value, str) and any(b in node.value for b in blocks):
-        return next(b for b in blocks if b in node.value)
+    # a string that *is* a block's name (getattr(actions, "send_fin"), import_module(...).send_fin);
+    # a comment-like string merely mentioning one is not a use
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.split(".")[-1] in blocks:
+        return node.value.split(".")[-1]
     return None
 
 

@@ -90,3 +90,22 @@ def test_a_learner_build_carries_the_rule_with_the_visible_checks():
 
     carried = visible.parse(visible.dump(load_manifest("01_active_close"))).cell("test_established_close")
     assert carried.yourself == CELL.yourself and not carried.hidden
+
+
+def test_writing_about_a_block_is_not_using_it():
+    documented = OWN.replace("def established(tcb, ev, profile):\n",
+                             'def established(tcb, ev, profile):\n    """Like send_fin, but mine: no transmit."""\n'
+                             "    # send_fin would do this; I do not call it\n")  # fmt: skip
+    assert own_code_problem(CELL, [documented]) is None
+    looked_up = OWN.replace("fin = tcb.segment(FIN)", 'fin = getattr(actions, "send_fin")(tcb, profile, True)')
+    assert "uses `send_fin`" in own_code_problem(CELL, [looked_up])
+
+
+def test_a_function_of_the_learners_own_named_like_a_block_is_read_not_refused():
+    mine = "def send_fin(tcb):\n    return tcb.segment(FIN), tcb.replace(fin_seq=tcb.snd_nxt)\n"
+    uses_mine = OWN.replace("fin = tcb.segment(FIN)", "fin, _ = send_fin(tcb)")
+    assert own_code_problem(CELL, [mine, uses_mine]) is None
+    wraps_library = "def send_fin(tcb):\n    return actions.send_fin(tcb, None, True)\n"
+    assert "uses `send_fin`" in own_code_problem(CELL, [wraps_library, uses_mine])
+    rebound = "from autograder.learner import send_fin\n"  # the library's again, after the learner's def
+    assert "uses `send_fin`" in own_code_problem(CELL, [mine, rebound, uses_mine])
