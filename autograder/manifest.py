@@ -234,3 +234,10 @@ def course_assignments(course_root: Path | None = None) -> list[str]:
     """The assignments of the course that have a manifest, in order."""
     source = Path(course_root or COURSE) / "source"
     return sorted(p.parent.name for p in source.glob("*/manifest.py")) if source.is_dir() else []
+
+
+def machine_assignments(course_root: Path | None = None) -> list[str]:
+    """The assignments whose exercises are the close machine's handlers: every one with a check
+    other than notebook 07's socket cases, which a machine cannot answer."""
+    return [a for a in course_assignments(course_root)
+            if any(s.kind != "sockets" for c in load_manifest(a, course_root).cells for s in c.hidden)]  # fmt: skip

@@ -17,7 +17,7 @@ import time
 
 from autograder import mutants
 from autograder.checks import CellTests, clear_caches, hidden_suite
-from autograder.manifest import course_assignments, load_manifest
+from autograder.manifest import load_manifest, machine_assignments
 from reference_impl import handlers
 from reference_impl.states import CLOSE_STATES
 
@@ -43,15 +43,10 @@ def visible_cells(learner: dict, assignment: str) -> None:
         tests.check(learner, cell.grade_id)
 
 
-def machine_notebooks() -> list[str]:
-    """Notebooks whose exercises are the close machine (07's socket exercises have their own figures)."""
-    return [a for a in course_assignments() if any(s.kind != "sockets" for c in load_manifest(a).cells for s in c.hidden)]
-
-
 def main() -> None:
     learner = learner_copy()
     quiet = open(os.devnull, "w")  # noqa: SIM115 - the visible cells print their ✓ lines
-    for assignment in machine_notebooks():
+    for assignment in machine_assignments():
         clear_caches()
         saved, sys.stdout = sys.stdout, quiet
         try:
@@ -62,7 +57,7 @@ def main() -> None:
             sys.stdout = saved
         print(f"visible checks {assignment:<22} {cells:>2} cells: {cpu / cells:.3f} s CPU per cell cold, "
               f"{warm_cpu / cells:.3f} s warm  (target ≤ 0.2 s)")
-    for assignment in machine_notebooks():
+    for assignment in machine_assignments():
         clear_caches()  # a fresh grading process computes the reference runs and fixtures it needs
         n = 0
 
@@ -74,7 +69,7 @@ def main() -> None:
         _, warm = timed(run)
         print(f"hidden tests {assignment:<22} {n:>5} cases: {cold:.3f} s CPU cold, {warm:.3f} s warm  "
               f"(target ≤ 0.5 s)")
-    wall, cpu = timed(lambda: [hidden_suite(learner, a) for a in machine_notebooks()])
+    wall, cpu = timed(lambda: hidden_suite(learner))
     print(f"hidden tests of the whole course: {wall:.3f} s wall")
     if "--no-mutants" not in sys.argv:
         processes = min(2, os.cpu_count() or 1)

@@ -26,7 +26,7 @@ from reference_impl.tcb import TCB
 from ..feedback import event_kind
 from ..harness import Guard, LearnerError, Limits, machine_from_namespace, require
 from ..integrity import inspect_submission
-from ..manifest import DEFAULT_PROFILES, CheckSpec, course_assignments, load_manifest
+from ..manifest import DEFAULT_PROFILES, CheckSpec, load_manifest, machine_assignments
 from .results import Case, CheckOutcome
 from .scenario_cases import WRAP_NOTE, ScenarioCase, as_fates, family_cases, family_title, scenario_case
 from .transition_cases import TransitionCase, battery, fixture_for
@@ -242,8 +242,9 @@ def hidden_suite(
     handlers: object, notebook: str | None = None, *, partial: bool = True, fail_fast: bool = False,
     course_root: Path | None = None,
 ) -> CheckOutcome:
-    """Every hidden check of a notebook's manifest (or, without `notebook`, of the whole course's)."""
-    assignments = [notebook] if notebook else course_assignments(course_root)
+    """Every hidden check of a notebook's manifest (or, without `notebook`, of every notebook whose
+    exercises are the machine's handlers: notebook 07's socket cases need socket functions)."""
+    assignments = [notebook] if notebook else machine_assignments(course_root)
     specs = [s for a in assignments for c in load_manifest(a, course_root).cells for s in c.hidden]
     return run_specs(f"hidden tests of {notebook or 'the course'}", specs, handlers, partial=partial,
                      fail_fast=fail_fast)  # fmt: skip
