@@ -40,7 +40,7 @@ CSS = """
 .{uid} .tl-head {{ border: 1px solid #d0d7de; border-radius: 10px; padding: 8px 12px; background: #f6f8fa; min-width: 0; }}
 .{uid} .tl-title {{ font-weight: 600; font-size: 14px; margin-bottom: 6px; }}
 .{uid} .tl-states {{ display: flex; flex-wrap: wrap; justify-content: space-between; gap: 6px 12px; }}
-.{uid} .tl-ep {{ display: flex; align-items: center; gap: 8px; }}
+.{uid} .tl-ep {{ display: flex; flex-wrap: wrap; align-items: center; gap: 2px 8px; }}
 .{uid} .tl-eplabel {{ font-size: 13px; color: #424a53; font-weight: 600; white-space: nowrap; }}
 .{uid} .tl-stack {{ display: grid; }}
 .{uid} .tl-stack > * {{ grid-area: 1 / 1; }}

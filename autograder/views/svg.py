@@ -87,7 +87,10 @@ def render(
     windows = [_window(evs, mark, max_events) for evs in sources]
     names = [""] if reference is None else list(labels)
     if reference is not None and meta[0][1] and meta[1][1] and meta[0][1] != meta[1][1]:
-        names = [f"{n} ({prof})" for n, (_, prof) in zip(names, meta, strict=True)]  # two profiles: say which
+        # two profiles: say which, by base name when that tells them apart (the heading has the rest)
+        short = [prof.split(" + ")[0] for _, prof in meta]
+        shown = short if short[0] != short[1] else [prof for _, prof in meta]
+        names = [f"{n} ({prof})" for n, prof in zip(names, shown, strict=True)]
     heading = title or _default_title(meta)
     geom = Geometry(compact=len(sources) > 1 if compact is None else compact)
     appear, _ = schedule([evs for evs, _, _ in windows])

@@ -107,8 +107,10 @@ def figures() -> list[tuple[str, str]]:
         out.append((f"{name} ({prof}) beside {name} ({profiles[1 - profiles.index(prof)]})",
                     render_svg(trace, reference=other, **hl)))  # fmt: skip
         if prof == "linux":
-            frames, _ = animated_html(trace, other, uid=f"tl-{len(out)}", **hl)
-            out.append((f"{name} widget, side by side", frames))
+            uid = f"tl-{len(out)}"
+            frames, _ = animated_html(trace, other, uid=uid, **hl)
+            # the widget carries its uid as a class, which its CSS is scoped to
+            out.append((f"{name} widget, side by side", f'<div class="{uid}">{frames}</div>'))
     return out
 
 
