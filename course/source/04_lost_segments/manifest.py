@@ -24,6 +24,9 @@ def own_resend(state: State):
 
 
 PROBING = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0, retries=6)
+# The same FIN probing a shut window at its first expiry: the timer backs off from there (at the
+# limit above, both backed-off timeouts are already the maximum).
+FIRST_PROBE = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0)
 
 CELLS = [
     cell("test_fin_wait_1_retransmit", 3,
@@ -38,6 +41,8 @@ CELLS = [
          hidden=[family("fin-retry-limit", k=2, weight=2),
                  family("fin-retry-limit", k=1, wrap=True, weight=1),
                  transition(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT), tcb=PROBING, timers={Timer.RETRANSMIT: 0},
+                            weight=0.25),
+                 transition(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT), tcb=FIRST_PROBE, timers={Timer.RETRANSMIT: 0},
                             weight=0.25)],
          yourself=[own_resend(S.FIN_WAIT_1)]),
     cell("test_fin_wait_1_ack_of_data", 2,
