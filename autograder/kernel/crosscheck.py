@@ -317,13 +317,13 @@ def crosscheck(names: Sequence[str] | None = None, base: Profile = LINUX,
     from ..pipeline.progress import Progress  # instructors' and CI's: the learner build has no pipeline
 
     chosen = list(names or SCENARIOS)
-    progress = Progress(2 * len(chosen), out)
+    progress = Progress(2 * len(chosen), out, unit="step")
     results = {}
     for name, run in run_scenarios(chosen, progress=progress).items():
         results[name] = compare(run, base)
         progress.step(name, "agrees" if results[name].agrees else "disagrees: played again alone")
     replays = [name for name, first in results.items() if not first.agrees]
-    again_progress = Progress(len(replays), out)
+    again_progress = Progress(len(replays), out, unit="replay")
     for name in replays:
         again = compare(run_scenarios([name], workers=1)[name], base)
         again.first_attempt = results[name].report()

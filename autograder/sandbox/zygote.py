@@ -122,9 +122,14 @@ class Child(Launch):
 
     def private_pids(self) -> None:
         linux.unshare(linux.CLONE_NEWPID)
+        said, go = os.pipe()  # as the launcher: the pid frame goes out before the child's report
         child = os.fork()
         if child:
-            self._wait_for(child)  # never returns; dies with the server (its parent)
+            os.close(said)
+            self._wait_for(child, go)  # never returns; dies with the server (its parent)
+        os.close(go)
+        os.read(said, 1)
+        os.close(said)
         linux.die_with_parent()  # until the uid changes (which clears it): then set again
 
     def private_tmp(self) -> None:

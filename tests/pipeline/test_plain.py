@@ -102,7 +102,7 @@ def patched(path: str, value):
 
 
 @pytest.mark.parametrize("path, value, says", [
-    ("state", "SYN_SENT", "returned the next state 'SYN_SENT', which is not a State"),
+    ("state", "SYN_ACKED", "returned the next state 'SYN_ACKED', which is not a State"),
     ("state", "fin_wait_2", "which is not a State"),
     ("state", 3, "which is not a State"),
     ("tcb.snd_nxt", True, "snd_nxt=True is not a 32-bit sequence number"),
