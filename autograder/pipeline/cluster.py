@@ -247,6 +247,9 @@ def grade_on_cluster(address: str, course: Course, assignment: str, todo: list[t
                 try:
                     answer, why = _outcome(f, address)
                 except _Lost:
+                    if client.status == "running" and f.status in ("lost", "pending"):
+                        pending.add(f)  # its result died with the worker that held it: the scheduler grades it again
+                        continue
                     raise _went_away(address, graded, len(todo)) from None
                 graded += 1
                 job = Job(str(course.root), assignment, s, {}, str(batch / "out" / s), "", "", cell_timeout,
@@ -282,7 +285,7 @@ def grade_on_cluster(address: str, course: Course, assignment: str, todo: list[t
 
 
 class _Lost(Exception):
-    """A task's result is gone with the scheduler."""
+    """A task's result is gone: with the worker that held it (the scheduler grades it again) or the scheduler."""
 
 
 def _went_away(address: str, done: int, total: int) -> ClusterError:
@@ -296,9 +299,9 @@ def _outcome(future, address: str) -> tuple[dict | None, str]:
     if status == "finished":
         try:
             return future.result(timeout=CONNECT_SECONDS * 3), ""
-        except Exception as e:  # noqa: BLE001 - the result could not be fetched: the scheduler is gone
+        except Exception as e:  # noqa: BLE001 - the result is gone: with its worker, or with the scheduler
             raise _Lost from e
-    if status == "cancelled":  # the scheduler restarted or went away with the batch
+    if status in ("cancelled", "lost", "pending"):  # lost: the worker holding the result died after it finished
         raise _Lost
     try:
         error = future.exception(timeout=CONNECT_SECONDS)

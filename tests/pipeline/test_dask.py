@@ -166,6 +166,47 @@ def test_a_class_on_dask_scores_as_the_local_pool_even_when_a_worker_dies(classe
     assert sorted(flagged) == classes["flagged"]
 
 
+def _held(address: str) -> dict[str, list[str]]:
+    """Per worker name, the finished tasks whose results it holds (the scheduler's own view)."""
+    from distributed import Client
+
+    def held(dask_scheduler):
+        return {ws.name: [str(ts.key) for ts in ws.has_what] for ws in dask_scheduler.workers.values()}
+
+    with Client(address, timeout=10, set_as_default=False) as c:
+        return c.run_on_scheduler(held)
+
+
+def test_a_worker_dying_with_finished_results_has_them_graded_again(classes):
+    """The worker that holds results the parent has not fetched yet dies: those futures turn 'lost'
+    and the scheduler grades them again on the other worker; none is recorded as a failure."""
+    from autograder.pipeline import autograde
+
+    course = classes["copy"]("holder-dies")
+    cluster = Cluster(classes["tmp"], 2)
+    lines: list[str] = []
+    killed: list[int] = []
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if len(lines) > 1:
+            return
+        deadline = time.monotonic() + 240
+        while sum(map(len, (held := _held(cluster.address)).values())) < N - 1 and time.monotonic() < deadline:
+            time.sleep(0.5)  # the parent reads nothing meanwhile: every other result waits on a worker
+        name, keys = max(held.items(), key=lambda kv: len(kv[1]))
+        cluster.kill(cluster.workers[int(str(name).removeprefix("w"))])
+        killed.append(len(keys))
+
+    try:
+        outcomes = autograde(course, A, cell_timeout=10, scheduler=cluster.address, progress=progress)
+    finally:
+        cluster.stop()
+    assert killed and killed[0] >= 1 and len(lines) == N  # results died with their worker
+    assert all(o.status == "graded" for o in outcomes), [(o.student, o.notes) for o in outcomes]
+    assert scores(course) == scores(classes["local"])
+
+
 def test_a_wrong_scheduler_address_is_one_sentence_and_exit_2(classes, monkeypatch, capsys):
     course = classes["copy"]("wrong-address")
     monkeypatch.setenv("TCPCLOSE_DASK_CONNECT_TIMEOUT", "2")
