@@ -123,9 +123,14 @@ class Launch:
         linux.sethostname("sandbox")
 
     def private_pids(self) -> None:
+        self._fork_as_pid_1()
+
+    def _fork_as_pid_1(self) -> None:
+        """Fork into a new PID namespace; only the child returns, as its PID 1.
+
+        Both processes write to the replies pipe: the child waits until the parent has said its
+        pid, so the grader always reads {"op": "pid"} before {"op": "sandbox"}."""
         linux.unshare(linux.CLONE_NEWPID)
-        # Both processes write to the replies pipe: the child waits until the parent has said its
-        # pid, so the grader always reads {"op": "pid"} before {"op": "sandbox"}.
         said, go = os.pipe()
         child = os.fork()
         if child:
@@ -134,7 +139,6 @@ class Launch:
         os.close(go)
         os.read(said, 1)  # the parent has written the pid frame (or is gone: end of file)
         os.close(said)
-        # from here on this process is PID 1 of the new namespace
 
     def _wait_for(self, child: int, go: int) -> None:
         """The launcher's part outside: say which pid to kill, then wait and pass on the exit status."""
@@ -162,16 +166,7 @@ class Launch:
         """The system's libraries, the interpreter and the learner view, read-only; a private home."""
         if not self.built:
             raise OSError(0, "no mount namespace")
-        for path in SYSTEM_DIRS:
-            self._show(path)
-        os.makedirs(self._at("/etc"), mode=0o755)
-        for name in ETC_FILES:
-            self._show(os.path.join("/etc", name))
-        python = os.path.realpath(self.policy.python)
-        for path in dict.fromkeys((*self.policy.python_dirs, os.path.dirname(os.path.dirname(python)))):
-            self._show(path)
-        self._mkdir(VIEW)
-        linux.bind(self.policy.view, self._at(VIEW))
+        self._show_system()
         self._mkdir(HOME)
         linux.tmpfs(self._at(HOME), self.policy.tmp_size, 0o700, uid=self._uid())
         for src in self.policy.files:
@@ -183,16 +178,7 @@ class Launch:
         for path, size in (("/tmp", self.policy.tmp_size), ("/var/tmp", self.policy.shm_size), ("/run", 1 << 20)):
             self._mkdir(path)
             linux.tmpfs(self._at(path), size, 0o1777)
-        self._mkdir("/dev")
-        linux.tmpfs(self._at("/dev"), 1 << 20, 0o755, noexec=True)
-        for name in DEVICES:
-            target = self._at(f"/dev/{name}")
-            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o666))
-            linux.bind(f"/dev/{name}", target, readonly=False)
-        for name, dest in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                           ("stderr", "/proc/self/fd/2")):  # fmt: skip
-            os.symlink(dest, self._at(f"/dev/{name}"))
-        os.mkdir(self._at("/dev/shm"), 0o1777)
+        self._devices()
         linux.tmpfs(self._at("/dev/shm"), self.policy.shm_size, 0o1777, noexec=True)
 
     def masked_paths(self) -> None:
@@ -232,6 +218,10 @@ class Launch:
     def unprivileged_uid(self) -> None:
         if not self.root_user:
             raise NotNeeded
+        self._become_uid()
+
+    def _become_uid(self) -> None:
+        """Root gives way to the worker slot's own uid, with no supplementary groups."""
         if self.policy.uid is None:
             raise OSError(0, "no uid given to run as")
         os.setgroups([])
@@ -281,6 +271,32 @@ class Launch:
     def _mkdir(self, path: str) -> None:
         os.makedirs(self._at(path), mode=0o755, exist_ok=True)
 
+    def _show_system(self) -> None:
+        """The system's libraries, /etc's few files, the interpreter and the learner view, read-only."""
+        for path in SYSTEM_DIRS:
+            self._show(path)
+        os.makedirs(self._at("/etc"), mode=0o755)
+        for name in ETC_FILES:
+            self._show(os.path.join("/etc", name))
+        python = os.path.realpath(self.policy.python)
+        for path in dict.fromkeys((*self.policy.python_dirs, os.path.dirname(os.path.dirname(python)))):
+            self._show(path)
+        self._mkdir(VIEW)
+        linux.bind(self.policy.view, self._at(VIEW))
+
+    def _devices(self) -> None:
+        """A /dev of its own: the few harmless devices, the fd links and a mount point for /dev/shm."""
+        self._mkdir("/dev")
+        linux.tmpfs(self._at("/dev"), 1 << 20, 0o755, noexec=True)
+        for name in DEVICES:
+            target = self._at(f"/dev/{name}")
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o666))
+            linux.bind(f"/dev/{name}", target, readonly=False)
+        for name, dest in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                           ("stderr", "/proc/self/fd/2")):  # fmt: skip
+            os.symlink(dest, self._at(f"/dev/{name}"))
+        os.mkdir(self._at("/dev/shm"), 0o1777)
+
     def _show(self, path: str) -> None:
         """Make a host path visible at the same place, read-only (a symlink is copied as a symlink)."""
         if not os.path.lexists(path) or any(path.startswith(b.rstrip("/") + "/") for b in self.bound):
@@ -301,7 +317,10 @@ class Launch:
         return self.policy.uid if self.root_user and self.policy.uid is not None else os.getuid()
 
     def _copy_in(self, src: str, dest: str) -> None:
-        fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        self._copy_fd(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), dest)
+
+    def _copy_fd(self, fin: int, dest: str) -> None:
+        """Copy an open file (closed after) to a new file owned by the sandbox's uid."""
         try:
             fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             try:

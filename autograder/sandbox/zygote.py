@@ -46,12 +46,11 @@ else:
 
 from autograder.sandbox import linux
 from autograder.sandbox.defences import DEFENCES
-from autograder.sandbox.launch import ETC_FILES, SYSTEM_DIRS, Launch, NotNeeded, environment, write_frame
+from autograder.sandbox.launch import Launch, NotNeeded, environment, write_frame
 from autograder.sandbox.policy import HOME, VIEW, SandboxPolicy
 
 REQUESTS, REPLIES = 3, 4
 ORDER = {d.name: i for i, d in enumerate(DEFENCES)}
-DEVICES = ("null", "zero", "full", "random", "urandom")
 RUNNER = ("autograder.runner.serve", "autograder.runner.shell", "autograder.runner.calls", "IPython")
 
 
@@ -70,28 +69,10 @@ class Base(Launch):
 
     def minimal_root(self) -> None:
         """As the launcher's, with mount points where each child mounts its own tmpfs and /proc."""
-        for path in SYSTEM_DIRS:
-            self._show(path)
-        os.makedirs(self._at("/etc"), mode=0o755)
-        for name in ETC_FILES:
-            self._show(os.path.join("/etc", name))
-        python = os.path.realpath(self.policy.python)
-        for path in dict.fromkeys((*self.policy.python_dirs, os.path.dirname(os.path.dirname(python)))):
-            self._show(path)
-        self._mkdir(VIEW)
-        linux.bind(self.policy.view, self._at(VIEW))
+        self._show_system()
         for path in (HOME, "/tmp", "/var/tmp", "/run", "/proc"):
             self._mkdir(path)
-        self._mkdir("/dev")
-        linux.tmpfs(self._at("/dev"), 1 << 20, 0o755, noexec=True)
-        for name in DEVICES:
-            target = self._at(f"/dev/{name}")
-            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o666))
-            linux.bind(f"/dev/{name}", target, readonly=False)
-        for name, dest in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                           ("stderr", "/proc/self/fd/2")):  # fmt: skip
-            os.symlink(dest, self._at(f"/dev/{name}"))
-        os.mkdir(self._at("/dev/shm"), 0o1777)
+        self._devices()
         linux.mount("none", self._at("/dev"), None, linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID
                     | linux.MS_NODEV | linux.MS_NOEXEC)  # fmt: skip
         if not self.root_user:
@@ -121,15 +102,7 @@ class Child(Launch):
         self._report_and_run()
 
     def private_pids(self) -> None:
-        linux.unshare(linux.CLONE_NEWPID)
-        said, go = os.pipe()  # as the launcher: the pid frame goes out before the child's report
-        child = os.fork()
-        if child:
-            os.close(said)
-            self._wait_for(child, go)  # never returns; dies with the server (its parent)
-        os.close(go)
-        os.read(said, 1)
-        os.close(said)
+        self._fork_as_pid_1()  # its parent dies with the server
         linux.die_with_parent()  # until the uid changes (which clears it): then set again
 
     def private_tmp(self) -> None:
@@ -157,11 +130,7 @@ class Child(Launch):
     def unprivileged_uid(self) -> None:
         try:
             if self.root_user:
-                if self.policy.uid is None:
-                    raise OSError(0, "no uid given to run as")
-                os.setgroups([])
-                os.setresgid(self.policy.uid, self.policy.uid, self.policy.uid)
-                os.setresuid(self.policy.uid, self.policy.uid, self.policy.uid)
+                self._become_uid()
             linux.drop_capabilities()
             linux.die_with_parent()
         except OSError as e:
@@ -170,17 +139,6 @@ class Child(Launch):
         if not self.root_user:
             raise NotNeeded
 
-    def _copy_fd(self, fin: int, dest: str) -> None:
-        try:
-            fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-            try:
-                while chunk := os.read(fin, 1 << 20):
-                    os.write(fout, chunk)
-                os.fchown(fout, self._uid(), self._uid())
-            finally:
-                os.close(fout)
-        finally:
-            os.close(fin)
 
     def _report_and_run(self) -> None:
         achieved = sorted(set(self.achieved), key=ORDER.__getitem__)
