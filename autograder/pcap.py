@@ -71,10 +71,10 @@ def _frame(ep: str, seq: int, ack: int | None, flags: str, length: int, window: 
     tcp = struct.pack("!HHIIBBHHH", PORTS[ep], PORTS[peer], seq & 0xFFFFFFFF,
                       (ack or 0) & 0xFFFFFFFF, 5 << 4, bits, window, 0, 0) + payload  # fmt: skip
     pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+    tcp = tcp[:16] + struct.pack("!H", internet_checksum(pseudo + tcp)) + tcp[18:]
     # IPv4: version 4, 20-byte header, DF (no fragments), TTL 64, protocol 6 (TCP).
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
     return ip + tcp
 
 
@@ -85,7 +85,7 @@ def _flag_bits(flags: str) -> int:
     return bits
 
 
-def _checksum(data: bytes) -> int:
+def internet_checksum(data: bytes) -> int:
     """The Internet checksum (RFC 1071): one's complement of the one's-complement sum."""
     if len(data) % 2:
         data += b"\0"

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from autograder.pcap import internet_checksum
 from reference_impl.segment import Flags
 from reference_impl.sim import Fate
 
@@ -81,53 +82,35 @@ def window_field(pkt: bytes) -> int:
     return struct.unpack_from("!H", pkt, (pkt[0] & 0x0F) * 4 + 14)[0]
 
 
-def window_scale(pkt: bytes) -> int:
-    """The shift a SYN announces in its window-scale option (RFC 7323 §2.2), 0 without one."""
+def _option(pkt: bytes, kind: int, length: int) -> int | None:
+    """Where the TCP option `kind` of `length` bytes starts in an IPv4 TCP packet (RFC 9293 §3.1), else None."""
     ihl = (pkt[0] & 0x0F) * 4
     end = ihl + (pkt[ihl + 12] >> 4) * 4
     i = ihl + 20
     while i < end:
-        kind = pkt[i]
-        if kind == 0:
+        if pkt[i] == 0:  # end of option list
             break
-        if kind == 1:
+        if pkt[i] == 1:  # no-operation
             i += 1
             continue
         if i + 1 >= end or pkt[i + 1] < 2:
             break
-        if kind == 3 and pkt[i + 1] == 3:
-            return pkt[i + 2]
-        i += pkt[i + 1]
-    return 0
-
-
-def timestamps(pkt: bytes) -> tuple[int, int] | None:
-    """(TSval, TSecr) of the timestamps option (RFC 7323 §3), None without one."""
-    ihl = (pkt[0] & 0x0F) * 4
-    end = ihl + (pkt[ihl + 12] >> 4) * 4
-    i = ihl + 20
-    while i < end:
-        kind = pkt[i]
-        if kind == 0:
-            break
-        if kind == 1:
-            i += 1
-            continue
-        if i + 1 >= end or pkt[i + 1] < 2:
-            break
-        if kind == 8 and pkt[i + 1] == 10:
-            return struct.unpack_from("!II", pkt, i + 2)
+        if pkt[i] == kind and pkt[i + 1] == length:
+            return i
         i += pkt[i + 1]
     return None
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+def window_scale(pkt: bytes) -> int:
+    """The shift a SYN announces in its window-scale option (RFC 7323 §2.2), 0 without one."""
+    at = _option(pkt, 3, 3)
+    return 0 if at is None else pkt[at + 2]
+
+
+def timestamps(pkt: bytes) -> tuple[int, int] | None:
+    """(TSval, TSecr) of the timestamps option (RFC 7323 §3), None without one."""
+    at = _option(pkt, 8, 10)
+    return None if at is None else struct.unpack_from("!II", pkt, at + 2)
 
 
 def build_tcp(src: tuple[str, int], dst: tuple[str, int], seq: int, ack: int, flags: int, window: int,
@@ -139,9 +122,9 @@ def build_tcp(src: tuple[str, int], dst: tuple[str, int], seq: int, ack: int, fl
     tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq % 2**32, ack % 2**32, (5 + len(options) // 4) << 4, flags,
                       window, 0, 0) + options  # fmt: skip
     pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp) + len(payload))
-    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp + payload)) + tcp[18:]
+    tcp = tcp[:16] + struct.pack("!H", internet_checksum(pseudo + tcp + payload)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0x4000, 64, 6, 0, saddr, daddr)
-    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
     return ip + tcp + payload
 
 

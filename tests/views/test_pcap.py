@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from autograder.pcap import ADDRESSES, PORTS, _checksum, read_pcap, trace_pcap
+from autograder.pcap import ADDRESSES, PORTS, internet_checksum, read_pcap, trace_pcap
 from autograder.reference_source import reference_machine
 from reference_impl import scenarios
 from reference_impl.profiles import PROFILES
@@ -58,10 +58,10 @@ def test_one_frame_per_sent_segment_with_the_traces_numbers_and_valid_checksums(
         ip, tcp = frame[:20], frame[20:]
         assert t == r.time, "captured where it leaves the sender, on the virtual clock"
         assert ip[12:16] == bytes(ADDRESSES[r.endpoint]) and ip[16:20] == bytes(ADDRESSES["B" if r.endpoint == "A" else "A"])
-        assert _checksum(ip) == 0, "IPv4 header checksum"
+        assert internet_checksum(ip) == 0, "IPv4 header checksum"
         src = bytes(ADDRESSES[r.endpoint])
         dst = bytes(ADDRESSES["B" if r.endpoint == "A" else "A"])
-        assert _checksum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp) == 0, "TCP checksum"
+        assert internet_checksum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp) == 0, "TCP checksum"
         sport, dport, seq, ack, _, bits, win = struct.unpack("!HHIIBBH", tcp[:16])
         assert (sport, dport) == (PORTS[r.endpoint], PORTS["B" if r.endpoint == "A" else "A"])
         assert (seq, ack, bits, win, len(tcp) - 20) == (r.seq, r.ack or 0, flag_bits(r.flags), wnd, r.len or 0)
