@@ -398,16 +398,22 @@ def encode_step(step: object, limits: Limits = LIMITS) -> dict:
     outputs = step.outputs
     if type(outputs) not in (tuple, list):
         raise PlainError(f"returned outputs of type {type(outputs).__name__}; use a list or tuple of outputs")
-    if len(outputs) > limits.outputs:
-        raise PlainError(f"returned {len(outputs)} outputs (limit {limits.outputs})")
-    encoded = []
-    for i, out in enumerate(outputs, 1):
-        try:
-            encoded.append(encode_output(out, limits))
-        except PlainError as e:
-            raise PlainError(f"returned output #{i} {e.sentence.removeprefix('returned ')}") from None
+    encoded = _each_output(outputs, limits, encode_output)
     tcb = None if step.tcb is None else encode_tcb(step.tcb, limits)
     return {"state": state.name, "outputs": encoded, "tcb": tcb}
+
+
+def _each_output(outputs, limits: Limits, convert) -> list:
+    """Each output converted, within the limit on their number; an error names the output by position."""
+    if len(outputs) > limits.outputs:
+        raise PlainError(f"returned {len(outputs)} outputs (limit {limits.outputs})")
+    converted = []
+    for i, out in enumerate(outputs, 1):
+        try:
+            converted.append(convert(out, limits))
+        except PlainError as e:
+            raise PlainError(f"returned output #{i} {e.sentence.removeprefix('returned ')}") from None
+    return converted
 
 
 def decode_step(d: object, limits: Limits = LIMITS) -> Step:
@@ -417,14 +423,7 @@ def decode_step(d: object, limits: Limits = LIMITS) -> Step:
     outputs = d["outputs"]
     if type(outputs) is not list:
         raise PlainError("returned outputs that are not a list or tuple of outputs")
-    if len(outputs) > limits.outputs:
-        raise PlainError(f"returned {len(outputs)} outputs (limit {limits.outputs})")
-    decoded = []
-    for i, out in enumerate(outputs, 1):
-        try:
-            decoded.append(decode_output(out, limits))
-        except PlainError as e:
-            raise PlainError(f"returned output #{i} {e.sentence.removeprefix('returned ')}") from None
+    decoded = _each_output(outputs, limits, decode_output)
     tcb = None if d["tcb"] is None else decode_tcb(d["tcb"], limits)
     return Step(state, tuple(decoded), tcb)
 
