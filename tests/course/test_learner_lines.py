@@ -21,8 +21,6 @@ from tests.course.conftest import NOTEBOOKS, source_notebook
 
 FLOOR = 10
 BELOW_FLOOR = {
-    "03_simultaneous_close": "8 new lines: the crossing decision and CLOSING's events; the rest of CLOSING is "
-                             "notebook 1's and 2's lines again",
     "05_time_wait": "3 new lines: fin_again, the check of the peer's FIN again; the rest of time_wait is notebook 4's",
 }  # fmt: skip
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"

@@ -17,8 +17,11 @@ FIN_ACK = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # acknowledges A'
 FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 DATA_THEN_FIN = TCB(snd_una=100, snd_nxt=201, rcv_nxt=301, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
-# The crossing is this notebook's: notebook 1's building block for it would decide for the learner.
-CROSSING = [yourself(S.FIN_WAIT_1, "fin_crossed", what="decide between TIME_WAIT and CLOSING when the FINs cross")]
+# The crossing is this notebook's: notebook 1's building blocks for it (taking the FIN in, deciding) would do
+# it for the learner.
+CROSSING = [yourself(S.FIN_WAIT_1, "take_text", "fin_crossed",
+                     what="take in the text and the peer's FIN (RCV.NXT past it, its ACK) and decide between "
+                          "TIME_WAIT and CLOSING")]
 
 CELLS = [
     cell("test_fin_wait_1_fin", 2,
