@@ -28,6 +28,34 @@ Runner = Callable[..., object]
 SPEEDS = (("½×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
 PICKER_LOSSES = 2  # the network picker offers every pattern of up to this many lost segments
 
+# Accessible names for the two controls ipywidgets 8.1 leaves unnamed: the Play widget's icon
+# buttons (play/pause, stop, repeat) and the slider's handle (role slider; the "step" label is
+# not tied to it). ipywidgets offers no attribute for either, so a hidden image that fails to
+# decode runs this once per widget: it names them, and names them again whenever the front end
+# redraws them or swaps the play icon for pause. No request leaves the page ("data:," is local).
+_CONTROL_NAMES = """(function (img) {
+  var tries = 0;
+  var names = [["fa-play", "play"], ["fa-pause", "pause"], ["fa-stop", "stop and go back to the start"],
+               ["fa-retweet", "repeat"]];
+  function name(el, text) { if (el.getAttribute("aria-label") !== text) el.setAttribute("aria-label", text); }
+  function label(root) {
+    root.querySelectorAll(".widget-play button").forEach(function (b) {
+      var icon = b.querySelector("i");
+      names.forEach(function (n) { if (icon && icon.classList.contains(n[0])) name(b, n[1]); });
+    });
+    root.querySelectorAll(".tl-step .noUi-handle").forEach(function (h) { name(h, "step"); });
+  }
+  (function start() {
+    var root = img.closest(".tcp-timeline-widget");
+    if (!root) { if (tries++ < 200) setTimeout(start, 50); return; }
+    if (root.dataset.tlNamed) return;
+    root.dataset.tlNamed = "1";
+    label(root);
+    new MutationObserver(function () { label(root); })
+      .observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ["class"]});
+  })();
+})(this)"""
+
 
 def reference_run(name: str, profile: object, lose: tuple[str, ...] = ()) -> object:
     """The reference close machine on a catalogue scenario (profile: a name or a Profile),
@@ -129,11 +157,13 @@ class Timeline(widgets.VBox):
         self.frames = widgets.HTML()
         self.frames.add_class("tl-frames")
         self.kernel_step = widgets.HTML(layout=widgets.Layout(height="0px", overflow="hidden"))
+        self.names = widgets.HTML(f'<img alt="" src="data:," onerror="{html.escape(_CONTROL_NAMES)}">',
+                                  layout=widgets.Layout(height="0px", overflow="hidden"))  # fmt: skip
         self.slider.observe(self._on_step, "value")
         controls = widgets.HBox([self.play, self.slider, self.back, self.fwd, self.speed],
                                 layout=widgets.Layout(flex_flow="row wrap", align_items="center"))  # fmt: skip
         self.download = widgets.HTML()
-        rows: list[widgets.Widget] = [controls, self.frames, self.download, self.kernel_step]
+        rows: list[widgets.Widget] = [controls, self.frames, self.download, self.kernel_step, self.names]
         self.pickers: widgets.HBox | None = None
         if learner is None:
             from reference_impl import scenarios

@@ -165,9 +165,9 @@ def test_timeline_plays_and_scrubs(server, browser, screenshots):
         # Play at 4x advances frames, and the state labels follow.
         widget.get_by_role("button", name="4×").click()
         page.wait_for_timeout(300)  # the speed goes through the kernel
-        widget.locator(".widget-play button:has(.fa-play)").click()
+        widget.get_by_role("button", name="play", exact=True).click()
         page.wait_for_timeout(1600)
-        widget.locator(".widget-play button:has(.fa-pause)").click()
+        widget.get_by_role("button", name="pause", exact=True).click()  # the same button, renamed while playing
         played = snapshot(page, uid)
         assert played["step"] >= 3, f"play did not advance: {played}"
         assert played["k"] == played["step"], f"the picture is not on the slider's step: {played}"
@@ -260,18 +260,19 @@ def test_timeline_is_named_and_works_from_the_keyboard(server, browser, screensh
         run_all_until(page, widget.locator("svg.tcp-timeline"))
         uid = widget.evaluate("el => [...el.classList].find(c => /^tl-[0-9a-f]{10}$/.test(c))")
 
-        # Known gaps upstream (ipywidgets 8.1): the Play widget's icon buttons and the slider's
-        # handle carry no accessible name (the "step" label is not tied to the handle). The
-        # named buttons "◀ step" / "step ▶" and the text tables are the path that does not need them.
+        # ipywidgets 8.1 leaves the Play widget's icon buttons and the slider's handle unnamed;
+        # the widget names them itself (timeline._CONTROL_NAMES), so every control has a name.
         tree = widget.aria_snapshot()
         assert "Press ▶ to play" not in tree, "the stacked frames are hidden from screen readers"
-        for role, name in (("img", "lost-final-ack"), ("slider", ""), ("combobox", "scenario"),
+        for role, name in (("img", "lost-final-ack"), ("slider", "step"), ("button", "play"),
+                           ("button", "stop and go back to the start"), ("combobox", "scenario"),
                            ("combobox", "network loses"), ("button", "◀ step"), ("button", "step ▶"),
                            ("button", "rfc9293"), ("button", "linux"), ("link", "Your implementation as a pcap"),
                            ("link", "Reference as a pcap")):  # fmt: skip
-            assert f"- {role}" in tree and name in tree, f"no {role} named {name!r} in:\n{tree}"
+            assert re.search(rf'- {role} "[^"\n]*{re.escape(name)}', tree), f"no {role} named {name!r} in:\n{tree}"
         controls = page.evaluate(CONTROLS_JS, uid)
-        unnamed = [c for c in controls if not c["name"] and not c["play"] and c["role"] != "slider"]
+        assert sum(c["play"] for c in controls) == 3 and any(c["role"] == "slider" for c in controls), controls
+        unnamed = [c for c in controls if not c["name"]]
         assert not unnamed, f"controls without a name: {unnamed}"
         assert all(c["focusable"] for c in controls if c["tag"] != "input" or c["name"]), controls
 
