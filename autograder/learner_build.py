@@ -8,7 +8,7 @@ A view is an importable directory holding `reference_impl/` and `autograder/` as
 have them. What goes in is decided file by file (LEARNER_FILES, INSTRUCTOR_FILES below): a module
 that is in neither list stops the build, so a new instructor-only file can never slip into a
 lab's image unnoticed. Left out: the reference's handlers (the answer key), the grading pipeline,
-the sandbox, the mutants, this builder, and the course source (solutions, hidden tests,
+the sandbox, this builder, and the course source (solutions, hidden tests,
 manifests). Each notebook's visible checks go in as data (`autograder.visible`), never the hidden
 ones; with recordings, so does the recorded reference (`autograder.recorded`: every handler call
 the reference made in the course's runs, with its answer).
@@ -55,7 +55,6 @@ LEARNER_FILES = (
 INSTRUCTOR_FILES = (
     "reference_impl/handlers.py",  # the answer key
     "reference_impl/opening.py",  # the opening states' handlers: the recorded reference plays them
-    "autograder/mutants.py",  # rewrites the reference's source
     "autograder/production_hidden.py",  # notebook 07's hidden socket cases
     "autograder/pipeline/*",  # nbgrader workflow, hidden tests, gradebook
     "autograder/grading_commands.py",

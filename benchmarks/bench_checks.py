@@ -14,12 +14,15 @@ import inspect
 import os
 import sys
 import time
+from pathlib import Path
 
-from autograder import mutants
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the mutation tool lives with the tests
+
 from autograder.checks import CellTests, clear_caches, hidden_suite
 from autograder.manifest import load_manifest, machine_assignments
 from reference_impl import handlers
 from reference_impl.states import CLOSE_STATES
+from tests.mutation import mutants
 
 
 def learner_copy() -> dict:

@@ -1,7 +1,7 @@
 """The packages as the grading sandbox sees them: the learner view, without recordings.
 
 The sandbox shows learner code only this directory of the course's code: `reference_impl`
-without its handlers and `autograder` without the pipeline, the sandbox, the mutants and every
+without its handlers and `autograder` without the pipeline, the sandbox and every
 recorded reference run, so a handler that tries to delegate to the reference finds nothing
 there. `real_package_dirs` names what the sandbox must mask wherever it would show.
 """
@@ -35,7 +35,7 @@ def grading_view(dest: Path) -> Path:
     return view
 
 
-LEFT_OUT = ("reference_impl/handlers.py", "autograder/pipeline", "autograder/sandbox", "autograder/mutants.py",
+LEFT_OUT = ("reference_impl/handlers.py", "autograder/pipeline", "autograder/sandbox",
             "autograder/grading_commands.py", "autograder/learner_build.py", "autograder/recording.py",
             "autograder/checks_old.py", "autograder/_recorded", "autograder/_visible")  # fmt: skip
 

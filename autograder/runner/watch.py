@@ -17,11 +17,11 @@ import os
 import sys
 from types import ModuleType
 
-FORBIDDEN_IMPORTS = ("reference_impl.handlers", "autograder.pipeline", "autograder.mutants", "autograder.manifest",
+FORBIDDEN_IMPORTS = ("reference_impl.handlers", "autograder.pipeline", "autograder.manifest",
                      "autograder.reference_source", "autograder.sandbox", "autograder.runner", "nbgrader", "tests",
                      "tcpclose_manifest")  # fmt: skip
 SECRET_NAMES = ("handlers.py", "gradebook.db", "manifest.py", "nbgrader_config.py", "mutants.py")
-ANSWER_FILES = ("reference_impl/handlers.py", "autograder/mutants.py")  # never in the view: looking is telling
+ANSWER_FILES = ("reference_impl/handlers.py",)  # never in the view: looking is telling
 PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty")
 CTYPES_EVENTS = ("ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.string_at", "ctypes.wstring_at")
 GC_EVENTS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents")

@@ -19,7 +19,7 @@ from reference_impl.profiles import LINUX, RFC9293
 from tests.learner_build.conftest import run_json_on, run_on
 
 SOURCE = PACKAGES / "course" / "source"
-INSTRUCTOR_ONLY = ("reference_impl/handlers.py", "autograder/mutants.py", "autograder/learner_build.py",
+INSTRUCTOR_ONLY = ("reference_impl/handlers.py", "autograder/production_hidden.py", "autograder/learner_build.py",
                    "autograder/recording.py", "autograder/grading_commands.py")  # fmt: skip
 
 

@@ -5,11 +5,13 @@ Slow by design (~1-2 min on 2 cores): it grades ~700 mutants with the whole cour
 
 from __future__ import annotations
 
+import ast
 import os
 from collections import Counter
 
-from autograder import mutants
 from autograder.checks import hidden_suite
+from reference_impl.states import CLOSE_STATES
+from tests.mutation import mutants
 
 
 def test_the_operators_cover_what_the_issue_asks_for():
@@ -29,6 +31,18 @@ def test_a_mutant_differs_from_the_reference_in_one_place_only():
     rfc1337 = next(m for m in mutants.generate() if m.operator == "negate" and "rfc1337" in m.context)
     failures = hidden_suite(mutants.build(rfc1337), fail_fast=True).failures
     assert failures and "TIME_WAIT" in failures[0].message
+
+
+def test_no_hidden_case_reaches_a_handlers_fall_through_return():
+    """The fall-through returns are never mutated (mutants.FALL_THROUGH says why each is unreachable):
+    a reference whose fall-throughs raise still passes every hidden case."""
+    result = hidden_suite(mutants.build(fall_through_raises=True))
+    assert not result.failures, result.failures[0].message
+    assert set(mutants.FALL_THROUGH) == set(CLOSE_STATES)
+    tree = ast.parse(mutants.SOURCES["handlers"].read_text())
+    last = {fn.name: fn.body[-1].lineno for fn in tree.body if isinstance(fn, ast.FunctionDef)}
+    inside = [m.key for m in mutants.generate() if m.module == "handlers" and m.line == last[m.function]]
+    assert not inside, inside
 
 
 def test_the_hidden_suite_kills_every_non_equivalent_mutant(capsys):

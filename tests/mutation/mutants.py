@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from autograder.harness import LearnerMachine, Limits, machine_from_namespace
 from reference_impl import actions, handlers
 from reference_impl.segment import ACK, FIN, MOD, Segment
 from reference_impl.states import CLOSE_STATES, State, Step, Timer
-
-from .harness import LearnerMachine, Limits, machine_from_namespace
 
 SOURCES = {"actions": Path(actions.__file__), "handlers": Path(handlers.__file__)}
 OUTPUT_NAMES = {"Send", "StartTimer", "CancelTimer", "DeliverData", "DeliverEOF", "Error"}
@@ -55,11 +54,12 @@ class Mutant:
     original: str  # the source text of the node changed
     variant: str  # what it becomes
     node_index: int  # position of the node in ast.walk order of the module
-    context: str = ""  # the source line, or "the fall-through return"; "#2" when it repeats
+    context: str = ""  # the enclosing statement as its syntax tree prints it; "#2" when it repeats
 
     @property
     def key(self) -> str:
-        """A name that survives unrelated edits elsewhere in the file (no line number)."""
+        """A name that survives unrelated edits: no line number, and the statement is printed from its
+        syntax tree, so comments and formatting do not change it."""
         return f"{self.module}.{self.function}: {self.operator} `{self.original}` in {self.context} → {self.variant}"
 
     @property
@@ -141,14 +141,46 @@ def _reached_blocks() -> frozenset[str]:
     return frozenset(reached)
 
 
-def _excluded(fn_body_nodes: ast.AST) -> set[int]:
-    """Nodes that are not behaviour: annotations and the HANDLERS table's keys."""
+def _excluded(tree: ast.Module, module: str) -> set[int]:
+    """Nodes that are not behaviour: annotations, and each handler's fall-through return (FALL_THROUGH)."""
     skip: set[int] = set()
-    for node in ast.walk(fn_body_nodes):
+    for node in ast.walk(tree):
         for ann in [getattr(node, "annotation", None), getattr(node, "returns", None)]:
             if ann is not None:
                 skip |= {id(n) for n in ast.walk(ann)}
+    if module == "handlers":
+        for fn in tree.body:
+            last = fn.body[-1] if isinstance(fn, ast.FunctionDef) else None
+            if isinstance(last, ast.Return) and State.__members__.get(fn.name.upper()) in FALL_THROUGH:
+                skip |= {id(n) for n in ast.walk(last)}
     return skip
+
+
+def _statements(tree: ast.Module) -> dict[int, str]:
+    """id(node) → the statement it sits in, printed from the syntax tree (for a compound statement,
+    its header: `if ...:`, `match ...:`, `case ... if ...:`)."""
+    out: dict[int, str] = {}
+
+    def mark(nodes, text: str) -> None:
+        for part in nodes:
+            for n in ast.walk(part):
+                out.setdefault(id(n), " ".join(text.split()))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If | ast.While):
+            header = f"{'if' if isinstance(node, ast.If) else 'while'} {ast.unparse(node.test)}:"
+            out[id(node)] = header  # the negate operator turns the statement itself
+            mark([node.test], header)
+        elif isinstance(node, ast.For):
+            mark([node.target, node.iter], f"for {ast.unparse(node.target)} in {ast.unparse(node.iter)}:")
+        elif isinstance(node, ast.Match):
+            mark([node.subject], f"match {ast.unparse(node.subject)}:")
+        elif isinstance(node, ast.match_case):
+            guard = f" if {ast.unparse(node.guard)}" if node.guard else ""
+            mark([node.pattern, *([node.guard] if node.guard else [])], f"case {ast.unparse(node.pattern)}{guard}:")
+        elif isinstance(node, ast.stmt) and not hasattr(node, "body"):
+            mark([node], ast.unparse(node))
+    return out
 
 
 _COMPARE_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
@@ -162,7 +194,7 @@ def _sites(module: str) -> Iterator[tuple[int, ast.AST, str, str]]:
     """(node index, node, operator, variant) for every mutation of the module."""
     tree = _tree(module)
     owner = _functions(tree)
-    skip = _excluded(tree)
+    skip = _excluded(tree, module)
     reached = _reached_blocks() if module == "actions" else None
     for index, node in enumerate(ast.walk(tree)):
         if id(node) not in owner or id(node) in skip or (reached is not None and owner[id(node)] not in reached):
@@ -215,14 +247,13 @@ def generate() -> tuple[Mutant, ...]:
     for module in SOURCES:
         tree = _tree(module)
         owner = _functions(tree)
-        lines = SOURCES[module].read_text().splitlines()
-        last = {fn.body[-1].lineno for fn in tree.body if isinstance(fn, ast.FunctionDef)}
+        statement = _statements(tree)
         by_index = list(ast.walk(tree))
         seen: dict[tuple, set[int]] = {}
         for index, _node, operator, variant in _sites(module):
             node = by_index[index]
             line = getattr(node, "lineno", None) or node.target.lineno
-            text = "the fall-through return" if line in last else f"`{lines[line - 1].strip()}`"
+            text = f"`{statement[id(node)]}`"
             same = seen.setdefault((owner[id(node)], operator, _snippet(node), text, variant), set())
             same.add(index)
             context = text + (f" #{len(same)}" if len(same) > 1 else "")
@@ -294,10 +325,20 @@ def _exec(module: str, tree: ast.Module) -> dict:
     return ns
 
 
-def build(m: Mutant) -> dict[State, Callable]:
-    """The mutant as a machine table: State → handler, with dropped outputs filtered out."""
+def build(m: Mutant | None = None, *, fall_through_raises: bool = False) -> dict[State, Callable]:
+    """The mutant as a machine table: State → handler, with dropped outputs filtered out.
+
+    Without a mutant, the reference itself; with fall_through_raises, each handler's fall-through
+    return (FALL_THROUGH) raises instead, to show that no case of the hidden suite reaches it."""
     trees = {name: copy.deepcopy(_pristine(name)) for name in SOURCES}
-    _apply(trees[m.module], m)
+    if m is not None:
+        _apply(trees[m.module], m)
+    if fall_through_raises:
+        for fn in trees["handlers"].body:
+            if isinstance(fn, ast.FunctionDef) and State.__members__.get(fn.name.upper()) in FALL_THROUGH:
+                fn.body[-1] = ast.copy_location(ast.parse(f"raise AssertionError('{fn.name}: fall-through')").body[0],
+                                                fn.body[-1])  # fmt: skip
+        ast.fix_missing_locations(trees["handlers"])
     acts = _exec("actions", trees["actions"])
     hands = _exec("handlers", trees["handlers"])
     for node in trees["handlers"].body:  # the handlers use the (possibly mutated) building blocks
@@ -322,10 +363,11 @@ def _filtered(fn: Callable) -> Callable:
 # ---- equivalent mutants, each with its reason ------------------------------------------------
 
 # Each handler ends with a fall-through `return Step(<same state>, (), tcb)` for a stimulus no
-# `case` matched. Every app call and every arrival has a case in every state, so only a Timeout
-# can fall through, and the simulator delivers a Timeout only for a timer that is running. Which
-# timers can run in each state, and why none of them reaches the fall-through:
-_FALL_THROUGH = {
+# `case` matched. It is never mutated: every app call and every arrival has a case in every state,
+# so only a Timeout can fall through, and the simulator delivers a Timeout only for a timer that is
+# running. Which timers can run in each state, and why none of them reaches the fall-through (the
+# mutation test checks the hidden suite never takes it):
+FALL_THROUGH = {
     State.ESTABLISHED: "only RETRANSMIT can run in ESTABLISHED (DELAYED_ACK starts only with the move "
     "to CLOSE_WAIT; TIME_WAIT and FIN_WAIT_2 belong to later states), and its case handles it",
     State.FIN_WAIT_1: "only RETRANSMIT can run in FIN_WAIT_1 (it is entered from ESTABLISHED, which arms "
@@ -343,16 +385,10 @@ _FALL_THROUGH = {
 }
 
 EQUIVALENT: dict[str, str] = {
-    f"handlers.{state.value.lower()}: state `State.{state.name}` in the fall-through return → State.{other.name}":
-    f"unreachable: {reason}; so no run can ever take this return"
-    for state, reason in _FALL_THROUGH.items() for other in CLOSE_STATES if other is not state
-}
-EQUIVALENT |= {
     "actions.take_text: const `0` in `outputs.insert(0, Send(tcb.ack()))` → 1":
         "the ACK moves after the first delivery in the same step; within a step only the order of "
         "segments is observable, and this list holds one segment",
-    "handlers.close_wait: const `0` in `outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))  # the FIN "
-    "carries the ACK` → 1":
+    "handlers.close_wait: const `0` in `outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))` → 1":
         "the cancel of DELAYED_ACK moves after the FIN in the same step; a timer cancel and a segment "
         "of the same instant commute",
     "handlers.fin_wait_2: boolop `tcb.orphaned and profile.fin_wait_2_timeout is not None` in "
@@ -364,8 +400,7 @@ EQUIVALENT |= {
     "reading=not rdwr)` → without not":
         "`reading` only sets refuses_data, which screen reads for data beyond RCV.NXT; in LAST_ACK the peer's "
         "FIN has been taken, so no data can come after it",
-    "handlers.close_wait: const `0` in `outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))  # the data carries "
-    "the ACK` → 1":
+    "handlers.close_wait: const `0` in `outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))` #2 → 1":
         "the cancel of DELAYED_ACK moves after the data segment in the same step; a timer cancel and a segment "
         "of the same instant commute",
 }  # fmt: skip
@@ -393,7 +428,7 @@ def machine(m: Mutant) -> LearnerMachine:
 
 def grade(m: Mutant) -> Outcome:
     """Grade one mutant with the whole course's hidden tests, stopping at the first failure."""
-    from .checks import hidden_suite
+    from autograder.checks import hidden_suite
 
     failures = hidden_suite(machine(m), partial=True, fail_fast=True).failures
     return Outcome(m, bool(failures), failures[0].name if failures else "")
@@ -406,7 +441,7 @@ def run_all(mutants: tuple[Mutant, ...] | None = None, processes: int = 1) -> li
         return [grade(m) for m in mutants]
     import multiprocessing
 
-    from .checks import hidden_suite
+    from autograder.checks import hidden_suite
 
     hidden_suite(machine(mutants[0]), partial=True)  # warm the reference caches before forking
     with multiprocessing.get_context("fork").Pool(processes) as pool:
