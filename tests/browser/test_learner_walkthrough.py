@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO, _stop, start_server
-from .test_timeline_browser import known_upstream, run_all_until
+from .test_timeline_browser import ours, page_error, run_all_until
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,7 @@ def open_notebook(browser, lab, name: str):
     # the first one's layout and Run All lands in the wrong notebook.
     page = browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(f"page error: {e.message}"))
+    page.on("pageerror", lambda e: errors.append(page_error(e)))
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
     workspace = name.removesuffix(".ipynb")
     url = f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}"
@@ -51,7 +51,7 @@ def open_notebook(browser, lab, name: str):
 
 def real_errors(errors: list[str]) -> list[str]:
     # The server answers 404 for a few optional lab resources (e.g. a workspace); not ours.
-    return [e for e in errors if not known_upstream("lab", e) and "404" not in e]
+    return [e for e in ours("lab", errors) if "404" not in e]
 
 
 def test_a_learner_predicts_watches_and_reads_the_first_failed_check(lab, browser, screenshots):

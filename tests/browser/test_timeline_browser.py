@@ -99,14 +99,59 @@ SYNC_STEP_JS = """
 """
 
 
-def known_upstream(app: str, error: str) -> bool:
-    """Errors Jupyter itself logs on a plain page load, unrelated to the widget.
+SETTINGS_RACE = "Cannot read properties of undefined (reading 'schema')"
 
-    Notebook 7's shortcuts plugin races the settings registry at startup
-    (jupyter/notebook#7862): "Cannot read properties of undefined (reading 'schema')"
-    thrown from notebook_core, before any cell has run.
+
+def page_error(e) -> str:
+    """A page error with its whole stack, so a filter can tell one upstream error from another."""
+    frames = [f.strip() for f in (e.stack or "").splitlines()[1:]]
+    return f"page error: {e.message}\n    " + "\n    ".join(frames)
+
+
+def ours(app: str, errors: list[str]) -> list[str]:
+    """The errors a page logged, less the one Notebook 7.6 throws itself on every page load.
+
+    That one is a race in JupyterLab 4.6's keyboard-shortcuts plugin, which Notebook 7.6.5 bundles
+    (jupyter/notebook#7862, open): since jupyterlab/jupyterlab#18163 (4.6.0) the plugin waits for
+    the editor services before it starts, connects to the settings registry's pluginChanged and only
+    then loads its own settings; Notebook's document manager plugin loads its settings (they have a
+    transform step, so they are loaded late) inside that window, and the handler reads
+    registry.plugins['@jupyterlab/shortcuts-extension:shortcuts'].schema, still undefined. Nothing
+    is lost: the shortcuts load a moment later from every plugin's schema. No page_config or
+    setting moves either plugin, and the Notebook release that bundles JupyterLab 4.5 would need
+    JupyterLab 4.5 beside it. So exactly that error is dropped: in Notebook 7 only, that message,
+    thrown from notebook_core by a signal emitted inside the settings registry's load, once.
+    Every other page error, and a second one of these, fails the test.
     """
-    return app == "notebook" and "reading 'schema'" in error and "notebook_core" in error
+    out, dropped = [], False
+    for e in errors:
+        lines = e.splitlines()
+        race = (app == "notebook" and not dropped and lines[0] == f"page error: {SETTINGS_RACE}"
+                and len(lines) > 1 and "/static/notebook/notebook_core." in lines[1]
+                and any(".emit (" in f for f in lines[2:]) and any(".load (" in f for f in lines[2:]))  # fmt: skip
+        dropped |= race
+        if not race:
+            out.append(e)
+    return out
+
+
+# The race as Notebook 7.6.5 logs it (chromium, a plain page load), stack as page_error() keeps it.
+RACE = """page error: Cannot read properties of undefined (reading 'schema')
+    at http://127.0.0.1:1/static/notebook/notebook_core.c9a6d9df5de5df84.js?v=c9a6d9df5de5df84:501:207
+    at d (http://127.0.0.1:1/static/notebook/notebook_core.c9a6d9df5de5df84.js?v=c9a6d9df5de5df84:509:200027)
+    at e.emit (http://127.0.0.1:1/static/notebook/notebook_core.c9a6d9df5de5df84.js?v=c9a6d9df5de5df84:509:199760)
+    at o.emit (http://127.0.0.1:1/static/notebook/notebook_core.c9a6d9df5de5df84.js?v=c9a6d9df5de5df84:509:197747)
+    at _.load (http://127.0.0.1:1/static/notebook/notebook_core.c9a6d9df5de5df84.js?v=c9a6d9df5de5df84:483:8842)
+    at async Promise.all (index 0)"""
+
+
+def test_only_notebooks_settings_race_is_forgiven():
+    widget_error = "page error: Cannot read properties of undefined (reading 'schema')\n    at widget.js:1:1"
+    assert ours("notebook", [RACE]) == []
+    assert ours("lab", [RACE]) == [RACE], "JupyterLab does not have the race: there it is an error"
+    assert ours("notebook", [RACE, RACE]) == [RACE], "it happens once per page load"
+    assert ours("notebook", [widget_error]) == [widget_error], "the same message from elsewhere counts"
+    assert ours("notebook", [RACE.replace("_.load", "_.set")]) != [], "not from the registry's load: counts"
 
 
 def click_step(page, widget, step: int, last: int) -> None:
@@ -145,7 +190,7 @@ def test_timeline_plays_and_scrubs(server, browser, screenshots):
     page = browser.new_page(viewport={"width": 1700, "height": 1150})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e.message} at {(e.stack or '').splitlines()[1:2]}"))
+    page.on("pageerror", lambda e: errors.append(page_error(e)))
     try:
         page.goto(server.page_url("timeline.ipynb"), wait_until="domcontentloaded", timeout=60_000)
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
@@ -204,8 +249,7 @@ def test_timeline_plays_and_scrubs(server, browser, screenshots):
         early = snapshot(page, uid)
         assert early["step"] == early["k"] == 7 and early["states"][0][0] == "FIN_WAIT_2", early
 
-        ours = [e for e in errors if not known_upstream(server.app, e)]
-        assert not ours, "JavaScript errors:\n" + "\n".join(ours)
+        assert not ours(server.app, errors), "JavaScript errors:\n" + "\n".join(ours(server.app, errors))
     finally:
         page.close()
 
@@ -252,7 +296,7 @@ def test_timeline_is_named_and_works_from_the_keyboard(server, browser, screensh
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e.message} at {(e.stack or '').splitlines()[1:2]}"))
+    page.on("pageerror", lambda e: errors.append(page_error(e)))
     try:
         page.goto(server.page_url("timeline.ipynb"), wait_until="domcontentloaded", timeout=60_000)
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
@@ -309,7 +353,6 @@ def test_timeline_is_named_and_works_from_the_keyboard(server, browser, screensh
         table.wait_for(timeout=5_000)
         assert table.locator("tr").count() == 1 + 4
         widget.screenshot(path=str(screenshots / f"{server.app}-timeline-keyboard.png"))
-        ours = [e for e in errors if not known_upstream(server.app, e)]
-        assert not ours, "JavaScript errors:\n" + "\n".join(ours)
+        assert not ours(server.app, errors), "JavaScript errors:\n" + "\n".join(ours(server.app, errors))
     finally:
         page.close()
