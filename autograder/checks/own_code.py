@@ -31,8 +31,11 @@ import ast
 import inspect
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from types import FunctionType
+
+from reference_impl.profiles import Profile
 
 from ..manifest import TestCell, WriteYourself
 
@@ -40,6 +43,9 @@ from ..manifest import TestCell, WriteYourself
 DYNAMIC = {"eval", "exec", "compile", "globals", "vars", "locals", "__import__", "getattr", "import_module",
            "__getattribute__", "__dict__"}  # fmt: skip
 _OWN = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "reference_impl")
+# Profile options that share a building block's name (profile.timewait_state_process says whether to
+# take TIME_WAIT by Linux's rules; timewait_state_process is the block that does): reading one is no use.
+PROFILE_OPTIONS = frozenset(f.name for f in fields(Profile))
 
 
 def own_code_problem(cell: TestCell, code: Sequence[str]) -> str | None:
@@ -68,7 +74,10 @@ def _rule_problem(rule: WriteYourself, bindings: Mapping[str, list[ast.AST]]) ->
             continue
         seen.add(current)
         for node in bindings.get(current, ()):
+            options = _option_reads(node)
             for sub in _walk_code(node):
+                if id(sub) in options:
+                    continue
                 if _own_definition(sub, rule.blocks, bindings):
                     todo.append(sub.id)  # the learner's own function of that name: read it instead
                     continue
@@ -97,6 +106,17 @@ def _walk_code(node: ast.AST):
                 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):  # fmt: skip
             docstrings.add(id(body[0].value))
     return (sub for sub in ast.walk(node) if id(sub) not in docstrings)
+
+
+def _option_reads(node: ast.AST) -> set[int]:
+    """The nodes of `profile.<option>` in `node`, where `profile` is a parameter and the attribute is
+    read, not called: a Profile option named like a block, not the block (a module's block taken by
+    attribute, `A.send_fin`, still counts: A is no parameter)."""
+    params = {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+    called = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return {id(n) for n in ast.walk(node)
+            if isinstance(n, ast.Attribute) and n.attr in PROFILE_OPTIONS and isinstance(n.value, ast.Name)
+            and n.value.id in params and id(n) not in called}  # fmt: skip
 
 
 def _own_definition(node: ast.AST, blocks: tuple[str, ...], bindings: Mapping[str, list[ast.AST]]) -> bool:

@@ -109,3 +109,28 @@ def test_a_function_of_the_learners_own_named_like_a_block_is_read_not_refused()
     assert "uses `send_fin`" in own_code_problem(CELL, [wraps_library, uses_mine])
     rebound = "from autograder.learner import send_fin\n"  # the library's again, after the learner's def
     assert "uses `send_fin`" in own_code_problem(CELL, [mine, rebound, uses_mine])
+
+
+TW_LINUX = load_manifest("05_time_wait").cell("test_time_wait_linux")
+TW_OWN = '''
+def linux_time_wait(tcb, seg, profile):
+    return Step(State.TIME_WAIT, [Send(tcb.ack())], tcb)
+
+def time_wait(tcb, ev, profile):
+    if profile.timewait_state_process:
+        return linux_time_wait(tcb, ev.segment, profile)
+    return Step(State.TIME_WAIT, [], tcb)
+'''
+
+
+@pytest.mark.parametrize("use", [
+    "timewait_state_process(tcb, ev.segment, profile)",                     # the block itself
+    "profile.timewait_state_process(tcb, ev.segment, profile)",             # an option's name, called
+    "A.timewait_state_process(tcb, ev.segment, profile)",                   # through a module
+])  # fmt: skip
+def test_a_profile_option_named_like_a_block_is_read_not_used(use):
+    # profile.timewait_state_process says whether Linux's TIME_WAIT rules apply; reading it is no use of
+    # the block timewait_state_process, which notebook 05's Linux cell refuses.
+    assert own_code_problem(TW_LINUX, [TW_OWN]) is None
+    code = ["import reference_impl.actions as A\n", TW_OWN.replace("linux_time_wait(tcb, ev.segment, profile)", use)]
+    assert "your time_wait uses `timewait_state_process`" in own_code_problem(TW_LINUX, code)
