@@ -117,9 +117,10 @@ def ours(app: str, errors: list[str]) -> list[str]:
     then loads its own settings; Notebook's document manager plugin loads its settings (they have a
     transform step, so they are loaded late) inside that window, and the handler reads
     registry.plugins['@jupyterlab/shortcuts-extension:shortcuts'].schema, still undefined. Nothing
-    is lost: the shortcuts load a moment later from every plugin's schema. No page_config or
-    setting moves either plugin, and the Notebook release that bundles JupyterLab 4.5 would need
-    JupyterLab 4.5 beside it. So exactly that error is dropped: in Notebook 7 only, that message,
+    is lost: the shortcuts load a moment later from every plugin's schema. Configuration cannot
+    reorder them: Notebook 7's page_config has no deferred extensions, and disabling either
+    plugin loses the keyboard shortcuts or the document manager's commands; Notebook 7.5, whose
+    JupyterLab 4.5 plugin starts without waiting, requires JupyterLab < 4.6 beside it. So exactly that error is dropped: in Notebook 7 only, that message,
     thrown from notebook_core by a signal emitted inside the settings registry's load, once.
     Every other page error, and a second one of these, fails the test.
     """
