@@ -222,8 +222,9 @@ def reset_problem(close: Callable[[socket.socket], None] | None = None, response
     """A client sends a request and `unread` more bytes the server never reads (a pipelined request,
     or a body the server rejected); the server writes a `response`-byte answer and closes with
     `close(sock)` (default: plain close()). How much of the answer does the client get?
-    RFC 9112 §9.6 and RFC 9293 §3.6.1: closing with unread data sends RST, which discards what
-    is still in the client's receive queue."""
+    RFC 9293 §3.6.1 (SHLD-3): a close() that ends reading with data unread sends RST, and what
+    the server had not yet sent is lost; RFC 9112 §9.6 warns the RST "might erase" what the client
+    had received but not read (Linux keeps that readable, then the next read fails ECONNRESET)."""
     client, conn = connected_pair()
     client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"x" * unread)
     time.sleep(0.05)  # both segments are in the server's receive queue
