@@ -13,7 +13,8 @@ reaches the floor, the test fails until it is taken off the list).
 
 from __future__ import annotations
 
-import re
+import io
+import tokenize
 
 import pytest
 
@@ -29,8 +30,20 @@ def code_line(line: str) -> str:
     text = line.strip()
     if not text or text.startswith("#"):
         return ""
-    text = re.sub(r"\s+#(?=[^\"']*$).*$", "", text)  # a trailing comment (not a '#' inside a string)
-    return " ".join(text.split())
+    return " ".join(_without_comment(text).split())
+
+
+def _without_comment(text: str) -> str:
+    """The line without its trailing comment, as Python's tokenizer finds it (a '#' inside a string
+    is not one); a line the tokenizer cannot read alone (part of a bracket) is searched from the right."""
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                return text[: tok.start[1]].rstrip()
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        head, sep, tail = text.rpartition("  #")
+        return head if sep and tail.count('"') % 2 == 0 and tail.count("'") % 2 == 0 else text
+    return text
 
 
 def given_and_solutions(nb) -> tuple[list[str], list[str]]:
