@@ -131,6 +131,7 @@ def drop(state: State, s: Screened) -> Step:
     """Discard the segment, acknowledging it if the checks said so; data refused after close()
     (linux) is answered with RST and ends the connection."""
     if s.ends:
+        assert s.reply is not None  # screen's verdict that ends the connection always carries its RST
         return Step(State.CLOSED, (Send(s.reply),), s.tcb)
     return Step(state, (Send(s.reply),) if s.reply else (), s.tcb)
 
@@ -157,7 +158,8 @@ def take_text(s: Screened, profile: Profile) -> tuple[TCB, list[Output], bool]:
     """RFC 9293 §3.10.7.4, seventh and eighth: deliver in-order data, advance RCV.NXT over
     it and over a FIN (the FIN consumes one number), and acknowledge. Returns the new TCB,
     the outputs, and whether a FIN was taken."""
-    tcb, outputs = s.tcb, []
+    tcb = s.tcb
+    outputs: list[Output] = []
     if s.data:
         tcb = tcb.replace(rcv_nxt=seq_add(tcb.rcv_nxt, len(s.data)), data_received=True)
         outputs.append(DeliverData(s.data))
@@ -176,7 +178,8 @@ def delay_fin_ack(tcb: TCB, text: list[Output], profile: Profile) -> list[Output
     delay = profile.fin_ack_delay(tcb.data_received)
     if delay is None:
         return text
-    return [o for o in text if not isinstance(o, Send)] + [StartTimer(Timer.DELAYED_ACK, delay)]
+    kept: list[Output] = [o for o in text if not isinstance(o, Send)]
+    return kept + [StartTimer(Timer.DELAYED_ACK, delay)]
 
 
 def check_segment(tcb: TCB, seg: Segment, profile: Profile) -> Screened:

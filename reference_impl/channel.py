@@ -45,7 +45,7 @@ class Channel:
 
     def fate(self, sender: str, ordinal: int, seg: Segment) -> Fate | None:
         """The fate of the `ordinal`-th segment `sender` sends (None: delivered after the delay)."""
-        roles = ()
+        roles: tuple[Role, ...] = ()
         if self._counter is not None:
             roles = self._counter.send(sender, int(seg.flags), seg.seq, seg.ack, len(seg.payload))
         fate = self._ordinal.get((sender, ordinal))

@@ -14,8 +14,6 @@ way to CLOSED.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .actions import (
     CLOSING_ERROR,
     NO_CONNECTION,
@@ -41,6 +39,8 @@ from .states import (
     Arrival,
     CancelTimer,
     Error,
+    Handler,
+    Output,
     Send,
     StartTimer,
     State,
@@ -50,8 +50,6 @@ from .states import (
     Timer,
 )
 from .tcb import TCB, Verdict, screen
-
-Handler = Callable[[TCB, Stimulus, Profile], Step]
 
 # ---- the states ---------------------------------------------------------------------------
 
@@ -170,7 +168,10 @@ def closing(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
                 return Step(State.CLOSED, (), tcb)
             if s.tcb.fin_acked:
                 # "if the ACK acknowledges our FIN, then enter the TIME-WAIT state"
-                outputs = [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)]
+                outputs: list[Output] = [
+                    CancelTimer(Timer.RETRANSMIT),
+                    StartTimer(Timer.TIME_WAIT, profile.time_wait),
+                ]
                 return Step(State.TIME_WAIT, outputs, s.tcb)
             # "In addition to the processing for the ESTABLISHED state ...; otherwise, ignore the
             # segment": an ACK of data sent before our FIN still restarts the timer (RFC 6298 5.3).

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
+from typing import Any, TypedDict
 
 from .profiles import ms
 from .roles import Role
@@ -80,7 +81,9 @@ def placed(call: Inject, tcb: TCB, ts_recent: int | None = None) -> Segment:
     """The injected segment with its `at` fields (seq, ack, tsval) computed against the receiver's TCB."""
     if not call.at:
         return call.segment
-    return dc_replace(call.segment, **{f: place(e, lambda n: tcb_variable(tcb, n, ts_recent)) for f, e in call.at})
+    # `at` names only int fields (seq, ack, tsval); replace checks the names
+    values: dict[str, Any] = {f: place(e, lambda n: tcb_variable(tcb, n, ts_recent)) for f, e in call.at}
+    return dc_replace(call.segment, **values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +142,10 @@ class Scenario:
 
     def with_fates(self, fates: Mapping[FateKey, Fate], name: str | None = None) -> Scenario:
         return dc_replace(self, fates=dict(fates), name=name or self.name)
+
+
+class Limits(TypedDict, total=False):
+    """Where a run stops if it has not ended by itself: Simulation's keywords, passed on by simulate()."""
+
+    max_events: int
+    horizon: int

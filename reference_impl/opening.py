@@ -19,6 +19,7 @@ from .states import (
     Arrival,
     CancelTimer,
     Error,
+    Output,
     Send,
     StartTimer,
     State,
@@ -92,7 +93,7 @@ def syn_sent(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             if seg.has_ack and (seq_le(seg.ack, tcb.snd_una) or seq_gt(seg.ack, tcb.snd_nxt)):
                 if seg.rst:
                     return Step(State.SYN_SENT, (), tcb)
-                outputs = [Send(Segment(seq=seg.ack, ack=0, flags=RST))]
+                outputs: list[Output] = [Send(Segment(seq=seg.ack, ack=0, flags=RST))]
                 if profile.syn_resend_after_bad_ack is not None and tcb.retries == 0:  # linux: send the SYN soon
                     outputs.append(StartTimer(Timer.RETRANSMIT, profile.syn_resend_after_bad_ack))
                 return Step(State.SYN_SENT, outputs, tcb)
@@ -152,7 +153,7 @@ def syn_received(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             if not (seq_lt(tcb.snd_una, seg.ack) and seq_le(seg.ack, tcb.snd_nxt)):
                 return Step(State.SYN_RECEIVED, (Send(Segment(seq=seg.ack, ack=0, flags=RST)),), tcb)
             tcb = tcb.replace(snd_una=seg.ack, snd_wnd=seg.window, retries=0)
-            outputs = [CancelTimer(Timer.RETRANSMIT)]
+            outputs: list[Output] = [CancelTimer(Timer.RETRANSMIT)]
             # The rest as in ESTABLISHED (data and a FIN on this segment); what the application queued
             # meanwhile leaves now, data, then its FIN.
             s, fin, sent = screen(tcb, seg, profile), False, []

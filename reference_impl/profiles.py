@@ -9,6 +9,7 @@ trace prints the same on every machine.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 
 def ms(n: float) -> int:
@@ -146,7 +147,7 @@ class Profile:
     def delays_acks(self) -> bool:
         return self.delayed_ack is not None or self.delayed_ack_after_data is not None
 
-    def replace(self, **changes) -> Profile:
+    def replace(self, **changes: Any) -> Profile:  # any field: dataclasses.replace checks the names
         """A variant, e.g. rfc9293.replace(time_wait=0) for the "why TIME_WAIT" experiments."""
         return replace(self, **changes)
 
@@ -203,7 +204,7 @@ OPTION_NAMES = tuple(f.name for f in fields(Profile) if f.name != "name")
 COUNT_OPTIONS = ("rto_factor", "max_retries", "syn_retries")
 
 
-def option_text(name: str, value: object) -> str:
+def option_text(name: str, value: bool | int | str | None) -> str:
     """The inverse of option_value: what to write in a script or after --set."""
     if isinstance(value, bool):
         return "on" if value else "off"

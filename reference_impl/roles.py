@@ -25,10 +25,11 @@ of the 4-tuple when the role names one: "A's FIN, copy 2 (connection 2)".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .segment import MOD
-from .trace import starts_connection
+from .trace import Row, starts_connection
 
 KINDS = ("SYN", "SYN-ACK", "FIN", "ACK of FIN", "data", "ACK", "RST")
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
@@ -163,7 +164,7 @@ class RoleCounter:
         return tuple(out)
 
 
-def roles_of(rows) -> dict[str, tuple[Role, ...]]:
+def roles_of(rows: Iterable[Row]) -> dict[str, tuple[Role, ...]]:
     """Each sent segment of a trace by ordinal name ("A2") → its roles, named as the simulator
     named them when it sent it."""
     counter, sent, out = RoleCounter(), {"A": 0, "B": 0}, {}
@@ -179,6 +180,6 @@ def roles_of(rows) -> dict[str, tuple[Role, ...]]:
     return out
 
 
-def where(role: Role, rows) -> str | None:
+def where(role: Role, rows: Iterable[Row]) -> str | None:
     """The ordinal name ("B3") of the segment a role names in a trace, or None if no segment is it."""
     return next((name for name, roles in roles_of(rows).items() if role in roles), None)

@@ -9,15 +9,19 @@ by sender and ordinal: ("B", 2) is the second segment B sends.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Unpack
 
+from .inputs import Action, AppCall, Fate, FateKey, Limits, Read, Reopen, Scenario, SegmentKey
 from .profiles import RFC9293, Profile, ms, sec
 from .roles import Role, key_text
-from .sim import Action, Fate, FateKey, Read, Reopen, Scenario, SegmentKey, simulate
+from .sim import Machine, simulate
 from .states import AppAbort, AppClose, AppSend
+from .trace import Trace
 
 LOSE = Fate("lose")
+TimedCall = tuple[int, str, AppCall]  # (time, endpoint, call): one of a scenario's actions
 # The segments the catalogue's own fates name.
 A_FIN, B_FIN = Role("A", "FIN"), Role("B", "FIN")
 A_ACK_OF_FIN, B_ACK_OF_FIN = Role("A", "ACK of FIN"), Role("B", "ACK of FIN")  # A's is its last ACK
@@ -28,19 +32,19 @@ class Entry:
     """A catalogue scenario, with the profile changes it needs to show what it shows."""
 
     scenario: Scenario
-    profile_changes: dict = field(default_factory=dict)
+    profile_changes: dict[str, object] = field(default_factory=dict)
     closes_cleanly: bool = True  # both ends reach CLOSED (property tests rely on it)
 
     def profile(self, base: Profile = RFC9293) -> Profile:
         return base.replace(**self.profile_changes) if self.profile_changes else base
 
 
-def _sc(name: str, description: str, *actions: tuple, **kw) -> Scenario:
+def _sc(name: str, description: str, *actions: TimedCall, **kw: Any) -> Scenario:  # kw: Scenario's fields
     return Scenario(name, description, tuple(Action(t, e, c) for t, e, c in actions), **kw)
 
 
-def _active(name: str, description: str, fates: dict | None = None, b_close: int = ms(50), actions: tuple = (),
-            **kw) -> Scenario:  # fmt: skip
+def _active(name: str, description: str, fates: dict[FateKey, Fate] | None = None, b_close: int = ms(50),
+            actions: tuple[TimedCall, ...] = (), **kw: Any) -> Scenario:  # fmt: skip
     return _sc(name, description, (0, "A", AppClose()), (b_close, "B", AppClose()), *actions,
                fates=fates or {}, **kw)  # fmt: skip
 
@@ -178,7 +182,7 @@ def get(name: str) -> Entry:
         raise ValueError(f"unknown scenario {name!r}{hint} (see: tcpclose scenarios)") from None
 
 
-def reference_machine():
+def reference_machine() -> Machine:
     """The reference's handler table, imported only when a caller wants the reference: the
     simulator never imports it, and a learner build of the course has no handler code."""
     try:
@@ -189,17 +193,23 @@ def reference_machine():
     return HANDLERS
 
 
-def run(name: str, base: Profile = RFC9293, fates: dict[SegmentKey, Fate] | None = None, machine=None, **kw):
+def run(
+    name: str,
+    base: Profile = RFC9293,
+    fates: Mapping[FateKey, Fate] | None = None,
+    machine: Mapping[str, Machine] | Machine | None = None,
+    **limits: Unpack[Limits],
+) -> Trace:
     """Simulate a catalogue scenario (optionally with extra fates) under a profile, with
     `machine` (a handler table for both ends; the reference's when not given)."""
     entry = get(name)
     sc = entry.scenario
     if fates:
         sc = sc.with_fates({**sc.fates, **fates}, name=f"{sc.name}+{pattern_name(fates)}")
-    return simulate(sc, entry.profile(base), machine if machine is not None else reference_machine(), **kw)
+    return simulate(sc, entry.profile(base), machine if machine is not None else reference_machine(), **limits)
 
 
-def pattern_name(fates: dict[FateKey, Fate]) -> str:
+def pattern_name(fates: Mapping[FateKey, Fate]) -> str:
     """lose:A2,B3 — the replayable name of a loss pattern (a role reads as itself: lose:A's FIN)."""
     ordinal = sorted(k for k, f in fates.items() if f.kind == "lose" and not isinstance(k, Role))
     roles = sorted(key_text(k) for k, f in fates.items() if f.kind == "lose" and isinstance(k, Role))
@@ -214,7 +224,9 @@ def parse_key(text: str) -> SegmentKey:
     return t[0], int(t[1:])
 
 
-def loss_patterns(name: str, k: int, base: Profile = RFC9293, machine=None) -> Iterator[dict[SegmentKey, Fate]]:
+def loss_patterns(
+    name: str, k: int, base: Profile = RFC9293, machine: Machine | None = None
+) -> Iterator[dict[SegmentKey, Fate]]:
     """Every set of at most k lost segments that can happen in the scenario (run by `machine`,
     the reference's when not given), each once.
 
@@ -227,9 +239,11 @@ def loss_patterns(name: str, k: int, base: Profile = RFC9293, machine=None) -> I
     profile = entry.profile(base)
     machine = machine if machine is not None else reference_machine()
 
-    def sends(fates: dict) -> list[tuple[SegmentKey, bool]]:
+    def sends(fates: dict[SegmentKey, Fate]) -> list[tuple[SegmentKey, bool]]:
         """(segment, whether it is free: no fate of the scenario's own) in the order sent."""
-        sc = entry.scenario.with_fates({**entry.scenario.fates, **fates})
+        merged = dict(entry.scenario.fates)
+        merged.update(fates.items())  # its own fates, then the lost segments (keyed by ordinal)
+        sc = entry.scenario.with_fates(merged)
         trace = simulate(sc, profile, machine)
         out, count = [], {"A": 0, "B": 0}
         for r in trace.rows:
@@ -239,7 +253,7 @@ def loss_patterns(name: str, k: int, base: Profile = RFC9293, machine=None) -> I
                 out.append((key, r.fate == "delivered" and key not in entry.scenario.fates))
         return out
 
-    def grow(fates: dict, after: int) -> Iterator[dict]:
+    def grow(fates: dict[SegmentKey, Fate], after: int) -> Iterator[dict[SegmentKey, Fate]]:
         yield fates
         if len(fates) == k:
             return
@@ -252,7 +266,7 @@ def loss_patterns(name: str, k: int, base: Profile = RFC9293, machine=None) -> I
     yield from grow({}, 0)
 
 
-def all_patterns(k: int, base: Profile = RFC9293) -> Iterator[tuple[str, dict]]:
+def all_patterns(k: int, base: Profile = RFC9293) -> Iterator[tuple[str, dict[SegmentKey, Fate]]]:
     for name in CATALOGUE:
         for fates in loss_patterns(name, k, base):
             yield name, fates

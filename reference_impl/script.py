@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .inputs import Scenario
 from .profiles import Profile
 from .script_parser import Parser
 from .script_values import Expectation, ScriptError, option_value, parse_duration  # noqa: F401 - re-exported
-from .sim import Scenario
 from .trace import Trace
 
 

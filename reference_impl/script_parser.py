@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 
+from .inputs import VARIABLES, Action, AppCall, Fate, FateKey, Inject, Read, Reopen, Scenario, place
 from .profiles import OPTION_NAMES, RFC9293, Profile, get_profile
 from .roles import parse_segment_key
 from .script_values import Expectation, ScriptError, option_value, parse_duration
 from .segment import Flags, Segment
-from .sim import VARIABLES, Action, Fate, FateKey, Inject, Read, Reopen, Scenario, place
 from .states import AppAbort, AppClose, AppSend, State
 from .trace import format_time
 
 CALLS = ("close", "shutdown", "abort", "write", "read", "reopen", "receives")
+Tokens = list[tuple[int, str]]  # a line's words, each with the column it starts at
 DIRECTIVES = ("profile", "option", "channel", "iss", "noread", "window", "mss", "lose", "duplicate", "delay",
               "expect")  # fmt: skip
 
@@ -59,7 +60,7 @@ class Parser:
 
     # ---- one line ------------------------------------------------------------------------
 
-    def line(self, n: int, toks: list[tuple[int, str]]) -> None:
+    def line(self, n: int, toks: Tokens) -> None:
         col, word = toks[0]
         if word in DIRECTIVES:
             getattr(self, f"d_{word}")(n, toks)
@@ -71,7 +72,7 @@ class Parser:
                 n, col, f"unknown directive {word!r}; a line starts with a time or one of: {known}"
             )
 
-    def arity(self, n: int, toks, lo: int, hi: int, usage: str) -> None:
+    def arity(self, n: int, toks: Tokens, lo: int, hi: int, usage: str) -> None:
         if not lo <= len(toks) <= hi:
             col = toks[min(len(toks), hi)][0] if len(toks) > hi else toks[-1][0] + len(toks[-1][1])
             raise self.fail(n, col, f"expected: {usage}")
@@ -94,7 +95,7 @@ class Parser:
             raise self.fail(n, col, f"{what} must be a whole number below {limit}, not {word!r}")
         return int(word)
 
-    def key(self, n: int, toks: list[tuple[int, str]]) -> FateKey:
+    def key(self, n: int, toks: Tokens) -> FateKey:
         """A segment named by ordinal (A2) or by role (A's FIN, B's ACK of A's FIN, copy 2)."""
         col, text = toks[0][0], " ".join(word for _, word in toks)
         try:
@@ -104,14 +105,14 @@ class Parser:
 
     # ---- directives ----------------------------------------------------------------------
 
-    def d_profile(self, n, toks) -> None:
+    def d_profile(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 2, 2, "profile rfc9293|linux")
         try:
             self.profile = get_profile(toks[1][1])
         except ValueError as e:
             raise self.fail(n, toks[1][0], str(e)) from None
 
-    def d_option(self, n, toks) -> None:
+    def d_option(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 3, 3, "option FIELD VALUE (e.g. option time_wait 30s)")
         (fcol, name), (vcol, value) = toks[1], toks[2]
         if name not in OPTION_NAMES:
@@ -121,25 +122,25 @@ class Parser:
         except ValueError as e:
             raise self.fail(n, vcol, str(e)) from None
 
-    def d_channel(self, n, toks) -> None:
+    def d_channel(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 3, 3, "channel delay DURATION")
         if toks[1][1] != "delay":
             raise self.fail(n, toks[1][0], "the only channel setting is 'delay'")
         self.delay = self.duration(n, toks[2])
 
-    def d_iss(self, n, toks) -> None:
+    def d_iss(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 3, 3, "iss A|B NUMBER")
         self.iss[self.endpoint(n, toks[1])] = self.number(n, toks[2], "a sequence number")
 
-    def d_noread(self, n, toks) -> None:
+    def d_noread(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 2, 2, "noread A|B")
         self.reads[self.endpoint(n, toks[1])] = False
 
-    def d_window(self, n, toks) -> None:
+    def d_window(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 3, 3, "window A|B BYTES (its receive window at time 0; 0 holds the peer's data and FIN)")
         self.windows[self.endpoint(n, toks[1])] = self.number(n, toks[2], "a window", 65536)
 
-    def d_mss(self, n, toks) -> None:
+    def d_mss(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 3, 3, "mss A|B BYTES (the most data one of its segments carries)")
         ep = self.endpoint(n, toks[1])
         value = self.number(n, toks[2], "an MSS", 65536)
@@ -147,11 +148,11 @@ class Parser:
             raise self.fail(n, toks[2][0], "an MSS must be at least 1 byte")
         self.mss[ep] = value
 
-    def d_lose(self, n, toks) -> None:
+    def d_lose(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 2, 12, "lose A2   or   lose A's FIN   or   lose B's ACK of A's FIN, copy 2")
         self.fates[self.key(n, toks[1:])] = Fate("lose")
 
-    def d_duplicate(self, n, toks) -> None:
+    def d_duplicate(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 2, 13, "duplicate A2 [GAP]   or   duplicate B's FIN [GAP]")
         try:
             gap, named = parse_duration(toks[-1][1]), toks[1:-1]
@@ -161,11 +162,11 @@ class Parser:
             raise self.fail(n, toks[1][0], "expected: duplicate A2 [GAP] (which segment, then the copy's gap)")
         self.fates[self.key(n, named)] = Fate("duplicate", gap)
 
-    def d_delay(self, n, toks) -> None:
+    def d_delay(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 3, 13, "delay A2 EXTRA   or   delay A's last ACK EXTRA")
         self.fates[self.key(n, toks[1:-1])] = Fate("delay", self.duration(n, toks[-1]))
 
-    def d_expect(self, n, toks) -> None:
+    def d_expect(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 4, 4, "expect TIME|end A|B STATE")
         when = None if toks[1][1] == "end" else self.duration(n, toks[1])
         ep = self.endpoint(n, toks[2])
@@ -179,7 +180,7 @@ class Parser:
 
     # ---- timed lines: application calls and injected segments -----------------------------
 
-    def timed(self, n: int, toks) -> None:
+    def timed(self, n: int, toks: Tokens) -> None:
         col, word = toks[0]
         rel = word.startswith("+")
         t = self.duration(n, (col + rel, word[1:] if rel else word))
@@ -196,6 +197,7 @@ class Parser:
         ep = self.endpoint(n, toks[1])
         ccol, call = toks[2]
         args = toks[3:]
+        stim: AppCall
         if call == "shutdown":
             self.arity(n, toks, 3, 4, f"TIME {ep} shutdown   or   TIME {ep} shutdown rdwr")
             if args and args[0][1] not in ("wr", "rdwr"):
@@ -203,7 +205,7 @@ class Parser:
             stim = AppClose(shutdown=True, rdwr=bool(args) and args[0][1] == "rdwr")
         elif call in ("close", "abort"):
             self.arity(n, toks, 3, 3, f"TIME {ep} {call}")
-            stim = {"close": AppClose(), "abort": AppAbort()}[call]
+            stim = AppClose() if call == "close" else AppAbort()
         elif call == "read":
             self.arity(n, toks, 3, 4, f"TIME {ep} read   or   TIME {ep} read WINDOW")
             stim = Read(self.number(n, args[0], "a window", 65536)) if args else Read()
@@ -225,7 +227,7 @@ class Parser:
             raise self.fail(n, ccol, f"unknown call {call!r}; use one of: {', '.join(CALLS)}")
         self.actions.append(Action(t, ep, stim))
 
-    def segment(self, n: int, args, col: int) -> Inject:
+    def segment(self, n: int, args: Tokens, col: int) -> Inject:
         if not args:
             raise self.fail(n, col, "expected: receives FLAGS seq=N [ack=N] [len=N] [tsval=N]")
         fcol, ftext = args[0]
@@ -233,11 +235,11 @@ class Parser:
             flags = Flags.parse(ftext)
         except ValueError as e:
             raise self.fail(n, fcol, str(e)) from None
-        values: dict[str, int | None] = {"seq": None, "ack": 0, "len": 0, "tsval": None}
+        values: dict[str, int] = {}  # the fields given; ack and len default to 0, tsval to none
         at: list[tuple[str, str]] = []
         for acol, a in args[1:]:
             name, _, value = a.partition("=")
-            if name not in values or not value:
+            if name not in ("seq", "ack", "len", "tsval") or not value:
                 raise self.fail(n, acol, f"expected seq=N, ack=N, len=N or tsval=N, not {a!r}")
             if name != "len" and not value.isdigit():
                 try:  # relative to the receiver's TCB when it arrives, e.g. seq=RCV.NXT+RCV.WND
@@ -249,8 +251,8 @@ class Parser:
                 at.append((name, value))
                 continue
             values[name] = self.number(n, (acol + len(name) + 1, value), name)
-        if values["seq"] is None:
+        if "seq" not in values:
             raise self.fail(n, fcol, "an injected segment needs seq=N (or seq=RCV.NXT and the like)")
-        seg = Segment(seq=values["seq"], ack=values["ack"], flags=flags, payload=b"x" * values["len"],
-                      tsval=values["tsval"])  # fmt: skip
+        seq, ack, length = values["seq"], values.get("ack", 0), values.get("len", 0)
+        seg = Segment(seq=seq, ack=ack, flags=flags, payload=b"x" * length, tsval=values.get("tsval"))
         return Inject(seg, tuple(at))

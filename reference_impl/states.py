@@ -6,7 +6,8 @@ stimulus and returns a Step; it never reads a clock or touches a socket.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from .segment import Segment
 from .trace import format_time
 
 if TYPE_CHECKING:
+    from .profiles import Profile
     from .tcb import TCB
 
 
@@ -189,15 +191,21 @@ def format_duration(us: int) -> str:
     return f"{us} µs" if us % 1000 else f"{us // 1000} ms"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Step:
     """What a handler returns: the next state, the outputs in order, and the new TCB."""
 
     state: State
-    outputs: tuple[Output, ...] = ()
-    tcb: TCB | None = field(default=None)
+    outputs: tuple[Output, ...]
+    tcb: TCB | None
 
-    def __post_init__(self) -> None:
-        # Accept a list for convenience; store a tuple so a Step is a value.
-        if isinstance(self.outputs, list):
-            object.__setattr__(self, "outputs", tuple(self.outputs))
+    def __init__(self, state: State, outputs: Sequence[Output] = (), tcb: TCB | None = None) -> None:
+        # Accept a list for convenience; store a tuple so a Step is a value. Anything else is kept
+        # as given, for the harness to name in its message to the learner.
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "outputs", tuple(outputs) if isinstance(outputs, list) else outputs)
+        object.__setattr__(self, "tcb", tcb)
+
+
+# A state's handler, the shape learners implement: handle(tcb, stimulus, profile) -> Step.
+Handler = Callable[["TCB", Stimulus, "Profile"], Step]

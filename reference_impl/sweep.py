@@ -24,13 +24,13 @@ the other direction (a FIN B retransmits just before the last ACK arrives).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from .inputs import Fate, Reopen, Scenario
+from .inputs import Fate, FateKey, Reopen, Scenario
 from .profiles import RFC9293, Profile
-from .roles import where
-from .sim import Simulation
+from .roles import key_text, where
+from .sim import Machine, Simulation
 from .states import format_duration
 
 SCENARIO = "old-duplicate-after-reuse"
@@ -60,14 +60,14 @@ class Sweep:
             safe = p.time_wait
         return safe
 
-    def table(self) -> list[dict]:
+    def table(self) -> list[dict[str, object]]:
         """One record per duration, shortest first (for pandas.DataFrame in a notebook, or a grader):
         the duration as a number (µs) and as text, whether the new connection was harmed, and why."""
         return [{"time_wait_us": p.time_wait, "TIME_WAIT": format_duration(p.time_wait), "harmed": p.harmed,
                  "what happened": p.why} for p in sorted(self.points, key=lambda p: p.time_wait)]  # fmt: skip
 
 
-def _scenario(name: str, lifetime: int, profile: Profile) -> tuple[Scenario, object]:
+def _scenario(name: str, lifetime: int, profile: Profile) -> tuple[Scenario, FateKey]:
     """The catalogue scenario with its duplicated segment's copy living `lifetime`; and that segment's key."""
     from .scenarios import get
 
@@ -89,7 +89,7 @@ def _profile(name: str, base: Profile, time_wait: int) -> Profile:
     return get(name).profile(base).replace(time_wait=time_wait)
 
 
-def _machine(machine: Mapping | None) -> Mapping:
+def _machine(machine: Machine | None) -> Machine:
     from .scenarios import reference_machine
 
     return machine if machine is not None else reference_machine()
@@ -115,7 +115,7 @@ class Timeline:
         return arrives - handshake - self.time_wait
 
 
-def timeline(sc: Scenario, key: object, profile: Profile, machine: Mapping) -> Timeline:
+def timeline(sc: Scenario, key: FateKey, profile: Profile, machine: Machine) -> Timeline:
     """The old connection's times, from one run (with a TIME_WAIT long enough to change nothing before it)."""
     trace = Simulation(sc, profile.replace(time_wait=4 * profile.msl), machine).run()
     ordinal, count = where(key, trace.rows) if not isinstance(key, tuple) else f"{key[0]}{key[1]}", {"A": 0, "B": 0}
@@ -126,6 +126,8 @@ def timeline(sc: Scenario, key: object, profile: Profile, machine: Mapping) -> T
             if f"{r.endpoint}{count[r.endpoint]}" == ordinal:
                 sent = r.time
                 break
+    if sent is None:
+        raise ValueError(f"the run never sends the segment the scenario duplicates ({key_text(key)})")
     entered = next(r.time for r in trace.rows
                    if r.endpoint == "A" and r.state_after == "TIME_WAIT" and r.state_before != "TIME_WAIT")  # fmt: skip
     reopen = next(a.time for a in sc.actions if isinstance(a.call, Reopen))
@@ -133,13 +135,13 @@ def timeline(sc: Scenario, key: object, profile: Profile, machine: Mapping) -> T
 
 
 def predicted_threshold(lifetime: int, *, name: str = SCENARIO, base: Profile = RFC9293,
-                        machine: Mapping | None = None) -> int:  # fmt: skip
+                        machine: Machine | None = None) -> int:  # fmt: skip
     """The model's shortest safe TIME_WAIT (µs) for a copy living `lifetime` (µs): Timeline.predicted."""
     sc, key = _scenario(name, lifetime, base)
     return timeline(sc, key, _profile(name, base, 0), _machine(machine)).predicted(lifetime)
 
 
-def _point(sc: Scenario, profile: Profile, machine: Mapping, arrives: int) -> SweepPoint:
+def _point(sc: Scenario, profile: Profile, machine: Machine, arrives: int) -> SweepPoint:
     sim = Simulation(sc, profile, machine, horizon=arrives + 2 * sc.delay)  # the copy's fate is known by then
     trace = sim.run()
     if sim.old_data_taken:
@@ -154,7 +156,7 @@ def _point(sc: Scenario, profile: Profile, machine: Mapping, arrives: int) -> Sw
 
 
 def sweep_time_wait(durations: Iterable[int], lifetime: int, *, name: str = SCENARIO, base: Profile = RFC9293,
-                    machine: Mapping | None = None) -> Sweep:  # fmt: skip
+                    machine: Machine | None = None) -> Sweep:  # fmt: skip
     """Run the scenario once per TIME_WAIT duration (µs) with the copy living `lifetime` (µs), under
     `base` (with the scenario's own profile changes) and `machine` (the reference's when not given).
     Each point says whether the new connection was harmed; `Sweep.threshold` is what the sweep
@@ -167,7 +169,7 @@ def sweep_time_wait(durations: Iterable[int], lifetime: int, *, name: str = SCEN
     return Sweep(name, lifetime, points, times.predicted(lifetime))
 
 
-def bisect_threshold(lifetime: int, *, name: str = SCENARIO, base: Profile = RFC9293, machine: Mapping | None = None,
+def bisect_threshold(lifetime: int, *, name: str = SCENARIO, base: Profile = RFC9293, machine: Machine | None = None,
                      resolution: int = 1) -> int:  # fmt: skip
     """The shortest TIME_WAIT (µs, to `resolution`) at which the new connection is not harmed, found by
     simulation alone (between 0 and 2 MSL: a longer TIME_WAIT is never less safe)."""

@@ -63,7 +63,7 @@ class TCB:
         """A synchronized connection: our next byte is iss, the peer's next byte is irs."""
         return cls(snd_una=iss, snd_nxt=iss, rcv_nxt=irs, srtt=srtt)
 
-    def replace(self, **changes) -> TCB:
+    def replace(self, **changes: object) -> TCB:
         """A copy with some fields changed (a fast dataclasses.replace: it runs in every step)."""
         new = object.__new__(TCB)
         for name in TCB.__slots__:
@@ -102,7 +102,7 @@ class TCB:
         was sent and fits in the same segment."""
         payload = self.unacked[: self.mss]
         flags = ACK
-        if self.fin_sent and seq_le(self.snd_una, self.fin_seq) and len(payload) == len(self.unacked):
+        if self.fin_seq is not None and self.fin_sent and seq_le(self.snd_una, self.fin_seq) and len(payload) == len(self.unacked):
             flags |= Flags.FIN
         return Segment(seq=self.snd_una, ack=self.rcv_nxt, flags=flags, payload=payload,
                        window=min(self.rcv_wnd, 0xFFFF))  # fmt: skip
@@ -240,19 +240,20 @@ def screen(tcb: TCB, seg: Segment, profile: Profile = RFC9293) -> Screened:
     acked_new = seq_lt(tcb.snd_una, seg.ack)
     if old and not acked_new:
         return Screened(Verdict.DROP, tcb, reply=tcb.ack())
-    changes: dict = {}
+    changes: dict[str, object] = {}
+    una, unacked = tcb.snd_una, tcb.unacked
     if acked_new:
         advanced = seq_diff(seg.ack, tcb.snd_una)
-        fin_now_acked = tcb.fin_sent and seg.ack == seq_add(tcb.fin_seq, 1)
+        fin_now_acked = tcb.fin_seq is not None and tcb.fin_sent and seg.ack == seq_add(tcb.fin_seq, 1)
         data_acked = advanced - (1 if fin_now_acked else 0)
-        changes.update(snd_una=seg.ack, unacked=tcb.unacked[data_acked:], retries=0, probed=False)
+        una, unacked = seg.ack, tcb.unacked[data_acked:]
+        changes.update(snd_una=una, unacked=unacked, retries=0, probed=False)
     if seg.window != tcb.snd_wnd and seq_le(tcb.snd_una, seg.ack):
         # "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated"; a window that
         # opens ends the zero-window probing (its backoff with it, as Linux tcp_ack_probe does).
         changes["snd_wnd"] = seg.window
         if tcb.snd_wnd == 0:
             changes.update(retries=0, probed=False)
-            una, unacked = changes.get("snd_una", tcb.snd_una), changes.get("unacked", tcb.unacked)
             if tcb.snd_nxt != una:
                 # What is in flight past a zero window is the probe octet the peer refused: it goes
                 # back to the queue and leaves again, in order, with what follows it.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .profiles import Profile
 from .segment import MOD, Segment, seq_le, seq_lt
-from .states import Send, StartTimer, State, Step, Timer
+from .states import Output, Send, StartTimer, State, Step, Timer
 from .tcb import TCB
 
 # States with a connection whose segments PAWS checks (LISTEN and SYN_SENT have no TS.Recent yet).
@@ -49,7 +49,7 @@ def paws_rejects(seg: Segment, ts_recent: int | None) -> bool:
 def refuse(state: State, tcb: TCB, profile: Profile) -> Step:
     """What PAWS does with an old duplicate: "Send an acknowledgment in reply ... and drop the
     segment." In TIME_WAIT Linux also re-arms the timer (tcp_timewait_state_process: paws_reject)."""
-    outputs: tuple = (Send(tcb.ack()),)
+    outputs: tuple[Output, ...] = (Send(tcb.ack()),)
     if state is State.TIME_WAIT and profile.timewait_state_process:
         outputs += (StartTimer(Timer.TIME_WAIT, profile.time_wait),)
     return Step(state, outputs, tcb)

@@ -9,7 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = (
     "time", "endpoint", "event", "state_before", "state_after",
@@ -66,7 +71,7 @@ class Trace:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Row]:
         return iter(self.rows)
 
     def at(self, endpoint: str) -> list[Row]:
@@ -85,10 +90,10 @@ class Trace:
         seq = self.states(endpoint)
         return seq[-1] if seq else ""
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, object]]:
         return [asdict(r) for r in self.rows]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """A pandas DataFrame with the contract's columns; time in float seconds."""
         import pandas as pd
 

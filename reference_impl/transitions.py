@@ -8,6 +8,7 @@ of the table is taken by some run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .actions import RESET_ERROR, USER_TIMEOUT
@@ -103,7 +104,7 @@ def event_of(row: Row) -> str:
     return row.event
 
 
-def edges(rows) -> set[tuple[str, str, str]]:
+def edges(rows: Iterable[Row]) -> set[tuple[str, str, str]]:
     """The (state, event, next_state) edges a trace took, state changes only."""
     return {
         (r.state_before, event_of(r), r.state_after)
@@ -112,7 +113,7 @@ def edges(rows) -> set[tuple[str, str, str]]:
     }
 
 
-def table() -> list[dict]:
+def table() -> list[dict[str, str]]:
     """The table as records (for pandas.DataFrame(table()) in a notebook)."""
     return [
         {"state": t.state, "event": t.event, "next": t.next_state, "when": t.condition,

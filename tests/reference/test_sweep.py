@@ -6,7 +6,7 @@ import pytest
 
 from reference_impl.handlers import HANDLERS
 from reference_impl.profiles import LINUX, RFC9293, ms, sec
-from reference_impl.states import StartTimer, State, Step, Timer
+from reference_impl.states import AppSend, StartTimer, State, Step, Timer
 from reference_impl.sweep import bisect_threshold, predicted_threshold, sweep_time_wait
 
 
@@ -60,3 +60,12 @@ def test_bad_sweeps_say_what_to_use():
         sweep_time_wait([0], RFC9293.msl + 1)
     with pytest.raises(ValueError, match="use 'old-duplicate-after-reuse'"):
         sweep_time_wait([0], sec(1), name="active-close")
+
+
+def test_a_machine_that_never_sends_the_duplicated_segment_is_told_so():
+    def silent(tcb, ev, profile):  # ESTABLISHED that drops the application's data: no data segment leaves
+        return Step(State.ESTABLISHED, (), tcb) if isinstance(ev, AppSend) else established(tcb, ev, profile)
+
+    established = HANDLERS[State.ESTABLISHED]
+    with pytest.raises(ValueError, match=r"never sends the segment the scenario duplicates \(A's data, copy 2\)"):
+        predicted_threshold(sec(30), machine={**HANDLERS, State.ESTABLISHED: silent})
