@@ -34,7 +34,7 @@ from pathlib import Path
 import reference_impl
 from reference_impl.profiles import Profile
 from reference_impl.segment import MOD, Flags, Segment
-from reference_impl.sim import Scenario, Simulation
+from reference_impl.sim import Scenario, Simulation, StepReport
 from reference_impl.states import (
     OUTPUT_TYPES,
     CancelTimer,
@@ -684,6 +684,7 @@ def run_machine(
     substitute = substitute or {}
     observed: list[Observed] = []
     diverged: list[int] = []
+    reported = [0]  # observed[:reported[0]] carry the simulator's timers
     armed: dict[str, dict[Timer, int]] = {"A": {}, "B": {}}
     sim: Simulation
 
@@ -693,22 +694,27 @@ def run_machine(
         def handler(tcb: TCB, ev: Stimulus, prof: Profile) -> Step:
             step = substitute.get(len(observed)) or fn(tcb, ev, prof)
             ep = sim.endpoint
-            before = _sorted_timers(armed[ep])
-            sends, armed[ep], app = observe(step, ev, armed[ep], sim.now)
+            sends, armed[ep], app = observe(step, ev, armed[ep], sim.now)  # the timers until the step's report
             observed.append(Observed(sim.now, ep, state, ev, step.state, sends, _sorted_timers(armed[ep]),
-                                     app, mine, step, tcb, before))
-            if expected is not None:
-                n = len(observed) - 1
-                if not diverged and (n >= len(expected) or observed[n] != expected[n]):
-                    diverged.append(n)
-                if diverged and n >= diverged[0] + AFTER_DIVERGENCE:
-                    raise _Enough
+                                     app, mine, step, tcb))  # fmt: skip
             return step
 
         return handler
 
+    def report(r: StepReport) -> None:
+        """The simulator's timers after the step replace what the call's own outputs implied."""
+        armed[r.endpoint] = dict(r.armed_after)
+        for n in range(reported[0], len(observed)):
+            observed[n] = dataclasses.replace(observed[n], timers=r.armed_after, armed_before=r.armed_before)
+            if expected is not None:
+                if not diverged and (n >= len(expected) or observed[n] != expected[n]):
+                    diverged.append(n)
+                if diverged and n >= diverged[0] + AFTER_DIVERGENCE:
+                    raise _Enough
+        reported[0] = len(observed)
+
     machine = {state: recording(state, fn) for state, fn in table.items()}
-    sim = Simulation(scenario, profile, {"A": machine, "B": machine})
+    sim = Simulation(scenario, profile, {"A": machine, "B": machine}, observer=report)
     try:
         sim.run()
     except LearnerError as e:

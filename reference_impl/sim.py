@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from dataclasses import replace as dc_replace
-from typing import TYPE_CHECKING
+from typing import Unpack
 
 from .channel import Channel, check_lifetimes
 from .inputs import (  # noqa: F401 - re-exported: callers build their scenarios from reference_impl.sim
@@ -30,6 +31,7 @@ from .inputs import (  # noqa: F401 - re-exported: callers build their scenarios
     Fate,
     FateKey,
     Inject,
+    Limits,
     Read,
     Reopen,
     Scenario,
@@ -51,26 +53,62 @@ from .states import (
     DeliverData,
     DeliverEOF,
     Error,
+    Handler,
+    Output,
     Send,
     StartTimer,
     State,
     Step,
     Stimulus,
     Timeout,
+    Timer,
     format_duration,
 )
 from .tcb import TCB
 from .timestamps import recent, stamp
 from .trace import Row, Trace
 
-if TYPE_CHECKING:
-    Handler = Callable[[TCB, Stimulus, Profile], Step]
-
 ENDPOINTS = ("A", "B")
 OPENING = (State.CLOSED, State.LISTEN, State.SYN_SENT, State.SYN_RECEIVED)
 
 
-Machine = Mapping[State, "Handler"]
+Machine = Mapping[State, Handler]
+Armed = tuple[tuple[Timer, int], ...]  # (timer, when it fires), in Timer order
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What an observer hears after each step of an endpoint: the timers armed just before its
+    stimulus (an expiring one included) and after everything the step set off, as the simulator
+    keeps them (a stack's own cancel of TIME_WAIT for a reopening SYN, a new connection's timers)."""
+
+    time: int
+    endpoint: str
+    armed_before: Armed
+    armed_after: Armed
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """A copy of a segment reaches its receiver; `note` says which copy (a duplicate, a delayed one)."""
+
+    seg: Segment
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Expiry:
+    """A timer's deadline; it fires only if `generation` is still the one armed (not restarted or cancelled)."""
+
+    timer: Timer
+    generation: int
+
+
+_Event = AppCall | _Arrival | _Expiry  # what the event queue holds: an application's call, a segment, a timer
+
+
+def armed(timers: Mapping[Timer, tuple[int, int]]) -> Armed:
+    return tuple(sorted(((t, when) for t, (when, _) in timers.items()), key=lambda kv: kv[0].value))
 
 
 def _per_endpoint(machines: Mapping[str, Machine] | Machine) -> dict[str, Machine]:
@@ -93,16 +131,17 @@ class Simulation:
         *,
         max_events: int = 5_000,
         horizon: int = sec(3600),
+        observer: Callable[[StepReport], None] | None = None,
     ) -> None:
         self.sc, self.profile = scenario, profile
         check_lifetimes(scenario.fates, scenario.delay, profile)
         self.channel = Channel(scenario.fates, scenario.delay)
         self.machines = _per_endpoint(machines)
-        self.max_events, self.horizon = max_events, horizon
+        self.max_events, self.horizon, self.observer = max_events, horizon, observer
         self.ep = {name: Endpoint(name, State.ESTABLISHED, self._tcb(name, scenario.iss_a, scenario.iss_b),
                                    scenario.reads.get(name, True)) for name in ENDPOINTS}  # fmt: skip
         self.trace = Trace(scenario=scenario.name, profile=profile_text(profile))
-        self._queue: list[tuple[int, int, str, str, object]] = []
+        self._queue: list[tuple[int, int, str, _Event]] = []  # (time, order scheduled, endpoint, event)
         self._order = 0
         self._generation = 0
         self._reopen: Reopen | None = None
@@ -112,7 +151,7 @@ class Simulation:
         # (the learner harness reports "A at 0.02 s: in FIN_WAIT_1 ...").
         self.now, self.endpoint = 0, ""
         for a in scenario.actions:
-            self._schedule(a.time, "app", a.endpoint, a.call)
+            self._schedule(a.time, a.endpoint, a.call)
 
     def _tcb(self, name: str, iss_a: int, iss_b: int) -> TCB:
         """An endpoint's TCB at the start: ESTABLISHED, with the scenario's windows and MSS."""
@@ -130,14 +169,14 @@ class Simulation:
 
     # ---- the event queue ----------------------------------------------------------------
 
-    def _schedule(self, time: int, kind: str, endpoint: str, payload: object) -> None:
+    def _schedule(self, time: int, endpoint: str, event: _Event) -> None:
         self._order += 1
-        heapq.heappush(self._queue, (time, self._order, kind, endpoint, payload))
+        heapq.heappush(self._queue, (time, self._order, endpoint, event))
 
     def run(self) -> Trace:
         events = 0
         while self._queue:
-            time, _, kind, name, payload = heapq.heappop(self._queue)
+            time, _, name, event = heapq.heappop(self._queue)
             if time > self.horizon:
                 self.trace.notes.append(f"stopped at the horizon ({format_duration(self.horizon)})")
                 break
@@ -146,19 +185,18 @@ class Simulation:
                 break
             events += 1
             ep = self.ep[name]
-            if kind == "app":
-                self._app(time, ep, payload)
-            elif kind == "arrive":
-                seg, copy = payload
-                note = copy
+            if isinstance(event, _Arrival):
+                seg, note = event.seg, event.note
                 if seg.incarnation < ep.incarnation:
                     note = (note + "; " if note else "") + f"from connection {seg.incarnation}"
                 self._step(time, ep, Arrival(seg), "recv", seg, note)
-            elif kind == "timer":
-                timer, gen = payload
-                if ep.timers.get(timer) == gen:  # still armed, not restarted or cancelled
+            elif isinstance(event, _Expiry):
+                timer = event.timer
+                if ep.timers.get(timer, (0, 0))[1] == event.generation:  # still armed, not restarted or cancelled
                     del ep.timers[timer]
                     self._step(time, ep, Timeout(timer), "timeout", None, str(timer))
+            else:
+                self._app(time, ep, event)
             self._open_waiting(time)
         return self.trace
 
@@ -196,7 +234,11 @@ class Simulation:
     ) -> None:
         before, tcb_before = ep.state, ep.tcb
         self.now, self.endpoint = time, ep.name
-        step, first, why = None, (), ""
+        armed_before = () if self.observer is None else armed(
+            ep.timers | ({stim.timer: (time, 0)} if isinstance(stim, Timeout) else {}))
+        step: Step | None = None
+        first: tuple[Output, ...] = ()
+        why = ""
         if seg is not None:
             step, first, why = before_handler(ep, seg, self.profile, self.machines[ep.name][State.LISTEN],
                                               lambda iss: self._fresh(ep.name, iss))  # fmt: skip
@@ -231,8 +273,10 @@ class Simulation:
             ep.timers.clear()  # deleting the TCB deletes its timers
         if before in (State.SYN_SENT, State.SYN_RECEIVED) and ep.state not in OPENING:
             for delay, call in ep.then:  # the application's calls, once the new connection is synchronized
-                self._schedule(time + delay, "app", ep.name, call)
+                self._schedule(time + delay, ep.name, call)
             ep.then = []
+        if self.observer is not None:
+            self.observer(StepReport(time, ep.name, armed_before, armed(ep.timers)))
 
     def _output(self, time: int, ep: Endpoint, out: object) -> None:
         st = ep.state
@@ -246,12 +290,12 @@ class Simulation:
                 peer = "B" if ep.name == "A" else "A"
                 label, copies = self.channel.arrivals(self.channel.fate(ep.name, ep.sent, seg))
                 for after, note in copies:
-                    self._schedule(time + after, "arrive", peer, (seg, note))
+                    self._schedule(time + after, peer, _Arrival(seg, note))
                 self._row(time, ep, "send", st, st, seg, fate=label, detail=str(seg))
             case StartTimer(timer, duration):
                 self._generation += 1
-                ep.timers[timer] = self._generation
-                self._schedule(time + duration, "timer", ep.name, (timer, self._generation))
+                ep.timers[timer] = (time + duration, self._generation)
+                self._schedule(time + duration, ep.name, _Expiry(timer, self._generation))
                 self._row(time, ep, "timer", st, st, detail=f"start {timer} {format_duration(duration)}")
             case CancelTimer(timer):
                 ep.timers.pop(timer, None)
@@ -287,13 +331,23 @@ class Simulation:
             self._new_connection(e)
             tcb = self._fresh(name, r.iss_a if name == "A" else r.iss_b)
             step = open_active(tcb, self.profile) if how == "connect" else open_passive(tcb)
-            e.state, e.tcb = step.state, step.tcb
+            e.state, e.tcb = step.state, step.tcb if step.tcb is not None else tcb
             self._row(time, e, "reopen", State.CLOSED, e.state,
                       detail=f"{how}(): connection {e.incarnation} on the same 4-tuple")  # fmt: skip
             for out in step.outputs:
                 self._output(time, e, out)
 
-    def _row(self, time, ep, event, before, after, seg=None, fate="", detail="") -> None:
+    def _row(
+        self,
+        time: int,
+        ep: Endpoint,
+        event: str,
+        before: State,
+        after: State,
+        seg: Segment | None = None,
+        fate: str = "",
+        detail: str = "",
+    ) -> None:
         self.trace.rows.append(
             Row(
                 time=time, endpoint=ep.name, event=event,
@@ -311,7 +365,7 @@ def simulate(
     scenario: Scenario,
     profile: Profile,
     machines: Mapping[str, Machine] | Machine,
-    **limits: int,
+    **limits: Unpack[Limits],
 ) -> Trace:
     """Run a scenario to quiescence (or to the limits) and return its Trace.
 

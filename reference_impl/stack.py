@@ -18,7 +18,21 @@ from .actions import RESET_ERROR
 from .profiles import Profile
 from .reuse import reopens_time_wait, time_wait_iss
 from .segment import ACK, RST, Segment, seq_add
-from .states import CLOSE_STATES, Arrival, CancelTimer, Error, Send, State, Step, Timer
+from .states import (
+    CLOSE_STATES,
+    AppAbort,
+    AppClose,
+    AppSend,
+    Arrival,
+    CancelTimer,
+    Error,
+    Handler,
+    Output,
+    Send,
+    State,
+    Step,
+    Timer,
+)
 from .tcb import TCB
 from .timestamps import CHECKED, paws_rejects, refuse
 
@@ -33,14 +47,14 @@ class Endpoint:
     state: State
     tcb: TCB
     reads: bool
-    timers: dict[Timer, int] = field(default_factory=dict)  # timer → generation
+    timers: dict[Timer, tuple[int, int]] = field(default_factory=dict)  # timer → (when it fires, generation)
     sent: int = 0
     unread: int = 0
     incarnation: int = 1
     last_oow_ack: int | None = None  # when the last rate-limited ACK left (Profile.invalid_ratelimit)
     ts_recent: int | None = None  # this connection's TS.Recent (RFC 7323), None until a timestamp arrives
     opens: str = ""  # "connect" or "listen": a new connection waits for this endpoint to be CLOSED
-    then: list = field(default_factory=list)  # its calls once that connection is synchronized
+    then: list[tuple[int, AppClose | AppSend | AppAbort]] = field(default_factory=list)  # its calls once that connection is synchronized
 
     def new_connection(self) -> None:
         """Connection n + 1 of the 4-tuple begins here: the old one's timers and counters go."""
@@ -48,8 +62,8 @@ class Endpoint:
         self.timers, self.unread, self.last_oow_ack, self.ts_recent, self.opens = {}, 0, None, None, ""
 
 
-def before_handler(ep: Endpoint, seg: Segment, profile: Profile, listen: Callable,
-                   fresh: Callable[[int], TCB]) -> tuple[Step | None, tuple, str]:  # fmt: skip
+def before_handler(ep: Endpoint, seg: Segment, profile: Profile, listen: Handler,
+                   fresh: Callable[[int], TCB]) -> tuple[Step | None, tuple[Output, ...], str]:  # fmt: skip
     """What the stack decides before the state's handler sees `seg`: (the step, outputs to come before
     the step's, a note for the trace), or (None, (), "") to let the handler decide. `listen` is the
     machine's LISTEN handler; `fresh(iss)` makes a listener's TCB."""

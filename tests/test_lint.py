@@ -1,7 +1,8 @@
-"""The linter runs inside the test suite, so `make test` fails on a lint error."""
+"""The linter and the type checker run inside the test suite, so `make test` fails on a lint or type error."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,3 +16,13 @@ def test_ruff_is_clean():
     assert ruff, "ruff is not installed; run `make setup`"
     out = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy_strict_is_clean_on_reference_impl():
+    """pyproject.toml's [tool.mypy]: strict, on reference_impl (the model learners read and the
+    simulator runs): every signature typed, no Optional used as if it were set."""
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    assert mypy, "mypy is not installed; run `make setup`"
+    out = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.match(r"Success: no issues found in \d+ source files", out.stdout), out.stdout
