@@ -95,20 +95,21 @@ _ENTRIES = [
     # listens once its own is). Its ISN is the old one moved on by a clock (RFC 6528), "a little ahead".
     Entry(_sc("old-duplicate-after-reuse",
               "A writes 3000 bytes and both close; the network duplicates A's second data segment and the copy "
-              "wanders 30 s. At 1 s A opens a new connection on the same 4-tuple once it is CLOSED: RFC 6528's "
-              "clock moved its ISN only 999 ahead, less than the old connection sent, so the copy's numbers fall "
-              "on the new connection's. Safe only if TIME_WAIT outlasts the copy (or PAWS refuses it).",
+              "wanders 30 s. At 1 s A opens a new connection on the same 4-tuple once it is CLOSED. Its ISN comes from "
+              "a clock (RFC 6528), scaled down here: 999 ahead, less than the old connection sent (a fast path "
+              "outruns a real clock too), so the copy's numbers fall on the new connection's. Safe only if TIME_WAIT outlasts the copy (or PAWS refuses it).",
               *_OLD_DUPLICATE, (sec(1), "A", Reopen(iss_a=1099, iss_b=1299, then=((sec(30), "A", AppAbort()),))),
               fates=_COPY, mss={"A": 1000}), closes_cleanly=False),
     Entry(_sc("fin-retry-limit", "Every copy of A's FIN is lost: A gives up after its retry limit.",
               (0, "A", AppClose()), fates={Role("A", "FIN", n): LOSE for n in range(1, 16)}), closes_cleanly=False),
     Entry(_sc("abort", "A aborts (SO_LINGER 0): RST, no FIN, no TIME_WAIT.", (0, "A", AppAbort())),
           closes_cleanly=False),
-    Entry(_sc("close-with-unread-data", "B sends data A never reads; A closes (Linux answers with RST).",
+    Entry(_sc("close-with-unread-data", "B sends data A never reads; A closes. A close() that ends reading "
+              "answers unread data with RST (RFC 9293 §3.6.1 SHLD-3): the linux profile's close() does.",
               (0, "B", AppSend(b"unread")), (ms(50), "A", AppClose()), (ms(100), "B", AppClose()),
               reads={"A": False, "B": True})),
-    Entry(_sc("data-after-close", "A closes; B, half-closed, still sends data. Linux refuses it: RST, and A's "
-              "socket is gone.", (0, "A", AppClose()), (ms(40), "B", AppSend(b"late data"))), closes_cleanly=False),
+    Entry(_sc("data-after-close", "A closes; B, half-closed, still sends data. A close() that ended reading "
+              "refuses it with RST (RFC 9293 §3.6.1 SHLD-3; the linux profile), and A's socket is gone.", (0, "A", AppClose()), (ms(40), "B", AppSend(b"late data"))), closes_cleanly=False),
     Entry(_sc("orphan-fin-wait-2", "A closes; B never does. Linux gives up on the orphan after tcp_fin_timeout.",
               (0, "A", AppClose())), closes_cleanly=False),
     # TIME_WAIT with slow ACKs, and windows holding data and FIN back.

@@ -69,9 +69,10 @@ class AppClose:
     """The application calls CLOSE (RFC 9293 §3.10.4): "I have no more to send".
 
     shutdown: the application used shutdown() and keeps the socket; with plain close() a
-    Linux socket is orphaned. rdwr: that shutdown was SHUT_RDWR, which also ends reading (a
-    Linux socket then refuses later data with RST, as after close()). unread: bytes received but
-    never read by the application when it closed (Linux answers those with RST on close()).
+    Linux socket is orphaned. rdwr: that shutdown was SHUT_RDWR, which also ends reading (the
+    socket then refuses later data with RST, as after close(): RFC 9293 §3.6.1 SHLD-3 for a close
+    that ends reading). unread: bytes received but never read by the application when it closed
+    (such a close answers them with RST, by the same rule; the linux profile's close() is one).
     """
 
     shutdown: bool = False
