@@ -21,7 +21,7 @@ from .states import (
     Step,
     Timer,
 )
-from .tcb import TCB, Screened, screen
+from .tcb import TCB, Screened, accept_segment
 
 CLOSING_ERROR = "connection closing"
 RESET_ERROR = "connection reset"
@@ -183,11 +183,12 @@ def delay_fin_ack(tcb: TCB, text: list[Output], profile: Profile) -> list[Output
 
 
 def check_segment(tcb: TCB, seg: Segment, profile: Profile) -> Screened:
-    """`screen` for a segment without RST (notebook 6, where the learner judges a RST first, with
-    RFC 5961's rules): the sequence number, SYN, ACK and text checks of RFC 9293 §3.10.7.4."""
-    if seg.rst:
-        raise ValueError("check_segment takes a segment without RST: judge a RST with your own check first")
-    return screen(tcb, seg, profile)
+    """The rest of `screen` for a segment that passed the learner's own first checks (notebook 6,
+    where the learner writes RFC 9293 §3.10.7.4's sequence-number, RST, SYN and ACK checks with
+    RFC 5961's rules): the ACK field (SND.UNA, SND.WND) and the text."""
+    if seg.rst or seg.syn or not seg.has_ack:
+        raise ValueError("check_segment takes a segment your checks let through: no RST, no SYN, the ACK bit on")
+    return accept_segment(tcb, seg)
 
 
 def is_retransmitted_fin(tcb: TCB, seg: Segment) -> bool:

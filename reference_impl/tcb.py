@@ -232,7 +232,13 @@ def screen(tcb: TCB, seg: Segment, profile: Profile = RFC9293) -> Screened:
         return Screened(Verdict.DROP, tcb)
     if seq_lt(tcb.snd_nxt, seg.ack):
         return Screened(Verdict.DROP, tcb, reply=tcb.ack())
+    return accept_segment(tcb, seg)
 
+
+def accept_segment(tcb: TCB, seg: Segment) -> Screened:
+    """What `screen` does with a segment its checks let through (in the window, no RST, no SYN, the
+    ACK bit on, SEG.ACK not past SND.NXT): the rest of the fifth check (SND.UNA, SND.WND, what the
+    window lets out) and the seventh (the text)."""
     # Linux takes the ACK field of a retransmission that ends at RCV.NXT; if it acknowledges
     # nothing new, that is all the RFC's "ACK and drop" does too, so only a new ACK goes on.
     skip = seq_diff(tcb.rcv_nxt, seg.seq)
