@@ -50,6 +50,7 @@ LEARNER_FILES = (
     "autograder/visible.py", "autograder/notebook_helpers.py", "autograder/views/*.py", "autograder/kernel/*.py",
     "autograder/runner/*.py",  # what the grading sandbox runs: the learner's cells, answering handler calls
     "autograder/production.py", "autograder/production_checks.py",  # notebook 07's loopback harness, visible checks
+    "autograder/linux.py",  # Linux calls through ctypes: the kernel lab's namespaces (and the sandbox's)
 )  # fmt: skip
 # What stays with instructors, and why.
 INSTRUCTOR_FILES = (

@@ -14,7 +14,6 @@ was created, whatever thread uses it later (man 7 network_namespaces).
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import itertools
 import os
@@ -26,13 +25,13 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import TypeVar
 
-CLONE_NEWNET = 0x40000000
+from autograder import linux
+
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 TUN_NAME = "tgb0"
 
-_libc = ctypes.CDLL(None, use_errno=True)
 _counter = itertools.count(1)
 T = TypeVar("T")
 
@@ -55,9 +54,7 @@ def unavailable_reason() -> str | None:
 
 
 def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
+    linux.setns(fd, linux.CLONE_NEWNET)
 
 
 @contextmanager
@@ -106,7 +103,6 @@ def _ip(*args: str, stdin: str | None = None) -> None:
         raise RuntimeError(f"ip {' '.join(args)} failed: {r.stderr.strip()}")
 
 
-MS_BIND = 4096
 SMALL_EHASH = "256"
 
 
@@ -121,13 +117,13 @@ def _add_child_netns(name: str, parent: str) -> None:
     path = f"/run/netns/{name}"
 
     def make() -> None:
-        if _libc.unshare(CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+        linux.unshare(linux.CLONE_NEWNET)
         open(path, "w").close()
-        if _libc.mount(b"/proc/thread-self/ns/net", path.encode(), None, MS_BIND, None) != 0:
-            err = ctypes.get_errno()
+        try:
+            linux.mount("/proc/thread-self/ns/net", path, None, linux.MS_BIND)
+        except OSError:
             os.unlink(path)
-            raise OSError(err, f"bind-mount {path}: {os.strerror(err)}")
+            raise
 
     in_namespace(parent, make)
 

@@ -100,12 +100,13 @@ def _write(path: str, value: str) -> None:
 
 def _helper(instance: str, event_filter: str) -> None:
     """Runs inside `unshare -m`: mount tracefs, record, dump, clean up."""
-    import ctypes
+    from autograder import linux
 
-    libc = ctypes.CDLL(None, use_errno=True)
     root = tempfile.mkdtemp(prefix="tgb-tracefs-")
-    if libc.mount(b"nodev", root.encode(), b"tracefs", 0, None) != 0:
-        print(f"error: mount tracefs: {os.strerror(ctypes.get_errno())}", flush=True)
+    try:
+        linux.mount("nodev", root, "tracefs", 0)
+    except OSError as e:
+        print(f"error: {e.strerror}", flush=True)
         sys.exit(1)
     inst = os.path.join(root, "instances", instance)
     try:
@@ -123,7 +124,7 @@ def _helper(instance: str, event_filter: str) -> None:
     finally:
         if os.path.isdir(inst):
             os.rmdir(inst)
-        libc.umount2(root.encode(), 2)  # MNT_DETACH
+        linux.umount_detached_quietly(root)
         os.rmdir(root)
 
 

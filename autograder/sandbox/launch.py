@@ -27,7 +27,7 @@ import sys
 if __name__ == "__main__":  # run as a script: find this package without site-packages
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from autograder.sandbox import linux
+from autograder import linux
 from autograder.sandbox.defences import DEFENCES
 from autograder.sandbox.policy import HOME, VIEW, SandboxPolicy
 

@@ -44,7 +44,7 @@ if __name__ == "__main__":  # run as a script: find this package (dropped again 
 else:
     _PACKAGES = ""
 
-from autograder.sandbox import linux
+from autograder import linux
 from autograder.sandbox.defences import DEFENCES
 from autograder.sandbox.launch import Launch, NotNeeded, environment, write_frame
 from autograder.sandbox.policy import HOME, VIEW, SandboxPolicy

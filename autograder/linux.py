@@ -1,4 +1,5 @@
-"""The few Linux calls the sandbox needs that Python's os module lacks, through ctypes.
+"""The few Linux calls that Python's os module lacks, through ctypes: one home for the grading
+sandbox (namespaces, mounts, capabilities) and the kernel lab (network namespaces, tracefs).
 
 Each raises OSError with the call's name, so a defence that cannot be applied says why.
 """
@@ -31,6 +32,16 @@ def _check(rc: int, what: str) -> None:
 
 def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int) -> None:
+    """Move the calling thread into the namespace open at `fd`."""
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def umount_detached_quietly(target: str) -> None:
+    """umount2(MNT_DETACH), ignoring failure: for clean-up paths."""
+    _libc.umount2(target.encode(), MNT_DETACH)
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int, options: str | None = None) -> None:
