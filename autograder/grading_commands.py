@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-OK, FAILED, BAD_INPUT = 0, 1, 2
+from .cli import BAD_INPUT, FAILED, OK  # the exit codes, one meaning everywhere
 
 
 def _light_imports() -> None:
@@ -50,7 +50,7 @@ def cmd_grade(args) -> int:
     _light_imports()
     from .pipeline.autograde import autograde
     from .pipeline.export import awaiting_hand_grading, class_report
-    from .pipeline.feedback import generate_feedback
+    from .pipeline.feedback_pages import generate_feedback
     from .pipeline.progress import Progress
     from .pipeline.steps import PipelineError, collect, generate
 

@@ -110,7 +110,7 @@ def unwritten(source: object) -> list[State]:
     return sorted(stubs, key=list(State).index)
 
 
-def collect(source: object, *, skip_stubs: bool = False) -> dict[State, Handler]:
+def learner_handlers(source: object, *, skip_stubs: bool = False) -> dict[State, Handler]:
     """The learner's handlers by state, from a dict, a class or instance, a module or a namespace.
 
     Only callables are handlers: `TIME_WAIT = Timer.TIME_WAIT` or `CLOSED = State.CLOSED` at the
@@ -178,7 +178,7 @@ def machine_from_namespace(ns: object) -> LearnerMachine:
     if isinstance(ns, LearnerMachine):
         return ns
     try:
-        found = collect(ns)
+        found = learner_handlers(ns)
     except LearnerError as e:
         return LearnerMachine({}, frozenset(), ns, e.sentence)
     return LearnerMachine(found, frozenset(unwritten(ns)), ns)

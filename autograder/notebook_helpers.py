@@ -36,7 +36,7 @@ from reference_impl.profiles import RFC9293, Profile, get_profile, profile_text
 from reference_impl.states import State
 from reference_impl.trace import Trace
 
-from .harness import Guard, LearnerError, collect, compose, run_machine, unwritten
+from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
 from .reference_source import ReferenceUnavailable, reference_trace
 
 __all__ = ["learner_run", "show_mine", "predict", "from_trace", "reference_close", "LearnerRun", "Prediction",
@@ -78,7 +78,7 @@ class LearnerRun:
         self.unwritten: list[State] = []  # stubs: the reference plays them
 
     def handlers(self) -> dict:
-        found = collect(self.namespace, skip_stubs=True)  # LearnerError when nothing is named after a state
+        found = learner_handlers(self.namespace, skip_stubs=True)  # LearnerError when nothing is named after a state
         if self.states is not None:
             found = {s: fn for s, fn in found.items() if s in self.states}
         return found

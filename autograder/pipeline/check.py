@@ -27,7 +27,7 @@ class BadNotebook(Exception):
 
 
 @dataclass
-class CheckResult:
+class NotebookCheck:
     score: float
     max_score: float
     cells: list[dict]
@@ -89,7 +89,7 @@ def identify(path: Path, nb, course: Course, assignment: str | None = None) -> s
 def check_notebook(
     path: Path, course: Course | None = None, cell_timeout: int | None = None, assignment: str | None = None,
     progress: Progress | None = None,
-) -> CheckResult:
+) -> NotebookCheck:
     """Grade the notebook at `path` in a throwaway course; `progress` says each step and each test cell."""
     say = progress.say if progress is not None else (lambda _line: None)
     course = course or Course.at()
@@ -119,10 +119,10 @@ def check_notebook(
                   cells=progress)  # fmt: skip
         state = load_state(scratch, assignment, LEARNER)
     written = frozenset(_source_ids(course, assignment, written_only=True))
-    return CheckResult(state["score"], state["max_score"], state["cells"], renamed + state["notes"], written)
+    return NotebookCheck(state["score"], state["max_score"], state["cells"], renamed + state["notes"], written)
 
 
-def render(result: CheckResult) -> str:
+def render(result: NotebookCheck) -> str:
     lines = []
     for c in result.cells:
         if c["cell"] in result.written or c["score"] is None:

@@ -57,7 +57,7 @@ _CONTROL_NAMES = """(function (img) {
 })(this)"""
 
 
-def reference_run(name: str, profile: object, lose: tuple[str, ...] = ()) -> object:
+def reference_trace_losing(name: str, profile: object, lose: tuple[str, ...] = ()) -> object:
     """The reference close machine on a catalogue scenario (profile: a name or a Profile),
     with extra segments lost. In a learner build, the recorded reference plays it."""
     from ..reference_source import reference_trace
@@ -75,7 +75,7 @@ def loss_choices(name: str, profile: object, k: int = PICKER_LOSSES) -> list[tup
 
     def role(before: tuple[str, ...], key: str) -> str:
         if before not in roles:
-            roles[before] = segment_roles(events_of(reference_run(name, profile, before)))
+            roles[before] = segment_roles(events_of(reference_trace_losing(name, profile, before)))
         return f"{roles[before].get(key, 'segment')} ({key})"
 
     out = [("no extra loss", ())]
@@ -95,12 +95,12 @@ def own_losses(name: str, profile: object, lose: tuple[str, ...] = ()) -> str:
            for k, fate in scenarios.get(name).scenario.fates.items() if fate.kind == "lose"]  # fmt: skip
     if not own:
         return ""
-    base = segment_roles(events_of(reference_run(name, profile)))
-    shown = segment_roles(events_of(reference_run(name, profile, lose))) if lose else base
+    base = segment_roles(events_of(reference_trace_losing(name, profile)))
+    shown = segment_roles(events_of(reference_trace_losing(name, profile, lose))) if lose else base
     parts = []
     for key in own[:3]:
         if isinstance(key, Role):  # named by what it is: it stays on its segment whatever else is lost
-            at = where(key, reference_run(name, profile, lose).rows)
+            at = where(key, reference_trace_losing(name, profile, lose).rows)
             if at is not None:
                 parts.append(f"the scenario itself loses {key} ({at})")
             continue
@@ -291,7 +291,7 @@ class Timeline(widgets.VBox):
         own = own_losses(name, profile, lose)
         self.about.value = (f'<span style="color:#424a53">{html.escape(scenarios.get(name).scenario.description)}'
                             f'{" " + html.escape(own) if own else ""}</span>')  # fmt: skip
-        ref = reference_run(name, profile, lose)
+        ref = reference_trace_losing(name, profile, lose)
         suffix = f" + lose {', '.join(lose)}" if lose else ""
         if self._run is None:
             self.load(ref, title=f"{name}{suffix} ({key}) — reference")

@@ -9,7 +9,7 @@ import pytest
 from implementations import load
 
 from autograder.checks import check_family, check_scenario, check_transition, hidden_suite
-from autograder.harness import Guard, LearnerError, Limits, collect
+from autograder.harness import Guard, LearnerError, Limits, learner_handlers
 from autograder.learner import ACK, RFC9293, Arrival, Segment, Send, State, Step
 from reference_impl.states import CLOSE_STATES
 
@@ -148,7 +148,7 @@ def test_a_little_printing_is_fine_and_kept():
 
     guard = Guard(Limits(output=300))
     with guard.session():
-        found = collect(namespace(fin_wait_1=fin_wait_1))
+        found = learner_handlers(namespace(fin_wait_1=fin_wait_1))
         for _ in range(20):  # far more than 300 characters in all, but under the limit per call
             guard.call(State.FIN_WAIT_1, found[State.FIN_WAIT_1], *_fw1_fixture(), RFC9293)
     assert guard.printed.startswith("debug Arrival(")
@@ -177,7 +177,7 @@ def test_a_class_that_cannot_be_built_is_a_sentence():
             pass
 
     with pytest.raises(LearnerError, match="give it no required constructor arguments"):
-        collect(Machine)
+        learner_handlers(Machine)
 
 
 def test_a_module_level_alias_named_like_a_state_is_not_a_handler():
@@ -186,7 +186,7 @@ def test_a_module_level_alias_named_like_a_state_is_not_a_handler():
     from autograder.learner import Timer
 
     ns = namespace(TIME_WAIT=Timer.TIME_WAIT, ESTABLISHED=State.ESTABLISHED, CLOSED=State.CLOSED, LAST_ACK=7)
-    assert set(collect(ns)) == set(CLOSE_STATES)
+    assert set(learner_handlers(ns)) == set(CLOSE_STATES)
     assert check_scenario(ns, "active-close").passed == 1
     with pytest.raises(AssertionError) as e:
         check_scenario({"TIME_WAIT": Timer.TIME_WAIT}, "active-close")

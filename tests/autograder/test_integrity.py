@@ -12,7 +12,7 @@ from implementations import load
 import reference_impl
 import reference_impl.handlers
 from autograder.checks import check_scenario, hidden_suite
-from autograder.harness import collect
+from autograder.harness import learner_handlers
 from autograder.integrity import inspect_submission
 from autograder.learner import State, Step, abort, screen
 from reference_impl import handlers as ref_handlers
@@ -145,7 +145,7 @@ def test_harmless_styles_are_not_delegation():
     aliases = load("impl_aliases")
     assert inspect_submission({**GOOD, "time_wait": time_wait}, {State.TIME_WAIT: time_wait}) is None
     namespace = vars(aliases)
-    assert inspect_submission(namespace, collect(namespace)) is None
+    assert inspect_submission(namespace, learner_handlers(namespace)) is None
     assert hidden_suite(namespace, "05_time_wait").score == 1
 
 

@@ -82,7 +82,7 @@ def graded(tmp_path_factory):
     from autograder.pipeline import Course, autograde, collect, generate
     from autograder.pipeline.autograde import load_state
     from autograder.pipeline.export import class_report, export_grades
-    from autograder.pipeline.feedback import generate_feedback
+    from autograder.pipeline.feedback_pages import generate_feedback
 
     tmp = tmp_path_factory.mktemp("pipeline")
     course = Course.at(real_course(tmp))
