@@ -247,8 +247,11 @@ def test_every_notebook_has_at_least_three_bugs():
 
 @pytest.mark.nbgrader
 def test_learner_copies_have_not_drifted():
-    proc = subprocess.run([str(BIN / "tcpclose"), "notebooks", "--check"], cwd=REPO, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    # `python -m` from this checkout: the package, course/ and notebooks/ checked are this checkout's,
+    # even when the virtualenv was installed (editable) from another one.
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "notebooks", "--check", "--course",
+                           str(REPO / "course")], cwd=REPO, env=ENV, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
