@@ -92,9 +92,9 @@ def _scenario(name_or_script: str | Path | Scenario, *, profile: Profile = RFC92
 
 
 def _family(names: str | Iterable[str], *, k: int = 2, profiles: Iterable[Profile] = DEFAULT_PROFILES,
-            states: Iterable[State] = (), wrap: bool = False):  # fmt: skip
+            states: Iterable[State] = (), wrap: bool = False, given: tuple[tuple[State, Stimulus], ...] = ()):  # fmt: skip
     names = [names] if isinstance(names, str) else list(names)
-    return family_title(names, k, wrap), tuple(states), family_cases(names, k, tuple(profiles), wrap)
+    return family_title(names, k, wrap), tuple(states), family_cases(names, k, tuple(profiles), wrap, tuple(given))
 
 
 def _transitions(states: Iterable[State], *, profiles: Iterable[Profile] = DEFAULT_PROFILES, wrap: bool = False):

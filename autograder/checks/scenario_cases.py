@@ -18,7 +18,7 @@ from reference_impl.profiles import RFC9293, Profile, profile_changes, profile_t
 from reference_impl.scenarios import CATALOGUE, LOSE, get, loss_patterns, parse_key, pattern_name
 from reference_impl.segment import MOD
 from reference_impl.sim import Fate, Reopen, Scenario, SegmentKey
-from reference_impl.states import State, Step
+from reference_impl.states import State, Step, Stimulus
 
 from ..feedback import describe, divergence_svg, event_kind, first_divergence
 from ..harness import Guard, Handler, LearnerError, Run, compose, run_machine
@@ -168,22 +168,28 @@ class ScenarioCase:
     label: str = field(compare=False)
     replay: str = field(compare=False)
     as_run: str = ""  # the scenario as run, written out (a Scenario holds dicts: it cannot be hashed)
+    given: tuple[tuple[State, Stimulus], ...] = ()  # calls the reference answers (manifest.family's given)
 
     @classmethod
-    def of(cls, scenario: Scenario, profile: Profile, label: str, replay: str) -> ScenarioCase:
-        return cls(scenario, profile, label, replay, repr(scenario))
+    def of(cls, scenario: Scenario, profile: Profile, label: str, replay: str,
+           given: tuple[tuple[State, Stimulus], ...] = ()) -> ScenarioCase:  # fmt: skip
+        return cls(scenario, profile, label, replay, repr(scenario), given)
 
     @property
     def key(self) -> tuple:
-        """What makes two cases the same case: the scenario as run, and the profile."""
-        return (self.as_run, self.profile)
+        """What makes two cases the same case: the scenario as run, the profile, and what the reference answers."""
+        return (self.as_run, self.profile, self.given)
+
+    def _mine(self, o) -> bool:
+        return (o.state, o.stimulus) not in self.given
 
     def __call__(self, found: Mapping[State, Handler], guard: Guard) -> Case:
         ref = reference_run(self.scenario, self.profile)
         if self._follows_the_reference(ref, found, guard):
-            exercised = frozenset((str(o.state), event_kind(o.stimulus)) for o in ref.observed if o.state in found)
+            exercised = frozenset((str(o.state), event_kind(o.stimulus)) for o in ref.observed
+                                  if o.state in found and self._mine(o))  # fmt: skip
             return Case(self.label, True, exercised=exercised, replay=self.replay)
-        learner = compose(found, guard)
+        learner = given_by_reference(compose(found, guard), self.given)
         taken: dict[int, Step] = {}
         while True:
             got = run_machine(self.scenario, self.profile, learner, frozenset(found), expected=ref.observed)
@@ -197,7 +203,7 @@ class ScenarioCase:
             taken[div.index] = Step(e.state, g.outputs, e.tcb)
             ref = run_machine(self.scenario, self.profile, reference_machine(), substitute=taken)
         upto = got.observed if div is None else got.observed[: div.index]
-        exercised = frozenset((str(o.state), event_kind(o.stimulus)) for o in upto if o.learner)
+        exercised = frozenset((str(o.state), event_kind(o.stimulus)) for o in upto if o.learner and self._mine(o))
         if div is None:
             return Case(self.label, True, exercised=exercised, replay=self.replay)
         return Case(self.label, False, describe(div, self.label, ref.trace, self.replay), div.transition, exercised,
@@ -217,7 +223,7 @@ class ScenarioCase:
         try:
             for o in ref.observed:
                 fn = found.get(o.state)
-                if fn is not None and guard.call(o.state, fn, o.tcb, o.stimulus, self.profile) != o.step:
+                if fn is not None and self._mine(o) and guard.call(o.state, fn, o.tcb, o.stimulus, self.profile) != o.step:
                     return False
         except LearnerError:
             return False
@@ -225,9 +231,28 @@ class ScenarioCase:
 
 
 def scenario_case(name_or_script: str | Path | Scenario, profile: Profile, fates: dict,
-                  wrap: bool = False) -> ScenarioCase:  # fmt: skip
+                  wrap: bool = False, given: tuple[tuple[State, Stimulus], ...] = ()) -> ScenarioCase:  # fmt: skip
     sc, eff, label, replay = resolve(name_or_script, profile, fates, wrap)
-    return ScenarioCase.of(sc, eff, label, replay)
+    return ScenarioCase.of(sc, eff, label, replay, given)
+
+
+def given_by_reference(table: Mapping[State, Handler], given: tuple[tuple[State, Stimulus], ...]) -> dict[State, Handler]:
+    """The machine `table` with the calls `given` names, (state, stimulus), answered by the reference:
+    a check about something else is not charged for a mistake another cell grades. Outside the
+    guard: the reference's answer is the trusted side's, not a call the learner's code made."""
+    table = dict(table)
+    ref = reference_machine()
+    for state in {s for s, _ in given}:
+        stimuli = [ev for s, ev in given if s is state]
+        table[state] = _answered(table[state], ref[state], stimuli)
+    return table
+
+
+def _answered(fn: Handler, reference: Handler, stimuli: list[Stimulus]) -> Handler:
+    def handler(tcb, ev, profile):  # type: ignore[no-untyped-def]
+        return reference(tcb, ev, profile) if ev in stimuli else fn(tcb, ev, profile)
+
+    return handler
 
 
 # ---- families: every loss pattern of up to k segments ------------------------------------
@@ -239,13 +264,15 @@ def _patterns(name: str, k: int, base: Profile) -> tuple[tuple[SegmentKey, ...],
 
 
 @lru_cache(maxsize=2048)
-def _family(name: str, k: int, base: Profile, wrap: bool) -> tuple[ScenarioCase, ...]:
-    return tuple(scenario_case(name, base, {key: LOSE for key in keys}, wrap) for keys in _patterns(name, k, base))
+def _family(name: str, k: int, base: Profile, wrap: bool, given: tuple = ()) -> tuple[ScenarioCase, ...]:
+    return tuple(scenario_case(name, base, {key: LOSE for key in keys}, wrap, given) for keys in _patterns(name, k, base))
 
 
-def family_cases(names: Iterable[str], k: int, profiles: Iterable[Profile], wrap: bool = False) -> list[ScenarioCase]:
-    """One case per loss pattern of at most k segments, per scenario, per profile."""
-    return [t for base in profiles for name in names for t in _family(name, k, base, wrap)]
+def family_cases(names: Iterable[str], k: int, profiles: Iterable[Profile], wrap: bool = False,
+                 given: tuple[tuple[State, Stimulus], ...] = ()) -> list[ScenarioCase]:  # fmt: skip
+    """One case per loss pattern of at most k segments, per scenario, per profile (`given`: calls
+    the reference answers, see given_by_reference)."""
+    return [t for base in profiles for name in names for t in _family(name, k, base, wrap, tuple(given))]
 
 
 def family_title(names: list[str], k: int, wrap: bool = False) -> str:
