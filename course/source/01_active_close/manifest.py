@@ -19,6 +19,14 @@ FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked
 RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
 SHUT_WINDOW = TCB(snd_una=100, snd_nxt=100, rcv_nxt=300, snd_wnd=0)  # the peer's window is zero: the FIN waits
 FIN_NO_ACK = Arrival(Segment(seq=300, ack=0, flags=FIN))  # B's FIN again, without the ACK bit
+# 100 bytes in flight, 50 more and the FIN (SEQ 250) waiting for the peer's window: ACK=200 is SND.NXT, not the FIN
+FIN_HELD = TCB(snd_una=100, snd_nxt=200, rcv_nxt=300, fin_seq=250, unacked=b"x" * 100, unsent=b"y" * 50, snd_wnd=100,
+               orphaned=True)
+FIN_ACKED = TCB(snd_una=101, snd_nxt=101, rcv_nxt=300, fin_seq=100)  # FIN_WAIT_2: our FIN at 100 acknowledged
+GAP = Arrival(Segment(seq=310, ack=101, payload=b"after a gap"))  # data beyond RCV.NXT: not taken, acknowledged
+# What FIN_WAIT_1's cells ask the learner to decide, not TCB.fin_acked
+OWN_FIN_ACKED = yourself(S.FIN_WAIT_1, "fin_acked",
+                         what="decide from SND.UNA and your FIN's sequence number whether the FIN is acknowledged")
 STATES = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT)
 
 CELLS = [
@@ -52,7 +60,8 @@ CELLS = [
                             timers={Timer.RETRANSMIT: 220_000}, profile=LINUX),
                  transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101, payload=b"late data"))),
                  transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=101)), wrap=True),  # ACK=0 covers the FIN
-                 scenario("active-close", wrap=True)]),
+                 scenario("active-close", wrap=True)],
+         yourself=[OWN_FIN_ACKED]),
     cell("test_fin_wait_1_ack_of_data", 2,
          visible=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=200)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING)],
          hidden=[transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=150)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING,
@@ -63,7 +72,11 @@ CELLS = [
                  scenario("ack-of-data-not-fin", profile=LINUX),
                  transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=200)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING,
                             wrap=True),
-                 scenario("ack-of-data-not-fin", wrap=True)]),
+                 scenario("ack-of-data-not-fin", wrap=True),
+                 # everything sent is acknowledged (SEG.ACK = SND.NXT), but the FIN has not left yet
+                 transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=200, window=0)), tcb=FIN_HELD, timers=RTO_RUNNING,
+                            weight=0.5)],
+         yourself=[OWN_FIN_ACKED]),
     cell("test_fin_wait_2_fin", 2,
          visible=[transition(S.FIN_WAIT_2, FIN_300_ACK_101)],
          hidden=[transition(S.FIN_WAIT_2, FIN_300_ACK_101, profile=LINUX),
@@ -78,7 +91,11 @@ CELLS = [
                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101))),  # a duplicate ACK: nothing to do
                  scenario("half-close"),
                  scenario("half-close", profile=LINUX),
-                 scenario("half-close", wrap=True)]),
+                 scenario("half-close", wrap=True),
+                 transition(S.FIN_WAIT_2, GAP, weight=0.5),  # out of order: ACK=RCV.NXT, nothing delivered
+                 # RCV.NXT on 2**32 - 1: the data's end wraps to 8
+                 transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=101, payload=b"more data")), tcb=FIN_ACKED,
+                            wrap=True)]),
     cell("test_time_wait_timeout", 1,
          visible=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT))],
          hidden=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT), profile=LINUX),
@@ -92,7 +109,9 @@ CELLS = [
                  scenario("lost-final-ack-twice", profile=LINUX),
                  scenario("lost-final-ack-twice"),
                  transition(S.TIME_WAIT, FIN_300_ACK_101, wrap=True),  # B's FIN on 2**32 - 1, RCV.NXT = 0
-                 scenario("lost-final-ack", wrap=True)]),
+                 scenario("lost-final-ack", wrap=True)],
+         yourself=[yourself(S.TIME_WAIT, "is_retransmitted_fin",
+                            what="recognise the peer's FIN again (its sequence space ends at RCV.NXT)")]),
     cell("test_active_close", 3,
          visible=[scenario("active-close")],
          hidden=[family("active-close", "ack-of-data-not-fin", k=1, weight=2),

@@ -9,16 +9,19 @@ FORGETS_SND_NXT = {"test_established_close", "test_established_fin", "test_fin_w
                    "test_fin_wait_1_ack_of_data", "test_fin_wait_2_fin", "test_fin_wait_2_data",
                    "test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_active_close"}
 
+# Wrap-around mistakes in "was it my FIN?": A stays in FIN_WAIT_1 in every wrapped run that follows.
+WRAP_STUCK_IN_FIN_WAIT_1 = {"test_fin_wait_1_ack_of_fin", "test_fin_wait_1_ack_of_data", "test_fin_wait_2_fin",
+                            "test_fin_wait_2_data", "test_time_wait_retransmitted_fin", "test_active_close"}
+
 BUGS = {
     # "Any new ACK in FIN_WAIT_1 must be for my FIN": an ACK of data alone moves A on.
     "ack-of-data-taken-for-ack-of-fin": Bug(
-        edit(NB, "answer_fin_wait_1", ("our_fin_acked = s.tcb.fin_acked", "our_fin_acked = s.acked_new")),
+        edit_line(NB, "answer_fin_wait_1", "our_fin_acked =", "our_fin_acked = s.acked_new"),
         {"test_fin_wait_1_ack_of_data", "test_active_close"},
     ),
     # Forgets that the FIN consumes a sequence number: waits for ACK == fin_seq instead of fin_seq + 1.
     "fin-ack-off-by-one": Bug(
-        edit(NB, "answer_fin_wait_1", ("our_fin_acked = s.tcb.fin_acked",
-                                       "our_fin_acked = seg.ack == tcb.fin_seq")),
+        edit_line(NB, "answer_fin_wait_1", "our_fin_acked =", "our_fin_acked = seg.ack == tcb.fin_seq"),
         {"test_fin_wait_1_ack_of_fin", "test_fin_wait_1_ack_of_data", "test_fin_wait_2_fin",
          "test_fin_wait_2_data", "test_time_wait_timeout", "test_time_wait_retransmitted_fin", "test_active_close"},
     ),
@@ -81,9 +84,78 @@ BUGS = {
     "fin-acked-compared-without-modulo": Bug(
         edit_line(NB, "answer_fin_wait_1", "our_fin_acked =",
                   "our_fin_acked = seg.has_ack and tcb.fin_seq is not None and seg.ack > tcb.fin_seq"),
-        {"test_fin_wait_1_ack_of_fin", "test_fin_wait_1_ack_of_data", "test_fin_wait_2_fin", "test_fin_wait_2_data",
-         "test_time_wait_retransmitted_fin", "test_active_close"},
+        WRAP_STUCK_IN_FIN_WAIT_1,
         shares={"test_fin_wait_1_ack_of_fin": 0.4},
+    ),
+    # Leaves "was it my FIN?" to the TCB's fin_acked: it behaves, so only the two FIN_WAIT_1 cells, whose
+    # exercise that decision is, score 0.
+    "library-decides-the-fin-is-acked": Bug(
+        edit_line(NB, "answer_fin_wait_1", "our_fin_acked =", "our_fin_acked = s.tcb.fin_acked"),
+        {"test_fin_wait_1_ack_of_fin", "test_fin_wait_1_ack_of_data"},
+        shares={"test_fin_wait_1_ack_of_fin": 1.0, "test_fin_wait_1_ack_of_data": 1.0},
+    ),
+    # "SEG.ACK == SND.NXT" taken literally: right while the FIN has left, wrong while it waits behind data the
+    # peer's window holds back (everything sent is acknowledged, the FIN is not).
+    "fin-acked-when-ack-reaches-snd-nxt": Bug(
+        edit_line(NB, "answer_fin_wait_1", "our_fin_acked =", "our_fin_acked = seg.ack == tcb.snd_nxt"),
+        {"test_fin_wait_1_ack_of_data"},
+    ),
+    # The number after the FIN with `+`: 2**32 instead of 0 when the FIN sits on 2**32 - 1.
+    "fin-acked-plain-plus-one": Bug(
+        edit_line(NB, "answer_fin_wait_1", "our_fin_acked =", "our_fin_acked = s.tcb.snd_una == tcb.fin_seq + 1"),
+        WRAP_STUCK_IN_FIN_WAIT_1,
+    ),
+    # "FIN_WAIT_2 is nearly closed": abort() there deletes the connection without telling B, whose direction is open.
+    "abort-in-fin-wait-2-without-rst": Bug(
+        edit(NB, "answer_fin_wait_2", ("return abort(tcb, profile)  # the peer's direction is still open",
+                                       "return Step(State.CLOSED, [], tcb)  # the peer's direction is still open")),
+        {"test_active_close"},
+    ),
+    # The RFC's 2 MSL written as a number: right for rfc9293, wrong for Linux's 60 s.
+    "time-wait-hard-coded": Bug(
+        edit(NB, "answer_fin_wait_2", ("StartTimer(Timer.TIME_WAIT, profile.time_wait)]",
+                                       "StartTimer(Timer.TIME_WAIT, sec(240))]")),
+        {"test_fin_wait_2_fin", "test_fin_wait_2_data", "test_time_wait_retransmitted_fin", "test_active_close"},
+    ),
+    # A valid RST in FIN_WAIT_2 closed silently, as in TIME_WAIT: the application never hears "connection reset".
+    "reset-in-fin-wait-2-unreported": Bug(
+        edit(NB, "answer_fin_wait_2", (
+            "if s.verdict is Verdict.RESET:\n                return Step(State.CLOSED, [Error(RESET_ERROR)], tcb)",
+            "if s.verdict is Verdict.RESET:\n                return Step(State.CLOSED, [], tcb)")),
+        {"test_active_close"},
+    ),
+    # An unacceptable segment ignored instead of left to drop(): the ACK that tells the peer RCV.NXT is not sent.
+    "unacceptable-segment-unanswered": Bug(
+        edit(NB, "answer_fin_wait_2", ("return drop(State.FIN_WAIT_2, s)", "return Step(State.FIN_WAIT_2, [], tcb)")),
+        {"test_active_close"},
+    ),
+    # abort() in TIME_WAIT as in the open states: a RST to a peer that has nothing left to hear.
+    "time-wait-abort-sends-rst": Bug(
+        edit(NB, "answer_time_wait", ('return Step(State.CLOSED, [], tcb)  # "respond with ok"',
+                                      'return abort(tcb, profile)  # "respond with ok"')),
+        {"test_active_close"},
+    ),
+    # Leaves "is it B's FIN again?" to is_retransmitted_fin: only the cell whose exercise that is scores 0.
+    "library-recognises-the-fin-again": Bug(
+        edit_line(NB, "answer_time_wait", "if seg.fin and seq_add(", "if is_retransmitted_fin(tcb, seg):"),
+        {"test_time_wait_retransmitted_fin"},
+        shares={"test_time_wait_retransmitted_fin": 1.0},
+    ),
+    # The end of B's FIN with `+`: when the FIN sits on 2**32 - 1, RCV.NXT is 0 and the sum 2**32.
+    "fin-again-plain-plus": Bug(
+        edit_line(NB, "answer_time_wait", "if seg.fin and seq_add(", "if seg.fin and seg.seq + seg.len == tcb.rcv_nxt:"),
+        {"test_time_wait_retransmitted_fin", "test_active_close"},
+    ),
+    # Acknowledges every acceptable segment in TIME_WAIT, a bare ACK too.
+    "time-wait-acks-a-bare-ack": Bug(
+        edit(NB, "answer_time_wait", ("ack = [Send(tcb.ack())] if seg.len else []", "ack = [Send(tcb.ack())]")),
+        {"test_active_close"},
+    ),
+    # Ignores Linux's orphan timer in FIN_WAIT_2: the orphan it started waits for ever.
+    "orphan-timer-ignored": Bug(
+        edit(NB, "answer_fin_wait_2", ("return Step(State.CLOSED, [], tcb)  # Linux's orphan",
+                                       "return Step(State.FIN_WAIT_2, [], tcb)  # Linux's orphan")),
+        {"test_active_close"},
     ),
 }
 
