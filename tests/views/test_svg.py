@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -129,13 +128,13 @@ def test_frame_missing_columns_names_them(active_close):
         render_svg(active_close.to_frame().drop(columns=["state_after"]))
 
 
-def test_five_thousand_events_render_fast_and_say_they_are_summarised():
-    trace = runaway(5_000)
-    t0 = time.perf_counter()
-    svg = render_svg(trace)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 2.0, f"{elapsed:.2f} s for 5,000 events"
+def test_five_thousand_events_draw_a_window_and_say_they_are_summarised():
+    """The picture of a runaway trace is as big as the window's, whatever the trace's length (the time
+    it takes is benchmarks/bench_views.py's)."""
+    svg = render_svg(runaway(5_000))
     assert "showing events 1–400 of 5,000" in svg
+    window = render_svg(runaway(400))
+    assert len(svg) < 1.2 * len(window), (len(svg), len(window))
     parse(svg)
 
 
