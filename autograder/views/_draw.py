@@ -621,6 +621,15 @@ class Canvas:
 
     # ---- the comparison mark, and the document -------------------------------------------
 
+    def _divergence_tag(self, i: int, name: str) -> str:
+        """Which run is which, in words: the learner's and the reference's by those names; two runs the
+        caller named otherwise (two profiles of the reference) are only where they part."""
+        if self.n == 1:
+            return "✗ first divergence"
+        if i == 0:
+            return "✗ yours differs" if name.startswith("Your") else "✗ they part here"
+        return "◆ reference" if name.startswith("Reference") else "◆ they part here"
+
     def divergence(self) -> None:
         """The first divergence, drawn in every panel that has it marked: a red band across the
         panel, a ring on the lane, a thick dashed outline along the differing segment or around
@@ -661,7 +670,7 @@ class Canvas:
                     f'<rect x="{_t(x0)}" y="{_t(y - 11)}" width="{_t(w)}" height="22" rx="4" fill="none" '
                     f'stroke="{LOST}" stroke-width="2" stroke-dasharray="5 3" data-kind="divergence"/>'
                 )
-            tag = "✗ yours differs" if i == 0 and self.n > 1 else "◆ reference" if i else "✗ first divergence"
+            tag = self._divergence_tag(i, p.name)
             tag = f"{tag}: {e.endpoint}, {e.time / 1e6:.3f} s"
             mid = (g.xa(i) + g.xb(i)) / 2
             cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86)
