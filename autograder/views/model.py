@@ -272,15 +272,28 @@ def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, in
     def key(e: Event) -> tuple:
         return (e.time, e.endpoint, e.event, e.before, e.after, e.flags, e.seq, e.ack, e.length, e.fate, e.detail)
 
-    for a, b in zip(mine, reference, strict=False):
+    for k, (a, b) in enumerate(zip(mine, reference, strict=False)):
         if key(a) != key(b):
-            return a.index, b.index
+            return _same_moment(a, b, mine[:k], reference[:k])
     n = min(len(mine), len(reference))
     if len(mine) == len(reference):
         return None
     if len(mine) > n:
         return mine[n].index, reference[-1].index if reference else -1
     return (mine[-1].index if mine else -1), reference[n].index
+
+
+def _same_moment(a: Event, b: Event, mine: list[Event], reference: list[Event]) -> tuple[int, int]:
+    """Where two runs first part, marked at one moment in both. When one run did something more at
+    an earlier moment (the reference restarts a timer the learner's code does not), the other run's
+    next row is already a later moment; its last row of the earlier moment is marked instead."""
+    if (a.time, a.endpoint) == (b.time, b.endpoint):
+        return a.index, b.index
+    if b.time <= a.time:
+        same = [e for e in mine if (e.time, e.endpoint) == (b.time, b.endpoint)]
+        return (same[-1].index if same else a.index), b.index
+    same = [e for e in reference if (e.time, e.endpoint) == (a.time, a.endpoint)]
+    return a.index, (same[-1].index if same else b.index)
 
 
 def segment_roles(events: list[Event]) -> dict[str, str]:

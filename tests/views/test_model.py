@@ -65,3 +65,28 @@ def test_state_at_each_step_follows_the_trace():
     assert initial_states(evs) == {"A": "ESTABLISHED", "B": "ESTABLISHED"}
     assert state_at(evs, len(evs) - 1) == {"A": "CLOSED", "B": "CLOSED"}
     assert state_at(evs, 6)["B"] == "CLOSING"
+
+
+def test_a_missing_action_is_marked_at_its_moment_in_both_runs():
+    """A TIME_WAIT that forgets to restart its timer on the FIN sent again: both runs are marked at A's
+    1.06 s, where the reference restarts it, not at the learner's next row (B's, 10 ms later)."""
+    import dataclasses
+
+    from autograder.views.model import first_difference
+    from reference_impl.states import Arrival, StartTimer, State, Timer
+
+    table = dict(scenarios.reference_machine())
+
+    def forgetful(tcb, ev, profile):
+        step = table[State.TIME_WAIT](tcb, ev, profile)
+        if isinstance(ev, Arrival):
+            kept = tuple(o for o in step.outputs if not (isinstance(o, StartTimer) and o.timer is Timer.TIME_WAIT))
+            step = dataclasses.replace(step, outputs=kept)
+        return step
+
+    mine = events_of(scenarios.run("lost-final-ack", machine={**table, State.TIME_WAIT: forgetful}))
+    reference = events_of(scenarios.run("lost-final-ack"))
+    i, j = first_difference(mine, reference)
+    a = next(e for e in mine if e.index == i)
+    b = next(e for e in reference if e.index == j)
+    assert (a.endpoint, a.time) == (b.endpoint, b.time) == ("A", 1_060_000), (a, b)
