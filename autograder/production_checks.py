@@ -324,7 +324,7 @@ def serve_clients(caller: Caller, *, asking: int, leaving: int, seconds: float =
         if left:
             what = ", ".join(f"{n} in {s}" for s, n in sorted(left.items()))
             return False, (f"after {asking + leaving} clients the server still holds {what} (sockets it never "
-                           "closed: the peer said goodbye, and your on_readable did not close on that path)")
+                           "closed: the peer said goodbye, and on_readable did not close on that path)")
         if wrong:
             r, want = wrong[0]
             return False, (f"{len(wrong)} of {len(readers)} clients that asked did not get their answer and an EOF "
