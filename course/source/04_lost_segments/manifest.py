@@ -16,12 +16,24 @@ FIN_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
 # Our FIN, sent as the probe of a zero window, at the retry limit: probing a shut window never gives up.
 FIN_WITH_DATA = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"late"))  # data, then the FIN
 # The exercise of this notebook is the retransmission itself: FIN_WAIT_1 uses the learner's own
-# (`resend`), not the library's `retransmit` or the profile's backed-off `rto`. LAST_ACK and CLOSING
-# use the library's copy, so that a mistake in `resend` is charged in its own two cells.
+# (`resend`, with their `backoff`), not the library's `retransmit`, its `timer_probe` or the profile's
+# backed-off `rto`; and the learner's own timer rules on an ACK (`ack_timer`, RFC 6298 §5.1-5.3), not
+# `retransmit_timer`. LAST_ACK and CLOSING use the library's copies, so that a mistake in `resend` is
+# charged in its own two cells, and one in `ack_timer` in its own.
 def own_resend(state: State):
-    return yourself(state, "retransmit", "rto",
+    return yourself(state, "retransmit", "timer_probe", "rto",
                     what="resend the segment, back the timer off and give up after the retry limit (your `resend`)")
 
+
+def own_ack_timer(state: State):
+    return yourself(state, "retransmit_timer",
+                    what="start, stop or restart the retransmission timer on an ACK (your `ack_timer`)")
+
+
+# The cells that test something else take FIN_WAIT_1's RETRANSMIT timeout from the reference in their
+# scenario families (manifest.family's given): a lost FIN of A's is resent there as the reference
+# resends it, so a mistake in `resend` or `backoff` costs its own two cells only.
+REFERENCE_RESENDS = [(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT))]
 
 PROBING = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0, retries=6)
 # The same FIN probing a shut window at its first expiry: the timer backs off from there (at the
@@ -47,18 +59,19 @@ CELLS = [
          yourself=[own_resend(S.FIN_WAIT_1)]),
     cell("test_fin_wait_1_ack_of_data", 2,
          visible=[scenario("ack-of-data-not-fin")],
-         hidden=[family("ack-of-data-not-fin", k=2, weight=2),
-                 family("ack-of-data-not-fin", k=1, wrap=True, weight=1)]),
+         hidden=[family("ack-of-data-not-fin", k=2, weight=2, given=REFERENCE_RESENDS),
+                 family("ack-of-data-not-fin", k=1, wrap=True, weight=1, given=REFERENCE_RESENDS)],
+         yourself=[own_ack_timer(S.FIN_WAIT_1)]),
     cell("test_fin_wait_1_fin_ack", 1,
          visible=[scenario("lost-ack-of-fin")],
-         hidden=[family("lost-ack-of-fin", k=2, weight=2),
-                 family("lost-ack-of-fin", k=1, wrap=True, weight=1)]),
+         hidden=[family("lost-ack-of-fin", k=2, weight=2, given=REFERENCE_RESENDS),
+                 family("lost-ack-of-fin", k=1, wrap=True, weight=1, given=REFERENCE_RESENDS)]),
     cell("test_last_ack_retransmit", 2,
          visible=[transition(S.LAST_ACK, Timeout(Timer.RETRANSMIT)), scenario("lost-second-fin"),
                   # A valid RST in LAST_ACK closes silently: the application has closed already.
                   transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=0, flags=RST)))],
-         hidden=[family("lost-second-fin", k=2, weight=1),
-                 family("lost-second-fin", k=1, wrap=True, weight=0.5),
+         hidden=[family("lost-second-fin", k=2, weight=1, given=REFERENCE_RESENDS),
+                 family("lost-second-fin", k=1, wrap=True, weight=0.5, given=REFERENCE_RESENDS),
                  transitions(S.LAST_ACK, weight=1),
                  transitions(S.LAST_ACK, wrap=True, weight=0.5)]),
     cell("test_fin_wait_2_fin", 1,
@@ -68,9 +81,10 @@ CELLS = [
                  transitions(S.FIN_WAIT_2, wrap=True, weight=1)]),
     cell("test_time_wait_retransmitted_fin", 3,
          visible=[transition(S.TIME_WAIT, FIN_AGAIN), transition(S.TIME_WAIT, FIN_AGAIN, profile=LINUX)],
-         hidden=[family("lost-final-ack", "lost-final-ack-twice", "duplicate-fin-in-time-wait", k=2, weight=2),
+         hidden=[family("lost-final-ack", "lost-final-ack-twice", "duplicate-fin-in-time-wait", k=2, weight=2,
+                        given=REFERENCE_RESENDS),
                  family("lost-final-ack", "lost-final-ack-twice", "duplicate-fin-in-time-wait", k=1, wrap=True,
-                        weight=1),
+                        weight=1, given=REFERENCE_RESENDS),
                  transitions(S.TIME_WAIT, weight=1),
                  transitions(S.TIME_WAIT, wrap=True, weight=0.5)]),
     cell("test_closing_retransmit", 1,
