@@ -26,7 +26,7 @@ FIN_ACKED = TCB(snd_una=101, snd_nxt=101, rcv_nxt=300, fin_seq=100)  # FIN_WAIT_
 GAP = Arrival(Segment(seq=310, ack=101, payload=b"after a gap"))  # data beyond RCV.NXT: not taken, acknowledged
 # What FIN_WAIT_1's cells ask the learner to decide, not TCB.fin_acked
 OWN_FIN_ACKED = yourself(S.FIN_WAIT_1, "fin_acked",
-                         what="decide from SND.UNA and your FIN's sequence number whether the FIN is acknowledged")
+                         what="compare SND.UNA with the number after your FIN")
 STATES = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT)
 
 CELLS = [
@@ -111,7 +111,7 @@ CELLS = [
                  transition(S.TIME_WAIT, FIN_300_ACK_101, wrap=True),  # B's FIN on 2**32 - 1, RCV.NXT = 0
                  scenario("lost-final-ack", wrap=True)],
          yourself=[yourself(S.TIME_WAIT, "is_retransmitted_fin",
-                            what="recognise the peer's FIN again (its sequence space ends at RCV.NXT)")]),
+                            what="recognise a copy of the peer's FIN by where it ends (RCV.NXT)")]),
     cell("test_active_close", 3,
          visible=[scenario("active-close")],
          hidden=[family("active-close", "ack-of-data-not-fin", k=1, weight=2),
