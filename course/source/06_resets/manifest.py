@@ -7,8 +7,9 @@ cell and the trusted grader (autograder.checks.grade_cell). See autograder/manif
 
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX, RFC9293
-from reference_impl.segment import ACK, FIN, RST, Flags, Segment
+from reference_impl.segment import ACK, FIN, RST, SYN, Flags, Segment
 from reference_impl.states import AppAbort, AppClose, Arrival, State
+from reference_impl.tcb import TCB
 
 S = State
 RFC1337 = RFC9293.replace(rfc1337=True)  # RFC 9293 with RFC 1337's protection of TIME_WAIT switched on
@@ -29,19 +30,32 @@ NO_CONNECTION = [transition(S.CLOSED, Arrival(seg), profile=p, weight=0.25)
                              Segment(seq=101, ack=301, flags=FIN | ACK, payload=b"late"))
                  for p in (RFC9293, LINUX)]  # fmt: skip
 
-# The learner judges a RST with their own check_rst in FIN_WAIT_1 and FIN_WAIT_2 (RFC 5961 §3.2), not
-# with the library's screen; the other states keep screen, so a mistake in check_rst costs once.
-OWN_RST_CHECK = [yourself(state, "screen", what="judge a RST (outside the window, exactly RCV.NXT, in the window)")
-                 for state in (S.FIN_WAIT_1, S.FIN_WAIT_2)]  # fmt: skip
+# The learner makes the first checks of §3.10.7.4 with RFC 5961's rules (the window, RST, SYN, ACK) with
+# their own in_window and check_arrival in FIN_WAIT_1 and FIN_WAIT_2, not with the library's screen or
+# the TCB's acceptable; the other states keep screen, so a mistake in the checks costs once.
+OWN_CHECKS = [yourself(state, "screen", "acceptable",
+                       what="check an arriving segment (the window, a RST, a SYN, the ACK)")
+              for state in (S.FIN_WAIT_1, S.FIN_WAIT_2)]  # fmt: skip
+# A zero receive window, which no catalogue scenario gives a closing endpoint: only an empty segment at
+# exactly RCV.NXT is in the RFC's window (a RST there is valid); Linux takes a bare FIN too, no data.
+ZERO_WINDOW = TCB(snd_una=101, snd_nxt=101, rcv_nxt=300, fin_seq=100, rcv_wnd=0)
+IN_A_ZERO_WINDOW = [transition(S.FIN_WAIT_2, Arrival(seg), tcb=ZERO_WINDOW, profile=p, weight=0.25)
+                    for seg in (Segment(seq=300, ack=101), Segment(seq=301, ack=101), Segment(seq=300, ack=0, flags=RST),
+                                Segment(seq=301, ack=0, flags=RST), Segment(seq=300, ack=101, payload=b"abc"),
+                                Segment(seq=300, ack=101, flags=FIN | ACK))
+                    for p in (RFC9293, LINUX)]  # fmt: skip
 
 CELLS = [
     cell("test_fin_wait_2_rst", 3,
          visible=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=RST))),
                   transition(S.FIN_WAIT_2, Arrival(Segment(seq=301, ack=0, flags=RST))),
-                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300 + 70_000, ack=0, flags=RST)))],
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300 + 70_000, ack=0, flags=RST))),
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=SYN))),
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=102)))],
          hidden=[transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES, weight=2),
-                 transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1)],
-         yourself=OWN_RST_CHECK),
+                 transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1),
+                 *IN_A_ZERO_WINDOW],
+         yourself=OWN_CHECKS),
     cell("test_closing_rst", 1,
          visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=0, flags=RST))),
                   transition(S.CLOSING, Arrival(Segment(seq=302, ack=0, flags=RST)))],
@@ -76,7 +90,8 @@ CELLS = [
                  family("abort", k=1, profiles=WRAPPED, wrap=True, weight=0.5),
                  transitions(S.ESTABLISHED, profiles=PROFILES, weight=1),
                  transitions(S.ESTABLISHED, profiles=WRAPPED, wrap=True, weight=0.5),
-                 *ABORT_IN_EVERY_STATE]),
+                 *ABORT_IN_EVERY_STATE],
+         yourself=[yourself(S.ESTABLISHED, "abort", what="build ABORT's RST, <SEQ=SND.NXT><CTL=RST> (linux: RST,ACK)")]),
     cell("test_established_close_with_unread_data", 2,
          visible=[scenario("close-with-unread-data", profile=LINUX), scenario("close-with-unread-data")],
          hidden=[family("close-with-unread-data", k=1, profiles=PROFILES, weight=2),

@@ -18,22 +18,66 @@ BUGS = {
     ),
     # Challenges every RST that is not exact, also one outside the window, which RFC 5961 drops silently.
     "rst-outside-window-challenged": Bug(
-        edit(NB, "answer_fin_wait_1", ("return Screened(Verdict.DROP, tcb)  # outside the window: silently",
+        edit(NB, "answer_fin_wait_1", ("return Screened(Verdict.DROP, tcb)  # outside the window: a RST is dropped silently",
                                        "return Screened(Verdict.DROP, tcb, reply=tcb.ack())")),
         {"test_fin_wait_2_rst"},
     ),
-    # The window test on plain integers: right until the window wraps past 2**32.
-    "rst-window-on-plain-integers": Bug(
-        edit(NB, "answer_fin_wait_1", ("if not tcb.acceptable(seg, profile.accept_window_edges):",
-                                       "if not tcb.rcv_nxt <= seg.seq < tcb.rcv_nxt + tcb.rcv_wnd:")),
-        {"test_fin_wait_2_rst"},
+    # The window test on plain integers: right until the window wraps past 2**32 (the wrapped scenarios
+    # of three more cells pass through the learner's FIN_WAIT_1 and meet it there, a case or two each).
+    "window-on-plain-integers": Bug(
+        edit(NB, "answer_fin_wait_1", ("return seq_le(nxt, n) and seq_lt(n, seq_add(nxt, wnd))",
+                                       "return nxt <= n < nxt + wnd")),
+        {"test_fin_wait_2_rst", "test_close_wait_rst", "test_established_close_with_unread_data", "test_time_wait_rst"},
     ),
-    # Leaves the RST to the library: fin_wait_2 sends every segment through screen; the exercise's cell scores 0.
-    "rst-left-to-screen": Bug(
-        edit(NB, "answer_fin_wait_2", ("s = check_rst(tcb, seg, profile) if seg.rst else check_segment(tcb, seg, profile)",
-                                       "s = screen(tcb, seg, profile)")),
+    # Leaves the checks to the library: fin_wait_2 sends every segment through screen; the exercise's cell scores 0.
+    "checks-left-to-screen": Bug(
+        edit(NB, "answer_fin_wait_2", ("s = check_arrival(tcb, seg, profile)", "s = screen(tcb, seg, profile)")),
         {"test_fin_wait_2_rst"},
         shares={"test_fin_wait_2_rst": 1.0},
+    ),
+    # Leaves the window to the TCB's own test: the exercise's cell scores 0.
+    "window-left-to-acceptable": Bug(
+        edit(NB, "answer_fin_wait_1", ("if not in_window(tcb, seg, profile):",
+                                       "if not tcb.acceptable(seg, profile.accept_window_edges):")),
+        {"test_fin_wait_2_rst"},
+        shares={"test_fin_wait_2_rst": 1.0},
+    ),
+    # RFC 793's rule for a SYN in the window of a synchronized connection: reset it (RFC 5961 §4's
+    # challenge ACK is what stops a blind attacker doing exactly that).
+    "syn-resets-the-connection": Bug(
+        edit(NB, "answer_fin_wait_1", ("return Screened(Verdict.DROP, tcb, reply=tcb.ack())  # RFC 5961 §4: challenge ACK",
+                                       "return Screened(Verdict.RESET, tcb)")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # Believes an ACK of a number never sent (RFC 5961 §5): SND.UNA would move past SND.NXT.
+    "ack-past-snd-nxt-believed": Bug(
+        edit(NB, "answer_fin_wait_1", ("if seq_gt(seg.ack, tcb.snd_nxt):\n"
+                                       "        return Screened(Verdict.DROP, tcb, reply=tcb.ack())  # fifth check: ACKs what was never sent\n    ",
+                                       "")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # Forgets the fifth check's first rule: a segment without the ACK bit goes on (check_segment refuses it).
+    "no-ack-bit-not-dropped": Bug(
+        edit(NB, "answer_fin_wait_1", ("if not seg.has_ack:\n"
+                                       "        return Screened(Verdict.DROP, tcb)  # fifth check: no ACK bit, drop\n    ", "")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # Drops an unacceptable segment silently, as if it were a RST: the peer never learns RCV.NXT.
+    "unacceptable-segment-not-acknowledged": Bug(
+        edit(NB, "answer_fin_wait_1", ("return Screened(Verdict.DROP, tcb, reply=tcb.ack())  # anything else: ACK and drop",
+                                       "return Screened(Verdict.DROP, tcb)")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # The RFC's window under linux too: a retransmitted FIN ending at RCV.NXT, and a bare FIN in a zero
+    # window, are in Linux's window (tcp_sequence), not in the RFC's.
+    "rfc-window-under-linux": Bug(
+        edit(NB, "answer_fin_wait_1", ("if profile.accept_window_edges:", "if False:")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # Forgets the zero window: an empty segment at exactly RCV.NXT (a valid RST among them) is refused.
+    "zero-window-forgotten": Bug(
+        edit(NB, "answer_fin_wait_1", ("return seg.seq == nxt if wnd == 0 else inside(seg.seq)", "return inside(seg.seq)")),
+        {"test_fin_wait_2_rst"},
     ),
     # "TIME_WAIT must run its full length": ignores every valid RST, even without RFC 1337.
     "rst-ignored-in-time-wait-without-rfc1337": Bug(
@@ -44,13 +88,13 @@ BUGS = {
     "fin-instead-of-rst-on-unread-close": Bug(
         edit(NB, "answer_established", (
             "if unread and not shutdown and profile.rst_on_unread_close:\n"
-            "                return abort(tcb, profile)  # Linux, RFC 2525 §2.17\n            ", "")),
+            "                return send_reset(tcb, profile)  # Linux, RFC 2525 §2.17\n            ", "")),
         {"test_established_abort", "test_established_close_with_unread_data"},
     ),
     # Abort without a RST: "CLOSED is CLOSED" - the peer is never told.
     "abort-without-rst": Bug(
         edit(NB, "answer_established", (
-            "return abort(tcb, profile)  # §3.10.5: RST, CLOSED, no TIME_WAIT", "return Step(State.CLOSED, [], tcb)")),
+            "return send_reset(tcb, profile)  # §3.10.5: RST, CLOSED, no TIME_WAIT", "return Step(State.CLOSED, [], tcb)")),
         {"test_established_abort"},
     ),
     # A RST in CLOSE_WAIT closes, but the application is not told the connection was reset.
@@ -116,5 +160,25 @@ BUGS = {
         edit(NB, "answer_closed", ("            if seg.rst:\n", "            return Step(State.CLOSED, reset_for(seg, profile), tcb)\n            if seg.rst:\n")),
         {"test_closed_segment"},
         shares={"test_closed_segment": 1.0},
+    ),
+    # Leaves ABORT's RST to the building block: the exercise's cell scores 0, and only that cell.
+    "reset-left-to-abort": Bug(
+        edit(NB, "answer_established", ("return send_reset(tcb, profile)  # §3.10.5: RST, CLOSED, no TIME_WAIT",
+                                        "return abort(tcb, profile)")),
+        {"test_established_abort"},
+        shares={"test_established_abort": 1.0},
+    ),
+    # RFC 9293's bare RST under linux too: Linux's RST also acknowledges, <CTL=RST,ACK> with ACK = RCV.NXT.
+    "linux-reset-without-ack": Bug(
+        edit(NB, "answer_established", ("if profile.rst_carries_ack:", "if False:")),
+        {"test_established_abort", "test_established_close_with_unread_data"},
+    ),
+    # Resets from SND.UNA, where a retransmission starts, not from SND.NXT as §3.10.5 says.
+    "reset-from-snd-una": Bug(
+        edit(NB, "answer_established", ("rst = Segment(seq=tcb.snd_nxt, ack=tcb.rcv_nxt, flags=RST | ACK)",
+                                        "rst = Segment(seq=tcb.snd_una, ack=tcb.rcv_nxt, flags=RST | ACK)"),
+                                       ("rst = Segment(seq=tcb.snd_nxt, ack=0, flags=RST)",
+                                        "rst = Segment(seq=tcb.snd_una, ack=0, flags=RST)")),
+        {"test_established_abort"},
     ),
 }
