@@ -11,7 +11,7 @@ from implementations import load
 
 from autograder.checks import run_spec
 from autograder.harness import LearnerError, LearnerMachine
-from autograder.learner import State, StartTimer, Step
+from autograder.learner import StartTimer, State, Step
 from autograder.manifest import family
 from reference_impl.states import Arrival, Timeout, Timer
 
