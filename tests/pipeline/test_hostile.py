@@ -77,14 +77,21 @@ def test_correct_solutions_keep_full_marks_and_nothing_is_flagged(graded, case):
     assert state(graded, case)["flags"] == []
 
 
+# Notebook 01 asks the learner to write some things themselves (build the FIN, decide "was it my
+# FIN?", recognise the peer's FIN again: the manifest's `yourself` rules). A correct machine written
+# with the building blocks for them loses exactly cells that carry such a rule, each saying why.
 @pytest.mark.parametrize("case", ["alternative-table", "alternative-match", "alternative-finseq"])
-def test_a_correct_machine_built_with_send_fin_loses_only_the_cell_that_asks_to_build_the_fin(graded, case):
-    # Notebook 01 asks the learner to build the FIN and advance SND.NXT themselves: these machines,
-    # written with the building blocks, lose that one cell, say why, and keep every other point.
-    got = cells(graded, case)
-    full = {g: c["max_score"] for g, c in got.items() if g.startswith("test_")}
-    assert {g: c["score"] for g, c in got.items() if g.startswith("test_")} == {**full, "test_established_close": 0}
+def test_a_correct_machine_built_with_blocks_loses_only_the_cells_that_ask_to_write_them(graded, case):
+    from autograder.manifest import load_manifest
+
+    asking = {c.grade_id for c in load_manifest(A, graded["course"].root).cells if c.yourself}
+    got = {g: c for g, c in cells(graded, case).items() if g.startswith("test_")}
+    lost = {g for g, c in got.items() if c["score"] != c["max_score"]}
+    assert "test_established_close" in lost and lost <= asking, (lost, asking)
+    assert all(got[g]["score"] == 0 for g in lost)
     assert "in this exercise you build the FIN" in json.dumps(got["test_established_close"])
+    assert all("yourself" in json.dumps(got[g]) for g in lost - {"test_established_close"}), {
+        g: got[g] for g in lost}
     assert state(graded, case)["flags"] == []
 
 
