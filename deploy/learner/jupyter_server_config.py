@@ -10,6 +10,8 @@ that needs `treePath` (JupyterLab's, Notebook's tree) sets it after this hook, s
 here loses nothing.
 """
 
+import os
+
 
 def _no_stale_tree_path(handler, page_config):
     page_config.pop("treePath", None)
@@ -17,4 +19,8 @@ def _no_stale_tree_path(handler, page_config):
 
 
 c = get_config()  # noqa: F821 (provided by Jupyter when it reads this file)
-c.ServerApp.tornado_settings.update({"page_config_hook": _no_stale_tree_path})
+# Not on a hub: JupyterHub's single-user server installs its own page_config_hook (it places the
+# hub's API token) over any other, and reads tornado_settings with `in`, which a lazily updated
+# value does not support: with this hook the students' servers never started.
+if "JUPYTERHUB_API_TOKEN" not in os.environ:
+    c.ServerApp.tornado_settings.update({"page_config_hook": _no_stale_tree_path})
