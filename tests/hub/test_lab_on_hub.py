@@ -204,15 +204,16 @@ def terminal(page, lab: Lab, user: User, command: str, name: str, timeout: float
     """Type `command` into a new terminal of `user`'s JupyterLab; wait for it to finish; its output."""
     page.goto(f"{lab.server(user)}/lab", wait_until="domcontentloaded", timeout=UI_TIMEOUT)
     page.locator(".jp-LabShell").wait_for(timeout=UI_TIMEOUT)
-    # A restored workspace may hold an earlier terminal: wait for the new one and take it by its id.
-    before = page.locator(".jp-Terminal").count()
+    # The new terminal is the one shown that was not there before: a terminal the restored workspace
+    # brings back can appear after the click too, hidden in a background tab.
+    before = page.evaluate("() => [...document.querySelectorAll('.jp-Terminal')].map(t => t.id)")
     page.locator(".lm-MenuBar-item", has_text="File").click()
     page.locator(".lm-Menu-item", has_text="New").first.hover()
     page.locator(".lm-Menu-item[data-command='terminal:create-new']").click()
-    page.wait_for_function("n => document.querySelectorAll('.jp-Terminal').length > n", arg=before,
-                           timeout=UI_TIMEOUT)
-    newest = page.evaluate("""() => [...document.querySelectorAll('.jp-Terminal')].map(t => t.id)
-                              .sort((a, b) => parseInt(a.split('-').pop()) - parseInt(b.split('-').pop())).pop()""")
+    shown_new = ("ids => [...document.querySelectorAll('.jp-Terminal')]"
+                 ".filter(t => !ids.includes(t.id) && t.offsetParent !== null).map(t => t.id)")
+    page.wait_for_function(f"ids => ({shown_new})(ids).length > 0", arg=before, timeout=UI_TIMEOUT)
+    newest = page.evaluate(shown_new, before)[-1]
     term = page.locator(f"#{newest}")
     term.locator(".xterm-screen").wait_for(timeout=UI_TIMEOUT)
     term.click()
