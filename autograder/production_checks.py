@@ -126,10 +126,10 @@ def isolated(fn: Callable[[Caller], tuple[bool, str]], caller: Caller) -> tuple[
     (connect AF_UNSPEC) and connected again elsewhere; made here, it reaches nothing but this
     case's own loopback. It also keeps cases (and submissions graded side by side) from meeting
     on a port. Without root (a learner's own `tcpclose check`) the case runs where it is."""
-    from . import linux
-
     if os.geteuid() != 0:
         return fn(caller)
+    from . import linux  # ctypes, loaded only where it is used: never in a learner's process
+
     box: dict = {}
 
     def body() -> None:
