@@ -195,4 +195,5 @@ def compare(run: KernelRun, base: Profile = LINUX) -> Comparison:
     rearms = {ep: (_sim_rearms(trace, ep, until), kernel_rearms(run, ep)) for ep in "AB"}
     errors = {ep: (_sim_error(trace, ep, until), ERRNO_WORDS.get(code, errno.errorcode.get(code, "")) if code else "")
               for ep, code in run.errors.items()}  # fmt: skip
-    return Comparison(ks.name, states, segments, proc_ok, delayed, rearms, errors, trace, run)
+    return Comparison(ks.name, states, segments, proc_ok, delayed, rearms, errors, trace, run,
+                      first_attempt=run.first_error)
