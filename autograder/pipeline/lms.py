@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import Course
@@ -56,6 +56,10 @@ class CanvasExport:
     new_columns: list[str]
     unmatched: list[str]  # graded students with no row: not in the file
     awaiting: list[tuple[str, str]]  # (student, assignment) whose score still lacks hand grading
+    # (column, Canvas's points possible, nbgrader's): the file holds nbgrader's points, unscaled
+    points_differ: list[tuple[str, float, float]] = field(default_factory=list)
+    # (roster row's name, column, its old score): Canvas's import deletes a score emptied here
+    emptied: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _canvas_header(f: CsvFile, path: Path) -> tuple[dict[str, int], int, int]:
@@ -76,6 +80,15 @@ def _canvas_header(f: CsvFile, path: Path) -> tuple[dict[str, int], int, int]:
         raise BadRoster(f"the roster {path} has no Points Possible row under its header: {CANVAS_HINT}")
     first = max(c for c in cols.values() if c is not None) + 1
     return cols, pp, first
+
+
+def _points(cell: str) -> float | None:
+    """A Points Possible cell as Canvas reads it ('10.00', or '10,00' as Excel writes it in a
+    decimal-comma locale); None when it holds no number."""
+    try:
+        return float(cell.strip().replace(",", "."))
+    except ValueError:
+        return None
 
 
 def _is_note_row(row: list[str]) -> bool:
@@ -99,6 +112,11 @@ def canvas_import(course: Course, roster: Path, out: Path, assignments: Iterable
     refuse_overwrite(out, force)
     scores = read_scores(course, assignments, students)
     rows, header, pp_row = f.rows, f.rows[0], f.rows[pp]
+    # A file Excel saved with semicolons writes decimal commas (3,5): the numbers added follow suit.
+    comma = f.delimiter == ";" and any(re.fullmatch(r"-?\d+,\d+", c.strip()) for row in rows for c in row)
+
+    def cell(points: float) -> str:
+        return number(points).replace(".", ",") if comma else number(points)
 
     def read_only(i: int) -> bool:
         return bool(CANVAS_COMPUTED.search(header[i])) or "read only" in (pp_row[i] if i < len(pp_row) else "")
@@ -119,17 +137,20 @@ def canvas_import(course: Course, roster: Path, out: Path, assignments: Iterable
     for k, a in enumerate(new):
         for r, row in enumerate(rows):
             row.extend([""] * (at - len(row)))
-            row.insert(at + k, a if r == 0 else number(scores.max_points[a]) if r == pp else "")
+            row.insert(at + k, a if r == 0 else cell(scores.max_points[a]) if r == pp else "")
         for b in where:
             where[b] += where[b] >= at + k
         where[a] = at + k
 
+    differ = [(header[c], canvas, scores.max_points[a]) for a, c in where.items()
+              if (canvas := _points(pp_row[c] if c < len(pp_row) else "")) is not None
+              and abs(canvas - scores.max_points[a]) >= 0.005]  # fmt: skip
     student_rows = [r for r in range(1, len(rows)) if r != pp and not _is_note_row(rows[r])]
     roster_view = Roster(roster, student_rows, rows, cols["SIS Login ID"], None, cols["SIS User ID"])
     found, unmatched = roster_view.match(scores)
     by_row = {r: s for s, r in found.items()}
     filled = empty = 0
-    awaiting = []
+    awaiting, emptied = [], []
     for r in student_rows:
         sid = by_row.get(r)
         if scores.limited and sid not in scores.in_scope:
@@ -139,9 +160,11 @@ def canvas_import(course: Course, roster: Path, out: Path, assignments: Iterable
             row.extend([""] * (c + 1 - len(row)))
             score = scores.scores.get((sid, a)) if sid else None
             if score is None:
+                if row[c].strip() and row[c].strip().upper() != EXCUSED:
+                    emptied.append((row[0].strip(), header[c], row[c].strip()))
                 row[c] = row[c] if row[c].strip().upper() == EXCUSED else ""
                 continue
-            row[c] = number(score.points)
+            row[c] = cell(score.points)
             if score.awaiting:
                 awaiting.append((sid, a))
         if sid and scores.graded(sid):
@@ -149,7 +172,7 @@ def canvas_import(course: Course, roster: Path, out: Path, assignments: Iterable
         else:
             empty += 1
     write_atomically(out, f.text())
-    return CanvasExport(out, filled, empty, new, unmatched, awaiting)
+    return CanvasExport(out, filled, empty, new, unmatched, awaiting, differ, emptied)
 
 
 # ---- Moodle -----------------------------------------------------------------------------------
@@ -245,6 +268,15 @@ def run_export(course: Course, args) -> int:
         print(f"{done.filled} students scored, {done.empty} roster rows without a submission left empty"
               + (f"; new columns (Canvas creates these assignments): {', '.join(done.new_columns)}"
                  if done.new_columns else ""), file=sys.stderr)  # fmt: skip
+        for col, canvas, ours in done.points_differ:
+            print(f"warning: {col!r} is worth {number(canvas)} points in Canvas and {number(ours)} in nbgrader, and "
+                  f"the file holds nbgrader's points (full marks would show as {number(ours)}/{number(canvas)}): "
+                  f"make the assignment worth {number(ours)} points in Canvas before importing", file=sys.stderr)  # fmt: skip
+        if done.emptied:
+            print(f"warning: {len(done.emptied)} score(s) already in Canvas are emptied, since nbgrader holds no "
+                  "submission for them, and Canvas's import deletes them: "
+                  + "; ".join(f"{who} ({col}: was {old})" for who, col, old in done.emptied)
+                  + "; check them on Canvas's import review page", file=sys.stderr)  # fmt: skip
     else:
         done = moodle_import(course, Path(args.roster), out, args.moodle_id, assignments, students, args.force)
         print(done.out)

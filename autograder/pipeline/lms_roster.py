@@ -121,7 +121,7 @@ def read_csv(path: Path, what: str) -> CsvFile:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRoster(f"the roster {path} is not UTF-8 text: {what}") from None
+        raise BadRoster(f"the roster {path} is not UTF-8 text (Excel saves UTF-8 as 'CSV UTF-8'): {what}") from None
     bom = text.startswith("\ufeff")
     text = text.removeprefix("\ufeff")
     first = text.split("\n", 1)[0]

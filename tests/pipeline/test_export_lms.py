@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 
 import pytest
@@ -97,6 +98,44 @@ def test_canvas_fills_the_instructors_gradebook_and_keeps_everything_else(course
     assert "1 graded student(s) have no row" in captured.err and "mallory" in captured.err
     assert "written answers await hand grading" in captured.err and "bob 01_written" in captured.err
     assert "new columns (Canvas creates these assignments): 01_written" in captured.err
+    # Dave's 3.00 is emptied (no submission), which Canvas's import would delete: said, with the old
+    # score; Erin's EX stays and is not listed. 00_fixture is worth 4 points in both: no points warning.
+    assert "1 score(s) already in Canvas are emptied" in captured.err
+    assert "Doe, Dave (00_fixture (4242): was 3.00)" in captured.err and "Erin" not in captured.err
+    assert "points in Canvas" not in captured.err
+
+
+def test_canvas_says_when_its_points_possible_differ_from_nbgraders(course, tmp_path, capsys):
+    # The instructor made the assignment worth 10 in Canvas; nbgrader's is worth 4. The cells hold
+    # nbgrader's points as they are (no silent scaling), and the mismatch is said before importing.
+    text = CANVAS_ROSTER.replace("Points Possible,,,,,4.00,", "Points Possible,,,,,10.00,")
+    roster, out = write(tmp_path, "roster.csv", text), tmp_path / "import.csv"
+    assert export(course, tmp_path, "--format", "canvas", "--roster", str(roster), "-o", str(out)) == 1
+    assert out.read_text() == CANVAS_EXPECTED.replace("Points Possible,,,,,4.00,", "Points Possible,,,,,10.00,")
+    err = capsys.readouterr().err
+    assert ("'00_fixture (4242)' is worth 10 points in Canvas and 4 in nbgrader" in err
+            and "full marks would show as 4/10" in err), err  # fmt: skip
+    assert "'Lab participation (4250)'" not in err  # not an nbgrader assignment: not compared
+
+
+def test_canvas_roster_saved_by_excel_in_a_decimal_comma_locale(course, tmp_path):
+    # Excel (a German or French locale) saves the gradebook with a BOM, CRLF, semicolons, numbers it
+    # parsed written with a decimal comma (3.50 -> 3,5; 4.00 -> 4), quotes only where a field needs them.
+    def excel(text: str) -> str:
+        def cell(c: str) -> str:
+            return f"{float(c):g}".replace(".", ",") if re.fullmatch(r"\d+\.\d+", c) else c
+
+        rows = [[cell(c) for c in row] for row in csv.reader(io.StringIO(text))]
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=";", lineterminator="\r\n").writerows(rows)
+        return "\ufeff" + buf.getvalue()
+
+    roster, out = write(tmp_path, "roster.csv", excel(CANVAS_ROSTER)), tmp_path / "import.csv"
+    assert "3,5;" in excel(CANVAS_ROSTER) and ";Liddell, Alice;" not in excel(CANVAS_ROSTER)
+    assert export(course, tmp_path, "--format", "canvas", "--roster", str(roster), "-o", str(out)) == 1
+    # every cell as Excel left it; the scores written in its custom (2,75), which Canvas reads too
+    assert out.read_bytes().decode("utf-8") == excel(CANVAS_EXPECTED)
+    assert ";2,75;" in excel(CANVAS_EXPECTED)
 
 
 def test_canvas_default_output_goes_beside_grades_csv(course, tmp_path):
@@ -226,7 +265,7 @@ def test_unreadable_rosters_are_one_sentence_and_exit_2(course, tmp_path, capsys
     binary = tmp_path / "gradebook.xlsx"
     binary.write_bytes(b"PK\x03\x04\xff\xfe\x00\x81binary")
     assert export(course, tmp_path, "--format", "canvas", "--roster", str(binary), "-o", str(out)) == 2
-    one_error_sentence(capsys.readouterr().err, "is not UTF-8 text")
+    one_error_sentence(capsys.readouterr().err, "is not UTF-8 text", "'CSV UTF-8'")
     assert export(course, tmp_path, "--format", "canvas", "-o", str(out)) == 2
     one_error_sentence(capsys.readouterr().err, "needs --roster FILE")
     assert not out.exists()
