@@ -60,6 +60,10 @@ def read_scores(course: Course, assignments: Iterable[str] = (), students: Itera
     """Scores from nbgrader's gradebook. Named assignments and students must exist there; without
     names, every assignment (only those with a submission when `submitted_only`) and student."""
     assignments, students = list(dict.fromkeys(assignments)), list(dict.fromkeys(students))
+    db = course.db_url.removeprefix("sqlite:///")
+    if course.db_url.startswith("sqlite:///") and not os.path.isfile(db):  # nbgrader would make an empty one
+        raise PipelineError(f"no gradebook at {db}: {course.root} is not a graded course; pass --course DIR, the "
+                            "folder holding nbgrader_config.py and gradebook.db (or grade the course first)")  # fmt: skip
     with Gradebook(course.db_url, course.coursedir().course_id) as gb:
         known = {a.name: a for a in gb.assignments}
         for name in assignments:
@@ -198,13 +202,20 @@ def column(header: list[str], *names: str) -> int | None:
 
 
 def refuse_overwrite(out: Path, force: bool) -> None:
+    if out.is_dir():
+        raise PipelineError(f"{out} is a folder: -o takes the file to write, such as {out / 'import.csv'}")
     if out.exists() and not force:
         raise PipelineError(f"{out} already exists: pass --force to replace it, or -o to write elsewhere")
 
 
 def write_atomically(out: Path, text: str) -> None:
     """The whole file or nothing: a half-written import is worse than none."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    os.replace(tmp, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8", newline="")
+        os.replace(tmp, out)
+    except OSError as e:
+        if tmp.is_file():
+            tmp.unlink()
+        raise PipelineError(f"cannot write {out} ({e.strerror}): pass -o with a file in a folder you can write") from None

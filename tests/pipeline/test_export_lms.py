@@ -314,6 +314,30 @@ def test_nothing_is_overwritten_without_force(course, tmp_path, capsys, fmt):
     assert copy.read_text() == out.read_text()
 
 
+@pytest.mark.parametrize("fmt", ["grades", "canvas", "moodle"])
+def test_a_folder_that_is_not_the_course_is_one_sentence_and_exit_2(tmp_path, capsys, fmt):
+    # --course pointing at the wrong folder: nbgrader would make an empty gradebook there, and the
+    # Canvas file would have emptied every score the roster holds.
+    roster = write(tmp_path, "r.csv", CANVAS_ROSTER if fmt == "canvas" else MOODLE_ROSTER)
+    wrong, out = tmp_path / "not-the-course", tmp_path / "out.csv"
+    wrong.mkdir()
+    args = ["grade", "export", "--course", str(wrong), "--format", fmt, "-o", str(out)]
+    assert main(args + (["--roster", str(roster)] if fmt != "grades" else [])) == 2
+    one_error_sentence(capsys.readouterr().err, "no gradebook at", "is not a graded course", "--course DIR")
+    assert list(wrong.iterdir()) == [] and not out.exists()
+
+
+def test_an_output_that_cannot_be_written_is_one_sentence_and_exit_2(course, tmp_path, capsys):
+    roster = write(tmp_path, "r.csv", CANVAS_ROSTER)
+    base = ["--format", "canvas", "--roster", str(roster)]
+    assert export(course, tmp_path, *base, "-o", str(tmp_path), "--force") == 2  # a folder
+    one_error_sentence(capsys.readouterr().err, "is a folder", "-o takes the file")
+    blocker = write(tmp_path, "a-file", "not a folder\n")
+    assert export(course, tmp_path, *base, "-o", str(blocker / "import.csv")) == 2
+    one_error_sentence(capsys.readouterr().err, "cannot write", "import.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "r.csv"]  # no half-written file left
+
+
 def test_grades_csv_stays_the_default(course, tmp_path):
     out = tmp_path / "grades.csv"
     assert export(course, tmp_path, "-o", str(out)) == 0
