@@ -90,3 +90,35 @@ def test_score_distribution_draws_a_bar_per_bin(page):
     counts = [int(bars.nth(i).get_attribute("data-count")) for i in range(5)]
     assert counts == [1, 1, 2, 1, 1]
     assert heights[2] == pytest.approx(2 * heights[0], rel=0.05)  # twice the submissions, twice as tall
+
+
+def test_a_heat_map_wider_than_the_page_scrolls_in_its_own_box(browser, tmp_path, screenshots):
+    """A course's ~50 test cells over 7 notebooks draw the map about 2,100 px wide, twice the page:
+    every column stays reachable by scrolling the map sideways in its own box, the page stays put."""
+    import pandas as pd
+
+    from autograder.pipeline.report_html import PAGE, _heatmaps
+
+    rows = [{"assignment": f"0{n}_notebook", "notebook": f"0{n}_notebook", "cell": f"test_cell_{n}_{k}",
+             "transition": f"transition_{n}_{k}_of_a_long_name", "student": s, "points": float(ok),
+             "max_points": 1.0, "awaiting": False, "passed": bool(ok), "_transitions": None}
+            for n in range(1, 8) for k in range(7) for s, ok in (("alice", 1), ("bob", (n + k) % 2))]  # fmt: skip
+    html = tmp_path / "wide.html"
+    html.write_text(PAGE.format(title="wide", body=_heatmaps(pd.DataFrame(rows))), encoding="utf-8")
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    try:
+        page.goto(html.as_uri())
+        heat = page.locator("#pass-rate-heatmap")
+        assert heat.locator("g.heat-cell").count() == 49 and _box(heat)["width"] > 1400
+        # The nearest box that scrolls sideways holds the whole map and fits the page.
+        box = heat.evaluate("""svg => { let e = svg.parentElement;
+            while (e && !['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) e = e.parentElement;
+            return e && {client: e.clientWidth, scroll: e.scrollWidth, right: e.getBoundingClientRect().right}; }""")
+        assert box is not None, "nothing scrolls the map sideways: its right part is cut off"
+        assert box["right"] <= 1400 and box["scroll"] >= _box(heat)["width"] - 1 > box["client"]
+        heat.evaluate("svg => svg.parentElement.scrollLeft = svg.parentElement.scrollWidth")
+        last = _box(heat.locator("g.heat-cell").last.locator("rect"))
+        assert 0 <= last["x"] and last["x"] + last["width"] <= 1400  # the last column, on screen
+        page.screenshot(path=str(screenshots / "class_report_wide_heatmap.png"))
+    finally:
+        page.context.close()
