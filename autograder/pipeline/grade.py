@@ -78,7 +78,7 @@ def grade_notebook(name: str, release: nbformat.NotebookNode, submitted: Path, m
     plan = make_plan(release, submission)
     if progress is not None:
         progress.total += len(plan.tests)
-    flags = [Flag("tampered", f.cell, f.note) for f in plan.findings]
+    flags = [Flag("source" if f.kind == "source" else "tampered", f.cell, f.note) for f in plan.findings]
     # The release's own ungraded cells (timelines, predictions) may have nothing to show in the
     # sandbox; only the learner's cells' errors are worth a note.
     released = {_norm(c.source) for c in release.cells if c.cell_type == "code"}

@@ -12,10 +12,19 @@ submission's own metadata only says which cell is which. So:
 - every other code cell runs, in order, as a kernel would run it.
 
 Nothing here fails a submission: every oddity becomes a finding (kind, cell, one sentence).
+
+The learner's own code is also read here, on the trusted side, for what a handler exercise never
+needs and cheating does (walking the interpreter's frames, hooking IPython, decoding code or data
+at run time, reaching for the reference): a "source" finding. What the runner's watch sees happens
+inside the learner's process, where a submission can silence it; what is read here cannot be.
+Like every flag, it never changes a score.
 """
 
 from __future__ import annotations
 
+import io
+import re
+import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,7 +35,7 @@ GRADED_KEYS = ("grade", "solution", "locked", "points", "grade_id", "task")
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # deleted | edited | metadata | duplicate | remarked | extra
+    kind: str  # deleted | edited | metadata | duplicate | remarked | extra | source
     cell: str
     note: str
 
@@ -121,7 +130,65 @@ def make_plan(release: NotebookNode, submission: NotebookNode) -> Plan:
             plan.steps.append(Step(index, "run", _source(cell)) if code and _source(cell).strip() else Step(index, "skip"))
     for gid in plan.deleted():
         plan.findings.append(Finding("deleted", gid, "this test cell was deleted from the submission"))
+    code = [_source(c) for c in release.cells if c.get("cell_type") == "code"]
+    released, usual = {_norm(c) for c in code}, set(suspicious("\n".join(code)))  # notebook 07 opens sockets
+    for step in plan.steps:
+        if step.action == "run" and _norm(step.source) not in released:
+            seen = [what for what in suspicious(step.source) if what not in usual]
+            if seen:
+                gid = ids[step.index] if isinstance(ids[step.index], str) else f"cell {step.index + 1}"
+                plan.findings.append(Finding("source", gid, f"the submission's own code {'; '.join(seen)}"))
     return plan
+
+
+# What a learner's handlers never need, read from the code (comments and docstrings left out, other strings kept:
+# a path or a module's name hides there): (pattern, what the code does).
+SUSPICIOUS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p), what) for p, what in (
+    (r"\b(_current_frames|_getframe|currentframe|f_back|f_locals|f_globals|tb_frame|gi_frame|cr_frame)\b",
+     "walks the interpreter's frames"),
+    (r"\b(get_objects|get_referrers|get_referents)\b", "searches the process's objects"),
+    (r"\b(__closure__|__code__|__globals__|__builtins__|__subclasses__)\b", "reaches into functions' internals"),
+    (r"\b(addaudithook|settrace|setprofile)\b", "hooks the interpreter"),
+    (r"\bsys\.modules\b|\bimportlib\b|__import__", "imports or replaces modules by name"),
+    (r"\b(events\.register|input_transformers\w*|ast_transformers|display_formatter|displayhook|display_pub)\b",
+     "hooks IPython"),
+    (r"\bbuiltins\b", "changes builtins"),
+    (r"\bctypes\b", "uses ctypes"),
+    (r"\b(os\.fork|forkpty|setsid|subprocess|os\.system|posix_spawn|threading|multiprocessing|_thread)\b",
+     "starts processes or threads"),
+    (r"\bsocket\b", "opens sockets"),
+    (r"\bsymlink\b|/proc\b|/dev/shm|gradebook|nbgrader|course/source|\.\./\.\.", "reaches for files outside the notebook"),
+    (r"reference_impl\.handlers|\bautograder\.(recorded|reference_source|runner|plain|checks|harness|integrity)\b"
+     r"|_recorded\b|\bRecordedReference\b|\breference_machine\b|\bgetsource\b",
+     "reaches for the reference or the grading modules"),
+    (r"\b(exec|eval|compile)\s*\(|\b(b64decode|b85decode|a85decode|unhexlify|marshal|pickle|zlib|gzip|lzma|bz2)\b",
+     "runs or decodes code or data it builds at run time"),
+))
+LARGE = 20_000  # characters: a cell this long holds pasted data, not handler code
+
+
+def suspicious(source: str) -> list[str]:
+    """What the code does that a handler exercise never needs, one phrase each (empty: nothing)."""
+    code = _without_comments(source)
+    seen = [what for pattern, what in SUSPICIOUS if pattern.search(code)]
+    if len(source) > LARGE:
+        seen.append(f"holds {len(source):,} characters in one cell (data pasted in?)")
+    return seen
+
+
+def _without_comments(source: str) -> str:
+    """The code without its comments and docstrings (a string standing alone as a statement)."""
+    try:
+        kept, before = [], tokenize.NEWLINE
+        for t in tokenize.generate_tokens(io.StringIO(source).readline):
+            if t.type in (tokenize.COMMENT, tokenize.NL):
+                continue
+            if not (t.type == tokenize.STRING and before in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)):
+                kept.append(t.string)
+            before = t.type
+        return " ".join(kept)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return "\n".join(line.split("#", 1)[0] for line in source.splitlines())
 
 
 def _compare(plan: Plan, gid: str, cell: NotebookNode, released: NotebookNode) -> None:

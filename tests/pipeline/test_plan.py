@@ -105,3 +105,25 @@ def test_a_written_answer_never_runs_even_as_code():
     sub = release()
     sub.cells[4] = nbformat.v4.new_code_cell("print('hello')", metadata=sub.cells[4].metadata)
     assert make_plan(release(), sub).steps[4].action == "skip"
+
+
+def test_the_learners_own_code_is_read_for_what_only_cheating_needs():
+    # Read on the trusted side, so a submission that silences the runner's watch is still flagged.
+    sub = release()
+    sub.cells[1].source = ("def fin_wait_1(tcb, ev, profile):\n    '''not sys.modules, nor ctypes'''\n"
+                           "    return Step(State.FIN_WAIT_2, [], tcb)  # no f_back here either")  # fmt: skip
+    sub.cells.insert(2, nbformat.v4.new_code_cell("import sys\nw = sys._current_frames()\nexec(open('/proc/1/cmdline').read())"))
+    sub.cells.insert(3, nbformat.v4.new_code_cell("data = '" + "A" * 25_000 + "'"))
+    plan = make_plan(release(), sub)
+    found = {f.cell: f.note for f in plan.findings if f.kind == "source"}
+    assert set(found) == {"cell 3", "cell 4"}  # the answer's docstring and comment are not its code
+    assert all(w in found["cell 3"] for w in ("frames", "files outside", "decodes code"))
+    assert "holds 25,009 characters in one cell" in found["cell 4"]
+
+
+def test_what_the_release_itself_does_is_not_suspicious():
+    rel = release()
+    rel.cells[1].source = "import socket\n" + rel.cells[1].source  # a sockets exercise (notebook 07)
+    sub = copy.deepcopy(rel)
+    sub.cells[1].source = "import socket\ndef fin_wait_1(tcb, ev, profile):\n    return socket.socket()"
+    assert [f for f in make_plan(rel, sub).findings if f.kind == "source"] == []
