@@ -11,6 +11,9 @@ about and at the top of the page.
 
 from __future__ import annotations
 
+import html
+import re
+
 import nbformat
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -63,7 +66,7 @@ class RedactFeedback(NbGraderPreprocessor):
                     outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader's note: {note}\n"))
             cell.outputs = outputs
         if self.summary:
-            text = "**Grader's notes**\n\n" + "\n".join(f"- {n}" for n in self.summary)
+            text = "**Grader's notes**\n\n" + "\n".join(f"- {_literal(n)}" for n in self.summary)
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
         return nb, resources
 
@@ -82,3 +85,13 @@ def _scrub_output(out, lines: set[str]):
         if isinstance(value, str):
             out.data[mime] = _scrub(value, lines)
     return out
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def _literal(text: str) -> str:
+    """A note as literal text in a markdown cell: a flag quotes what the submission chose (a class's
+    name, a path, a module's name), which must not become markup, a link or a script on the page."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
+

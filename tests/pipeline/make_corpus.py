@@ -237,6 +237,64 @@ import gc
 grading = [o for o in gc.get_objects() if type(o).__name__ in ("RunnerLimits", "Channel", "Watch")]
 print(len(grading), "runner objects found")
 '''),), seen=("searched (gc)",)),
+    Case("silences-the-watch-through-frames", "blank", (("after-setup", '''
+# The runner's watch found through the call stacks (no gc) and silenced, then things it would report.
+import os, sys
+found = []
+for frame in [sys._getframe(0), *sys._current_frames().values()]:
+    while frame is not None:
+        for value in (frame.f_locals.get("watch"), frame.f_locals.get("self")):
+            if type(value).__name__ == "Watch" and value not in found:
+                found.append(value)
+        frame = frame.f_back
+for watch in found:
+    watch.armed = False
+    watch.note = watch.scan = lambda *a, **k: None
+    watch.take = lambda *a, **k: []
+print("watches silenced:", len(found))
+import autograder.plain as plain
+plain.encode_step = lambda step, limits=None: {"state": "TIME_WAIT", "outputs": [], "tcb": None}
+os.symlink("/etc/shadow", "planted")
+'''),), seen=("walks the interpreter's frames",)),  # read from the source, outside the process it silenced
+    Case("background-thread-claims-full-marks", "blank", (("after-setup", '''
+# A thread that keeps printing full marks, hoping to land in the test cells' outputs (no hook, no patch).
+import threading, time
+def _claim():
+    while True:
+        print("✓ all checks pass  16/16")
+        time.sleep(0.002)
+threading.Thread(target=_claim, daemon=True).start()
+'''),)),
+    Case("lingering-daemon", "blank", (("after-setup", '''
+# A daemon (double fork, new session) meant to outlive this submission: it burns CPU and leaves
+# files where a later submission would find them.
+import os, time
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    if os.fork() == 0:
+        end = time.time() + 60
+        while time.time() < end:
+            for folder in ("/tmp", "/dev/shm", "/var/tmp", os.path.expanduser("~"), "."):
+                try:
+                    with open(os.path.join(folder, f"tcpclose-corpus-daemon-{os.getpid()}"), "w") as f:
+                        f.write(str(time.time()))
+                except OSError:
+                    pass
+            sum(range(200_000))
+        os._exit(0)
+    os._exit(0)
+os.waitpid(pid, 0)
+'''),), seen=("a process started",)),
+    Case("markup-aimed-at-the-instructor", "blank", (("after-setup", '''
+# Markup and script where pages render what a submission chose: a look-alike class named with HTML
+# (its name is quoted in the flags), and HTML and JavaScript outputs.
+from IPython.display import HTML, Javascript, display
+display(HTML("<b id=corpus-markup>bold</b><img src=x onerror=alert(1)>"))
+display(Javascript("window.corpusMarkup = 1"))
+Markup = type("<img src=x onerror=alert(1)>", (str,), {"__eq__": lambda s, o: True, "__hash__": str.__hash__})
+'''), ("before:test_established_close", _stub_all('Step(Markup("FIN_WAIT_1"), [Error(Markup("<script>alert(2)</script>"))], tcb)'))),
+         seen=("look-alike",)),
 ]
 
 # Hostile (not cheating, or not only): each costs only what it touches.
@@ -308,10 +366,30 @@ def _alternative(module: str) -> dict[str, str]:
     return answers
 
 
+# A known gap, graded with the corpus: a lab's learner build holds the reference's recorded answers
+# (autograder/_recorded/reference.json.gz), and the visible checks and catalogue scenarios grade
+# exactly those inputs, so a student who pastes the file into the notebook and plays it back earns
+# their points. It is flagged; test_hostile marks its score as the gap it is.
+_PLAYBACK = ("import base64\nfrom autograder.recorded import parse\n"
+             "_recorded = parse(base64.b64decode('{recorded}'))\n")  # fmt: skip
+GAPS = [Case("replays-the-lab-recordings", "blank",
+             answers={f"answer_{h}": (_PLAYBACK if h == "established" else "") + f"{h} = _recorded.machine()[State.{h.upper()}]\n"
+                      for h in HANDLERS}, seen=("reaches for the reference", "data pasted in"))]  # fmt: skip
+
+
+def recorded_base64() -> str:
+    """The recordings a lab's learner build of this course holds, as a student would paste them."""
+    import base64
+
+    from autograder.learner_build import RECORDED_NAME, recorded_data
+
+    return base64.b64encode((recorded_data() / RECORDED_NAME).read_bytes()).decode()
+
+
 ALTERNATIVES = [Case(f"alternative-{m.removeprefix('impl_')}", "blank", answers=_alternative(m), cheat=False)
                 for m in ("impl_table", "impl_match", "impl_finseq", "impl_plain")]  # fmt: skip
 
-CASES = {c.name: c for c in CHEATS + HOSTILE + ALTERNATIVES}
+CASES = {c.name: c for c in CHEATS + HOSTILE + ALTERNATIVES + GAPS}
 
 
 def _grade_id(cell) -> str | None:
@@ -326,6 +404,9 @@ def build(case: Case, release, solution: dict[str, str], course_root: Path) -> n
     """One submission: the release with the base's answers, the case's answers, cells and edit."""
     nb = copy.deepcopy(release)
     answers = (solution if case.base == "solution" else {}) | case.answers
+    if any("{recorded}" in a for a in case.answers.values()):
+        blob = recorded_base64()
+        answers = {g: a.replace("{recorded}", blob) for g, a in answers.items()}
     for cell in nb.cells:
         if _grade_id(cell) in answers:
             cell.source = answers[_grade_id(cell)]
