@@ -44,7 +44,7 @@ LEARNER_FILES = (
     "reference_impl/transitions.py", "reference_impl/roles.py", "reference_impl/channel.py",
     "reference_impl/script_parser.py", "reference_impl/script_values.py", "reference_impl/reuse.py",
     "reference_impl/timestamps.py", "reference_impl/sweep.py", "reference_impl/stack.py",
-    "autograder/__init__.py", "autograder/cli.py", "autograder/pcap.py", "autograder/learner.py", "autograder/harness.py",
+    "autograder/__init__.py", "autograder/cli.py", "autograder/pcap.py", "autograder/learner.py", "autograder/harness/*.py",
     "autograder/plain.py", "autograder/feedback.py", "autograder/integrity.py", "autograder/manifest.py",
     "autograder/checks/*.py", "autograder/reference_source.py", "autograder/recorded.py",
     "autograder/visible.py", "autograder/notebook_helpers.py", "autograder/views/*.py", "autograder/kernel/*.py",
