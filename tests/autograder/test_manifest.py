@@ -67,6 +67,12 @@ def test_hidden_checks_include_sequence_numbers_that_wrap(assignment):
     # Every scenario the notebook's hidden families run is also run wrapped.
     plain = {name for spec in hidden if spec.kind == "family" and not spec.wrap for name in spec.args}
     assert plain <= {name for spec in wrapped if spec.kind == "family" for name in spec.args}
+    # And every scenario a cell runs on its own, in that cell (or in one of the notebook's wrapped families).
+    families = {name for spec in wrapped if spec.kind == "family" for name in spec.args}
+    for c in load_manifest(assignment).cells:
+        alone = {spec.args[0] for spec in c.hidden if spec.kind == "scenario" and not spec.wrap}
+        twins = {spec.args[0] for spec in c.hidden if spec.kind == "scenario" and spec.wrap}
+        assert alone <= twins | families, f"{c.grade_id} runs {sorted(alone - twins - families)} only at ISNs 100/300"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

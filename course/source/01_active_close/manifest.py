@@ -41,7 +41,8 @@ CELLS = [
                  transition(S.ESTABLISHED, AppClose(), tcb=SHUT_WINDOW, weight=0.5),  # held back; the timer probes
                  transition(S.ESTABLISHED, AppClose(), tcb=SHUT_WINDOW, profile=LINUX, weight=0.5),
                  transition(S.ESTABLISHED, AppClose(), wrap=True),  # the FIN on 2**32 - 1: SND.NXT wraps to 0
-                 scenario("active-close", wrap=True)],
+                 scenario("active-close", wrap=True),
+                 scenario("server-initiated-close", profile=LINUX, wrap=True)],
          # the exercise is the FIN itself: send_fin (or TCB.transmit, which builds it) would do it for the learner
          yourself=[yourself(S.ESTABLISHED, "send_fin", "transmit",
                             what="build the FIN <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK> and advance SND.NXT over it")]),
@@ -109,7 +110,8 @@ CELLS = [
                  scenario("lost-final-ack-twice", profile=LINUX),
                  scenario("lost-final-ack-twice"),
                  transition(S.TIME_WAIT, FIN_300_ACK_101, wrap=True),  # B's FIN on 2**32 - 1, RCV.NXT = 0
-                 scenario("lost-final-ack", wrap=True)],
+                 scenario("lost-final-ack", wrap=True),
+                 scenario("lost-final-ack-twice", wrap=True)],
          yourself=[yourself(S.TIME_WAIT, "is_retransmitted_fin",
                             what="recognise a copy of the peer's FIN by where it ends (RCV.NXT)")]),
     cell("test_active_close", 3,
