@@ -70,7 +70,8 @@ class RecordedReference:
         """Why a run the recordings do not cover cannot be shown, in one sentence."""
         losses = f" losing {', '.join(lose)}" if lose else ""
         return (f"this learner build holds the reference's runs of the catalogue's scenarios under "
-                f"{', '.join(map(profile_text, self.profiles))}, with up to {self.k} extra lost segments; "
+                f"{', '.join(map(profile_text, self.profiles))}, with the timeline's extra losses (up to {self.k} "
+                f"segments, one in a long run); "
                 f"{name} under {profile_text(profile)}{losses} is not among them")
 
     def _handler(self, state: State):

@@ -32,7 +32,7 @@ from reference_impl.states import State, Step
 
 from . import reference_source
 from .recorded import Key, dump
-from .views.timeline import PICKER_LOSSES
+from .views.timeline import PICKER_LOSSES, picker_patterns
 
 RECORDED_NAME = "_recorded/reference.json.gz"
 VISIBLE_DIR = "_visible"
@@ -77,7 +77,7 @@ def sweep_catalogue(profiles: tuple[Profile, ...] = COURSE_PROFILES, k: int = PI
     runs = 0
     for profile in profiles:
         for name in CATALOGUE:
-            for lose in reference_source.loss_patterns(name, k, profile):
+            for lose in picker_patterns(name, profile, k):
                 reference_source.reference_trace(name, profile, lose)
                 runs += 1
     return runs

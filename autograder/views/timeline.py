@@ -26,7 +26,8 @@ from .svg import MAX_EVENTS
 # learner picks a loss pattern (lose: segment names such as ("A2", "B1")).
 Runner = Callable[..., object]
 SPEEDS = (("½×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
-PICKER_LOSSES = 2  # the network picker offers every pattern of up to this many lost segments
+PICKER_LOSSES = 2  # the network picker offers every pattern of up to this many lost segments...
+PAIRS_UP_TO = 20  # ...in a run of at most this many segments; a longer one offers single losses only
 
 # Accessible names for the two controls ipywidgets 8.1 leaves unnamed: the Play widget's icon
 # buttons (play/pause, stop, repeat) and the slider's handle (role slider; the "step" label is
@@ -65,12 +66,20 @@ def reference_trace_losing(name: str, profile: object, lose: tuple[str, ...] = (
     return reference_trace(name, profile, lose)
 
 
-def loss_choices(name: str, profile: object, k: int = PICKER_LOSSES) -> list[tuple[str, tuple[str, ...]]]:
-    """The loss patterns of up to k segments that can happen in a scenario, as picker options named
-    by role: "lose A's FIN (A1)", "lose B's ACK of A's FIN (B1) + A's FIN, again (A2)". A segment's
-    name counts its sender's segments in the run where the losses before it already happened."""
+def picker_patterns(name: str, profile: object, k: int = PICKER_LOSSES) -> list[tuple[str, ...]]:
+    """The loss patterns the network picker offers: up to k lost segments, or single losses when the
+    run is long (an ACK war with TIME_WAIT = 0 sends over a hundred segments; their pairs would be
+    thousands of options nobody scrolls through, and seconds of simulation before the picture)."""
     from ..reference_source import loss_patterns
 
+    singles = loss_patterns(name, 1, profile)
+    return singles if k <= 1 or len(singles) - 1 > PAIRS_UP_TO else loss_patterns(name, k, profile)
+
+
+def loss_choices(name: str, profile: object, k: int = PICKER_LOSSES) -> list[tuple[str, tuple[str, ...]]]:
+    """The loss patterns of picker_patterns as picker options named by role: "lose A's FIN (A1)",
+    "lose B's ACK of A's FIN (B1) + A's FIN, again (A2)". A segment's name counts its sender's
+    segments in the run where the losses before it already happened."""
     roles: dict[tuple[str, ...], dict[str, str]] = {}
 
     def role(before: tuple[str, ...], key: str) -> str:
@@ -79,7 +88,7 @@ def loss_choices(name: str, profile: object, k: int = PICKER_LOSSES) -> list[tup
         return f"{roles[before].get(key, 'segment')} ({key})"
 
     out = [("no extra loss", ())]
-    for keys in loss_patterns(name, k, profile):
+    for keys in picker_patterns(name, profile, k):
         if keys:
             out.append(("lose " + " + ".join(role(keys[:i], key) for i, key in enumerate(keys)), tuple(keys)))
     return out

@@ -115,12 +115,13 @@ RUNS = """
     import hashlib, json
     from reference_impl.profiles import LINUX, RFC9293
     from reference_impl.scenarios import CATALOGUE
-    from autograder.reference_source import loss_patterns, reference_trace
+    from autograder.reference_source import reference_trace
+    from autograder.views.timeline import picker_patterns
 
     out = {}
     for profile in (RFC9293, LINUX, RFC9293.replace(time_wait=0), RFC9293.replace(rfc1337=True)):
         for name in CATALOGUE:
-            for lose in loss_patterns(name, 2, profile):
+            for lose in picker_patterns(name, profile):
                 csv = reference_trace(name, profile, lose).to_csv()
                 out[f"{profile} {name} {lose}"] = hashlib.sha256(csv.encode()).hexdigest()[:16]
     print(json.dumps(out))
@@ -160,9 +161,10 @@ def test_visible_manifests_hold_the_visible_checks_and_nothing_else(learner_view
     for assignment in assignments:
         text = (learner_view / "autograder" / "_visible" / f"{assignment}.json").read_text()
         doc = json.loads(text)
-        assert set(doc) == {"assignment", "cells"}
+        assert set(doc) == {"assignment", "cells", "explanations"}  # explanations: what a prediction says after
         assert all(set(c) == {"grade_id", "points", "visible", "yourself"} for c in doc["cells"])
         full, carried = load_manifest(assignment), visible.parse(text.encode())
         assert [(c.grade_id, c.points, c.visible, c.yourself) for c in carried.cells] == [
             (c.grade_id, c.points, c.visible, c.yourself) for c in full.cells]
         assert all(not c.hidden for c in carried.cells) and carried.before_submit == ()
+        assert dict(carried.explanations) == dict(full.explanations)

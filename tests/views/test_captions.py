@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from autograder.views.explain import Captions
 from autograder.views.model import events_of, first_difference, schedule, segment_roles
-from autograder.views.timeline import loss_choices, own_losses, timeline
+from autograder.views.timeline import PAIRS_UP_TO, loss_choices, own_losses, timeline
 from reference_impl import scenarios
 from reference_impl.profiles import PROFILES, RFC9293
 
@@ -70,6 +72,14 @@ def test_segments_are_named_by_role():
     assert roles == {"A1": "A's FIN", "B1": "B's ACK of A's FIN", "B2": "B's FIN", "A2": "A's ACK of B's FIN"}
     options = dict(loss_choices("lost-ack-of-fin", "rfc9293"))
     assert "lose A's FIN (A1)" in options
+
+
+def test_the_picker_offers_pairs_of_losses_in_short_runs_and_single_losses_in_long_ones():
+    short = [k for _, k in loss_choices("lost-ack-of-fin", "rfc9293")]
+    assert max(map(len, short)) == 2 and ("A1",) in short
+    # With TIME_WAIT = 0 the reused 4-tuple ends in an ACK war of over a hundred segments.
+    war = [k for _, k in loss_choices("old-duplicate-after-reuse", replace(PROFILES["rfc9293"], time_wait=0))]
+    assert len(war) - 1 > PAIRS_UP_TO and max(map(len, war)) == 1
 
 
 def test_the_scenarios_own_loss_is_named_and_stays_on_its_segment():
