@@ -16,6 +16,7 @@ cell and the trusted grader all read it, so a cell's checks are written down onc
                                 what="build the FIN segment and advance SND.NXT")]),
     ]
     BEFORE_SUBMIT = every_hidden_check(CELLS)   # what the notebook's last cell runs
+    EXPLANATIONS = {"fin-wait-2-fin": "A acknowledges B's FIN and waits 2 MSL..."}  # tests.predict(key, ...)
 
 A cell scores 0 when its handler uses a building block its `yourself` rules say the learner
 writes (autograder.checks.own_code), or when any visible check fails, else points × the weighted
@@ -177,6 +178,15 @@ class Manifest:
     assignment: str
     cells: tuple[TestCell, ...]
     before_submit: tuple[CheckSpec, ...] = ()  # what the notebook's "before you submit" cell runs
+    explanations: tuple[tuple[str, str], ...] = ()  # prediction key -> what the learner reads once they answered
+
+    def explanation(self, key: str) -> str:
+        """EXPLANATIONS[key]: kept here, out of the prediction cell's source, which would give it away."""
+        for k, text in self.explanations:
+            if k == key:
+                return text
+        raise ManifestError(f"the grading manifest of {self.assignment} explains no prediction {key!r}; "
+                            f"it explains {', '.join(k for k, _ in self.explanations) or 'none'}")
 
     def cell(self, grade_id: str) -> TestCell:
         for c in self.cells:
@@ -221,7 +231,11 @@ def load_manifest(assignment: str, course_root: Path | None = None) -> Manifest:
     if len(ids) != len(set(ids)):
         raise ManifestError(f"{path}: a grade_id appears twice in CELLS")
     before = tuple(getattr(module, "BEFORE_SUBMIT", None) or every_hidden_check(cells))
-    manifest = Manifest(assignment, cells, before)
+    explained = getattr(module, "EXPLANATIONS", {})
+    if not isinstance(explained, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
+                                                   for k, v in explained.items()):
+        raise ManifestError(f"{path}: EXPLANATIONS must map each prediction's key to its explanation (text)")
+    manifest = Manifest(assignment, cells, before, tuple(explained.items()))
     _LOADED[(path, stamp)] = manifest
     return manifest
 

@@ -9,6 +9,7 @@
     predict("B acknowledges A's FIN <SEQ=100>. Which ACK number does B send?",
             ["100", "101", "300", "301"],
             answer_from=from_trace("active-close", "B", "send", field="ack"))
+    # in a course notebook, tests.predict(key, ...) adds the manifest's EXPLANATIONS[key]
 
     # 2. The learner's own handlers (functions named after states) beside the reference:
     show_mine(globals(), "active-close")                       # one call, never raises
@@ -147,8 +148,12 @@ def show_mine(
 
     from .views import timeline
 
-    run = learner_run(namespace, states)
     note = widgets.HTML()
+    if isinstance(namespace, str | Profile):  # show_mine("active-close"): the handlers were left out
+        note.value = _note_html(f"show_mine needs your handlers first: show_mine(globals(), {namespace!r}) "
+                                "(globals() hands it the functions this notebook defined).", ok=False)
+        return widgets.VBox([note])
+    run = learner_run(namespace, states)
     try:
         view = timeline(scenario, profile, run=run, label=label)
     except Exception as e:  # noqa: BLE001 - a picture must never break the notebook
@@ -400,9 +405,11 @@ def predict(
     """A multiple-choice question with immediate feedback; the right answer is `answer_from()`.
 
     Use `from_trace(...)` for `answer_from` so the answer is the reference's behaviour, not a
-    string typed into the notebook. `why` is shown once the answer is known. Put the call in a
-    cell whose source is collapsed (cell metadata `"jupyter": {"source_hidden": true}`), so that
-    `why` does not give the answer away; tests/course/test_predictions.py holds every notebook to it.
+    string typed into the notebook. `why` is shown once the answer is known. A course notebook
+    calls `tests.predict(key, ...)` (autograder.checks.CellTests), which takes `why` from its
+    manifest's EXPLANATIONS, in a cell whose source is collapsed (cell metadata `"jupyter":
+    {"source_hidden": true}`): the source, one click away, holds no explanation.
+    tests/course/test_predictions.py holds every notebook to it.
     Returns the widget (ToggleButtons and a feedback line); `.prediction` holds the logic. Shown
     by a notebook, it is followed by the record of the first try (PREDICTION_MIME).
     """
@@ -425,7 +432,8 @@ def first_tries(nb: object) -> list[dict]:
 # ---- the map at the top of a notebook, and citations as links -----------------------------------
 
 
-def state_map(states: Sequence[State | str], *, title: str | None = None, unrevealed: bool = False):
+def state_map(states: Sequence[State | str], *, title: str | None = None, unrevealed: bool = False,
+              later: Sequence[tuple[str, str]] = ()):
     """The close state diagram with this notebook's states lit, for a notebook's first cell:
     state_map(["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]). Its text alternative (which states
     and transitions are lit) follows it, for screen readers and for anyone.
@@ -433,30 +441,45 @@ def state_map(states: Sequence[State | str], *, title: str | None = None, unreve
     unrevealed=True: the arrows *out of* the lit states are left out (of the picture and of its
     text), because finding them is the notebook's work and its predictions ask for them; the map
     at the top says where you are, the one at the end (unrevealed=False) what you found.
+    later=[("FIN_WAIT_1", "CLOSING")]: arrows a later notebook asks about, left out of this one's
+    map (notebook 01 lights FIN_WAIT_1, whose arrows into CLOSING and TIME_WAIT are notebook 03's).
     """
-    import re
-
     from IPython.display import HTML
 
     from .views import state_diagram_svg
 
     names = [str(getattr(s, "value", s)) for s in states]
     svg = state_diagram_svg(states=names, title=title or "Closing a TCP connection (RFC 9293): this notebook's states")
-    if unrevealed:
-        for name in names:
-            svg = re.sub(rf'<g class="edge[^"]*" data-from="{name}"[^>]*>.*?</g>', "", svg, flags=re.S)
-        head, rest = svg.split("<desc>", 1)
-        desc, tail = rest.split("</desc>", 1)
-        intro, _, taken = desc.partition(" Transitions taken: ")
-        kept = [t for t in taken.rstrip(".").split("; ") if t and not any(t.startswith(f"{n} →") for n in names)]
-        desc = intro + (f" Transitions taken: {'; '.join(kept)}." if kept else "")
-        svg = head + "<desc>" + desc + "</desc>" + tail
+    hide = {(n, None) for n in names} if unrevealed else set()
+    hide |= {(str(a), str(b)) for a, b in later}
+    if hide:
+        svg = _without_edges(svg, hide)
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
     lit = ", ".join(names) or "none"
-    hidden = (" The arrows out of the lit states are left out: finding them is this notebook's work."
-              if unrevealed else "")  # fmt: skip
+    hidden = " The arrows out of the lit states are left out: finding them is this notebook's work." if unrevealed else ""
+    if later:
+        hidden += " Arrows a later notebook asks about are left out too."
     return HTML(f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
                 f"Lit: {html.escape(lit)}.{hidden} {desc}</figcaption></figure>")
+
+
+def _without_edges(svg: str, hide: set[tuple[str, str | None]]) -> str:
+    """The diagram without the edges (from, to) in `hide` (to None: every edge from that state),
+    in the picture and in its text alternative."""
+    import re
+
+    def gone(src: str, dst: str) -> bool:
+        return (src, None) in hide or (src, dst) in hide
+
+    svg = re.sub(r'<g class="edge[^"]*" data-from="([^"]+)" data-to="([^"]+)"[^>]*>.*?</g>',
+                 lambda m: "" if gone(m.group(1), m.group(2)) else m.group(0), svg, flags=re.S)
+    head, rest = svg.split("<desc>", 1)
+    desc, tail = rest.split("</desc>", 1)
+    intro, _, taken = desc.partition(" Transitions taken: ")
+    kept = [t for t in taken.rstrip(".").split("; ")
+            if t and not gone(*re.match(r"(\S+) → (\S+)", t).groups())]  # "A → B on event"
+    desc = intro + (f" Transitions taken: {'; '.join(kept)}." if kept else "")
+    return head + "<desc>" + desc + "</desc>" + tail
 
 
 def rfc_links(text: str, *, html: bool = False) -> str:

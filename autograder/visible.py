@@ -70,7 +70,8 @@ def dump(manifest: Manifest) -> bytes:
     cells = [{"grade_id": c.grade_id, "points": c.points, "visible": [_spec(s) for s in c.visible],
               "yourself": [[w.state.name, list(w.blocks), w.what] for w in c.yourself]}
              for c in manifest.cells]  # fmt: skip
-    return json.dumps({"assignment": manifest.assignment, "cells": cells}, indent=1, sort_keys=True).encode()
+    return json.dumps({"assignment": manifest.assignment, "cells": cells,
+                       "explanations": dict(manifest.explanations)}, indent=1, sort_keys=True).encode()
 
 
 def parse(data: bytes) -> Manifest:
@@ -81,7 +82,7 @@ def parse(data: bytes) -> Manifest:
                  (), tuple(WriteYourself(State[n], tuple(b), w) for n, b, w in c.get("yourself", ())))
         for c in doc["cells"]
     )  # fmt: skip
-    return Manifest(doc["assignment"], cells, ())
+    return Manifest(doc["assignment"], cells, (), tuple(doc.get("explanations", {}).items()))
 
 
 def visible_manifest(assignment: str, directory: Path = DIR) -> Manifest | None:

@@ -7,6 +7,7 @@ full marks while a hidden case fails (a mistake always shows).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +137,17 @@ class CellTests:
     def grade(self, ns: object, grade_id: str) -> CellVerdict:
         """The whole cell, graded as the trusted grader grades it."""
         return grade_cell(self._cell(grade_id), ns)
+
+    def predict(self, key: str, question: str, choices: Sequence[object], answer_from: object):
+        """A prediction (autograder.notebook_helpers.predict) whose explanation is the manifest's
+        EXPLANATIONS[key]: kept out of the cell, whose source is one click away from the learner."""
+        from ..notebook_helpers import predict
+
+        try:
+            why = self.manifest.explanation(key)
+        except ManifestError as e:
+            raise CheckFailed(str(e)) from None
+        return predict(question, choices, answer_from, why=why)
 
     def before_submit(self, ns: object) -> None:
         """The hidden checks the manifest selects for the notebook's last cell, on your handlers now."""

@@ -88,6 +88,12 @@ def test_show_mine_for_a_correct_learner_and_for_a_blank_one():
     assert "not written yet" in blank and "Traceback" not in blank
 
 
+def test_show_mine_without_the_handlers_says_how_to_call_it_and_draws_nothing():
+    box = show_mine("active-close")  # globals() left out: the scenario's name came first
+    assert len(box.children) == 1
+    assert "show_mine needs your handlers first: show_mine(globals(), &#x27;active-close&#x27;)" in box.children[0].value
+
+
 def test_from_trace_reads_the_reference():
     assert from_trace("active-close", "A", "close")() == "FIN_WAIT_1"
     assert from_trace("active-close", "A", "recv", nth=2)() == "TIME_WAIT"

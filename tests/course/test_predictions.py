@@ -1,6 +1,7 @@
 """Every prediction in every notebook comes before its answer, and hides its own source.
 
-A prediction is a `predict(question, choices, answer_from=...)` call in a code cell. Its answer is
+A prediction is a `tests.predict(key, question, choices, answer_from=...)` call in a code cell (its
+explanation is the manifest's EXPLANATIONS[key], out of the cell's source). Its answer is
 taken from the reference (evaluating `answer_from`, e.g. from_trace(...)), never from the notebook
 text. An earlier cell *states* the answer when one of its passages (a markdown paragraph, a line
 of code or of a figure) puts the answer in the question's context:
@@ -13,7 +14,7 @@ of code or of a figure) puts the answer in the question's context:
   question starts in TIME_WAIT). A list of states, or the English word "closed", states nothing.
 
 State names are compared in the spellings the notebooks use (FIN_WAIT_2, FIN-WAIT-2), in capitals.
-The predict call's own cell is hidden (`jupyter.source_hidden`), since its `why=` explains the answer.
+The predict call's own cell is collapsed (`jupyter.source_hidden`) and holds no explanation.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import re
 
 import pytest
 
+from autograder.manifest import load_manifest
 from tests.course.conftest import NOTEBOOKS, source_notebook
 
 REACH = 160  # characters from the context to the answer within one passage
@@ -35,6 +37,7 @@ LINK = re.compile(r"→|->|-->|<--|⇒|⟶|\b(enter|enters|entering|go|goes|goin
                   r"straight|into|becomes?|then|next|ends up|lands?)\b", re.IGNORECASE)
 
 
+STAYS = re.compile(r"\b(stay|stays|staying|remain|remains|remaining|keeps? waiting|still)\s+in")
 # What an endpoint sends or its application hears (flags, an error), stated after the question's context.
 SAYS = re.compile(LINK.pattern + r"|\b(send|sends|sent|answers?|repl(y|ies)|responds?|hears?|learns?|gets?|with|"
                   r"reports?|reads?)\b", re.IGNORECASE)
@@ -60,9 +63,13 @@ class Prediction:
     def __init__(self, index: int, call: ast.Call, namespace: dict | None = None) -> None:
         self.index = index
         self.namespace = namespace if namespace is not None else {}
-        self.question = ast.literal_eval(call.args[0])
-        self.choices = [str(c) for c in ast.literal_eval(call.args[1])]
-        spec = call.args[2] if len(call.args) > 2 else next(k.value for k in call.keywords if k.arg == "answer_from")
+        args = call.args
+        self.key = None
+        if isinstance(call.func, ast.Attribute):  # tests.predict(key, question, ...)
+            self.key, args = ast.literal_eval(args[0]), args[1:]
+        self.question = ast.literal_eval(args[0])
+        self.choices = [str(c) for c in ast.literal_eval(args[1])]
+        spec = args[2] if len(args) > 2 else next(k.value for k in call.keywords if k.arg == "answer_from")
         self.spec = spec
         self.field = "state_after"
         if isinstance(spec, ast.Call) and getattr(spec.func, "id", "") == "from_trace":
@@ -75,8 +82,9 @@ class Prediction:
         value = eval(compile(ast.Expression(self.spec), "<answer_from>", "eval"), dict(self.namespace))  # noqa: S307
         return str(value() if callable(value) else value)
 
-    def stated_in(self, passage: str, answer: str) -> str | None:
-        """The words of `passage` that state the answer, or None."""
+    def stated_in(self, passage: str, answer: str, same_section: bool = True) -> str | None:
+        """The words of `passage` that state the answer, or None. In the question's own section, "A stays
+        in FIN_WAIT_1" gives away a question whose answer is that A stays."""
         if answer.isdigit():
             name = {"ack": "ACK", "seq": "SEQ"}.get(self.field, self.field.upper())
             m = re.search(rf"\b{name}\s*(=|:|IS|OF)?\s*{answer}\b", passage)
@@ -87,6 +95,10 @@ class Prediction:
         states = set(_ANY_STATE.findall(question))
         context = states | {f"{f}={n}" for f, n in _FIELD_RE.findall(question)}
         flat = re.sub(r"\b(ACK|SEQ)\s*=\s*", r"\1=", passage)
+        if same_section and target in states:  # the answer is "it stays", and the section says so
+            m = re.search(rf"{STAYS.pattern}\s+(the\s+)?{re.escape(target)}\b", flat, re.IGNORECASE)
+            if m:
+                return m.group(0)
         for word in context:
             for m in re.finditer(rf"(?<![\w=]){re.escape(word)}\b", flat):
                 after = flat[m.end(): m.end() + REACH]
@@ -121,7 +133,8 @@ def predictions(nb) -> list[tuple[Prediction, object]]:
             continue
         tree = ast.parse(cell.source)
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "predict":
+            if isinstance(node, ast.Call) and (getattr(node.func, "id", "") == "predict"
+                                               or getattr(node.func, "attr", "") == "predict"):
                 found.append((Prediction(i, node, dict(namespace)), cell))
         _definitions(namespace, cell.source)
     return found
@@ -142,11 +155,13 @@ def test_no_earlier_cell_states_a_predictions_answer(assignment):
     for p, _ in predictions(nb):
         answer = p.answer()
         assert answer in p.choices, f"cell {p.index}: the reference's answer {answer!r} is not a choice"
+        section = max((j for j, c in enumerate(nb.cells[: p.index])
+                       if c.cell_type == "markdown" and c.source.lstrip().startswith("#")), default=0)
         for j, earlier in enumerate(nb.cells[: p.index]):
             if "predict(" in earlier.source:  # another question's own cell: hidden, and asked first
                 continue
             for passage in passages(earlier):
-                words = p.stated_in(passage, answer)
+                words = p.stated_in(passage, answer, same_section=j >= section)
                 if words:
                     problems.append(f"cell {j} answers the prediction in cell {p.index} "
                                     f"({p.question!r} -> {answer}): {' '.join(words.split())[:120]!r}")
@@ -158,7 +173,24 @@ def test_no_earlier_cell_states_a_predictions_answer(assignment):
 def test_every_predict_cell_hides_its_source(assignment):
     nb = source_notebook(assignment)
     shown = [p.index for p, cell in predictions(nb) if not cell.metadata.get("jupyter", {}).get("source_hidden")]
-    assert not shown, f"predict cells whose source (and its why=) is shown: {shown}"
+    assert not shown, f"predict cells whose source is shown: {shown}"
+
+
+@pytest.mark.parametrize("assignment", HIDING)
+def test_explanations_live_in_the_manifest_not_in_the_cell(assignment):
+    """A collapsed cell is one click from the learner: its source carries the question, the choices and
+    where the answer comes from, never the explanation (why=), which the manifest keeps by key."""
+    nb = source_notebook(assignment)
+    found = predictions(nb)
+    in_cell = [p.index for p, cell in found if p.key is None or "why=" in cell.source]
+    assert not in_cell, f"predictions that carry their explanation in the cell, or have no key: {in_cell}"
+    manifest = load_manifest(assignment)
+    keys = [p.key for p, _ in found]
+    assert len(keys) == len(set(keys)), f"a prediction key is used twice: {keys}"
+    assert sorted(keys) == sorted(k for k, _ in manifest.explanations), "EXPLANATIONS and the predictions differ"
+    for p, _ in found:  # the key is in the cell too: it names the question's situation, never a new state
+        named = set(_ANY_STATE.findall(p.key.upper().replace("-", "_"))) - set(_ANY_STATE.findall(normalize(p.question)))
+        assert not named, f"the key {p.key!r} names {named}, which the question does not"
 
 
 def test_the_check_finds_an_answer_given_away():
@@ -182,7 +214,59 @@ def test_the_check_finds_an_answer_given_away():
     t = Prediction(0, ast.parse("predict('A is in TIME_WAIT. Which state after the FIN?', ['TIME_WAIT', 'CLOSED'], "
                                 "answer_from='TIME_WAIT')").body[0].value)
     assert t.stated_in(normalize("TIME-WAIT: *Remain in the TIME-WAIT state.*"), "TIME_WAIT")
+    s = Prediction(0, ast.parse("predict('A is in FIN_WAIT_1 and ACK=200 arrives. Which state is A in after it?', "
+                                "['FIN_WAIT_1', 'FIN_WAIT_2'], answer_from='FIN_WAIT_1')").body[0].value)
+    assert s.stated_in(normalize("the FIN is still out there, so A stays in FIN_WAIT_1 with its timer"), "FIN_WAIT_1")
+    assert not s.stated_in(normalize("the FIN is still out there, so A stays in FIN_WAIT_1"), "FIN_WAIT_1",
+                           same_section=False)  # said in another section, of another event
+    assert not s.stated_in(normalize("A stays in FIN_WAIT_2 until the peer's FIN"), "FIN_WAIT_1")
     f = Prediction(0, ast.parse("predict('A is in TIME_WAIT and the FIN of B arrives again. What does A send?', "
                                 "['ACK', 'RST'], answer_from='ACK')").body[0].value)
     assert f.stated_in(normalize("In TIME_WAIT a retransmitted FIN gets an ACK"), "ACK")
     assert not f.stated_in(normalize("TIME_WAIT lasts 2 MSL. B's FIN|ACK"), "ACK")
+
+
+def _event(question: str) -> str:
+    """The event a transition question is about, as the map labels it ("rcv FIN", "timeout")."""
+    for word, label in (("RST", "rcv RST"), ("timer", "timeout"), ("FIN", "rcv FIN"), ("ACK", "rcv ACK")):
+        if word in question:
+            return label
+    return "close"
+
+
+def _maps(nb) -> list[str]:
+    """The state maps a notebook draws (its state_map calls, evaluated), as HTML."""
+    from autograder.notebook_helpers import state_map
+
+    drawn = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "state_map(" in cell.source:
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "state_map":
+                    args = [ast.literal_eval(a) for a in node.args]
+                    kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+                    drawn.append(state_map(*args, **kwargs).data)
+    return drawn
+
+
+def test_no_earlier_notebooks_map_draws_the_arrow_a_later_prediction_asks_for():
+    """A map at the end of notebook 01 lighting FIN_WAIT_1 must not light FIN_WAIT_1 → CLOSING, which
+    notebook 03 asks the learner to predict; an arrow an earlier notebook already asked about may stay.
+    (The unlit arrows are the RFC's whole diagram, drawn faint behind every notebook's states.)"""
+    asked: list[tuple[int, str, str, str]] = []  # (notebook index, from, to, question)
+    for i, a in enumerate(NOTEBOOKS):
+        for p, _ in predictions(source_notebook(a)):
+            answer, starts = p.answer(), set(_ANY_STATE.findall(normalize(p.question)))
+            if answer in STATES and len(starts) == 1 and answer not in starts:
+                asked.append((i, starts.pop(), answer, p.question))
+    assert asked, "no prediction asks for a transition: the test would check nothing"
+    problems = []
+    for i, a in enumerate(NOTEBOOKS):
+        drawn = "".join(_maps(source_notebook(a)))
+        for j, src, dst, question in asked:
+            earlier = any(k <= i and (s, d) == (src, dst) for k, s, d, _ in asked)
+            edge = re.search(rf'<g class="edge lit" data-from="{src}" data-to="{dst}">.*?</g>', drawn, re.S)
+            if j > i and not earlier and edge and _event(question) in edge.group(0):
+                problems.append(f"{a}'s map draws {src} → {dst} on {_event(question)}, asked in {NOTEBOOKS[j]}: "
+                                f"{question!r}")
+    assert not problems, "\n".join(problems)

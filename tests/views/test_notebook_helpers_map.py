@@ -21,3 +21,13 @@ def test_the_top_map_hides_the_arrows_out_of_the_notebooks_states_in_picture_and
     assert ("CLOSE_WAIT", "LAST_ACK") in edges(top)  # the rest of the diagram stays
     assert "FIN_WAIT_2 → TIME_WAIT" in end and "FIN_WAIT_2 → TIME_WAIT" not in top
     assert "Lit: ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT. The arrows out of the lit states are left out" in top
+
+
+def test_later_arrows_are_left_out_of_picture_and_text():
+    later = [("FIN_WAIT_1", "TIME_WAIT")]
+    end = state_map(OURS).data
+    kept = state_map(OURS, later=later).data
+    assert set(later) <= edges(end) and not set(later) & edges(kept)
+    assert ("FIN_WAIT_1", "FIN_WAIT_2") in edges(kept) and ("FIN_WAIT_2", "TIME_WAIT") in edges(kept)
+    assert "FIN_WAIT_1 → TIME_WAIT" in end and "FIN_WAIT_1 → TIME_WAIT" not in kept
+    assert "FIN_WAIT_1 → FIN_WAIT_2" in kept and "Arrows a later notebook asks about are left out too." in kept

@@ -123,3 +123,13 @@ CELLS = [
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)
+
+# What each prediction's learner reads once they answered (tests.predict(key, ...)): kept here, since
+# a prediction cell's source is one click away and would give the answer away.
+EXPLANATIONS = {
+    "close-in-established": "A has sent its FIN and waits for it to be acknowledged (RFC 9293 §3.10.4).",
+    "ack-of-the-fin": "The FIN occupies sequence number 100, so 'everything up to and including the FIN' is ACK=101.",
+    "fin-in-fin-wait-2": "A acknowledges B's FIN and waits 2 MSL before forgetting the connection.",
+    "ack-of-data-before-the-fin": "ACK=200 covers the bytes 100-199 but not the FIN at 200: the FIN is acknowledged only by ACK=201.",
+    "fin-again-in-time-wait": "A acknowledges the copy and starts the 2 MSL wait again: the peer may need yet another answer.",
+}

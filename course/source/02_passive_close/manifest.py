@@ -76,3 +76,21 @@ CELLS = [
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)
+
+# What each prediction's learner reads once they answered (tests.predict(key, ...)): kept here, since
+# a prediction cell's source is one click away and would give the answer away.
+EXPLANATIONS = {
+    "fin-in-established": (
+        "B's direction is still open; it waits for its own application to close (RFC 9293 §3.10.7.4, eighth "
+        "step)."
+    ),
+    "what-the-application-learns": (
+        "A FIN means 'no more data': RFC 9293 calls this signal 'connection closing'; the sockets API "
+        "delivers it as end-of-file (read() returns b'')."
+    ),
+    "ack-in-last-ack": "Its FIN is acknowledged, so both directions are done and B knows it: it deletes the TCB.",
+    "data-after-half-close": (
+        "A closed only its sending direction: it still takes B's data, acknowledges it, and keeps waiting for"
+        " B's FIN."
+    ),
+}

@@ -95,3 +95,23 @@ CELLS = [
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)
+
+# What each prediction's learner reads once they answered (tests.predict(key, ...)): kept here, since
+# a prediction cell's source is one click away and would give the answer away.
+EXPLANATIONS = {
+    "fin-timer-expires": (
+        "A resends the FIN and keeps waiting for its ACK: nothing about the close has changed, only the "
+        "timer."
+    ),
+    "every-fin-lost": (
+        "After profile.max_retries retransmissions TCP gives up (RFC 9293 §3.8.3) and reports the user "
+        "timeout; no RST is sent, since nobody has answered."
+    ),
+    "ack-of-data-only": "ACK=200 covers bytes 100-199 only; the FIN occupies 200, so only ACK=201 acknowledges it.",
+    "fin-ack-after-a-lost-ack": (
+        "ACK=101 acknowledges A's FIN (at 100) and the segment carries B's FIN: both halves at once, as in "
+        "the three-way close of notebook 3."
+    ),
+    "b-fin-timer-expires": "B resends its FIN (same sequence number, 300) and keeps waiting in LAST_ACK for the ACK.",
+    "fin-again-after-a-lost-ack": "A acknowledges the FIN again, <SEQ=101><ACK=301>, and restarts its TIME_WAIT timer.",
+}

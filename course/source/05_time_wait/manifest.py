@@ -72,3 +72,21 @@ CELLS = [
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)
+
+# What each prediction's learner reads once they answered (tests.predict(key, ...)): kept here, since
+# a prediction cell's source is one click away and would give the answer away.
+EXPLANATIONS = {
+    "fin-again-without-time-wait": (
+        "A has no connection any more, so it resets: B's close, which was perfectly fine, ends in a RST "
+        "instead of the ACK it was waiting for."
+    ),
+    "old-duplicate-without-time-wait": (
+        "The old bytes start exactly at RCV.NXT of the new connection (1100), so B accepts them, delivers "
+        "them to its application as if A had just sent them, and acknowledges them."
+    ),
+    "old-duplicate-with-time-wait": (
+        "There is no connection at B, so the stray segment is reset (RFC 9293 §3.10.7.2), and the RST dies "
+        "harmlessly at A (outside A's window). The new connection opens only when A's TIME_WAIT is over, by "
+        "then the copy is gone."
+    ),
+}
