@@ -88,3 +88,16 @@ __all__ = [
     # the reference's run of a catalogue scenario, for an ungraded cell to show (never for an answer)
     "reference_close",
 ]  # fmt: skip
+
+
+def _whole_table_cells() -> None:
+    """The course's tables hold sentences (a profile difference's reason, a segment, a list of times):
+    pandas would cut each cell at 50 characters with "...", hiding the point of the table."""
+    try:
+        import pandas as pd
+    except ImportError:  # an environment without pandas draws no table
+        return
+    pd.set_option("display.max_colwidth", None)
+
+
+_whole_table_cells()

@@ -25,3 +25,13 @@ def test_no_reference_handlers_are_exported():
 def test_every_building_block_is_exported():
     blocks = [n for n, v in vars(actions).items() if callable(v) and getattr(v, "__module__", "") == actions.__name__]
     assert set(blocks) <= set(learner.__all__)
+
+
+def test_a_notebooks_tables_show_whole_cells():
+    import pandas as pd
+
+    import autograder.learner  # noqa: F401 - what a notebook's setup cell imports
+
+    assert pd.get_option("display.max_colwidth") is None
+    long = "x" * 200
+    assert long in pd.DataFrame({"why": [long]}).to_html()
