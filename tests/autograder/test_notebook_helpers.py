@@ -147,3 +147,22 @@ def test_learner_run_loses_extra_segments_like_the_reference():
     trace = run("active-close", "rfc9293", ("A2",))
     assert trace.rows == scenarios.run("active-close", RFC9293, {("A", 2): scenarios.LOSE}).rows
     assert trace.scenario == "active-close+lose:A2"
+
+
+def test_cancelling_a_timer_that_is_not_running_draws_no_difference():
+    """The checks accept it (nothing anyone can see changes), so the picture must not mark it: a
+    student was told "exactly as the reference does" above a picture marked "yours differs"."""
+    from autograder.views.model import events_of, first_difference
+    from reference_impl.states import CancelTimer, Timer
+
+    mine = copied_reference()
+    written = mine["fin_wait_2"]
+
+    def fin_wait_2(tcb, ev, profile):  # cancels its FIN_WAIT_2 timer on every call, running or not
+        step = written(tcb, ev, profile)
+        return Step(step.state, (*step.outputs, CancelTimer(Timer.FIN_WAIT_2)), step.tcb)
+
+    mine["fin_wait_2"] = fin_wait_2
+    run = learner_run(mine)
+    assert first_difference(events_of(run("active-close")), events_of(scenarios.run("active-close"))) is None
+    assert "exactly as the reference does" in show_mine(mine, "active-close").children[0].value
