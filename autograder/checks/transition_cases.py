@@ -197,9 +197,20 @@ class TransitionCase:
 
     @cached_property
     def replay(self) -> str:
-        # A situation from a catalogue run can be replayed; a TCB built by the test cannot.
+        # A situation from a catalogue run can be replayed, when the run itself meets this stimulus
+        # there; a TCB built by the test, or a segment the check crafted, cannot: no timeline shows it.
         fx = self.fx
-        return replay_command(fx.scenario, fx.profile, wrap=fx.wrap) if fx.scenario in CATALOGUE else ""
+        if fx.scenario not in CATALOGUE or (fx.seen_on is not None and fx.seen_on != self.stimulus):
+            return ""
+        return replay_command(fx.scenario, fx.profile, wrap=fx.wrap)
+
+    @cached_property
+    def crafted(self) -> str:
+        """A sentence for a case no scenario plays: the lines above it are the whole story."""
+        if self.replay:
+            return ""
+        return ("\n  (this check makes up the situation or the segment itself: no scenario sends it, so no "
+                "timeline, show_mine's included, shows this case)")
 
     @cached_property
     def expected(self) -> Observed:
@@ -216,7 +227,7 @@ class TransitionCase:
 
     def __call__(self, found: Mapping[State, Handler], guard: Guard) -> Case:
         fx, stimulus, label, replay, transition = self.fx, self.stimulus, self.label, self.replay, self.transition
-        tail = replay_line(replay)
+        tail = replay_line(replay) or self.crafted
         if fx.state not in found:
             return Case(label, False, f"{label}: this check needs your {fx.state.value.lower()}(tcb, ev, profile)",
                         transition)

@@ -281,3 +281,17 @@ def no_timer_for_the_fin(tcb, ev, profile):
     if isinstance(ev, AppClose) and step.state is State.FIN_WAIT_1:
         return Step(step.state, tuple(o for o in step.outputs if type(o).__name__ != "StartTimer"), step.tcb)
     return step
+
+
+def test_a_segment_the_check_made_up_offers_no_replay_and_says_no_timeline_shows_it():
+    """A student was sent to `tcpclose simulate active-close` and show_mine for a RST at 301 in
+    FIN_WAIT_2 that no scenario sends: both showed a correct run."""
+    learner = {**{s.value.lower(): f for s, f in GOOD.items()}, "time_wait": wrong_time_wait}
+    made_up = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"late"))  # data with the FIN: no scenario
+    with pytest.raises(AssertionError) as e:
+        check_transition(learner, State.TIME_WAIT, made_up)
+    assert "replay:" not in str(e.value)
+    assert "no scenario sends it, so no timeline, show_mine's included, shows this case" in str(e.value)
+    met = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # B's FIN again: lost-final-ack meets it
+    with pytest.raises(AssertionError, match="replay: tcpclose simulate lost-final-ack"):
+        check_transition(learner, State.TIME_WAIT, met)
