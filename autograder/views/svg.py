@@ -90,7 +90,7 @@ def render(
         # two profiles: say which, by base name when that tells them apart (the heading has the rest)
         short = [prof.split(" + ")[0] for _, prof in meta]
         shown = short if short[0] != short[1] else [prof for _, prof in meta]
-        names = [f"{n} ({prof})" for n, prof in zip(names, shown, strict=True)]
+        names = [n if prof in n else f"{n} ({prof})" for n, prof in zip(names, shown, strict=True)]  # named already
     heading = title or _default_title(meta)
     geom = Geometry(compact=len(sources) > 1 if compact is None else compact)
     appear, _ = schedule([evs for evs, _, _ in windows])

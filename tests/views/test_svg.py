@@ -151,3 +151,14 @@ def test_sixty_events_stay_legible():
     root = parse(render_svg(trace))
     sizes = [float(t.get("font-size")) for t in root.iter(f"{NS}text")]
     assert min(sizes) >= 10, "no text under 10 px at the picture's natural size"
+
+
+def test_a_panel_named_with_its_profile_is_not_named_twice():
+    from reference_impl.scenarios import run as run_scenario
+
+    rfc, linux = (run_scenario("syn-in-time-wait", PROFILES[p]) for p in ("rfc9293", "linux"))
+    svg = render_svg(rfc, reference=linux, labels=("rfc9293: a challenge ACK", "linux: RFC 6191 reopens"))
+    assert "rfc9293: a challenge ACK" in svg and "linux: RFC 6191 reopens" in svg
+    assert "(rfc9293)" not in svg and "(linux)" not in svg
+    plain = render_svg(rfc, reference=linux, labels=("one", "other"))
+    assert "one (rfc9293)" in plain and "other (linux)" in plain
