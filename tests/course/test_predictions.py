@@ -269,3 +269,29 @@ def test_no_earlier_notebooks_map_draws_the_arrow_a_later_prediction_asks_for():
                 problems.append(f"{a}'s map draws {src} → {dst} on {_event(question)}, asked in {NOTEBOOKS[j]}: "
                                 f"{question!r}")
     assert not problems, "\n".join(problems)
+
+
+def _row(p: Prediction, field: str) -> tuple[str, ...]:
+    """Another field of the trace row a from_trace prediction reads its answer from (the state it starts
+    in, the segment's flags): two questions about the same row and field ask the same thing."""
+    spec = p.spec
+    if not (isinstance(spec, ast.Call) and getattr(spec.func, "id", "") == "from_trace"):
+        return (p.question,)
+    other = ast.Call(spec.func, spec.args, [k for k in spec.keywords if k.arg != "field"]
+                     + [ast.keyword("field", ast.Constant(field))])
+    call = ast.fix_missing_locations(ast.Call(ast.Name("predict"), [ast.Constant(p.question), ast.Constant(p.choices),
+                                                                    other], []))
+    return (Prediction(p.index, call, p.namespace).answer(),)
+
+
+def test_no_prediction_asks_again_what_an_earlier_one_asked():
+    """A question asked before is a recall, not a prediction (notebook 04 asked notebook 01's and 03's again)."""
+    seen: dict[tuple, str] = {}
+    repeats = []
+    for a in NOTEBOOKS:
+        for p, _ in predictions(source_notebook(a)):
+            asked = (*_row(p, "state_before"), *_row(p, "event"), *_row(p, "flags"), p.field, p.answer())
+            if asked in seen:
+                repeats.append(f"{a}: {p.question!r} asks again what {seen[asked]} asked")
+            seen.setdefault(asked, f"{a} ({p.key})")
+    assert not repeats, "\n".join(repeats)

@@ -107,11 +107,6 @@ EXPLANATIONS = {
         "After profile.max_retries retransmissions TCP gives up (RFC 9293 §3.8.3) and reports the user "
         "timeout; no RST is sent, since nobody has answered."
     ),
-    "ack-of-data-only": "ACK=200 covers bytes 100-199 only; the FIN occupies 200, so only ACK=201 acknowledges it.",
-    "fin-ack-after-a-lost-ack": (
-        "ACK=101 acknowledges A's FIN (at 100) and the segment carries B's FIN: both halves at once, as in "
-        "the three-way close of notebook 3."
-    ),
     "b-fin-timer-expires": "B resends its FIN (same sequence number, 300) and keeps waiting in LAST_ACK for the ACK.",
     "fin-again-after-a-lost-ack": "A acknowledges the FIN again, <SEQ=101><ACK=301>, and restarts its TIME_WAIT timer.",
 }
