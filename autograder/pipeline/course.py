@@ -50,6 +50,10 @@ def converting() -> Iterator[None]:
             os.chdir(here)
 
 
+
+class PipelineError(Exception):
+    """A step could not run; the message says what to do."""
+
 @dataclass(frozen=True)
 class Course:
     """A course root directory holding nbgrader_config.py."""
@@ -89,6 +93,17 @@ class Course:
     @property
     def db_url(self) -> str:
         return self.config().CourseDirectory.db_url
+
+    def gradebook(self):
+        """nbgrader's gradebook, for a command that reads grades: one that is not there is one sentence
+        (nbgrader would create an empty one in whatever folder --course named, and report nothing)."""
+        from nbgrader.api import Gradebook
+
+        db = self.db_url.removeprefix("sqlite:///")
+        if self.db_url.startswith("sqlite:///") and not os.path.isfile(db):
+            raise PipelineError(f"no gradebook at {db}: {self.root} is not a graded course; pass --course DIR, the "
+                                "folder holding nbgrader_config.py and gradebook.db (or grade the course first)")  # fmt: skip
+        return Gradebook(self.db_url, self.coursedir().course_id)
 
     def path(self, step: str, student: str, assignment: str) -> Path:
         """course/<step>/<student>/<assignment> (source and release have no student level)."""

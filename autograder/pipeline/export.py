@@ -15,21 +15,15 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from nbgrader.api import Gradebook
-
 from .autograde import load_state
 from .course import Course
 from .lms_roster import read_scores
 from .report import record_cells, record_flags
 
 
-def _gradebook(course: Course) -> Gradebook:
-    return Gradebook(course.db_url, course.coursedir().course_id)
-
-
 def awaiting_hand_grading(course: Course, assignment: str) -> list[str]:
     """Students whose submission has written answers nobody has graded yet (nbgrader's formgrader does)."""
-    with _gradebook(course) as gb:
+    with course.gradebook() as gb:
         return sorted(s.student.id for s in gb.find_assignment(assignment).submissions if s.needs_manual_grade)
 
 
@@ -50,7 +44,7 @@ def export_grades(course: Course, out: Path, assignments: Iterable[str] = (), st
 
 
 def class_report(course: Course, out: Path) -> Path:
-    with _gradebook(course) as gb:
+    with course.gradebook() as gb:
         rows = []
         for a in sorted(gb.assignments, key=lambda a: a.name):
             records = {s.student.id: load_state(course, a.name, s.student.id) for s in a.submissions}

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import GetGrades
@@ -27,7 +26,7 @@ from .progress import Progress
 def hidden_lines(course: Course, assignment: str) -> list[str]:
     """Every line of the hidden-test regions of the assignment's test cells (from the gradebook)."""
     lines: list[str] = []
-    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
+    with course.gradebook() as gb:
         for nb in gb.find_assignment(assignment).notebooks:
             for cell in nb.source_cells:
                 kept, removed = remove_hidden(cell.source)

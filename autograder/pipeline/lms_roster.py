@@ -22,8 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgrader.api import Gradebook
-
 from .course import Course
 from .steps import PipelineError
 
@@ -60,11 +58,7 @@ def read_scores(course: Course, assignments: Iterable[str] = (), students: Itera
     """Scores from nbgrader's gradebook. Named assignments and students must exist there; without
     names, every assignment (only those with a submission when `submitted_only`) and student."""
     assignments, students = list(dict.fromkeys(assignments)), list(dict.fromkeys(students))
-    db = course.db_url.removeprefix("sqlite:///")
-    if course.db_url.startswith("sqlite:///") and not os.path.isfile(db):  # nbgrader would make an empty one
-        raise PipelineError(f"no gradebook at {db}: {course.root} is not a graded course; pass --course DIR, the "
-                            "folder holding nbgrader_config.py and gradebook.db (or grade the course first)")  # fmt: skip
-    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
+    with course.gradebook() as gb:
         known = {a.name: a for a in gb.assignments}
         for name in assignments:
             if name not in known:

@@ -23,7 +23,6 @@ import shlex
 from dataclasses import dataclass, field
 
 import pandas as pd
-from nbgrader.api import Gradebook
 
 from .autograde import load_state
 from .course import Course
@@ -36,7 +35,7 @@ def class_cells(course: Course) -> tuple[pd.DataFrame, list[str]]:
     """One row per (assignment, notebook, graded cell, student who submitted); and notes on what
     the records lacked (empty when nothing)."""
     rows, notes = [], set()
-    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
+    with course.gradebook() as gb:
         for a in sorted(gb.assignments, key=lambda a: a.name):
             for sub in sorted(a.submissions, key=lambda s: s.student.id):
                 sid = sub.student.id
@@ -75,7 +74,7 @@ def record_flags(record: object) -> list[dict]:
 def class_flags(course: Course) -> pd.DataFrame:
     """One row per flag of each submission: assignment, student, kind, cell, text."""
     rows = []
-    with Gradebook(course.db_url, course.coursedir().course_id) as gb:
+    with course.gradebook() as gb:
         for a in sorted(gb.assignments, key=lambda a: a.name):
             for sub in sorted(a.submissions, key=lambda s: s.student.id):
                 for f in record_flags(load_state(course, a.name, sub.student.id)):

@@ -15,14 +15,10 @@ from pathlib import Path
 
 from nbgrader.converters import GenerateAssignment
 
-from .course import Course, converting
+from .course import Course, PipelineError, converting
 from .progress import Progress
 
 log = logging.getLogger("tcpclose.pipeline")
-
-
-class PipelineError(Exception):
-    """A step could not run; the message says what to do."""
 
 
 def generate(course: Course, assignment: str) -> Path:

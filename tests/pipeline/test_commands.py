@@ -188,3 +188,16 @@ def test_check_says_what_it_is_doing_before_it_imports_the_grader(monkeypatch, c
         main(["check", "mine.ipynb"])
     assert said[0] == "tcpclose check: grading mine.ipynb with the hidden tests (usually 10-40 s)\n"
 
+
+
+@pytest.mark.parametrize("command", [["report"], ["export"], ["feedback", "01_active_close"]])
+def test_a_folder_that_is_not_a_graded_course_is_one_sentence_and_nothing_is_made_there(command, tmp_path, capsys):
+    """nbgrader would create an empty gradebook in whatever folder --course named, and the report or
+    feedback would say nothing was graded (exit 0), or a folder that is not there gave a traceback."""
+    for wrong in (tmp_path / "not-the-course", tmp_path / "not-there"):
+        if wrong.name == "not-the-course":
+            wrong.mkdir()
+        assert main(["grade", *command, "--course", str(wrong)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: no gradebook at") and "is not a graded course" in err and "Traceback" not in err
+        assert not (wrong / "gradebook.db").exists()
