@@ -56,9 +56,12 @@ def bind(source: str, target: str, *, readonly: bool = True) -> None:
         mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def tmpfs(target: str, size: int, mode: int = 0o755, *, uid: int | None = None, readonly: bool = False,
+def tmpfs(target: str, size: int, mode: int = 0o755, *, owner: tuple[int, int] | None = None, readonly: bool = False,
           noexec: bool = False) -> None:  # fmt: skip
-    options = f"size={size},nr_inodes={max(64, size // 4096)},mode={mode:o}" + (f",uid={uid},gid={uid}" if uid is not None else "")
+    """A size-bounded tmpfs; owner (uid, gid) owns its root (in a user namespace both must be mapped there)."""
+    options = f"size={size},nr_inodes={max(64, size // 4096)},mode={mode:o}"
+    if owner is not None:
+        options += f",uid={owner[0]},gid={owner[1]}"
     flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if readonly else 0) | (MS_NOEXEC if noexec else 0)
     mount("tmpfs", target, "tmpfs", flags, options)
 

@@ -168,7 +168,7 @@ class Launch:
             raise OSError(0, "no mount namespace")
         self._show_system()
         self._mkdir(HOME)
-        linux.tmpfs(self._at(HOME), self.policy.tmp_size, 0o700, uid=self._uid())
+        linux.tmpfs(self._at(HOME), self.policy.tmp_size, 0o700, owner=self._owner())
         for src in self.policy.files:
             self._copy_in(src, os.path.join(self._at(HOME), os.path.basename(src)))
 
@@ -315,6 +315,13 @@ class Launch:
 
     def _uid(self) -> int:
         return self.policy.uid if self.root_user and self.policy.uid is not None else os.getuid()
+
+    def _owner(self) -> tuple[int, int]:
+        """Who owns the home: the slot's uid (and its group) as root; else this user and *its own* group,
+        which may differ from its uid (a hub's students): a gid not mapped in the namespace is EINVAL."""
+        if self.root_user and self.policy.uid is not None:
+            return self.policy.uid, self.policy.uid
+        return os.getuid(), os.getgid()
 
     def _copy_in(self, src: str, dest: str) -> None:
         self._copy_fd(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), dest)

@@ -112,7 +112,7 @@ class Child(Launch):
         for path, size in (("/tmp", self.policy.tmp_size), ("/var/tmp", self.policy.shm_size), ("/run", 1 << 20)):
             linux.tmpfs(path, size, 0o1777)
         linux.tmpfs("/dev/shm", self.policy.shm_size, 0o1777, noexec=True)
-        linux.tmpfs(HOME, self.policy.tmp_size, 0o700, uid=self._uid())
+        linux.tmpfs(HOME, self.policy.tmp_size, 0o700, owner=self._owner())
         for name, fd in self.files:
             self._copy_fd(fd, os.path.join(HOME, os.path.basename(name)))
 

@@ -364,9 +364,12 @@ print(repr((sorted(c.achieved), sorted(c.missing), c.channel.recv(time.monotonic
         assert "minimal-root" in missing and "limits" in achieved
 
 
-def test_without_root_a_forked_child_holds_no_capability_and_sees_nothing_of_the_server(view, tmp_path):
+@pytest.mark.parametrize("gid", [65534, 100], ids=["gid-as-uid", "gid-not-uid"])
+def test_without_root_a_forked_child_holds_no_capability_and_sees_nothing_of_the_server(view, tmp_path, gid):
     """In a user namespace the fork server is root there and a forked child never execs: it must drop
-    every capability itself, or learner code could remount the shared root or uncover the server's /proc."""
+    every capability itself, or learner code could remount the shared root or uncover the server's /proc.
+    A user whose group is not its uid (a hub's students) gets every defence too: its home's tmpfs was
+    given gid=uid, which the namespace does not map (EINVAL), and private-tmp went missing."""
     if not ROOT:
         pytest.skip("this test switches to an unprivileged user, which needs root")
     import shutil
@@ -398,7 +401,7 @@ print(repr((sorted(c.achieved), c.channel.recv(time.monotonic() + 20))))
 server.close()
 """
     python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", code],
+    out = subprocess.run(["setpriv", "--reuid=65534", f"--regid={gid}", "--clear-groups", python, "-c", code],
                          capture_output=True, text=True, timeout=60, cwd="/")  # fmt: skip
     shutil.rmtree(top, ignore_errors=True)
     if "fork server could not start" in out.stderr:  # the host forbids user namespaces: the launcher takes over
