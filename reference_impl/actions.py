@@ -192,8 +192,10 @@ def check_segment(tcb: TCB, seg: Segment, profile: Profile) -> Screened:
 
 
 def is_retransmitted_fin(tcb: TCB, seg: Segment) -> bool:
-    """The peer's FIN again: its sequence space ends exactly at RCV.NXT."""
-    return seg.fin and seq_add(seg.seq, seg.len) == tcb.rcv_nxt
+    """The peer's FIN again: its sequence space ends exactly at RCV.NXT. A segment that also carries
+    RST is not: it ends before RCV.NXT, so it is unacceptable, and RFC 9293 §3.10.7.4's first check
+    drops an unacceptable RST without an answer (no ACK, no restarted 2 MSL)."""
+    return seg.fin and not seg.rst and seq_add(seg.seq, seg.len) == tcb.rcv_nxt
 
 
 def reset_for(seg: Segment, profile: Profile) -> tuple[Output, ...]:

@@ -172,7 +172,7 @@ def _handle(state, tcb, ev, profile):
                     return Step(state, [], tcb)
                 return Step(state, [restart, ack] if seg.has_ack else [ack], tcb)
             # "The only thing that can arrive in this state is a retransmission of the remote FIN."
-            if seg.fin and seq_add(seg.seq, seg.len) == tcb.rcv_nxt:
+            if seg.fin and not seg.rst and seq_add(seg.seq, seg.len) == tcb.rcv_nxt:
                 return Step(state, [restart, ack] if seg.has_ack else [], tcb)  # ACK bit off: dropped
             s, dropped = _screened(state, tcb, seg, profile)
             if s.verdict is Verdict.RESET:

@@ -276,7 +276,7 @@ def time_wait_arrival(tcb, seg, profile):
         if RST in seg.flags:
             return stay
         return Step(State.TIME_WAIT, [Send(outgoing(tcb))] + ([again] if ACK in seg.flags else []), tcb)
-    if FIN in seg.flags and plus(seg.seq, length(seg)) == tcb.rcv_nxt:
+    if FIN in seg.flags and RST not in seg.flags and plus(seg.seq, length(seg)) == tcb.rcv_nxt:
         # "The only thing that can arrive in this state is a retransmission of the remote FIN.
         # Acknowledge it, and restart the 2 MSL timeout" (but "if the ACK bit is off drop the segment").
         return Step(State.TIME_WAIT, [Send(outgoing(tcb)), again], tcb) if ACK in seg.flags else stay

@@ -423,6 +423,13 @@ def test_time_wait_retransmitted_fin_without_ack_is_dropped(time_wait):
     assert (step.state, step.outputs) == (State.TIME_WAIT, ())
 
 
+def test_time_wait_rst_shaped_like_the_fin_again_is_dropped_silently(time_wait):
+    # It ends at RCV.NXT as B's FIN again would, but carries RST: an unacceptable segment with RST is
+    # dropped (first check, "unless the RST bit is set"), so no ACK and no restarted 2 MSL.
+    step = time_wait.recv(REMOTE, LOCAL + 1, RST | FIN | ACK)
+    assert (step.state, step.outputs) == (State.TIME_WAIT, ())
+
+
 def test_time_wait_data_is_acked_and_restarts_timer(time_wait):
     # "Acknowledge it, and restart the 2 MSL timeout"; the text itself is ignored (seventh step).
     step = time_wait.recv(REMOTE + 1, LOCAL + 1, ACK, b"xyz")

@@ -83,7 +83,10 @@ CELLS = [
                  transitions(S.TIME_WAIT, profiles=WRAPPED, wrap=True, weight=0.5),
                  # Linux with tcp_rfc1337=1: its own TIME_WAIT rules ignore the exact RST too.
                  transition(S.TIME_WAIT, Arrival(Segment(seq=301, ack=0, flags=RST)),
-                            profile=LINUX.replace(rfc1337=True), weight=0.25)]),
+                            profile=LINUX.replace(rfc1337=True), weight=0.25),
+                 # A RST shaped like B's FIN again (it ends at RCV.NXT) is an unacceptable RST: dropped
+                 # silently, no ACK and no restarted 2 MSL (RFC 9293 §3.10.7.4, first check).
+                 transition(S.TIME_WAIT, Arrival(Segment(seq=300, ack=101, flags=RST | FIN | ACK)), weight=0.25)]),
     cell("test_established_abort", 2,
          visible=[scenario("abort"), scenario("abort", profile=LINUX)],
          hidden=[family("abort", k=1, profiles=PROFILES, weight=1),
