@@ -45,6 +45,13 @@ IN_A_ZERO_WINDOW = [transition(S.FIN_WAIT_2, Arrival(seg), tcb=ZERO_WINDOW, prof
                                 Segment(seq=300, ack=101, flags=FIN | ACK))
                     for p in (RFC9293, LINUX)]  # fmt: skip
 
+# The receive window across 2**32: RCV.NXT = 2**32 - 5, so <SEQ=5> is 10 into the window (a challenge ACK)
+# and <SEQ=2**32 - 10> is before it (dropped). A window test on plain integers gets both wrong.
+ACROSS = TCB(snd_una=101, snd_nxt=101, rcv_nxt=2**32 - 5, fin_seq=100)
+ACROSS_THE_WRAP = [transition(S.FIN_WAIT_2, Arrival(Segment(seq=seq, ack=0, flags=RST)), tcb=ACROSS, profile=p,
+                              weight=weight)
+                   for seq, weight in ((5, 1), (2**32 - 10, 0.25)) for p in WRAPPED]  # fmt: skip
+
 CELLS = [
     cell("test_fin_wait_2_rst", 3,
          visible=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=RST))),
@@ -54,7 +61,7 @@ CELLS = [
                   transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=102)))],
          hidden=[transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES, weight=2),
                  transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1),
-                 *IN_A_ZERO_WINDOW],
+                 *IN_A_ZERO_WINDOW, *ACROSS_THE_WRAP],
          yourself=OWN_CHECKS),
     cell("test_closing_rst", 1,
          visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=0, flags=RST))),
