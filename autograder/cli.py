@@ -126,9 +126,7 @@ def cmd_run(args) -> int:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(
-            f"{path}: cannot read the script ({e.strerror if isinstance(e, OSError) else e})"
-        ) from None
+        raise BadInput(f"{path}: cannot read the script ({e.strerror if isinstance(e, OSError) else e})") from None
     try:
         script = parse_script(text, str(path), get_profile(args.profile) if args.profile else None)
     except ScriptError as e:
@@ -140,8 +138,10 @@ def cmd_run(args) -> int:
     except ValueError as e:  # a scenario the network model cannot carry out, e.g. a delay past MSL
         raise BadInput(f"{path}: {e}") from None
     except (ReferenceUnavailable, LearnerError):  # a learner build: only the catalogue's runs are recorded
-        raise BadInput(f"{path}: a script needs the reference itself, which this learner build does not hold; "
-                       "run it with the full package (the catalogue's scenarios work here: tcpclose simulate)") from None
+        raise BadInput(
+            f"{path}: a script needs the reference itself, which this learner build does not hold; "
+            "run it with the full package (the catalogue's scenarios work here: tcpclose simulate)"
+        ) from None
     sys.stdout.write(render(trace, args.format))
     failures = script.check(trace)
     for f in failures:
@@ -152,9 +152,7 @@ def cmd_run(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="tcpclose", description="TCP goodbye: simulate, check and grade TCP connection termination."
-    )
+    p = _Parser(prog="tcpclose", description="TCP goodbye: simulate, check and grade TCP connection termination.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -168,15 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", **{**fmt, "choices": (*fmt["choices"], "pcap"),
                                   "help": "output format (default: table; pcap: for Wireshark)"})  # fmt: skip
     s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of the standard output")
-    s.add_argument(
-        "--lose", action="append", default=[], metavar="SEG", help="also lose this segment, e.g. A3"
-    )
+    s.add_argument("--lose", action="append", default=[], metavar="SEG", help="also lose this segment, e.g. A3")
     s.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE",
         help="change a profile option, e.g. time_wait=0 or rfc1337=on",
     )  # fmt: skip
-    s.add_argument("--wrap", action="store_true",
-                   help="move both ends' sequence numbers so their FINs sit on 2**32 - 1 (they wrap to 0)")
+    s.add_argument(
+        "--wrap",
+        action="store_true",
+        help="move both ends' sequence numbers so their FINs sit on 2**32 - 1 (they wrap to 0)",
+    )
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("run", help="run a scenario script and check its expectations")

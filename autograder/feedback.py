@@ -45,8 +45,13 @@ def event_kind(stimulus: Stimulus) -> str:
 
 # The connection variables RFC 9293 defines, which every correct implementation keeps equal.
 # (Other TCB fields, such as the retry count, belong to the building blocks.)
-TCB_VARIABLES = (("SND.UNA", "snd_una"), ("SND.NXT", "snd_nxt"), ("RCV.NXT", "rcv_nxt"), ("our FIN", "fin_seq"),
-                 ("orphaned", "orphaned"))  # orphaned: close() gave the connection up, shutdown() did not
+TCB_VARIABLES = (
+    ("SND.UNA", "snd_una"),
+    ("SND.NXT", "snd_nxt"),
+    ("RCV.NXT", "rcv_nxt"),
+    ("our FIN", "fin_seq"),
+    ("orphaned", "orphaned"),
+)  # orphaned: close() gave the connection up, shutdown() did not
 
 
 def tcb_difference(expected: TCB | None, got: TCB | None) -> str:
@@ -113,8 +118,10 @@ def _handed_on(before: list[Observed], at: Observed, difference: str) -> str:
     if prev is None:
         return f"the TCB it was given already differs: {difference}"
     whose = "your" if prev.learner else "the reference's"
-    return (f"the TCB it was given already differs: {difference}; {whose} {prev.state.value.lower()} handed it on "
-            f"at {format_time(prev.time)} s, on {stimulus_text(prev.stimulus)}")
+    return (
+        f"the TCB it was given already differs: {difference}; {whose} {prev.state.value.lower()} handed it on "
+        f"at {format_time(prev.time)} s, on {stimulus_text(prev.stimulus)}"
+    )
 
 
 # ---- text --------------------------------------------------------------------------------
@@ -130,6 +137,7 @@ def segment_view_text(v: SegmentView) -> str:
 def _timers_text(o: Observed) -> str:
     if not o.timers:
         return "no timer running"
+
     def when(deadline: int) -> str:
         left = deadline - o.time
         return "now" if left == 0 else f"in {format_time(left)} s" if left > 0 else "overdue"
@@ -165,8 +173,10 @@ def _summary(o: Observed | None) -> str:
     if o is None:
         return "nothing"
     f = _fields(o)
-    return (f"{o.endpoint} in {o.state} at {format_time(o.time)} s on {stimulus_text(o.stimulus)} → "
-            f"{f['next state']}, sends {f['sends']}")
+    return (
+        f"{o.endpoint} in {o.state} at {format_time(o.time)} s on {stimulus_text(o.stimulus)} → "
+        f"{f['next state']}, sends {f['sends']}"
+    )
 
 
 def context_rows(trace: Trace, time: int | None, n: int = 4) -> str:
@@ -191,8 +201,10 @@ def describe(div: Divergence, case: str, reference: Trace | None = None, replay:
         body = ""
     else:
         mine = "your handler" if div.got is not None and div.got.learner else "the reference handler, given your TCB,"
-        head = (f"{case}: {w.endpoint} in {w.state} at {format_time(w.time)} s, on {stimulus_text(w.stimulus)}, "
-                f"{mine} does not do what the reference does")
+        head = (
+            f"{case}: {w.endpoint} in {w.state} at {format_time(w.time)} s, on {stimulus_text(w.stimulus)}, "
+            f"{mine} does not do what the reference does"
+        )
         body = "\n" + compare_text(div.expected, div.got) + (f"\n  note: {div.handed_on}" if div.handed_on else "")
     time = div.error.time if div.error is not None else (w.time if w else None)
     ctx = ""

@@ -149,8 +149,11 @@ Exit 1 when a graded student has no roster row (listed, file still written); 2 o
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `check`, `grade` and `notebooks` to tcpclose's subcommands."""
     course = argparse.ArgumentParser(add_help=False)
-    course.add_argument("--course", help="course root (default: $TCPCLOSE_COURSE, else the current directory if it "
-                                         "holds nbgrader_config.py, else the repository's course/)")
+    course.add_argument(
+        "--course",
+        help="course root (default: $TCPCLOSE_COURSE, else the current directory if it "
+        "holds nbgrader_config.py, else the repository's course/)",
+    )
 
     s = sub.add_parser("check", parents=[course], help="grade your saved notebook with the hidden tests")
     s.add_argument("notebook", help="e.g. notebooks/01_active_close.ipynb (never modified)")
@@ -160,8 +163,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("grade", help="instructor pipeline: generate, collect, autograde, feedback, export, report")
     steps = g.add_subparsers(dest="step", metavar="STEP", parser_class=type(g))
     steps.required = True
-    for name, text in (("generate", "source -> release version and gradebook"),
-                       ("feedback", "redacted feedback HTML per student")):
+    for name, text in (
+        ("generate", "source -> release version and gradebook"),
+        ("feedback", "redacted feedback HTML per student"),
+    ):
         p = steps.add_parser(name, parents=[course], help=text)
         p.add_argument("assignment")
     p = steps.add_parser("collect", parents=[course], help="copy INBOX/<student>/<assignment>/ into submitted/")
@@ -178,8 +183,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "only the rest.")  # fmt: skip
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
-    p.add_argument("--workers", type=int, default=2, help="long-lived grading workers on this machine (default 2; 0: "
-                                                          "in this process); not used with --scheduler")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="long-lived grading workers on this machine (default 2; 0: in this process); not used with --scheduler",
+    )
     p.add_argument("--scheduler", metavar="tcp://HOST:8786",
                    help="grade on a Dask distributed cluster: one task per submission, each carrying the submission, "
                         "the release and the manifest (no shared filesystem); the gradebook is written here only. "
@@ -188,17 +197,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: the course config)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
-    p = steps.add_parser("export", parents=[course], help="grades CSV, or a Canvas / Moodle grade import",
-                         description=EXPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--format", choices=("grades", "canvas", "moodle"), default="grades",
-                   help="grades: grades.csv (default); canvas: your Canvas gradebook export, filled in; "
-                        "moodle: Moodle's grade import CSV")
-    p.add_argument("--roster", metavar="FILE", help="the LMS's own export: Canvas gradebook CSV, or Moodle's "
-                                                    "grades as a plain text file (needed by canvas and moodle)")
-    p.add_argument("-o", "--out", help="output file (default: grades.csv, canvas_import.csv or moodle_import.csv "
-                                       "in the course root)")
-    p.add_argument("--moodle-id", choices=("email", "idnumber"), default="email",
-                   help="identify Moodle users by 'Email address' (default) or 'ID number'")
+    p = steps.add_parser(
+        "export",
+        parents=[course],
+        help="grades CSV, or a Canvas / Moodle grade import",
+        description=EXPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--format",
+        choices=("grades", "canvas", "moodle"),
+        default="grades",
+        help="grades: grades.csv (default); canvas: your Canvas gradebook export, filled in; "
+        "moodle: Moodle's grade import CSV",
+    )
+    p.add_argument(
+        "--roster",
+        metavar="FILE",
+        help="the LMS's own export: Canvas gradebook CSV, or Moodle's "
+        "grades as a plain text file (needed by canvas and moodle)",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        help="output file (default: grades.csv, canvas_import.csv or moodle_import.csv in the course root)",
+    )
+    p.add_argument(
+        "--moodle-id",
+        choices=("email", "idnumber"),
+        default="email",
+        help="identify Moodle users by 'Email address' (default) or 'ID number'",
+    )
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--student", action="append", help="only this nbgrader student id (repeatable)")
     p.add_argument("--force", action="store_true", help="replace an existing canvas / moodle output file")

@@ -54,7 +54,9 @@ def _answer_key() -> tuple[tuple, dict[int, str]]:
         return (), {}
     functions = (*reference.HANDLERS.values(), reference.handle)
     codes = {id(reference.handle.__code__): "the reference's handle()"}
-    codes |= {id(fn.__code__): f"the reference's {state.value.lower()} handler" for state, fn in reference.HANDLERS.items()}
+    codes |= {
+        id(fn.__code__): f"the reference's {state.value.lower()} handler" for state, fn in reference.HANDLERS.items()
+    }
     return functions, codes
 
 
@@ -103,8 +105,11 @@ def function_problem(fn: object, seen: set[int]) -> str | None:
         problem = _code_problem(code, fn, seen)
         if problem:
             return problem
-    for value in [*(c.cell_contents for c in fn.__closure__ or () if _has_content(c)),
-                  *(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]:
+    for value in [
+        *(c.cell_contents for c in fn.__closure__ or () if _has_content(c)),
+        *(fn.__defaults__ or ()),
+        *(fn.__kwdefaults__ or {}).values(),
+    ]:
         what = _forbidden().get(id(value))
         if what:
             return f"keeps {what} (in a closure or default argument)"

@@ -210,7 +210,9 @@ def build_wheel(dist: Path) -> Path:
                                str(src)], capture_output=True, text=True)  # fmt: skip
         if done.returncode != 0:
             raise BuildError(f"pip wheel failed: {(done.stderr or done.stdout).strip().splitlines()[-1]}")
-    made = sorted(set(dist.glob("tcp_goodbye_learner-*.whl")) - before) or sorted(dist.glob("tcp_goodbye_learner-*.whl"))
+    made = sorted(set(dist.glob("tcp_goodbye_learner-*.whl")) - before) or sorted(
+        dist.glob("tcp_goodbye_learner-*.whl")
+    )
     return made[-1]
 
 

@@ -185,8 +185,10 @@ class Manifest:
         for k, text in self.explanations:
             if k == key:
                 return text
-        raise ManifestError(f"the grading manifest of {self.assignment} explains no prediction {key!r}; "
-                            f"it explains {', '.join(k for k, _ in self.explanations) or 'none'}")
+        raise ManifestError(
+            f"the grading manifest of {self.assignment} explains no prediction {key!r}; "
+            f"it explains {', '.join(k for k, _ in self.explanations) or 'none'}"
+        )
 
     def cell(self, grade_id: str) -> TestCell:
         for c in self.cells:
@@ -232,8 +234,9 @@ def load_manifest(assignment: str, course_root: Path | None = None) -> Manifest:
         raise ManifestError(f"{path}: a grade_id appears twice in CELLS")
     before = tuple(getattr(module, "BEFORE_SUBMIT", None) or every_hidden_check(cells))
     explained = getattr(module, "EXPLANATIONS", {})
-    if not isinstance(explained, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
-                                                   for k, v in explained.items()):
+    if not isinstance(explained, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in explained.items()
+    ):
         raise ManifestError(f"{path}: EXPLANATIONS must map each prediction's key to its explanation (text)")
     manifest = Manifest(assignment, cells, before, tuple(explained.items()))
     _LOADED[(path, stamp)] = manifest

@@ -40,8 +40,19 @@ from reference_impl.trace import Trace
 from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
 from .reference_source import ReferenceUnavailable, reference_trace
 
-__all__ = ["learner_run", "show_mine", "predict", "from_trace", "reference_close", "LearnerRun", "Prediction",
-           "PREDICTION_MIME", "first_tries", "state_map", "rfc_links"]
+__all__ = [
+    "learner_run",
+    "show_mine",
+    "predict",
+    "from_trace",
+    "reference_close",
+    "LearnerRun",
+    "Prediction",
+    "PREDICTION_MIME",
+    "first_tries",
+    "state_map",
+    "rfc_links",
+]
 
 
 def reference_close(name: str, profile: str | Profile = RFC9293, lose: Sequence[str] = ()) -> Trace:
@@ -53,7 +64,9 @@ def reference_close(name: str, profile: str | Profile = RFC9293, lose: Sequence[
     try:
         return reference_trace(name, profile, lose)
     except ReferenceUnavailable as e:
-        return Trace(scenario=name, profile=profile_text(get_profile(profile)), notes=[f"No timeline here: {e.sentence}."])
+        return Trace(
+            scenario=name, profile=profile_text(get_profile(profile)), notes=[f"No timeline here: {e.sentence}."]
+        )
 
 
 # ---- the learner's machine as a timeline runner ------------------------------------------
@@ -120,8 +133,10 @@ def learner_run(namespace: object, states: Sequence[State] | None = None) -> Lea
 def _error_text(e: LearnerError) -> str:
     where = f"{e.endpoint} at {e.time / 1_000_000:g} s: " if e.endpoint and e.time is not None else ""
     if "NotImplementedError" in e.sentence and e.state is not None:
-        return (f"{where}your {e.state.value.lower()} is not written yet (it raises NotImplementedError), "
-                "so your run stops there.")
+        return (
+            f"{where}your {e.state.value.lower()} is not written yet (it raises NotImplementedError), "
+            "so your run stops there."
+        )
     return where + e.sentence
 
 
@@ -150,8 +165,11 @@ def show_mine(
 
     note = widgets.HTML()
     if isinstance(namespace, str | Profile):  # show_mine("active-close"): the handlers were left out
-        note.value = _note_html(f"show_mine needs your handlers first: show_mine(globals(), {namespace!r}) "
-                                "(globals() hands it the functions this notebook defined).", ok=False)
+        note.value = _note_html(
+            f"show_mine needs your handlers first: show_mine(globals(), {namespace!r}) "
+            "(globals() hands it the functions this notebook defined).",
+            ok=False,
+        )
         return widgets.VBox([note])
     run = learner_run(namespace, states)
     try:
@@ -194,7 +212,7 @@ def _verdict(
     result = check_scenario(found, name, profile=get_profile(profile), fates=list(lose), partial=True)
     if result.failures:
         lines = result.failures[0].message.splitlines()
-        detail = "\n".join(lines[1:next((i for i, ln in enumerate(lines) if "before that" in ln), len(lines))])
+        detail = "\n".join(lines[1 : next((i for i, ln in enumerate(lines) if "before that" in ln), len(lines))])
         if run.stopped_by_recording and "recorded reference" not in result.failures[0].message:
             detail += f"\nThe timeline ends where the recorded reference stopped your run: {run.error}"
         return (f"Your run differs from the reference first here (✗ in your picture, ◆ in the reference's): "
@@ -202,10 +220,21 @@ def _verdict(
     if run.error:  # the recorded reference stopped a run that matched it: say so, never "exactly"
         return f"Your run stopped: {run.error}", False, ""
     if unwritten_note:
-        return unwritten_note + f"The rest closes this connection exactly as the reference does ({name}, {shown}{losses}).", False, ""
-    return (f"Your handlers close this connection exactly as the reference does ({name}, {shown}{losses}). "
+        return (
+            unwritten_note
+            + f"The rest closes this connection exactly as the reference does ({name}, {shown}{losses}).",
+            False,
+            "",
+        )
+    return (
+        (
+            f"Your handlers close this connection exactly as the reference does ({name}, {shown}{losses}). "
             "A check may still fail on a situation this run never meets (a made-up segment, another TCB): "
-            "its message says which."), True, ""
+            "its message says which."
+        ),
+        True,
+        "",
+    )
 
 
 def _note_html(text: str, ok: bool, detail: str = "") -> str:
@@ -237,11 +266,15 @@ def from_trace(
 
     def answer() -> str:
         trace = reference_trace(scenario, profile)
-        rows = [r for r in trace.rows if r.endpoint == endpoint and r.event == event
-                and (flags is None or r.flags == flags)]
+        rows = [
+            r for r in trace.rows if r.endpoint == endpoint and r.event == event and (flags is None or r.flags == flags)
+        ]
         if len(rows) < nth:
-            raise ValueError(f"{scenario} ({profile}): {endpoint} has only {len(rows)} {event!r} rows"
-                             + (f" with flags {flags}" if flags else "") + f", not {nth}")
+            raise ValueError(
+                f"{scenario} ({profile}): {endpoint} has only {len(rows)} {event!r} rows"
+                + (f" with flags {flags}" if flags else "")
+                + f", not {nth}"
+            )
         return str(getattr(rows[nth - 1], field))
 
     answer.__doc__ = f"{field} of {endpoint}'s {event} #{nth} in {scenario} ({profile})"
@@ -434,8 +467,13 @@ def first_tries(nb: object) -> list[dict]:
 # ---- the map at the top of a notebook, and citations as links -----------------------------------
 
 
-def state_map(states: Sequence[State | str], *, title: str | None = None, unrevealed: bool = False,
-              later: Sequence[tuple[str, str]] = ()):
+def state_map(
+    states: Sequence[State | str],
+    *,
+    title: str | None = None,
+    unrevealed: bool = False,
+    later: Sequence[tuple[str, str]] = (),
+):
     """The close state diagram with this notebook's states lit, for a notebook's first cell:
     state_map(["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]). Its text alternative (which states
     and transitions are lit) follows it, for screen readers and for anyone.
@@ -458,11 +496,15 @@ def state_map(states: Sequence[State | str], *, title: str | None = None, unreve
         svg = _without_edges(svg, hide)
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
     lit = ", ".join(names) or "none"
-    hidden = " The arrows out of the lit states are left out: finding them is this notebook's work." if unrevealed else ""
+    hidden = (
+        " The arrows out of the lit states are left out: finding them is this notebook's work." if unrevealed else ""
+    )
     if later:
         hidden += " Arrows a later notebook asks about are left out too."
-    return HTML(f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
-                f"Lit: {html.escape(lit)}.{hidden} {desc}</figcaption></figure>")
+    return HTML(
+        f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
+        f"Lit: {html.escape(lit)}.{hidden} {desc}</figcaption></figure>"
+    )
 
 
 def _without_edges(svg: str, hide: set[tuple[str, str | None]]) -> str:
@@ -473,13 +515,18 @@ def _without_edges(svg: str, hide: set[tuple[str, str | None]]) -> str:
     def gone(src: str, dst: str) -> bool:
         return (src, None) in hide or (src, dst) in hide
 
-    svg = re.sub(r'<g class="edge[^"]*" data-from="([^"]+)" data-to="([^"]+)"[^>]*>.*?</g>',
-                 lambda m: "" if gone(m.group(1), m.group(2)) else m.group(0), svg, flags=re.S)
+    svg = re.sub(
+        r'<g class="edge[^"]*" data-from="([^"]+)" data-to="([^"]+)"[^>]*>.*?</g>',
+        lambda m: "" if gone(m.group(1), m.group(2)) else m.group(0),
+        svg,
+        flags=re.S,
+    )
     head, rest = svg.split("<desc>", 1)
     desc, tail = rest.split("</desc>", 1)
     intro, _, taken = desc.partition(" Transitions taken: ")
-    kept = [t for t in taken.rstrip(".").split("; ")
-            if t and not gone(*re.match(r"(\S+) → (\S+)", t).groups())]  # "A → B on event"
+    kept = [
+        t for t in taken.rstrip(".").split("; ") if t and not gone(*re.match(r"(\S+) → (\S+)", t).groups())
+    ]  # "A → B on event"
     desc = intro + (f" Transitions taken: {'; '.join(kept)}." if kept else "")
     return head + "<desc>" + desc + "</desc>" + tail
 

@@ -493,4 +493,9 @@ def encode_call(state: State, tcb: TCB, stimulus: Stimulus, profile: Profile, li
 def decode_call(d: object, limits: Limits = LIMITS) -> tuple[State, TCB, Stimulus, Profile]:
     d = _dict(d, "a handler call", _CALL_KEYS)
     state = _enum(d["state"], State, "the state", "a State")
-    return state, decode_tcb(d["tcb"], limits), decode_stimulus(d["stimulus"], limits), decode_profile(d["profile"], limits)
+    return (
+        state,
+        decode_tcb(d["tcb"], limits),
+        decode_stimulus(d["stimulus"], limits),
+        decode_profile(d["profile"], limits),
+    )

@@ -160,7 +160,9 @@ def isolated(fn: Callable[[Caller], tuple[bool, str]], caller: Caller) -> tuple[
 class Reader(threading.Thread):
     """Reads a socket until EOF, an error or `seconds`: what arrived, and how it ended."""
 
-    def __init__(self, sock: socket.socket, seconds: float = 3.0, delay: float = 0.0, close_at_eof: bool = False) -> None:
+    def __init__(
+        self, sock: socket.socket, seconds: float = 3.0, delay: float = 0.0, close_at_eof: bool = False
+    ) -> None:
         super().__init__(daemon=True)
         self.sock, self.seconds, self.delay, self.close_at_eof = sock, seconds, delay, close_at_eof
         self.data = bytearray()
@@ -212,6 +214,7 @@ def lingering(caller: Caller, *, unread: int, size: int, deadline: float, client
     reader = Reader(client_sock, seconds=deadline + 2.0, delay=0.1, close_at_eof=client == "polite")
     stop = threading.Event()
     if client == "keeps-sending":
+
         def keep_sending() -> None:
             try:
                 while not stop.is_set():
@@ -262,7 +265,11 @@ def restart(caller: Caller, *, time_waits: int) -> tuple[bool, str]:
         answer = caller("listener", hand, {"port": port}, 1.0)
         problem = refused(answer, "open_listener")
         if problem:
-            hint = " (the port still has a TIME_WAIT: see SO_REUSEADDR)" if "EADDRINUSE" in problem or "in use" in problem else ""
+            hint = (
+                " (the port still has a TIME_WAIT: see SO_REUSEADDR)"
+                if "EADDRINUSE" in problem or "in use" in problem
+                else ""
+            )
             return False, problem + hint
         if mine.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) != 1 or mine.getsockname()[1] != port:
             return False, f"after your open_listener the socket does not listen on 127.0.0.1:{port}"
@@ -270,8 +277,10 @@ def restart(caller: Caller, *, time_waits: int) -> tuple[bool, str]:
             return False, f"your open_listener bound {mine.getsockname()[0]}, not 127.0.0.1"
         onoff, linger = struct.unpack("ii", mine.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
         if onoff:
-            return False, (f"your open_listener sets SO_LINGER ({linger} s): every connection it accepts would "
-                           "then close with RST (linger 0) or block in close(); a restart needs SO_REUSEADDR only")
+            return False, (
+                f"your open_listener sets SO_LINGER ({linger} s): every connection it accepts would "
+                "then close with RST (linger 0) or block in close(); a restart needs SO_REUSEADDR only"
+            )
         client = socket.create_connection(("127.0.0.1", port), timeout=1)
         mine.settimeout(1)
         conn, _ = mine.accept()
@@ -323,12 +332,16 @@ def serve_clients(caller: Caller, *, asking: int, leaving: int, seconds: float =
         wrong = [(r, want) for r, want in readers if bytes(r.data) != want or r.ended != "EOF"]
         if left:
             what = ", ".join(f"{n} in {s}" for s, n in sorted(left.items()))
-            return False, (f"after {asking + leaving} clients the server still holds {what} (sockets it never "
-                           "closed: the peer said goodbye, and on_readable did not close on that path)")
+            return False, (
+                f"after {asking + leaving} clients the server still holds {what} (sockets it never "
+                "closed: the peer said goodbye, and on_readable did not close on that path)"
+            )
         if wrong:
             r, want = wrong[0]
-            return False, (f"{len(wrong)} of {len(readers)} clients that asked did not get their answer and an EOF "
-                           f"(one sent {want.lower()!r}, got {bytes(r.data)[:60]!r}, then {r.ended})")
+            return False, (
+                f"{len(wrong)} of {len(readers)} clients that asked did not get their answer and an EOF "
+                f"(one sent {want.lower()!r}, got {bytes(r.data)[:60]!r}, then {r.ended})"
+            )
         return True, ""
     finally:
         lst.close()

@@ -59,8 +59,10 @@ def _not_shared(caller: Caller) -> tuple[bool, str]:
             raise
         finally:
             thief.close()
-        return False, ("while your listener runs, another socket could bind and listen on the same port "
-                       "(SO_REUSEPORT): it would receive a share of your clients; SO_REUSEADDR alone is enough")
+        return False, (
+            "while your listener runs, another socket could bind and listen on the same port "
+            "(SO_REUSEPORT): it would receive a share of your clients; SO_REUSEADDR alone is enough"
+        )
     finally:
         mine.close()
 

@@ -69,10 +69,12 @@ class RecordedReference:
     def not_recorded(self, name: str, profile: Profile, lose: Iterable[str]) -> str:
         """Why a run the recordings do not cover cannot be shown, in one sentence."""
         losses = f" losing {', '.join(lose)}" if lose else ""
-        return (f"this learner build holds the reference's runs of the catalogue's scenarios under "
-                f"{', '.join(map(profile_text, self.profiles))}, with the timeline's extra losses (up to {self.k} "
-                f"segments, one in a long run); "
-                f"{name} under {profile_text(profile)}{losses} is not among them")
+        return (
+            f"this learner build holds the reference's runs of the catalogue's scenarios under "
+            f"{', '.join(map(profile_text, self.profiles))}, with the timeline's extra losses (up to {self.k} "
+            f"segments, one in a long run); "
+            f"{name} under {profile_text(profile)}{losses} is not among them"
+        )
 
     def _handler(self, state: State):
         answers = self.answers
@@ -92,18 +94,22 @@ class RecordedReference:
         head = f"the recorded reference, playing {state} for you, stops at the {stimulus_text(ev)}"
         near = self._by_situation.get((state, ev, profile))
         if profile not in self._seen_profiles:
-            sentence = (f"{head}: this build recorded the reference under "
-                        f"{', '.join(map(profile_text, self.profiles))} only, not {profile_text(profile)}")
+            sentence = (
+                f"{head}: this build recorded the reference under "
+                f"{', '.join(map(profile_text, self.profiles))} only, not {profile_text(profile)}"
+            )
         else:
             if near:
                 closest = min(near, key=lambda t: len(_tcb_difference(tcb, t)))
                 why = f"they meet this only with another TCB ({_tcb_difference(tcb, closest)})"
             else:
                 why = f"they never get here (TCB: {tcb})"
-            sentence = (f"{head}: this build holds the reference's answers in the course's own runs and checks only, "
-                        f"and {why}; so your run had already left the reference's path before this point (fix the "
-                        "first difference from the reference, which the check and show_mine name, and it goes on), "
-                        "or this is a check of your own making, which needs the full package")
+            sentence = (
+                f"{head}: this build holds the reference's answers in the course's own runs and checks only, "
+                f"and {why}; so your run had already left the reference's path before this point (fix the "
+                "first difference from the reference, which the check and show_mine name, and it goes on), "
+                "or this is a check of your own making, which needs the full package"
+            )
         return RecordedMiss(sentence, state, tcb, ev, profile)
 
 

@@ -32,8 +32,10 @@ class ReferenceUnavailable(LookupError):
         return [self.sentence]
 
 
-NO_REFERENCE = ("the reference's behaviour is not part of this environment (the grading sandbox's view of "
-                "the course holds neither the reference nor its recorded runs); it runs on the grader's side")
+NO_REFERENCE = (
+    "the reference's behaviour is not part of this environment (the grading sandbox's view of "
+    "the course holds neither the reference nor its recorded runs); it runs on the grader's side"
+)
 
 
 class _Live:
@@ -65,7 +67,7 @@ def _source():
 
 
 def source_kind() -> str:
-    """"live", "recorded" or "none": what stands behind this seam in this environment."""
+    """ "live", "recorded" or "none": what stands behind this seam in this environment."""
     src = _source()
     return src.kind if src is not None else "none"
 

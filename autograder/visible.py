@@ -39,7 +39,9 @@ def _encode(v: object) -> object:
     if isinstance(v, _STIMULI):
         return {"Stimulus": plain.encode_stimulus(v)}
     kind = "an output" if isinstance(v, OUTPUT_TYPES) else type(v).__name__
-    raise TypeError(f"a visible check's argument of type {kind} cannot be written as data; extend autograder/visible.py")
+    raise TypeError(
+        f"a visible check's argument of type {kind} cannot be written as data; extend autograder/visible.py"
+    )
 
 
 def _decode(v: object) -> object:
@@ -70,8 +72,11 @@ def dump(manifest: Manifest) -> bytes:
     cells = [{"grade_id": c.grade_id, "points": c.points, "visible": [_spec(s) for s in c.visible],
               "yourself": [[w.state.name, list(w.blocks), w.what] for w in c.yourself]}
              for c in manifest.cells]  # fmt: skip
-    return json.dumps({"assignment": manifest.assignment, "cells": cells,
-                       "explanations": dict(manifest.explanations)}, indent=1, sort_keys=True).encode()
+    return json.dumps(
+        {"assignment": manifest.assignment, "cells": cells, "explanations": dict(manifest.explanations)},
+        indent=1,
+        sort_keys=True,
+    ).encode()
 
 
 def parse(data: bytes) -> Manifest:

@@ -58,8 +58,10 @@ def main() -> None:
             warm_wall, warm_cpu = timed(lambda a=assignment: visible_cells(learner, a))
         finally:
             sys.stdout = saved
-        print(f"visible checks {assignment:<22} {cells:>2} cells: {cpu / cells:.3f} s CPU per cell cold, "
-              f"{warm_cpu / cells:.3f} s warm  (target ≤ 0.2 s)")
+        print(
+            f"visible checks {assignment:<22} {cells:>2} cells: {cpu / cells:.3f} s CPU per cell cold, "
+            f"{warm_cpu / cells:.3f} s warm  (target ≤ 0.2 s)"
+        )
     for assignment in machine_assignments():
         clear_caches()  # a fresh grading process computes the reference runs and fixtures it needs
         n = 0
@@ -70,8 +72,7 @@ def main() -> None:
 
         _, cold = timed(run)
         _, warm = timed(run)
-        print(f"hidden tests {assignment:<22} {n:>5} cases: {cold:.3f} s CPU cold, {warm:.3f} s warm  "
-              f"(target ≤ 0.5 s)")
+        print(f"hidden tests {assignment:<22} {n:>5} cases: {cold:.3f} s CPU cold, {warm:.3f} s warm  (target ≤ 0.5 s)")
     wall, cpu = timed(lambda: hidden_suite(learner))
     print(f"hidden tests of the whole course: {wall:.3f} s wall")
     if "--no-mutants" not in sys.argv:
@@ -80,9 +81,11 @@ def main() -> None:
         outcomes = mutants.run_all(processes=processes)
         elapsed = time.perf_counter() - start
         killed = sum(o.killed for o in outcomes)
-        print(f"mutation run: {len(outcomes)} mutants, {killed} killed, "
-              f"{sum(not o.killed for o in outcomes)} alive ({len(mutants.EQUIVALENT)} listed equivalent), "
-              f"{elapsed:.1f} s on {processes} processes")
+        print(
+            f"mutation run: {len(outcomes)} mutants, {killed} killed, "
+            f"{sum(not o.killed for o in outcomes)} alive ({len(mutants.EQUIVALENT)} listed equivalent), "
+            f"{elapsed:.1f} s on {processes} processes"
+        )
 
 
 if __name__ == "__main__":

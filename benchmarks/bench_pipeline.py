@@ -130,8 +130,11 @@ def agreement(scores: dict[str, float], stock_scores: dict[str, float]) -> str:
     cheats = [s for s in scores if _cheat(s)]
     fooled = [s for s in cheats if stock_scores.get(s, 0) > min((v for k, v in scores.items() if kind(k) == "blank"),
                                                                 default=0)]  # fmt: skip
-    said = (f"scores agree with stock on all {len(honest)} honest submissions" if not differ
-            else f"scores differ from stock on {len(differ)} of {len(honest)} honest submissions: {'; '.join(differ)}")
+    said = (
+        f"scores agree with stock on all {len(honest)} honest submissions"
+        if not differ
+        else f"scores differ from stock on {len(differ)} of {len(honest)} honest submissions: {'; '.join(differ)}"
+    )
     return said + (f"; {len(fooled)} of {len(cheats)} cheats raised their stock score ({', '.join(fooled)}), "
                    "none here" if cheats else "")  # fmt: skip
 
@@ -162,19 +165,27 @@ def main() -> None:
         kinds = sorted({kind(s) for s in course.students(A)})
         print(f"kinds: {', '.join(kinds)}")
         stock_s, stock_scores, stock_mem = stock(copy(course, Path(tmp) / "stock"))
-        print(f"stock nbgrader autograde (serial): {stock_s:6.1f} s, {stock_s / n:5.2f} s per notebook; "
-              f"peak RSS of its process tree {mb(stock_mem.peak_total)}")
+        print(
+            f"stock nbgrader autograde (serial): {stock_s:6.1f} s, {stock_s / n:5.2f} s per notebook; "
+            f"peak RSS of its process tree {mb(stock_mem.peak_total)}"
+        )
         seconds, scores, memory, outcomes = ours(copy(course, Path(tmp) / "w2"), 2)
         parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         per_worker = memory.workers("autograder.pipeline.worker")
-        print(f"tcpclose grade autograde --workers 2: {seconds:6.1f} s, {seconds / n:5.2f} s per notebook; "
-              f"{stock_s / seconds:.2f}x stock nbgrader")
-        print(f"  peak RSS: this process {mb(parent)}, the {len(per_worker)} grading workers "
-              f"{', '.join(mb(w) for w in per_worker) or '-'}, the whole tree (workers, fork servers, sandboxes) "
-              f"{mb(memory.peak_total)}; long-lived workers: the same for any class size")
+        print(
+            f"tcpclose grade autograde --workers 2: {seconds:6.1f} s, {seconds / n:5.2f} s per notebook; "
+            f"{stock_s / seconds:.2f}x stock nbgrader"
+        )
+        print(
+            f"  peak RSS: this process {mb(parent)}, the {len(per_worker)} grading workers "
+            f"{', '.join(mb(w) for w in per_worker) or '-'}, the whole tree (workers, fork servers, sandboxes) "
+            f"{mb(memory.peak_total)}; long-lived workers: the same for any class size"
+        )
         print(f"  {agreement(scores, stock_scores)}")
-        print(f"  a 1,800-notebook term on this machine: {TERM * seconds / n / 3600:.1f} h "
-              f"(stock nbgrader: {TERM * stock_s / n / 3600:.1f} h)")
+        print(
+            f"  a 1,800-notebook term on this machine: {TERM * seconds / n / 3600:.1f} h "
+            f"(stock nbgrader: {TERM * stock_s / n / 3600:.1f} h)"
+        )
         if "--no-dask" not in sys.argv:
             got = local_dask(copy(course, Path(tmp) / "dask"), cores)
             if got is None:
@@ -182,12 +193,16 @@ def main() -> None:
             else:
                 d_s, d_scores, d_mem = got
                 rate = n / d_s / cores  # notebooks per second per worker, measured
-                print(f"local Dask cluster of {cores} workers: {d_s:6.1f} s, {d_s / n:5.2f} s per notebook "
-                      f"({1 / rate:.2f} s per notebook per worker); scores "
-                      f"{'equal the local pool' if d_scores == scores else 'DIFFER from the local pool'}; "
-                      f"peak RSS of the tree {mb(d_mem.peak_total)}")
-                print(f"  a 1,800-notebook term on a 10-worker Dask cluster at that rate per worker: "
-                      f"{TERM / (rate * 10) / 3600:.2f} h")
+                print(
+                    f"local Dask cluster of {cores} workers: {d_s:6.1f} s, {d_s / n:5.2f} s per notebook "
+                    f"({1 / rate:.2f} s per notebook per worker); scores "
+                    f"{'equal the local pool' if d_scores == scores else 'DIFFER from the local pool'}; "
+                    f"peak RSS of the tree {mb(d_mem.peak_total)}"
+                )
+                print(
+                    f"  a 1,800-notebook term on a 10-worker Dask cluster at that rate per worker: "
+                    f"{TERM / (rate * 10) / 3600:.2f} h"
+                )
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

@@ -53,4 +53,6 @@ if __name__ == "__main__":
             f"<=3-loss enumeration, {profile.name}: {count} patterns enumerated and simulated in {seconds:.2f} s (target <= 5 s)"
         )
     swept, bisected, found = sweep_seconds()
-    print(f"TIME_WAIT sweep: 13 durations in {swept:.2f} s; bisection to the microsecond ({found} µs) in {bisected:.2f} s")
+    print(
+        f"TIME_WAIT sweep: 13 durations in {swept:.2f} s; bisection to the microsecond ({found} µs) in {bisected:.2f} s"
+    )

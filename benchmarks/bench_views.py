@@ -53,7 +53,11 @@ def main() -> None:
     rows = [
         ("static SVG, 60 events", median_ms(lambda: render_svg(t60), 50), 20.0),
         ("static SVG, 60 events from a DataFrame", median_ms(lambda: render_svg(t60.to_frame()), 20), None),
-        ("side by side, learner | reference", median_ms(lambda: render_svg(t60, reference=ref, compact=True), 30), None),
+        (
+            "side by side, learner | reference",
+            median_ms(lambda: render_svg(t60, reference=ref, compact=True), 30),
+            None,
+        ),
         ("state diagram, lit", median_ms(lambda: state_diagram_svg(t60), 50), None),
         ("all animation frames, 60 events", median_ms(lambda: animated_html(t60, ref, uid="tl-b"), 20), None),
         ("5,000 events (summarised to 400)", median_ms(lambda: render_svg(big), 5), None),

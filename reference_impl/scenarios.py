@@ -189,8 +189,10 @@ def reference_machine() -> Machine:
     try:
         from .handlers import HANDLERS
     except ImportError:
-        raise ImportError("this build of the course has no reference handlers; pass machine=..., or use "
-                          "autograder.reference_source.reference_trace(name, profile) for the reference's trace") from None
+        raise ImportError(
+            "this build of the course has no reference handlers; pass machine=..., or use "
+            "autograder.reference_source.reference_trace(name, profile) for the reference's trace"
+        ) from None
     return HANDLERS
 
 

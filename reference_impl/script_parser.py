@@ -68,9 +68,7 @@ class Parser:
             self.timed(n, toks)
         else:
             known = ", ".join(DIRECTIVES)
-            raise self.fail(
-                n, col, f"unknown directive {word!r}; a line starts with a time or one of: {known}"
-            )
+            raise self.fail(n, col, f"unknown directive {word!r}; a line starts with a time or one of: {known}")
 
     def arity(self, n: int, toks: Tokens, lo: int, hi: int, usage: str) -> None:
         if not lo <= len(toks) <= hi:
@@ -186,9 +184,7 @@ class Parser:
         t = self.duration(n, (col + rel, word[1:] if rel else word))
         t = self.last_time + t if rel else t
         if t < self.last_time:
-            raise self.fail(
-                n, col, f"time goes backwards ({format_time(t)} s after {format_time(self.last_time)} s)"
-            )
+            raise self.fail(n, col, f"time goes backwards ({format_time(t)} s after {format_time(self.last_time)} s)")
         self.last_time = t
         if len(toks) < 3:
             raise self.fail(
@@ -245,8 +241,12 @@ class Parser:
                 try:  # relative to the receiver's TCB when it arrives, e.g. seq=RCV.NXT+RCV.WND
                     place(value, lambda _name: 0)
                 except ValueError:
-                    raise self.fail(n, acol + len(name) + 1, f"{name} must be a whole number or a sum like "
-                                    f"RCV.NXT+RCV.WND-1 (names: {', '.join(VARIABLES)}), not {value!r}") from None
+                    raise self.fail(
+                        n,
+                        acol + len(name) + 1,
+                        f"{name} must be a whole number or a sum like "
+                        f"RCV.NXT+RCV.WND-1 (names: {', '.join(VARIABLES)}), not {value!r}",
+                    ) from None
                 values[name] = 0
                 at.append((name, value))
                 continue

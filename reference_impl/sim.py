@@ -229,13 +229,14 @@ class Simulation:
                 if grew and ep.state is not State.CLOSED:
                     self._output(time, ep, Send(ep.tcb.ack()))
 
-    def _step(
-        self, time: int, ep: Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str
-    ) -> None:
+    def _step(self, time: int, ep: Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str) -> None:
         before, tcb_before = ep.state, ep.tcb
         self.now, self.endpoint = time, ep.name
-        armed_before = () if self.observer is None else armed(
-            ep.timers | ({stim.timer: (time, 0)} if isinstance(stim, Timeout) else {}))
+        armed_before = (
+            ()
+            if self.observer is None
+            else armed(ep.timers | ({stim.timer: (time, 0)} if isinstance(stim, Timeout) else {}))
+        )
         step: Step | None = None
         first: tuple[Output, ...] = ()
         why = ""

@@ -54,7 +54,9 @@ class Endpoint:
     last_oow_ack: int | None = None  # when the last rate-limited ACK left (Profile.invalid_ratelimit)
     ts_recent: int | None = None  # this connection's TS.Recent (RFC 7323), None until a timestamp arrives
     opens: str = ""  # "connect" or "listen": a new connection waits for this endpoint to be CLOSED
-    then: list[tuple[int, AppClose | AppSend | AppAbort]] = field(default_factory=list)  # its calls once that connection is synchronized
+    then: list[tuple[int, AppClose | AppSend | AppAbort]] = field(
+        default_factory=list
+    )  # its calls once that connection is synchronized
 
     def new_connection(self) -> None:
         """Connection n + 1 of the 4-tuple begins here: the old one's timers and counters go."""
@@ -69,7 +71,11 @@ def before_handler(ep: Endpoint, seg: Segment, profile: Profile, listen: Handler
     machine's LISTEN handler; `fresh(iss)` makes a listener's TCB."""
     if ep.state is State.TIME_WAIT and ep.opens == "listen" and reopens_time_wait(ep.tcb, seg, ep.ts_recent, profile):
         step = listen(fresh(time_wait_iss(ep.tcb)), Arrival(seg), profile)
-        return step, (CancelTimer(Timer.TIME_WAIT),), "a new SYN reopens the 4-tuple from TIME_WAIT (RFC 9293 §3.6.1, RFC 6191)"
+        return (
+            step,
+            (CancelTimer(Timer.TIME_WAIT),),
+            "a new SYN reopens the 4-tuple from TIME_WAIT (RFC 9293 §3.6.1, RFC 6191)",
+        )
     if profile.timestamps and ep.state in CHECKED and paws_rejects(seg, ep.ts_recent):
         why = f"PAWS: TSval {seg.tsval} is older than TS.Recent {ep.ts_recent}, an old duplicate (RFC 7323 §5)"
         return refuse(ep.state, ep.tcb, profile), (), why

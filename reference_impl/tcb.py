@@ -102,7 +102,12 @@ class TCB:
         was sent and fits in the same segment."""
         payload = self.unacked[: self.mss]
         flags = ACK
-        if self.fin_seq is not None and self.fin_sent and seq_le(self.snd_una, self.fin_seq) and len(payload) == len(self.unacked):
+        if (
+            self.fin_seq is not None
+            and self.fin_sent
+            and seq_le(self.snd_una, self.fin_seq)
+            and len(payload) == len(self.unacked)
+        ):
             flags |= Flags.FIN
         return Segment(seq=self.snd_una, ack=self.rcv_nxt, flags=flags, payload=payload,
                        window=min(self.rcv_wnd, 0xFFFF))  # fmt: skip

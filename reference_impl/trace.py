@@ -108,9 +108,7 @@ class Trace:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(COLUMNS)
         for r in self.rows:
-            w.writerow(
-                [format_time(r.time)] + ["" if v is None else v for v in (getattr(r, c) for c in COLUMNS[1:])]
-            )
+            w.writerow([format_time(r.time)] + ["" if v is None else v for v in (getattr(r, c) for c in COLUMNS[1:])])
         return buf.getvalue()
 
     def to_json(self) -> str:

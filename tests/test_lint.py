@@ -18,6 +18,15 @@ def test_ruff_is_clean():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_ruff_format_is_clean():
+    """One layout for every module (pyproject.toml's [tool.ruff], 120 columns): a change is reviewed for
+    what it does, never for where its lines break. `ruff format .` fixes it."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is not installed; run `make setup`"
+    out = subprocess.run([ruff, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_mypy_strict_is_clean_on_reference_impl():
     """pyproject.toml's [tool.mypy]: strict, on reference_impl (the model learners read and the
     simulator runs): every signature typed, no Optional used as if it were set."""

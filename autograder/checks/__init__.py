@@ -1,12 +1,12 @@
 """What notebook test cells and the grader call: compare a learner's handlers with the reference.
 
-    results           Case, CheckOutcome (partial credit, per-transition tally), CheckFailed
-    scenario_cases    whole scenarios and loss families, reference runs, wrap-around variants
-    transition_cases  fixtures per state, the stimulus battery, single-transition cases
-    functions         check_transition / check_scenario / check_family / check_transitions,
-                      manifest checks (run_spec) and a notebook's hidden suite
-    cells             grade_cell (CellVerdict) and CellTests, the notebooks' test-cell helper
-    alternatives      the differences from the reference a correct answer may show (RFC-allowed)
+results           Case, CheckOutcome (partial credit, per-transition tally), CheckFailed
+scenario_cases    whole scenarios and loss families, reference runs, wrap-around variants
+transition_cases  fixtures per state, the stimulus battery, single-transition cases
+functions         check_transition / check_scenario / check_family / check_transitions,
+                  manifest checks (run_spec) and a notebook's hidden suite
+cells             grade_cell (CellVerdict) and CellTests, the notebooks' test-cell helper
+alternatives      the differences from the reference a correct answer may show (RFC-allowed)
 """
 
 from .cells import CellTests, CellVerdict, cell_points, grade_cell
@@ -39,8 +39,29 @@ def clear_caches() -> None:
 
 
 __all__ = [
-    "FIXTURES_PER_STATE", "Case", "CellTests", "CellVerdict", "CheckFailed", "CheckOutcome", "Fixture", "battery",
-    "cell_points", "check_family", "check_scenario", "check_transition", "check_transitions", "clear_caches",
-    "fixtures", "grade_cell", "hidden_suite", "prepare", "reference_run", "replay_command", "run_spec", "run_specs",
-    "stimuli_for", "wrap_shifts", "wrapped",
+    "FIXTURES_PER_STATE",
+    "Case",
+    "CellTests",
+    "CellVerdict",
+    "CheckFailed",
+    "CheckOutcome",
+    "Fixture",
+    "battery",
+    "cell_points",
+    "check_family",
+    "check_scenario",
+    "check_transition",
+    "check_transitions",
+    "clear_caches",
+    "fixtures",
+    "grade_cell",
+    "hidden_suite",
+    "prepare",
+    "reference_run",
+    "replay_command",
+    "run_spec",
+    "run_specs",
+    "stimuli_for",
+    "wrap_shifts",
+    "wrapped",
 ]

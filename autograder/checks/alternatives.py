@@ -52,16 +52,16 @@ def _running_timer_kept(expected: Observed, got: Observed) -> bool:
 
 ALTERNATIVES = (
     Alternative(
-        "close() again in FIN_WAIT_1 or FIN_WAIT_2 answered with \"ok\" instead of \"error: connection closing\"",
-        "RFC 9293 §3.10.4 CLOSE, FIN-WAIT-1 and FIN-WAIT-2 STATES: \"Strictly speaking, this is an error and "
+        'close() again in FIN_WAIT_1 or FIN_WAIT_2 answered with "ok" instead of "error: connection closing"',
+        'RFC 9293 §3.10.4 CLOSE, FIN-WAIT-1 and FIN-WAIT-2 STATES: "Strictly speaking, this is an error and '
         "should receive an 'error: connection closing' response. An 'ok' response would be acceptable, too, "
-        "as long as a second FIN is not emitted\"",
+        'as long as a second FIN is not emitted"',
         _ok_to_a_second_close,
     ),
     Alternative(
         "the running retransmission timer left alone when the FIN goes out behind unacknowledged data",
-        "RFC 6298 §5.1: \"Every time a packet containing data is sent (including a retransmission), if the "
-        "timer is not running, start it running\"",
+        'RFC 6298 §5.1: "Every time a packet containing data is sent (including a retransmission), if the '
+        'timer is not running, start it running"',
         _running_timer_kept,
     ),
 )

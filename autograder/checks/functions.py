@@ -239,7 +239,11 @@ def prepare(assignment: str, course_root: Path | None = None) -> int:
 
 
 def hidden_suite(
-    handlers: object, notebook: str | None = None, *, partial: bool = True, fail_fast: bool = False,
+    handlers: object,
+    notebook: str | None = None,
+    *,
+    partial: bool = True,
+    fail_fast: bool = False,
     course_root: Path | None = None,
 ) -> CheckOutcome:
     """Every hidden check of a notebook's manifest (or, without `notebook`, of every notebook whose

@@ -1,4 +1,4 @@
-""""Write it yourself": a test cell whose exercise is a building block's job refuses that block.
+""" "Write it yourself": a test cell whose exercise is a building block's job refuses that block.
 
 A manifest says, for a test cell, which building blocks the learner must not use in the handler
 under study, because writing that piece *is* the exercise (notebook 01: build the FIN and advance

@@ -129,8 +129,9 @@ def resolve(
             sc = sc.with_fates({**sc.fates, **fates})
         label = f"{sc.name}{_note([WRAP_NOTE if wrap else '', profile_text(base)])}"
         return (wrapped(sc) if wrap else sc), base, label, f"(scenario {sc.name!r} given as an object)"
-    if isinstance(name_or_script, Path) or (name_or_script not in CATALOGUE and (
-            "\n" in name_or_script or Path(name_or_script).is_file())):
+    if isinstance(name_or_script, Path) or (
+        name_or_script not in CATALOGUE and ("\n" in name_or_script or Path(name_or_script).is_file())
+    ):
         return _resolve_script(name_or_script, base, fates, wrap)
     entry = get(name_or_script)  # ValueError with a suggestion for a misspelt name: an author's error
     sc = entry.scenario
@@ -223,7 +224,11 @@ class ScenarioCase:
         try:
             for o in ref.observed:
                 fn = found.get(o.state)
-                if fn is not None and self._mine(o) and guard.call(o.state, fn, o.tcb, o.stimulus, self.profile) != o.step:
+                if (
+                    fn is not None
+                    and self._mine(o)
+                    and guard.call(o.state, fn, o.tcb, o.stimulus, self.profile) != o.step
+                ):
                     return False
         except LearnerError:
             return False
@@ -236,7 +241,9 @@ def scenario_case(name_or_script: str | Path | Scenario, profile: Profile, fates
     return ScenarioCase.of(sc, eff, label, replay, given)
 
 
-def given_by_reference(table: Mapping[State, Handler], given: tuple[tuple[State, Stimulus], ...]) -> dict[State, Handler]:
+def given_by_reference(
+    table: Mapping[State, Handler], given: tuple[tuple[State, Stimulus], ...]
+) -> dict[State, Handler]:
     """The machine `table` with the calls `given` names, (state, stimulus), answered by the reference:
     a check about something else is not charged for a mistake another cell grades. Outside the
     guard: the reference's answer is the trusted side's, not a call the learner's code made."""
@@ -265,7 +272,9 @@ def _patterns(name: str, k: int, base: Profile) -> tuple[tuple[SegmentKey, ...],
 
 @lru_cache(maxsize=2048)
 def _family(name: str, k: int, base: Profile, wrap: bool, given: tuple = ()) -> tuple[ScenarioCase, ...]:
-    return tuple(scenario_case(name, base, {key: LOSE for key in keys}, wrap, given) for keys in _patterns(name, k, base))
+    return tuple(
+        scenario_case(name, base, {key: LOSE for key in keys}, wrap, given) for keys in _patterns(name, k, base)
+    )
 
 
 def family_cases(names: Iterable[str], k: int, profiles: Iterable[Profile], wrap: bool = False,

@@ -120,8 +120,10 @@ def _meetings(base: Profile) -> dict[tuple[State, object], Fixture]:
     for name, entry in CATALOGUE.items():
         profile = entry.profile(base)
         for o in reference_run(entry.scenario, profile).observed:
-            found.setdefault((o.state, _event_key(o.stimulus)),
-                             Fixture(o.state, o.tcb, o.armed_before, o.time, o.endpoint, name, profile, seen_on=o.stimulus))
+            found.setdefault(
+                (o.state, _event_key(o.stimulus)),
+                Fixture(o.state, o.tcb, o.armed_before, o.time, o.endpoint, name, profile, seen_on=o.stimulus),
+            )
     return found
 
 
@@ -132,8 +134,15 @@ def meeting(profile: Profile, state: State, stimulus: Stimulus) -> Fixture | Non
 
 def _shape(fx: Fixture) -> tuple:
     t = fx.tcb
-    return (bool(t.unacked), t.fin_seq is not None, t.retries > 0, t.probed, t.orphaned,
-            tuple(timer for timer, _ in fx.armed), fx.profile)
+    return (
+        bool(t.unacked),
+        t.fin_seq is not None,
+        t.retries > 0,
+        t.probed,
+        t.orphaned,
+        tuple(timer for timer, _ in fx.armed),
+        fx.profile,
+    )
 
 
 def stimuli_for(fx: Fixture) -> list[Stimulus]:
@@ -153,12 +162,26 @@ def stimuli_for(fx: Fixture) -> list[Stimulus]:
                            AppSend(b"data"), AppAbort()]  # fmt: skip
     out += [Timeout(t) for t, _ in fx.armed]
     out += [
-        seg(p), seg(p, u), seg(p, a - 1), seg(p, a + 1),  # ACK of all, of nothing new, of all but one, of too much
-        seg(p, flags=FIN | ACK), seg(p, u, FIN | ACK), seg(p, a - 1, FIN | ACK),
+        seg(p),
+        seg(p, u),
+        seg(p, a - 1),
+        seg(p, a + 1),  # ACK of all, of nothing new, of all but one, of too much
+        seg(p, flags=FIN | ACK),
+        seg(p, u, FIN | ACK),
+        seg(p, a - 1, FIN | ACK),
         seg(p - 1, flags=FIN | ACK),  # the peer's FIN again (ends at RCV.NXT)
-        seg(p, data=b"abc"), seg(p, flags=FIN | ACK, data=b"abc"), seg(p - 3, data=b"abc"), seg(p + 10, data=b"xyz"),
-        seg(p, flags=RST), seg(p, flags=RST | ACK), seg(p + 1, flags=RST), seg(p + 100_000, flags=RST),
-        seg(p, flags=SYN), seg(p, flags=Flags.NONE), seg(p + 100_000), seg(p - 100_000, flags=FIN | ACK),
+        seg(p, data=b"abc"),
+        seg(p, flags=FIN | ACK, data=b"abc"),
+        seg(p - 3, data=b"abc"),
+        seg(p + 10, data=b"xyz"),
+        seg(p, flags=RST),
+        seg(p, flags=RST | ACK),
+        seg(p + 1, flags=RST),
+        seg(p + 100_000, flags=RST),
+        seg(p, flags=SYN),
+        seg(p, flags=Flags.NONE),
+        seg(p + 100_000),
+        seg(p - 100_000, flags=FIN | ACK),
     ]
     unique, seen = [], set()
     for s in out:
@@ -193,7 +216,9 @@ class TransitionCase:
 
     @cached_property
     def label(self) -> str:
-        return self.name or f"{self.fx.state} on {self.transition[1]} ({self.fx.label}, {profile_text(self.fx.profile)})"
+        return (
+            self.name or f"{self.fx.state} on {self.transition[1]} ({self.fx.label}, {profile_text(self.fx.profile)})"
+        )
 
     @cached_property
     def replay(self) -> str:
@@ -209,8 +234,10 @@ class TransitionCase:
         """A sentence for a case no scenario plays: the lines above it are the whole story."""
         if self.replay:
             return ""
-        return ("\n  (this check makes up the situation or the segment itself: no scenario sends it, so no "
-                "timeline, show_mine's included, shows this case)")
+        return (
+            "\n  (this check makes up the situation or the segment itself: no scenario sends it, so no "
+            "timeline, show_mine's included, shows this case)"
+        )
 
     @cached_property
     def expected(self) -> Observed:
@@ -229,8 +256,9 @@ class TransitionCase:
         fx, stimulus, label, replay, transition = self.fx, self.stimulus, self.label, self.replay, self.transition
         tail = replay_line(replay) or self.crafted
         if fx.state not in found:
-            return Case(label, False, f"{label}: this check needs your {fx.state.value.lower()}(tcb, ev, profile)",
-                        transition)
+            return Case(
+                label, False, f"{label}: this check needs your {fx.state.value.lower()}(tcb, ev, profile)", transition
+            )
         expected = self.expected
         try:
             got = _observed(fx, stimulus, guard.call(fx.state, found[fx.state], fx.tcb, stimulus, fx.profile), True)
@@ -243,8 +271,10 @@ class TransitionCase:
             return Case(label, True, exercised=frozenset([transition]), replay=replay)
         # A visible check is named after the event only: say where its situation comes from.
         where = f"{fx.label} ({profile_text(fx.profile)})" if self.name else f"in {fx.state}"
-        head = (f"{label}: {where}, on {stimulus_text(stimulus)}, your handler does not do what the "
-                f"reference does (TCB: {fx.tcb})")
+        head = (
+            f"{label}: {where}, on {stimulus_text(stimulus)}, your handler does not do what the "
+            f"reference does (TCB: {fx.tcb})"
+        )
         returned = f"\n  TCB returned: {handed}" if handed else ""
         return Case(label, False, f"{head}\n{compare_text(expected, got)}{returned}{tail}", transition, replay=replay)
 
@@ -264,7 +294,11 @@ def battery(state: State, base: Profile, wrap: bool = False) -> tuple[Transition
 
 
 def fixture_for(
-    state: State, profile: Profile, tcb: TCB | None, timers: Mapping[Timer, int] | None, stimulus: Stimulus,
+    state: State,
+    profile: Profile,
+    tcb: TCB | None,
+    timers: Mapping[Timer, int] | None,
+    stimulus: Stimulus,
     wrap: bool = False,
 ) -> tuple[Fixture, Stimulus]:
     """The situation a single-transition check starts from, and its stimulus: where the catalogue
@@ -284,7 +318,9 @@ def fixture_for(
         # The wrapped runs meet the same situations in the same order (only the numbers move).
         same = [f for f in situations(profile, True)[state] if f.scenario == fx.scenario and f.time == fx.time
                 and f.endpoint == fx.endpoint and f.armed == fx.armed]  # fmt: skip
-        return (same[0] if same else shift_fixture(fx, own[fx.endpoint], own["B" if fx.endpoint == "A" else "A"])), shifted
+        return (
+            same[0] if same else shift_fixture(fx, own[fx.endpoint], own["B" if fx.endpoint == "A" else "A"])
+        ), shifted
     armed = tuple(sorted((timers or {}).items(), key=lambda kv: kv[0].value))
     fx = Fixture(state, tcb, armed, 0, "A", "a given TCB", profile)
     if not wrap:

@@ -78,8 +78,10 @@ def learner_handlers(source: object, *, skip_stubs: bool = False) -> dict[State,
         hint = _naming_hint(items, None)
         if aliases and "you defined" not in hint:  # no near-miss name to suggest: name the alias
             key, value, state = aliases[0]
-            hint = (f"`{key}` is a {type(value).__name__}, not a function; "
-                    f"define it as def {state.value.lower()}(tcb, ev, profile):")
+            hint = (
+                f"`{key}` is a {type(value).__name__}, not a function; "
+                f"define it as def {state.value.lower()}(tcb, ev, profile):"
+            )
         raise LearnerError("no handler found: " + hint, "missing")
     return found
 
@@ -152,5 +154,3 @@ def compose(learner: Mapping[State, Handler], guard: Guard) -> dict[State, Handl
     for state, fn in learner.items():
         table[state] = guard.wrap(state, fn)
     return table
-
-

@@ -14,8 +14,6 @@ Handler = Callable[[TCB, Stimulus, Profile], Step]
 HANDLER_NAMES: dict[str, State] = {s.value.lower(): s for s in State} | {s.value: s for s in State}
 
 
-
-
 class LearnerError(Exception):
     """A learner handler misbehaved. `sentence` says what, where, and how to fix it."""
 
@@ -27,5 +25,3 @@ class LearnerError(Exception):
         self.stimulus: Stimulus | None = None
         self.endpoint = ""
         self.time: int | None = None
-
-

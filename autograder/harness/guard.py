@@ -169,8 +169,13 @@ class Guard:
             return f"in {state}, on {stimulus_text(ev)}, your handler"
 
         if self.spent > self.limits.per_check:
-            raise self._error(f"{where()} was not called: your handlers already took {self.spent:.1f} s "
-                              f"in this check (limit {self.limits.per_check:g} s); make them faster", "slow", state, ev)
+            raise self._error(
+                f"{where()} was not called: your handlers already took {self.spent:.1f} s "
+                f"in this check (limit {self.limits.per_check:g} s); make them faster",
+                "slow",
+                state,
+                ev,
+            )
         broken = self._broken.get(id(fn))
         if broken is not None:  # it already hung once in this check: do not wait for it again
             raise self._error(broken.sentence, broken.kind, state, ev)
@@ -188,28 +193,47 @@ class Guard:
             self._broken[id(fn)] = err
             raise err from None
         except _OutputFlood:
-            raise self._error(f"{where()} printed more than {self.limits.output} characters and was stopped; "
-                              "remove the print calls in a loop", "output", state, ev) from None
+            raise self._error(
+                f"{where()} printed more than {self.limits.output} characters and was stopped; "
+                "remove the print calls in a loop",
+                "output",
+                state,
+                ev,
+            ) from None
         except _ReferenceCalled:
-            raise self._error(f"{where()} called the reference solution's handler; write the state's "
-                              "logic yourself (the building blocks in autograder.learner are allowed)",
-                              "integrity", state, ev) from None
+            raise self._error(
+                f"{where()} called the reference solution's handler; write the state's "
+                "logic yourself (the building blocks in autograder.learner are allowed)",
+                "integrity",
+                state,
+                ev,
+            ) from None
         except LearnerError as e:  # a handler run elsewhere, telling what went wrong there
             raise self._error(f"{where()} {e.sentence}", e.kind, state, ev) from None
         except dataclasses.FrozenInstanceError as e:
-            raise self._error(f"{where()} tried to change a frozen value ({e}); the TCB it is given "
-                              "cannot change: return a new TCB in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)",
-                              "frozen", state, ev) from None
+            raise self._error(
+                f"{where()} tried to change a frozen value ({e}); the TCB it is given "
+                "cannot change: return a new TCB in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)",
+                "frozen",
+                state,
+                ev,
+            ) from None
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # noqa: BLE001 - anything a learner raises is feedback
-            raise self._error(f"{where()} raised {_exception_text(e)}{_where_in_learner_code(e)}",
-                              "exception", state, ev) from None
+            raise self._error(
+                f"{where()} raised {_exception_text(e)}{_where_in_learner_code(e)}", "exception", state, ev
+            ) from None
         finally:
             self.spent += time.perf_counter() - started
         if _tcb_fields(tcb) != snapshot:
-            raise self._error(f"{where()} changed the TCB it was given; the TCB is frozen: return a new TCB "
-                              "in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)", "frozen", state, ev)
+            raise self._error(
+                f"{where()} changed the TCB it was given; the TCB is frozen: return a new TCB "
+                "in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)",
+                "frozen",
+                state,
+                ev,
+            )
         problem = step_problem(step)
         if problem:
             raise self._error(f"{where()} {problem}", "return", state, ev)
@@ -310,12 +334,10 @@ def _exception_text(e: BaseException) -> str:
 
 
 def _where_in_learner_code(e: BaseException) -> str:
-    """" (line 7 of fin_wait_1)": the last frame of the learner's own code, if any."""
+    """ " (line 7 of fin_wait_1)": the last frame of the learner's own code, if any."""
     for frame in reversed(traceback.extract_tb(e.__traceback__)):
         path = Path(frame.filename)
         if any(d in path.parents for d in _OWN_DIRS) or _STDLIB in path.parents:
             continue
         return f" (line {frame.lineno} of {frame.name})"
     return ""
-
-

@@ -107,8 +107,12 @@ class _Enough(Exception):
 
 
 def run_machine(
-    scenario: Scenario, profile: Profile, table: Mapping[State, Handler], learner_states=(),
-    substitute: Mapping[int, Step] | None = None, expected: list[Observed] | None = None,
+    scenario: Scenario,
+    profile: Profile,
+    table: Mapping[State, Handler],
+    learner_states=(),
+    substitute: Mapping[int, Step] | None = None,
+    expected: list[Observed] | None = None,
 ) -> Run:
     """Simulate `scenario` with `table` for both endpoints, recording every call. `substitute`
     gives the Step to take instead of calling the handler, by the call's index in the run

@@ -101,5 +101,3 @@ def output_problem(out: object) -> str:
 
 def _is_seq(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < MOD
-
-

@@ -92,7 +92,9 @@ def _sim_error(trace: Trace, endpoint: str, until_us: int) -> str:
 
 def kernel_rearms(run: KernelRun, endpoint: str) -> int:
     """Times the kernel's TIME_WAIT expiry (sample time + time left) jumped later in TIME_WAIT."""
-    ends = [t + e.remaining for t, e in run.samples[endpoint] if e is not None and e.timewait and e.state == "TIME_WAIT"]
+    ends = [
+        t + e.remaining for t, e in run.samples[endpoint] if e is not None and e.timewait and e.state == "TIME_WAIT"
+    ]
     return sum(1 for a, b in zip(ends, ends[1:], strict=False) if b - a > REARM_JUMP)
 
 
@@ -143,9 +145,7 @@ class Comparison:
             lines.append(f"  {'':9} {' → '.join(ker)}   (kernel)")
             timed = ", ".join(f"{s} {t * 1000:.1f} ms" for t, s in self.run.timeline(ep))
             mark = "  " if self.proc_consistent[ep] else "✗ "
-            lines.append(
-                f"{mark}{'':10}kernel timeline: {timed}; /proc alone: {' → '.join(self.run.proc_states(ep))}"
-            )
+            lines.append(f"{mark}{'':10}kernel timeline: {timed}; /proc alone: {' → '.join(self.run.proc_states(ep))}")
             for what, (r, k) in (("delayed ACKs", self.delayed_acks[ep]), ("TIME_WAIT re-arms", self.rearms[ep])):
                 lines.append(f"{'  ' if r == k else '✗ '}{ep} {what}: {r} (reference), {k} (kernel)")
             if ep in self.errors:
@@ -195,5 +195,6 @@ def compare(run: KernelRun, base: Profile = LINUX) -> Comparison:
     rearms = {ep: (_sim_rearms(trace, ep, until), kernel_rearms(run, ep)) for ep in "AB"}
     errors = {ep: (_sim_error(trace, ep, until), ERRNO_WORDS.get(code, errno.errorcode.get(code, "")) if code else "")
               for ep, code in run.errors.items()}  # fmt: skip
-    return Comparison(ks.name, states, segments, proc_ok, delayed, rearms, errors, trace, run,
-                      first_attempt=run.first_error)
+    return Comparison(
+        ks.name, states, segments, proc_ok, delayed, rearms, errors, trace, run, first_attempt=run.first_error
+    )

@@ -50,9 +50,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="proc-sampler", daemon=True)
 
-    def register(
-        self, key: tuple[str, str], ns: str, local: tuple[str, int], remote: tuple[str, int]
-    ) -> None:
+    def register(self, key: tuple[str, str], ns: str, local: tuple[str, int], remote: tuple[str, int]) -> None:
         with entered(ns):
             fd = os.open("/proc/thread-self/net/tcp", os.O_RDONLY)
         with self._lock:
@@ -125,11 +123,7 @@ class KernelRun:
         return self.counters[endpoint].get(name, 0) - self.counters_at_0[endpoint].get(name, 0)
 
     def sent(self, endpoint: str) -> list[Packet]:
-        return [
-            p
-            for p in self.packets
-            if p.sender == endpoint and p.ordinal > 0 and p.time <= self.scenario.observe
-        ]
+        return [p for p in self.packets if p.sender == endpoint and p.ordinal > 0 and p.time <= self.scenario.observe]
 
 
 def _drain(sock: socket.socket) -> None:
@@ -205,9 +199,7 @@ def _connect_again(pair: NamespacePair, a_addr: tuple[str, int], b_addr: tuple[s
     return sock
 
 
-def run_kernel(
-    ks: KernelScenario, net: int, port: int, sampler: Sampler, parent: str | None = None
-) -> KernelRun:
+def run_kernel(ks: KernelScenario, net: int, port: int, sampler: Sampler, parent: str | None = None) -> KernelRun:
     """Play one scenario in a fresh namespace pair (removed afterwards, also on failure)."""
     started = time.monotonic()
     sc = ks.scenario
@@ -314,9 +306,6 @@ def run_scenarios(names: Sequence[str] | None = None, workers: int | None = None
             run.events[ep] = [e for e in events if (e.saddr, e.sport) == local and (e.daddr, e.dport) == remote
                               and run.t0 <= e.time <= run.t_end]  # fmt: skip
     return runs
-
-
-
 
 
 def crosscheck(names: Sequence[str] | None = None, base: Profile = LINUX,

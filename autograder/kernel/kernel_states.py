@@ -73,8 +73,6 @@ def timeline(
     return out
 
 
-def sequence(
-    events: Sequence[StateEvent], samples: Sequence[Sample], start: str = "ESTABLISHED"
-) -> list[str]:
+def sequence(events: Sequence[StateEvent], samples: Sequence[Sample], start: str = "ESTABLISHED") -> list[str]:
     """The state sequence, each change once, starting from `start` (as Trace.states gives it)."""
     return [start] + [s for _, s in timeline(events, samples, start)]

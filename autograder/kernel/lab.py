@@ -68,15 +68,11 @@ class Observation:
         """A pandas DataFrame with columns time, endpoint, state."""
         import pandas as pd
 
-        return pd.DataFrame(
-            [(r.time, r.endpoint, r.state) for r in self.rows], columns=["time", "endpoint", "state"]
-        )
+        return pd.DataFrame([(r.time, r.endpoint, r.state) for r in self.rows], columns=["time", "endpoint", "state"])
 
     def __str__(self) -> str:
         lines = [f"{'time':>8}  endpoint  state / call"]
-        items = [(r.time, r.endpoint, r.state) for r in self.rows] + [
-            (t, e, f"[{c}]") for t, e, c in self.calls
-        ]
+        items = [(r.time, r.endpoint, r.state) for r in self.rows] + [(t, e, f"[{c}]") for t, e, c in self.calls]
         for t, e, s in sorted(items, key=lambda i: i[0]):
             lines.append(f"{t:8.3f}  {e:8}  {s}")
         return "\n".join(lines)
@@ -216,9 +212,7 @@ def observe_close(
             s.close()
 
 
-def _script(
-    obs: Observation, socks: dict[str, socket.socket], who: str, hold: float, gap: float, t0: float
-) -> None:
+def _script(obs: Observation, socks: dict[str, socket.socket], who: str, hold: float, gap: float, t0: float) -> None:
     """The application calls of each way to close, with the holds in between."""
 
     def call(ep: str, what: str) -> None:

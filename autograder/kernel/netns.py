@@ -162,9 +162,7 @@ class NamespacePair:
     are per-namespace TCP settings.
     """
 
-    def __init__(
-        self, net: int, sysctls: dict[str, dict[str, str]] | None = None, parent: str | None = None
-    ) -> None:
+    def __init__(self, net: int, sysctls: dict[str, dict[str, str]] | None = None, parent: str | None = None) -> None:
         reason = unavailable_reason()
         if reason:
             raise KernelToolsUnavailable(reason)
@@ -197,9 +195,7 @@ class NamespacePair:
             return _open_tun()
 
         self.tun[side] = in_namespace(name, inside)
-        batch = (
-            f"link set lo up\naddr add {self.addr[side]} peer {peer} dev {TUN_NAME}\nlink set {TUN_NAME} up\n"
-        )
+        batch = f"link set lo up\naddr add {self.addr[side]} peer {peer} dev {TUN_NAME}\nlink set {TUN_NAME} up\n"
         _ip("-n", name, "-batch", "-", stdin=batch)
 
     def close(self) -> None:

@@ -39,8 +39,13 @@ from reference_impl.sim import Fate
 if TYPE_CHECKING:
     from .netns import NamespacePair
 
-FATE_NAMES = {"forward": "delivered", "lose": "lost", "delay": "delayed", "duplicate": "duplicated",
-              "inject": "injected"}
+FATE_NAMES = {
+    "forward": "delivered",
+    "lose": "lost",
+    "delay": "delayed",
+    "duplicate": "duplicated",
+    "inject": "injected",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +245,9 @@ class Relay:
                  "TS.RECENT": lambda: self._tsval[peer]}[name]()  # the peer's last TSval  # fmt: skip
         return value % 2**32
 
-    def inject(self, to: str, make: Callable[[Callable[[str], int]], tuple[Flags, int, int, bytes, int | None]]) -> None:
+    def inject(
+        self, to: str, make: Callable[[Callable[[str], int]], tuple[Flags, int, int, bytes, int | None]]
+    ) -> None:
         """Have the relay craft a segment to `to` as if its peer sent it, now: `make` gets the
         lookup `variable(to, NAME)` as the relay knows it at that moment and returns (flags, seq,
         ack, payload, tsval), numbers relative to the ISNs (the simulator's iss = 1 numbers); with a

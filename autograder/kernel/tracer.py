@@ -59,9 +59,7 @@ class Tracer:
     """Record inet_sock_set_state for ports in [lo, hi) while the `with` block runs."""
 
     def __init__(self, port_lo: int, port_hi: int) -> None:
-        self.filter = (
-            f"(sport >= {port_lo} && sport < {port_hi}) || (dport >= {port_lo} && dport < {port_hi})"
-        )
+        self.filter = f"(sport >= {port_lo} && sport < {port_hi}) || (dport >= {port_lo} && dport < {port_hi})"
         self.events: list[StateEvent] = []
         self._proc: subprocess.Popen[str] | None = None
 

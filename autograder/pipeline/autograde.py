@@ -255,7 +255,9 @@ class LocalPool:
                 data, why = worker.grade(job, self.limit)
                 events.put(("done", (s, fp, job, data, why, time.monotonic() - began)))
 
-        threads = [threading.Thread(target=slot, args=(w, u), daemon=True) for w, u in zip(self.slots, uids, strict=True)]
+        threads = [
+            threading.Thread(target=slot, args=(w, u), daemon=True) for w, u in zip(self.slots, uids, strict=True)
+        ]
         for t in threads:
             t.start()
         done = 0
@@ -290,7 +292,11 @@ def _finish(course, assignment, student, fp, job, data, why, seconds, gb: Gradeb
     if data is None or not data.get("cells"):
         reason = (f"stopped after {job.notebook_timeout:g} s (notebook time limit)" if why == "timeout"
                   else f"could not be autograded: {why or (data or {}).get('error') or 'no result'}")  # fmt: skip
-        cells, notes, kind = _zero_cells(gb, assignment, reason), [reason], ("timeout" if why == "timeout" else "failed")
+        cells, notes, kind = (
+            _zero_cells(gb, assignment, reason),
+            [reason],
+            ("timeout" if why == "timeout" else "failed"),
+        )
     else:
         cells, kind = data["cells"], ("failed" if data.get("status") == "failed" else "graded")
         flags = data.get("flags", [])

@@ -44,7 +44,11 @@ def clean_outputs(outputs: object, limit: int = OUTPUT_LIMIT) -> list[dict]:
             if kind == "execute_result":
                 item["execution_count"] = None
         elif kind == "error" and isinstance(out.get("ename"), str) and isinstance(out.get("evalue"), str):
-            tb = [t for t in out.get("traceback", []) if isinstance(t, str)] if isinstance(out.get("traceback"), list) else []
+            tb = (
+                [t for t in out.get("traceback", []) if isinstance(t, str)]
+                if isinstance(out.get("traceback"), list)
+                else []
+            )
             item = {"output_type": "error", "ename": out["ename"][:200], "evalue": out["evalue"][:4000],
                     "traceback": [t[:2000] for t in tb[-20:]]}  # fmt: skip
         else:

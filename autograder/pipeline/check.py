@@ -87,7 +87,10 @@ def identify(path: Path, nb, course: Course, assignment: str | None = None) -> s
 
 
 def check_notebook(
-    path: Path, course: Course | None = None, cell_timeout: int | None = None, assignment: str | None = None,
+    path: Path,
+    course: Course | None = None,
+    cell_timeout: int | None = None,
+    assignment: str | None = None,
     progress: Progress | None = None,
 ) -> NotebookCheck:
     """Grade the notebook at `path` in a throwaway course; `progress` says each step and each test cell."""
@@ -101,8 +104,11 @@ def check_notebook(
     except Exception:
         raise BadNotebook(f"{path}: not a Jupyter notebook (could not read it as one)") from None
     given, assignment = assignment, identify(path, nb, course, assignment)
-    renamed = [] if given or assignment == path.stem else [
-        f"graded as {assignment} (recognised from its cells; the file name is not an assignment's)"]
+    renamed = (
+        []
+        if given or assignment == path.stem
+        else [f"graded as {assignment} (recognised from its cells; the file name is not an assignment's)"]
+    )
     say(f"{path}: graded as {assignment}; making a private copy of the course (nbgrader generate)")
     with tempfile.TemporaryDirectory(prefix="tcpclose-check-") as tmp:
         scratch = Course(Path(tmp) / "course")

@@ -226,8 +226,12 @@ def grade_on_cluster(address: str, course: Course, assignment: str, todo: list[t
     client = _client(address)
     try:
         _check_workers(client, address)
-        settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "required": required,
-                    "limit": limit}
+        settings = {
+            "cell_timeout": cell_timeout,
+            "notebook_timeout": notebook_timeout,
+            "required": required,
+            "limit": limit,
+        }
         futures, began = {}, {}
         for s, fp in todo:
             f = client.submit(grade_parcel, parcel(course, assignment, s, sources, settings),

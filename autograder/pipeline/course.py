@@ -50,9 +50,9 @@ def converting() -> Iterator[None]:
             os.chdir(here)
 
 
-
 class PipelineError(Exception):
     """A step could not run; the message says what to do."""
+
 
 @dataclass(frozen=True)
 class Course:

@@ -37,8 +37,9 @@ def export_grades(course: Course, out: Path, assignments: Iterable[str] = (), st
             got = scores.scores.get((student, a))
             row[a] = got.points if got else 0.0
         row["total"] = round(sum(row[a] for a in scores.max_points), 2)
-        row["awaiting_hand_grading"] = " ".join(a for a in scores.max_points
-                                                if (got := scores.scores.get((student, a))) and got.awaiting)
+        row["awaiting_hand_grading"] = " ".join(
+            a for a in scores.max_points if (got := scores.scores.get((student, a))) and got.awaiting
+        )
         rows.append(row)
     return _write(out, ["student", *scores.max_points, "total", "awaiting_hand_grading"], rows)
 
@@ -64,17 +65,38 @@ def class_report(course: Course, out: Path) -> Path:
                             reasons[cell["reason"]] += 1
                         tampered += bool(cell.get("tampered"))
                     n, passed = len(scores), sum(sc >= gc.max_score for sc in scores)
-                    rows.append({
-                        "assignment": a.name, "notebook": nb.name, "cell": gc.name,
-                        "transition": gc.name.removeprefix("test_"), "points": gc.max_score,
-                        "submissions": len(a.submissions), "awaiting_hand_grading": awaiting, "passed": passed,
-                        "pass_rate": round(passed / n, 3) if n else "",
-                        "mean_score": round(sum(scores) / n, 3) if n else "",
-                        "tampered": tampered, "flagged": flagged_cells[gc.name],
-                        "top_failure": reasons.most_common(1)[0][0] if reasons else "",
-                    })
-    fields = ["assignment", "notebook", "cell", "transition", "points", "submissions", "awaiting_hand_grading",
-              "passed", "pass_rate", "mean_score", "tampered", "flagged", "top_failure"]
+                    rows.append(
+                        {
+                            "assignment": a.name,
+                            "notebook": nb.name,
+                            "cell": gc.name,
+                            "transition": gc.name.removeprefix("test_"),
+                            "points": gc.max_score,
+                            "submissions": len(a.submissions),
+                            "awaiting_hand_grading": awaiting,
+                            "passed": passed,
+                            "pass_rate": round(passed / n, 3) if n else "",
+                            "mean_score": round(sum(scores) / n, 3) if n else "",
+                            "tampered": tampered,
+                            "flagged": flagged_cells[gc.name],
+                            "top_failure": reasons.most_common(1)[0][0] if reasons else "",
+                        }
+                    )
+    fields = [
+        "assignment",
+        "notebook",
+        "cell",
+        "transition",
+        "points",
+        "submissions",
+        "awaiting_hand_grading",
+        "passed",
+        "pass_rate",
+        "mean_score",
+        "tampered",
+        "flagged",
+        "top_failure",
+    ]
     return _write(out, fields, rows)
 
 

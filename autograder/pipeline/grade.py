@@ -125,7 +125,8 @@ def grade_notebook(name: str, release: nbformat.NotebookNode, submitted: Path, m
     for gid in plan.tests:
         points = _points(manifest, release, gid)
         result = verdicts.get(gid) or CellResult(
-            name, gid, points, 0.0, "tampered: this test cell was deleted from the submission")
+            name, gid, points, 0.0, "tampered: this test cell was deleted from the submission"
+        )
         result.tampered = tampered.get(gid, "")
         cells.append(result)
     cells += [_written_result(name, c, submission) for c in written]

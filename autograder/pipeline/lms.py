@@ -237,8 +237,9 @@ def moodle_import(course: Course, roster: Path, out: Path, identify_by: str = "e
             if score is not None and score.awaiting:
                 awaiting.append((sid, a))
                 notes[a] = "written answers await hand grading: points so far"
-        out_rows.append([view.value(r, c) for c in names] + [view.value(r, ident), *cells,
-                                                             *(notes.get(a, "") for a in explained)])
+        out_rows.append(
+            [view.value(r, c) for c in names] + [view.value(r, ident), *cells, *(notes.get(a, "") for a in explained)]
+        )
     write_atomically(out, CsvFile(out_rows).text())
     return MoodleExport(out, MOODLE_IDS[identify_by], len(out_rows) - 1, unmatched, skipped, awaiting, feedback)
 

@@ -174,12 +174,16 @@ class Roster:
             for name, v in tries:
                 hits = index[name].get(v, []) if v else []
                 if len(hits) > 1:
-                    raise BadRoster(f"the roster {self.path} has {len(hits)} rows for student {sid!r} "
-                                    f"(lines {', '.join(str(h + 1) for h in hits)}): keep one row per student")
+                    raise BadRoster(
+                        f"the roster {self.path} has {len(hits)} rows for student {sid!r} "
+                        f"(lines {', '.join(str(h + 1) for h in hits)}): keep one row per student"
+                    )
                 if hits:
                     if hits[0] in owner:
-                        raise BadRoster(f"line {hits[0] + 1} of the roster {self.path} fits both {owner[hits[0]]!r} "
-                                        f"and {sid!r}: give each student their own email in the gradebook")
+                        raise BadRoster(
+                            f"line {hits[0] + 1} of the roster {self.path} fits both {owner[hits[0]]!r} "
+                            f"and {sid!r}: give each student their own email in the gradebook"
+                        )
                     found[sid], owner[hits[0]] = hits[0], sid
                     break
         unmatched = [s for s in sorted(scores.in_scope) if s not in found and scores.graded(s)]
@@ -212,4 +216,6 @@ def write_atomically(out: Path, text: str) -> None:
     except OSError as e:
         if tmp.is_file():
             tmp.unlink()
-        raise PipelineError(f"cannot write {out} ({e.strerror}): pass -o with a file in a folder you can write") from None
+        raise PipelineError(
+            f"cannot write {out} ({e.strerror}): pass -o with a file in a folder you can write"
+        ) from None

@@ -127,7 +127,9 @@ def make_plan(release: NotebookNode, submission: NotebookNode) -> Plan:
             if gid and (m.get("grade") or m.get("locked")):
                 plan.findings.append(Finding("extra", gid, f"a cell claims the grade id {gid}, which this "
                                              "assignment does not have; it ran as ordinary code"))  # fmt: skip
-            plan.steps.append(Step(index, "run", _source(cell)) if code and _source(cell).strip() else Step(index, "skip"))
+            plan.steps.append(
+                Step(index, "run", _source(cell)) if code and _source(cell).strip() else Step(index, "skip")
+            )
     for gid in plan.deleted():
         plan.findings.append(Finding("deleted", gid, "this test cell was deleted from the submission"))
     code = [_source(c) for c in release.cells if c.get("cell_type") == "code"]
@@ -143,27 +145,43 @@ def make_plan(release: NotebookNode, submission: NotebookNode) -> Plan:
 
 # What a learner's handlers never need, read from the code (comments and docstrings left out, other strings kept:
 # a path or a module's name hides there): (pattern, what the code does).
-SUSPICIOUS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p), what) for p, what in (
-    (r"\b(_current_frames|_getframe|currentframe|f_back|f_locals|f_globals|tb_frame|gi_frame|cr_frame)\b",
-     "walks the interpreter's frames"),
-    (r"\b(get_objects|get_referrers|get_referents)\b", "searches the process's objects"),
-    (r"\b(__closure__|__code__|__globals__|__builtins__|__subclasses__)\b", "reaches into functions' internals"),
-    (r"\b(addaudithook|settrace|setprofile)\b", "hooks the interpreter"),
-    (r"\bsys\.modules\b|\bimportlib\b|__import__", "imports or replaces modules by name"),
-    (r"\b(events\.register|input_transformers\w*|ast_transformers|display_formatter|displayhook|display_pub)\b",
-     "hooks IPython"),
-    (r"\bbuiltins\b", "changes builtins"),
-    (r"\bctypes\b", "uses ctypes"),
-    (r"\b(os\.fork|forkpty|setsid|subprocess|os\.system|posix_spawn|threading|multiprocessing|_thread)\b",
-     "starts processes or threads"),
-    (r"\bsocket\b", "opens sockets"),
-    (r"\bsymlink\b|/proc\b|/dev/shm|gradebook|nbgrader|course/source|\.\./\.\.", "reaches for files outside the notebook"),
-    (r"reference_impl\.handlers|\bautograder\.(recorded|reference_source|runner|plain|checks|harness|integrity)\b"
-     r"|_recorded\b|\bRecordedReference\b|\breference_machine\b|\bgetsource\b",
-     "reaches for the reference or the grading modules"),
-    (r"\b(exec|eval|compile)\s*\(|\b(b64decode|b85decode|a85decode|unhexlify|marshal|pickle|zlib|gzip|lzma|bz2)\b",
-     "runs or decodes code or data it builds at run time"),
-))
+SUSPICIOUS: tuple[tuple[re.Pattern, str], ...] = tuple(
+    (re.compile(p), what)
+    for p, what in (
+        (
+            r"\b(_current_frames|_getframe|currentframe|f_back|f_locals|f_globals|tb_frame|gi_frame|cr_frame)\b",
+            "walks the interpreter's frames",
+        ),
+        (r"\b(get_objects|get_referrers|get_referents)\b", "searches the process's objects"),
+        (r"\b(__closure__|__code__|__globals__|__builtins__|__subclasses__)\b", "reaches into functions' internals"),
+        (r"\b(addaudithook|settrace|setprofile)\b", "hooks the interpreter"),
+        (r"\bsys\.modules\b|\bimportlib\b|__import__", "imports or replaces modules by name"),
+        (
+            r"\b(events\.register|input_transformers\w*|ast_transformers|display_formatter|displayhook|display_pub)\b",
+            "hooks IPython",
+        ),
+        (r"\bbuiltins\b", "changes builtins"),
+        (r"\bctypes\b", "uses ctypes"),
+        (
+            r"\b(os\.fork|forkpty|setsid|subprocess|os\.system|posix_spawn|threading|multiprocessing|_thread)\b",
+            "starts processes or threads",
+        ),
+        (r"\bsocket\b", "opens sockets"),
+        (
+            r"\bsymlink\b|/proc\b|/dev/shm|gradebook|nbgrader|course/source|\.\./\.\.",
+            "reaches for files outside the notebook",
+        ),
+        (
+            r"reference_impl\.handlers|\bautograder\.(recorded|reference_source|runner|plain|checks|harness|integrity)\b"
+            r"|_recorded\b|\bRecordedReference\b|\breference_machine\b|\bgetsource\b",
+            "reaches for the reference or the grading modules",
+        ),
+        (
+            r"\b(exec|eval|compile)\s*\(|\b(b64decode|b85decode|a85decode|unhexlify|marshal|pickle|zlib|gzip|lzma|bz2)\b",
+            "runs or decodes code or data it builds at run time",
+        ),
+    )
+)
 LARGE = 20_000  # characters: a cell this long holds pasted data, not handler code
 
 

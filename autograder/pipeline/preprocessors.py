@@ -58,7 +58,9 @@ class RedactFeedback(NbGraderPreprocessor):
                     outputs.append(out)  # the grader's own verdict
                 elif out.output_type == "error":
                     message = _scrub(f"{out.ename}: {out.evalue}".strip(": ").splitlines()[0][:500], lines)
-                    outputs.append(nbformat.v4.new_output("error", ename=out.ename, evalue=message, traceback=[message]))
+                    outputs.append(
+                        nbformat.v4.new_output("error", ename=out.ename, evalue=message, traceback=[message])
+                    )
                 else:
                     outputs.append(_scrub_output(out, lines))
             for key in (gid, f"cell {index}"):
@@ -94,4 +96,3 @@ def _literal(text: str) -> str:
     """A note as literal text in a markdown cell: a flag quotes what the submission chose (a class's
     name, a path, a module's name), which must not become markup, a link or a script on the page."""
     return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
-

@@ -103,7 +103,9 @@ class Progress:
         left = self.total - self.done
         eta = f", ETA {_duration(left / rate)}" if left else f", {_duration(elapsed)} in all"
         now = f"; now: {', '.join(self.current[:3])}" if left and self.current else ""
-        return f" ({rate * 60:.1f} {self.unit}s/min{eta}{now})" if rate < 1 else f" ({rate:.2f} {self.unit}s/s{eta}{now})"
+        return (
+            f" ({rate * 60:.1f} {self.unit}s/min{eta}{now})" if rate < 1 else f" ({rate:.2f} {self.unit}s/s{eta}{now})"
+        )
 
     def _postfix(self) -> None:
         if self.bar is not None:

@@ -137,8 +137,14 @@ class RunnerSession:
         for index, source, trusted in replay:
             ran = self._run(index, source, trusted, replaying=True)
             if ran.status in ("timeout", "died"):
-                self.flags.append(Flag("replay", f"cell {index + 1}", f"cell {index + 1} ran before but {ran.note} "
-                                       "when run again after a restart; it was left out from then on"))
+                self.flags.append(
+                    Flag(
+                        "replay",
+                        f"cell {index + 1}",
+                        f"cell {index + 1} ran before but {ran.note} "
+                        "when run again after a restart; it was left out from then on",
+                    )
+                )
                 return self._alive()
         if self.point is not None:  # a restart in the middle of a grading point: find its handlers again
             self._test(self.point, replaying=True)
@@ -206,7 +212,9 @@ class RunnerSession:
         assert confined is not None
         timeout = self.limits.cell
         try:
-            confined.channel.send({"op": "run", "cell": index, "source": source, "timeout": timeout, "trusted": trusted})
+            confined.channel.send(
+                {"op": "run", "cell": index, "source": source, "timeout": timeout, "trusted": trusted}
+            )
             frame = self._expect(confined, "ran", time.monotonic() + timeout + self.limits.grace, f"cell {index + 1}",
                                  cell=index)  # fmt: skip
         except ChannelTimeout:
@@ -310,7 +318,10 @@ class RunnerSession:
             frame = self._expect(confined, "answer", time.monotonic() + timeout + self.limits.grace, where, ident)
         except ChannelTimeout:
             self._lost()
-            return {"refused": "timeout", "sentence": f"ran longer than {timeout:g} s and did not stop when interrupted"}
+            return {
+                "refused": "timeout",
+                "sentence": f"ran longer than {timeout:g} s and did not stop when interrupted",
+            }
         except (ChannelClosed, ProtocolError):
             self._lost()
             return {"refused": "exception", "sentence": "stopped the grading process (it exited or crashed)"}
@@ -357,13 +368,19 @@ class RunnerSession:
             frame = self._expect(confined, "step", deadline, point.grade_id, ident)
         except ChannelTimeout:
             self._lost()
-            return self._break(point, state, LearnerError(
-                f"ran longer than {self.limits.per_call:g} s and did not stop when interrupted (an endless loop?)",
-                "timeout"))
+            return self._break(
+                point,
+                state,
+                LearnerError(
+                    f"ran longer than {self.limits.per_call:g} s and did not stop when interrupted (an endless loop?)",
+                    "timeout",
+                ),
+            )
         except ChannelClosed:
             self._lost()
-            return self._break(point, state, LearnerError("stopped the grading process (it exited or crashed)",
-                                                          "exception"))
+            return self._break(
+                point, state, LearnerError("stopped the grading process (it exited or crashed)", "exception")
+            )
         except ProtocolError as e:
             self._lost()
             self.flags.append(Flag("protocol", point.grade_id, f"the runner's answer was garbled ({e})"))

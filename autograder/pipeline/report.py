@@ -170,7 +170,9 @@ def score_totals(cells: pd.DataFrame) -> pd.DataFrame:
 _WHERE = re.compile(r"\b(?P<endpoint>[AB]) (?:in (?P<state>[A-Z][A-Z0-9_]+) )?at (?P<time>\d+(?:\.\d+)?) s\b")
 _STATE = re.compile(r"\bin (?P<state>[A-Z][A-Z0-9_]+),")
 _EVENT = re.compile(r", on (?P<event>.+?), (?:your |the reference|this check)")
-_REPLAY = re.compile(r"^\s*replay: (?P<replay>tcpclose simulate [^(\n]+?)\s*(?:\(.*\))?\s*$", re.M)  # "(the reference's run; ...)" after it
+_REPLAY = re.compile(
+    r"^\s*replay: (?P<replay>tcpclose simulate [^(\n]+?)\s*(?:\(.*\))?\s*$", re.M
+)  # "(the reference's run; ...)" after it
 _SUMMARY = re.compile(r": \d+ of \d+ cases pass(\. First failure:)?\s*$")
 _PASSED = re.compile(r"^✓|: (passes|all \d+ cases pass)\s*$")
 

@@ -44,8 +44,14 @@ def class_report_html(course: Course, out: Path, top: int = 10) -> Path:
     if cells.empty:
         body.append('<p class="note">No graded submissions yet: run <code>tcpclose grade autograde</code> first.</p>')
     else:
-        body += [_summary(cells), _heatmaps(cells), _divergences(cells, top, notes), _scores(cells),
-                 _predictions(class_predictions(course)), _flags(class_flags(course))]
+        body += [
+            _summary(cells),
+            _heatmaps(cells),
+            _divergences(cells, top, notes),
+            _scores(cells),
+            _predictions(class_predictions(course)),
+            _flags(class_flags(course)),
+        ]
     if notes:
         body.append('<section id="notes"><h2>Notes</h2><ul>' + "".join(f"<li>{escape(n)}</li>" for n in notes)
                     + "</ul></section>")  # fmt: skip
@@ -79,8 +85,10 @@ def _heatmaps(cells: pd.DataFrame) -> str:
            heatmap_svg(pass_rates(cells), "pass-rate-heatmap", "Pass rate per test cell"), legend_svg()]  # fmt: skip
     finer = state_event_rates(cells)
     if finer is None:
-        out.append('<p class="note" id="state-event-note">A finer map, per state and event across every case, '
-                   "needs the records' <code>transitions</code> field, which these records do not carry.</p>")
+        out.append(
+            '<p class="note" id="state-event-note">A finer map, per state and event across every case, '
+            "needs the records' <code>transitions</code> field, which these records do not carry.</p>"
+        )
     else:
         out += ["<h3>Per state and event</h3><p>Of the submissions whose cases reached this state and event, the "
                 "share that never first went wrong there.</p>",
@@ -99,8 +107,11 @@ def _divergences(cells: pd.DataFrame, top: int, notes: list[str]) -> str:
            "the virtual time and the event. Each picture is the reference's run of that case with the point "
            "marked, or, when grading kept one, a submission's own run beside the reference.</p>"]  # fmt: skip
     if not groups:
-        out.append('<p class="note">No failed cell says where its run first went wrong.</p>'
-                   + _other_failures(others) + "</section>")
+        out.append(
+            '<p class="note">No failed cell says where its run first went wrong.</p>'
+            + _other_failures(others)
+            + "</section>"
+        )
         return "\n".join(out)
     out.append('<ol class="divergence-list">')
     traces: dict[str, object] = {}
@@ -214,8 +225,11 @@ def _flags(flags: pd.DataFrame) -> str:
             "never changes a score.</p>")  # fmt: skip
     if flags.empty:
         return head + '<p class="note">No submission was flagged.</p></section>'
-    rows = "".join(f"<tr><td>{escape(r.assignment)}</td><td>{escape(r.student)}</td><td>{escape(r.kind)}</td>"
-                   f"<td>{escape(r.cell)}</td><td>{escape(r.text)}</td></tr>" for r in flags.itertuples(index=False))
+    rows = "".join(
+        f"<tr><td>{escape(r.assignment)}</td><td>{escape(r.student)}</td><td>{escape(r.kind)}</td>"
+        f"<td>{escape(r.cell)}</td><td>{escape(r.text)}</td></tr>"
+        for r in flags.itertuples(index=False)
+    )
     return (head + '<table id="flag-table"><thead><tr><th>assignment</th><th>student</th><th>kind</th><th>cell</th>'
             f"<th>what was seen</th></tr></thead><tbody>{rows}</tbody></table></section>")  # fmt: skip
 

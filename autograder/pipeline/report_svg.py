@@ -18,6 +18,7 @@ INK, MUTED, EMPTY = "#1f2328", "#6e7781", "#f6f8fa"
 RED, AMBER, GREEN = (207, 34, 46), (212, 167, 44), (26, 127, 55)  # views' lost / timer / established
 CELL_W, CELL_H = 46, 28
 
+
 def heat_color(rate: float) -> str:
     """Red (nobody) through amber to green (everybody)."""
     a, b, t = (RED, AMBER, rate * 2) if rate < 0.5 else (AMBER, GREEN, rate * 2 - 1)
@@ -109,5 +110,7 @@ def histogram_svg(assignment: str, totals: pd.DataFrame) -> str:
                         if n else "")
                      + f'<text x="{x + bw / 2:.1f}" y="{h - bottom + 13}" text-anchor="middle" fill="{MUTED}">'
                      f"{lo:g}</text></g>")  # fmt: skip
-    parts.append(f'<text x="{w - 10}" y="{h - 4}" text-anchor="end" fill="{MUTED}">points (of {max_points:g})</text></svg>')
+    parts.append(
+        f'<text x="{w - 10}" y="{h - 4}" text-anchor="end" fill="{MUTED}">points (of {max_points:g})</text></svg>'
+    )
     return "".join(parts)

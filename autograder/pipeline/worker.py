@@ -233,7 +233,11 @@ class WorkerProcess:
             return None, "timeout"
         except (ChannelClosed, ProtocolError) as e:
             self.stop()
-            said = [line for line in self.log.read_text(errors="replace").splitlines() if line.strip()] if self.log.exists() else []
+            said = (
+                [line for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
+                if self.log.exists()
+                else []
+            )
             return None, f"the grading worker stopped ({said[-1][:300] if said else e})"
         if not isinstance(frame, dict) or not isinstance(frame.get("result"), dict):
             self.stop()

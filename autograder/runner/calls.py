@@ -169,11 +169,10 @@ def exception_text(e: BaseException) -> str:
 
 
 def where_in_learner_code(e: BaseException) -> str:
-    """" (line 7 of fin_wait_1)": the last frame of the learner's own code, if any."""
+    """ " (line 7 of fin_wait_1)": the last frame of the learner's own code, if any."""
     for frame in reversed(traceback.extract_tb(e.__traceback__)):
         path = Path(frame.filename)
         if any(d in path.parents for d in _OWN_DIRS) or _STDLIB in path.parents or "site-packages" in path.parts:
             continue
         return f" (line {frame.lineno} of {frame.name})"
     return ""
-

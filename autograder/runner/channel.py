@@ -71,7 +71,7 @@ class Channel:
             sent = socket.send_fds(sock, [data], list(fds))
             view = memoryview(data)[sent:]
             while view:
-                view = view[sock.send(view):]
+                view = view[sock.send(view) :]
         except OSError as e:
             raise ChannelClosed(str(e)) from None
         finally:

@@ -75,7 +75,12 @@ def serve() -> None:
             if "step" in answer:
                 reply = {"op": "step", "id": msg.get("id"), "step": answer["step"]}
             else:
-                reply = {"op": "refused", "id": msg.get("id"), "kind": answer["refused"], "sentence": answer["sentence"]}
+                reply = {
+                    "op": "refused",
+                    "id": msg.get("id"),
+                    "kind": answer["refused"],
+                    "sentence": answer["sentence"],
+                }
         elif op == "calls":  # a battery of independent calls, answered in one go within a time budget
             answers, budget = [], time.monotonic() + float(msg.get("budget", 10))
             broken: dict[str, dict] = {}
@@ -114,4 +119,3 @@ def serve() -> None:
         except PlainError:  # outputs that do not fit a message: say so rather than nothing
             reply = {k: v for k, v in reply.items() if k not in ("outputs", "seen")} | {"outputs": []}
             channel.send(reply)
-

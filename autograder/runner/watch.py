@@ -147,7 +147,9 @@ class Watch:
         for name, module in list(sys.modules.items()):
             if not _ours(name):
                 continue
-            real = isinstance(module, ModuleType) and os.path.realpath(getattr(module, "__file__", "") or "").startswith(self.view)
+            real = isinstance(module, ModuleType) and os.path.realpath(
+                getattr(module, "__file__", "") or ""
+            ).startswith(self.view)
             modules[name] = real
             if not real:
                 continue
@@ -159,8 +161,11 @@ class Watch:
                     for k, v in list(vars(value).items()):
                         if not k.startswith("__"):
                             attrs[f"{name}.{value.__qualname__}.{k}"] = id(v)
-        names = {k: id(v) for k, v in list(shell.user_ns.items())
-                 if not k.startswith("_") and _ours(getattr(v, "__module__", None) or getattr(v, "__name__", None))}
+        names = {
+            k: id(v)
+            for k, v in list(shell.user_ns.items())
+            if not k.startswith("_") and _ours(getattr(v, "__module__", None) or getattr(v, "__name__", None))
+        }
         return {
             "modules": modules, "attrs": attrs, "names": names,
             "events": {e: len(cbs) for e, cbs in shell.events.callbacks.items()},

@@ -155,7 +155,9 @@ def _handshake(confined: Confined, timeout: float, said: Callable[[], str]) -> C
         raise SandboxError(f"the sandbox launcher did not start ({why[:300]})") from None
     if policy.required and confined.missing:
         confined.kill()
-        raise SandboxError("the sandbox could not apply " + "; ".join(f"{k} ({v})" for k, v in confined.missing.items()))
+        raise SandboxError(
+            "the sandbox could not apply " + "; ".join(f"{k} ({v})" for k, v in confined.missing.items())
+        )
     return confined
 
 

@@ -31,8 +31,11 @@ class SandboxPolicy:
     python: str = sys.executable
     # The interpreter's trees (a venv and the Python it was made from), shown read-only: named by
     # the grader, whose interpreter this is (the launcher runs without site-packages and cannot tell).
-    python_dirs: tuple[str, ...] = field(default_factory=lambda: tuple(dict.fromkeys(
-        (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix))))
+    python_dirs: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            dict.fromkeys((sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix))
+        )
+    )
     network: bool = False
     memory: int = 3 << 30  # address space; IPython + pandas need ~1 GiB of it
     cpu: int = 600

@@ -139,7 +139,6 @@ class Child(Launch):
         if not self.root_user:
             raise NotNeeded
 
-
     def _report_and_run(self) -> None:
         achieved = sorted(set(self.achieved), key=ORDER.__getitem__)
         report = {"op": "sandbox", "achieved": achieved, "missing": self.missing,

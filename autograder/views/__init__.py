@@ -1,8 +1,8 @@
 """Pictures of a close: the static SVG timeline, the animated widget, the state diagram.
 
-    from autograder.views import render_svg, state_diagram_svg, timeline
-    render_svg(trace, highlight=7, reference=ref_trace)   # an SVG string (feedback, docs)
-    timeline("lost-final-ack")                            # the widget, in an ungraded cell
+from autograder.views import render_svg, state_diagram_svg, timeline
+render_svg(trace, highlight=7, reference=ref_trace)   # an SVG string (feedback, docs)
+timeline("lost-final-ack")                            # the widget, in an ungraded cell
 """
 
 from .diagram import exercised_edges, state_diagram_svg

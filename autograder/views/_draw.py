@@ -528,7 +528,7 @@ class Canvas:
                     self.out.append(
                         f'<path d="M{_t(mx - 6)},{_t(my - 6)} L{_t(mx + 6)},{_t(my + 6)} M{_t(mx - 6)},{_t(my + 6)} '
                         f'L{_t(mx + 6)},{_t(my - 6)}" stroke="{LOST}" stroke-width="3.2" data-kind="lost"'
-                        f'{self._anim(s.index)}/>'
+                        f"{self._anim(s.index)}/>"
                     )
                     self.place.add(rect_quad(mx - 7, my - 7, 14, 14))
                     self._lost_label(mx, my, s.index)
@@ -683,8 +683,10 @@ class Canvas:
             if k is None:
                 self.place.dropped += 1000
             if abs(cy - y) > LINE:  # a leader from the tag to the ring
-                self.front.append(f'<line x1="{_t(cx)}" y1="{_t(cy + (4 if cy < y else -12))}" x2="{_t(x)}" '
-                                  f'y2="{_t(y)}" stroke="{LOST}" stroke-width="1.2" data-kind="divergence"/>')
+                self.front.append(
+                    f'<line x1="{_t(cx)}" y1="{_t(cy + (4 if cy < y else -12))}" x2="{_t(x)}" '
+                    f'y2="{_t(y)}" stroke="{LOST}" stroke-width="1.2" data-kind="divergence"/>'
+                )
             self.text(cx, cy, tag, size=SMALL, anchor="middle", color=LOST, weight="bold", to=self.front,
                       extra=' paint-order="stroke" stroke="#ffffff" stroke-width="3" data-kind="divergence"')  # fmt: skip
 

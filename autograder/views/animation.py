@@ -153,5 +153,7 @@ def _head(name: str, p: Panel, steps: int) -> str:
 def _state_span(state: str, a: int, b: int | None) -> str:
     color = STATE_COLORS.get(state, "#59636e")
     text = escape(state or "—")
-    return (f'<span {_tv(a, b)} data-state="{text}"><span class="tl-state" data-shape="{text}" '
-            f'style="background:{color}">{text}</span></span>')
+    return (
+        f'<span {_tv(a, b)} data-state="{text}"><span class="tl-state" data-shape="{text}" '
+        f'style="background:{color}">{text}</span></span>'
+    )

@@ -127,8 +127,10 @@ def state_diagram_svg(
             f'<text x="{x}" y="{y + 5}" font-size="13" font-weight="bold" text-anchor="middle" '
             f'fill="{"#ffffff" if on else color}">{escape(s)}</text></g>'
         )
-    legend = (f'<text x="14" y="{H - 12}" font-size="11" fill="{MUTED}">filled box, thick arrow, bold label: '
-              f'lit · thin grey: not taken · red: wrong</text>')
+    legend = (
+        f'<text x="14" y="{H - 12}" font-size="11" fill="{MUTED}">filled box, thick arrow, bold label: '
+        f"lit · thin grey: not taken · red: wrong</text>"
+    )
     out.extend([legend, "</svg>"])
     return "".join(out)
 
@@ -167,7 +169,9 @@ def _edge(pos, src, dst, evs, color, strong, bend, taken) -> str:
     # the label sits on the curve, at the first point where it covers no state box
     for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.5):
         lx, ly = _quad(x0, y0, cx, cy, x1, y1, t)
-        if not any(abs(lx - px) < (BOX_W + widest) / 2 and abs(ly - py) < (BOX_H + tall) / 2 for px, py in pos.values()):
+        if not any(
+            abs(lx - px) < (BOX_W + widest) / 2 and abs(ly - py) < (BOX_H + tall) / 2 for px, py in pos.values()
+        ):
             break
     lines = [ln.replace('x="X"', f'x="{lx:.1f}"') for ln in lines]
     top = ly - 13 * len(lines) / 2 - 3

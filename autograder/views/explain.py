@@ -188,8 +188,10 @@ def explain(e: Event, ctx: Captions | None = None) -> str:
                 s = f"{who}: timer {e.detail}"
         case "timeout":
             if e.index in ctx.probes:
-                s = (f"{who}'s probe timer expires: Linux sends a tail-loss probe (RFC 8985), the last segment "
-                     f"again, before any retransmission timeout{move}")
+                s = (
+                    f"{who}'s probe timer expires: Linux sends a tail-loss probe (RFC 8985), the last segment "
+                    f"again, before any retransmission timeout{move}"
+                )
             else:
                 s = f"{who}'s {e.detail} timer expires{move}"
         case "deliver":

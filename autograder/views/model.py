@@ -269,6 +269,7 @@ def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, in
 
     A run that stops early differs at its end: the other's next row is marked, and its own last.
     """
+
     def key(e: Event) -> tuple:
         return (e.time, e.endpoint, e.event, e.before, e.after, e.flags, e.seq, e.ack, e.length, e.fate, e.detail)
 
@@ -321,7 +322,11 @@ def segment_roles(events: list[Event]) -> dict[str, str]:
         else:
             role = f"{me}'s ACK"
         # A FIN or data sent again (whatever it now acknowledges) is a retransmission.
-        key = (me, e.flags, e.seq, e.ack, e.length) if "FIN" not in flags and not e.length else (me, e.seq, "FIN" in flags)
+        key = (
+            (me, e.flags, e.seq, e.ack, e.length)
+            if "FIN" not in flags and not e.length
+            else (me, e.seq, "FIN" in flags)
+        )
         if key in seen:
             role += ", resent" if "FIN" in flags or e.length else ", again"
         seen.add(key)

@@ -44,9 +44,7 @@ def table_html(panels: list[Panel]) -> str:
     for p in panels:
         name = p.name or "the timeline"
         head = "".join(f'<th scope="col">{escape(c)}</th>' for c in COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in r) + "</tr>" for r in rows(p)
-        )
+        body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in r) + "</tr>" for r in rows(p))
         parts.append(
             f'<details class="tl-text"><summary>Text version of {escape(name)}: every event as a table</summary>'
             f'<table aria-label="{escape(name)}, every event in order"><thead><tr>{head}</tr></thead>'

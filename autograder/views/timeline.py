@@ -343,8 +343,11 @@ def _download_links(learner: object, reference: object, labels: tuple[str, str])
                      f'style="color:#0550ae">{html.escape(label)} as a pcap</a>')  # fmt: skip
     if not links:
         return ""
-    return ('<div style="font-size:13px;margin:4px 0">Open in Wireshark (Statistics › Flow Graph): '
-            + " · ".join(links) + "</div>")
+    return (
+        '<div style="font-size:13px;margin:4px 0">Open in Wireshark (Statistics › Flow Graph): '
+        + " · ".join(links)
+        + "</div>"
+    )
 
 
 def _named() -> dict:

@@ -85,9 +85,7 @@ def choose_environment(spawner) -> None:
         "TCPCLOSE_EXCHANGE": EXCHANGE,
     })  # fmt: skip
     if who == "instructor":  # nbgrader (jupyter/nbgrader_config.py) and `tcpclose grade` find the course here
-        spawner.environment["TCPCLOSE_COURSE"] = os.path.join(
-            pwd.getpwnam(spawner.user.name).pw_dir, COURSE_DIR
-        )
+        spawner.environment["TCPCLOSE_COURSE"] = os.path.join(pwd.getpwnam(spawner.user.name).pw_dir, COURSE_DIR)
     else:
         spawner.environment.pop("TCPCLOSE_COURSE", None)
     if not os.path.exists(spawner.cmd[0]):  # shown to the user on the spawn page, and in the hub's log

@@ -173,7 +173,9 @@ def time_wait(tcb, ev, profile):
         case Arrival(seg):
             from reference_impl.segment import seq_add
 
-            if seg.fin and not seg.rst and seq_add(seg.seq, seg.len) == tcb.rcv_nxt:  # the peer's FIN again (a RST is no FIN)
+            if (
+                seg.fin and not seg.rst and seq_add(seg.seq, seg.len) == tcb.rcv_nxt
+            ):  # the peer's FIN again (a RST is no FIN)
                 if not seg.has_ack:
                     return Step(State.TIME_WAIT, [], tcb)
                 return Step(State.TIME_WAIT, [Send(tcb.ack()), _enter_time_wait(profile)], tcb)

@@ -91,7 +91,11 @@ class CloseMachine:
         if isinstance(ev, AppAbort):
             return abort(tcb, profile)
         if isinstance(ev, Timeout):
-            return retransmit(tcb, State.ESTABLISHED, profile) if ev.timer is Timer.RETRANSMIT else Step(State.ESTABLISHED, [], tcb)
+            return (
+                retransmit(tcb, State.ESTABLISHED, profile)
+                if ev.timer is Timer.RETRANSMIT
+                else Step(State.ESTABLISHED, [], tcb)
+            )
         s, done = self._screen(State.ESTABLISHED, tcb, ev.segment, profile)
         if done:
             return done
@@ -105,7 +109,11 @@ class CloseMachine:
         if (step := self._common(State.FIN_WAIT_1, tcb, ev, profile)) is not None:
             return step
         if isinstance(ev, Timeout):
-            return retransmit(tcb, State.FIN_WAIT_1, profile) if ev.timer is Timer.RETRANSMIT else Step(State.FIN_WAIT_1, [], tcb)
+            return (
+                retransmit(tcb, State.FIN_WAIT_1, profile)
+                if ev.timer is Timer.RETRANSMIT
+                else Step(State.FIN_WAIT_1, [], tcb)
+            )
         s, done = self._screen(State.FIN_WAIT_1, tcb, ev.segment, profile)
         if done:
             return done
@@ -141,12 +149,18 @@ class CloseMachine:
         if (step := self._common(State.CLOSING, tcb, ev, profile)) is not None:
             return step
         if isinstance(ev, Timeout):
-            return retransmit(tcb, State.CLOSING, profile) if ev.timer is Timer.RETRANSMIT else Step(State.CLOSING, [], tcb)
+            return (
+                retransmit(tcb, State.CLOSING, profile)
+                if ev.timer is Timer.RETRANSMIT
+                else Step(State.CLOSING, [], tcb)
+            )
         s, done = self._screen(State.CLOSING, tcb, ev.segment, profile)
         if done:
             return done
         if fin_passed(s.tcb):
-            return Step(State.TIME_WAIT, [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)], s.tcb)
+            return Step(
+                State.TIME_WAIT, [CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait)], s.tcb
+            )
         return Step(State.CLOSING, ack_timer(tcb, s, profile), s.tcb)
 
     def time_wait(self, tcb, ev, profile):
@@ -189,7 +203,11 @@ class CloseMachine:
         if (step := self._common(State.LAST_ACK, tcb, ev, profile)) is not None:
             return step
         if isinstance(ev, Timeout):
-            return retransmit(tcb, State.LAST_ACK, profile) if ev.timer is Timer.RETRANSMIT else Step(State.LAST_ACK, [], tcb)
+            return (
+                retransmit(tcb, State.LAST_ACK, profile)
+                if ev.timer is Timer.RETRANSMIT
+                else Step(State.LAST_ACK, [], tcb)
+            )
         s, done = self._screen(State.LAST_ACK, tcb, ev.segment, profile)
         if done:
             return done

@@ -66,7 +66,9 @@ def _on_timeout(tcb, state, profile):
     if tcb.retries >= profile.max_retries and tcb.snd_wnd > 0:
         return Step(State.CLOSED, [Error("connection aborted due to user timeout")], tcb)
     tcb = tcb.replace(retries=tcb.retries + 1)
-    return Step(state, [Send(tcb.retransmission()), StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))], tcb)
+    return Step(
+        state, [Send(tcb.retransmission()), StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))], tcb
+    )
 
 
 def _ack_timer(before, s, profile):
@@ -127,18 +129,18 @@ def _handle(state, tcb, ev, profile):
             return Step(State.CLOSED, [Error("connection does not exist")], tcb)
         case State.CLOSED, _:
             return Step(State.CLOSED, [], tcb)
-        case (State.CLOSING | State.LAST_ACK | State.TIME_WAIT), AppAbort():
+        case ((State.CLOSING | State.LAST_ACK | State.TIME_WAIT), AppAbort()):
             return closed
         case _, AppAbort():
             return Step(State.CLOSED, [Send(_rst(tcb, profile))], tcb)
-        case (State.ESTABLISHED | State.CLOSE_WAIT), AppClose(shutdown=sh, unread=unread, rdwr=rdwr):
+        case ((State.ESTABLISHED | State.CLOSE_WAIT), AppClose(shutdown=sh, unread=unread, rdwr=rdwr)):
             if unread and not sh and profile.rst_on_unread_close:
                 return Step(State.CLOSED, [Send(_rst(tcb, profile))], tcb)
             tcb, out = _fin(tcb, profile, orphan=not sh, reading=not rdwr)
             if state is State.CLOSE_WAIT:
                 return Step(State.LAST_ACK, out + [CancelTimer(Timer.DELAYED_ACK)], tcb)
             return Step(State.FIN_WAIT_1, out, tcb)
-        case (State.ESTABLISHED | State.CLOSE_WAIT), AppSend(data):
+        case ((State.ESTABLISHED | State.CLOSE_WAIT), AppSend(data)):
             idle = tcb.snd_una == tcb.snd_nxt and not tcb.waiting
             tcb, segs = tcb.replace(unsent=tcb.unsent + data).transmit()
             out = [Send(seg) for seg in segs]
@@ -185,8 +187,11 @@ def _handle(state, tcb, ev, profile):
             if s.verdict is Verdict.RESET:
                 if state is State.CLOSE_WAIT:
                     return Step(State.CLOSED, [Error(profile.close_wait_reset_error)], tcb)
-                told = [Error("connection reset")] if state in (State.ESTABLISHED, State.FIN_WAIT_1,
-                                                                 State.FIN_WAIT_2) else []
+                told = (
+                    [Error("connection reset")]
+                    if state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2)
+                    else []
+                )
                 return Step(State.CLOSED, told, tcb)
             return _accepted(state, tcb, s, profile)
     raise AssertionError(f"unhandled {state} {ev}")
@@ -205,7 +210,11 @@ def _accepted(state, before, s, profile):
             tcb, out, fin = _text(s, profile)
             out = _ack_timer(before, s, profile) + out
             if fin:
-                return Step(State.TIME_WAIT, out + _enter_time_wait(profile), tcb) if fin_acked else Step(State.CLOSING, out, tcb)
+                return (
+                    Step(State.TIME_WAIT, out + _enter_time_wait(profile), tcb)
+                    if fin_acked
+                    else Step(State.CLOSING, out, tcb)
+                )
             if fin_acked:
                 if tcb.orphaned and profile.fin_wait_2_timeout is not None:
                     out.append(StartTimer(Timer.FIN_WAIT_2, profile.fin_wait_2_timeout))
@@ -213,7 +222,9 @@ def _accepted(state, before, s, profile):
             return Step(State.FIN_WAIT_1, out, tcb)
         case State.FIN_WAIT_2:
             tcb, out, fin = _text(s, profile)
-            return Step(State.TIME_WAIT, out + _enter_time_wait(profile), tcb) if fin else Step(State.FIN_WAIT_2, out, tcb)
+            return (
+                Step(State.TIME_WAIT, out + _enter_time_wait(profile), tcb) if fin else Step(State.FIN_WAIT_2, out, tcb)
+            )
         case State.CLOSING:
             if fin_acked:
                 return Step(State.TIME_WAIT, _enter_time_wait(profile), s.tcb)

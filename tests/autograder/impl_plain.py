@@ -159,7 +159,9 @@ def arrive(state, tcb, seg, profile):
         opened = tcb.snd_wnd == 0 and seg.window > 0
         tcb = tcb.replace(snd_wnd=seg.window)
         if opened:  # probing is over; a probe octet the peer refused goes back in line
-            tcb = tcb.replace(retries=0, probed=False, snd_nxt=tcb.snd_una, unsent=tcb.unacked + tcb.unsent, unacked=b"")
+            tcb = tcb.replace(
+                retries=0, probed=False, snd_nxt=tcb.snd_una, unsent=tcb.unacked + tcb.unsent, unacked=b""
+            )
     if tcb.refuses_data and seg.payload and before(tcb.rcv_nxt, plus(seg.seq, len(seg.payload))):
         # linux: close() also ended reading, so data can never be read: refused with RST, and gone
         return Arrived(tcb, stop=Step(State.CLOSED, [Send(Segment(seq=seg.ack, ack=0, flags=RST))], tcb))
@@ -209,7 +211,9 @@ def write(state, tcb, profile, data):
     tcb, sent = push(tcb.replace(unsent=tcb.unsent + data))
     outputs = [Send(seg) for seg in sent]
     if was_idle:
-        outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt) if sent else profile.rto(0, tcb.srtt)))
+        outputs.append(
+            StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt) if sent else profile.rto(0, tcb.srtt))
+        )
     if state is State.CLOSE_WAIT:
         outputs.append(CancelTimer(Timer.DELAYED_ACK))  # the data carries the ACK of the peer's FIN
     return Step(state, outputs, tcb)
@@ -252,13 +256,15 @@ def retransmission_timeout(state, tcb, profile):
     with_fin = fin_left(tcb) and at_or_before(tcb.snd_una, tcb.fin_seq) and len(payload) == len(tcb.unacked)
     again = outgoing(tcb, ACK | FIN if with_fin else ACK, payload, seq=tcb.snd_una)
     if profile.tail_loss_probe and tcb.retries == 0 and not tcb.probed:  # RFC 8985's probe first
-        return Step(state, [Send(again), StartTimer(Timer.RETRANSMIT, profile.rto(0, tcb.srtt))],
-                    tcb.replace(probed=True))
+        return Step(
+            state, [Send(again), StartTimer(Timer.RETRANSMIT, profile.rto(0, tcb.srtt))], tcb.replace(probed=True)
+        )
     if tcb.retries >= profile.max_retries and tcb.snd_wnd > 0:
         return Step(State.CLOSED, [Error("connection aborted due to user timeout")], tcb)
     tries = tcb.retries + 1
-    return Step(state, [Send(again), StartTimer(Timer.RETRANSMIT, profile.rto(tries, tcb.srtt))],
-                tcb.replace(retries=tries))
+    return Step(
+        state, [Send(again), StartTimer(Timer.RETRANSMIT, profile.rto(tries, tcb.srtt))], tcb.replace(retries=tries)
+    )
 
 
 def time_wait_entered(profile):
@@ -344,10 +350,15 @@ def step(state, tcb, ev, profile):
     if state is State.ESTABLISHED:
         delay = None
         if a.fin:  # the ACK of a FIN may wait for the delayed-ACK timer (Linux: one tick, 40 ms after data)
-            delay = profile.delayed_ack_after_data if new.data_received and profile.delayed_ack_after_data is not None \
+            delay = (
+                profile.delayed_ack_after_data
+                if new.data_received and profile.delayed_ack_after_data is not None
                 else profile.delayed_ack
+            )
         if delay is not None:
-            outputs = [o for o in outputs if not (isinstance(o, Send) and o in told)] + [StartTimer(Timer.DELAYED_ACK, delay)]
+            outputs = [o for o in outputs if not (isinstance(o, Send) and o in told)] + [
+                StartTimer(Timer.DELAYED_ACK, delay)
+            ]
         return Step(State.CLOSE_WAIT if a.fin else State.ESTABLISHED, outputs, new)
     if a.fin and (acked or state is State.FIN_WAIT_2):
         return Step(State.TIME_WAIT, outputs + time_wait_entered(profile), new)

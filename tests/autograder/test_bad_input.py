@@ -111,8 +111,9 @@ def test_an_endless_loop_is_stopped_and_the_other_cases_still_run():
         while True:
             pass
 
-    result = check_family(namespace(fin_wait_2=fin_wait_2), ["active-close", "abort"], k=1,
-                          profiles=[RFC9293], partial=True)
+    result = check_family(
+        namespace(fin_wait_2=fin_wait_2), ["active-close", "abort"], k=1, profiles=[RFC9293], partial=True
+    )
     assert len(calls) == 1, "a hung handler is waited for once per check, not once per case"
     stopped = [c for c in result.failures if "ran longer than 1 s and was stopped" in c.message]
     assert stopped and result.passed > 0  # the abort scenario never reaches FIN_WAIT_2: it still passes
@@ -124,8 +125,11 @@ def test_an_endless_loop_in_a_worker_thread_is_stopped_too():
             pass
 
     out = {}
-    worker = threading.Thread(target=lambda: out.update(
-        r=check_transition({"fin_wait_1": fin_wait_1}, State.FIN_WAIT_1, FIN_ACKED, partial=True)))
+    worker = threading.Thread(
+        target=lambda: out.update(
+            r=check_transition({"fin_wait_1": fin_wait_1}, State.FIN_WAIT_1, FIN_ACKED, partial=True)
+        )
+    )
     worker.start()
     worker.join(10)
     assert not worker.is_alive()
@@ -190,8 +194,10 @@ def test_a_module_level_alias_named_like_a_state_is_not_a_handler():
     assert check_scenario(ns, "active-close").passed == 1
     with pytest.raises(AssertionError) as e:
         check_scenario({"TIME_WAIT": Timer.TIME_WAIT}, "active-close")
-    assert ("no handler found: `TIME_WAIT` is a Timer, not a function; define it as def time_wait(tcb, ev, profile):"
-            in one_sentence(str(e.value)))
+    assert (
+        "no handler found: `TIME_WAIT` is a Timer, not a function; define it as def time_wait(tcb, ev, profile):"
+        in one_sentence(str(e.value))
+    )
 
 
 def test_a_handler_that_waits_is_stopped_by_the_wall_clock_and_a_loop_by_its_cpu_time():

@@ -26,7 +26,12 @@ def keeps_the_old_time_wait_timer(tcb, ev, profile):
 
 def test_a_correct_machine_gets_the_cells_points_and_reads_one_line_per_check():
     verdict = grade_cell(CELL, NAMESPACE)
-    assert (verdict.grade_id, verdict.points, verdict.max_points, verdict.visible_passed) == ("test_active_close", 3, 3, True)
+    assert (verdict.grade_id, verdict.points, verdict.max_points, verdict.visible_passed) == (
+        "test_active_close",
+        3,
+        3,
+        True,
+    )
     lines = verdict.text.splitlines()
     assert lines[0].startswith("✓ active-close") and len(lines) == len(CELL.visible) + len(CELL.hidden)
     assert verdict.svg is None
@@ -46,23 +51,32 @@ def test_a_failed_visible_check_scores_zero_and_shows_its_whole_message():
 def test_hidden_checks_give_points_times_their_weighted_mean_never_full_marks_with_a_failure():
     learner = {**NAMESPACE, "time_wait": keeps_the_old_time_wait_timer}
     verdict = grade_cell(CELL, learner)
-    families, wrapped, battery, wrapped_battery = verdict.outcomes[len(CELL.visible):]
+    families, wrapped, battery, wrapped_battery = verdict.outcomes[len(CELL.visible) :]
     weights = [spec.weight for spec in CELL.hidden]
-    mean = sum(w * o.score for w, o in zip(weights, (families, wrapped, battery, wrapped_battery), strict=True)) / sum(weights)
+    mean = sum(w * o.score for w, o in zip(weights, (families, wrapped, battery, wrapped_battery), strict=True)) / sum(
+        weights
+    )
     assert 0 < verdict.points == round(3 * mean, 2) < 3
-    almost = cell("test_x", 1, [scenario("active-close")], [family("active-close", k=1), family("abort", k=0, weight=999)])
+    almost = cell(
+        "test_x", 1, [scenario("active-close")], [family("active-close", k=1), family("abort", k=0, weight=999)]
+    )
     assert cell_points(almost, [run_spec(s, learner) for s in almost.hidden]) == 0.99  # not rounded up to 1
 
 
 def test_grading_is_deterministic():
     learner = {**NAMESPACE, "time_wait": keeps_the_old_time_wait_timer}
     first, second = grade_cell(CELL, learner), grade_cell(CELL, learner)
-    assert (first.points, first.text, first.transitions, first.svg) == (second.points, second.text, second.transitions,
-                                                                        second.svg)
+    assert (first.points, first.text, first.transitions, first.svg) == (
+        second.points,
+        second.text,
+        second.transitions,
+        second.svg,
+    )
 
 
 def remote(handlers: dict) -> LearnerMachine:
     """Handlers as the trusted side sees a sandboxed kernel's: opaque callables, no source to inspect."""
+
     def proxy(fn):
         return lambda tcb, ev, profile: fn(tcb, ev, profile)
 
@@ -83,7 +97,8 @@ def test_a_remote_handlers_error_is_its_sentence_in_the_feedback():
     result = check_scenario(machine, "active-close", partial=True)
     assert result.score == 0
     assert "in TIME_WAIT, on expiry of the TIME_WAIT timer, your handler raised NotImplementedError" in (
-        result.failures[0].message)
+        result.failures[0].message
+    )
 
 
 def test_a_stub_state_of_a_remote_machine_is_not_written_yet():

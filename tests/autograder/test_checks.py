@@ -142,8 +142,15 @@ def test_a_suite_needs_the_notebooks_states():
     partial = {"fin_wait_1": GOOD[State.FIN_WAIT_1]}
     result = hidden_suite(partial, "03_simultaneous_close")
     assert result.score == 0 and "this check needs your handler closing(tcb, ev, profile)" in result.failures[0].message
-    assert course_assignments() == ["01_active_close", "02_passive_close", "03_simultaneous_close",
-                                    "04_lost_segments", "05_time_wait", "06_resets", "07_production"]
+    assert course_assignments() == [
+        "01_active_close",
+        "02_passive_close",
+        "03_simultaneous_close",
+        "04_lost_segments",
+        "05_time_wait",
+        "06_resets",
+        "07_production",
+    ]
     assert machine_assignments() == course_assignments()[:6]  # 07's exercises are socket functions
 
 
@@ -218,7 +225,9 @@ def fin_acked_by_plain_comparison(tcb, ev, profile):
 
 def test_wrapped_cases_put_both_fins_on_the_last_sequence_number():
     sc = wrapped(CATALOGUE["ack-of-data-not-fin"].scenario)
-    fins = {(r.endpoint, r.seq) for r in reference_run(sc, RFC9293).trace.rows if r.event == "send" and "FIN" in r.flags}
+    fins = {
+        (r.endpoint, r.seq) for r in reference_run(sc, RFC9293).trace.rows if r.event == "send" and "FIN" in r.flags
+    }
     assert fins == {("A", 2**32 - 1), ("B", 2**32 - 1)}  # A's 100 bytes of data wrap before its FIN
     assert check_scenario(GOOD, "active-close", wrap=True).passed == 1
     with pytest.raises(AssertionError, match="replay: tcpclose simulate lost-final-ack --lose A2 --wrap"):
@@ -259,8 +268,10 @@ def keeps_the_running_timer(tcb, ev, profile):
 
 
 def test_ok_to_a_second_close_is_allowed_in_fin_wait_only():
-    learner = {**{s.value.lower(): f for s, f in GOOD.items()},
-               **{s.value.lower(): answers_ok_to_a_second_close(s) for s in (State.FIN_WAIT_1, State.FIN_WAIT_2)}}
+    learner = {
+        **{s.value.lower(): f for s, f in GOOD.items()},
+        **{s.value.lower(): answers_ok_to_a_second_close(s) for s in (State.FIN_WAIT_1, State.FIN_WAIT_2)},
+    }
     check_transitions(learner, [State.FIN_WAIT_1, State.FIN_WAIT_2])
     closing = {**learner, "closing": answers_ok_to_a_second_close(State.CLOSING)}  # §3.10.4: an error there
     assert check_transitions(closing, [State.CLOSING], partial=True).failures

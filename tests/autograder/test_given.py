@@ -23,7 +23,9 @@ def no_backoff(tcb, ev, profile):
     """FIN_WAIT_1 that retransmits with the first timeout every time."""
     step = GOOD[State.FIN_WAIT_1](tcb, ev, profile)
     if ev == Timeout(Timer.RETRANSMIT):
-        kept = tuple(StartTimer(o.timer, profile.rto(0, tcb.srtt)) if isinstance(o, StartTimer) else o for o in step.outputs)
+        kept = tuple(
+            StartTimer(o.timer, profile.rto(0, tcb.srtt)) if isinstance(o, StartTimer) else o for o in step.outputs
+        )
         return Step(step.state, kept, step.tcb)
     return step
 

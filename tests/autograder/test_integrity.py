@@ -152,8 +152,10 @@ def test_harmless_styles_are_not_delegation():
 def test_a_copy_of_a_reference_handler_is_delegation():
     copy = types.FunctionType(ref_fin_wait_1.__code__, ref_fin_wait_1.__globals__, "fin_wait_1")
     reason = inspect_submission({**GOOD, "fin_wait_1": copy}, {State.FIN_WAIT_1: copy})
-    assert reason == ("your fin_wait_1 is a copy of the reference's fin_wait_1 handler; it scores zero: write each "
-                      "state's logic yourself (everything in autograder.learner is allowed)")
+    assert reason == (
+        "your fin_wait_1 is a copy of the reference's fin_wait_1 handler; it scores zero: write each "
+        "state's logic yourself (everything in autograder.learner is allowed)"
+    )
 
 
 def test_the_run_time_trap_leaves_the_reference_as_it_was():
@@ -173,5 +175,7 @@ def test_without_the_reference_handlers_there_is_nothing_to_detect(monkeypatch):
     for cached in (integrity._forbidden, integrity._answer_key):
         monkeypatch.setattr(integrity, cached.__name__, functools.cache(cached.__wrapped__))
     assert integrity.reference_functions() == ()
-    assert inspect_submission({**GOOD, "fin_wait_1": fin_wait_1_by_attribute},
-                              {State.FIN_WAIT_1: fin_wait_1_by_attribute}) is None
+    assert (
+        inspect_submission({**GOOD, "fin_wait_1": fin_wait_1_by_attribute}, {State.FIN_WAIT_1: fin_wait_1_by_attribute})
+        is None
+    )

@@ -9,8 +9,27 @@ def test_vocabulary_exports_exactly_its_all():
     exec("from autograder.learner import *", ns)
     exported = {k for k in ns if k != "__builtins__"}
     assert exported == set(learner.__all__)
-    for name in ("Segment", "FIN", "seq_lt", "State", "Timeout", "Error", "Step", "TCB", "screen", "Verdict",
-                 "Screened", "Profile", "RFC9293", "LINUX", "ms", "sec", "send_fin", "take_text", "reset_for"):
+    for name in (
+        "Segment",
+        "FIN",
+        "seq_lt",
+        "State",
+        "Timeout",
+        "Error",
+        "Step",
+        "TCB",
+        "screen",
+        "Verdict",
+        "Screened",
+        "Profile",
+        "RFC9293",
+        "LINUX",
+        "ms",
+        "sec",
+        "send_fin",
+        "take_text",
+        "reset_for",
+    ):
         assert name in exported, name
 
 

@@ -26,8 +26,11 @@ ASSIGNMENTS = course_assignments()
 
 def notebook_test_cells(assignment: str) -> dict[str, nbformat.NotebookNode]:
     nb = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.nbgrader.get("solution")}
+    return {
+        c.metadata.nbgrader["grade_id"]: c
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.nbgrader.get("solution")
+    }
 
 
 def test_every_notebook_has_a_manifest():
@@ -111,7 +114,8 @@ def test_a_manifest_elsewhere_is_read_from_its_course(tmp_path):
     (tmp_path / "source" / "07_extra").mkdir(parents=True)
     (tmp_path / "source" / "07_extra" / "manifest.py").write_text(
         "from autograder.manifest import cell, scenario, family\n"
-        "CELLS = [cell('test_extra', 1, visible=[scenario('active-close')], hidden=[family('active-close', k=0)])]\n")
+        "CELLS = [cell('test_extra', 1, visible=[scenario('active-close')], hidden=[family('active-close', k=0)])]\n"
+    )
     manifest = load_manifest("07_extra", tmp_path)
     assert [c.grade_id for c in manifest.cells] == ["test_extra"] and manifest.points == 1
     assert course_assignments(tmp_path) == ["07_extra"]

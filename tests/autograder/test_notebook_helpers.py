@@ -47,8 +47,9 @@ def test_a_handler_that_raises_not_implemented_on_the_way_stops_the_run_with_a_s
     run = learner_run({"fin_wait_1": half_written})
     trace = run("active-close")
     assert 0 < len(trace) < len(scenarios.run("active-close"))
-    assert run.error == ("A at 0.02 s: your fin_wait_1 is not written yet (it raises NotImplementedError), "
-                         "so your run stops there.")
+    assert run.error == (
+        "A at 0.02 s: your fin_wait_1 is not written yet (it raises NotImplementedError), so your run stops there."
+    )
 
 
 def test_a_stub_is_played_by_the_reference_and_the_note_says_so():
@@ -91,7 +92,9 @@ def test_show_mine_for_a_correct_learner_and_for_a_blank_one():
 def test_show_mine_without_the_handlers_says_how_to_call_it_and_draws_nothing():
     box = show_mine("active-close")  # globals() left out: the scenario's name came first
     assert len(box.children) == 1
-    assert "show_mine needs your handlers first: show_mine(globals(), &#x27;active-close&#x27;)" in box.children[0].value
+    assert (
+        "show_mine needs your handlers first: show_mine(globals(), &#x27;active-close&#x27;)" in box.children[0].value
+    )
 
 
 def test_from_trace_reads_the_reference():
@@ -105,8 +108,12 @@ def test_from_trace_reads_the_reference():
 
 def test_predict_gives_immediate_feedback_and_the_answer_after_two_misses():
     notebook_helpers._PICKS.clear()
-    box = predict("Which state?", ["FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"], from_trace("active-close", "A", "close"),
-                  why="The FIN is out.")
+    box = predict(
+        "Which state?",
+        ["FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"],
+        from_trace("active-close", "A", "close"),
+        why="The FIN is out.",
+    )
     prompt, buttons, feedback = box.children
     assert "Which state?" in prompt.value
     buttons.value = "FIN_WAIT_2"

@@ -13,7 +13,7 @@ from reference_impl.states import State
 
 CELL = load_manifest("01_active_close").cell("test_established_close")
 
-OWN = '''
+OWN = """
 def established(tcb, ev, profile):
     match ev:
         case AppClose(shutdown=shutdown):
@@ -24,7 +24,7 @@ def established(tcb, ev, profile):
             tcb = tcb.replace(fin_seq=tcb.snd_nxt, snd_nxt=seq_add(tcb.snd_nxt, 1))
             return Step(State.FIN_WAIT_1, [Send(fin), StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))], tcb)
     return Step(State.ESTABLISHED, [], tcb)
-'''
+"""
 LIBRARY = OWN.replace("fin = tcb.segment(FIN)", "tcb, out = send_fin(tcb, profile, True)")
 
 
@@ -112,7 +112,7 @@ def test_a_function_of_the_learners_own_named_like_a_block_is_read_not_refused()
 
 
 TW_LINUX = load_manifest("05_time_wait").cell("test_time_wait_linux")
-TW_OWN = '''
+TW_OWN = """
 def linux_time_wait(tcb, seg, profile):
     return Step(State.TIME_WAIT, [Send(tcb.ack())], tcb)
 
@@ -120,7 +120,7 @@ def time_wait(tcb, ev, profile):
     if profile.timewait_state_process:
         return linux_time_wait(tcb, ev.segment, profile)
     return Step(State.TIME_WAIT, [], tcb)
-'''
+"""
 
 
 @pytest.mark.parametrize("use", [

@@ -144,7 +144,9 @@ def browser(request):
     shared = getattr(request.config, "_tcpclose_chromium", None)
     if shared is None:
         if not Path(CHROMIUM).exists():
-            pytest.fail(f"Debian's chromium is missing ({CHROMIUM}): run `make system-deps` or `apt-get install chromium`")
+            pytest.fail(
+                f"Debian's chromium is missing ({CHROMIUM}): run `make system-deps` or `apt-get install chromium`"
+            )
         try:
             from playwright.sync_api import sync_playwright
         except ImportError:

@@ -82,8 +82,10 @@ def test_a_learner_predicts_watches_and_reads_the_first_failed_check(lab, browse
         assert stderr.count() == 1, [t[:200] for t in stderr.all_text_contents()]  # nothing else complained
         # JupyterLab renders only the cells in view (windowing): read the text, not the pixels.
         text = failed_check.text_content().strip()
-        assert text.startswith("AssertionError: ESTABLISHED on close: in ESTABLISHED, on application close(), "
-                               "your handler raised NotImplementedError"), text
+        assert text.startswith(
+            "AssertionError: ESTABLISHED on close: in ESTABLISHED, on application close(), "
+            "your handler raised NotImplementedError"
+        ), text
         assert "Traceback" not in text and "File " not in text and "autograder/" not in text, text
         failed_check.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / "learner-first-check.png"))
@@ -107,7 +109,8 @@ def test_with_the_solutions_every_cell_runs_and_matches_the_reference(lab, brows
             page.wait_for_function(
                 r"""(n) => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
                          .filter(p => /\[\d+\]/.test(p.textContent)).length === n""",
-                arg=code_cells, timeout=120_000,
+                arg=code_cells,
+                timeout=120_000,
             )
         except Exception:
             prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()

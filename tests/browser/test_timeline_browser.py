@@ -264,8 +264,10 @@ def test_static_pictures(browser, screenshots):
     try:
         for name, svg in (
             ("static-lost-final-ack", render_svg(scenarios.run("lost-final-ack"))),
-            ("static-diagram", state_diagram_svg(scenarios.run("simultaneous-close"),
-                                                 wrong=[("FIN_WAIT_2", "CLOSED")])),  # fmt: skip
+            (
+                "static-diagram",
+                state_diagram_svg(scenarios.run("simultaneous-close"), wrong=[("FIN_WAIT_2", "CLOSED")]),
+            ),  # fmt: skip
         ):
             page.set_content(f"<body style='margin:0'>{svg}</body>")
             el = page.locator("svg").first

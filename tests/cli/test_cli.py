@@ -20,9 +20,7 @@ def tcpclose(*args: str, cwd=None) -> subprocess.CompletedProcess:
 def test_scenarios_lists_names_with_descriptions():
     out = tcpclose("scenarios")
     assert out.returncode == 0
-    assert any(
-        line.startswith("simultaneous-close ") and "CLOSING" in line for line in out.stdout.splitlines()
-    )
+    assert any(line.startswith("simultaneous-close ") and "CLOSING" in line for line in out.stdout.splitlines())
 
 
 def test_simulate_simultaneous_close_csv():
@@ -118,7 +116,10 @@ def test_simulate_with_a_profile_option_changed():
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     last_b = [r for r in rows if r["endpoint"] == "B" and r["event"] == "recv"][-1]
     assert (last_b["flags"], last_b["state_after"]) == ("RST", "CLOSED")  # the peer is reset
-    for bad, message in (("tw=0", "unknown profile option 'tw'"), ("time_wait", "takes NAME=VALUE"),
-                         ("rfc1337=maybe", "takes on or off")):
+    for bad, message in (
+        ("tw=0", "unknown profile option 'tw'"),
+        ("time_wait", "takes NAME=VALUE"),
+        ("rfc1337=maybe", "takes on or off"),
+    ):
         out = tcpclose("simulate", "active-close", "--set", bad)
         assert out.returncode == 2 and message in out.stderr

@@ -80,9 +80,7 @@ class Lab:
 def _run(*cmd: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
     done = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, **kw)
     if done.returncode != 0:
-        pytest.fail(
-            f"{' '.join(cmd[:4])} ... exited {done.returncode}:\n{(done.stderr or done.stdout)[-3000:]}"
-        )
+        pytest.fail(f"{' '.join(cmd[:4])} ... exited {done.returncode}:\n{(done.stderr or done.stdout)[-3000:]}")
     return done
 
 
@@ -182,9 +180,7 @@ def _wait_hub(proc: subprocess.Popen, url: str, log: Path) -> None:
     deadline = time.monotonic() + HUB_START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(
-                f"JupyterHub exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}"
-            )
+            pytest.fail(f"JupyterHub exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
         try:
             with urllib.request.urlopen(f"{url}/hub/api", timeout=2) as r:
                 if r.status == 200:
@@ -192,9 +188,7 @@ def _wait_hub(proc: subprocess.Popen, url: str, log: Path) -> None:
         except OSError:
             pass
         time.sleep(0.3)
-    pytest.fail(
-        f"JupyterHub did not answer within {HUB_START_TIMEOUT} s:\n{log.read_text(errors='replace')[-4000:]}"
-    )
+    pytest.fail(f"JupyterHub did not answer within {HUB_START_TIMEOUT} s:\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def _stop_hub(proc: subprocess.Popen) -> None:
@@ -216,9 +210,7 @@ def _stop_hub(proc: subprocess.Popen) -> None:
 def lab():
     """The hub, its users, their environments and the exchange; see the module's docstring."""
     if os.geteuid() != 0:
-        pytest.skip(
-            "the lab needs root: it creates Unix users and runs JupyterHub's PAM login (CI runs as root)"
-        )
+        pytest.skip("the lab needs root: it creates Unix users and runs JupyterHub's PAM login (CI runs as root)")
     if not PROXY.exists():
         pytest.fail(f"configurable-http-proxy is missing ({PROXY}): run `make hub-deps`")
     if not SYSTEM_PYTHON.exists():

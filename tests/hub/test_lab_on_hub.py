@@ -27,9 +27,7 @@ from .conftest import REPO, Lab, User
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
 NB = "01_active_close"
-BUG = (
-    "closed-instead-of-time-wait"  # FIN_WAIT_2 closes at once: the feedback draws where it left TIME_WAIT out
-)
+BUG = "closed-instead-of-time-wait"  # FIN_WAIT_2 closes at once: the feedback draws where it left TIME_WAIT out
 UI_TIMEOUT = 120_000  # ms; a server or nbgrader command on a busy 2-core machine
 GRADE_TIMEOUT = 900  # s for `tcpclose grade autograde` of two submissions
 
@@ -96,9 +94,7 @@ def wait_for_lab(page, lab: Lab, user: User) -> None:
         page.locator(".jp-LabShell").wait_for(timeout=UI_TIMEOUT)
         page.locator(".lm-MenuBar-item", has_text="Nbgrader").wait_for(timeout=UI_TIMEOUT)
     except Exception:
-        raise AssertionError(
-            f"{user.name}'s JupyterLab did not open through the hub:\n{lab.log_tail()}"
-        ) from None
+        raise AssertionError(f"{user.name}'s JupyterLab did not open through the hub:\n{lab.log_tail()}") from None
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +206,10 @@ def terminal(page, lab: Lab, user: User, command: str, name: str, timeout: float
     page.locator(".lm-MenuBar-item", has_text="File").click()
     page.locator(".lm-Menu-item", has_text="New").first.hover()
     page.locator(".lm-Menu-item[data-command='terminal:create-new']").click()
-    shown_new = ("ids => [...document.querySelectorAll('.jp-Terminal')]"
-                 ".filter(t => !ids.includes(t.id) && t.offsetParent !== null).map(t => t.id)")
+    shown_new = (
+        "ids => [...document.querySelectorAll('.jp-Terminal')]"
+        ".filter(t => !ids.includes(t.id) && t.offsetParent !== null).map(t => t.id)"
+    )
     page.wait_for_function(f"ids => ({shown_new})(ids).length > 0", arg=before, timeout=UI_TIMEOUT)
     newest = page.evaluate(shown_new, before)[-1]
     term = page.locator(f"#{newest}")
@@ -324,9 +322,7 @@ def _the_lab(lab, people, screenshots) -> None:
         score = float(re.search(r"Score: ([\d.]+) / ([\d.]+)", feedback.locator("body").inner_text())[1])
         drawn = divergences(feedback)
         if student is good:  # every autograded point; the written answers wait for the formgrader
-            assert score == auto and not drawn, (
-                f"the solution's feedback: {score} / {total}, {len(drawn)} drawn"
-            )
+            assert score == auto and not drawn, f"the solution's feedback: {score} / {total}, {len(drawn)} drawn"
         else:  # the mistake costs points, and its first divergence is drawn where it went wrong
             assert score < auto, f"the mistake {BUG} kept every point"
             assert drawn, "the mistake's feedback draws no divergence"

@@ -22,28 +22,20 @@ def make_lab(base, role: str | None) -> tuple[subprocess.Popen, str, str]:
     token, port = secrets.token_hex(16), _free_port()
     env = {**_isolated_env(base, "lab"), "JUPYTER_TOKEN": token, "BROWSER": "true"}  # no browser of its own
     env.pop("JUPYTER_CONFIG_PATH", None)
-    cmd = ["make", "--no-print-directory", "-o", "setup", "lab", f"PORT={port}"] + (
-        [f"ROLE={role}"] if role else []
-    )
+    cmd = ["make", "--no-print-directory", "-o", "setup", "lab", f"PORT={port}"] + ([f"ROLE={role}"] if role else [])
     with open(base / "make-lab.log", "w") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        assert proc.poll() is None, (
-            f"make lab exited {proc.returncode}:\n{(base / 'make-lab.log').read_text()[-3000:]}"
-        )
+        assert proc.poll() is None, f"make lab exited {proc.returncode}:\n{(base / 'make-lab.log').read_text()[-3000:]}"
         try:
             with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
                 return proc, url, token
         except OSError:
             time.sleep(0.3)
     _stop(proc, url, token)
-    raise AssertionError(
-        f"make lab did not answer within 90 s:\n{(base / 'make-lab.log').read_text()[-3000:]}"
-    )
+    raise AssertionError(f"make lab did not answer within 90 s:\n{(base / 'make-lab.log').read_text()[-3000:]}")
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,7 @@ def _intervals(times):
 @pytest.mark.parametrize("name, endpoint", [("lost-fin-5x", "A"), ("lost-final-ack-3x", "B")])
 def test_retransmission_timing_probe_then_doubling(results, name, endpoint):
     """The tail-loss probe ~2·RTT+200 ms, then RTO doubling: within the timer wheel's slack."""
+
     def fin_times(c):
         ref, ker = c.segments[endpoint]
         return [t for t, (flags, *_rest) in ref if "FIN" in flags], [t for t, (flags, *_rest) in ker if "FIN" in flags]

@@ -32,8 +32,16 @@ def run(case: dict) -> dict:
         trace = learner(scenario, profile, tuple(lose))
         head, ok, detail = _verdict(learner, scenario, profile, tuple(lose))
         rows = [[r.time, r.endpoint, r.event, r.state_before, r.state_after, r.flags, r.seq, r.ack] for r in trace.rows]
-        shown.append({"run": f"{scenario} {profile} {lose}", "head": head, "ok": ok, "detail": detail, "rows": rows,
-                      "stopped": learner.stopped_by_recording})
+        shown.append(
+            {
+                "run": f"{scenario} {profile} {lose}",
+                "head": head,
+                "ok": ok,
+                "detail": detail,
+                "rows": rows,
+                "stopped": learner.stopped_by_recording,
+            }
+        )
     return {"name": case["name"], "cells": cells, "show_mine": shown}
 
 

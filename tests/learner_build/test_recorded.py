@@ -43,8 +43,10 @@ def test_a_tcb_off_the_recorded_path_stops_the_run_naming_the_difference(recorde
     with pytest.raises(RecordedMiss) as caught:
         recorded.machine()[State.FIN_WAIT_1](FIN_WAIT_1.replace(retries=1), ACK_OF_FIN, RFC9293)
     sentence = caught.value.sentence
-    assert sentence.startswith("the recorded reference, playing FIN_WAIT_1 for you, stops at the arrival of "
-                               "<SEQ=300><ACK=101><CTL=ACK>: this build holds the reference's answers")
+    assert sentence.startswith(
+        "the recorded reference, playing FIN_WAIT_1 for you, stops at the arrival of "
+        "<SEQ=300><ACK=101><CTL=ACK>: this build holds the reference's answers"
+    )
     assert "another TCB (yours has retries=1, the reference's 0)" in sentence
     assert "your run had already left the reference's path before this point" in sentence
     assert caught.value.kind == "recorded" and caught.value._render_traceback_() == [sentence]
@@ -64,11 +66,14 @@ def test_a_whole_run_the_build_never_recorded_is_unavailable_not_the_learner_s_f
     with reference_source.using(recorded):
         assert reference_source.source_kind() == "recorded"
         assert reference_source.reference_trace("active-close").rows == run("active-close").rows
-        with pytest.raises(reference_source.ReferenceUnavailable, match="lost-final-ack under rfc9293 \\+ "
-                           "time_wait=5ms is not among them"):
+        with pytest.raises(
+            reference_source.ReferenceUnavailable,
+            match="lost-final-ack under rfc9293 \\+ time_wait=5ms is not among them",
+        ):
             reference_source.reference_trace("lost-final-ack", RFC9293.replace(time_wait=ms(5)))
 
 
 def test_the_data_is_the_same_bytes_for_the_same_answers(recorded):
-    assert dump(recorded.answers, recorded.profiles, 0) == dump(dict(reversed(recorded.answers.items())),
-                                                                recorded.profiles, 0)
+    assert dump(recorded.answers, recorded.profiles, 0) == dump(
+        dict(reversed(recorded.answers.items())), recorded.profiles, 0
+    )

@@ -85,7 +85,9 @@ def test_a_learner_sees_the_same_in_both_builds(assignment, learner_view, tmp_pa
             assert not fs["ok"] and fs["head"].startswith("Your run differs from the reference first here"), where
             assert 0 < len(ls["rows"]) < len(fs["rows"]) and ls["rows"] == fs["rows"][: len(ls["rows"])], where
             assert ls["detail"].startswith(fs["detail"]), where
-            assert "the recorded reference, playing" in ls["detail"] and "left the reference's path" in ls["detail"], where
+            assert "the recorded reference, playing" in ls["detail"] and "left the reference's path" in ls["detail"], (
+                where
+            )
     solution = full[0]
     assert all(v == "pass" for v in solution["cells"].values()), solution["cells"]
     assert all(s["ok"] for s in solution["show_mine"]), [s["head"] for s in solution["show_mine"]]

@@ -39,7 +39,9 @@ def test_a_module_nobody_classified_stops_the_build(tmp_path):
 
 
 def test_the_sandbox_view_holds_no_reference(sandbox_view):
-    found = run_json_on(sandbox_view, """
+    found = run_json_on(
+        sandbox_view,
+        """
         import json
         from autograder import reference_source as rs
         try:
@@ -53,14 +55,17 @@ def test_the_sandbox_view_holds_no_reference(sandbox_view):
         except rs.ReferenceUnavailable as e:
             sentence = e.sentence
         print(json.dumps([handlers, rs.source_kind(), sentence]))
-    """)
+    """,
+    )
     assert found[:2] == ["absent", "none"]
     assert "not part of this environment" in found[2]
     assert not (sandbox_view / "autograder" / "_recorded").exists()
 
 
 def test_ungraded_cells_show_a_sentence_in_the_sandbox_instead_of_failing(sandbox_view):
-    shown = run_json_on(sandbox_view, """
+    shown = run_json_on(
+        sandbox_view,
+        """
         import json
         from autograder.learner import *
         from autograder.notebook_helpers import from_trace, predict, show_mine
@@ -75,7 +80,8 @@ def test_ungraded_cells_show_a_sentence_in_the_sandbox_instead_of_failing(sandbo
         pair = Timeline(reference_close("lost-final-ack"), reference_close("lost-final-ack", LINUX), labels=("a", "b"))
         print(json.dumps([view.frames.value, mine.children[-1].frames.value, question.value, pair.frames.value,
                           len(reference_close("abort"))]))
-    """)
+    """,
+    )
     assert all("No timeline here" in html for html in (shown[0], shown[1], shown[3]))
     assert "No prediction here" in shown[2] and "Which state?" in shown[2]
     assert shown[4] == 0
@@ -130,14 +136,18 @@ RUNS = """
 
 def test_the_recorded_reference_replays_every_course_run_row_for_row(learner_view):
     assert COURSE_PROFILES == (RFC9293, LINUX, RFC9293.replace(time_wait=0), RFC9293.replace(rfc1337=True))
-    full = subprocess.run([sys.executable, "-c", textwrap.dedent(RUNS)], capture_output=True, text=True, check=True).stdout
+    full = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(RUNS)], capture_output=True, text=True, check=True
+    ).stdout
     expected = json.loads(full)
     assert len(expected) > 2000
     assert run_json_on(learner_view, RUNS) == expected
 
 
 def test_a_run_the_build_did_not_record_is_one_sentence(learner_view):
-    said = run_json_on(learner_view, """
+    said = run_json_on(
+        learner_view,
+        """
         import json
         from autograder.reference_source import ReferenceUnavailable, reference_trace
         from reference_impl.profiles import RFC9293, ms
@@ -145,8 +155,11 @@ def test_a_run_the_build_did_not_record_is_one_sentence(learner_view):
             reference_trace("active-close", RFC9293.replace(time_wait=ms(5)))
         except ReferenceUnavailable as e:
             print(json.dumps(e.sentence))
-    """)
-    assert said.startswith("this learner build holds the reference's runs of the catalogue's scenarios under rfc9293, linux")
+    """,
+    )
+    assert said.startswith(
+        "this learner build holds the reference's runs of the catalogue's scenarios under rfc9293, linux"
+    )
     assert "active-close under rfc9293 + time_wait=5ms is not among them" in said
 
 
@@ -165,6 +178,7 @@ def test_visible_manifests_hold_the_visible_checks_and_nothing_else(learner_view
         assert all(set(c) == {"grade_id", "points", "visible", "yourself"} for c in doc["cells"])
         full, carried = load_manifest(assignment), visible.parse(text.encode())
         assert [(c.grade_id, c.points, c.visible, c.yourself) for c in carried.cells] == [
-            (c.grade_id, c.points, c.visible, c.yourself) for c in full.cells]
+            (c.grade_id, c.points, c.visible, c.yourself) for c in full.cells
+        ]
         assert all(not c.hidden for c in carried.cells) and carried.before_submit == ()
         assert dict(carried.explanations) == dict(full.explanations)

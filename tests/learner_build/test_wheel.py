@@ -58,7 +58,9 @@ def test_all_six_solution_notebooks_run_top_to_bottom(learner_venv, tmp_path):
     assert len(NOTEBOOKS) == 7  # 01-06 and 07_production
     for path in NOTEBOOKS:
         nb = solution(path)
-        nb.cells.append(nbformat.v4.new_code_cell("from autograder.reference_source import source_kind\nprint(source_kind())"))
+        nb.cells.append(
+            nbformat.v4.new_code_cell("from autograder.reference_source import source_kind\nprint(source_kind())")
+        )
         nbformat.write(nb, tmp_path / path.name)
     done = python(learner_venv, RUN_NOTEBOOKS, str(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -130,7 +130,8 @@ def _reached_blocks() -> frozenset[str]:
 
     def names(node: ast.AST) -> set[str]:
         return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
-            n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+            n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+        }
 
     todo, reached = list(names(_tree("handlers")) & set(blocks)), set()
     while todo:

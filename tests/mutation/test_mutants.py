@@ -20,8 +20,9 @@ def test_the_operators_cover_what_the_issue_asks_for():
         assert ops[op] > 0, op
     keys = {m.key for m in mutants.generate()}
     assert len(keys) == len(mutants.generate()), "every mutant has its own key"
-    assert any("restart = StartTimer(Timer.TIME_WAIT" in m.context and m.operator == "drop"
-               for m in mutants.generate()), "the TIME_WAIT restart can be removed"
+    assert any(
+        "restart = StartTimer(Timer.TIME_WAIT" in m.context and m.operator == "drop" for m in mutants.generate()
+    ), "the TIME_WAIT restart can be removed"
     assert any("if profile.rfc1337:" in m.context and m.operator == "negate" for m in mutants.generate())
 
 

@@ -47,7 +47,13 @@ def _stub_all(returning: str) -> str:
 
 
 CHEATS = [
-    Case("shadows-check-helpers", "blank", (("after-setup", '''
+    Case(
+        "shadows-check-helpers",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # Every helper a test cell calls, shadowed: the test cells "pass" without checking anything.
 class _Pass:
     def __getattr__(self, name):
@@ -56,8 +62,18 @@ class _Pass:
         return _Pass()
 check_transition = check_scenario = check_family = check_transitions = hidden_suite = _Pass()
 tests = CellTests = _Pass()
-'''),), seen=("redefined",)),
-    Case("patches-result-classes", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("redefined",),
+    ),
+    Case(
+        "patches-result-classes",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # The grading classes and functions, patched in place: every outcome scores 1, nothing fails.
 import autograder.checks.cells as cells
 import autograder.checks.results as results
@@ -65,8 +81,18 @@ results.CheckOutcome.score = property(lambda self: 1.0)
 results.CheckOutcome.failures = property(lambda self: [])
 cells.cell_points = lambda cell, hidden: cell.points
 cells.grade_cell = lambda cell, machine: None
-'''),), seen=("CheckOutcome.score changed", "grade_cell changed")),
-    Case("fake-grading-module", "blank", (("first", '''
+""",
+            ),
+        ),
+        seen=("CheckOutcome.score changed", "grade_cell changed"),
+    ),
+    Case(
+        "fake-grading-module",
+        "blank",
+        (
+            (
+                "first",
+                """
 # A fake grading package in sys.modules before the setup cell imports it.
 import sys, types
 fake = types.ModuleType("autograder.checks")
@@ -78,24 +104,54 @@ for _name in ("check_transition", "check_scenario", "check_family", "check_trans
 fake.CellTests = lambda *a, **k: _AllPass()
 fake.__file__ = "/fake/autograder/checks.py"
 sys.modules["autograder.checks"] = fake
-'''),), seen=("not the course's",)),
-    Case("pre-run-cell-hook-full-marks", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("not the course's",),
+    ),
+    Case(
+        "pre-run-cell-hook-full-marks",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # nbgrader takes the first result of a test cell as its points: show full marks before every cell.
 from IPython.display import display
 def _full_marks(info):
     display(16)
     print("16/16 points")
 get_ipython().events.register("pre_run_cell", _full_marks)
-'''),), seen=("displayed something at this test cell", "pre_run_cell callback registered")),
-    Case("copies-reference-source-inspect", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("displayed something at this test cell", "pre_run_cell callback registered"),
+    ),
+    Case(
+        "copies-reference-source-inspect",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # The reference's source, copied into fresh functions: no import of it remains to be seen.
 import inspect
 import reference_impl.handlers as reference
 namespace = {}
 exec(inspect.getsource(reference), namespace)
 established, fin_wait_1, fin_wait_2, time_wait = (namespace[n] for n in ("established", "fin_wait_1", "fin_wait_2", "time_wait"))
-'''),), seen=("import of reference_impl.handlers",)),
-    Case("reads-reference-file", "blank", (("after-setup", f'''
+""",
+            ),
+        ),
+        seen=("import of reference_impl.handlers",),
+    ),
+    Case(
+        "reads-reference-file",
+        "blank",
+        (
+            (
+                "after-setup",
+                f"""
 # The reference's file, read from disk next to the package (or from the repository) and run.
 import os, reference_impl
 source = ""
@@ -109,8 +165,18 @@ for path in (os.path.join(os.path.dirname(reference_impl.__file__), "handlers.py
 namespace = {{}}
 exec(source, namespace)
 print("copied", len(source), "characters of the reference")
-'''),), seen=("handlers.py",)),
-    Case("exfiltrates-course-source-base64", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("handlers.py",),
+    ),
+    Case(
+        "exfiltrates-course-source-base64",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # The course source (solutions, hidden tests, manifests), carried out in base64 in the outputs.
 import base64, glob, os
 found = []
@@ -119,8 +185,18 @@ for pattern in ("../../../source/*/*", "{course}/source/*/*", "{repo}/course/sou
 for path in found:
     print(path, base64.b64encode(open(path, "rb").read()).decode())
 print("found", len(found), "course files")
-'''),), seen=("listing of",)),
-    Case("returns-permissive-eq-objects", "blank", (("before:test_established_close", '''
+""",
+            ),
+        ),
+        seen=("listing of",),
+    ),
+    Case(
+        "returns-permissive-eq-objects",
+        "blank",
+        (
+            (
+                "before:test_established_close",
+                """
 # Objects that equal anything, returned where states, outputs and segments are expected.
 class Anything:
     def __eq__(self, other):
@@ -128,8 +204,19 @@ class Anything:
     def __ne__(self, other):
         return False
     __hash__ = object.__hash__
-''' + _stub_all("Step(Anything(), [Anything()], tcb)")),), seen=("look-alike",)),
-    Case("returns-subclasses-of-int-str", "blank", (("before:test_established_close", '''
+"""
+                + _stub_all("Step(Anything(), [Anything()], tcb)"),
+            ),
+        ),
+        seen=("look-alike",),
+    ),
+    Case(
+        "returns-subclasses-of-int-str",
+        "blank",
+        (
+            (
+                "before:test_established_close",
+                """
 # A str that equals every state name and an int that equals every number.
 class Name(str):
     def __eq__(self, other):
@@ -139,9 +226,21 @@ class Number(int):
     def __eq__(self, other):
         return True
     __hash__ = int.__hash__
-''' + _stub_all('Step(Name("FIN_WAIT_1"), [StartTimer(Timer.TIME_WAIT, Number(0))], tcb.replace(snd_nxt=Number(0)))')),),
-         seen=("look-alike",)),
-    Case("forges-runner-messages", "blank", (("after-setup", '''
+"""
+                + _stub_all(
+                    'Step(Name("FIN_WAIT_1"), [StartTimer(Timer.TIME_WAIT, Number(0))], tcb.replace(snd_nxt=Number(0)))'
+                ),
+            ),
+        ),
+        seen=("look-alike",),
+    ),
+    Case(
+        "forges-runner-messages",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # Frames forged on every descriptor the process holds: fake cell results, fake answers, fake handlers.
 import json, os, struct
 def _frame(obj):
@@ -157,8 +256,18 @@ for fd in range(0, 40):
             os.write(fd, _frame(fake))
         except OSError:
             pass
-'''),), seen=("unexpected message",)),
-    Case("kills-runner-at-test-cells", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("unexpected message",),
+    ),
+    Case(
+        "kills-runner-at-test-cells",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # The grading process killed whenever a test cell comes up, hoping the grader gives up kindly.
 import os, signal
 def _kill(info):
@@ -166,8 +275,18 @@ def _kill(info):
         os.kill(os.getpid(), signal.SIGKILL)  # the sandbox's first process: a signal from inside cannot kill it
         os._exit(0)
 get_ipython().events.register("pre_run_cell", _kill)
-'''),), seen=("stopped at this test cell",)),
-    Case("network-exfiltration", "blank", (("after-setup", f'''
+""",
+            ),
+        ),
+        seen=("stopped at this test cell",),
+    ),
+    Case(
+        "network-exfiltration",
+        "blank",
+        (
+            (
+                "after-setup",
+                f"""
 # The answer fetched from a server outside, and the notebook sent out.
 import socket
 for address in (("127.0.0.1", {NETWORK_PORT}), ("8.8.8.8", 53)):
@@ -176,8 +295,18 @@ for address in (("127.0.0.1", {NETWORK_PORT}), ("8.8.8.8", 53)):
             print(s.makefile().read())
     except OSError as e:
         print("no network:", type(e).__name__)
-'''),), seen=("a socket created",)),
-    Case("reads-other-submissions-and-gradebook", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("a socket created",),
+    ),
+    Case(
+        "reads-other-submissions-and-gradebook",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # Other students' notebooks and the gradebook, at the course's own path.
 import glob, os
 paths = glob.glob(os.path.join("{course}", "submitted", "*", "*", "*.ipynb"))
@@ -189,8 +318,18 @@ for path in paths:
     except OSError:
         pass
 print("readable:", len(readable))
-'''),), seen=("gradebook.db",)),
-    Case("plants-symlinks-in-home", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("gradebook.db",),
+    ),
+    Case(
+        "plants-symlinks-in-home",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # Links planted where a root launcher used to read and write (connection file, status file).
 import os
 for name, target in (("connection.json", "/etc/shadow"), (".sandbox.json", "/root/.bash_history"),
@@ -199,26 +338,67 @@ for name, target in (("connection.json", "/etc/shadow"), (".sandbox.json", "/roo
         os.symlink(target, name)
     except OSError:
         pass
-'''),), seen=("symbolic link",)),
-    Case("replaces-print-and-display", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("symbolic link",),
+    ),
+    Case(
+        "replaces-print-and-display",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # What prints and what shows a result, replaced to claim full marks everywhere.
 import builtins
 _print = builtins.print
 builtins.print = lambda *a, **k: _print("16/16", **k)
 get_ipython().display_formatter.formatters["text/plain"].for_type(float, lambda obj, p, cycle: p.text("16.0"))
 get_ipython().input_transformers_post.append(lambda lines: lines)
-'''),), seen=("builtins.print replaced", "IPython's transformers replaced")),
-    Case("patches-the-plain-codec", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("builtins.print replaced", "IPython's transformers replaced"),
+    ),
+    Case(
+        "patches-the-plain-codec",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # The runner's own encoder patched to answer every handler call with a made-up step.
 import autograder.plain as plain
 plain.encode_step = lambda step, limits=None: {"state": "TIME_WAIT", "outputs": [], "tcb": None}
-'''),), seen=("autograder.plain.encode_step changed",)),
-    Case("delegates-to-recorded-reference", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("autograder.plain.encode_step changed",),
+    ),
+    Case(
+        "delegates-to-recorded-reference",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # The recorded reference runs (what a lab's learner build plays back), asked for the answers.
 from autograder.reference_source import reference_machine
 _reference = reference_machine()
-''' + "\n".join(f"{h} = _reference[State.{h.upper()}]" for h in HANDLERS)),), seen=("reference",)),
-    Case("reads-other-processes", "blank", (("after-setup", '''
+"""
+                + "\n".join(f"{h} = _reference[State.{h.upper()}]" for h in HANDLERS),
+            ),
+        ),
+        seen=("reference",),
+    ),
+    Case(
+        "reads-other-processes",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # Other processes' command lines (student ids) and environments (tokens).
 import os
 found = []
@@ -229,15 +409,35 @@ for pid in os.listdir("/proc"):
         except OSError:
             pass
 print(len(found), "entries")
-'''),), seen=("listing of /proc",)),
+""",
+            ),
+        ),
+        seen=("listing of /proc",),
+    ),
     Case("saved-outputs-claim-full-marks", "blank", edit="claim:all", seen=("the saved notebook shows",)),
-    Case("searches-runner-objects", "blank", (("after-setup", '''
+    Case(
+        "searches-runner-objects",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # The runner's own objects searched for anything grade-like, to patch it in memory.
 import gc
 grading = [o for o in gc.get_objects() if type(o).__name__ in ("RunnerLimits", "Channel", "Watch")]
 print(len(grading), "runner objects found")
-'''),), seen=("searched (gc)",)),
-    Case("silences-the-watch-through-frames", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("searched (gc)",),
+    ),
+    Case(
+        "silences-the-watch-through-frames",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # The runner's watch found through the call stacks (no gc) and silenced, then things it would report.
 import os, sys
 found = []
@@ -255,8 +455,18 @@ print("watches silenced:", len(found))
 import autograder.plain as plain
 plain.encode_step = lambda step, limits=None: {"state": "TIME_WAIT", "outputs": [], "tcb": None}
 os.symlink("/etc/shadow", "planted")
-'''),), seen=("walks the interpreter's frames",)),  # read from the source, outside the process it silenced
-    Case("background-thread-claims-full-marks", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("walks the interpreter's frames",),
+    ),  # read from the source, outside the process it silenced
+    Case(
+        "background-thread-claims-full-marks",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # A thread that keeps printing full marks, hoping to land in the test cells' outputs (no hook, no patch).
 import threading, time
 def _claim():
@@ -264,8 +474,17 @@ def _claim():
         print("✓ all checks pass  16/16")
         time.sleep(0.002)
 threading.Thread(target=_claim, daemon=True).start()
-'''),)),
-    Case("lingering-daemon", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+    ),
+    Case(
+        "lingering-daemon",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # A daemon (double fork, new session) meant to outlive this submission: it burns CPU and leaves
 # files where a later submission would find them.
 import os, time
@@ -285,25 +504,53 @@ if pid == 0:
         os._exit(0)
     os._exit(0)
 os.waitpid(pid, 0)
-'''),), seen=("a process started",)),
-    Case("markup-aimed-at-the-instructor", "blank", (("after-setup", '''
+""",
+            ),
+        ),
+        seen=("a process started",),
+    ),
+    Case(
+        "markup-aimed-at-the-instructor",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
 # Markup and script where pages render what a submission chose: a look-alike class named with HTML
 # (its name is quoted in the flags), and HTML and JavaScript outputs.
 from IPython.display import HTML, Javascript, display
 display(HTML("<b id=corpus-markup>bold</b><img src=x onerror=alert(1)>"))
 display(Javascript("window.corpusMarkup = 1"))
 Markup = type("<img src=x onerror=alert(1)>", (str,), {"__eq__": lambda s, o: True, "__hash__": str.__hash__})
-'''), ("before:test_established_close", _stub_all('Step(Markup("FIN_WAIT_1"), [Error(Markup("<script>alert(2)</script>"))], tcb)'))),
-         seen=("look-alike",)),
+""",
+            ),
+            (
+                "before:test_established_close",
+                _stub_all('Step(Markup("FIN_WAIT_1"), [Error(Markup("<script>alert(2)</script>"))], tcb)'),
+            ),
+        ),
+        seen=("look-alike",),
+    ),
 ]
 
 # Hostile (not cheating, or not only): each costs only what it touches.
 HOSTILE = [
     Case("correct", "solution", cheat=False),
     Case("blank", "blank", cheat=False),
-    Case("syntax-error", "solution", answers={"answer_fin_wait_2": "def fin_wait_2(tcb, ev, profile)\n    return Step(State.FIN_WAIT_2, [], tcb)\n"}, cheat=False),
+    Case(
+        "syntax-error",
+        "solution",
+        answers={"answer_fin_wait_2": "def fin_wait_2(tcb, ev, profile)\n    return Step(State.FIN_WAIT_2, [], tcb)\n"},
+        cheat=False,
+    ),
     Case("infinite-loop", "solution", cells=(("after-setup", "while True:\n    pass\n"),), cheat=False),
-    Case("infinite-loop-ignoring-interrupts", "solution", cells=(("after-setup", '''
+    Case(
+        "infinite-loop-ignoring-interrupts",
+        "solution",
+        cells=(
+            (
+                "after-setup",
+                """
 import signal, time
 signal.signal(signal.SIGALRM, signal.SIG_IGN)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -312,28 +559,66 @@ while True:
         time.sleep(1)
     except BaseException:
         pass
-'''),), cheat=False),
-    Case("runner-crash-in-cell", "solution", cells=(("before:test_time_wait_timeout",
-                                                     "import ctypes\nctypes.string_at(0)  # a segmentation fault\n"),),
-         cheat=False),
-    Case("runner-crash-in-handler", "solution", cells=(("before:test_time_wait_timeout", '''
+""",
+            ),
+        ),
+        cheat=False,
+    ),
+    Case(
+        "runner-crash-in-cell",
+        "solution",
+        cells=(("before:test_time_wait_timeout", "import ctypes\nctypes.string_at(0)  # a segmentation fault\n"),),
+        cheat=False,
+    ),
+    Case(
+        "runner-crash-in-handler",
+        "solution",
+        cells=(
+            (
+                "before:test_time_wait_timeout",
+                """
 import os
 _time_wait = time_wait
 def time_wait(tcb, ev, profile):
     if isinstance(ev, Timeout):
         os._exit(3)  # the grading process exits in the middle of a handler call
     return _time_wait(tcb, ev, profile)
-'''),), cheat=False),
-    Case("handler-hangs", "solution", cells=(("before:test_fin_wait_2_fin", '''
+""",
+            ),
+        ),
+        cheat=False,
+    ),
+    Case(
+        "handler-hangs",
+        "solution",
+        cells=(
+            (
+                "before:test_fin_wait_2_fin",
+                """
 import signal
 _fin_wait_2 = fin_wait_2
 def fin_wait_2(tcb, ev, profile):
     signal.signal(signal.SIGALRM, signal.SIG_IGN)
     while True:
         pass
-'''),), cheat=False),
-    Case("huge-output", "solution", cells=(("after-setup", "for i in range(30_000):\n    print('flood', i, 'x' * 40)\n"),), cheat=False),
-    Case("fork-bomb-limited", "solution", cells=(("after-setup", '''
+""",
+            ),
+        ),
+        cheat=False,
+    ),
+    Case(
+        "huge-output",
+        "solution",
+        cells=(("after-setup", "for i in range(30_000):\n    print('flood', i, 'x' * 40)\n"),),
+        cheat=False,
+    ),
+    Case(
+        "fork-bomb-limited",
+        "solution",
+        cells=(
+            (
+                "after-setup",
+                """
 import os, time
 children = []
 try:
@@ -345,14 +630,24 @@ try:
         children.append(pid)
 finally:
     print(len(children), "children")
-'''),), cheat=False),
+""",
+            ),
+        ),
+        cheat=False,
+    ),
     Case("deleted-test-cell", "solution", edit="delete:test_fin_wait_2_fin", cheat=False),
     Case("edited-test-cell", "solution", edit="edit:test_fin_wait_1_ack_of_fin", cheat=False),
     Case("tampered-points", "solution", edit="points:test_fin_wait_2_fin", cheat=False),
     Case("answer-remarked-as-test", "solution", edit="remark:answer_fin_wait_1", cheat=False),
     Case("duplicated-grade-id", "solution", edit="duplicate:test_active_close", cheat=False),
-    Case("hidden-test-markers-in-a-comment", "solution", cells=(("end", "# ### BEGIN HIDDEN TESTS\n# a learner's note\n"),), cheat=False),
+    Case(
+        "hidden-test-markers-in-a-comment",
+        "solution",
+        cells=(("end", "# ### BEGIN HIDDEN TESTS\n# a learner's note\n"),),
+        cheat=False,
+    ),
 ]
+
 
 def _alternative(module: str) -> dict[str, str]:
     """Answer cells holding one of tests/autograder's independent correct implementations."""

@@ -189,7 +189,6 @@ def test_check_says_what_it_is_doing_before_it_imports_the_grader(monkeypatch, c
     assert said[0] == "tcpclose check: grading mine.ipynb with the hidden tests (usually 10-40 s)\n"
 
 
-
 @pytest.mark.parametrize("command", [["report"], ["export"], ["feedback", "01_active_close"]])
 def test_a_folder_that_is_not_a_graded_course_is_one_sentence_and_nothing_is_made_there(command, tmp_path, capsys):
     """nbgrader would create an empty gradebook in whatever folder --course named, and the report or

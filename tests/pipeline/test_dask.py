@@ -51,9 +51,22 @@ class Cluster:
         self.procs: list[subprocess.Popen] = []
         self._spawn([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--dashboard-address", ":0"],
                     "scheduler")  # fmt: skip
-        self.workers = [self._spawn([*(worker_cmd or [DASK, "worker"]), self.address, "--nthreads", "1",
-                                     "--no-dashboard", "--name", f"w{k}"], f"worker-{k}", env)  # fmt: skip
-                        for k in range(workers)]
+        self.workers = [
+            self._spawn(
+                [
+                    *(worker_cmd or [DASK, "worker"]),
+                    self.address,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--name",
+                    f"w{k}",
+                ],
+                f"worker-{k}",
+                env,
+            )  # fmt: skip
+            for k in range(workers)
+        ]
         self.wait_for(workers)
 
     def _spawn(self, cmd: list[str], name: str, env: dict | None = None) -> subprocess.Popen:
@@ -157,7 +170,8 @@ def test_a_class_on_dask_scores_as_the_local_pool_even_when_a_worker_dies(classe
     assert all(o.status == "graded" for o in outcomes), [(o.student, o.notes) for o in outcomes]
     assert scores(course) == scores(classes["local"])  # cell by cell
     assert {s for s, cells in scores(course).items() if sum(v or 0 for v in cells.values()) == 0} >= {
-        s for s in scores(course) if s.endswith("blank")}  # the class is not all zeros by accident
+        s for s in scores(course) if s.endswith("blank")
+    }  # the class is not all zeros by accident
     assert len({sum(v or 0 for v in c.values()) for c in scores(course).values()}) >= 4
     subs, duplicated = gradebook_rows(course)
     assert len(subs) == N and all(count == 1 for _, count in subs) and duplicated == []
@@ -214,7 +228,9 @@ def test_a_wrong_scheduler_address_is_one_sentence_and_exit_2(classes, monkeypat
 
     monkeypatch.setattr(cluster, "CONNECT_SECONDS", 2.0)
     started = time.monotonic()
-    code = main(["grade", "autograde", A, "--course", str(course.root), "--scheduler", f"tcp://127.0.0.1:{free_port()}"])
+    code = main(
+        ["grade", "autograde", A, "--course", str(course.root), "--scheduler", f"tcp://127.0.0.1:{free_port()}"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and time.monotonic() - started < 30
     assert err.count("\n") == 1 and "no Dask scheduler answered at tcp://127.0.0.1:" in err and "Traceback" not in err
@@ -226,7 +242,9 @@ def test_workers_without_the_package_are_one_sentence_and_exit_2(classes, monkey
     the path, the editable install's hook not run, the working directory elsewhere)."""
     course = classes["copy"]("no-package")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": sysconfig.get_paths()["purelib"]}
-    cluster = Cluster(classes["tmp"], 1, worker_cmd=[sys.executable, "-S", "-m", "distributed.cli.dask_worker"], env=env)
+    cluster = Cluster(
+        classes["tmp"], 1, worker_cmd=[sys.executable, "-S", "-m", "distributed.cli.dask_worker"], env=env
+    )
     try:
         monkeypatch.setenv("TCPCLOSE_SCHEDULER", cluster.address)  # the variable stands for --scheduler
         code = main(["grade", "autograde", A, "--course", str(course.root)])

@@ -163,7 +163,18 @@ def test_canvas_keeps_bom_semicolons_crlf_and_quoting(course, tmp_path, quoting)
 
 def test_canvas_with_named_students_and_assignment_changes_only_those_cells(course, tmp_path):
     roster, out = write(tmp_path, "roster.csv", CANVAS_ROSTER), tmp_path / "import.csv"
-    args = ["--format", "canvas", "--roster", str(roster), "-o", str(out), "--student", "bob", "--assignment", "00_fixture"]
+    args = [
+        "--format",
+        "canvas",
+        "--roster",
+        str(roster),
+        "-o",
+        str(out),
+        "--student",
+        "bob",
+        "--assignment",
+        "00_fixture",
+    ]
     assert export(course, tmp_path, *args) == 0  # mallory is not asked for: nothing is missing
     expected = CANVAS_ROSTER.replace("bob.smith@example.edu,Section A,,", "bob.smith@example.edu,Section A,2,")
     assert out.read_text() == expected  # Dave keeps his 3.00: his row was not asked for
@@ -260,7 +271,9 @@ def test_a_wrong_canvas_roster_is_one_sentence_and_exit_2(course, tmp_path, caps
 
 def test_unreadable_rosters_are_one_sentence_and_exit_2(course, tmp_path, capsys):
     out = tmp_path / "import.csv"
-    assert export(course, tmp_path, "--format", "canvas", "--roster", str(tmp_path / "missing.csv"), "-o", str(out)) == 2
+    assert (
+        export(course, tmp_path, "--format", "canvas", "--roster", str(tmp_path / "missing.csv"), "-o", str(out)) == 2
+    )
     one_error_sentence(capsys.readouterr().err, "cannot read the roster", "No such file")
     binary = tmp_path / "gradebook.xlsx"
     binary.write_bytes(b"PK\x03\x04\xff\xfe\x00\x81binary")

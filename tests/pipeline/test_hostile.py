@@ -39,7 +39,8 @@ def auto_points(graded, case: str) -> float:
 def test_every_case_is_graded_and_the_batch_completes(graded):
     assert sorted(graded["first"]) == sorted(CASES)
     assert {o.status for o in graded["first"].values()} == {"graded"}, {
-        s: (o.status, o.notes[:1]) for s, o in graded["first"].items() if o.status != "graded"}
+        s: (o.status, o.notes[:1]) for s, o in graded["first"].items() if o.status != "graded"
+    }
     assert graded["progress"][len(CASES) - 1].startswith("[####")
 
 
@@ -90,8 +91,7 @@ def test_a_correct_machine_built_with_blocks_loses_only_the_cells_that_ask_to_wr
     assert "test_established_close" in lost and lost <= asking, (lost, asking)
     assert all(got[g]["score"] == 0 for g in lost)
     assert "in this exercise you build the FIN" in json.dumps(got["test_established_close"])
-    assert all("yourself" in json.dumps(got[g]) for g in lost - {"test_established_close"}), {
-        g: got[g] for g in lost}
+    assert all("yourself" in json.dumps(got[g]) for g in lost - {"test_established_close"}), {g: got[g] for g in lost}
     assert state(graded, case)["flags"] == []
 
 

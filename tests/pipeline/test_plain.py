@@ -41,11 +41,21 @@ tcbs = st.builds(TCB, snd_una=seqs, snd_nxt=seqs, rcv_nxt=seqs, snd_wnd=st.integ
                  orphaned=st.booleans(), refuses_data=st.booleans(), srtt=st.integers(0, 10**7))  # fmt: skip
 segments = st.builds(Segment, seq=seqs, ack=seqs, flags=st.sampled_from([ACK, FIN | ACK, RST, RST | ACK, Flags.NONE]),
                      payload=blobs, window=st.integers(0, 65535))  # fmt: skip
-stimuli = st.one_of(st.builds(AppClose, shutdown=st.booleans(), unread=st.integers(0, 100)), st.builds(AppSend, blobs),
-                    st.just(AppAbort()), st.builds(Arrival, segments), st.builds(Timeout, st.sampled_from(Timer)))
-outputs = st.one_of(st.builds(Send, segments), st.builds(StartTimer, st.sampled_from(Timer), st.integers(0, 10**9)),
-                    st.builds(CancelTimer, st.sampled_from(Timer)), st.builds(DeliverData, blobs),
-                    st.just(DeliverEOF()), st.builds(Error, st.text(max_size=40)))
+stimuli = st.one_of(
+    st.builds(AppClose, shutdown=st.booleans(), unread=st.integers(0, 100)),
+    st.builds(AppSend, blobs),
+    st.just(AppAbort()),
+    st.builds(Arrival, segments),
+    st.builds(Timeout, st.sampled_from(Timer)),
+)
+outputs = st.one_of(
+    st.builds(Send, segments),
+    st.builds(StartTimer, st.sampled_from(Timer), st.integers(0, 10**9)),
+    st.builds(CancelTimer, st.sampled_from(Timer)),
+    st.builds(DeliverData, blobs),
+    st.just(DeliverEOF()),
+    st.builds(Error, st.text(max_size=40)),
+)
 steps = st.builds(Step, st.sampled_from(State), st.lists(outputs, max_size=5).map(tuple), st.none() | tcbs)
 
 
@@ -72,6 +82,7 @@ def test_every_reference_call_in_the_catalogue_round_trips():
             step = fn(tcb, ev, profile)
             calls.append((tcb, ev, profile, step))
             return step
+
         return handler
 
     machine = {s: recording(fn) for s, fn in reference.HANDLERS.items()}

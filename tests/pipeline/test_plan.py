@@ -112,7 +112,9 @@ def test_the_learners_own_code_is_read_for_what_only_cheating_needs():
     sub = release()
     sub.cells[1].source = ("def fin_wait_1(tcb, ev, profile):\n    '''not sys.modules, nor ctypes'''\n"
                            "    return Step(State.FIN_WAIT_2, [], tcb)  # no f_back here either")  # fmt: skip
-    sub.cells.insert(2, nbformat.v4.new_code_cell("import sys\nw = sys._current_frames()\nexec(open('/proc/1/cmdline').read())"))
+    sub.cells.insert(
+        2, nbformat.v4.new_code_cell("import sys\nw = sys._current_frames()\nexec(open('/proc/1/cmdline').read())")
+    )
     sub.cells.insert(3, nbformat.v4.new_code_cell("data = '" + "A" * 25_000 + "'"))
     plan = make_plan(release(), sub)
     found = {f.cell: f.note for f in plan.findings if f.kind == "source"}

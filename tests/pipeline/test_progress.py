@@ -23,7 +23,9 @@ def test_plain_lines_name_the_item_and_give_rate_and_eta():
     bar.step("carol", "graded 0/20")
     bar.step("dave", "graded 20/20")
     assert lines[0].startswith("[#####...............] 1/4 alice: skipped") and "ETA" not in lines[0]
-    assert re.search(r"2/4 bob: graded 16/20 \([\d.]+ notebooks/(s|min), ETA \d+ (s|min).*; now: carol, dave\)$", lines[1]), lines[1]
+    assert re.search(
+        r"2/4 bob: graded 16/20 \([\d.]+ notebooks/(s|min), ETA \d+ (s|min).*; now: carol, dave\)$", lines[1]
+    ), lines[1]
     assert "3/4 carol" in lines[2] and "now: dave" in lines[2]
     assert lines[3].startswith("[####################] 4/4 dave") and "in all" in lines[3] and "ETA" not in lines[3]
 

@@ -54,7 +54,11 @@ def page(course):
 def test_report_writes_the_page_beside_the_csv(course, page, capsys):
     assert (course.root / "class_report.csv").is_file()
     html, soup = page
-    assert soup.find("section", id="heatmap") and soup.find("section", id="divergences") and soup.find("section", id="scores")
+    assert (
+        soup.find("section", id="heatmap")
+        and soup.find("section", id="divergences")
+        and soup.find("section", id="scores")
+    )
     assert "<script" not in html.lower()  # dave's record smuggled one into its svg: never shown
 
 
@@ -79,7 +83,11 @@ def test_state_event_heat_map_comes_from_the_records_transitions(page):
     _, soup = page
     (cell,) = soup.select("#state-event-heatmap g.heat-cell")
     # bob's record: it first went wrong there once; dave's: behaved once, went wrong once
-    assert (cell["data-transition"], cell["data-passed"], cell["data-graded"]) == ("FIN_WAIT_2 on recv FIN,ACK", "0", "2")
+    assert (cell["data-transition"], cell["data-passed"], cell["data-graded"]) == (
+        "FIN_WAIT_2 on recv FIN,ACK",
+        "0",
+        "2",
+    )
     assert soup.find(id="state-event-note") is None
 
 
@@ -174,7 +182,12 @@ def test_a_course_without_submissions_gets_a_page_that_says_so(tmp_path, blank):
 
 def test_first_divergences_are_read_from_each_kind_of_message(failures):
     scenario = divergence_of({"detail": failures["scenario"]})
-    assert (scenario.case, scenario.endpoint, scenario.state, scenario.time) == ("active-close", "A", "FIN_WAIT_2", 0.06)
+    assert (scenario.case, scenario.endpoint, scenario.state, scenario.time) == (
+        "active-close",
+        "A",
+        "FIN_WAIT_2",
+        0.06,
+    )
     assert scenario.event == "arrival of <SEQ=300><ACK=101><CTL=FIN,ACK>"
     assert scenario.replay == "tcpclose simulate active-close"
     family = divergence_of({"detail": failures["family"]})  # the summary line is skipped
@@ -185,11 +198,18 @@ def test_first_divergences_are_read_from_each_kind_of_message(failures):
     # a cell's whole text: a line per check (passing ones too), then the first failure
     verdict = "✓ FIN_WAIT_1 on recv ACK: passes\n✗ " + failures["family"]
     assert divergence_of({"detail": verdict}).headline == family.headline
-    assert divergence_of({"detail": "✓ a: all 3 cases pass\n✗ b: 1 of 2 cases pass\n  b: it hung"}).headline == "b: it hung"
+    assert (
+        divergence_of({"detail": "✓ a: all 3 cases pass\n✗ b: 1 of 2 cases pass\n  b: it hung"}).headline
+        == "b: it hung"
+    )
     recorded = divergence_of({"divergence": {"headline": "h", "state": "CLOSING", "time": 1, "endpoint": "B",
                                              "replay": "tcpclose simulate abort"}})  # fmt: skip
-    assert (recorded.headline, recorded.state, recorded.time, recorded.replay) == ("h", "CLOSING", 1.0,
-                                                                                   "tcpclose simulate abort")
+    assert (recorded.headline, recorded.state, recorded.time, recorded.replay) == (
+        "h",
+        "CLOSING",
+        1.0,
+        "tcpclose simulate abort",
+    )
 
 
 def test_a_divergence_without_a_moment_is_found_in_the_rerun():
@@ -222,7 +242,8 @@ def test_an_approximate_or_missing_mark_is_said_under_the_picture():
 
     assert note("FIN_WAIT_1", "arrival of <SEQ=300><ACK=101><CTL=ACK>") == ""
     assert note("ESTABLISHED", "arrival of <SEQ=300><ACK=100><CTL=FIN,ACK>") == (
-        "marked: the first time a FIN,ACK segment arrives in ESTABLISHED in this run, not the very same segment")
+        "marked: the first time a FIN,ACK segment arrives in ESTABLISHED in this run, not the very same segment"
+    )
     assert "does not happen in this run" in note("CLOSING", "arrival of <SEQ=1><CTL=ACK>")
 
 
@@ -258,26 +279,49 @@ def test_first_tries_at_the_predictions_come_from_the_submitted_notebooks(course
     copy = Course(shutil.copytree(course.root, tmp_path / "course"))
 
     def answered(first, key="k1", question="A is in FIN_WAIT_2 when B's FIN arrives. Which <state>?"):
-        record = {"version": 1, "key": key, "question": question, "choices": ["FIN_WAIT_2", "TIME_WAIT", "CLOSING"],
-                  "answer": "TIME_WAIT", "first_try": first, "first_try_right": first == "TIME_WAIT", "tries": 1}
-        return {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "Prediction", PREDICTION_MIME: record}}
+        record = {
+            "version": 1,
+            "key": key,
+            "question": question,
+            "choices": ["FIN_WAIT_2", "TIME_WAIT", "CLOSING"],
+            "answer": "TIME_WAIT",
+            "first_try": first,
+            "first_try_right": first == "TIME_WAIT",
+            "tries": 1,
+        }
+        return {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"text/plain": "Prediction", PREDICTION_MIME: record},
+        }
 
-    outputs = {"alice": [answered("TIME_WAIT")], "bob": [answered("CLOSING"), answered("CLOSING")],  # one count each
-               "carol": [answered("CLOSING")], "dave": [answered(None)],  # not answered yet: not counted
-               "mallory": [{"output_type": "display_data", "metadata": {}, "data": {PREDICTION_MIME: "forged"}}]}
+    outputs = {
+        "alice": [answered("TIME_WAIT")],
+        "bob": [answered("CLOSING"), answered("CLOSING")],  # one count each
+        "carol": [answered("CLOSING")],
+        "dave": [answered(None)],  # not answered yet: not counted
+        "mallory": [{"output_type": "display_data", "metadata": {}, "data": {PREDICTION_MIME: "forged"}}],
+    }
     for student, outs in outputs.items():
         folder = copy.path("submitted", student, ASSIGNMENT)
         folder.mkdir(parents=True, exist_ok=True)
         cell = {"cell_type": "code", "metadata": {}, "source": "predict(...)", "execution_count": 1, "outputs": outs}
-        (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
-                                                                "nbformat_minor": 5}))
+        (folder / f"{ASSIGNMENT}.ipynb").write_text(
+            json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+        )
     copy.path("submitted", "trent", ASSIGNMENT).mkdir(parents=True, exist_ok=True)
     (copy.path("submitted", "trent", ASSIGNMENT) / f"{ASSIGNMENT}.ipynb").write_text("{not json")  # skipped
     soup = BeautifulSoup(class_report_html(copy, tmp_path / "page.html").read_text(), "html.parser")
     (row,) = soup.select("#prediction-table tbody tr")
     cells = [td.text for td in row.select("td")]
-    assert cells == [ASSIGNMENT, "A is in FIN_WAIT_2 when B's FIN arrives. Which <state>?", "TIME_WAIT", "3", "33%",
-                     "CLOSING (2)"]
+    assert cells == [
+        ASSIGNMENT,
+        "A is in FIN_WAIT_2 when B's FIN arrives. Which <state>?",
+        "TIME_WAIT",
+        "3",
+        "33%",
+        "CLOSING (2)",
+    ]
 
 
 def test_a_class_without_answered_predictions_says_so(page):

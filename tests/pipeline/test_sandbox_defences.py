@@ -408,6 +408,8 @@ server.close()
         pytest.skip("no unprivileged user namespaces on this host (the launcher path is probed above)")
     assert out.returncode == 0, out.stderr[-2000:]
     achieved, found = eval(out.stdout)  # noqa: S307 - our own program's printed values
-    assert {"user-namespace", "no-network", "private-pids", "minimal-root", "private-tmp", "private-proc"} <= set(achieved)
+    assert {"user-namespace", "no-network", "private-pids", "minimal-root", "private-tmp", "private-proc"} <= set(
+        achieved
+    )
     assert int(found["caps"], 16) == 0 and found["remount"] != 0 and found["unmount"] != 0, found
     assert found["pid"] == 1 and found["procs"] <= 3 and not found["root_writable"], found

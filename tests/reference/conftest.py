@@ -30,7 +30,9 @@ class Endpoint:
         self.tcb = step.tcb if step.tcb is not None else self.tcb
         return step
 
-    def recv(self, seq: int, ack: int | None = None, flags: Flags = ACK, payload: bytes = b"", window: int = 65535) -> Step:
+    def recv(
+        self, seq: int, ack: int | None = None, flags: Flags = ACK, payload: bytes = b"", window: int = 65535
+    ) -> Step:
         return self.feed(Arrival(Segment(seq=seq, ack=ack or 0, flags=flags, payload=payload, window=window)))
 
 

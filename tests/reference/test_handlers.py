@@ -387,7 +387,10 @@ def test_closing_retransmitted_fin_that_acks_ours():
     # (measured: scenario simultaneous-close-lost-acks).
     ep = make_closing(LINUX)
     step = ep.recv(REMOTE, LOCAL + 1, FIN | ACK)
-    assert (step.state, step.outputs) == (State.TIME_WAIT, (CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, sec(60))))
+    assert (step.state, step.outputs) == (
+        State.TIME_WAIT,
+        (CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, sec(60))),
+    )
 
 
 def test_closing_retransmit_timeout_resends_fin(closing):
@@ -458,15 +461,15 @@ def test_time_wait_linux_follows_tcp_timewait_state_process():
     # late-acks-in-time-wait).
     ack, tw = Send(seg(LOCAL + 1, REMOTE + 1)), StartTimer(Timer.TIME_WAIT, sec(60))
     cases = [
-        ((REMOTE + 1, LOCAL + 1, ACK, b"xyz"), (ack, tw)),   # data: ACK of RCV.NXT, re-armed
+        ((REMOTE + 1, LOCAL + 1, ACK, b"xyz"), (ack, tw)),  # data: ACK of RCV.NXT, re-armed
         ((REMOTE + 1, LOCAL + 1, FIN | ACK, b""), (ack, tw)),  # a new FIN: the same
-        ((REMOTE, LOCAL + 1, FIN | ACK, b""), (ack, tw)),     # the FIN again
-        ((REMOTE, None, FIN, b""), (ack,)),                  # the FIN again without ACK: ACKed, not re-armed
-        ((REMOTE + 1, LOCAL + 1, ACK, b""), (tw,)),          # an ACK at RCV.NXT: re-armed, silently
-        ((REMOTE + 1, None, Flags.NONE, b""), (tw,)),        # anything empty at RCV.NXT: the same
-        ((REMOTE - 10, LOCAL + 1, ACK, b""), (ack, tw)),     # an old ACK: answered and re-armed
-        ((REMOTE + 10, LOCAL + 1, ACK, b""), (ack, tw)),     # an ACK past RCV.NXT: the same
-        ((REMOTE + 2, None, RST, b""), ()),                  # an RST off RCV.NXT: dropped, no challenge ACK
+        ((REMOTE, LOCAL + 1, FIN | ACK, b""), (ack, tw)),  # the FIN again
+        ((REMOTE, None, FIN, b""), (ack,)),  # the FIN again without ACK: ACKed, not re-armed
+        ((REMOTE + 1, LOCAL + 1, ACK, b""), (tw,)),  # an ACK at RCV.NXT: re-armed, silently
+        ((REMOTE + 1, None, Flags.NONE, b""), (tw,)),  # anything empty at RCV.NXT: the same
+        ((REMOTE - 10, LOCAL + 1, ACK, b""), (ack, tw)),  # an old ACK: answered and re-armed
+        ((REMOTE + 10, LOCAL + 1, ACK, b""), (ack, tw)),  # an ACK past RCV.NXT: the same
+        ((REMOTE + 2, None, RST, b""), ()),  # an RST off RCV.NXT: dropped, no challenge ACK
     ]
     for (seq_, ack_, flags, data), outputs in cases:
         ep = make_time_wait(LINUX)

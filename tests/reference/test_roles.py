@@ -59,7 +59,9 @@ def _numbered(trace):
 
 
 def test_roles_of_a_close():
-    roles = {k: [str(r) for r in v if r.connection is None] for k, v in roles_of(scenarios.run("active-close").rows).items()}
+    roles = {
+        k: [str(r) for r in v if r.connection is None] for k, v in roles_of(scenarios.run("active-close").rows).items()
+    }
     assert roles == {"A1": ["A's FIN"], "B1": ["B's ACK of A's FIN", "B's ACK"], "B2": ["B's FIN", "B's ACK of A's FIN, copy 2"],
                      "A2": ["A's ACK of B's FIN", "A's ACK"]}  # fmt: skip
 

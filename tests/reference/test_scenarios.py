@@ -135,7 +135,9 @@ def test_a_syn_meeting_last_ack_is_challenged_and_the_new_connection_waits():
     assert (challenge.flags, challenge.seq, challenge.ack) == ("ACK", 301, 101)  # <SEQ=SND.NXT><ACK=RCV.NXT>
     rst = next(r for r in events(t, "A", "send") if r.flags == "RST")
     assert (rst.state_before, rst.seq) == ("SYN_SENT", 101)  # <SEQ=SEG.ACK><CTL=RST>
-    assert [(r.state_before, r.state_after) for r in events(t, "B", "recv") if r.flags == "RST"] == [("LAST_ACK", "CLOSED")]
+    assert [(r.state_before, r.state_after) for r in events(t, "B", "recv") if r.flags == "RST"] == [
+        ("LAST_ACK", "CLOSED")
+    ]
     opened = {ep: next(r.time for r in t.rows if r.endpoint == ep and r.state_after == "ESTABLISHED"
                        and r.state_before != "ESTABLISHED") for ep in "AB"}  # fmt: skip
     assert opened == {"A": 1_120_000, "B": 1_130_000}  # the SYN again after its 1 s timer

@@ -55,9 +55,7 @@ def test_injected_rst_reaches_time_wait():
 
 
 def test_write_duplicate_delay_noread_iss_channel():
-    text = (
-        'iss A 7\nchannel delay 5ms\nnoread B\n0 A write "hi"\n0 A write 3\nduplicate A1 1ms\ndelay A2 20ms\n'
-    )
+    text = 'iss A 7\nchannel delay 5ms\nnoread B\n0 A write "hi"\n0 A write 3\nduplicate A1 1ms\ndelay A2 20ms\n'
     script, trace = run(text)
     sends = [r for r in trace.rows if r.event == "send" and r.endpoint == "A"]
     assert [(r.seq, r.len, r.fate) for r in sends] == [(7, 2, "duplicated"), (9, 3, "delayed")]
@@ -151,8 +149,10 @@ def test_right_edge_placed_against_the_receivers_window():
 
 
 def test_linux_rate_limits_acks_to_refused_empty_segments():
-    text = "{p}\n100ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n200ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n" \
-           "700ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n"
+    text = (
+        "{p}\n100ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n200ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n"
+        "700ms B receives ACK seq=RCV.NXT-10 ack=SND.NXT\n"
+    )
     for profile, answered in (("profile rfc9293", 3), ("profile linux", 2)):
         _, trace = run(text.format(p=profile))
         assert len(sends(trace, "B")) == answered, profile
@@ -185,7 +185,7 @@ def test_linux_rate_limits_acks_to_refused_empty_segments():
         ("mss A 0", "1:7", "an MSS must be at least 1 byte"),
         ("0 B read all", "1:10", "a window must be a whole number"),
         ("0 A receives ACK seq=RCV.NXT+FOO", "1:22", "or a sum like RCV.NXT+RCV.WND-1"),
-        ('option close_wait_reset_error broken', "1:31", "takes a quoted text"),
+        ("option close_wait_reset_error broken", "1:31", "takes a quoted text"),
     ],
 )
 def test_bad_scripts_get_file_line_col(text, where, message):

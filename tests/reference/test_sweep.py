@@ -34,8 +34,6 @@ def test_two_msl_is_always_enough_and_paws_makes_any_duration_safe():
     assert predicted_threshold(sec(30), base=LINUX.replace(timestamps=False)) == sec(30) - ms(100)
 
 
-
-
 def test_a_wrong_time_wait_moves_the_threshold_the_sweep_finds():
     # TIME_WAIT is entered by the handlers before it (fin_wait_2): wrap their timer the same way.
     machine = dict(HANDLERS)

@@ -41,7 +41,10 @@ def test_ts_recent_follows_an_acceptable_segment_at_or_before_rcv_nxt():
 
 def test_refusing_acknowledges_and_linux_re_arms_time_wait():
     tw = make_time_wait(LINUX)
-    assert refuse(State.TIME_WAIT, tw.tcb, LINUX).outputs == (Send(tw.tcb.ack()), StartTimer(Timer.TIME_WAIT, LINUX.time_wait))
+    assert refuse(State.TIME_WAIT, tw.tcb, LINUX).outputs == (
+        Send(tw.tcb.ack()),
+        StartTimer(Timer.TIME_WAIT, LINUX.time_wait),
+    )
     assert refuse(State.TIME_WAIT, tw.tcb, RFC9293).outputs == (Send(tw.tcb.ack()),)
 
 
@@ -49,4 +52,7 @@ def test_timestamps_are_the_profiles():
     assert (RFC9293.timestamps, LINUX.timestamps) == (False, True)
     rows = scenarios.run("active-close", LINUX).rows
     assert not [r for r in rows if "PAWS" in r.detail]  # in order, nothing is refused
-    assert scenarios.run("active-close", LINUX).to_csv() == scenarios.run("active-close", LINUX.replace(timestamps=False)).to_csv()
+    assert (
+        scenarios.run("active-close", LINUX).to_csv()
+        == scenarios.run("active-close", LINUX.replace(timestamps=False)).to_csv()
+    )

@@ -14,9 +14,7 @@ def test_csv_columns_are_the_contract():
     text = scenarios.run("lost-final-ack").to_csv()
     rows = list(csv.DictReader(io.StringIO(text)))
     assert tuple(rows[0]) == COLUMNS
-    assert COLUMNS == tuple(
-        "time,endpoint,event,state_before,state_after,flags,seq,ack,len,fate,detail".split(",")
-    )
+    assert COLUMNS == tuple("time,endpoint,event,state_before,state_after,flags,seq,ack,len,fate,detail".split(","))
     assert {r["endpoint"] for r in rows} == {"A", "B"}
     assert {r["event"] for r in rows} <= set(EVENTS)
     assert {r["fate"] for r in rows if r["event"] == "send"} == {"delivered", "lost"}

@@ -30,7 +30,9 @@ def test_white_state_names_on_their_colour(state):
 
 
 def test_every_text_colour_in_the_pictures_reads_on_white():
-    svg = "".join(render_svg(scenarios.run(n)) for n in ("lost-final-ack", "abort", "half-close", "old-duplicate-after-reuse"))
+    svg = "".join(
+        render_svg(scenarios.run(n)) for n in ("lost-final-ack", "abort", "half-close", "old-duplicate-after-reuse")
+    )
     fills = set(re.findall(r'<text[^>]*fill="(#[0-9a-fA-F]{6})"', svg)) - {"#ffffff"}
     assert fills, "no text found"
     for color in fills:

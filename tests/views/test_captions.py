@@ -98,14 +98,19 @@ def test_switching_profile_keeps_the_picked_loss_and_scenario_resets_the_slider(
 
 
 def test_two_runs_step_on_virtual_time():
-    mine, ref = events_of(scenarios.run("lost-final-ack")), events_of(scenarios.run("lost-final-ack", PROFILES["linux"]))
+    mine, ref = (
+        events_of(scenarios.run("lost-final-ack")),
+        events_of(scenarios.run("lost-final-ack", PROFILES["linux"])),
+    )
     appear, times = schedule([mine, ref])
     for evs, ap in ((mine, appear[0]), (ref, appear[1])):
         for e in evs:
             assert times[ap[e.index] - 1] == e.time  # every step is one moment, the same in both panels
     assert first_difference(mine, mine) is None
     i, j = first_difference(mine, ref)
-    assert mine[i] != ref[j] and all(a.time == b.time and a.event == b.event for a, b in zip(mine[:i], ref[:j], strict=True))
+    assert mine[i] != ref[j] and all(
+        a.time == b.time and a.event == b.event for a, b in zip(mine[:i], ref[:j], strict=True)
+    )
 
 
 @pytest.mark.parametrize("name", ["active-close", "old-duplicate-after-reuse"])

@@ -57,7 +57,9 @@ def test_wrong_transitions_are_red_even_when_the_table_lacks_them():
 
 def test_a_transition_the_learner_invented_is_drawn():
     rows = scenarios.run("active-close").rows
-    bad = [replace(r, state_after="CLOSED") if r.event == "recv" and r.state_before == "FIN_WAIT_1" else r for r in rows]
+    bad = [
+        replace(r, state_after="CLOSED") if r.event == "recv" and r.state_before == "FIN_WAIT_1" else r for r in rows
+    ]
     assert ("FIN_WAIT_1", "CLOSED") in lit(state_diagram_svg(Trace(bad)))
 
 

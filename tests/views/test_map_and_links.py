@@ -40,9 +40,14 @@ def test_rfc_citations_become_links_to_their_sections():
     assert rfc_url("RFC 1337") == "https://www.rfc-editor.org/rfc/rfc1337"
     assert rfc_url("RFC 793 section 3.5") == "https://www.rfc-editor.org/rfc/rfc793#section-3.5"
     md = rfc_links("TIME-WAIT (RFC 9293 §3.6.1) and RFC 1337.")
-    assert md == ("TIME-WAIT ([RFC 9293 §3.6.1](https://www.rfc-editor.org/rfc/rfc9293#section-3.6.1)) and "
-                  "[RFC 1337](https://www.rfc-editor.org/rfc/rfc1337).")
+    assert md == (
+        "TIME-WAIT ([RFC 9293 §3.6.1](https://www.rfc-editor.org/rfc/rfc9293#section-3.6.1)) and "
+        "[RFC 1337](https://www.rfc-editor.org/rfc/rfc1337)."
+    )
     html = rfc_links("a <b> RFC 5961 §4", html=True)
-    assert html == 'a &lt;b&gt; <a href="https://www.rfc-editor.org/rfc/rfc5961#section-4" target="_blank" rel="noopener">RFC 5961 §4</a>'
+    assert (
+        html
+        == 'a &lt;b&gt; <a href="https://www.rfc-editor.org/rfc/rfc5961#section-4" target="_blank" rel="noopener">RFC 5961 §4</a>'
+    )
     with pytest.raises(ValueError):
         rfc_url("section 3")

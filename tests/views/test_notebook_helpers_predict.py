@@ -72,7 +72,8 @@ def test_the_first_try_is_saved_in_the_cells_output_of_a_real_kernel():
             "from autograder.notebook_helpers import predict, from_trace\n"
             "box = predict('Which state after close()?', ['FIN_WAIT_1', 'FIN_WAIT_2', 'CLOSED'],\n"
             "              from_trace('active-close', 'A', 'close'), why='The FIN is out.')\n"
-            "box"),
+            "box"
+        ),
         nbformat.v4.new_code_cell("box.children[1].value = 'CLOSED'\nbox.children[1].value = 'FIN_WAIT_1'"),
     ]
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()

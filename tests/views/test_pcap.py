@@ -57,7 +57,9 @@ def test_one_frame_per_sent_segment_with_the_traces_numbers_and_valid_checksums(
     for (t, frame), r, wnd in zip(frames, sends, windows, strict=True):
         ip, tcp = frame[:20], frame[20:]
         assert t == r.time, "captured where it leaves the sender, on the virtual clock"
-        assert ip[12:16] == bytes(ADDRESSES[r.endpoint]) and ip[16:20] == bytes(ADDRESSES["B" if r.endpoint == "A" else "A"])
+        assert ip[12:16] == bytes(ADDRESSES[r.endpoint]) and ip[16:20] == bytes(
+            ADDRESSES["B" if r.endpoint == "A" else "A"]
+        )
         assert internet_checksum(ip) == 0, "IPv4 header checksum"
         src = bytes(ADDRESSES[r.endpoint])
         dst = bytes(ADDRESSES["B" if r.endpoint == "A" else "A"])
@@ -108,7 +110,9 @@ def test_tshark_reads_back_every_frame_of_every_catalogue_scenario(profile, tmp_
     got = tshark(path)
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
-        assert g == w, f"frame {i + 1}: tshark reads {dict(zip(TSHARK_FIELDS, g, strict=False))}, the trace says {dict(zip(TSHARK_FIELDS, w, strict=False))}"
+        assert g == w, (
+            f"frame {i + 1}: tshark reads {dict(zip(TSHARK_FIELDS, g, strict=False))}, the trace says {dict(zip(TSHARK_FIELDS, w, strict=False))}"
+        )
 
 
 def test_tcpclose_simulate_writes_the_pcap_to_stdout_or_a_file(tmp_path):
