@@ -476,7 +476,10 @@ class Canvas:
         for yy in (y0 + 14, y0 - 5, y1 + 14, y0 + 28):
             cands.append((x + sign * 6, yy, anchor, 0.0))
         quads = [text_quad(tx, ty, [label], SMALL, anc, ang) for tx, ty, anc, ang in cands]
-        k = self.place.first_free(quads)
+        k = self.place.first_free(quads, clear_of_lines=True)  # "TIME_WAIT 240 s" struck through by an arrow
+        if k is None:
+            k = self.place.first_free(quads)
+            self.place.on_lines += k is not None
         if k is None:
             self.place.dropped += 1
             self.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")
@@ -525,6 +528,7 @@ class Canvas:
                 if s.fate == "lost":
                     mx, my = (lane[f.sender] + x1) / 2, (y0 + y1) / 2
                     self.line(lane[f.sender], y0, mx, my, color, width=1.8, a=s.index)
+                    self.place.add_line(lane[f.sender], y0, mx, my)
                     self.out.append(
                         f'<path d="M{_t(mx - 6)},{_t(my - 6)} L{_t(mx + 6)},{_t(my + 6)} M{_t(mx - 6)},{_t(my + 6)} '
                         f'L{_t(mx + 6)},{_t(my - 6)}" stroke="{LOST}" stroke-width="3.2" data-kind="lost"'
@@ -556,6 +560,7 @@ class Canvas:
         self.text(x, y, "lost", size=SMALL, anchor=anc, color=LOST, weight="bold", a=a)
 
     def _arrow(self, x0, y0, x1, y1, color, dash, a0, a1, hollow=False) -> None:
+        self.place.add_line(x0, y0, x1, y1)
         if self.animate and a1 != a0:  # in flight from the send step, arrives at the recv step
             mx, my = (x0 + x1) / 2, (y0 + y1) / 2
             self.line(x0, y0, mx, my, color, width=1.8, dash=dash, a=a0)

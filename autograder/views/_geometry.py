@@ -69,17 +69,27 @@ class Placer:
     width: float
     height: float = math.inf
     boxes: list[Quad] = field(default_factory=list)
+    lines: list[Quad] = field(default_factory=list)  # the arrows: a timer's label must not sit on one
     dropped: int = 0
+    on_lines: int = 0  # labels placed over an arrow because no place clear of them was free
 
-    def free(self, q: Quad) -> bool:
-        return inside(q, self.width, self.height) and not any(overlap(q, b) for b in self.boxes)
+    def free(self, q: Quad, clear_of_lines: bool = False) -> bool:
+        if not inside(q, self.width, self.height) or any(overlap(q, b) for b in self.boxes):
+            return False
+        return not clear_of_lines or not any(overlap(q, ln, margin=0.5) for ln in self.lines)
 
     def add(self, q: Quad) -> Quad:
         self.boxes.append(q)
         return q
 
-    def first_free(self, candidates: list[Quad]) -> int | None:
+    def add_line(self, x0: float, y0: float, x1: float, y1: float, half: float = 1.5) -> None:
+        """An arrow, as a thin box along it."""
+        n = math.hypot(x1 - x0, y1 - y0) or 1.0
+        nx, ny = (y0 - y1) / n * half, (x1 - x0) / n * half
+        self.lines.append(((x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny)))
+
+    def first_free(self, candidates: list[Quad], clear_of_lines: bool = False) -> int | None:
         for i, q in enumerate(candidates):
-            if self.free(q):
+            if self.free(q, clear_of_lines):
                 return i
         return None

@@ -162,3 +162,27 @@ def test_a_panel_named_with_its_profile_is_not_named_twice():
     assert "(rfc9293)" not in svg and "(linux)" not in svg
     plain = render_svg(rfc, reference=linux, labels=("one", "other"))
     assert "one (rfc9293)" in plain and "other (linux)" in plain
+
+
+@pytest.mark.parametrize("name", ["simultaneous-close", "lost-final-ack", "active-close", "half-close"])
+@pytest.mark.parametrize("profile", ["rfc9293", "linux"])
+def test_timer_labels_sit_clear_of_the_arrows(name, profile):
+    """Readers found "TIME_WAIT 240 s" struck through by an arrow and "RETRANSMIT 1 s" cut by another:
+    a timer's label takes a place clear of every arrow where one is free (these runs have one)."""
+    from autograder.views.svg import render
+
+    run = scenarios.run(name, PROFILES[profile])
+    for reference in (None, run):  # the single view and the side-by-side one
+        _, canvas = render(run, reference=reference)
+        assert canvas.place.lines and canvas.place.on_lines == 0
+
+
+def test_almost_every_timer_label_in_the_catalogue_is_clear_of_the_arrows():
+    from autograder.views.svg import render
+
+    on, runs = 0, 0
+    for name in scenarios.CATALOGUE:
+        for profile in ("rfc9293", "linux"):
+            _, canvas = render(scenarios.run(name, PROFILES[profile]))
+            on, runs = on + canvas.place.on_lines, runs + 1
+    assert on <= runs // 20, f"{on} timer labels over an arrow in {runs} pictures"
