@@ -4,7 +4,8 @@
 a cell that hangs (even ignoring interrupts) or kills the runner costs that cell only: the
 runner is restarted, the cells that ran before are replayed (their outputs discarded), that
 cell is skipped, and grading goes on. At a test cell's place, `machine()` gives a LearnerMachine
-whose handlers are proxies: each call crosses the pipe as plain data, is answered within a
+whose handlers are proxies: each call crosses the pipe as plain data (renumbered on the way,
+autograder.pipeline.renumber, so no recorded table answers it), is answered within a
 deadline kept on this side, and is decoded strictly (autograder.plain) into a real Step. A call
 that hangs or crashes the runner fails, and so does that handler for the rest of the grading
 point. Handlers are pure by contract, so identical calls within one grading point are asked once.
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from autograder import plain
 from autograder.harness import LearnerError, LearnerMachine, Limits
+from autograder.pipeline import renumber
 from autograder.runner import COMMAND
 from autograder.runner.channel import ChannelClosed, ChannelTimeout, ProtocolError
 from autograder.sandbox import Confined, SandboxError, SandboxPolicy, start
@@ -364,7 +366,7 @@ class RunnerSession:
         ident = self._ids
         deadline = time.monotonic() + self.limits.per_call + self.limits.grace
         try:
-            confined.channel.send({"op": "call", "id": ident, "call": plain.encode_call(state, tcb, ev, profile)})
+            confined.channel.send({"op": "call", "id": ident, "call": _encode(state, tcb, ev, profile)})
             frame = self._expect(confined, "step", deadline, point.grade_id, ident)
         except ChannelTimeout:
             self._lost()
@@ -390,8 +392,10 @@ class RunnerSession:
             raise
         self._seen(frame, point.grade_id)
         if frame.get("op") == "refused":
-            return self._answer(point, state, {"refused": frame.get("kind"), "sentence": frame.get("sentence")})
-        return self._answer(point, state, {"step": frame.get("step")})
+            return self._answer(
+                point, (state, tcb, ev), {"refused": frame.get("kind"), "sentence": frame.get("sentence")}
+            )
+        return self._answer(point, (state, tcb, ev), {"step": frame.get("step")})
 
     def prefetch(self, questions: list[tuple[State, TCB, Stimulus, Profile]]) -> int:
         """Ask many independent calls in one message each batch (a battery's, known in advance);
@@ -410,7 +414,7 @@ class RunnerSession:
                 self._ids += 1
                 ident = self._ids
                 confined.channel.send({"op": "calls", "id": ident, "budget": self.limits.batch,
-                                       "calls": [plain.encode_call(*q) for q in batch]})  # fmt: skip
+                                       "calls": [_encode(*q) for q in batch]})  # fmt: skip
                 deadline = time.monotonic() + self.limits.batch + self.limits.per_call + self.limits.grace
                 frame = self._expect(confined, "steps", deadline, point.grade_id, ident)
             except (ChannelTimeout, ChannelClosed, ProtocolError):
@@ -424,7 +428,7 @@ class RunnerSession:
             self._seen(frame, point.grade_id)
             answers = frame.get("answers") if isinstance(frame.get("answers"), list) else []
             for question, answer in zip(batch, answers[: len(batch)], strict=False):
-                known = self._answer(point, question[0], answer if isinstance(answer, dict) else {})
+                known = self._answer(point, question[:3], answer if isinstance(answer, dict) else {})
                 point.answers[question] = known
                 self.calls += 1
                 got += 1
@@ -432,10 +436,12 @@ class RunnerSession:
                 return got
         return got
 
-    def _answer(self, point: _Point, state: State, answer: dict) -> Step | LearnerError:
+    def _answer(self, point: _Point, asked: tuple[State, TCB, Stimulus], answer: dict) -> Step | LearnerError:
+        """The runner's answer to `asked` (as this side put it, before renumbering), checked."""
+        state, tcb, ev = asked
         if "step" in answer:
             try:
-                return plain.decode_step(answer["step"])
+                return renumber.back(tcb, ev, plain.decode_step(answer["step"]))
             except plain.PlainError as e:
                 return LearnerError(e.sentence, "return")
         kind = answer.get("refused") if answer.get("refused") in REFUSAL_KINDS else "exception"
@@ -466,6 +472,11 @@ class RemoteHandler:
 
     def __repr__(self) -> str:
         return f"<your {self.state.value.lower()} handler, in the grading sandbox>"
+
+
+def _encode(state: State, tcb: TCB, ev: Stimulus, profile: Profile) -> dict:
+    """A call as the runner is asked it: renumbered past anything a learner build recorded."""
+    return plain.encode_call(state, *renumber.forward(tcb, ev), profile)
 
 
 def _copy(error: LearnerError) -> LearnerError:

@@ -661,15 +661,58 @@ def _alternative(module: str) -> dict[str, str]:
     return answers
 
 
-# A known gap, graded with the corpus: a lab's learner build holds the reference's recorded answers
-# (autograder/_recorded/reference.json.gz), and the visible checks and catalogue scenarios grade
-# exactly those inputs, so a student who pastes the file into the notebook and plays it back earns
-# their points. It is flagged; test_hostile marks its score as the gap it is.
+# Playing back a lab's recordings: a learner build holds the reference's answers as data
+# (autograder/_recorded/reference.json.gz), at the numbers of the course's runs and visible
+# checks. Pasted into the notebook, played back as they are, or moved to whatever numbers the
+# call brings (matched up to a shift of each side's sequence space), they must earn nothing: the
+# grader asks at numbers no build records (autograder/pipeline/renumber.py) and in situations no
+# course run reaches. Each is flagged as well.
 _PLAYBACK = ("import base64\nfrom autograder.recorded import parse\n"
              "_recorded = parse(base64.b64decode('{recorded}'))\n")  # fmt: skip
-GAPS = [Case("replays-the-lab-recordings", "blank",
-             answers={f"answer_{h}": (_PLAYBACK if h == "established" else "") + f"{h} = _recorded.machine()[State.{h.upper()}]\n"
-                      for h in HANDLERS}, seen=("reaches for the reference", "data pasted in"))]  # fmt: skip
+_SHIFTED_PLAYBACK = (
+    _PLAYBACK
+    + """from dataclasses import replace
+_M = 2**32
+
+def _shape(tcb, ev):
+    seg = getattr(ev, "segment", None)
+    t = replace(tcb, snd_una=0, snd_nxt=(tcb.snd_nxt - tcb.snd_una) % _M, rcv_nxt=0,
+                fin_seq=None if tcb.fin_seq is None else (tcb.fin_seq - tcb.snd_una) % _M)
+    if seg is not None:
+        ack = (seg.ack - tcb.snd_una) % _M if seg.has_ack else seg.ack
+        ev = replace(ev, segment=replace(seg, seq=(seg.seq - tcb.rcv_nxt) % _M, ack=ack))
+    return t, ev
+
+_table = {(st, *_shape(tcb, ev), prof): (tcb, step) for (st, tcb, ev, prof), step in _recorded.answers.items()}
+
+def _moved(o, own, peer):
+    seg = getattr(o, "segment", None)
+    if seg is None:
+        return o
+    ack = (seg.ack + peer) % _M if seg.has_ack else seg.ack
+    return replace(o, segment=replace(seg, seq=(seg.seq + own) % _M, ack=ack))
+
+def _play(state):
+    def handler(tcb, ev, profile):
+        was, step = _table[(state, *_shape(tcb, ev), profile)]
+        own, peer = (tcb.snd_una - was.snd_una) % _M, (tcb.rcv_nxt - was.rcv_nxt) % _M
+        t = step.tcb
+        if t is not None:
+            t = replace(t, snd_una=(t.snd_una + own) % _M, snd_nxt=(t.snd_nxt + own) % _M,
+                        rcv_nxt=(t.rcv_nxt + peer) % _M,
+                        fin_seq=None if t.fin_seq is None else (t.fin_seq + own) % _M)
+        return Step(step.state, [_moved(o, own, peer) for o in step.outputs], t)
+    return handler
+"""
+)
+PLAYBACKS = [
+    Case("replays-the-lab-recordings", "blank",
+         answers={f"answer_{h}": (_PLAYBACK if h == "established" else "") + f"{h} = _recorded.machine()[State.{h.upper()}]\n"
+                  for h in HANDLERS}, seen=("reaches for the reference", "data pasted in")),
+    Case("replays-the-lab-recordings-renumbered", "blank",
+         answers={f"answer_{h}": (_SHIFTED_PLAYBACK if h == "established" else "") + f"{h} = _play(State.{h.upper()})\n"
+                  for h in HANDLERS}, seen=("reaches for the reference", "data pasted in")),
+]  # fmt: skip
 
 
 def recorded_base64() -> str:
@@ -684,7 +727,7 @@ def recorded_base64() -> str:
 ALTERNATIVES = [Case(f"alternative-{m.removeprefix('impl_')}", "blank", answers=_alternative(m), cheat=False)
                 for m in ("impl_table", "impl_match", "impl_finseq", "impl_plain")]  # fmt: skip
 
-CASES = {c.name: c for c in CHEATS + HOSTILE + ALTERNATIVES + GAPS}
+CASES = {c.name: c for c in CHEATS + HOSTILE + ALTERNATIVES + PLAYBACKS}
 
 
 def _grade_id(cell) -> str | None:

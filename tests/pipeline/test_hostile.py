@@ -13,7 +13,7 @@ import pytest
 from autograder.pipeline.autograde import load_state
 from autograder.sandbox import UID_RANGE
 from tests.pipeline.conftest import REGRADED, tree_digest
-from tests.pipeline.make_corpus import CASES, CHEATS, COURSE_ASSIGNMENT, GAPS
+from tests.pipeline.make_corpus import CASES, CHEATS, COURSE_ASSIGNMENT, PLAYBACKS
 
 pytestmark = pytest.mark.nbgrader
 A = COURSE_ASSIGNMENT
@@ -274,13 +274,27 @@ def test_output_of_a_background_thread_never_lands_in_a_test_cell(graded):
     assert "16/16" in json.dumps([c.get("outputs", []) for c in nb.cells])  # the thread did print, elsewhere
 
 
-def test_playing_back_the_lab_recordings_is_flagged(graded):
-    flags = " | ".join(f["text"] for f in state(graded, GAPS[0].name)["flags"])
-    assert all(text in flags for text in GAPS[0].seen), flags
+@pytest.mark.parametrize("case", PLAYBACKS, ids=lambda c: c.name)
+def test_playing_back_the_lab_recordings_is_flagged(graded, case):
+    flags = " | ".join(f["text"] for f in state(graded, case.name)["flags"])
+    assert all(text in flags for text in case.seen), flags
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the visible checks and catalogue scenarios grade exactly the inputs "
-                   "a lab's learner build records, so its recordings, pasted into the notebook and played back, earn "
-                   "their points (8.74 of 16 measured on notebook 01)")  # fmt: skip
-def test_playing_back_the_lab_recordings_scores_what_the_blank_scores(graded):
-    assert auto_points(graded, GAPS[0].name) == auto_points(graded, "blank")
+_MATCHED_UP_TO_A_SHIFT = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known gap: a table of the recordings matched up to a shift of each side's numbers answers the calls whose "
+        "shape the course's own runs show (the plain close, no data in flight), as the timelines show them to every "
+        "learner: 9.49 of 16 measured on notebook 01 (13.26 before grading moved the data bytes too); flagged"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=_MATCHED_UP_TO_A_SHIFT if "renumbered" in c.name else ()) for c in PLAYBACKS],
+    ids=lambda c: c.name,
+)
+def test_playing_back_the_lab_recordings_scores_what_the_blank_scores(graded, case):
+    """The recordings answer only calls at the numbers and bytes the course's runs use; grading asks at others."""
+    assert auto_points(graded, case.name) == auto_points(graded, "blank"), cells(graded, case.name)
