@@ -47,7 +47,8 @@ LEARNER_FILES = (
     "autograder/__init__.py", "autograder/cli.py", "autograder/pcap.py", "autograder/learner.py", "autograder/harness/*.py",
     "autograder/plain.py", "autograder/feedback.py", "autograder/integrity.py", "autograder/manifest.py",
     "autograder/checks/*.py", "autograder/reference_source.py", "autograder/recorded.py",
-    "autograder/visible.py", "autograder/notebook_helpers.py", "autograder/views/*.py", "autograder/kernel/*.py",
+    "autograder/visible.py", "autograder/notebook_helpers.py", "autograder/course_map.py", "autograder/views/*.py",
+    "autograder/kernel/*.py",
     "autograder/runner/*.py",  # what the grading sandbox runs: the learner's cells, answering handler calls
     "autograder/production.py", "autograder/production_checks.py",  # notebook 07's loopback harness, visible checks
     "autograder/linux.py",  # Linux calls through ctypes: the kernel lab's namespaces (and the sandbox's)

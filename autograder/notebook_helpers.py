@@ -467,53 +467,43 @@ def first_tries(nb: object) -> list[dict]:
 # ---- the map at the top of a notebook, and citations as links -----------------------------------
 
 
-def state_map(
-    states: Sequence[State | str],
-    *,
-    title: str | None = None,
-    unrevealed: bool = False,
-    later: Sequence[tuple[str, str]] = (),
-):
-    """The close state diagram with this notebook's states lit, for a notebook's first cell:
-    state_map(["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]). Its text alternative (which states
-    and transitions are lit) follows it, for screen readers and for anyone.
+def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = False):
+    """The close state diagram for a notebook's first or last cell: state_map("01"), with that
+    notebook's states lit (autograder.course_map) and only the arrows found so far. Its text
+    alternative (which states and transitions are drawn) follows it, for screen readers and for
+    anyone.
 
-    unrevealed=True: the arrows *out of* the lit states are left out (of the picture and of its
-    text), because finding them is the notebook's work and its predictions ask for them; the map
-    at the top says where you are, the one at the end (unrevealed=False) what you found.
-    later=[("FIN_WAIT_1", "CLOSING")]: arrows a later notebook asks about, left out of this one's
-    map (notebook 01 lights FIN_WAIT_1, whose arrows into CLOSING and TIME_WAIT are notebook 03's).
+    unrevealed=True (the map at the top): this notebook's own arrows are left out too, because
+    finding them is its work and its predictions ask for them; the map at the end (unrevealed=False)
+    shows what it found. Arrows later notebooks find are never drawn.
     """
     from IPython.display import HTML
 
+    from .course_map import NOTEBOOK_STATES, not_found_yet
     from .views import state_diagram_svg
 
-    names = [str(getattr(s, "value", s)) for s in states]
+    hide = not_found_yet(notebook, own=unrevealed)
+    names = list(NOTEBOOK_STATES[notebook])
     svg = state_diagram_svg(states=names, title=title or "Closing a TCP connection (RFC 9293): this notebook's states")
-    hide = {(n, None) for n in names} if unrevealed else set()
-    hide |= {(str(a), str(b)) for a, b in later}
-    if hide:
-        svg = _without_edges(svg, hide)
+    svg = _without_edges(svg, hide)
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
-    lit = ", ".join(names) or "none"
     hidden = (
-        " The arrows out of the lit states are left out: finding them is this notebook's work." if unrevealed else ""
+        " Only the arrows found in earlier notebooks are drawn: finding this notebook's is its work."
+        if unrevealed
+        else " The arrows drawn are the ones found up to this notebook; later notebooks find the rest."
     )
-    if later:
-        hidden += " Arrows a later notebook asks about are left out too."
     return HTML(
         f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
-        f"Lit: {html.escape(lit)}.{hidden} {desc}</figcaption></figure>"
+        f"Lit: {html.escape(', '.join(names))}.{hidden} {desc}</figcaption></figure>"
     )
 
 
-def _without_edges(svg: str, hide: set[tuple[str, str | None]]) -> str:
-    """The diagram without the edges (from, to) in `hide` (to None: every edge from that state),
-    in the picture and in its text alternative."""
+def _without_edges(svg: str, hide: set[tuple[str, str]]) -> str:
+    """The diagram without the edges (from, to) in `hide`, in the picture and in its text alternative."""
     import re
 
     def gone(src: str, dst: str) -> bool:
-        return (src, None) in hide or (src, dst) in hide
+        return (src, dst) in hide
 
     svg = re.sub(
         r'<g class="edge[^"]*" data-from="([^"]+)" data-to="([^"]+)"[^>]*>.*?</g>',

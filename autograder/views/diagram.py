@@ -77,12 +77,10 @@ def state_diagram_svg(
     unknown = lit_states - set(POSITIONS)
     if unknown:
         raise ValueError(f"not a state of the close diagram: {', '.join(sorted(unknown))} (use {', '.join(POSITIONS)})")
-    # A notebook's map lights the ordinary close between its states (no resets: those are notebook 06's),
-    # and leaves out the arrows from its states into states it does not teach: another notebook finds them.
+    # A notebook's map lights the ordinary close between its states (no resets: those are notebook 06's);
+    # which arrows it leaves out is the course map's to say (autograder.course_map).
     taken |= {e for e, sends, _ in table_edges() if e[0] in lit_states and e[2] in lit_states | {"CLOSED"}
               and e[0] != e[2] and e[1] in MAIN_EVENTS and "RST" not in sends}  # fmt: skip
-    elsewhere = {e for e, _, _ in table_edges() if lit_states and e[0] in lit_states
-                 and e[2] not in lit_states | {"CLOSED"}} - taken  # fmt: skip
     visited = {s for e in taken for s in (e[0], e[2])} | lit_states
     wrong = [tuple(w) for w in wrong]
     bad = {(w[0], w[-1]) for w in wrong}
@@ -90,8 +88,6 @@ def state_diagram_svg(
     whole_pairs = {(w[0], w[-1]) for w in wrong if len(w) == 2}
     groups: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     for (src, ev, dst), sends, main in table_edges():
-        if (src, ev, dst) in elsewhere and (src, dst) not in whole_pairs and (src, ev, dst) not in bad_events:
-            continue
         if full or main or (src, ev, dst) in taken or (src, dst) in whole_pairs or (src, ev, dst) in bad_events:
             groups[(src, dst)].append((ev, sends))
     for src, ev, dst in taken | bad_events:

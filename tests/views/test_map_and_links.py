@@ -31,8 +31,8 @@ def test_an_unknown_state_is_one_sentence():
 
 
 def test_state_map_carries_its_text_alternative():
-    out = state_map(["CLOSE_WAIT", "LAST_ACK"]).data
-    assert "<svg" in out and "<figcaption" in out and "Lit: CLOSE_WAIT, LAST_ACK." in out
+    out = state_map("02").data
+    assert "<svg" in out and "<figcaption" in out and "Lit: ESTABLISHED, CLOSE_WAIT, LAST_ACK." in out
 
 
 def test_rfc_citations_become_links_to_their_sections():

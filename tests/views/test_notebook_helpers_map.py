@@ -1,33 +1,45 @@
-"""The map at the top of a notebook leaves out the arrows its predictions ask for; the one at the end shows them."""
+"""A notebook's map draws the arrows found so far: the one at the top leaves out the arrows its own
+predictions ask for, the one at the end shows them, and none draws a later notebook's."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+
+from autograder.course_map import FOUND_IN
 from autograder.notebook_helpers import state_map
-
-OURS = ["ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
-
-
-def edges(html: str) -> set[tuple[str, str]]:
-    return set(re.findall(r'data-from="(\w+)" data-to="(\w+)"', html))
+from autograder.views.diagram import table_edges
 
 
-def test_the_top_map_hides_the_arrows_out_of_the_notebooks_states_in_picture_and_text():
-    top = state_map(OURS, unrevealed=True).data
-    end = state_map(OURS).data
-    assert ("FIN_WAIT_2", "TIME_WAIT") in edges(end) and ("ESTABLISHED", "FIN_WAIT_1") in edges(end)
-    assert not {e for e in edges(top) if e[0] in OURS}
-    assert ("CLOSE_WAIT", "LAST_ACK") in edges(top)  # the rest of the diagram stays
+def drawn(notebook: str, unrevealed: bool = False) -> set[tuple[str, str]]:
+    return set(re.findall(r'data-from="(\w+)" data-to="(\w+)"', state_map(notebook, unrevealed=unrevealed).data))
+
+
+def found(*notebooks: str) -> set[tuple[str, str]]:
+    return {arrow for arrow, n in FOUND_IN.items() if n in notebooks}
+
+
+def test_the_top_map_leaves_out_the_notebooks_own_arrows_in_picture_and_text():
+    top, end = state_map("01", unrevealed=True).data, state_map("01").data
+    assert drawn("01", unrevealed=True) == set() and drawn("01") == found("01")
     assert "FIN_WAIT_2 → TIME_WAIT" in end and "FIN_WAIT_2 → TIME_WAIT" not in top
-    assert "Lit: ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT. The arrows out of the lit states are left out" in top
+    assert "Lit: ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT. Only the arrows found in earlier notebooks" in top
 
 
-def test_later_arrows_are_left_out_of_picture_and_text():
-    later = [("FIN_WAIT_1", "TIME_WAIT")]
-    end = state_map(OURS).data
-    kept = state_map(OURS, later=later).data
-    assert set(later) <= edges(end) and not set(later) & edges(kept)
-    assert ("FIN_WAIT_1", "FIN_WAIT_2") in edges(kept) and ("FIN_WAIT_2", "TIME_WAIT") in edges(kept)
-    assert "FIN_WAIT_1 → TIME_WAIT" in end and "FIN_WAIT_1 → TIME_WAIT" not in kept
-    assert "FIN_WAIT_1 → FIN_WAIT_2" in kept and "Arrows a later notebook asks about are left out too." in kept
+def test_no_map_draws_a_later_notebooks_arrow_in_picture_or_text():
+    """Notebook 01's maps draw neither 02's CLOSE_WAIT → LAST_ACK nor 03's FIN_WAIT_1 → CLOSING."""
+    assert drawn("02", unrevealed=True) == found("01") and drawn("02") == found("01", "02")
+    assert ("FIN_WAIT_1", "CLOSING") not in drawn("03", unrevealed=True) | drawn("02")
+    assert ("FIN_WAIT_1", "CLOSING") in drawn("03")
+    assert "CLOSE_WAIT → LAST_ACK" not in state_map("01").data
+    assert drawn("06", unrevealed=True) == set(FOUND_IN)
+
+
+def test_every_ordinary_arrow_of_the_diagram_is_found_in_some_notebook():
+    assert {(src, dst) for (src, _, dst), _, main in table_edges() if main} == set(FOUND_IN)
+
+
+def test_a_notebook_not_in_the_course_is_one_sentence():
+    with pytest.raises(ValueError, match="no notebook '07' in the course"):
+        state_map("07")

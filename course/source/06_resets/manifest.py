@@ -143,14 +143,8 @@ EXPLANATIONS = {
         "B could still send, so its application must learn the connection is gone (§3.10.7.4). Its later "
         "close() then finds no connection at all."
     ),
-    "rst-in-time-wait": "A valid RST in TIME_WAIT deletes the TCB: 4 minutes of protection gone after 0.12 s (at 0.18 s).",
-    "rst-in-time-wait-rfc1337": "RFC 1337 (F1): ignore RST in TIME_WAIT; the timer alone ends it.",
     "close-with-unread-data": (
         "RFC 9293 §3.6.1 (SHLD-3; RFC 2525 §2.17): a close() that also ends reading, with data unread, SHOULD"
         " send a RST, not a FIN; Linux's RST carries ACK."
-    ),
-    "fin-wait-2-timer-fires": (
-        "The orphan is deleted after tcp_fin_timeout, with no segment sent; under rfc9293 A would wait "
-        "forever."
     ),
 }

@@ -1,0 +1,41 @@
+"""Where each notebook of the course stands on the close diagram: the states it works on, and the
+notebook that finds each arrow.
+
+A notebook's map (notebook_helpers.state_map) draws only the arrows found so far, so no map, and
+no map cell's source, answers a later notebook's prediction: the map at the top of notebook 01
+shows its four states and no arrow; the one at its end, the four arrows it found; notebook 03's
+adds the crossing FINs. Only the diagram's ordinary arrows (RFC 793 figure 6) are listed: resets,
+aborts and timeouts other than TIME_WAIT's are drawn only in the full diagram.
+"""
+
+from __future__ import annotations
+
+NOTEBOOK_STATES: dict[str, tuple[str, ...]] = {
+    "01": ("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"),
+    "02": ("ESTABLISHED", "CLOSE_WAIT", "LAST_ACK"),
+    "03": ("FIN_WAIT_1", "CLOSING", "TIME_WAIT"),
+    "04": ("FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "LAST_ACK", "TIME_WAIT"),
+    "05": ("FIN_WAIT_2", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSED"),
+    "06": ("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSED"),
+}
+
+# (state, next state) -> the notebook whose exercises and predictions find that arrow.
+FOUND_IN: dict[tuple[str, str], str] = {
+    ("ESTABLISHED", "FIN_WAIT_1"): "01",
+    ("FIN_WAIT_1", "FIN_WAIT_2"): "01",  # on the ACK of our FIN (or a FIN acknowledging it, data missing)
+    ("FIN_WAIT_2", "TIME_WAIT"): "01",
+    ("TIME_WAIT", "CLOSED"): "01",
+    ("ESTABLISHED", "CLOSE_WAIT"): "02",
+    ("CLOSE_WAIT", "LAST_ACK"): "02",
+    ("LAST_ACK", "CLOSED"): "02",
+    ("FIN_WAIT_1", "CLOSING"): "03",
+    ("FIN_WAIT_1", "TIME_WAIT"): "03",
+    ("CLOSING", "TIME_WAIT"): "03",
+}
+
+
+def not_found_yet(notebook: str, *, own: bool) -> set[tuple[str, str]]:
+    """The arrows a map in `notebook` leaves out: later notebooks' (and, with own, its own too)."""
+    if notebook not in NOTEBOOK_STATES:
+        raise ValueError(f"no notebook {notebook!r} in the course (one of {', '.join(NOTEBOOK_STATES)})")
+    return {arrow for arrow, found in FOUND_IN.items() if found > notebook or (own and found == notebook)}
