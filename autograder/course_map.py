@@ -39,3 +39,41 @@ def not_found_yet(notebook: str, *, own: bool) -> set[tuple[str, str]]:
     if notebook not in NOTEBOOK_STATES:
         raise ValueError(f"no notebook {notebook!r} in the course (one of {', '.join(NOTEBOOK_STATES)})")
     return {arrow for arrow, found in FOUND_IN.items() if found > notebook or (own and found == notebook)}
+
+
+# Catalogue scenario -> the first notebook that shows it (runs it in a cell or names it in the text).
+# A notebook's timeline picker lists the scenarios shown up to that notebook, so notebook 01's
+# picker does not play notebook 03's simultaneous close before 03 asks about it; the last
+# notebook's picker lists the whole catalogue.
+FIRST_SHOWN: dict[str, str] = {
+    "ack-of-data-not-fin": "01",
+    "active-close": "01",
+    "half-close": "01",
+    "lost-final-ack": "01",
+    "server-initiated-close": "02",
+    "three-way-close": "02",
+    "simultaneous-close": "03",
+    "abort": "04",
+    "duplicate-fin-in-time-wait": "04",
+    "fin-retry-limit": "04",
+    "lost-ack-of-fin": "04",
+    "lost-final-ack-twice": "04",
+    "lost-first-fin": "04",
+    "lost-second-fin": "04",
+    "old-duplicate-after-reuse": "05",
+    "rst-in-time-wait": "05",
+    "syn-in-time-wait": "05",
+    "close-with-unread-data": "06",
+    "orphan-fin-wait-2": "06",
+    "rst-in-close-wait": "06",
+}
+
+
+def picker_scenarios(upto: str | None, catalogue: list[str]) -> list[str]:
+    """The scenarios a timeline's picker offers in notebook `upto` ("04"): those shown up to it, in
+    catalogue order; the whole catalogue in the last notebook and outside the course (upto None)."""
+    if upto is not None and upto not in NOTEBOOK_STATES:
+        raise ValueError(f"no notebook {upto!r} in the course (one of {', '.join(NOTEBOOK_STATES)})")
+    if upto is None or upto == max(NOTEBOOK_STATES):
+        return list(catalogue)
+    return [name for name in catalogue if FIRST_SHOWN.get(name, "99") <= upto]

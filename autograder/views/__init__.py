@@ -10,13 +10,14 @@ from .explain import explain
 from .model import TraceShapeError, events_of
 from .rfc import rfc_links, rfc_url
 from .svg import render_svg
-from .timeline import Timeline, timeline
+from .timeline import Timeline, notebook_timeline, timeline
 
 __all__ = [
     "render_svg",
     "state_diagram_svg",
     "exercised_edges",
     "timeline",
+    "notebook_timeline",
     "Timeline",
     "explain",
     "events_of",

@@ -12,6 +12,7 @@ Widgets belong in ungraded cells only (nbgrader autograding is headless).
 
 from __future__ import annotations
 
+import functools
 import html
 import uuid
 from collections.abc import Callable
@@ -145,6 +146,7 @@ class Timeline(widgets.VBox):
         highlight: int | tuple[float, str] | None = None,
         labels: tuple[str, str] = ("Your implementation", "Reference"),
         max_events: int = MAX_EVENTS,
+        upto: str | None = None,
     ) -> None:
         self.uid = f"tl-{uuid.uuid4().hex[:10]}"
         self._loading = False
@@ -178,13 +180,16 @@ class Timeline(widgets.VBox):
             from reference_impl import scenarios
             from reference_impl.profiles import PROFILES
 
+            from ..course_map import picker_scenarios
+
             # The named profiles, plus a variant (e.g. TIME_WAIT = 0) under its own label.
             self.profiles: dict[str, object] = dict(PROFILES)
             if not isinstance(profile, str):
                 key = profile_label or f"{profile.name} (changed)"
                 self.profiles[key] = profile
                 profile = key
-            self.scenario = widgets.Dropdown(options=list(scenarios.CATALOGUE), value=scenario or "active-close",
+            start = scenario or "active-close"
+            self.scenario = widgets.Dropdown(options=picker_scenarios(upto, list(scenarios.CATALOGUE)), value=start,
                                              description="scenario")  # fmt: skip
             # Buttons share one width; size it to the longest label so none is cut short.
             width = max(80, 9 * max(map(len, self.profiles)) + 24)
@@ -364,6 +369,7 @@ def timeline(
     run: Runner | None = None,
     highlight: int | tuple[float, str] | None = None,
     label: str | None = None,
+    upto: str | None = None,
 ) -> Timeline:
     """An animated timeline.
 
@@ -372,7 +378,17 @@ def timeline(
     timeline("lost-final-ack", RFC9293.replace(time_wait=0), label="TIME_WAIT = 0")
                                                      a profile variant, as its own picker button
     timeline(trace, reference=ref, highlight=12)     two given traces (Trace or DataFrame)
+
+    upto="04": the scenario picker offers the scenarios the course has shown up to notebook 04
+    (autograder.course_map), as `notebook_timeline` sets it for a notebook's cells.
     """
     if isinstance(source, str):
-        return Timeline(scenario=source, profile=profile, profile_label=label, run=run, highlight=highlight)
+        return Timeline(scenario=source, profile=profile, profile_label=label, run=run, highlight=highlight,
+                        upto=upto)  # fmt: skip
     return Timeline(source, reference, highlight=highlight)
+
+
+def notebook_timeline(notebook: str):
+    """`timeline` for one notebook of the course ("04_lost_segments"): its picker offers only the
+    scenarios shown up to that notebook, so it never plays a later notebook's answer."""
+    return functools.wraps(timeline)(functools.partial(timeline, upto=notebook[:2]))

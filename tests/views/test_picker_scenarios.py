@@ -1,0 +1,43 @@
+"""A notebook's scenario picker offers what the course has shown so far, never a later notebook's run."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from autograder.course_map import FIRST_SHOWN, picker_scenarios
+from autograder.views import notebook_timeline
+from reference_impl.scenarios import CATALOGUE
+
+LEARNER_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def first_shown_in_the_notebooks() -> dict[str, str]:
+    """Each catalogue scenario's first notebook: run in a code cell (a string) or named in the text (`name`)."""
+    first: dict[str, str] = {}
+    for path in sorted(LEARNER_DIR.glob("0[1-6]_*.ipynb")):
+        text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+        for name in re.findall(r"[\"'`]([a-z0-9-]+)[\"'`]", text):
+            if name in CATALOGUE:
+                first.setdefault(name, path.name[:2])
+    return first
+
+
+def test_the_table_says_where_the_notebooks_first_show_each_scenario():
+    assert FIRST_SHOWN == first_shown_in_the_notebooks()
+
+
+def test_notebook_01s_picker_offers_01s_scenarios_and_the_last_notebook_the_whole_catalogue():
+    assert set(picker_scenarios("01", list(CATALOGUE))) == {s for s, n in FIRST_SHOWN.items() if n == "01"}
+    assert "simultaneous-close" not in picker_scenarios("02", list(CATALOGUE))
+    assert picker_scenarios("06", list(CATALOGUE)) == list(CATALOGUE) == picker_scenarios(None, list(CATALOGUE))
+    with pytest.raises(ValueError, match="no notebook '09'"):
+        picker_scenarios("09", list(CATALOGUE))
+
+
+def test_a_notebooks_timeline_widget_offers_its_scenarios():
+    widget = notebook_timeline("03_simultaneous_close")("simultaneous-close")
+    assert "simultaneous-close" in widget.scenario.options and "lost-first-fin" not in widget.scenario.options
