@@ -22,7 +22,7 @@ from reference_impl.states import (
     stimulus_text,
 )
 from reference_impl.tcb import TCB
-from reference_impl.trace import Trace, format_time
+from reference_impl.trace import EventKind, Trace, format_time
 
 from .harness import LearnerError, Observed, SegmentView
 
@@ -185,7 +185,11 @@ def context_rows(trace: Trace, time: int | None, n: int = 4) -> str:
     lines = []
     for r in rows:
         arrow = r.state_before if r.state_before == r.state_after else f"{r.state_before}→{r.state_after}"
-        what = r.detail if r.event in ("send", "recv", "timer", "deliver", "error") else ""
+        what = (
+            r.detail
+            if r.event in (EventKind.SEND, EventKind.RECV, EventKind.TIMER, EventKind.DELIVER, EventKind.ERROR)
+            else ""
+        )
         fate = f" ({r.fate})" if r.fate and r.fate != "delivered" else ""
         lines.append(f"    {format_time(r.time):>10} s  {r.endpoint}  {r.event:<7} {arrow:<24} {what}{fate}")
     return "\n".join(lines)

@@ -101,10 +101,7 @@ class LearnerRun:
         """Run `name` under `profile` (a name or a Profile), losing the segments in `lose` ("A2")."""
         entry = scenarios.get(name)
         eff = entry.profile(get_profile(profile))
-        sc = entry.scenario
-        if lose:
-            extra = {scenarios.parse_key(k): scenarios.LOSE for k in lose}
-            sc = sc.with_fates({**sc.fates, **extra}, name=f"{sc.name}+{scenarios.pattern_name(extra)}")
+        sc = entry.losing(scenarios.losses(lose))
         self.error, self.stopped_by_recording = None, False
         self.unwritten = [st for st in unwritten(self.namespace) if self.states is None or st in self.states]
         try:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Mapping
 
+from reference_impl.trace import EventKind
+
 __all__ = ["ADDRESSES", "PORTS", "trace_pcap", "scenario_windows"]
 
 ADDRESSES = {"A": (192, 0, 2, 1), "B": (198, 51, 100, 1)}  # RFC 5737 documentation ranges
@@ -51,11 +53,11 @@ def trace_pcap(trace: object, windows: Mapping[str, int] | None = None) -> bytes
         ep = r.endpoint
         if ep not in ADDRESSES:
             continue
-        if r.event == "read" and r.detail.startswith("RCV.WND="):
+        if r.event == EventKind.READ and r.detail.startswith("RCV.WND="):
             wnd[ep] = int(r.detail.removeprefix("RCV.WND="))
-        elif r.event == "reopen":
+        elif r.event == EventKind.REOPEN:
             wnd[ep] = start.get(ep, DEFAULT_WINDOW)
-        elif r.event == "send":
+        elif r.event == EventKind.SEND:
             ip_id[ep] = (ip_id[ep] + 1) & 0xFFFF
             frame = _frame(ep, r.seq or 0, r.ack, r.flags, r.len or 0, min(wnd[ep], 0xFFFF), ip_id[ep])
             sec, usec = divmod(int(r.time), 1_000_000)

@@ -97,10 +97,10 @@ def reference_trace(name: str, profile: Profile | str = RFC9293, lose: Iterable[
     """The reference's trace of a catalogue scenario under `profile` (a Profile or its name),
     with segments such as "A2" lost."""
     from reference_impl.profiles import get_profile
-    from reference_impl.scenarios import LOSE, parse_key, run
+    from reference_impl.scenarios import losses, run
 
     lose = tuple(lose)
-    fates = {parse_key(k): LOSE for k in lose}
+    fates = losses(lose)
     with _recorded_runs_only(name, get_profile(profile), lose):
         return run(name, get_profile(profile), fates or None, machine=reference_machine())
 

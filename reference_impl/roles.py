@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .segment import MOD
-from .trace import Row, starts_connection
+from .trace import EventKind, Row, starts_connection
 
 KINDS = ("SYN", "SYN-ACK", "FIN", "ACK of FIN", "data", "ACK", "RST")
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
@@ -173,7 +173,7 @@ def roles_of(rows: Iterable[Row]) -> dict[str, tuple[Role, ...]]:
             continue
         if starts_connection(r):
             counter.reopen(r.endpoint)
-        if r.event == "send":
+        if r.event == EventKind.SEND:
             sent[r.endpoint] += 1
             bits = sum({"FIN": _FIN, "SYN": _SYN, "RST": _RST, "ACK": _ACK}[f] for f in r.flags.split("|") if f)
             out[f"{r.endpoint}{sent[r.endpoint]}"] = counter.send(r.endpoint, bits, r.seq or 0, r.ack or 0, r.len or 0)

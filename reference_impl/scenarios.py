@@ -9,7 +9,7 @@ by sender and ordinal: ("B", 2) is the second segment B sends.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 
@@ -37,6 +37,14 @@ class Entry:
 
     def profile(self, base: Profile = RFC9293) -> Profile:
         return base.replace(**self.profile_changes) if self.profile_changes else base
+
+    def losing(self, fates: Mapping[FateKey, Fate] | None) -> Scenario:
+        """The scenario with extra fates on top of its own, named so that the run can be replayed
+        ("lost-final-ack+lose:A1")."""
+        if not fates:
+            return self.scenario
+        sc = self.scenario
+        return sc.with_fates({**sc.fates, **fates}, name=f"{sc.name}+{pattern_name(fates)}")
 
 
 def _sc(name: str, description: str, *actions: TimedCall, **kw: Any) -> Scenario:  # kw: Scenario's fields
@@ -206,10 +214,8 @@ def run(
     """Simulate a catalogue scenario (optionally with extra fates) under a profile, with
     `machine` (a handler table for both ends; the reference's when not given)."""
     entry = get(name)
-    sc = entry.scenario
-    if fates:
-        sc = sc.with_fates({**sc.fates, **fates}, name=f"{sc.name}+{pattern_name(fates)}")
-    return simulate(sc, entry.profile(base), machine if machine is not None else reference_machine(), **limits)
+    return simulate(entry.losing(fates), entry.profile(base), machine if machine is not None else reference_machine(),
+                    **limits)  # fmt: skip
 
 
 def pattern_name(fates: Mapping[FateKey, Fate]) -> str:
@@ -217,6 +223,11 @@ def pattern_name(fates: Mapping[FateKey, Fate]) -> str:
     ordinal = sorted(k for k, f in fates.items() if f.kind == "lose" and not isinstance(k, Role))
     roles = sorted(key_text(k) for k, f in fates.items() if f.kind == "lose" and isinstance(k, Role))
     return "lose:" + ",".join([f"{e}{n}" for e, n in ordinal] + roles)
+
+
+def losses(names: Iterable[str]) -> dict[SegmentKey, Fate]:
+    """{("A", 2): LOSE} from segment names such as ["A2"] (ValueError on a name that is not one)."""
+    return {parse_key(k): LOSE for k in names}
 
 
 def parse_key(text: str) -> SegmentKey:

@@ -66,7 +66,7 @@ from .states import (
 )
 from .tcb import TCB
 from .timestamps import recent, stamp
-from .trace import Row, Trace
+from .trace import EventKind, Row, Trace
 
 ENDPOINTS = ("A", "B")
 OPENING = (State.CLOSED, State.LISTEN, State.SYN_SENT, State.SYN_RECEIVED)
@@ -189,12 +189,12 @@ class Simulation:
                 seg, note = event.seg, event.note
                 if seg.incarnation < ep.incarnation:
                     note = (note + "; " if note else "") + f"from connection {seg.incarnation}"
-                self._step(time, ep, Arrival(seg), "recv", seg, note)
+                self._step(time, ep, Arrival(seg), EventKind.RECV, seg, note)
             elif isinstance(event, _Expiry):
                 timer = event.timer
                 if ep.timers.get(timer, (0, 0))[1] == event.generation:  # still armed, not restarted or cancelled
                     del ep.timers[timer]
-                    self._step(time, ep, Timeout(timer), "timeout", None, str(timer))
+                    self._step(time, ep, Timeout(timer), EventKind.TIMEOUT, None, str(timer))
             else:
                 self._app(time, ep, event)
             self._open_waiting(time)
@@ -210,26 +210,26 @@ class Simulation:
                     e = self.ep[name]
                     e.opens, e.then = how, [(delay, c) for delay, who, c in then if who == name]
                     if e.state is not State.CLOSED:
-                        self._row(time, e, "reopen", e.state, e.state,
+                        self._row(time, e, EventKind.REOPEN, e.state, e.state,
                                   detail=f"{how}() waits: the 4-tuple is still in use ({name} in {e.state})")  # fmt: skip
             case AppClose():
-                self._step(time, ep, dc_replace(call, unread=ep.unread), "close", None, "")
+                self._step(time, ep, dc_replace(call, unread=ep.unread), EventKind.CLOSE, None, "")
             case AppSend(data):
-                self._step(time, ep, call, "write", None, f"{len(data)} bytes")
+                self._step(time, ep, call, EventKind.WRITE, None, f"{len(data)} bytes")
             case AppAbort():
-                self._step(time, ep, call, "abort", None, "")
+                self._step(time, ep, call, EventKind.ABORT, None, "")
             case Inject():
                 seg = placed(call, ep.tcb, ep.ts_recent)
-                self._step(time, ep, Arrival(seg), "recv", seg, "injected")
+                self._step(time, ep, Arrival(seg), EventKind.RECV, seg, "injected")
             case Read(window):
                 grew = window > ep.tcb.rcv_wnd
                 ep.tcb = ep.tcb.replace(rcv_wnd=window)
                 ep.unread = 0
-                self._row(time, ep, "read", ep.state, ep.state, detail=f"RCV.WND={window}")
+                self._row(time, ep, EventKind.READ, ep.state, ep.state, detail=f"RCV.WND={window}")
                 if grew and ep.state is not State.CLOSED:
                     self._output(time, ep, Send(ep.tcb.ack()))
 
-    def _step(self, time: int, ep: Endpoint, stim: Stimulus, event: str, seg: Segment | None, note: str) -> None:
+    def _step(self, time: int, ep: Endpoint, stim: Stimulus, event: EventKind, seg: Segment | None, note: str) -> None:
         before, tcb_before = ep.state, ep.tcb
         self.now, self.endpoint = time, ep.name
         armed_before = (
@@ -292,27 +292,27 @@ class Simulation:
                 label, copies = self.channel.arrivals(self.channel.fate(ep.name, ep.sent, seg))
                 for after, note in copies:
                     self._schedule(time + after, peer, _Arrival(seg, note))
-                self._row(time, ep, "send", st, st, seg, fate=label, detail=str(seg))
+                self._row(time, ep, EventKind.SEND, st, st, seg, fate=label, detail=str(seg))
             case StartTimer(timer, duration):
                 self._generation += 1
                 ep.timers[timer] = (time + duration, self._generation)
                 self._schedule(time + duration, ep.name, _Expiry(timer, self._generation))
-                self._row(time, ep, "timer", st, st, detail=f"start {timer} {format_duration(duration)}")
+                self._row(time, ep, EventKind.TIMER, st, st, detail=f"start {timer} {format_duration(duration)}")
             case CancelTimer(timer):
                 # Cancelling a timer that is not running changes nothing anyone can see: no row, so two
                 # machines that differ only in such a cancel draw the same run (as the checks judge them).
                 if ep.timers.pop(timer, None) is not None:
-                    self._row(time, ep, "timer", st, st, detail=f"cancel {timer}")
+                    self._row(time, ep, EventKind.TIMER, st, st, detail=f"cancel {timer}")
             case DeliverData(data):
                 if not ep.reads:
                     ep.unread += len(data)
-                self._row(time, ep, "deliver", st, st, detail=f"{len(data)} bytes")
+                self._row(time, ep, EventKind.DELIVER, st, st, detail=f"{len(data)} bytes")
             case DeliverEOF():
-                self._row(time, ep, "deliver", st, st, detail="EOF")
+                self._row(time, ep, EventKind.DELIVER, st, st, detail="EOF")
             case Error(message):
                 if ep.tcb.orphaned and self.profile.close_detaches:
                     message += " (no one hears it: close() detached the application)"
-                self._row(time, ep, "error", st, st, detail=message)
+                self._row(time, ep, EventKind.ERROR, st, st, detail=message)
 
     # ---- a new incarnation of the 4-tuple ----------------------------------------------------
 
@@ -335,7 +335,7 @@ class Simulation:
             tcb = self._fresh(name, r.iss_a if name == "A" else r.iss_b)
             step = open_active(tcb, self.profile) if how == "connect" else open_passive(tcb)
             e.state, e.tcb = step.state, step.tcb if step.tcb is not None else tcb
-            self._row(time, e, "reopen", State.CLOSED, e.state,
+            self._row(time, e, EventKind.REOPEN, State.CLOSED, e.state,
                       detail=f"{how}(): connection {e.incarnation} on the same 4-tuple")  # fmt: skip
             for out in step.outputs:
                 self._output(time, e, out)
@@ -344,7 +344,7 @@ class Simulation:
         self,
         time: int,
         ep: Endpoint,
-        event: str,
+        event: EventKind,
         before: State,
         after: State,
         seg: Segment | None = None,

@@ -32,6 +32,7 @@ from .profiles import RFC9293, Profile
 from .roles import key_text, where
 from .sim import Machine, Simulation
 from .states import format_duration
+from .trace import EventKind
 
 SCENARIO = "old-duplicate-after-reuse"
 
@@ -121,7 +122,7 @@ def timeline(sc: Scenario, key: FateKey, profile: Profile, machine: Machine) -> 
     ordinal, count = where(key, trace.rows) if not isinstance(key, tuple) else f"{key[0]}{key[1]}", {"A": 0, "B": 0}
     sent = None
     for r in trace.rows:
-        if r.event == "send":
+        if r.event == EventKind.SEND:
             count[r.endpoint] += 1
             if f"{r.endpoint}{count[r.endpoint]}" == ordinal:
                 sent = r.time
@@ -148,7 +149,7 @@ def _point(sc: Scenario, profile: Profile, machine: Machine, arrives: int) -> Sw
         at, ep, size, conn = sim.old_data_taken[0]
         return SweepPoint(profile.time_wait, True, f"{ep} took {size} bytes of connection {conn} as the new "
                           f"connection's data at {format_duration(at)}")  # fmt: skip
-    copy = next((r for r in trace.rows if r.event == "recv" and "second copy" in r.detail), None)
+    copy = next((r for r in trace.rows if r.event == EventKind.RECV and "second copy" in r.detail), None)
     if copy is None:
         return SweepPoint(profile.time_wait, False, "the copy had not arrived when the run ended")
     return SweepPoint(profile.time_wait, False, f"the copy reached {copy.endpoint} in {copy.state_before} at "

@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,18 +22,33 @@ COLUMNS = (
     "flags", "seq", "ack", "len", "fate", "detail",
 )  # fmt: skip
 
-# close/write/abort: application calls; send/recv: segments; timeout: a timer fired;
-# timer: a timer started or cancelled; deliver: data or EOF handed to the application;
-# error: an error reported to the application; reopen: a new incarnation of the 4-tuple;
-# read: the application read its buffer, and the receive window opened (detail RCV.WND=n).
-EVENTS = ("close", "write", "abort", "send", "recv", "timeout", "timer", "deliver", "error", "reopen", "read")
+
+class EventKind(StrEnum):
+    """What a trace row records: the one vocabulary the simulator writes and the checks, views and
+    exports read. A member is its own string ("recv"), so CSV, JSON and frames carry the names."""
+
+    CLOSE = "close"  # the application's close() (or shutdown())
+    WRITE = "write"  # the application's send(): data handed to TCP
+    ABORT = "abort"  # the application's abort
+    SEND = "send"  # a segment left this endpoint (its fate: delivered, lost, ...)
+    RECV = "recv"  # a segment arrived and the state's handler took it
+    TIMEOUT = "timeout"  # a timer fired
+    TIMER = "timer"  # a timer started or was cancelled
+    DELIVER = "deliver"  # data or EOF handed to the application
+    ERROR = "error"  # an error reported to the application
+    REOPEN = "reopen"  # a new incarnation of the 4-tuple
+    READ = "read"  # the application read its buffer and the receive window opened (detail RCV.WND=n)
+
+
+# The application's calls, as rows name them.
+APP_CALLS = frozenset({EventKind.CLOSE, EventKind.WRITE, EventKind.ABORT})
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
     time: int  # virtual microseconds
     endpoint: str  # "A" (client) or "B" (server)
-    event: str
+    event: EventKind
     state_before: str
     state_after: str
     flags: str = ""
@@ -42,6 +58,13 @@ class Row:
     fate: str = ""
     detail: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.event, EventKind):  # a row read back from CSV, JSON or a frame
+            try:
+                object.__setattr__(self, "event", EventKind(self.event))
+            except ValueError:
+                raise ValueError(f"unknown trace event {self.event!r} (one of {', '.join(EventKind)})") from None
+
     @property
     def seconds(self) -> float:
         return self.time / 1_000_000
@@ -50,9 +73,9 @@ class Row:
 def starts_connection(row: Row) -> bool:
     """Whether the endpoint begins a new connection of the 4-tuple at this row: its OPEN (a reopen
     row leaving CLOSED), or a SYN that reopened its TIME_WAIT."""
-    if row.event == "reopen":
+    if row.event == EventKind.REOPEN:
         return row.state_before == "CLOSED" and row.state_after != "CLOSED"
-    return row.event == "recv" and row.state_before == "TIME_WAIT" and row.state_after == "SYN_RECEIVED"
+    return row.event == EventKind.RECV and row.state_before == "TIME_WAIT" and row.state_after == "SYN_RECEIVED"
 
 
 def format_time(us: int) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .actions import RESET_ERROR, USER_TIMEOUT
-from .trace import Row
+from .trace import EventKind, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +91,18 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 def event_of(row: Row) -> str:
     """The table's name for what a trace row did: close, abort, SYN, SYN-ACK, FIN, ACK, RST, timeout X."""
-    if row.event in ("close", "abort"):
-        return row.event
-    if row.event == "timeout":
+    # == rather than is: the views pass their own rows, read back from a frame as plain strings.
+    if row.event in (EventKind.CLOSE, EventKind.ABORT):
+        return str(row.event)
+    if row.event == EventKind.TIMEOUT:
         return f"timeout {row.detail}"
-    if row.event == "recv":
+    if row.event == EventKind.RECV:
         if "RST" in row.flags:
             return "RST"
         if "SYN" in row.flags:
             return "SYN-ACK" if "ACK" in row.flags else "SYN"
         return "FIN" if "FIN" in row.flags else "ACK"
-    return row.event
+    return str(row.event)
 
 
 def edges(rows: Iterable[Row]) -> set[tuple[str, str, str]]:
@@ -109,7 +110,7 @@ def edges(rows: Iterable[Row]) -> set[tuple[str, str, str]]:
     return {
         (r.state_before, event_of(r), r.state_after)
         for r in rows
-        if r.state_before != r.state_after and r.event != "reopen"
+        if r.state_before != r.state_after and r.event != EventKind.REOPEN
     }
 
 

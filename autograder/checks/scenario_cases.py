@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from reference_impl.profiles import RFC9293, Profile, profile_changes, profile_text
-from reference_impl.scenarios import CATALOGUE, LOSE, get, loss_patterns, parse_key, pattern_name
+from reference_impl.scenarios import CATALOGUE, LOSE, get, loss_patterns, losses
 from reference_impl.segment import MOD
 from reference_impl.sim import Fate, Reopen, Scenario, SegmentKey
 from reference_impl.states import State, Step, Stimulus
@@ -111,7 +111,7 @@ def as_fates(fates: Mapping[SegmentKey, Fate] | Iterable[str] | None) -> dict[Se
         return {}
     if isinstance(fates, Mapping):
         return dict(fates)
-    return {parse_key(k): LOSE for k in fates}
+    return losses(fates)
 
 
 def _note(parts: list[str]) -> str:
@@ -134,9 +134,7 @@ def resolve(
     ):
         return _resolve_script(name_or_script, base, fates, wrap)
     entry = get(name_or_script)  # ValueError with a suggestion for a misspelt name: an author's error
-    sc = entry.scenario
-    if fates:
-        sc = sc.with_fates({**sc.fates, **fates}, name=f"{sc.name}+{pattern_name(fates)}")
+    sc = entry.losing(fates)
     label = sc.name + _note([WRAP_NOTE if wrap else "", "" if base == RFC9293 else profile_text(base)])
     if wrap:
         sc = replace(wrapped(entry.scenario), fates=sc.fates, name=sc.name)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from reference_impl.profiles import LINUX, Profile
 from reference_impl.script import parse_duration
 from reference_impl.sim import simulate
-from reference_impl.trace import Trace
+from reference_impl.trace import EventKind, Trace
 
 from ..reference_source import reference_machine
 
@@ -56,14 +56,14 @@ SegKey = tuple[str, int | None, int | None, int, str]  # flags, seq, ack, len, f
 
 def _sim_sent(trace: Trace, endpoint: str, until_us: int) -> list[tuple[float, SegKey]]:
     return [(r.time / 1e6, (r.flags, r.seq, r.ack, r.len or 0, r.fate)) for r in trace.rows
-            if r.endpoint == endpoint and r.event == "send" and r.time <= until_us]  # fmt: skip
+            if r.endpoint == endpoint and r.event == EventKind.SEND and r.time <= until_us]  # fmt: skip
 
 
 def _sim_delayed_acks(trace: Trace, endpoint: str, until_us: int) -> int:
     """ACKs the delayed-ACK timer sent: a DELAYED_ACK timeout followed, at once, by a send."""
     rows = [r for r in trace.rows if r.endpoint == endpoint and r.time <= until_us]
     return sum(1 for r, nxt in zip(rows, rows[1:], strict=False)
-               if r.event == "timeout" and r.detail == "DELAYED_ACK" and nxt.event == "send" and nxt.time == r.time)  # fmt: skip
+               if r.event == EventKind.TIMEOUT and r.detail == "DELAYED_ACK" and nxt.event == EventKind.SEND and nxt.time == r.time)  # fmt: skip
 
 
 def _sim_rearms(trace: Trace, endpoint: str, until_us: int) -> int:
@@ -75,7 +75,7 @@ def _sim_rearms(trace: Trace, endpoint: str, until_us: int) -> int:
     for r in rows:
         if r.state_after == "TIME_WAIT" and r.state_before != "TIME_WAIT":
             expiry = None  # entering TIME_WAIT: its first start is not a re-arm
-        if r.event == "timer" and r.detail.startswith("start TIME_WAIT"):
+        if r.event == EventKind.TIMER and r.detail.startswith("start TIME_WAIT"):
             ends = r.time + parse_duration(r.detail.split()[-2] + r.detail.split()[-1].replace("µs", "us"))
             if expiry is not None and ends - expiry > REARM_JUMP * 1e6:
                 count += 1
@@ -85,7 +85,7 @@ def _sim_rearms(trace: Trace, endpoint: str, until_us: int) -> int:
 
 def _sim_error(trace: Trace, endpoint: str, until_us: int) -> str:
     """The last error the application could still read ("" when none)."""
-    heard = [r.detail for r in trace.rows if r.endpoint == endpoint and r.event == "error" and r.time <= until_us
+    heard = [r.detail for r in trace.rows if r.endpoint == endpoint and r.event == EventKind.ERROR and r.time <= until_us
              and r.detail not in APP_CALL_ERRORS and "no one hears it" not in r.detail]  # fmt: skip
     return heard[-1] if heard else ""
 

@@ -289,7 +289,6 @@ def replay_trace(replay: str):
     from reference_impl import scenarios
     from reference_impl.profiles import get_profile
     from reference_impl.script import option_value
-    from reference_impl.sim import Fate
 
     parser = argparse.ArgumentParser(prog="tcpclose simulate", add_help=False, exit_on_error=False)
     parser.add_argument("name")
@@ -312,7 +311,7 @@ def replay_trace(replay: str):
         changes[key] = option_value(key, value)
     if changes:
         profile = profile.replace(**changes)
-    fates = {scenarios.parse_key(k): Fate("lose") for k in args.lose}
+    fates = scenarios.losses(args.lose)
     return scenarios.run(args.name, profile, fates or None)
 
 

@@ -21,6 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
+from reference_impl.trace import EventKind
+
 from ._geometry import CW, Placer, rect_quad, text_quad, text_width
 from .explain import Captions
 from .model import SLOT_EVENTS, Event, pair_flights, timer_brackets
@@ -416,7 +418,7 @@ class Canvas:
             a = e.index
             pw = self.pill(x, y, e.after, "end" if left else "start", a=a) if e.changes_state else 0.0
             lines = note_lines(note, g.note_room - pw - (6 if pw else 0), g.note_room)
-            color = LOST if e.event == "error" else MUTED
+            color = LOST if e.event == EventKind.ERROR else MUTED
             tip = escape(cap.sentence(e))
             for k, ln in enumerate(lines):
                 if not ln:
@@ -658,7 +660,7 @@ class Canvas:
                 f'<circle cx="{_t(x)}" cy="{_t(y)}" r="11" fill="none" stroke="{LOST}" stroke-width="2.5" '
                 f'data-kind="divergence"/>'
             )
-            if e.event == "send":
+            if e.event == EventKind.SEND:
                 peer = g.xb(i) if e.endpoint == "A" else g.xa(i)
                 recv = next((r for f in pair_flights(p.events) if f.send is e for r in f.recvs[:1]), None)
                 y1 = ax.y(i, recv) if recv is not None else y + 30

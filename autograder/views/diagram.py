@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
+from reference_impl.trace import EventKind
 from reference_impl.transitions import TRANSITIONS, event_of
 
 from ._draw import FONT, INK, LOST, MUTED, STATE_COLORS
@@ -43,7 +44,7 @@ def exercised_edges(trace_or_frame: object) -> set[Edge]:
     return {
         (e.before, event_of(e), e.after)
         for e in events_of(trace_or_frame)
-        if e.changes_state and e.before and e.event != "reopen"
+        if e.changes_state and e.before and e.event != EventKind.REOPEN
     }
 
 

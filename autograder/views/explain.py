@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reference_impl.trace import EventKind
+
 from .model import Event
 
 WHO = {"A": "A (client)", "B": "B (server)"}
@@ -70,7 +72,7 @@ class Captions:
         probed: set[str] = set()
         closed: set[str] = set()  # endpoints whose application called close() (not shutdown)
         for e in events:
-            if e.event == "timer":
+            if e.event == EventKind.TIMER:
                 words = e.detail.split()
                 if words[:1] == ["start"] and len(words) >= 2:
                     if (e.endpoint, words[1]) in running:
@@ -80,24 +82,24 @@ class Captions:
                     running.discard((e.endpoint, words[1]))
                     if words[1] == "RETRANSMIT":
                         probed.discard(e.endpoint)
-            elif e.event == "timeout":
+            elif e.event == EventKind.TIMEOUT:
                 running.discard((e.endpoint, e.detail))
                 # Linux (RFC 8985): the first expiry with a FIN or data outstanding is the
                 # tail-loss probe; the RTO with its backoff comes after it.
                 if linux and e.detail == "RETRANSMIT" and e.endpoint not in probed:
                     c.probes.add(e.index)
                     probed.add(e.endpoint)
-            elif e.event == "close":
+            elif e.event == EventKind.CLOSE:
                 if calls.get((e.time, e.endpoint)) == "shutdown":
                     c.shutdowns.add(e.index)
                 else:
                     closed.add(e.endpoint)
-            elif e.event == "deliver":
+            elif e.event == EventKind.DELIVER:
                 if linux and e.endpoint in closed:  # close() detached the application (an orphan)
                     c.unread[e.index] = "detached"
                 elif not reads.get(e.endpoint, True) and e.detail != "EOF":
                     c.unread[e.index] = "never reads"
-            elif e.event == "reopen" and e.changes_state:
+            elif e.event == EventKind.REOPEN and e.changes_state:
                 running = {k for k in running if k[0] != e.endpoint}
                 probed.discard(e.endpoint)
                 closed.discard(e.endpoint)

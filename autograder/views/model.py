@@ -19,13 +19,11 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-COLUMNS = (
-    "time", "endpoint", "event", "state_before", "state_after",
-    "flags", "seq", "ack", "len", "fate", "detail",
-)  # fmt: skip
+from reference_impl.trace import COLUMNS, EventKind
+
 ENDPOINTS = ("A", "B")
 # Events that occupy a line of their own on a lane; timer rows draw brackets instead.
-SLOT_EVENTS = frozenset({"close", "write", "abort", "send", "recv", "timeout", "deliver", "error", "reopen"})
+SLOT_EVENTS = frozenset(EventKind) - {EventKind.TIMER, EventKind.READ}  # rows that take a time slot of their own
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +168,12 @@ def pair_flights(events: list[Event]) -> list[Flight]:
     """Match each send with its arrivals; unmatched arrivals become flights without a send."""
     waiting: dict[tuple, deque[Event]] = defaultdict(deque)
     for e in events:
-        if e.event == "recv":
+        if e.event == EventKind.RECV:
             waiting[(e.endpoint, *e.key)].append(e)
     claimed: set[int] = set()
     flights: list[Flight] = []
     for e in events:
-        if e.event != "send":
+        if e.event != EventKind.SEND:
             continue
         peer = "B" if e.endpoint == "A" else "A"
         queue = waiting.get((peer, *e.key))
@@ -188,7 +186,7 @@ def pair_flights(events: list[Event]) -> list[Flight]:
         claimed.update(r.index for r in got)
         flights.append(Flight(e.endpoint, e, got))
     for e in events:
-        if e.event == "recv" and e.index not in claimed:
+        if e.event == EventKind.RECV and e.index not in claimed:
             flights.append(Flight("B" if e.endpoint == "A" else "A", None, [e]))
     return flights
 
@@ -204,7 +202,7 @@ def timer_brackets(events: list[Event]) -> list[Bracket]:
         out.append(Bracket(ep, name, start, at, how, dur))
 
     for e in events:
-        if e.event == "timer":
+        if e.event == EventKind.TIMER:
             words = e.detail.split()
             if len(words) >= 2 and words[0] in ("start", "cancel"):
                 name = words[1]
@@ -212,9 +210,9 @@ def timer_brackets(events: list[Event]) -> list[Bracket]:
                     end(e.endpoint, name, e, "restart" if words[0] == "start" else "cancel")
                 if words[0] == "start":
                     running[(e.endpoint, name)] = (e, " ".join(words[2:]))
-        elif e.event == "timeout" and (e.endpoint, e.detail) in running:
+        elif e.event == EventKind.TIMEOUT and (e.endpoint, e.detail) in running:
             end(e.endpoint, e.detail, e, "expired")
-        if e.after == "CLOSED" or e.event == "reopen":
+        if e.after == "CLOSED" or e.event == EventKind.REOPEN:
             for ep, name in [k for k in running if k[0] == e.endpoint]:
                 end(ep, name, e, "closed")
     for ep, name in list(running):
@@ -305,7 +303,7 @@ def segment_roles(events: list[Event]) -> dict[str, str]:
     fin_end: dict[str, int] = {}  # sender -> the sequence number just past its FIN
     seen: set[tuple] = set()
     for e in events:
-        if e.event != "send" or e.endpoint not in count:
+        if e.event != EventKind.SEND or e.endpoint not in count:
             continue
         count[e.endpoint] += 1
         me, peer = e.endpoint, "B" if e.endpoint == "A" else "A"

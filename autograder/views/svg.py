@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reference_impl.trace import EventKind
+
 from ._draw import Canvas, Geometry, Panel, layout, note_lines, pill_width
 from .explain import Captions
 from .model import Event, TraceShapeError, events_of, schedule
@@ -191,7 +193,7 @@ def _describe(panels: list[Panel], heading: str) -> str:
                         path.append(s)
             if path:
                 out.append(f"{prefix}{ep} goes {' → '.join(path)}.")
-        sends = [e for e in p.events if e.event == "send"]
+        sends = [e for e in p.events if e.event == EventKind.SEND]
         segs = [f"{e.endpoint} sends {e.segment_text} at {e.time / 1e6:.3f} s ({e.fate or 'sent'})" for e in sends[:40]]
         if len(sends) > 40:
             segs.append(f"and {len(sends) - 40} more segments")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from html import escape
 
+from reference_impl.trace import EventKind
+
 from ._draw import Panel
 from .explain import Captions
 from .model import Event
@@ -32,10 +34,10 @@ def rows(p: Panel) -> list[tuple]:
 
 
 def _segment(e: Event) -> str:
-    if e.event not in ("send", "recv"):
+    if e.event not in (EventKind.SEND, EventKind.RECV):
         return ""
-    fate = f" ({e.fate})" if e.event == "send" and e.fate and e.fate != "delivered" else ""
-    return f"{'sent' if e.event == 'send' else 'received'} {e.segment_text}{fate}"
+    fate = f" ({e.fate})" if e.event == EventKind.SEND and e.fate and e.fate != "delivered" else ""
+    return f"{'sent' if e.event == EventKind.SEND else 'received'} {e.segment_text}{fate}"
 
 
 def table_html(panels: list[Panel]) -> str:

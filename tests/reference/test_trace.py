@@ -6,8 +6,10 @@ import csv
 import io
 import json
 
+import pytest
+
 from reference_impl import scenarios
-from reference_impl.trace import COLUMNS, EVENTS, format_time
+from reference_impl.trace import COLUMNS, EventKind, format_time
 
 
 def test_csv_columns_are_the_contract():
@@ -16,7 +18,7 @@ def test_csv_columns_are_the_contract():
     assert tuple(rows[0]) == COLUMNS
     assert COLUMNS == tuple("time,endpoint,event,state_before,state_after,flags,seq,ack,len,fate,detail".split(","))
     assert {r["endpoint"] for r in rows} == {"A", "B"}
-    assert {r["event"] for r in rows} <= set(EVENTS)
+    assert {r["event"] for r in rows} <= set(EventKind)
     assert {r["fate"] for r in rows if r["event"] == "send"} == {"delivered", "lost"}
 
 
@@ -36,3 +38,12 @@ def test_json_round_trips_the_rows():
 
 def test_time_format_is_exact():
     assert [format_time(us) for us in (0, 10_000, 240_060_000, 1)] == ["0", "0.01", "240.06", "0.000001"]
+
+
+def test_a_row_read_back_takes_the_one_event_vocabulary():
+    """A row built from CSV, JSON or a frame holds an EventKind; an event outside the vocabulary is one sentence."""
+    from reference_impl.trace import Row
+
+    assert Row(0, "A", "recv", "FIN_WAIT_1", "FIN_WAIT_2").event is EventKind.RECV
+    with pytest.raises(ValueError, match="unknown trace event 'receive'"):
+        Row(0, "A", "receive", "FIN_WAIT_1", "FIN_WAIT_2")
