@@ -61,6 +61,9 @@ def seg_color(flags: str, length: int | None) -> str:
     return "#1a7f37"
 
 
+_NOWHERE = ((-1e9, -1e9), (-1e9, -1e9), (-1e9, -1e9), (-1e9, -1e9))  # a candidate ruled out: never free
+
+
 @dataclass(frozen=True)
 class Geometry:
     compact: bool = False
@@ -352,7 +355,8 @@ class Canvas:
             self._break_labels()
         self._break_bands(i)
         self._states(i, p)
-        self._flights(i, p)
+        for args in self._flights(i, p):  # the arrows first, then their labels, then the timers' around them
+            self._label(*args)
         self._brackets(i, p)
 
     def _empty(self, i: int) -> None:
@@ -466,8 +470,9 @@ class Canvas:
 
     def _timer_label(self, x, y0, y1, sign, label, color, a) -> None:
         """Along the bar where it is long enough, else beside its start or end; never over
-        another label (arrows' labels are placed first). Where nothing is free the bar keeps
-        its name as a tooltip, and the caption and the text table say it."""
+        another label (arrows' labels are placed first), nor an arrow where a place clear of them
+        is free. Where nothing is free the bar keeps its name as a tooltip, and the caption and the
+        text table say it."""
         halo = ' paint-order="stroke" stroke="#ffffff" stroke-width="3"'
         cands: list[tuple[float, float, str, float]] = []
         for piece0, piece1 in self.axis.pieces(y0, y1):
@@ -494,7 +499,8 @@ class Canvas:
         )
         self.place.add(quads[k])
 
-    def _flights(self, i: int, p: Panel) -> None:
+    def _flights(self, i: int, p: Panel) -> list[tuple]:
+        """Draw every segment's arrow; return their labels, to place once the timers' are."""
         ax, g = self.axis, self.g
         lane = {"A": g.xa(i), "B": g.xb(i)}
         cap = p.captions or Captions(p.events)
@@ -550,8 +556,7 @@ class Canvas:
                     labels.append((lane[f.sender], y0, lane[peer], y1, text, color, s.index, s, cap))
                 else:  # the network's copy: say so along its (dashed) arrow
                     labels.append((lane[f.sender], y0, lane[peer], y1, "second copy", color, r.index, r, cap))
-        for args in labels:
-            self._label(*args)
+        return labels
 
     def _lost_label(self, mx: float, my: float, a: int) -> None:
         cands = [(mx, my + 20, "middle"), (mx + 11, my + 4, "start"), (mx - 11, my + 4, "end"), (mx, my - 12, "middle")]
@@ -592,7 +597,9 @@ class Canvas:
         return lines
 
     def _label(self, x0, y0, x1, y1, label, color, a, e: Event, cap: Captions) -> None:
-        """RFC text along the arrow, reading left to right, at the first place along it that is free."""
+        """RFC text along the arrow, reading left to right, at the first place along it that is free.
+        A lost segment's arrow stops at its ✕, halfway: its label stands just past the ✕ first (in as
+        many lines as it takes), where nothing else is drawn."""
         rightward = x1 > x0
         ang = math.degrees(math.atan2(y1 - y0, x1 - x0) if rightward else math.atan2(y0 - y1, x0 - x1))
         size = SMALL if self.g.compact else LABEL
@@ -600,17 +607,24 @@ class Canvas:
         one = self._label_lines(label)
         narrow = self._label_lines(label, narrow=True)
         variants = [one] if narrow == one else [one, narrow]
+        places = [(lines, at) for lines in variants for at in (0.05, 0.2, 0.35, 0.5, 0.62, 0.74, 0.84)]
+        if e.fate == "lost":
+            places = [(lines, 0.56) for lines in variants] + places
         cands = []
-        for lines in variants:
-            for at in (0.05, 0.2, 0.35, 0.5, 0.62, 0.74, 0.84):
-                px, py = x0 + at * (x1 - x0), y0 + at * (y1 - y0)
-                anchor = "start" if rightward else "end"
-                for below in (False, True):
-                    dy0 = (size + 1) if below else -4 - (len(lines) - 1) * lead
-                    cands.append((px, py, anchor, dy0, lines))
+        for lines, at in places:
+            px, py = x0 + at * (x1 - x0), y0 + at * (y1 - y0)
+            anchor = "start" if rightward else "end"
+            for below in (False, True):
+                dy0 = (size + 1) if below else -4 - (len(lines) - 1) * lead
+                cands.append((px, py, anchor, dy0, lines))
         quads = [text_quad(px, py + dy0, lines, size, anchor, ang, (px, py), lead)
                  for px, py, anchor, dy0, lines in cands]  # fmt: skip
-        k = self.place.first_free(quads)
+        # Between the two lifelines where a place is: a label past one runs into the states beside it.
+        lo, hi = min(x0, x1) + 2, max(x0, x1) - 2
+        k = self.place.first_free([q if all(lo <= x <= hi for x, _ in q) else _NOWHERE for q in quads])
+        if k is None:
+            k = self.place.first_free(quads)
+            self.place.past_lifelines += k is not None
         if k is None:
             k = 0
             self.place.dropped += 1000  # an overlap: the legibility tests report it

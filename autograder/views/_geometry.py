@@ -71,7 +71,8 @@ class Placer:
     boxes: list[Quad] = field(default_factory=list)
     lines: list[Quad] = field(default_factory=list)  # the arrows: a timer's label must not sit on one
     dropped: int = 0
-    on_lines: int = 0  # labels placed over an arrow because no place clear of them was free
+    on_lines: int = 0  # timer labels placed over an arrow because no place clear of them was free
+    past_lifelines: int = 0  # segment labels that run past a lifeline because no place between was free
 
     def free(self, q: Quad, clear_of_lines: bool = False) -> bool:
         if not inside(q, self.width, self.height) or any(overlap(q, b) for b in self.boxes):

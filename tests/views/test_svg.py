@@ -186,3 +186,21 @@ def test_almost_every_timer_label_in_the_catalogue_is_clear_of_the_arrows():
             _, canvas = render(scenarios.run(name, PROFILES[profile]))
             on, runs = on + canvas.place.on_lines, runs + 1
     assert on <= runs // 20, f"{on} timer labels over an arrow in {runs} pictures"
+
+
+def test_segment_labels_stay_between_the_lifelines():
+    """A reader found the lost ACK's label in lost-final-ack running past B's lifeline into its states: a
+    segment's label takes a place between the two lifelines wherever one is free (191 of about 1,300
+    labels over the catalogue did not, before)."""
+    from autograder.views.svg import render
+
+    _, canvas = render(scenarios.run("lost-final-ack"))
+    assert canvas.place.past_lifelines == 0
+    past, runs = 0, 0
+    for name in scenarios.CATALOGUE:
+        for profile in ("rfc9293", "linux"):
+            run = scenarios.run(name, PROFILES[profile])
+            for reference in (None, run):
+                _, canvas = render(run, reference=reference)
+                past, runs = past + canvas.place.past_lifelines, runs + 1
+    assert past <= runs // 3, f"{past} segment labels past a lifeline in {runs} pictures"
