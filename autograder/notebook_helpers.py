@@ -465,34 +465,43 @@ def first_tries(nb: object) -> list[dict]:
 
 
 def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = False):
-    """The close state diagram for a notebook's first or last cell: state_map("01"), with that
-    notebook's states lit (autograder.course_map) and only the arrows found so far. Its text
-    alternative (which states and transitions are drawn) follows it, for screen readers and for
-    anyone.
+    """The close state diagram for a notebook's first or last cell, state_map("01"), with only the
+    arrows found so far (autograder.course_map). Its text alternative (which states and transitions
+    are drawn) follows it, for screen readers and for anyone.
 
-    unrevealed=True (the map at the top): this notebook's own arrows are left out too, because
-    finding them is its work and its predictions ask for them; the map at the end (unrevealed=False)
-    shows what it found. Arrows later notebooks find are never drawn.
+    The map at the end (unrevealed=False) lights this notebook's states and draws its arrows. The map
+    at the top (unrevealed=True) lights only what earlier notebooks found: this notebook's states
+    and arrows are what its predictions ask for, and a lit FIN_WAIT_1 under ESTABLISHED already
+    answers "which state follows close()?". Arrows later notebooks find are never drawn.
     """
     from IPython.display import HTML
 
-    from .course_map import NOTEBOOK_STATES, not_found_yet
+    from .course_map import FOUND_IN, NOTEBOOK_STATES, not_found_yet
     from .views import state_diagram_svg
 
     hide = not_found_yet(notebook, own=unrevealed)
-    names = list(NOTEBOOK_STATES[notebook])
-    svg = state_diagram_svg(states=names, title=title or "Closing a TCP connection (RFC 9293): this notebook's states")
-    svg = _without_edges(svg, hide)
+    if unrevealed:
+        names = sorted({s for arrow, n in FOUND_IN.items() if n < notebook for s in arrow}, key=_DIAGRAM_ORDER.index)
+        caption = (f"Lit: what earlier notebooks found ({', '.join(names)})." if names else "Nothing is lit yet.") + (
+            " What this notebook adds is yours to find: the map at its end shows it."
+        )
+        default = "Closing a TCP connection (RFC 9293): found so far"
+    else:
+        names = list(NOTEBOOK_STATES[notebook])
+        caption = (
+            f"Lit: {', '.join(names)}. The arrows drawn are the ones found up to this notebook; "
+            "later notebooks find the rest."
+        )
+        default = "Closing a TCP connection (RFC 9293): this notebook's states"
+    svg = _without_edges(state_diagram_svg(states=names, title=title or default), hide)
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
-    hidden = (
-        " Only the arrows found in earlier notebooks are drawn: finding this notebook's is its work."
-        if unrevealed
-        else " The arrows drawn are the ones found up to this notebook; later notebooks find the rest."
-    )
     return HTML(
         f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
-        f"Lit: {html.escape(', '.join(names))}.{hidden} {desc}</figcaption></figure>"
+        f"{html.escape(caption)} {desc}</figcaption></figure>"
     )
+
+
+_DIAGRAM_ORDER = ("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSED")
 
 
 def _without_edges(svg: str, hide: set[tuple[str, str]]) -> str:

@@ -465,7 +465,8 @@ class Canvas:
                 self.line(x, y1, x - sign * 6, y1, color, width=2.4, a=end_a)
             label = f"{first.timer} {first.duration}".strip()
             if len(chain) > 1:
-                label += f", restarted{'' if len(chain) == 2 else f' ×{len(chain) - 1}'}"
+                # the label stands at the first start: the restarts come later, at the ticks across the bar
+                label += " + restart" if len(chain) == 2 else f" + {len(chain) - 1} restarts"
             self._timer_label(x, y0, y1, sign, label, color, a)
 
     def _timer_label(self, x, y0, y1, sign, label, color, a) -> None:

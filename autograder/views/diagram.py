@@ -33,7 +33,10 @@ POSITIONS = {
 # The figure's own edges; RST, abort, retry limits, Linux-only ones and the socket API's close()
 # resets (RFC 9293 §3.6.1 SHLD-3, not in RFC 793's figure) appear when used.
 MAIN_EVENTS = frozenset({"close", "FIN", "ACK", "timeout TIME_WAIT"})
-OFF_FIGURE = ("linux", "socket close()")  # conditions whose edges are not in RFC 793 figure 6
+# Conditions whose edges are not in RFC 793 figure 6, drawn only in the full diagram: Linux's and the
+# socket API's, and a FIN that acknowledges ours while data before it is missing (RFC 9293 §3.10.7.4:
+# the FIN waits for the data, the ACK counts), which read on the map as "a FIN leads to FIN_WAIT_2".
+OFF_FIGURE = ("linux", "socket close()", "acknowledges our FIN, but data before the FIN is missing")
 LIT = "#0969da"
 
 Edge = tuple[str, str, str]  # (state, event, next_state)

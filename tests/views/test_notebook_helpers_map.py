@@ -20,11 +20,18 @@ def found(*notebooks: str) -> set[tuple[str, str]]:
     return {arrow for arrow, n in FOUND_IN.items() if n in notebooks}
 
 
-def test_the_top_map_leaves_out_the_notebooks_own_arrows_in_picture_and_text():
+def lit(html: str) -> set[str]:
+    return set(re.findall(r'<g class="state visited">.*?>(\w+)</text>', html))
+
+
+def test_the_top_map_leaves_out_the_notebooks_own_states_and_arrows_in_picture_and_text():
+    """A reader answered 01's first prediction from the top map: FIN_WAIT_1 lit under ESTABLISHED."""
     top, end = state_map("01", unrevealed=True).data, state_map("01").data
     assert drawn("01", unrevealed=True) == set() and drawn("01") == found("01")
+    assert lit(top) == set() and lit(end) >= {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"}
     assert "FIN_WAIT_2 → TIME_WAIT" in end and "FIN_WAIT_2 → TIME_WAIT" not in top
-    assert "Lit: ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT. Only the arrows found in earlier notebooks" in top
+    assert "Nothing is lit yet." in top and "Lit: ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT." in end
+    assert "CLOSING" not in lit(state_map("03", unrevealed=True).data) and "CLOSING" in lit(state_map("03").data)
 
 
 def test_no_map_draws_a_later_notebooks_arrow_in_picture_or_text():

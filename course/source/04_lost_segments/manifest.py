@@ -108,5 +108,4 @@ EXPLANATIONS = {
         "timeout; no RST is sent, since nobody has answered."
     ),
     "b-fin-timer-expires": "B resends its FIN (same sequence number, 300) and keeps waiting in LAST_ACK for the ACK.",
-    "fin-again-after-a-lost-ack": "A acknowledges the FIN again, <SEQ=101><ACK=301>, and restarts its TIME_WAIT timer.",
 }
