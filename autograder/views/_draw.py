@@ -649,7 +649,7 @@ class Canvas:
         if self.n == 1:
             return "✗ first divergence"
         if i == 0:
-            return "✗ yours differs" if name.startswith("Your") else "✗ they part here"
+            return "✗ yours differs" if name.startswith("Your") else "◆ they part here"  # ✗ only on a mistake
         return "◆ reference" if name.startswith("Reference") else "◆ they part here"
 
     def divergence(self) -> None:
