@@ -162,6 +162,10 @@ class Timeline(widgets.VBox):
         self.fwd = widgets.Button(description="step ▶", layout=widgets.Layout(width="76px"), tooltip="next event")
         self.speed = widgets.ToggleButtons(options=SPEEDS, value=800, description="speed",
                                            style={"button_width": "44px", "description_width": "initial"})  # fmt: skip
+        # A long picture is shown through a window that follows the step; this shows all of it instead.
+        self.whole = widgets.ToggleButton(value=False, description="whole picture", layout=widgets.Layout(width="auto"),
+                                          tooltip="show the whole picture, not a window that follows the step")  # fmt: skip
+        self.whole.observe(lambda ch: (self.add_class if ch["new"] else self.remove_class)("tl-whole"), "value")
         self.back.on_click(lambda _: self.go(self.slider.value - 1))
         self.fwd.on_click(lambda _: self.go(self.slider.value + 1))
         self.speed.observe(lambda ch: setattr(self.play, "interval", ch["new"]), "value")
@@ -171,7 +175,7 @@ class Timeline(widgets.VBox):
         self.names = widgets.HTML(f'<img alt="" src="data:," onerror="{html.escape(_CONTROL_NAMES)}">',
                                   layout=widgets.Layout(height="0px", overflow="hidden"))  # fmt: skip
         self.slider.observe(self._on_step, "value")
-        controls = widgets.HBox([self.play, self.slider, self.back, self.fwd, self.speed],
+        controls = widgets.HBox([self.play, self.slider, self.back, self.fwd, self.speed, self.whole],
                                 layout=widgets.Layout(flex_flow="row wrap", align_items="center"))  # fmt: skip
         self.download = widgets.HTML()
         rows: list[widgets.Widget] = [controls, self.frames, self.download, self.kernel_step, self.names]

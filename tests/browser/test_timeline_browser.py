@@ -250,6 +250,17 @@ def test_timeline_plays_and_scrubs(server, browser, screenshots):
         early = snapshot(page, uid)
         assert early["step"] == early["k"] == 7 and early["states"][0][0] == "FIN_WAIT_2", early
 
+        # "whole picture": the window that follows the step gives way to the whole picture, unmoved.
+        window = "el => { const w = el.querySelector('.tl-svg'); return [w.clientHeight, w.scrollHeight, " \
+                 "getComputedStyle(w.querySelector('svg')).transform]; }"  # fmt: skip
+        kept_h, whole_h, _ = widget.evaluate(window)
+        assert kept_h < whole_h, f"this picture should be taller than its window: {kept_h} of {whole_h}"
+        widget.get_by_role("button", name="whole picture").click()
+        page.wait_for_timeout(500)
+        shown_h, _, moved = widget.evaluate(window)
+        assert shown_h >= whole_h - 2 and moved == "none", (shown_h, whole_h, moved)
+        widget.screenshot(path=str(screenshots / f"{app}-timeline-whole.png"))
+
         assert not ours(server.app, errors), "JavaScript errors:\n" + "\n".join(ours(server.app, errors))
     finally:
         page.close()

@@ -108,3 +108,14 @@ def test_a_profile_variant_is_its_own_picker_button_and_reaches_the_runner():
     assert w.steps == len(scenarios.run("lost-final-ack", variant))
     w.profile.value = "rfc9293"
     assert calls[-1] == "rfc9293"  # named profiles still reach a runner by name
+
+
+def test_the_whole_picture_toggle_lets_a_long_picture_be_read_and_scrolled(active_close):
+    """A reader could not scroll a long picture: it is shown through a window that follows the step.
+    The toggle drops the window (and its following) for the whole picture, and brings it back."""
+    w = timeline(active_close)
+    assert "tl-whole" not in w._dom_classes
+    w.whole.value = True
+    assert "tl-whole" in w._dom_classes and f".{w.uid}.tl-whole .tl-svg svg {{ transform: none; }}" in w.frames.value
+    w.whole.value = False
+    assert "tl-whole" not in w._dom_classes
