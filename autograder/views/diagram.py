@@ -127,9 +127,10 @@ def state_diagram_svg(
             f'<text x="{x}" y="{y + 5}" font-size="13" font-weight="bold" text-anchor="middle" '
             f'fill="{"#ffffff" if on else color}">{escape(s)}</text></g>'
         )
+    wrongs = " · red: wrong" if wrong else ""  # a map with nothing marked wrong does not promise red
     legend = (
         f'<text x="14" y="{H - 12}" font-size="11" fill="{MUTED}">filled box, thick arrow, bold label: '
-        f"lit · thin grey: not taken · red: wrong</text>"
+        f"lit · thin grey: not taken{wrongs}</text>"
     )
     out.extend([legend, "</svg>"])
     return "".join(out)

@@ -46,6 +46,7 @@ _CONTROL_NAMES = """(function (img) {
       names.forEach(function (n) { if (icon && icon.classList.contains(n[0])) name(b, n[1]); });
     });
     root.querySelectorAll(".tl-step .noUi-handle").forEach(function (h) { name(h, "step"); });
+    root.querySelectorAll(".tl-step .widget-readout").forEach(function (r) { name(r, "step number"); });
   }
   (function start() {
     var root = img.closest(".tcp-timeline-widget");
