@@ -34,7 +34,9 @@ from dataclasses import dataclass
 
 from reference_impl import scenarios
 from reference_impl.profiles import RFC9293, Profile, get_profile, profile_text
+from reference_impl.segment import Segment
 from reference_impl.states import State
+from reference_impl.tcb import TCB, screen
 from reference_impl.trace import Trace
 
 from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
@@ -275,6 +277,19 @@ def from_trace(
         return str(getattr(rows[nth - 1], field))
 
     answer.__doc__ = f"{field} of {endpoint}'s {event} #{nth} in {scenario} ({profile})"
+    return answer
+
+
+def reply_of(tcb: TCB, segment: Segment, profile: Profile | str = "rfc9293") -> Callable[[], str]:
+    """An answer computed by the checks every state shares (`screen`): the flags of the segment they
+    answer `segment` with ("ACK"), or "nothing". For a prediction cell, whose source should name no
+    choice: reply_of(a_in_fin_wait_2, Segment(seq=301, ack=0, flags=RST))."""
+
+    def answer() -> str:
+        reply = screen(tcb, segment, get_profile(profile)).reply
+        return str(reply.flags) if reply is not None else "nothing"
+
+    answer.__doc__ = f"what screen answers {segment} with"
     return answer
 
 
