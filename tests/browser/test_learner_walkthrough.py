@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO, _stop, start_server
-from .test_timeline_browser import ours, page_error, run_all_until
+from .test_timeline_browser import DIALOGS, ours, page_error, run_all_until
 
 pytestmark = pytest.mark.browser
 
@@ -114,7 +114,7 @@ def test_with_the_solutions_every_cell_runs_and_matches_the_reference(lab, brows
             )
         except Exception:
             prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()
-            raise AssertionError(f"not every cell ran: {prompts}") from None
+            raise AssertionError(f"not every cell ran: {prompts}; dialogs answered: {DIALOGS}") from None
         assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
         if "show_mine(" in source.read_text():  # notebook 07's exercises are sockets, not a machine
             notes = page.locator("text=Your handlers close this connection exactly as the reference does")

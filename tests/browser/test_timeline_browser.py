@@ -166,6 +166,25 @@ def snapshot(page, uid: str, settle_ms: int = 300) -> dict:
     return page.evaluate(SNAPSHOT_JS, uid)
 
 
+DIALOGS: list[str] = []  # what JupyterLab asked while a test ran (a slow kernel start on a loaded machine)
+
+
+def _answer_dialogs(page) -> None:
+    """A modal dialog (e.g. a kernel that took long to start, on a busy machine) takes every click:
+    note what it said and accept it, so the run goes on and a real failure still shows later."""
+    dialog = page.locator(".jp-Dialog")
+    for _ in range(3):
+        if not dialog.count() or not dialog.first.is_visible():
+            return
+        DIALOGS.append(" ".join(dialog.first.inner_text().split()))
+        accept = dialog.first.locator(".jp-Dialog-button.jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+        else:
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(300)
+
+
 def run_all_until(page, target, attempts: int = 4) -> None:
     """Run > Run All Cells, as a learner would, until `target` shows.
 
@@ -175,6 +194,7 @@ def run_all_until(page, target, attempts: int = 4) -> None:
     """
     prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
     for _ in range(attempts):
+        _answer_dialogs(page)
         page.locator(".jp-Notebook .jp-Cell").first.click()  # make the notebook the current panel
         page.get_by_role("menuitem", name=re.compile(r"^Run$")).first.click()
         page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').first.click()
