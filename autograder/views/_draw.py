@@ -347,9 +347,11 @@ class Canvas:
             self._empty(i)
             return
         if p.total > len(p.events):
-            self.text(ox + g.panel_w / 2, ax.bottom - 16,
-                      f"showing events {p.start + 1}–{p.start + len(p.events)} of {p.total:,}",
-                      size=LABEL, anchor="middle", color=LOST, weight="bold")  # fmt: skip
+            shown = f"showing events {p.start + 1}–{p.start + len(p.events)} of {p.total:,}"
+            self.text(ox + g.panel_w / 2, ax.bottom - 16, shown, size=LABEL, anchor="middle", color=LOST, weight="bold")
+            self.place.add(
+                text_quad(ox + g.panel_w / 2, ax.bottom - 16, [shown], LABEL, "middle")
+            )  # labels keep off it
         if i == 0:
             self._times(p.events)
             self._break_labels()

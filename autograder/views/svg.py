@@ -86,7 +86,13 @@ def render(
                 marks[1] = reference_highlight
             else:
                 marks[1] = next((e.index for e in sources[1] if e.time >= mark[0] and e.endpoint == mark[1]), None)
-    windows = [_window(evs, mark, max_events) for evs in sources]
+    limits = [max_events] * len(sources)
+    if len(sources) > 1 and len(first) > 2 * len(sources[1]) + 40:
+        # A run far longer than the reference's (an ACK war after a mistake) is drawn a little past where
+        # it parts, not as a pile of 400 arrows: its note says how many events it goes on for.
+        hit = next((i for i, e in enumerate(first) if mark is not None and (e.time, e.endpoint) == mark), 0)
+        limits[0] = min(max_events, max(2 * len(sources[1]), hit + 40))
+    windows = [_window(evs, mark, lim) for evs, lim in zip(sources, limits, strict=True)]
     names = [""] if reference is None else list(labels)
     if reference is not None and meta[0][1] and meta[1][1] and meta[0][1] != meta[1][1]:
         # two profiles: say which, by base name when that tells them apart (the heading has the rest)

@@ -204,3 +204,29 @@ def test_segment_labels_stay_between_the_lifelines():
                 _, canvas = render(run, reference=reference)
                 past, runs = past + canvas.place.past_lifelines, runs + 1
     assert past <= runs // 3, f"{past} segment labels past a lifeline in {runs} pictures"
+
+
+def test_a_run_far_longer_than_the_references_is_drawn_a_little_past_where_it_parts():
+    """A reader's slip (close() that leaves SND.NXT on the FIN) set off a 411-event ACK war: the side-by-side
+    picture drew 400 of them in a pile. It now draws the learner's run to a little past the reference's
+    length, and says how many events the run goes on for."""
+    from autograder.views.svg import render
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import AppClose, State
+
+    def established(tcb, ev, profile):  # forgets that the FIN took a sequence number
+        step = HANDLERS[State.ESTABLISHED](tcb, ev, profile)
+        if isinstance(ev, AppClose) and step.tcb is not None:
+            return type(step)(step.state, step.outputs, step.tcb.replace(snd_nxt=tcb.snd_nxt))
+        return step
+
+    mine, ref = (
+        scenarios.run("active-close", machine={**HANDLERS, State.ESTABLISHED: established}),
+        scenarios.run("active-close"),
+    )
+    assert len(mine.rows) > 10 * len(ref.rows)
+    svg, canvas = render(mine, reference=ref, highlight=(mine.rows[3].time, "A"))
+    learner, reference = canvas.panels
+    assert learner.total == len(mine.rows) and len(learner.events) <= 2 * len(ref.rows) + 40
+    assert len(reference.events) == len(ref.rows)
+    assert f"of {len(mine.rows):,}" in svg
