@@ -498,7 +498,7 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
     if unrevealed:
         names = sorted({s for arrow, n in FOUND_IN.items() if n < notebook for s in arrow}, key=_DIAGRAM_ORDER.index)
         caption = (f"Lit: what earlier notebooks found ({', '.join(names)})." if names else "Nothing is lit yet.") + (
-            " What this notebook adds is yours to find: the map at its end shows it."
+            " What this notebook adds is yours to find."
         )
         default = "Closing a TCP connection (RFC 9293): found so far"
     else:

@@ -100,12 +100,11 @@ BEFORE_SUBMIT = every_hidden_check(CELLS)
 # a prediction cell's source is one click away and would give the answer away.
 EXPLANATIONS = {
     "fin-timer-expires": (
-        "A resends the FIN and keeps waiting for its ACK: nothing about the close has changed, only the "
-        "timer."
+        "A retransmission is the same segment again: the FIN keeps its number, 100, so either copy is "
+        "acknowledged by ACK=101. A stays in FIN_WAIT_1; only the timer changes (it backs off)."
     ),
     "every-fin-lost": (
         "After profile.max_retries retransmissions TCP gives up (RFC 9293 §3.8.3) and reports the user "
         "timeout; no RST is sent, since nobody has answered."
     ),
-    "b-fin-timer-expires": "B resends its FIN (same sequence number, 300) and keeps waiting in LAST_ACK for the ACK.",
 }
