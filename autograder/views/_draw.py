@@ -469,9 +469,10 @@ class Canvas:
             if len(chain) > 1:
                 # the label stands at the first start: the restarts come later, at the ticks across the bar
                 label += " + restart" if len(chain) == 2 else f" + {len(chain) - 1} restarts"
-            self._timer_label(x, y0, y1, sign, label, color, a)
+            lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
+            self._timer_label(x, y0, y1, sign, label, color, a, lane, (g.ox(i), g.ox(i) + g.panel_w))
 
-    def _timer_label(self, x, y0, y1, sign, label, color, a) -> None:
+    def _timer_label(self, x, y0, y1, sign, label, color, a, lane: float, panel: tuple[float, float]) -> None:
         """Along the bar where it is long enough, else beside its start or end; never over
         another label (arrows' labels are placed first), nor an arrow where a place clear of them
         is free. Where nothing is free the bar keeps its name as a tooltip, and the caption and the
@@ -485,7 +486,13 @@ class Canvas:
         anchor = "start" if sign > 0 else "end"
         for yy in (y0 + 14, y0 - 5, y1 + 14, y0 + 28):
             cands.append((x + sign * 6, yy, anchor, 0.0))
+        # Outside the lifeline, under the state's pill, where the arrows between the lanes do not go.
+        outside = "end" if sign > 0 else "start"
+        for yy in (y0 + 14, y1 + 14, y0 + 28):
+            cands.append((lane - sign * 8, yy, outside, 0.0))
         quads = [text_quad(tx, ty, [label], SMALL, anc, ang) for tx, ty, anc, ang in cands]
+        # within its own panel: side by side, a label outside B's lifeline would run into the next panel
+        quads = [q if all(panel[0] <= px <= panel[1] for px, _ in q) else _NOWHERE for q in quads]
         k = self.place.first_free(quads, clear_of_lines=True)  # "TIME_WAIT 240 s" struck through by an arrow
         if k is None:
             k = self.place.first_free(quads)
@@ -622,9 +629,14 @@ class Canvas:
                 cands.append((px, py, anchor, dy0, lines))
         quads = [text_quad(px, py + dy0, lines, size, anchor, ang, (px, py), lead)
                  for px, py, anchor, dy0, lines in cands]  # fmt: skip
-        # Between the two lifelines where a place is: a label past one runs into the states beside it.
+        # Between the two lifelines (a label past one runs into the states beside it) and clear of the
+        # other segments' arrows (two FINs crossing: each label away from the X) where a place is.
         lo, hi = min(x0, x1) + 2, max(x0, x1) - 2
-        k = self.place.first_free([q if all(lo <= x <= hi for x, _ in q) else _NOWHERE for q in quads])
+        between = [q if all(lo <= x <= hi for x, _ in q) else _NOWHERE for q in quads]
+        k = self.place.first_free(between, clear_of_lines=True, along=(x0, y0, x1, y1))
+        if k is None:
+            k = self.place.first_free(between)
+            self.place.crossed += k is not None
         if k is None:
             k = self.place.first_free(quads)
             self.place.past_lifelines += k is not None

@@ -15,6 +15,7 @@ CW = 0.602  # advance of one monospace character, in em
 ASCENT, DESCENT = 0.78, 0.22  # of the glyphs' ink, in em: what a reader sees overlap
 
 Quad = tuple[tuple[float, float], ...]
+Segment2 = tuple[float, float, float, float]  # (x0, y0, x1, y1): a line in the picture
 
 
 def text_width(s: str, size: float) -> float:
@@ -73,11 +74,15 @@ class Placer:
     dropped: int = 0
     on_lines: int = 0  # timer labels placed over an arrow because no place clear of them was free
     past_lifelines: int = 0  # segment labels that run past a lifeline because no place between was free
+    crossed: int = 0  # segment labels over another segment's arrow because no place clear of them was free
 
-    def free(self, q: Quad, clear_of_lines: bool = False) -> bool:
+    def free(self, q: Quad, clear_of_lines: bool = False, along: Segment2 | None = None) -> bool:
+        """Inside the picture, on no box, and (clear_of_lines) on no arrow but the one it runs `along`."""
         if not inside(q, self.width, self.height) or any(overlap(q, b) for b in self.boxes):
             return False
-        return not clear_of_lines or not any(overlap(q, ln, margin=0.5) for ln in self.lines)
+        return not clear_of_lines or not any(
+            overlap(q, ln, margin=0.5) for ln in self.lines if along is None or not _lies_along(ln, along)
+        )
 
     def add(self, q: Quad) -> Quad:
         self.boxes.append(q)
@@ -89,8 +94,19 @@ class Placer:
         nx, ny = (y0 - y1) / n * half, (x1 - x0) / n * half
         self.lines.append(((x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny)))
 
-    def first_free(self, candidates: list[Quad], clear_of_lines: bool = False) -> int | None:
+    def first_free(
+        self, candidates: list[Quad], clear_of_lines: bool = False, along: Segment2 | None = None
+    ) -> int | None:
         for i, q in enumerate(candidates):
-            if self.free(q, clear_of_lines):
+            if self.free(q, clear_of_lines, along):
                 return i
         return None
+
+
+def _lies_along(line: Quad, seg: Segment2) -> bool:
+    """Whether an arrow's thin box runs along the segment (x0, y0, x1, y1): its own arrow, or part of it."""
+    x0, y0, x1, y1 = seg
+    n = math.hypot(x1 - x0, y1 - y0) or 1.0
+    mids = [((line[0][0] + line[3][0]) / 2, (line[0][1] + line[3][1]) / 2),
+            ((line[1][0] + line[2][0]) / 2, (line[1][1] + line[2][1]) / 2)]  # fmt: skip
+    return all(abs((x1 - x0) * (y0 - py) - (x0 - px) * (y1 - y0)) / n < 1.0 for px, py in mids)

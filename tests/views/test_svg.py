@@ -166,26 +166,32 @@ def test_a_panel_named_with_its_profile_is_not_named_twice():
 
 @pytest.mark.parametrize("name", ["simultaneous-close", "lost-final-ack", "active-close", "half-close"])
 @pytest.mark.parametrize("profile", ["rfc9293", "linux"])
-def test_timer_labels_sit_clear_of_the_arrows(name, profile):
-    """Readers found "TIME_WAIT 240 s" struck through by an arrow and "RETRANSMIT 1 s" cut by another:
-    a timer's label takes a place clear of every arrow where one is free (these runs have one)."""
+def test_labels_sit_clear_of_the_arrows(name, profile):
+    """Readers found "TIME_WAIT 240 s" struck through by an arrow, and at the simultaneous close each FIN's
+    label crossed by the other FIN: in these runs' pictures no label sits on another segment's arrow, and
+    side by side (panels half as wide) at most two do."""
     from autograder.views.svg import render
 
     run = scenarios.run(name, PROFILES[profile])
-    for reference in (None, run):  # the single view and the side-by-side one
-        _, canvas = render(run, reference=reference)
-        assert canvas.place.lines and canvas.place.on_lines == 0
+    _, single = render(run)
+    assert single.place.lines and single.place.on_lines == 0 and single.place.crossed == 0
+    _, pair = render(run, reference=run)
+    assert pair.place.on_lines + pair.place.crossed <= 2
 
 
-def test_almost_every_timer_label_in_the_catalogue_is_clear_of_the_arrows():
+def test_almost_every_label_in_the_catalogue_is_clear_of_the_arrows():
+    """Over the catalogue's pictures, single and side by side, both profiles, 387 segment labels lay on
+    another segment's arrow before labels looked for a place clear of them (and rows got more room where
+    none was free); 65 now, 7 of them in single pictures."""
     from autograder.views.svg import render
 
-    on, runs = 0, 0
+    on, crossed, runs = 0, 0, 0
     for name in scenarios.CATALOGUE:
         for profile in ("rfc9293", "linux"):
             _, canvas = render(scenarios.run(name, PROFILES[profile]))
-            on, runs = on + canvas.place.on_lines, runs + 1
+            on, crossed, runs = on + canvas.place.on_lines, crossed + canvas.place.crossed, runs + 1
     assert on <= runs // 20, f"{on} timer labels over an arrow in {runs} pictures"
+    assert crossed <= runs // 5, f"{crossed} segment labels over another arrow in {runs} pictures"
 
 
 def test_segment_labels_stay_between_the_lifelines():
