@@ -39,6 +39,7 @@ from reference_impl.states import State
 from reference_impl.tcb import TCB, screen
 from reference_impl.trace import Trace
 
+from .course_map import NOTEBOOK_STATES
 from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
 from .reference_source import ReferenceUnavailable, reference_trace
 
@@ -171,8 +172,11 @@ def show_mine(
         )
         return widgets.VBox([note])
     run = learner_run(namespace, states)
+    # The notebook's own picker (its CellTests names the notebook): no later notebook's scenario in it.
+    assignment = getattr(namespace.get("tests") if isinstance(namespace, dict) else None, "assignment", None)
+    upto = assignment[:2] if isinstance(assignment, str) and assignment[:2] in NOTEBOOK_STATES else None
     try:
-        view = timeline(scenario, profile, run=run, label=label)
+        view = timeline(scenario, profile, run=run, label=label, upto=upto)
     except Exception as e:  # noqa: BLE001 - a picture must never break the notebook
         note.value = _note_html(f"The timeline could not be drawn ({type(e).__name__}: {e}).", ok=False)
         return widgets.VBox([note])
@@ -214,7 +218,8 @@ def _verdict(
         detail = "\n".join(lines[1 : next((i for i, ln in enumerate(lines) if "before that" in ln), len(lines))])
         if run.stopped_by_recording and "recorded reference" not in result.failures[0].message:
             detail += f"\nThe timeline ends where the recorded reference stopped your run: {run.error}"
-        return (f"Your run differs from the reference first here (✗ in your picture, ◆ in the reference's): "
+        return (f"Your run differs from the reference first here (✗ in your picture, ◆ in the reference's; "
+                f"step to it, or press 'whole picture' to see it all at once): "
                 f"{lines[0]}", False, detail)  # fmt: skip
     if run.error:  # the recorded reference stopped a run that matched it: say so, never "exactly"
         return f"Your run stopped: {run.error}", False, ""

@@ -83,8 +83,8 @@ def state_diagram_svg(
         raise ValueError(f"not a state of the close diagram: {', '.join(sorted(unknown))} (use {', '.join(POSITIONS)})")
     # A notebook's map lights the ordinary close between its states (no resets: those are notebook 06's);
     # which arrows it leaves out is the course map's to say (autograder.course_map).
-    taken |= {e for e, sends, _ in table_edges() if e[0] in lit_states and e[2] in lit_states | {"CLOSED"}
-              and e[0] != e[2] and e[1] in MAIN_EVENTS and "RST" not in sends}  # fmt: skip
+    taken |= {e for e, sends, main in table_edges() if main and e[0] in lit_states and e[2] in lit_states | {"CLOSED"}
+              and e[0] != e[2] and "RST" not in sends}  # fmt: skip
     visited = {s for e in taken for s in (e[0], e[2])} | lit_states
     wrong = [tuple(w) for w in wrong]
     bad = {(w[0], w[-1]) for w in wrong}

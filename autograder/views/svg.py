@@ -98,7 +98,7 @@ def render(
         # two profiles: say which, by base name when that tells them apart (the heading has the rest)
         short = [prof.split(" + ")[0] for _, prof in meta]
         shown = short if short[0] != short[1] else [prof for _, prof in meta]
-        names = [n if prof in n else f"{n} ({prof})" for n, prof in zip(names, shown, strict=True)]  # named already
+        names = [n if _says(n, prof) else f"{n} ({prof})" for n, prof in zip(names, shown, strict=True)]
     heading = title or _default_title(meta)
     geom = Geometry(compact=len(sources) > 1 if compact is None else compact)
     appear, _ = schedule([evs for evs, _, _ in windows])
@@ -140,6 +140,15 @@ def _lines(p: Panel, geom: Geometry) -> dict[int, int]:
             pw = pill_width(e.after) + 6 if e.changes_state else 0.0
             out[e.index] = max(1, len(note_lines(note, geom.note_room - pw, geom.note_room)))
     return out
+
+
+def _says(name: str, profile: str) -> bool:
+    """Whether a panel's name already names its profile ("rfc9293 + RFC 1337: ..." names rfc9293 + rfc1337=on)."""
+
+    def squeeze(s: str) -> str:
+        return "".join(s.lower().replace("=on", "").split())
+
+    return squeeze(profile) in squeeze(name)
 
 
 def _default_title(meta: list[tuple[str, str]]) -> str:

@@ -108,21 +108,22 @@ def own_losses(name: str, profile: object, lose: tuple[str, ...] = ()) -> str:
         return ""
     base = segment_roles(events_of(reference_trace_losing(name, profile)))
     shown = segment_roles(events_of(reference_trace_losing(name, profile, lose))) if lose else base
-    parts = []
+    lost, moved = [], []  # "A's FIN (A1)"; "its own loss A2 falls on ... (it was ...)"
     for key in own[:3]:
         if isinstance(key, Role):  # named by what it is: it stays on its segment whatever else is lost
             at = where(key, reference_trace_losing(name, profile, lose).rows)
             if at is not None:
-                parts.append(f"the scenario itself loses {key} ({at})")
+                lost.append(f"{key} ({at})")
             continue
         was, now = base.get(key), shown.get(key)
         if now is None:
             continue
         if was != now:
-            parts.append(f"with this extra loss, the scenario's own loss {key} falls on {now} (it was {was})")
+            moved.append(f"with this extra loss, the scenario's own loss {key} falls on {now} (it was {was})")
         else:
-            parts.append(f"the scenario itself loses {now} ({key})")
+            lost.append(f"{now} ({key})")
     more = f" and {len(own) - 3} more" if len(own) > 3 else ""
+    parts = ([f"the scenario itself loses {', '.join(lost)}"] if lost else []) + moved
     text = "; ".join(parts) + more + "."
     return text[0].upper() + text[1:] if parts else ""
 

@@ -41,3 +41,15 @@ def test_notebook_01s_picker_offers_01s_scenarios_and_the_last_notebook_the_whol
 def test_a_notebooks_timeline_widget_offers_its_scenarios():
     widget = notebook_timeline("03_simultaneous_close")("simultaneous-close")
     assert "simultaneous-close" in widget.scenario.options and "lost-first-fin" not in widget.scenario.options
+
+
+def test_show_mine_offers_its_notebooks_scenarios_too():
+    """A reader found show_mine's picker in notebook 01 listing the whole catalogue (syn-in-time-wait,
+    paws-rejects-old-duplicate) where the notebook's own timeline listed what was shown so far."""
+    from autograder.checks import CellTests
+    from autograder.notebook_helpers import show_mine
+    from reference_impl.handlers import HANDLERS
+
+    namespace = {"tests": CellTests("01_active_close"), **{s.value.lower(): h for s, h in HANDLERS.items()}}
+    view = show_mine(namespace, "active-close").children[1]
+    assert set(view.scenario.options) == {s for s, n in FIRST_SHOWN.items() if n == "01"}
