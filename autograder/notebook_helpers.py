@@ -503,7 +503,7 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
     if unrevealed:
         names = sorted({s for arrow, n in FOUND_IN.items() if n < notebook for s in arrow}, key=_DIAGRAM_ORDER.index)
         caption = (f"Lit: what earlier notebooks found ({', '.join(names)})." if names else "Nothing is lit yet.") + (
-            " What this notebook adds is yours to find."
+            " What this notebook adds is yours to find: a state no notebook has reached yet is not drawn."
         )
         default = "Closing a TCP connection (RFC 9293): found so far"
     else:
@@ -514,6 +514,8 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
         )
         default = "Closing a TCP connection (RFC 9293): this notebook's states"
     svg = _without_edges(state_diagram_svg(states=names, title=title or default), hide)
+    if unrevealed:  # 03's map would show CLOSING as the one box without arrows: its crossing-FIN answer
+        svg = _without_states(svg, {"ESTABLISHED", "CLOSED", *names})
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
     return HTML(
         f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
@@ -522,6 +524,17 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
 
 
 _DIAGRAM_ORDER = ("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSED")
+
+
+def _without_states(svg: str, keep: set[str]) -> str:
+    """The diagram without the boxes of the states not in `keep`."""
+    import re
+
+    return re.sub(
+        r'<g class="state[^"]*"><rect[^>]*/><text[^>]*>(\w+)</text></g>',
+        lambda m: m.group(0) if m.group(1) in keep else "",
+        svg,
+    )
 
 
 def _without_edges(svg: str, hide: set[tuple[str, str]]) -> str:

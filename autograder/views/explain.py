@@ -42,13 +42,15 @@ def segment_meaning(flags: str) -> str:
 
 
 def time_wait_why(duration: str, profile: str) -> str:
-    """Why TIME_WAIT lasts what it lasts, true to the profile: RFC 9293's is 2 MSL; Linux's is
-    the fixed TCP_TIMEWAIT_LEN (60 s), not derived from any MSL; zero means no protection."""
+    """Where TIME_WAIT's length comes from, true to the profile: RFC 9293's is 2 MSL; Linux's is
+    the fixed TCP_TIMEWAIT_LEN (60 s), not derived from any MSL. It does not say what TIME_WAIT is
+    for: timelines appear from notebook 01's first cells on, and notebooks 01 and 05 ask the
+    learner to predict exactly that (a lost final ACK; old duplicates)."""
     if duration.strip() in ("0 s", "0 ms", "0"):
-        return "TIME_WAIT switched off: nothing stops old duplicates, and a lost final ACK cannot be repeated"
+        return "TIME_WAIT switched off"
     if profile.startswith("linux"):
-        return "Linux's fixed TCP_TIMEWAIT_LEN, not derived from the MSL; old duplicates die and a lost final ACK can be repeated meanwhile"
-    return "2 MSL, so old duplicates die and a lost final ACK can be repeated"
+        return "Linux's fixed TCP_TIMEWAIT_LEN, not derived from the MSL"
+    return "2 MSL"
 
 
 @dataclass

@@ -31,6 +31,8 @@ def test_time_wait_is_2_msl_in_the_rfc_and_a_fixed_length_in_linux():
     assert "(60 s: Linux's fixed TCP_TIMEWAIT_LEN, not derived from the MSL" in linux and "2 MSL" not in linux
     off = " ".join(sentences("lost-final-ack", RFC9293.replace(time_wait=0)))
     assert "2 MSL" not in off and "TIME_WAIT switched off" in off
+    # What TIME_WAIT is for is two notebooks' predictions: no caption says it before they ask.
+    assert not any(why in text for text in (rfc, linux, off) for why in ("lost final ACK", "old duplicates"))
 
 
 def test_a_restarted_timer_says_restarts():

@@ -67,3 +67,14 @@ def test_no_map_says_a_fin_leads_from_fin_wait_1_to_fin_wait_2(notebook):
 def _edge(html: str, src: str, dst: str) -> str:
     found = re.search(rf'<g class="edge[^"]*" data-from="{src}" data-to="{dst}"[^>]*>.*?</g>', html, re.S)
     return found.group(0) if found else ""
+
+
+def boxes(html: str) -> set[str]:
+    return set(re.findall(r'<g class="state[^"]*"><rect[^>]*/><text[^>]*>(\w+)</text>', html))
+
+
+def test_the_top_map_draws_no_state_no_notebook_has_reached():
+    """A reader answered 03's crossing-FIN question from its top map: CLOSING was the one box without arrows."""
+    assert boxes(state_map("01", unrevealed=True).data) == {"ESTABLISHED", "CLOSED"}
+    assert "CLOSING" not in boxes(state_map("03", unrevealed=True).data)
+    assert "CLOSING" in boxes(state_map("03").data) and "CLOSING" in boxes(state_map("04", unrevealed=True).data)
