@@ -513,9 +513,16 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
             "later notebooks find the rest."
         )
         default = "Closing a TCP connection (RFC 9293): this notebook's states"
+    if not names:  # notebook 01's top: nothing found, so no picture of two lone boxes
+        return HTML(
+            '<p style="font-size:13px;color:#424a53">The state map starts empty: this notebook finds its first '
+            "states and arrows, and the map at its end shows them.</p>"
+        )
     svg = _without_edges(state_diagram_svg(states=names, title=title or default), hide)
-    if unrevealed:  # 03's map would show CLOSING as the one box without arrows: its crossing-FIN answer
-        svg = _without_states(svg, {"ESTABLISHED", "CLOSED", *names})
+    # No box for a state no notebook up to here reaches: 03's top map showed CLOSING as the one box
+    # without arrows (its crossing-FIN answer), 01's end map CLOSING and 02's states.
+    found = {s for arrow, n in FOUND_IN.items() if n < notebook or (n == notebook and not unrevealed) for s in arrow}
+    svg = _without_states(svg, {"ESTABLISHED", "CLOSED", *names, *found})
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
     return HTML(
         f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'

@@ -72,10 +72,12 @@ def animated_html(
     reference_highlight: int | None = None,
     title: str | None = None,
     max_events: int = MAX_EVENTS,
+    cut_runaway: bool = False,
 ) -> tuple[str, int]:
     """(HTML fragment, number of steps). Step k shows every event up to the k-th moment."""
     svg, canvas = render(learner, reference=reference, labels=labels, highlight=highlight, title=title,
-                         reference_highlight=reference_highlight, animate=True, max_events=max_events)  # fmt: skip
+                         reference_highlight=reference_highlight, animate=True, max_events=max_events,
+                         cut_runaway=cut_runaway)  # fmt: skip
     panels = canvas.panels
     steps = max((max(p.appear.values(), default=0) for p in panels), default=0)
     height = max(canvas.axis.bottom, 1.0)

@@ -71,8 +71,13 @@ def render(
     compact: bool | None = None,
     animate: bool = False,
     max_events: int = MAX_EVENTS,
+    cut_runaway: bool = False,
 ) -> tuple[str, Canvas]:
-    """render_svg's picture, and the canvas that drew it (steps, their heights, placement)."""
+    """render_svg's picture, and the canvas that drew it (steps, their heights, placement).
+
+    cut_runaway: the first run is a learner's beside the reference; if it is far longer (an ACK war
+    after a mistake), draw it to a little past where it parts. Never for two reference runs, whose
+    long run is the point (05's ACK war without TIME_WAIT)."""
     first = events_of(trace_or_frame)
     sources = [first] if reference is None else [first, events_of(reference)]
     srcs = [trace_or_frame] if reference is None else [trace_or_frame, reference]
@@ -87,7 +92,7 @@ def render(
             else:
                 marks[1] = next((e.index for e in sources[1] if e.time >= mark[0] and e.endpoint == mark[1]), None)
     limits = [max_events] * len(sources)
-    if len(sources) > 1 and len(first) > 2 * len(sources[1]) + 40:
+    if cut_runaway and len(sources) > 1 and len(first) > 2 * len(sources[1]) + 40:
         # A run far longer than the reference's (an ACK war after a mistake) is drawn a little past where
         # it parts, not as a pile of 400 arrows: its note says how many events it goes on for.
         hit = next((i for i, e in enumerate(first) if mark is not None and (e.time, e.endpoint) == mark), 0)

@@ -236,7 +236,8 @@ class Timeline(widgets.VBox):
                 highlight, ref_highlight = diff
         self.divergence = (highlight, ref_highlight) if highlight is not None else None
         html, steps = animated_html(learner, reference, uid=self.uid, labels=self._labels, highlight=highlight,
-                                    reference_highlight=ref_highlight, title=title, max_events=self._max)  # fmt: skip
+                                    reference_highlight=ref_highlight, title=title, max_events=self._max,
+                                    cut_runaway=self._run is not None)  # fmt: skip
         self.play.playing = False
         self._fractions = step_fractions(html)
         with self.slider.hold_sync(), self.play.hold_sync():  # a new maximum before the new value: End goes there
@@ -261,7 +262,8 @@ class Timeline(widgets.VBox):
             return pd.DataFrame(columns=["run", *frame_columns()])
         hl = self.divergence or (None, None)
         _, canvas = render(learner, reference=reference, labels=self._labels, highlight=hl[0],
-                           reference_highlight=hl[1], animate=True, max_events=self._max)  # fmt: skip
+                           reference_highlight=hl[1], animate=True, max_events=self._max,
+                           cut_runaway=self._run is not None)  # fmt: skip
         parts = []
         for p in canvas.panels:
             df = frame(p)
