@@ -13,7 +13,7 @@ from reference_impl import scenarios
 from reference_impl.profiles import PROFILES, get_profile
 from reference_impl.script import ScriptError, option_value, parse_script
 from reference_impl.sim import simulate
-from reference_impl.trace import EventKind, Trace, format_time
+from reference_impl.trace import APP_CALLS, Trace, format_time
 
 from .harness import LearnerError
 from .reference_source import ReferenceUnavailable, reference_machine, reference_trace
@@ -44,7 +44,7 @@ def table(trace: Trace) -> str:
     lines = [f"{trace.scenario} ({trace.profile})"]
     for r in trace.rows:
         change = r.state_before if r.state_before == r.state_after else f"{r.state_before} → {r.state_after}"
-        what = r.detail if r.event not in (EventKind.CLOSE, EventKind.WRITE, EventKind.ABORT) else r.detail or ""
+        what = r.detail if r.event not in APP_CALLS else r.detail or ""
         fate = f" [{r.fate}]" if r.fate and r.fate != "delivered" else ""
         lines.append(f"{format_time(r.time):>10}  {r.endpoint}  {r.event:<8} {change:<26} {what}{fate}")
     lines += [f"note: {n}" for n in trace.notes]

@@ -1,11 +1,11 @@
 """Where each notebook of the course stands on the close diagram: the states it works on, and the
 notebook that finds each arrow.
 
-A notebook's map (notebook_helpers.state_map) draws only the arrows found so far, so no map, and
-no map cell's source, answers a later notebook's prediction: the map at the top of notebook 01
-shows its four states and no arrow; the one at its end, the four arrows it found; notebook 03's
-adds the crossing FINs. Only the diagram's ordinary arrows (RFC 793 figure 6) are listed: resets,
-aborts and timeouts other than TIME_WAIT's are drawn only in the full diagram.
+A notebook's map (notebook_helpers.state_map) draws only what was found so far, so no map, and
+no map cell's source, answers a prediction: notebook 01 starts with no map at all, ends with its
+four states and arrows; notebook 03's adds CLOSING and the crossing FINs only at its end. Only the
+diagram's ordinary arrows (RFC 793 figure 6) are listed: resets, aborts and timeouts other than
+TIME_WAIT's are drawn only in the full diagram.
 """
 
 from __future__ import annotations
@@ -34,10 +34,16 @@ FOUND_IN: dict[tuple[str, str], str] = {
 }
 
 
+def notebook_of(name: str) -> str:
+    """The map's key of a notebook, "04", from "04" or its assignment name "04_lost_segments"."""
+    if name[:2] not in NOTEBOOK_STATES:
+        raise ValueError(f"no notebook {name!r} in the course (one of {', '.join(NOTEBOOK_STATES)})")
+    return name[:2]
+
+
 def not_found_yet(notebook: str, *, own: bool) -> set[tuple[str, str]]:
     """The arrows a map in `notebook` leaves out: later notebooks' (and, with own, its own too)."""
-    if notebook not in NOTEBOOK_STATES:
-        raise ValueError(f"no notebook {notebook!r} in the course (one of {', '.join(NOTEBOOK_STATES)})")
+    notebook = notebook_of(notebook)
     return {arrow for arrow, found in FOUND_IN.items() if found > notebook or (own and found == notebook)}
 
 
@@ -72,8 +78,6 @@ FIRST_SHOWN: dict[str, str] = {
 def picker_scenarios(upto: str | None, catalogue: list[str]) -> list[str]:
     """The scenarios a timeline's picker offers in notebook `upto` ("04"): those shown up to it, in
     catalogue order; the whole catalogue in the last notebook and outside the course (upto None)."""
-    if upto is not None and upto not in NOTEBOOK_STATES:
-        raise ValueError(f"no notebook {upto!r} in the course (one of {', '.join(NOTEBOOK_STATES)})")
-    if upto is None or upto == max(NOTEBOOK_STATES):
+    if upto is None or notebook_of(upto) == max(NOTEBOOK_STATES):
         return list(catalogue)
     return [name for name in catalogue if FIRST_SHOWN.get(name, "99") <= upto]

@@ -39,7 +39,7 @@ from reference_impl.states import State
 from reference_impl.tcb import TCB, screen
 from reference_impl.trace import Trace
 
-from .course_map import NOTEBOOK_STATES
+from .course_map import notebook_of
 from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
 from .reference_source import ReferenceUnavailable, reference_trace
 
@@ -173,8 +173,11 @@ def show_mine(
         return widgets.VBox([note])
     run = learner_run(namespace, states)
     # The notebook's own picker (its CellTests names the notebook): no later notebook's scenario in it.
-    assignment = getattr(namespace.get("tests") if isinstance(namespace, dict) else None, "assignment", None)
-    upto = assignment[:2] if isinstance(assignment, str) and assignment[:2] in NOTEBOOK_STATES else None
+    assignment = getattr(namespace.get("tests") if isinstance(namespace, dict) else None, "assignment", "")
+    try:
+        upto = notebook_of(assignment) if isinstance(assignment, str) else None
+    except ValueError:  # a notebook of the learner's own, or 07: the whole catalogue
+        upto = None
     try:
         view = timeline(scenario, profile, run=run, label=label, upto=upto)
     except Exception as e:  # noqa: BLE001 - a picture must never break the notebook
@@ -499,11 +502,13 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
     from .course_map import FOUND_IN, NOTEBOOK_STATES, not_found_yet
     from .views import state_diagram_svg
 
+    notebook = notebook_of(notebook)
     hide = not_found_yet(notebook, own=unrevealed)
     if unrevealed:
         names = sorted({s for arrow, n in FOUND_IN.items() if n < notebook for s in arrow}, key=_DIAGRAM_ORDER.index)
-        caption = (f"Lit: what earlier notebooks found ({', '.join(names)})." if names else "Nothing is lit yet.") + (
-            " What this notebook adds is yours to find: a state no notebook has reached yet is not drawn."
+        caption = (
+            f"Lit: what earlier notebooks found ({', '.join(names)}). What this notebook adds is yours to "
+            "find: a state no notebook has reached yet is not drawn."
         )
         default = "Closing a TCP connection (RFC 9293): found so far"
     else:

@@ -195,7 +195,9 @@ class Timeline(widgets.VBox):
                 self.profiles[key] = profile
                 profile = key
             start = scenario or "active-close"
-            self.scenario = widgets.Dropdown(options=picker_scenarios(upto, list(scenarios.CATALOGUE)), value=start,
+            offered = picker_scenarios(upto, list(scenarios.CATALOGUE))
+            offered += [] if start in offered else [start]  # a scenario asked for by name is always there
+            self.scenario = widgets.Dropdown(options=offered, value=start,
                                              description="scenario")  # fmt: skip
             # Buttons share one width; size it to the longest label so none is cut short.
             width = max(80, 9 * max(map(len, self.profiles)) + 24)
@@ -399,4 +401,6 @@ def timeline(
 def notebook_timeline(notebook: str):
     """`timeline` for one notebook of the course ("04_lost_segments"): its picker offers only the
     scenarios shown up to that notebook, so it never plays a later notebook's answer."""
-    return functools.wraps(timeline)(functools.partial(timeline, upto=notebook[:2]))
+    from ..course_map import notebook_of
+
+    return functools.wraps(timeline)(functools.partial(timeline, upto=notebook_of(notebook)))

@@ -53,3 +53,12 @@ def test_show_mine_offers_its_notebooks_scenarios_too():
     namespace = {"tests": CellTests("01_active_close"), **{s.value.lower(): h for s, h in HANDLERS.items()}}
     view = show_mine(namespace, "active-close").children[1]
     assert set(view.scenario.options) == {s for s, n in FIRST_SHOWN.items() if n == "01"}
+
+
+def test_a_scenario_asked_for_by_name_is_in_the_picker_even_before_its_notebook():
+    """A curious learner in notebook 01 who types timeline("rst-in-time-wait") gets that run, not a
+    widget error; the picker still offers nothing else from later notebooks."""
+    widget = notebook_timeline("01_active_close")("rst-in-time-wait")
+    assert widget.scenario.value == "rst-in-time-wait" and "simultaneous-close" not in widget.scenario.options
+    with pytest.raises(ValueError, match="no notebook '09_extra' in the course"):
+        notebook_timeline("09_extra")
