@@ -43,7 +43,7 @@ def table(trace: Trace) -> str:
     """A readable text table: time, who, what, state change, segment."""
     lines = [f"{trace.scenario} ({trace.profile})"]
     for r in trace.rows:
-        change = r.state_before if r.state_before == r.state_after else f"{r.state_before} → {r.state_after}"
+        change = str(r.state_before) if r.state_before is r.state_after else f"{r.state_before} → {r.state_after}"
         what = r.detail if r.event not in APP_CALLS else r.detail or ""
         fate = f" [{r.fate}]" if r.fate and r.fate != "delivered" else ""
         lines.append(f"{format_time(r.time):>10}  {r.endpoint}  {r.event:<8} {change:<26} {what}{fate}")

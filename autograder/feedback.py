@@ -184,7 +184,7 @@ def context_rows(trace: Trace, time: int | None, n: int = 4) -> str:
     rows = [r for r in trace.rows if time is None or r.time < time][-n:]
     lines = []
     for r in rows:
-        arrow = r.state_before if r.state_before == r.state_after else f"{r.state_before}→{r.state_after}"
+        arrow = str(r.state_before) if r.state_before is r.state_after else f"{r.state_before}→{r.state_after}"
         what = (
             r.detail
             if r.event in (EventKind.SEND, EventKind.RECV, EventKind.TIMER, EventKind.DELIVER, EventKind.ERROR)

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 
 from reference_impl import scenarios
 from reference_impl.profiles import RFC9293, Profile, get_profile, profile_text
-from reference_impl.segment import Segment
+from reference_impl.segment import Flags, Segment
 from reference_impl.states import State
 from reference_impl.tcb import TCB, screen
-from reference_impl.trace import Trace
+from reference_impl.trace import COLUMNS, Trace
 
 from .course_map import notebook_of
 from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
@@ -271,10 +271,12 @@ def from_trace(
     must equal the row's flags ("ACK", "FIN|ACK"). The answer is computed when asked.
     """
 
+    want = None if flags is None else Flags.parse(flags)
+
     def answer() -> str:
         trace = reference_trace(scenario, profile)
         rows = [
-            r for r in trace.rows if r.endpoint == endpoint and r.event == event and (flags is None or r.flags == flags)
+            r for r in trace.rows if r.endpoint == endpoint and r.event == event and (want is None or r.flags == want)
         ]
         if len(rows) < nth:
             raise ValueError(
@@ -282,7 +284,8 @@ def from_trace(
                 + (f" with flags {flags}" if flags else "")
                 + f", not {nth}"
             )
-        return str(getattr(rows[nth - 1], field))
+        row = rows[nth - 1]
+        return str(row.record()[field] if field in COLUMNS else getattr(row, field))  # as the CSV spells it
 
     answer.__doc__ = f"{field} of {endpoint}'s {event} #{nth} in {scenario} ({profile})"
     return answer

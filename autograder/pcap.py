@@ -26,7 +26,6 @@ ADDRESSES = {"A": (192, 0, 2, 1), "B": (198, 51, 100, 1)}  # RFC 5737 documentat
 PORTS = {"A": 49152, "B": 7777}  # an ephemeral client port; a server port no dissector claims
 LINKTYPE_RAW = 101  # each frame starts with the IP header
 DEFAULT_WINDOW = 65535
-_FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10, "URG": 0x20}
 
 
 def scenario_windows(name: str) -> dict[str, int]:
@@ -59,16 +58,16 @@ def trace_pcap(trace: object, windows: Mapping[str, int] | None = None) -> bytes
             wnd[ep] = start.get(ep, DEFAULT_WINDOW)
         elif r.event == EventKind.SEND:
             ip_id[ep] = (ip_id[ep] + 1) & 0xFFFF
-            frame = _frame(ep, r.seq or 0, r.ack, r.flags, r.len or 0, min(wnd[ep], 0xFFFF), ip_id[ep])
+            # Flags' values are the TCP header's control bits (RFC 9293 §3.1).
+            frame = _frame(ep, r.seq or 0, r.ack, int(r.flags or 0), r.len or 0, min(wnd[ep], 0xFFFF), ip_id[ep])
             sec, usec = divmod(int(r.time), 1_000_000)
             out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
     return b"".join(out)
 
 
-def _frame(ep: str, seq: int, ack: int | None, flags: str, length: int, window: int, ip_id: int) -> bytes:
+def _frame(ep: str, seq: int, ack: int | None, bits: int, length: int, window: int, ip_id: int) -> bytes:
     peer = "B" if ep == "A" else "A"
     src, dst = bytes(ADDRESSES[ep]), bytes(ADDRESSES[peer])
-    bits = _flag_bits(flags)
     payload = b"." * length
     tcp = struct.pack("!HHIIBBHHH", PORTS[ep], PORTS[peer], seq & 0xFFFFFFFF,
                       (ack or 0) & 0xFFFFFFFF, 5 << 4, bits, window, 0, 0) + payload  # fmt: skip
@@ -78,13 +77,6 @@ def _frame(ep: str, seq: int, ack: int | None, flags: str, length: int, window: 
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000, 64, 6, 0, src, dst)
     ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
     return ip + tcp
-
-
-def _flag_bits(flags: str) -> int:
-    bits = 0
-    for name in filter(None, (flags or "").replace(",", "|").split("|")):
-        bits |= _FLAG_BITS[name.strip().upper()]
-    return bits
 
 
 def internet_checksum(data: bytes) -> int:

@@ -175,7 +175,7 @@ def roles_of(rows: Iterable[Row]) -> dict[str, tuple[Role, ...]]:
             counter.reopen(r.endpoint)
         if r.event == EventKind.SEND:
             sent[r.endpoint] += 1
-            bits = sum({"FIN": _FIN, "SYN": _SYN, "RST": _RST, "ACK": _ACK}[f] for f in r.flags.split("|") if f)
+            bits = int(r.flags or 0)
             out[f"{r.endpoint}{sent[r.endpoint]}"] = counter.send(r.endpoint, bits, r.seq or 0, r.ack or 0, r.len or 0)
     return out
 

@@ -18,7 +18,7 @@ from .profiles import RFC9293, Profile, ms, sec
 from .roles import Role, key_text
 from .sim import Machine, simulate
 from .states import AppAbort, AppClose, AppSend
-from .trace import Trace
+from .trace import EventKind, Trace
 
 LOSE = Fate("lose")
 TimedCall = tuple[int, str, AppCall]  # (time, endpoint, call): one of a scenario's actions
@@ -259,11 +259,10 @@ def loss_patterns(
         merged.update(fates.items())  # its own fates, then the lost segments (keyed by ordinal)
         sc = entry.scenario.with_fates(merged)
         trace = simulate(sc, profile, machine)
-        out, count = [], {"A": 0, "B": 0}
+        out = []
         for r in trace.rows:
-            if r.event == "send":
-                count[r.endpoint] += 1
-                key = (r.endpoint, count[r.endpoint])
+            if r.event == EventKind.SEND and r.segment is not None:
+                key = (r.endpoint, int(r.segment[1:]))  # the simulator's id, "A3": the fate key ("A", 3)
                 out.append((key, r.fate == "delivered" and key not in entry.scenario.fates))
         return out
 

@@ -35,6 +35,7 @@ from .inputs import Scenario
 from .profiles import Profile
 from .script_parser import Parser
 from .script_values import Expectation, ScriptError, option_value, parse_duration  # noqa: F401 - re-exported
+from .states import State
 from .trace import Trace
 
 
@@ -50,14 +51,14 @@ class Script:
         failures = []
         for e in self.expectations:
             got = state_at(trace, e.endpoint, e.time)
-            if got != str(e.state):
+            if got is not e.state:
                 failures.append(f"{self.path}:{e.line}: expected {e.text()}, but it was {got}")
         return failures
 
 
-def state_at(trace: Trace, endpoint: str, time: int | None) -> str:
+def state_at(trace: Trace, endpoint: str, time: int | None) -> State:
     """The endpoint's state after every row up to `time` (None: the final state)."""
-    state = "ESTABLISHED"
+    state = State.ESTABLISHED
     for r in trace.rows:
         if r.endpoint == endpoint and (time is None or r.time <= time):
             state = r.state_after

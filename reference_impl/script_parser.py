@@ -14,8 +14,7 @@ from .profiles import OPTION_NAMES, RFC9293, Profile, get_profile
 from .roles import parse_segment_key
 from .script_values import Expectation, ScriptError, option_value, parse_duration
 from .segment import Flags, Segment
-from .states import AppAbort, AppClose, AppSend, State
-from .trace import format_time
+from .states import AppAbort, AppClose, AppSend, State, format_time
 
 CALLS = ("close", "shutdown", "abort", "write", "read", "reopen", "receives")
 Tokens = list[tuple[int, str]]  # a line's words, each with the column it starts at

@@ -7,8 +7,7 @@ import re
 from dataclasses import dataclass, fields
 
 from .profiles import COUNT_OPTIONS, OPTION_NAMES, RFC9293, Profile
-from .states import State
-from .trace import format_time
+from .states import State, format_time
 
 
 class ScriptError(ValueError):

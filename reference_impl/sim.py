@@ -90,10 +90,12 @@ class StepReport:
 
 @dataclass(frozen=True, slots=True)
 class _Arrival:
-    """A copy of a segment reaches its receiver; `note` says which copy (a duplicate, a delayed one)."""
+    """A copy of a segment reaches its receiver; `note` says which copy (a duplicate, a delayed one),
+    `id` which segment it is (Row.segment: "A3")."""
 
     seg: Segment
     note: str
+    id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,7 @@ class Simulation:
         self._order = 0
         self._generation = 0
         self._reopen: Reopen | None = None
+        self._injected = 0  # segments injected so far: their ids are X1, X2, ... (Row.segment)
         # Data of an old connection a new one took as its own: (time, endpoint, bytes, connection).
         self.old_data_taken: list[tuple[int, str, int, int]] = []
         # The virtual time and endpoint of the step under way, for code that wraps handlers
@@ -189,7 +192,7 @@ class Simulation:
                 seg, note = event.seg, event.note
                 if seg.incarnation < ep.incarnation:
                     note = (note + "; " if note else "") + f"from connection {seg.incarnation}"
-                self._step(time, ep, Arrival(seg), EventKind.RECV, seg, note)
+                self._step(time, ep, Arrival(seg), EventKind.RECV, seg, note, event.id)
             elif isinstance(event, _Expiry):
                 timer = event.timer
                 if ep.timers.get(timer, (0, 0))[1] == event.generation:  # still armed, not restarted or cancelled
@@ -220,7 +223,8 @@ class Simulation:
                 self._step(time, ep, call, EventKind.ABORT, None, "")
             case Inject():
                 seg = placed(call, ep.tcb, ep.ts_recent)
-                self._step(time, ep, Arrival(seg), EventKind.RECV, seg, "injected")
+                self._injected += 1
+                self._step(time, ep, Arrival(seg), EventKind.RECV, seg, "injected", f"X{self._injected}")
             case Read(window):
                 grew = window > ep.tcb.rcv_wnd
                 ep.tcb = ep.tcb.replace(rcv_wnd=window)
@@ -229,7 +233,16 @@ class Simulation:
                 if grew and ep.state is not State.CLOSED:
                     self._output(time, ep, Send(ep.tcb.ack()))
 
-    def _step(self, time: int, ep: Endpoint, stim: Stimulus, event: EventKind, seg: Segment | None, note: str) -> None:
+    def _step(
+        self,
+        time: int,
+        ep: Endpoint,
+        stim: Stimulus,
+        event: EventKind,
+        seg: Segment | None,
+        note: str,
+        segment_id: str | None = None,
+    ) -> None:
         before, tcb_before = ep.state, ep.tcb
         self.now, self.endpoint = time, ep.name
         armed_before = (
@@ -267,7 +280,7 @@ class Simulation:
         detail = str(seg) if seg is not None else note
         if seg is not None and note:
             detail += f" ({note})"
-        self._row(time, ep, event, before, ep.state, seg, detail=detail)
+        self._row(time, ep, event, before, ep.state, seg, detail=detail, segment_id=segment_id)
         for out in outputs:
             self._output(time, ep, out)
         if ep.state is State.CLOSED:
@@ -290,9 +303,10 @@ class Simulation:
                     seg = seg.stamped(ep.incarnation)
                 peer = "B" if ep.name == "A" else "A"
                 label, copies = self.channel.arrivals(self.channel.fate(ep.name, ep.sent, seg))
+                sid = f"{ep.name}{ep.sent}"  # the id a fate names it by (("A", 3): "A3")
                 for after, note in copies:
-                    self._schedule(time + after, peer, _Arrival(seg, note))
-                self._row(time, ep, EventKind.SEND, st, st, seg, fate=label, detail=str(seg))
+                    self._schedule(time + after, peer, _Arrival(seg, note, sid))
+                self._row(time, ep, EventKind.SEND, st, st, seg, fate=label, detail=str(seg), segment_id=sid)
             case StartTimer(timer, duration):
                 self._generation += 1
                 ep.timers[timer] = (time + duration, self._generation)
@@ -350,16 +364,16 @@ class Simulation:
         seg: Segment | None = None,
         fate: str = "",
         detail: str = "",
+        segment_id: str | None = None,
     ) -> None:
         self.trace.rows.append(
             Row(
-                time=time, endpoint=ep.name, event=event,
-                state_before=str(before), state_after=str(after),
-                flags=str(seg.flags) if seg is not None else "",
+                time=time, endpoint=ep.name, event=event, state_before=before, state_after=after,
+                flags=seg.flags if seg is not None else None,
                 seq=seg.seq if seg is not None else None,
                 ack=seg.ack if seg is not None and seg.has_ack else None,
                 len=len(seg.payload) if seg is not None else None,
-                fate=fate, detail=detail,
+                fate=fate, detail=detail, segment=segment_id,
             )
         )  # fmt: skip
 

@@ -12,7 +12,6 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from .segment import Segment
-from .trace import format_time
 
 if TYPE_CHECKING:
     from .profiles import Profile
@@ -183,6 +182,12 @@ def output_text(o: Output) -> str:
         case Error(message):
             return f"error to the application: {message!r}"
     return repr(o)
+
+
+def format_time(us: int) -> str:
+    """Virtual seconds, exact: 0.01, 240.03, 0 (a trace's time column, and durations below)."""
+    whole, frac = divmod(us, 1_000_000)
+    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".") if frac else str(whole)
 
 
 def format_duration(us: int) -> str:

@@ -31,7 +31,7 @@ from .inputs import Fate, FateKey, Reopen, Scenario
 from .profiles import RFC9293, Profile
 from .roles import key_text, where
 from .sim import Machine, Simulation
-from .states import format_duration
+from .states import State, format_duration
 from .trace import EventKind
 
 SCENARIO = "old-duplicate-after-reuse"
@@ -119,18 +119,12 @@ class Timeline:
 def timeline(sc: Scenario, key: FateKey, profile: Profile, machine: Machine) -> Timeline:
     """The old connection's times, from one run (with a TIME_WAIT long enough to change nothing before it)."""
     trace = Simulation(sc, profile.replace(time_wait=4 * profile.msl), machine).run()
-    ordinal, count = where(key, trace.rows) if not isinstance(key, tuple) else f"{key[0]}{key[1]}", {"A": 0, "B": 0}
-    sent = None
-    for r in trace.rows:
-        if r.event == EventKind.SEND:
-            count[r.endpoint] += 1
-            if f"{r.endpoint}{count[r.endpoint]}" == ordinal:
-                sent = r.time
-                break
+    ordinal = where(key, trace.rows) if not isinstance(key, tuple) else f"{key[0]}{key[1]}"
+    sent = next((r.time for r in trace.rows if r.event == EventKind.SEND and r.segment == ordinal), None)
     if sent is None:
         raise ValueError(f"the run never sends the segment the scenario duplicates ({key_text(key)})")
     entered = next(r.time for r in trace.rows
-                   if r.endpoint == "A" and r.state_after == "TIME_WAIT" and r.state_before != "TIME_WAIT")  # fmt: skip
+                   if r.endpoint == "A" and r.state_after is State.TIME_WAIT and r.state_before is not State.TIME_WAIT)  # fmt: skip
     reopen = next(a.time for a in sc.actions if isinstance(a.call, Reopen))
     return Timeline(sent, entered, reopen, sc.delay, profile.timestamps)
 

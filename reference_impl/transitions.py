@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .actions import RESET_ERROR, USER_TIMEOUT
+from .segment import Flags
 from .trace import EventKind, Row
 
 
@@ -91,26 +92,28 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 def event_of(row: Row) -> str:
     """The table's name for what a trace row did: close, abort, SYN, SYN-ACK, FIN, ACK, RST, timeout X."""
-    # == rather than is: the views pass their own rows, read back from a frame as plain strings.
+    # == rather than is: the views pass their own events (autograder.views.model.Event), whose event
+    # is plain text when read back from a frame; their flags are Flags, as a row's are.
     if row.event in (EventKind.CLOSE, EventKind.ABORT):
         return str(row.event)
     if row.event == EventKind.TIMEOUT:
         return f"timeout {row.detail}"
     if row.event == EventKind.RECV:
-        if "RST" in row.flags:
+        flags = row.flags or Flags.NONE
+        if Flags.RST in flags:
             return "RST"
-        if "SYN" in row.flags:
-            return "SYN-ACK" if "ACK" in row.flags else "SYN"
-        return "FIN" if "FIN" in row.flags else "ACK"
+        if Flags.SYN in flags:
+            return "SYN-ACK" if Flags.ACK in flags else "SYN"
+        return "FIN" if Flags.FIN in flags else "ACK"
     return str(row.event)
 
 
 def edges(rows: Iterable[Row]) -> set[tuple[str, str, str]]:
-    """The (state, event, next_state) edges a trace took, state changes only."""
+    """The (state, event, next_state) edges a trace took, state changes only, named as the table names them."""
     return {
-        (r.state_before, event_of(r), r.state_after)
+        (str(r.state_before), event_of(r), str(r.state_after))
         for r in rows
-        if r.state_before != r.state_after and r.event != EventKind.REOPEN
+        if r.state_before is not r.state_after and r.event != EventKind.REOPEN
     }
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from reference_impl.profiles import LINUX, Profile
 from reference_impl.script import parse_duration
 from reference_impl.sim import simulate
+from reference_impl.states import State
 from reference_impl.trace import EventKind, Trace
 
 from ..reference_source import reference_machine
@@ -43,7 +44,7 @@ def _sim_states(trace: Trace, endpoint: str, until_us: int) -> list[str]:
     changes: list[tuple[int, str]] = []
     for r in trace.rows:
         if r.endpoint == endpoint and r.time <= until_us:
-            for state in (r.state_before, r.state_after):
+            for state in (str(r.state_before), str(r.state_after)):  # the kernel's states are names
                 if not changes or changes[-1][1] != state:
                     changes.append((r.time, state))
     kept = [s for i, (t, s) in enumerate(changes) if s != "LISTEN"
@@ -55,7 +56,7 @@ SegKey = tuple[str, int | None, int | None, int, str]  # flags, seq, ack, len, f
 
 
 def _sim_sent(trace: Trace, endpoint: str, until_us: int) -> list[tuple[float, SegKey]]:
-    return [(r.time / 1e6, (r.flags, r.seq, r.ack, r.len or 0, r.fate)) for r in trace.rows
+    return [(r.time / 1e6, (r.flags_text, r.seq, r.ack, r.len or 0, r.fate)) for r in trace.rows
             if r.endpoint == endpoint and r.event == EventKind.SEND and r.time <= until_us]  # fmt: skip
 
 
@@ -73,7 +74,7 @@ def _sim_rearms(trace: Trace, endpoint: str, until_us: int) -> int:
     rows = [r for r in trace.rows if r.endpoint == endpoint and r.time <= until_us]
     count, expiry = 0, None
     for r in rows:
-        if r.state_after == "TIME_WAIT" and r.state_before != "TIME_WAIT":
+        if r.state_after is State.TIME_WAIT and r.state_before is not State.TIME_WAIT:
             expiry = None  # entering TIME_WAIT: its first start is not a re-arm
         if r.event == EventKind.TIMER and r.detail.startswith("start TIME_WAIT"):
             ends = r.time + parse_duration(r.detail.split()[-2] + r.detail.split()[-1].replace("µs", "us"))

@@ -269,7 +269,7 @@ def locate(trace, d: FirstDivergence) -> tuple[int | None, bool]:
     segment), else on the same kind of event (the same flags), else (None, False)."""
     kind = next((k for word, k in _EVENT_KINDS if word in d.event), None)
     seg = re.search(r"<SEQ=[^ ]*?>(?:<[A-Z]+=[^>]*>)*", d.event)
-    rows = [(i, r) for i, r in enumerate(trace.rows) if d.state and r.state_before == d.state
+    rows = [(i, r) for i, r in enumerate(trace.rows) if d.state and str(r.state_before) == d.state
             and (kind is None or r.event == kind)]  # fmt: skip
     if kind == "timeout":  # the same timer: "expiry of the TIME_WAIT timer" fires as "TIME_WAIT"
         rows = [(i, r) for i, r in rows if r.detail and r.detail in d.event]

@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
+from reference_impl.segment import Flags
 from reference_impl.trace import EventKind
 
 from ._geometry import CW, Placer, rect_quad, text_quad, text_width
@@ -50,11 +51,11 @@ INK = "#1f2328"
 TIMER_COLORS = {"TIME_WAIT": "#875b00", "RETRANSMIT": "#6639ba"}
 
 
-def seg_color(flags: str, length: int | None) -> str:
-    names = set(flags.split("|"))
-    if "RST" in names:
+def seg_color(flags: Flags | None, length: int | None) -> str:
+    flags = flags or Flags.NONE
+    if Flags.RST in flags:
         return "#a84400"
-    if "FIN" in names:
+    if Flags.FIN in flags:
         return "#0860ca"
     if length:
         return "#7443c9"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reference_impl.segment import Flags
 from reference_impl.trace import EventKind
 
 from .model import Event
@@ -32,13 +33,13 @@ def seconds(us: int) -> str:
     return f"{us / 1_000_000:.3f} s"
 
 
-def segment_meaning(flags: str) -> str:
-    names = set(flags.split("|")) if flags else set()
-    if "RST" in names:
+def segment_meaning(flags: Flags | None) -> str:
+    flags = flags or Flags.NONE
+    if Flags.RST in flags:
         return "a reset: the connection is aborted"
-    if "FIN" in names:
+    if Flags.FIN in flags:
         return "a FIN: no more data from the sender"
-    return "an acknowledgment" if "ACK" in names else "a segment"
+    return "an acknowledgment" if Flags.ACK in flags else "a segment"
 
 
 def time_wait_why(duration: str, profile: str) -> str:

@@ -6,10 +6,14 @@ plain values once. It is stdlib-only: feedback and the docs render SVG without
 pandas or a browser.
 
 Pairing sends with receives: the trace records a segment twice (the sender's
-`send` row, the receiver's `recv` row) and never links them. A send is matched
-with the peer's earliest unclaimed `recv` of the same (flags, seq, ack, len) at
-or after the send time; a `duplicated` send claims two, a `lost` one none.
-Retransmissions carry the same fields, which is why "earliest unclaimed" matters.
+`send` row, the receiver's `recv` row). A send is matched with the earliest
+unclaimed arrivals of the same segment at or after the send time, as many as its
+fate says (a `duplicated` send claims two, a `lost` one none). The same segment
+is the same id (`segment`, "A3", which the simulator gives both rows); in a trace
+without ids (one written before the column, a real kernel's) it is the peer's
+arrival of the same (flags, seq, ack, len), a guess: retransmissions carry the
+same fields, which is why "earliest unclaimed" matters there. (Runs laid end to
+end repeat ids, so an id too is claimed in time order.)
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from reference_impl.trace import COLUMNS, EventKind
+from reference_impl.segment import Flags
+from reference_impl.trace import COLUMNS, LATER_COLUMNS, EventKind, read_flags, read_segment_id
 
 ENDPOINTS = ("A", "B")
 # Events that occupy a line of their own on a lane; timer rows draw brackets instead.
@@ -28,7 +33,9 @@ SLOT_EVENTS = frozenset(EventKind) - {EventKind.TIMER, EventKind.READ}  # rows t
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One trace row, normalised: time in integer microseconds, text fields never None."""
+    """One trace row, normalised: time in integer microseconds, text fields never None. States
+    stay names (a view draws whatever state a trace names); flags are Flags, None without a
+    segment, as a Row's (reference_impl.trace.Row)."""
 
     index: int  # position in the trace as given (what `highlight=` refers to)
     time: int
@@ -36,16 +43,22 @@ class Event:
     event: str
     before: str
     after: str
-    flags: str = ""
+    flags: Flags | None = None
     seq: int | None = None
     ack: int | None = None
     length: int | None = None
     fate: str = ""
     detail: str = ""
+    segment: str | None = None  # the segment's id ("A3"); None without one (see the module's docstring)
 
     @property
     def key(self) -> tuple:
         return (self.flags, self.seq, self.ack, self.length)
+
+    @property
+    def flags_text(self) -> str:
+        """The flags as the trace writes them ("FIN|ACK"); "" without a segment."""
+        return "" if self.flags is None else str(self.flags)
 
     @property
     def changes_state(self) -> bool:
@@ -74,7 +87,7 @@ class Flight:
     @property
     def text(self) -> str:
         e = self.send or self.recvs[0]
-        return e.segment_text or e.flags
+        return e.segment_text or e.flags_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,25 +131,28 @@ def events_of(trace_or_frame: object) -> list[Event]:
 
 
 def _from_frame(df) -> list[Event]:
-    missing = [c for c in COLUMNS if c not in df.columns]
+    missing = [c for c in COLUMNS if c not in df.columns and c not in LATER_COLUMNS]
     if missing:
         raise TraceShapeError(
             f"the trace DataFrame is missing column(s) {', '.join(missing)}; "
             f"a trace has the columns {','.join(COLUMNS)}"
         )
     out = []
-    for i, tup in enumerate(df[list(COLUMNS)].itertuples(index=False, name=None)):
-        d = dict(zip(COLUMNS, tup, strict=True))
+    present = [c for c in COLUMNS if c in df.columns]
+    for i, tup in enumerate(df[present].itertuples(index=False, name=None)):
+        d = dict(zip(present, tup, strict=True))
         out.append(_event(i, _seconds_to_us(d["time"]), d.get))
     return out
 
 
 def _event(i: int, us: int, get) -> Event:
+    seq = _int(get("seq"))
     return Event(
         index=i, time=us, endpoint=_text(get("endpoint")), event=_text(get("event")),
         before=_text(get("state_before")), after=_text(get("state_after")),
-        flags=_text(get("flags")), seq=_int(get("seq")), ack=_int(get("ack")),
+        flags=read_flags(None if _missing(get("flags")) else get("flags"), seq), seq=seq, ack=_int(get("ack")),
         length=_int(get("len")), fate=_text(get("fate")), detail=_text(get("detail")),
+        segment=read_segment_id(None if _missing(get("segment")) else get("segment")),
     )  # fmt: skip
 
 
@@ -165,18 +181,18 @@ def _seconds_to_us(v: object) -> int:
 
 
 def pair_flights(events: list[Event]) -> list[Flight]:
-    """Match each send with its arrivals; unmatched arrivals become flights without a send."""
+    """Match each send with its arrivals (by the segment's id, else by its fields); unmatched
+    arrivals become flights without a send."""
     waiting: dict[tuple, deque[Event]] = defaultdict(deque)
     for e in events:
         if e.event == EventKind.RECV:
-            waiting[(e.endpoint, *e.key)].append(e)
+            waiting[_same_segment(e, e.endpoint)].append(e)
     claimed: set[int] = set()
     flights: list[Flight] = []
     for e in events:
         if e.event != EventKind.SEND:
             continue
-        peer = "B" if e.endpoint == "A" else "A"
-        queue = waiting.get((peer, *e.key))
+        queue = waiting.get(_same_segment(e, "B" if e.endpoint == "A" else "A"))
         want = 0 if e.fate == "lost" else 2 if e.fate == "duplicated" else 1
         got: list[Event] = []
         while queue and len(got) < want:
@@ -189,6 +205,12 @@ def pair_flights(events: list[Event]) -> list[Flight]:
         if e.event == EventKind.RECV and e.index not in claimed:
             flights.append(Flight("B" if e.endpoint == "A" else "A", None, [e]))
     return flights
+
+
+def _same_segment(e: Event, receiver: str) -> tuple:
+    """What a send and its arrivals at `receiver` share: the segment's id, else (in a trace without
+    ids) the receiver and the segment's fields."""
+    return ("id", e.segment) if e.segment is not None else (receiver, *e.key)
 
 
 def timer_brackets(events: list[Event]) -> list[Bracket]:
@@ -307,10 +329,10 @@ def segment_roles(events: list[Event]) -> dict[str, str]:
             continue
         count[e.endpoint] += 1
         me, peer = e.endpoint, "B" if e.endpoint == "A" else "A"
-        flags = set(e.flags.split("|"))
-        if "RST" in flags:
+        flags = e.flags or Flags.NONE
+        if Flags.RST in flags:
             role = f"{me}'s RST"
-        elif "FIN" in flags:
+        elif Flags.FIN in flags:
             role = f"{me}'s FIN" + (" with its last data" if e.length else "")
             fin_end[me] = (e.seq or 0) + (e.length or 0) + 1
         elif e.length:
@@ -322,11 +344,11 @@ def segment_roles(events: list[Event]) -> dict[str, str]:
         # A FIN or data sent again (whatever it now acknowledges) is a retransmission.
         key = (
             (me, e.flags, e.seq, e.ack, e.length)
-            if "FIN" not in flags and not e.length
-            else (me, e.seq, "FIN" in flags)
+            if Flags.FIN not in flags and not e.length
+            else (me, e.seq, Flags.FIN in flags)
         )
         if key in seen:
-            role += ", resent" if "FIN" in flags or e.length else ", again"
+            role += ", resent" if Flags.FIN in flags or e.length else ", again"
         seen.add(key)
         out[f"{me}{count[me]}"] = role
     return out

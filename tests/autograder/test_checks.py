@@ -225,9 +225,7 @@ def fin_acked_by_plain_comparison(tcb, ev, profile):
 
 def test_wrapped_cases_put_both_fins_on_the_last_sequence_number():
     sc = wrapped(CATALOGUE["ack-of-data-not-fin"].scenario)
-    fins = {
-        (r.endpoint, r.seq) for r in reference_run(sc, RFC9293).trace.rows if r.event == "send" and "FIN" in r.flags
-    }
+    fins = {(r.endpoint, r.seq) for r in reference_run(sc, RFC9293).trace.rows if r.event == "send" and FIN in r.flags}
     assert fins == {("A", 2**32 - 1), ("B", 2**32 - 1)}  # A's 100 bytes of data wrap before its FIN
     assert check_scenario(GOOD, "active-close", wrap=True).passed == 1
     with pytest.raises(AssertionError, match="replay: tcpclose simulate lost-final-ack --lose A2 --wrap"):

@@ -69,7 +69,7 @@ def test_no_handlers_at_all_runs_the_reference_and_says_why():
 def test_states_limits_which_handlers_are_the_learners():
     run = learner_run({"fin_wait_1": unwritten, "fin_wait_2": fin_wait_2_closes_at_once}, states=[State.FIN_WAIT_2])
     run("active-close")
-    assert "FIN_WAIT_2" in run("active-close").states("A")  # fin_wait_1 was the reference's
+    assert State.FIN_WAIT_2 in run("active-close").states("A")  # fin_wait_1 was the reference's
     assert run.error is None
 
 

@@ -31,7 +31,8 @@ def run(case: dict) -> dict:
         learner = LearnerRun(ns)
         trace = learner(scenario, profile, tuple(lose))
         head, ok, detail = _verdict(learner, scenario, profile, tuple(lose))
-        rows = [[r.time, r.endpoint, r.event, r.state_before, r.state_after, r.flags, r.seq, r.ack] for r in trace.rows]
+        rows = [[*map(r.record().get, ("time", "endpoint", "event", "state_before", "state_after", "flags", "seq", "ack"))]
+                for r in trace.rows]  # fmt: skip
         shown.append(
             {
                 "run": f"{scenario} {profile} {lose}",

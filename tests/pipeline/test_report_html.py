@@ -219,7 +219,8 @@ def test_a_divergence_without_a_moment_is_found_in_the_rerun():
 
     def where(state: str, event: str):
         i, exact = locate(run, FirstDivergence("h", state=state, event=event))
-        return (run.rows[i].endpoint, run.rows[i].event, run.rows[i].state_before, exact) if i is not None else None
+        row = run.rows[i] if i is not None else None
+        return (row.endpoint, row.event, str(row.state_before), exact) if row is not None else None
 
     assert where("FIN_WAIT_1", "arrival of <SEQ=300><ACK=101><CTL=ACK>") == ("A", "recv", "FIN_WAIT_1", True)
     # other numbers, the same flags in the same state: the nearest thing, said to be approximate

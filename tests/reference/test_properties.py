@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from reference_impl import scenarios
 from reference_impl.profiles import LINUX, RFC9293
-from reference_impl.segment import seq_le
+from reference_impl.segment import FIN, RST, seq_le
 from reference_impl.sim import Fate
+from reference_impl.states import State
 from reference_impl.trace import starts_connection
 
 PROFILES = [RFC9293, LINUX]
@@ -46,15 +47,15 @@ def test_enumeration_is_large_and_distinct(profile):
 def test_with_retries_left_both_ends_reach_closed(profile):
     for name, pattern, trace in runs(profile.name):
         if clean(name):
-            assert (trace.final_state("A"), trace.final_state("B")) == ("CLOSED", "CLOSED"), (name, pattern)
+            assert (trace.final_state("A"), trace.final_state("B")) == (State.CLOSED, State.CLOSED), (name, pattern)
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.name)
 def test_nothing_but_rst_is_sent_from_closed(profile):
     for name, pattern, trace in runs(profile.name):
         for r in trace.rows:
-            if r.event == "send" and r.state_after == "CLOSED":
-                assert "RST" in r.flags, (name, pattern, r)
+            if r.event == "send" and r.state_after == State.CLOSED:
+                assert RST in r.flags, (name, pattern, r)
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.name)
@@ -65,11 +66,11 @@ def test_time_wait_lasts_at_least_2_msl_after_the_last_fin_was_acked(profile):
         for ep in "AB":
             last_ack, fin_arrival = None, None  # fin_arrival: (time, the number just past it)
             for r in trace.at(ep):
-                if r.event == "recv" and "FIN" in r.flags:
+                if r.event == "recv" and FIN in r.flags:
                     fin_arrival = (r.time, (r.seq + r.len + 1) % 2**32)
-                if r.event == "send" and "RST" not in r.flags and (r.time, r.ack) == fin_arrival:
+                if r.event == "send" and RST not in r.flags and (r.time, r.ack) == fin_arrival:
                     last_ack = r.time  # this ACK answered a FIN
-                if r.event == "timeout" and r.state_before == "TIME_WAIT":
+                if r.event == "timeout" and r.state_before == State.TIME_WAIT:
                     assert last_ack is not None and r.time - last_ack >= time_wait, (
                         name,
                         pattern,
@@ -87,10 +88,10 @@ def test_sequence_numbers_never_go_backwards(profile):
             for r in trace.at(ep):
                 if starts_connection(r):
                     acks, fin_seq = [], None
-                if r.event != "send" or "RST" in r.flags or r.ack is None:  # a SYN acknowledges nothing
+                if r.event != "send" or RST in r.flags or r.ack is None:  # a SYN acknowledges nothing
                     continue
                 acks.append(r.ack)
-                if "FIN" in r.flags:
+                if FIN in r.flags:
                     end = r.seq + r.len  # the FIN's own number
                     assert fin_seq in (None, end), (name, pattern, ep, "FIN moved")
                     fin_seq = end
@@ -120,5 +121,5 @@ def test_duplicates_and_delays_never_wedge_a_clean_close(name, fates):
     trace = scenarios.run(name, RFC9293, fates)
     assert not trace.notes
     for ep in "AB":
-        assert trace.final_state(ep) == "CLOSED"
-        assert all("RST" in r.flags for r in trace.at(ep) if r.event == "send" and r.state_after == "CLOSED")
+        assert trace.final_state(ep) == State.CLOSED
+        assert all(RST in r.flags for r in trace.at(ep) if r.event == "send" and r.state_after == State.CLOSED)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from reference_impl.handlers import HANDLERS
 from reference_impl.script import parse_script
+from reference_impl.segment import ACK, FIN, RST
 from reference_impl.sim import simulate
+from reference_impl.states import State
 
 
 def run(text: str):
@@ -35,8 +37,8 @@ def test_fin_rides_on_the_last_segment_of_a_window_limited_queue():
     # B: the text, then RCV.NXT over the FIN, one ACK of both, CLOSE-WAIT.
     trace = run("profile rfc9293\nwindow B 1000\n0 A write 2200\n+5ms A close\n"
                 "expect end A FIN_WAIT_2\nexpect end B CLOSE_WAIT\n")  # fmt: skip
-    assert sent(trace, "A") == [("ACK", 100, 300, 1000), ("ACK", 1100, 300, 1000), ("FIN|ACK", 2100, 300, 200)]
-    assert sent(trace, "B")[-1] == ("ACK", 300, 2301, 0)
+    assert sent(trace, "A") == [(ACK, 100, 300, 1000), (ACK, 1100, 300, 1000), (FIN | ACK, 2100, 300, 200)]
+    assert sent(trace, "B")[-1] == (ACK, 300, 2301, 0)
     assert rows(trace, "A", "timer")[-1].detail == "cancel RETRANSMIT"  # RFC 6298 5.2: all acknowledged
 
 
@@ -47,12 +49,12 @@ def test_rst_in_closing_off_rcv_nxt_is_challenged_at_rcv_nxt_closes_silently():
                 "100ms A receives RST seq=RCV.NXT+5\n200ms A receives RST seq=RCV.NXT\n"
                 "expect 0.15 A CLOSING\nexpect 0.25 A CLOSED\n")  # fmt: skip
     challenge = [r for r in rows(trace, "A", "send") if r.time == 100_000]
-    assert [(r.flags, r.seq, r.ack) for r in challenge] == [("ACK", 101, 301)]
+    assert [(r.flags, r.seq, r.ack) for r in challenge] == [(ACK, 101, 301)]
     assert not rows(trace, "A", "error")
-    closed = [r for r in rows(trace, "A", "recv") if r.state_after == "CLOSED"]
-    assert closed[0].flags == "RST" and closed[0].seq == 301
+    closed = [r for r in rows(trace, "A", "recv") if r.state_after == State.CLOSED]
+    assert closed[0].flags == RST and closed[0].seq == 301
     # CLOSED answers the late ACK by <SEQ=SEG.ACK><CTL=RST> (§3.10.7.1).
-    assert sent(trace, "A")[-1] == ("RST", 101, None, 0)
+    assert sent(trace, "A")[-1] == (RST, 101, None, 0)
 
 
 def test_data_and_fin_acking_our_fin_take_fin_wait_1_straight_to_time_wait():
@@ -62,12 +64,12 @@ def test_data_and_fin_acking_our_fin_take_fin_wait_1_straight_to_time_wait():
     trace = run("profile rfc9293\nwindow A 0\n0 A close\nlose B's ACK of A's FIN\n+20ms B write \"bye\"\n"
                 "+1ms B close\n100ms A read\nexpect 0.05 A FIN_WAIT_1\nexpect 0.125 B LAST_ACK\n"
                 "expect 0.2 A TIME_WAIT\nexpect end B CLOSED\n")  # fmt: skip
-    assert sent(trace, "B")[-1] == ("FIN|ACK", 300, 101, 3)
-    arrival = [r for r in rows(trace, "A", "recv") if r.flags == "FIN|ACK"][0]
-    assert (arrival.state_before, arrival.state_after) == ("FIN_WAIT_1", "TIME_WAIT")
+    assert sent(trace, "B")[-1] == (FIN | ACK, 300, 101, 3)
+    arrival = [r for r in rows(trace, "A", "recv") if r.flags == FIN | ACK][0]
+    assert (arrival.state_before, arrival.state_after) == (State.FIN_WAIT_1, State.TIME_WAIT)
     at = [r for r in trace.rows if r.endpoint == "A" and r.time == arrival.time and r.event in ("send", "timer")]
     assert [(r.event, r.detail if r.event == "timer" else (r.flags, r.seq, r.ack)) for r in at] == [
-        ("timer", "cancel RETRANSMIT"), ("send", ("ACK", 101, 304)), ("timer", "start TIME_WAIT 240 s")]  # fmt: skip
+        ("timer", "cancel RETRANSMIT"), ("send", (ACK, 101, 304)), ("timer", "start TIME_WAIT 240 s")]  # fmt: skip
 
 
 def test_simultaneous_close_across_the_wrap():
@@ -75,14 +77,14 @@ def test_simultaneous_close_across_the_wrap():
     # 0, its FIN on 1. CLOSING leaves for TIME-WAIT only on SEG.ACK = the number after our FIN.
     trace = run("profile rfc9293\niss A 4294967295\niss B 4294967294\n0 A write 1\n0 B write 3\n"
                 "+1ms A close\n+0ms B close\nexpect 0.05 A TIME_WAIT\nexpect 0.05 B TIME_WAIT\n")  # fmt: skip
-    assert [s for s in sent(trace, "A") if "FIN" in s[0]] == [("FIN|ACK", 0, 4294967294, 0)]
-    assert [s for s in sent(trace, "B") if "FIN" in s[0]] == [("FIN|ACK", 1, 4294967295, 0)]
-    assert sent(trace, "A")[-1] == ("ACK", 1, 2, 0) and sent(trace, "B")[-1] == ("ACK", 2, 1, 0)
+    assert [s for s in sent(trace, "A") if FIN in s[0]] == [(FIN | ACK, 0, 4294967294, 0)]
+    assert [s for s in sent(trace, "B") if FIN in s[0]] == [(FIN | ACK, 1, 4294967295, 0)]
+    assert sent(trace, "A")[-1] == (ACK, 1, 2, 0) and sent(trace, "B")[-1] == (ACK, 2, 1, 0)
     for ep, ack_of_fin in (("A", 1), ("B", 2)):
-        to_tw = [r for r in rows(trace, ep, "recv") if r.state_after == "TIME_WAIT"]
-        assert [(r.state_before, r.ack) for r in to_tw] == [("CLOSING", ack_of_fin)]
+        to_tw = [r for r in rows(trace, ep, "recv") if r.state_after == State.TIME_WAIT]
+        assert [(r.state_before, r.ack) for r in to_tw] == [(State.CLOSING, ack_of_fin)]
         # the ACK of data alone in CLOSING restarted the timer, it did not end CLOSING (RFC 6298 5.3)
-        assert any(r.state_before == r.state_after == "CLOSING" for r in rows(trace, ep, "recv"))
+        assert any(r.state_before == r.state_after == State.CLOSING for r in rows(trace, ep, "recv"))
 
 
 def test_fin_held_by_a_zero_window_is_refused_then_taken_when_the_window_opens():
@@ -91,8 +93,8 @@ def test_fin_held_by_a_zero_window_is_refused_then_taken_when_the_window_opens()
     # Once B's window opens, the FIN is taken: CLOSE-WAIT, ACK = FIN + 1.
     trace = run("profile rfc9293\nwindow B 0\n0 A close\n+2.5s B read\nexpect 0.5 A FIN_WAIT_1\n"
                 "expect 2.4 B ESTABLISHED\nexpect 2.7 B CLOSE_WAIT\nexpect 2.7 A FIN_WAIT_2\n")  # fmt: skip
-    first_fin = [r for r in rows(trace, "A", "send") if "FIN" in r.flags][0]
+    first_fin = [r for r in rows(trace, "A", "send") if FIN in r.flags][0]
     assert first_fin.time == 1_000_000  # after the RTO, not at close()
     refused = [r for r in rows(trace, "B", "send") if r.time < 2_000_000]
     assert [(r.seq, r.ack) for r in refused] == [(300, 100)]
-    assert sent(trace, "B")[-1] == ("ACK", 300, 101, 0)
+    assert sent(trace, "B")[-1] == (ACK, 300, 101, 0)

@@ -7,6 +7,7 @@ send exactly these segments in this order and walk exactly these states.
 from __future__ import annotations
 
 from reference_impl import scenarios
+from reference_impl.states import State
 
 
 def sent(trace, endpoint):
@@ -16,33 +17,33 @@ def sent(trace, endpoint):
 def test_figure_13_normal_close():
     trace = scenarios.run("active-close")
     assert sent(trace, "A") == [
-        ("FIN_WAIT_1", "<SEQ=100><ACK=300><CTL=FIN,ACK>"),
-        ("TIME_WAIT", "<SEQ=101><ACK=301><CTL=ACK>"),
+        (State.FIN_WAIT_1, "<SEQ=100><ACK=300><CTL=FIN,ACK>"),
+        (State.TIME_WAIT, "<SEQ=101><ACK=301><CTL=ACK>"),
     ]
     assert sent(trace, "B") == [
-        ("CLOSE_WAIT", "<SEQ=300><ACK=101><CTL=ACK>"),
-        ("LAST_ACK", "<SEQ=300><ACK=101><CTL=FIN,ACK>"),
+        (State.CLOSE_WAIT, "<SEQ=300><ACK=101><CTL=ACK>"),
+        (State.LAST_ACK, "<SEQ=300><ACK=101><CTL=FIN,ACK>"),
     ]
-    assert trace.states("A") == ["ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED"]
-    assert trace.states("B") == ["ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    assert trace.states("A") == [State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.TIME_WAIT, State.CLOSED]
+    assert trace.states("B") == [State.ESTABLISHED, State.CLOSE_WAIT, State.LAST_ACK, State.CLOSED]
 
 
 def test_figure_13_time_wait_lasts_2_msl():
     trace = scenarios.run("active-close")
-    entered = next(r.time for r in trace.rows if r.endpoint == "A" and r.state_after == "TIME_WAIT")
-    left = next(r.time for r in trace.rows if r.endpoint == "A" and r.state_after == "CLOSED")
+    entered = next(r.time for r in trace.rows if r.endpoint == "A" and r.state_after == State.TIME_WAIT)
+    left = next(r.time for r in trace.rows if r.endpoint == "A" and r.state_after == State.CLOSED)
     assert left - entered == 240_000_000  # 2 × MSL of 2 minutes
 
 
 def test_figure_14_simultaneous_close():
     trace = scenarios.run("simultaneous-close")
     assert sent(trace, "A") == [
-        ("FIN_WAIT_1", "<SEQ=100><ACK=300><CTL=FIN,ACK>"),
-        ("CLOSING", "<SEQ=101><ACK=301><CTL=ACK>"),
+        (State.FIN_WAIT_1, "<SEQ=100><ACK=300><CTL=FIN,ACK>"),
+        (State.CLOSING, "<SEQ=101><ACK=301><CTL=ACK>"),
     ]
     assert sent(trace, "B") == [
-        ("FIN_WAIT_1", "<SEQ=300><ACK=100><CTL=FIN,ACK>"),
-        ("CLOSING", "<SEQ=301><ACK=101><CTL=ACK>"),
+        (State.FIN_WAIT_1, "<SEQ=300><ACK=100><CTL=FIN,ACK>"),
+        (State.CLOSING, "<SEQ=301><ACK=101><CTL=ACK>"),
     ]
     for ep in "AB":
-        assert trace.states(ep) == ["ESTABLISHED", "FIN_WAIT_1", "CLOSING", "TIME_WAIT", "CLOSED"]
+        assert trace.states(ep) == [State.ESTABLISHED, State.FIN_WAIT_1, State.CLOSING, State.TIME_WAIT, State.CLOSED]

@@ -9,6 +9,7 @@ from reference_impl.handlers import HANDLERS
 from reference_impl.profiles import LINUX, RFC9293
 from reference_impl.roles import Role, key_text, parse_role, parse_segment_key, roles_of, where
 from reference_impl.script import ScriptError, parse_script
+from reference_impl.segment import ACK, FIN
 from reference_impl.sim import Fate, simulate
 
 LOSE = Fate("lose")
@@ -36,11 +37,11 @@ def test_an_earlier_loss_no_longer_moves_the_scenarios_own_loss():
     # segment, which is then B's FIN; named by role, it stays on B's ACK of A's FIN.
     trace = scenarios.run("lost-ack-of-fin", fates={("A", 1): LOSE})
     lost = [r for r in trace.rows if r.event == "send" and r.fate == "lost"]
-    assert [(r.endpoint, r.flags) for r in lost] == [("A", "FIN|ACK"), ("B", "ACK")]
+    assert [(r.endpoint, r.flags) for r in lost] == [("A", FIN | ACK), ("B", ACK)]
     assert lost[1].ack == 101  # it acknowledges A's FIN
     sc = scenarios.get("lost-ack-of-fin").scenario
     old = simulate(sc.with_fates({("B", 1): LOSE, ("A", 1): LOSE}), RFC9293, HANDLERS)
-    assert [r.flags for r in old.rows if r.event == "send" and r.fate == "lost"] == ["FIN|ACK", "FIN|ACK"]
+    assert [r.flags for r in old.rows if r.event == "send" and r.fate == "lost"] == [FIN | ACK, FIN | ACK]
 
 
 def test_loss_patterns_never_add_a_segment_the_scenario_already_loses():

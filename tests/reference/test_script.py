@@ -7,7 +7,9 @@ import pytest
 from reference_impl.handlers import HANDLERS
 from reference_impl.profiles import LINUX
 from reference_impl.script import ScriptError, parse_duration, parse_script
+from reference_impl.segment import ACK, FIN, RST
 from reference_impl.sim import simulate
+from reference_impl.states import State
 
 LOST_FINAL_ACK = """\
 # A closes; its final ACK is lost once
@@ -49,8 +51,8 @@ def test_profile_and_options():
 
 def test_injected_rst_reaches_time_wait():
     script, trace = run("0 A close\n+50ms B close\n1s A receives RST seq=301\nexpect end A CLOSED\n")
-    rst = [r for r in trace.rows if r.event == "recv" and r.flags == "RST"]
-    assert rst and (rst[0].state_before, rst[0].state_after) == ("TIME_WAIT", "CLOSED")
+    rst = [r for r in trace.rows if r.event == "recv" and r.flags == RST]
+    assert rst and (rst[0].state_before, rst[0].state_after) == (State.TIME_WAIT, State.CLOSED)
     assert script.check(trace) == []
 
 
@@ -83,10 +85,10 @@ def test_fin_queued_behind_window_limited_data():
     script, trace = run(FIN_BEHIND_WINDOW)
     assert script.check(trace) == []
     # A sends nothing until B's window update; then the data, with the FIN riding on it.
-    assert sends(trace, "A")[0] == ("FIN|ACK", 100, 300, 300)
+    assert sends(trace, "A")[0] == (FIN | ACK, 100, 300, 300)
     assert script.scenario.windows == {"B": 0}
     script, trace = run("profile linux\n" + FIN_BEHIND_WINDOW)
-    assert sends(trace, "A")[:2] == [("ACK", 99, 300, 0), ("FIN|ACK", 100, 300, 300)]  # a probe first
+    assert sends(trace, "A")[:2] == [(ACK, 99, 300, 0), (FIN | ACK, 100, 300, 300)]  # a probe first
 
 
 def test_shutdown_rdwr_with_unsent_data():
@@ -94,7 +96,7 @@ def test_shutdown_rdwr_with_unsent_data():
             "600ms B write 8\nexpect 0.5 A FIN_WAIT_2\nexpect end A CLOSED\n")  # fmt: skip
     script, trace = run(text)
     assert script.check(trace) == []
-    assert sends(trace, "A")[-1] == ("RST", 401, None, 0)  # it stopped reading: Linux refuses the data
+    assert sends(trace, "A")[-1] == (RST, 401, None, 0)  # it stopped reading: Linux refuses the data
     close = next(r for r in trace.rows if r.event == "close")
     assert "shutdown(SHUT_RDWR)" not in close.detail and script.scenario.actions[1].call.rdwr
 
@@ -104,14 +106,14 @@ def test_simultaneous_close_whose_second_fin_carries_the_ack_of_the_first():
             "expect 0.1 A CLOSING\nexpect end A CLOSED\nexpect end B CLOSED\n")  # fmt: skip
     script, trace = run(text)
     assert script.check(trace) == []
-    fin = next(x for x in sends(trace, "A") if "FIN" in x[0])
-    assert fin == ("FIN|ACK", 100, 301, 300)  # ack = b + 1: B's FIN was taken first
+    fin = next(x for x in sends(trace, "A") if FIN in x[0])
+    assert fin == (FIN | ACK, 100, 301, 300)  # ack = b + 1: B's FIN was taken first
 
 
 def test_mss_cuts_a_write_and_the_fin_rides_on_the_last_piece():
     script, trace = run("mss A 1000\nwindow B 2000\n0 A write 3000\n0 A close\n100ms B close\nexpect end A CLOSED\n")
-    assert [x for x in sends(trace, "A") if x[3]] == [("ACK", 100, 300, 1000), ("ACK", 1100, 300, 1000),
-                                                       ("FIN|ACK", 2100, 300, 1000)]  # fmt: skip
+    assert [x for x in sends(trace, "A") if x[3]] == [(ACK, 100, 300, 1000), (ACK, 1100, 300, 1000),
+                                                       (FIN | ACK, 2100, 300, 1000)]  # fmt: skip
 
 
 IN_TIME_WAIT = "profile {profile}\n0 A close\n+50ms B close\nlose A3\n1s A receives {segment}\nexpect end A CLOSED\n"
@@ -134,7 +136,7 @@ def test_segments_crafted_into_time_wait(profile, segment, answered, restarts):
     script, trace = run(IN_TIME_WAIT.format(profile=profile, segment=segment))
     assert script.check(trace) == []
     at_1s = [r for r in trace.rows if r.endpoint == "A" and r.time == 1_000_000]
-    assert at_1s[0].state_before == "TIME_WAIT" and "injected" in at_1s[0].detail
+    assert at_1s[0].state_before == State.TIME_WAIT and "injected" in at_1s[0].detail
     assert any(r.event == "send" for r in at_1s) == answered
     assert any(r.detail.startswith("start TIME_WAIT") for r in at_1s) == restarts
 
@@ -144,7 +146,7 @@ def test_right_edge_placed_against_the_receivers_window():
     for profile, answered in (("rfc9293", True), ("linux", False)):
         script, trace = run(f"profile {profile}\n" + text)
         recv = next(r for r in trace.rows if r.event == "recv" and "injected" in r.detail)
-        assert recv.seq == 101 + 65535 and recv.state_before == "CLOSE_WAIT"  # RCV.NXT + RCV.WND
+        assert recv.seq == 101 + 65535 and recv.state_before == State.CLOSE_WAIT  # RCV.NXT + RCV.WND
         assert any(r.event == "send" and r.time == recv.time for r in trace.rows) == answered
 
 

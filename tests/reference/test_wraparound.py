@@ -8,7 +8,7 @@ import pytest
 
 from reference_impl import scenarios
 from reference_impl.handlers import HANDLERS
-from reference_impl.segment import MOD, seq_diff, seq_lt
+from reference_impl.segment import MOD, RST, seq_diff, seq_lt
 from reference_impl.sim import Reopen, simulate
 
 # Shift A's numbers so its FIN sits on 2**32 - 1 (snd_nxt wraps to 0 after it), and B's too.
@@ -44,8 +44,8 @@ def test_scenario_is_the_same_across_the_wrap(name):
             continue
         sender = p.endpoint if p.event == "send" else ("B" if p.endpoint == "A" else "A")
         own, peer = (DA, DB) if sender == "A" else (DB, DA)
-        if not (p.seq == 0 and "RST" in p.flags):
+        if not (p.seq == 0 and RST in p.flags):
             assert w.seq == (p.seq + own) % MOD, (name, p, w)
-        if p.ack is not None and "RST" not in p.flags:
+        if p.ack is not None and RST not in p.flags:
             assert w.ack == (p.ack + peer) % MOD, (name, p, w)
     assert any(r.seq is not None and r.seq > MOD - 400 for r in wrapped.rows)

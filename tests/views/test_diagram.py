@@ -15,6 +15,7 @@ from autograder.views import exercised_edges, state_diagram_svg
 from autograder.views._geometry import ASCENT, CW, DESCENT
 from autograder.views.diagram import POSITIONS
 from reference_impl import scenarios
+from reference_impl.states import State
 from reference_impl.trace import Trace
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -65,7 +66,8 @@ def test_wrong_transitions_are_red_even_when_the_table_lacks_them():
 def test_a_transition_the_learner_invented_is_drawn():
     rows = scenarios.run("active-close").rows
     bad = [
-        replace(r, state_after="CLOSED") if r.event == "recv" and r.state_before == "FIN_WAIT_1" else r for r in rows
+        replace(r, state_after=State.CLOSED) if r.event == "recv" and r.state_before is State.FIN_WAIT_1 else r
+        for r in rows
     ]
     assert ("FIN_WAIT_1", "CLOSED") in lit(state_diagram_svg(Trace(bad)))
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from autograder.views.model import events_of, initial_states, pair_flights, state_at, timer_brackets
 from reference_impl import scenarios
+from reference_impl.profiles import LINUX, RFC9293
+from reference_impl.segment import ACK
+from reference_impl.sim import Fate, simulate
+from reference_impl.trace import COLUMNS
 
 
 def test_frame_and_trace_read_the_same(lost_final_ack):
@@ -37,7 +42,7 @@ def test_lost_segment_has_no_arrival_and_the_retransmission_gets_it(lost_final_a
     lost = [f for f in flights if f.fate == "lost"]
     assert len(lost) == 1 and lost[0].recvs == [] and lost[0].send.endpoint == "A"
     # both copies of A's final ACK have the same fields; only the second arrives, at 1.07 s
-    acks = [f for f in flights if f.send.endpoint == "A" and f.send.flags == "ACK"]
+    acks = [f for f in flights if f.send.endpoint == "A" and f.send.flags == ACK]
     assert [r.time for f in acks for r in f.recvs] == [1_070_000]
 
 
@@ -51,6 +56,43 @@ def test_arrival_without_its_send_is_an_orphan_flight(active_close):
     flights = pair_flights(events_of(only_b))
     orphans = [f for f in flights if f.send is None]
     assert len(orphans) == 2 and all(f.sender == "A" for f in orphans)
+
+
+def _drawn(events):
+    """Each flight as the views draw it: (its send's row, its arrivals' rows)."""
+    return [(f.send and f.send.index, [r.index for r in f.recvs]) for f in pair_flights(events)]
+
+
+@pytest.mark.parametrize("profile", [RFC9293, LINUX], ids=lambda p: p.name)
+def test_pairing_by_id_draws_every_catalogue_run_as_pairing_by_fields_did(profile):
+    """The simulator's segment ids pair sends with arrivals; in every catalogue run they pair them
+    as the guess by (flags, seq, ack, len) did, which is what a trace without ids still gets."""
+    for name in scenarios.CATALOGUE:
+        events = events_of(scenarios.run(name, profile))
+        assert all(e.segment for e in events if e.event in ("send", "recv")), name
+        assert _drawn(events) == _drawn([replace(e, segment=None) for e in events]), name
+
+
+def test_pairing_by_id_gets_right_an_arrival_the_fields_guessed_wrong():
+    """A delayed ACK overtaken by a later copy of itself: the fields pair each send with the first
+    arrival (the later copy's), the ids with its own (A2, delayed 300 ms, arrives after A4)."""
+    entry = scenarios.get("late-acks-in-time-wait")
+    fates = {**entry.scenario.fates, ("A", 1): Fate("lose")}
+    trace = simulate(entry.scenario.with_fates(fates), entry.profile(LINUX), scenarios.reference_machine())
+    events = events_of(trace)
+    a2 = next(f for f in pair_flights(events) if f.send is not None and f.send.segment == "A2")
+    assert [(r.time, r.segment) for r in a2.recvs] == [(320_000, "A2")] and "delayed 300 ms" in a2.recvs[0].detail
+    guessed = {s: r for s, r in _drawn([replace(e, segment=None) for e in events])}
+    assert [events[i].segment for i in guessed[a2.send.index]] == ["A4"]
+
+
+def test_a_trace_written_before_segment_ids_reads_back_without_them(lost_final_ack):
+    old = "\n".join(line.rsplit(",", 1)[0] for line in lost_final_ack.to_csv().splitlines()) + "\n"
+    assert old.splitlines()[0].split(",") == list(COLUMNS[:-1])
+    events = events_of(pd.read_csv(io.StringIO(old)))
+    assert [e.segment for e in events] == [None] * len(lost_final_ack.rows)
+    assert [replace(e, segment=None) for e in events_of(lost_final_ack)] == events
+    assert _drawn(events) == _drawn(events_of(lost_final_ack))
 
 
 def test_timer_brackets_end_by_cancel_expiry_restart_and_close(lost_final_ack):

@@ -18,6 +18,7 @@ from autograder.pcap import ADDRESSES, PORTS, internet_checksum, read_pcap, trac
 from autograder.reference_source import reference_machine
 from reference_impl import scenarios
 from reference_impl.profiles import PROFILES
+from reference_impl.segment import Flags
 from reference_impl.sim import Simulation
 
 CASES = [(name, profile) for profile in PROFILES for name in scenarios.CATALOGUE]
@@ -31,10 +32,10 @@ class Recording(Simulation):
         super().__init__(*args, **kw)
         self.windows: dict[int, int] = {}
 
-    def _row(self, time, ep, event, before, after, seg=None, fate="", detail="") -> None:
+    def _row(self, time, ep, event, before, after, seg=None, **kw) -> None:
         if event == "send":
             self.windows[len(self.trace.rows)] = seg.window
-        super()._row(time, ep, event, before, after, seg, fate, detail)
+        super()._row(time, ep, event, before, after, seg, **kw)
 
 
 def run(name: str, profile: str):
@@ -44,8 +45,9 @@ def run(name: str, profile: str):
     return trace, [sim.windows[i] for i, r in enumerate(trace.rows) if r.event == "send"]
 
 
-def flag_bits(flags: str) -> int:
-    return sum(FLAG_BITS[f] for f in flags.split("|") if f)
+def flag_bits(flags: Flags | None) -> int:
+    """The header's bits for the trace's flags, by name (not by Flags' own values)."""
+    return sum(FLAG_BITS[f] for f in (flags or Flags.NONE).names())
 
 
 @pytest.mark.parametrize(("name", "profile"), CASES)

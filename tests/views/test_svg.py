@@ -42,7 +42,7 @@ def test_every_catalogue_run_is_valid_svg_with_every_state_written(name, profile
     shown = " ".join(texts(root))
     for ep in ("A", "B"):
         for state in trace.states(ep):
-            assert state in shown, f"{state} of {ep} is not written in {name}"
+            assert str(state) in shown, f"{state} of {ep} is not written in {name}"
     # one arrowhead per arrival, one cross per lost segment
     assert arrowheads(root) == sum(r.event == "recv" for r in trace)
     assert texts(root).count("lost") == sum(r.fate == "lost" for r in trace)
