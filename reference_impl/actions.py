@@ -1,8 +1,13 @@
 """The building blocks a state handler composes (RFC 9293 §3.10).
 
-Sending a FIN, retransmitting with backoff, aborting, taking in data and a FIN:
-each is the same wherever it happens, so it is written once, here. Whether and
-when to use one is the state's decision, in `handlers`.
+Sending a FIN, retransmitting with backoff, a reset, taking in data and a FIN:
+each is the same wherever it happens, so it is written once, here. A block returns
+what to send (and the TCB it changed), never the next state: whether and when to
+use one, and where to go after it, is the state's decision, in `handlers`.
+Three are stand-ins instead, returning a whole Step: `fin_crossed`,
+`on_retransmit_timeout` and `timewait_state_process` are the decisions notebooks 03,
+04 and 05 ask the learner to write, given to the earlier notebooks' code so that it
+does not state those answers.
 """
 
 from __future__ import annotations
@@ -69,6 +74,16 @@ def fin_crossed(tcb: TCB, outputs: list[Output], our_fin_acked: bool, profile: P
     return Step(State.CLOSING, outputs, tcb)
 
 
+def on_retransmit_timeout(tcb: TCB, state: State, profile: Profile) -> Step:
+    """A stand-in for notebook 04's exercise (`resend`), for the given code of the notebooks before
+    it: the RETRANSMIT timer expired in `state`; give up (CLOSED, Error(USER_TIMEOUT): `gives_up`) or
+    send what `retransmit` sends and stay."""
+    if gives_up(tcb, profile):
+        return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
+    tcb, outputs = retransmit(tcb, profile)
+    return Step(state, outputs, tcb)
+
+
 def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output]]:
     """Queue the application's data and send what the peer's window lets out, in segments of at
     most MSS; the first data in flight starts the retransmission timer (or, when the window is
@@ -81,22 +96,27 @@ def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output
     return tcb, outputs
 
 
-def retransmit(tcb: TCB, state: State, profile: Profile) -> Step:
-    """RFC 9293 §3.10.8: resend from SND.UNA, back the timer off (RFC 6298 §5.5); give up after
-    max_retries (§3.8.3, R2) and tell the application. The cases that are not a plain
-    retransmission (nothing in flight, a window probe, Linux's tail-loss probe) are `timer_probe`'s."""
-    special = timer_probe(tcb, state, profile)
+def gives_up(tcb: TCB, profile: Profile) -> bool:
+    """RFC 9293 §3.8.3 (R2): whether this expiry of the RETRANSMIT timer ends the connection, the
+    segment in flight having been retransmitted profile.max_retries times already. The caller then
+    enters CLOSED and tells the application, Error(USER_TIMEOUT). A probe never gives up: nothing in
+    flight, Linux's tail-loss probe, a shut window (`timer_probe`)."""
+    return timer_probe(tcb, profile) is None and tcb.retries >= profile.max_retries
+
+
+def retransmit(tcb: TCB, profile: Profile) -> tuple[TCB, list[Output]]:
+    """RFC 9293 §3.10.8, when the RETRANSMIT timer expires and TCP does not give up (`gives_up`):
+    resend from SND.UNA and back the timer off (RFC 6298 §5.5), or, in the cases that are not a plain
+    retransmission, what `timer_probe` sends. The state stays what it was."""
+    special = timer_probe(tcb, profile)
     if special is not None:
         return special
-    if tcb.retries >= profile.max_retries:
-        return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
     tcb = tcb.replace(retries=tcb.retries + 1)
-    timer = StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))
-    return Step(state, (Send(tcb.retransmission()), timer), tcb)
+    return tcb, [Send(tcb.retransmission()), StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))]
 
 
-def timer_probe(tcb: TCB, state: State, profile: Profile) -> Step | None:
-    """What an expired RETRANSMIT timer does when it is *not* a plain retransmission; None when it is.
+def timer_probe(tcb: TCB, profile: Profile) -> tuple[TCB, list[Output]] | None:
+    """What an expired RETRANSMIT timer sends when it is *not* a plain retransmission; None when it is.
 
     - Everything was acknowledged meanwhile: nothing, or, when what waits does not fit the peer's
       window, a window probe (§3.8.6.1).
@@ -109,31 +129,28 @@ def timer_probe(tcb: TCB, state: State, profile: Profile) -> Step | None:
         if tcb.waiting:  # and what waits does not fit the peer's window: probe it
             tcb, probe = tcb.window_probe(profile.probe_with_old_seq)
             tcb = tcb.replace(retries=tcb.retries + 1)
-            return Step(state, (Send(probe), StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))), tcb)
-        return Step(state, (), tcb)
+            return tcb, [Send(probe), StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))]
+        return tcb, []
     if profile.tail_loss_probe and not tcb.probed and tcb.retries == 0:
         tcb = tcb.replace(probed=True)
-        timer = StartTimer(Timer.RETRANSMIT, profile.rto(0, tcb.srtt))
-        return Step(state, (Send(tcb.retransmission()), timer), tcb)
+        return tcb, [Send(tcb.retransmission()), StartTimer(Timer.RETRANSMIT, profile.rto(0, tcb.srtt))]
     if tcb.snd_wnd == 0:  # a shut window is probed for good
         tcb = tcb.replace(retries=tcb.retries + 1)
-        timer = StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))
-        return Step(state, (Send(tcb.retransmission()), timer), tcb)
+        return tcb, [Send(tcb.retransmission()), StartTimer(Timer.RETRANSMIT, profile.rto(tcb.retries, tcb.srtt))]
     return None
 
 
-def abort(tcb: TCB, profile: Profile) -> Step:
-    """RFC 9293 §3.10.5 ABORT in a state with a live peer: send a reset, enter CLOSED."""
-    return Step(State.CLOSED, (Send(tcb.rst(with_ack=profile.rst_carries_ack)),), tcb)
+def send_rst(tcb: TCB, profile: Profile) -> list[Output]:
+    """RFC 9293 §3.10.5 ABORT in a state with a live peer: "a reset segment should be sent"
+    (<SEQ=SND.NXT><CTL=RST>, with an ACK where the profile's stack adds one). The caller enters CLOSED."""
+    return [Send(tcb.rst(with_ack=profile.rst_carries_ack))]
 
 
-def drop(state: State, s: Screened) -> Step:
-    """Discard the segment, acknowledging it if the checks said so; data refused after close()
-    (linux) is answered with RST and ends the connection."""
-    if s.ends:
-        assert s.reply is not None  # screen's verdict that ends the connection always carries its RST
-        return Step(State.CLOSED, (Send(s.reply),), s.tcb)
-    return Step(state, (Send(s.reply),) if s.reply else (), s.tcb)
+def drop(s: Screened) -> list[Output]:
+    """What discarding a segment `screen` did not accept (Verdict.DROP) sends: the ACK it prepared,
+    if any, or, for data refused after close() (`s.ends`, linux), the RST. The caller stays in its
+    state, or, after `s.ends`, enters CLOSED."""
+    return [Send(s.reply)] if s.reply is not None else []
 
 
 def retransmit_timer(before: TCB, s: Screened, profile: Profile) -> list[Output]:

@@ -18,15 +18,17 @@ from .actions import (
     CLOSING_ERROR,
     NO_CONNECTION,
     RESET_ERROR,
-    abort,
+    USER_TIMEOUT,
     delay_fin_ack,
     drop,
+    gives_up,
     is_retransmitted_fin,
     reset_for,
     retransmit,
     retransmit_timer,
     send_data,
     send_fin,
+    send_rst,
     take_text,
     timewait_state_process,
 )
@@ -40,7 +42,6 @@ from .states import (
     CancelTimer,
     Error,
     Handler,
-    Output,
     Send,
     StartTimer,
     State,
@@ -60,7 +61,7 @@ def established(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             # §3.6.1 (SHLD-3): the socket API's close() also ends reading, so with unread data it
             # resets instead of closing (every major stack does; Profile.rst_on_unread_close).
             if unread and not shutdown and profile.rst_on_unread_close:
-                return abort(tcb, profile)
+                return Step(State.CLOSED, send_rst(tcb, profile), tcb)
             # §3.10.4: "Queue this until all preceding SENDs have been segmentized, then form a
             # FIN segment and send it. In any case, enter FIN-WAIT-1 state."
             tcb, outputs = send_fin(tcb, profile, orphan=not shutdown, reading=not rdwr)
@@ -69,13 +70,16 @@ def established(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             tcb, outputs = send_data(tcb, data, profile)
             return Step(State.ESTABLISHED, outputs, tcb)
         case AppAbort():
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(Timer.RETRANSMIT):
-            return retransmit(tcb, State.ESTABLISHED, profile)
+            if gives_up(tcb, profile):  # §3.8.3: the retry limit
+                return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
+            tcb, outputs = retransmit(tcb, profile)
+            return Step(State.ESTABLISHED, outputs, tcb)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.ESTABLISHED, s)
+                return Step(State.ESTABLISHED, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 # "users should also receive an unsolicited general 'connection reset' signal."
                 return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
@@ -95,13 +99,16 @@ def fin_wait_1(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             # §3.10.2/§3.10.4: "error: connection closing"; a second FIN is never sent.
             return Step(State.FIN_WAIT_1, (Error(CLOSING_ERROR),), tcb)
         case AppAbort():
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(Timer.RETRANSMIT):
-            return retransmit(tcb, State.FIN_WAIT_1, profile)
+            if gives_up(tcb, profile):  # §3.8.3: the retry limit
+                return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
+            tcb, outputs = retransmit(tcb, profile)
+            return Step(State.FIN_WAIT_1, outputs, tcb)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.FIN_WAIT_1, s)
+                return Step(State.CLOSED if s.ends else State.FIN_WAIT_1, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
             outputs = retransmit_timer(tcb, s, profile)
@@ -130,14 +137,14 @@ def fin_wait_2(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         case AppClose() | AppSend():
             return Step(State.FIN_WAIT_2, (Error(CLOSING_ERROR),), tcb)
         case AppAbort():
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(Timer.FIN_WAIT_2):
             # Linux: an orphan that waited tcp_fin_timeout for the peer's FIN gives up, silently.
             return Step(State.CLOSED, (), tcb)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.FIN_WAIT_2, s)
+                return Step(State.CLOSED if s.ends else State.FIN_WAIT_2, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(State.CLOSED, (Error(RESET_ERROR),), tcb)
             tcb, outputs, fin = take_text(s, profile)
@@ -159,20 +166,20 @@ def closing(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             # §3.10.5: in CLOSING, LAST-ACK and TIME-WAIT: "respond with ok", delete the TCB.
             return Step(State.CLOSED, (), tcb)
         case Timeout(Timer.RETRANSMIT):
-            return retransmit(tcb, State.CLOSING, profile)
+            if gives_up(tcb, profile):  # §3.8.3: the retry limit
+                return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
+            tcb, outputs = retransmit(tcb, profile)
+            return Step(State.CLOSING, outputs, tcb)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.CLOSING, s)
+                return Step(State.CLOSED if s.ends else State.CLOSING, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(State.CLOSED, (), tcb)
             if s.tcb.fin_acked:
                 # "if the ACK acknowledges our FIN, then enter the TIME-WAIT state"
-                outputs: list[Output] = [
-                    CancelTimer(Timer.RETRANSMIT),
-                    StartTimer(Timer.TIME_WAIT, profile.time_wait),
-                ]
-                return Step(State.TIME_WAIT, outputs, s.tcb)
+                timers = (CancelTimer(Timer.RETRANSMIT), StartTimer(Timer.TIME_WAIT, profile.time_wait))
+                return Step(State.TIME_WAIT, timers, s.tcb)
             # "In addition to the processing for the ESTABLISHED state ...; otherwise, ignore the
             # segment": an ACK of data sent before our FIN still restarts the timer (RFC 6298 5.3).
             return Step(State.CLOSING, retransmit_timer(tcb, s, profile), s.tcb)
@@ -205,7 +212,7 @@ def time_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
                     return Step(State.TIME_WAIT, (), tcb)  # RFC 1337: ignore it, stay
                 return Step(State.CLOSED, (), tcb)
             if s.verdict is Verdict.DROP:
-                return drop(State.TIME_WAIT, s)
+                return Step(State.TIME_WAIT, drop(s), s.tcb)
             # Any other acceptable segment with ACK reaches the same sentence: acknowledge it (data
             # or a FIN; the text is ignored, seventh, so the ACK says RCV.NXT) and restart 2 MSL.
             # An ACK-only segment has nothing to acknowledge: answering it would start an exchange
@@ -218,7 +225,7 @@ def close_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
     match ev:
         case AppClose(shutdown=shutdown, unread=unread, rdwr=rdwr):
             if unread and not shutdown and profile.rst_on_unread_close:
-                return abort(tcb, profile)
+                return Step(State.CLOSED, send_rst(tcb, profile), tcb)
             # §3.10.4: "Queue this request until all preceding SENDs have been segmentized; then
             # send a FIN segment, enter LAST-ACK state."
             tcb, outputs = send_fin(tcb, profile, orphan=not shutdown, reading=not rdwr)
@@ -232,15 +239,18 @@ def close_wait(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
                 outputs.insert(0, CancelTimer(Timer.DELAYED_ACK))  # the data carries the ACK
             return Step(State.CLOSE_WAIT, outputs, tcb)
         case AppAbort():
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(Timer.RETRANSMIT):
-            return retransmit(tcb, State.CLOSE_WAIT, profile)
+            if gives_up(tcb, profile):  # §3.8.3: the retry limit
+                return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
+            tcb, outputs = retransmit(tcb, profile)
+            return Step(State.CLOSE_WAIT, outputs, tcb)
         case Timeout(Timer.DELAYED_ACK):
             return Step(State.CLOSE_WAIT, (Send(tcb.ack()),), tcb)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.CLOSE_WAIT, s)
+                return Step(State.CLOSE_WAIT, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 # "Users should also receive an unsolicited general 'connection reset' signal"
                 # (linux: EPIPE, Profile.close_wait_reset_error).
@@ -257,11 +267,14 @@ def last_ack(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         case AppAbort():
             return Step(State.CLOSED, (), tcb)
         case Timeout(Timer.RETRANSMIT):
-            return retransmit(tcb, State.LAST_ACK, profile)
+            if gives_up(tcb, profile):  # §3.8.3: the retry limit
+                return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
+            tcb, outputs = retransmit(tcb, profile)
+            return Step(State.LAST_ACK, outputs, tcb)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.LAST_ACK, s)
+                return Step(State.CLOSED if s.ends else State.LAST_ACK, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(State.CLOSED, (), tcb)
             if s.tcb.fin_acked:

@@ -9,7 +9,7 @@ learner writes the close machine (CLOSE_STATES), and the course's mutants measur
 
 from __future__ import annotations
 
-from .actions import RESET_ERROR, USER_TIMEOUT, abort, take_text
+from .actions import RESET_ERROR, USER_TIMEOUT, send_rst, take_text
 from .profiles import Profile
 from .segment import RST, Segment, seq_add, seq_gt, seq_le, seq_lt
 from .states import (
@@ -129,7 +129,7 @@ def syn_received(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             return Step(State.SYN_RECEIVED, (), tcb.replace(unsent=tcb.unsent + data, fin_seq=fin))
         case AppAbort():
             # §3.10.5 SYN-RECEIVED: "a reset segment should be sent <SEQ=SND.NXT><CTL=RST>".
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(Timer.RETRANSMIT):
             return resend_syn(tcb, State.SYN_RECEIVED, profile)
         case Arrival(seg):

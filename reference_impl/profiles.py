@@ -13,10 +13,12 @@ from typing import Any
 
 
 def ms(n: float) -> int:
+    """n milliseconds in the simulator's unit of time, the microsecond: ms(40) == 40_000."""
     return int(round(n * 1000))
 
 
 def sec(n: float) -> int:
+    """n seconds in the simulator's unit of time, the microsecond: sec(60) == 60_000_000."""
     return int(round(n * 1_000_000))
 
 

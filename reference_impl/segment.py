@@ -25,18 +25,22 @@ def seq_diff(a: int, b: int) -> int:
 
 
 def seq_lt(a: int, b: int) -> bool:
+    """a < b for sequence numbers, which wrap modulo 2**32 (RFC 9293 §3.4)."""
     return seq_diff(a, b) < 0
 
 
 def seq_le(a: int, b: int) -> bool:
+    """a ≤ b for sequence numbers, which wrap modulo 2**32 (RFC 9293 §3.4)."""
     return seq_diff(a, b) <= 0
 
 
 def seq_gt(a: int, b: int) -> bool:
+    """a > b for sequence numbers, which wrap modulo 2**32 (RFC 9293 §3.4)."""
     return seq_diff(a, b) > 0
 
 
 def seq_ge(a: int, b: int) -> bool:
+    """a ≥ b for sequence numbers, which wrap modulo 2**32 (RFC 9293 §3.4)."""
     return seq_diff(a, b) >= 0
 
 

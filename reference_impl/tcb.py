@@ -187,6 +187,8 @@ class TCB:
 
 
 class Verdict(Enum):
+    """What `screen` made of an arriving segment; what follows is the state's decision."""
+
     DROP = "drop"  # discard; send `reply` if there is one
     RESET = "reset"  # a valid RST: the state decides what it means
     ACCEPT = "accept"  # go on with the state's own processing

@@ -26,15 +26,15 @@ from autograder.learner import (
     Timeout,
     Timer,
     Verdict,
-    abort,
     delay_fin_ack,
     drop,
+    on_retransmit_timeout,
     reset_for,
-    retransmit,
     retransmit_timer,
     screen,
     send_data,
     send_fin,
+    send_rst,
     take_text,
     timewait_state_process,
 )
@@ -61,20 +61,20 @@ def established(tcb, ev, profile):
     match ev:
         case AppClose(shutdown=shutdown, unread=unread, rdwr=rdwr):
             if unread and not shutdown and profile.rst_on_unread_close:
-                return abort(tcb, profile)
+                return Step(State.CLOSED, send_rst(tcb, profile), tcb)
             tcb, outputs = send_fin(tcb, profile, orphan=not shutdown, reading=not rdwr)
             return Step(State.FIN_WAIT_1, outputs, tcb)
         case AppSend(data):
             tcb, outputs = send_data(tcb, data, profile)
             return Step(ESTABLISHED, outputs, tcb)
         case AppAbort():
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(Timer.RETRANSMIT):
-            return retransmit(tcb, ESTABLISHED, profile)
+            return on_retransmit_timeout(tcb, ESTABLISHED, profile)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(ESTABLISHED, s)
+                return Step(State.CLOSED if s.ends else ESTABLISHED, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(CLOSED, [Error(RESET_ERROR)], tcb)
             outputs = retransmit_timer(tcb, s, profile)
@@ -90,15 +90,15 @@ def fin_wait_1(tcb, ev, profile):
         case AppClose() | AppSend():
             return Step(State.FIN_WAIT_1, [Error(CLOSING_ERROR)], tcb)
         case AppAbort():
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(Timer.RETRANSMIT):
-            return retransmit(tcb, State.FIN_WAIT_1, profile)
+            return on_retransmit_timeout(tcb, State.FIN_WAIT_1, profile)
         case Arrival(seg):
             from reference_impl.segment import seq_lt  # "has SEG.ACK moved past our FIN?"
 
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.FIN_WAIT_1, s)
+                return Step(State.CLOSED if s.ends else State.FIN_WAIT_1, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(CLOSED, [Error(RESET_ERROR)], tcb)
             acked = tcb.fin_seq is not None and seq_lt(tcb.fin_seq, s.tcb.snd_una)
@@ -122,13 +122,13 @@ def fin_wait_2(tcb, ev, profile):
         case AppClose() | AppSend():
             return Step(State.FIN_WAIT_2, [Error(CLOSING_ERROR)], tcb)
         case AppAbort():
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(timer) if timer is FIN_WAIT_2:
             return Step(CLOSED, [], tcb)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.FIN_WAIT_2, s)
+                return Step(State.CLOSED if s.ends else State.FIN_WAIT_2, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(CLOSED, [Error(RESET_ERROR)], tcb)
             tcb, outputs, fin = take_text(s, profile)
@@ -147,11 +147,11 @@ def closing(tcb, ev, profile):
         case AppAbort():
             return Step(CLOSED, [], tcb)
         case Timeout(timer) if timer is RETRANSMIT:
-            return retransmit(tcb, State.CLOSING, profile)
+            return on_retransmit_timeout(tcb, State.CLOSING, profile)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.CLOSING, s)
+                return Step(State.CLOSED if s.ends else State.CLOSING, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(CLOSED, [], tcb)
             if _fin_acked(s.tcb):
@@ -183,7 +183,7 @@ def time_wait(tcb, ev, profile):
             if s.verdict is Verdict.RESET:
                 return Step(State.TIME_WAIT if profile.rfc1337 else CLOSED, [], tcb)
             if s.verdict is Verdict.DROP:
-                return drop(State.TIME_WAIT, s)
+                return Step(State.CLOSED if s.ends else State.TIME_WAIT, drop(s), s.tcb)
             return Step(State.TIME_WAIT, [Send(tcb.ack())] * (seg.len > 0) + [_enter_time_wait(profile)], tcb)
     return Step(State.TIME_WAIT, [], tcb)
 
@@ -192,22 +192,22 @@ def close_wait(tcb, ev, profile):
     match ev:
         case AppClose(shutdown=shutdown, unread=unread, rdwr=rdwr):
             if unread and not shutdown and profile.rst_on_unread_close:
-                return abort(tcb, profile)
+                return Step(State.CLOSED, send_rst(tcb, profile), tcb)
             tcb, outputs = send_fin(tcb, profile, orphan=not shutdown, reading=not rdwr)
             return Step(State.LAST_ACK, [CancelTimer(Timer.DELAYED_ACK), *outputs], tcb)
         case AppSend(data):
             tcb, outputs = send_data(tcb, data, profile)
             return Step(State.CLOSE_WAIT, [CancelTimer(Timer.DELAYED_ACK), *outputs], tcb)
         case AppAbort():
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         case Timeout(timer) if timer is RETRANSMIT:
-            return retransmit(tcb, State.CLOSE_WAIT, profile)
+            return on_retransmit_timeout(tcb, State.CLOSE_WAIT, profile)
         case Timeout(Timer.DELAYED_ACK):
             return Step(State.CLOSE_WAIT, [Send(tcb.ack())], tcb)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.CLOSE_WAIT, s)
+                return Step(State.CLOSED if s.ends else State.CLOSE_WAIT, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(CLOSED, [Error(profile.close_wait_reset_error)], tcb)
             return Step(State.CLOSE_WAIT, retransmit_timer(tcb, s, profile), s.tcb)
@@ -221,11 +221,11 @@ def last_ack(tcb, ev, profile):
         case AppAbort():
             return Step(CLOSED, [], tcb)
         case Timeout(timer) if timer is RETRANSMIT:
-            return retransmit(tcb, State.LAST_ACK, profile)
+            return on_retransmit_timeout(tcb, State.LAST_ACK, profile)
         case Arrival(seg):
             s = screen(tcb, seg, profile)
             if s.verdict is Verdict.DROP:
-                return drop(State.LAST_ACK, s)
+                return Step(State.CLOSED if s.ends else State.LAST_ACK, drop(s), s.tcb)
             if s.verdict is Verdict.RESET:
                 return Step(CLOSED, [], tcb)
             if _fin_acked(s.tcb):

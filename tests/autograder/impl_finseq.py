@@ -24,13 +24,13 @@ from autograder.learner import (
     Timeout,
     Timer,
     Verdict,
-    abort,
     is_retransmitted_fin,
+    on_retransmit_timeout,
     reset_for,
-    retransmit,
     screen,
     send_data,
     send_fin,
+    send_rst,
     seq_gt,
     take_text,
     timewait_state_process,
@@ -64,7 +64,11 @@ class CloseMachine:
         if isinstance(ev, AppClose | AppSend):
             return Step(state, [Error(CLOSING_ERROR)], tcb)
         if isinstance(ev, AppAbort):
-            return abort(tcb, profile) if state in (State.FIN_WAIT_1, State.FIN_WAIT_2) else Step(State.CLOSED, [], tcb)
+            return (
+                Step(State.CLOSED, send_rst(tcb, profile), tcb)
+                if state in (State.FIN_WAIT_1, State.FIN_WAIT_2)
+                else Step(State.CLOSED, [], tcb)
+            )
         return None
 
     def _screen(self, state, tcb, seg, profile):
@@ -82,17 +86,17 @@ class CloseMachine:
     def established(self, tcb, ev, profile):
         if isinstance(ev, AppClose):
             if ev.unread and not ev.shutdown and profile.rst_on_unread_close:
-                return abort(tcb, profile)
+                return Step(State.CLOSED, send_rst(tcb, profile), tcb)
             tcb, out = send_fin(tcb, profile, orphan=not ev.shutdown, reading=not ev.rdwr)
             return Step(State.FIN_WAIT_1, out, tcb)
         if isinstance(ev, AppSend):
             tcb, out = send_data(tcb, ev.data, profile)
             return Step(State.ESTABLISHED, out, tcb)
         if isinstance(ev, AppAbort):
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         if isinstance(ev, Timeout):
             return (
-                retransmit(tcb, State.ESTABLISHED, profile)
+                on_retransmit_timeout(tcb, State.ESTABLISHED, profile)
                 if ev.timer is Timer.RETRANSMIT
                 else Step(State.ESTABLISHED, [], tcb)
             )
@@ -110,7 +114,7 @@ class CloseMachine:
             return step
         if isinstance(ev, Timeout):
             return (
-                retransmit(tcb, State.FIN_WAIT_1, profile)
+                on_retransmit_timeout(tcb, State.FIN_WAIT_1, profile)
                 if ev.timer is Timer.RETRANSMIT
                 else Step(State.FIN_WAIT_1, [], tcb)
             )
@@ -150,7 +154,7 @@ class CloseMachine:
             return step
         if isinstance(ev, Timeout):
             return (
-                retransmit(tcb, State.CLOSING, profile)
+                on_retransmit_timeout(tcb, State.CLOSING, profile)
                 if ev.timer is Timer.RETRANSMIT
                 else Step(State.CLOSING, [], tcb)
             )
@@ -182,16 +186,16 @@ class CloseMachine:
         match ev:
             case AppClose(shutdown=sh, unread=unread, rdwr=rdwr):
                 if unread and not sh and profile.rst_on_unread_close:
-                    return abort(tcb, profile)
+                    return Step(State.CLOSED, send_rst(tcb, profile), tcb)
                 tcb, out = send_fin(tcb, profile, orphan=not sh, reading=not rdwr)
                 return Step(State.LAST_ACK, [CancelTimer(Timer.DELAYED_ACK)] + out, tcb)
             case AppSend(data):
                 tcb, out = send_data(tcb, data, profile)
                 return Step(State.CLOSE_WAIT, [CancelTimer(Timer.DELAYED_ACK)] + out, tcb)
             case AppAbort():
-                return abort(tcb, profile)
+                return Step(State.CLOSED, send_rst(tcb, profile), tcb)
             case Timeout(Timer.RETRANSMIT):
-                return retransmit(tcb, State.CLOSE_WAIT, profile)
+                return on_retransmit_timeout(tcb, State.CLOSE_WAIT, profile)
             case Timeout(Timer.DELAYED_ACK):
                 return Step(State.CLOSE_WAIT, [Send(tcb.ack())], tcb)
             case Timeout():
@@ -204,7 +208,7 @@ class CloseMachine:
             return step
         if isinstance(ev, Timeout):
             return (
-                retransmit(tcb, State.LAST_ACK, profile)
+                on_retransmit_timeout(tcb, State.LAST_ACK, profile)
                 if ev.timer is Timer.RETRANSMIT
                 else Step(State.LAST_ACK, [], tcb)
             )

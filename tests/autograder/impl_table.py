@@ -8,6 +8,7 @@ from autograder.learner import (
     CLOSING_ERROR,
     NO_CONNECTION,
     RESET_ERROR,
+    USER_TIMEOUT,
     AppAbort,
     AppClose,
     AppSend,
@@ -21,9 +22,9 @@ from autograder.learner import (
     Timeout,
     Timer,
     Verdict,
-    abort,
     delay_fin_ack,
     drop,
+    gives_up,
     is_retransmitted_fin,
     reset_for,
     retransmit,
@@ -31,6 +32,7 @@ from autograder.learner import (
     screen,
     send_data,
     send_fin,
+    send_rst,
     take_text,
     timewait_state_process,
 )
@@ -78,12 +80,12 @@ def _handle(state, tcb, ev, profile):
             return Step(S.CLOSED, [Error(NO_CONNECTION)], tcb)
         return Step(S.CLOSED, [], tcb)
     if isinstance(ev, AppAbort):
-        return Step(S.CLOSED, [], tcb) if state in SILENT_ABORT else abort(tcb, profile)
+        return Step(S.CLOSED, [], tcb) if state in SILENT_ABORT else Step(State.CLOSED, send_rst(tcb, profile), tcb)
     if isinstance(ev, AppClose):
         if state in CLOSING_STATES:
             return Step(state, [Error(CLOSING_ERROR)], tcb)
         if ev.unread and not ev.shutdown and profile.rst_on_unread_close:
-            return abort(tcb, profile)
+            return Step(State.CLOSED, send_rst(tcb, profile), tcb)
         tcb, out = send_fin(tcb, profile, orphan=not ev.shutdown, reading=not ev.rdwr)
         if state is S.CLOSE_WAIT and profile.delays_acks:
             out = [CancelTimer(Timer.DELAYED_ACK), *out]
@@ -98,7 +100,10 @@ def _handle(state, tcb, ev, profile):
     if isinstance(ev, Timeout):
         action = TIMEOUTS.get((state, ev.timer))
         if action == "retransmit":
-            return retransmit(tcb, state, profile)
+            if gives_up(tcb, profile):
+                return Step(S.CLOSED, [Error(USER_TIMEOUT)], tcb)
+            tcb, out = retransmit(tcb, profile)
+            return Step(state, out, tcb)
         if action == "ack":
             return Step(state, [Send(tcb.ack())], tcb)
         if action == "close":
@@ -115,7 +120,7 @@ def _arrival(state, tcb, seg, profile):
         return Step(S.TIME_WAIT, [Send(tcb.ack()), restart] if seg.has_ack else [], tcb)
     s = screen(tcb, seg, profile)
     if s.verdict is Verdict.DROP:
-        return drop(state, s)
+        return Step(State.CLOSED if s.ends else state, drop(s), s.tcb)
     if s.verdict is Verdict.RESET:
         if state is S.TIME_WAIT and profile.rfc1337:
             return Step(S.TIME_WAIT, [], tcb)

@@ -14,7 +14,7 @@ import reference_impl.handlers
 from autograder.checks import check_scenario, hidden_suite
 from autograder.harness import learner_handlers
 from autograder.integrity import inspect_submission
-from autograder.learner import State, Step, abort, screen
+from autograder.learner import State, Step, screen, send_rst
 from reference_impl import handlers as ref_handlers
 from reference_impl.handlers import HANDLERS
 from reference_impl.handlers import fin_wait_1 as ref_fin_wait_1
@@ -121,7 +121,7 @@ def test_the_vocabulary_is_allowed():
         screen(tcb, ev.segment) if hasattr(ev, "segment") else None
         return GOOD["fin_wait_1"](tcb, ev, profile)
 
-    def closing(tcb, ev, profile, _abort=abort):
+    def closing(tcb, ev, profile, _reset=send_rst):
         return GOOD["closing"](tcb, ev, profile)
 
     handlers = {**GOOD, "fin_wait_1": fin_wait_1, "closing": closing, "Step": Step}

@@ -54,3 +54,34 @@ def test_a_notebooks_tables_show_whole_cells():
     assert pd.get_option("display.max_colwidth") is None
     long = "x" * 200
     assert long in pd.DataFrame({"why": [long]}).to_html()
+
+
+def test_every_name_is_documented_where_a_learner_meets_it():
+    """`help(name)` in a notebook says what it is, and the notebooks' text names each one: a name that
+    only a code cell uses, with no word about it anywhere, is a name a learner has to guess."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = ""
+    for path in sorted(Path(__file__).parents[2].glob("course/source/0[1-6]_*/*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        text += "\n".join("".join(c["source"]) for c in cells)
+    for name in learner.__all__:
+        value = getattr(learner, name)
+        if callable(value) and not isinstance(value, int):
+            assert (value.__doc__ or "").strip(), f"{name} has no docstring"
+        assert re.search(rf"\b{name}\b", text), f"{name} is exported but no notebook uses or names it"
+
+
+def test_building_blocks_return_outputs_not_the_next_state():
+    """'Mechanics, not decisions': a building block returns what to send (and the TCB), never a Step;
+    only the stand-ins for a later notebook's exercise return a whole Step."""
+    import inspect
+    import re
+
+    stand_ins = {"fin_crossed", "on_retransmit_timeout", "timewait_state_process"}
+    for name, value in vars(actions).items():
+        if inspect.isfunction(value) and value.__module__ == actions.__name__ and not name.startswith("_"):
+            returns_step = bool(re.search(r"\bStep\b", str(inspect.signature(value).return_annotation)))
+            assert returns_step == (name in stand_ins), name

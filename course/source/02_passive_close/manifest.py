@@ -19,6 +19,14 @@ TWO_WRITES = TCB(snd_una=300, snd_nxt=319, rcv_nxt=101, unacked=b"more datalast 
 FIN_AFTER_DATA = TCB(snd_una=309, snd_nxt=320, rcv_nxt=101, fin_seq=319, unacked=b"last words")
 RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
 
+
+def gives_up(state: State, tcb: TCB) -> list:
+    """Data of `state` retransmitted as often as each profile allows (Linux's tail-loss probe already
+    sent): the next expiry gives up. The given `on_retransmit_timeout` line does it (notebook 4)."""
+    return [transition(state, Timeout(Timer.RETRANSMIT), tcb=tcb.replace(retries=p.max_retries, probed=True),
+                       timers={Timer.RETRANSMIT: 0}, profile=p, weight=0.25)
+            for p in (RFC9293, LINUX)]  # fmt: skip
+
 CELLS = [
     cell("test_established_fin", 2,
          visible=[transition(S.ESTABLISHED, PEER_FIN)],
@@ -27,7 +35,8 @@ CELLS = [
                  transition(S.ESTABLISHED, Arrival(Segment(seq=300, ack=100, payload=b"data"))),
                  scenario("three-way-close"),
                  transition(S.ESTABLISHED, PEER_FIN, wrap=True),  # the FIN on 2**32 - 1: RCV.NXT wraps to 0
-                 scenario("three-way-close", wrap=True)]),
+                 scenario("three-way-close", wrap=True),
+                 *gives_up(S.ESTABLISHED, TCB(snd_una=100, snd_nxt=104, rcv_nxt=300, unacked=b"data"))]),
     cell("test_close_wait_close", 2,
          visible=[transition(S.CLOSE_WAIT, AppClose())],
          hidden=[transition(S.CLOSE_WAIT, AppClose(), profile=LINUX),
@@ -45,7 +54,8 @@ CELLS = [
                  scenario("half-close"),
                  scenario("half-close", profile=LINUX),
                  transition(S.CLOSE_WAIT, AppSend(b"last words"), tcb=SENDING, timers=RTO_RUNNING, wrap=True),
-                 scenario("half-close", wrap=True)]),
+                 scenario("half-close", wrap=True),
+                 *gives_up(S.CLOSE_WAIT, SENDING)]),
     cell("test_close_wait_ack", 1,
          visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=319)), tcb=TWO_WRITES, timers=RTO_RUNNING)],
          hidden=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=309)), tcb=TWO_WRITES, timers=RTO_RUNNING,

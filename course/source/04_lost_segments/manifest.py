@@ -6,7 +6,7 @@ cell and the trusted grader (autograder.checks.grade_cell). See autograder/manif
 """
 
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
-from reference_impl.profiles import LINUX
+from reference_impl.profiles import LINUX, RFC9293
 from reference_impl.segment import ACK, FIN, RST, Segment
 from reference_impl.states import Arrival, State, Timeout, Timer
 from reference_impl.tcb import TCB
@@ -21,7 +21,7 @@ FIN_WITH_DATA = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"lat
 # `retransmit_timer`. LAST_ACK and CLOSING use the library's copies, so that a mistake in `resend` is
 # charged in its own two cells, and one in `ack_timer` in its own.
 def own_resend(state: State):
-    return yourself(state, "retransmit", "timer_probe", "rto",
+    return yourself(state, "on_retransmit_timeout", "retransmit", "gives_up", "timer_probe", "rto",
                     what="resend the segment, back the timer off and give up after the retry limit (your `resend`)")
 
 
@@ -39,6 +39,15 @@ PROBING = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0, ret
 # The same FIN probing a shut window at its first expiry: the timer backs off from there (at the
 # limit above, both backed-off timeouts are already the maximum).
 FIRST_PROBE = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0)
+
+
+def at_the_retry_limit(state: State, tcb: TCB) -> list:
+    """`state`'s FIN retransmitted as often as each profile allows (Linux's tail-loss probe already
+    sent): the next expiry gives up. The given `on_retransmit_timeout` line does it; a handler that
+    replaced it must still give up."""
+    return [transition(state, Timeout(Timer.RETRANSMIT), tcb=tcb.replace(retries=p.max_retries, probed=True),
+                       timers={Timer.RETRANSMIT: 0}, profile=p, weight=0.25)
+            for p in (RFC9293, LINUX)]  # fmt: skip
 
 CELLS = [
     cell("test_fin_wait_1_retransmit", 3,
@@ -73,7 +82,8 @@ CELLS = [
          hidden=[family("lost-second-fin", k=2, weight=1, given=REFERENCE_RESENDS),
                  family("lost-second-fin", k=1, wrap=True, weight=0.5, given=REFERENCE_RESENDS),
                  transitions(S.LAST_ACK, weight=1),
-                 transitions(S.LAST_ACK, wrap=True, weight=0.5)]),
+                 transitions(S.LAST_ACK, wrap=True, weight=0.5),
+                 *at_the_retry_limit(S.LAST_ACK, TCB(snd_una=300, snd_nxt=301, rcv_nxt=101, fin_seq=300))]),
     cell("test_fin_wait_2_fin", 1,
          visible=[transition(S.FIN_WAIT_2, FIN_AGAIN), transition(S.FIN_WAIT_2, FIN_AGAIN, profile=LINUX),
                   transition(S.FIN_WAIT_2, FIN_WITH_DATA)],
@@ -91,7 +101,8 @@ CELLS = [
          visible=[transition(S.CLOSING, Timeout(Timer.RETRANSMIT)),
                   transition(S.CLOSING, Timeout(Timer.RETRANSMIT), profile=LINUX)],
          hidden=[transitions(S.CLOSING, weight=2),
-                 transitions(S.CLOSING, wrap=True, weight=1)]),
+                 transitions(S.CLOSING, wrap=True, weight=1),
+                 *at_the_retry_limit(S.CLOSING, TCB(snd_una=100, snd_nxt=101, rcv_nxt=301, fin_seq=100))]),
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)

@@ -101,7 +101,7 @@ CELLS = [
                  transitions(S.ESTABLISHED, profiles=PROFILES, weight=1),
                  transitions(S.ESTABLISHED, profiles=WRAPPED, wrap=True, weight=0.5),
                  *ABORT_IN_EVERY_STATE],
-         yourself=[yourself(S.ESTABLISHED, "abort", what="build ABORT's RST, <SEQ=SND.NXT><CTL=RST> (linux: RST,ACK)")]),
+         yourself=[yourself(S.ESTABLISHED, "send_rst", what="build ABORT's RST, <SEQ=SND.NXT><CTL=RST> (linux: RST,ACK)")]),
     cell("test_established_close_with_unread_data", 2,
          visible=[scenario("close-with-unread-data", profile=LINUX), scenario("close-with-unread-data")],
          hidden=[family("close-with-unread-data", k=1, profiles=PROFILES, weight=2),

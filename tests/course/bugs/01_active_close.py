@@ -109,7 +109,7 @@ BUGS = {
     ),
     # "FIN_WAIT_2 is nearly closed": abort() there deletes the connection without telling B, whose direction is open.
     "abort-in-fin-wait-2-without-rst": Bug(
-        edit(NB, "answer_fin_wait_2", ("return abort(tcb, profile)  # the peer's direction is still open",
+        edit(NB, "answer_fin_wait_2", ("return Step(State.CLOSED, send_rst(tcb, profile), tcb)  # the peer's direction is still open",
                                        "return Step(State.CLOSED, [], tcb)  # the peer's direction is still open")),
         {"test_active_close"},
     ),
@@ -128,13 +128,13 @@ BUGS = {
     ),
     # An unacceptable segment ignored instead of left to drop(): the ACK that tells the peer RCV.NXT is not sent.
     "unacceptable-segment-unanswered": Bug(
-        edit(NB, "answer_fin_wait_2", ("return drop(State.FIN_WAIT_2, s)", "return Step(State.FIN_WAIT_2, [], tcb)")),
+        edit(NB, "answer_fin_wait_2", ("return Step(State.CLOSED if s.ends else State.FIN_WAIT_2, drop(s), s.tcb)", "return Step(State.FIN_WAIT_2, [], tcb)")),
         {"test_active_close"},
     ),
     # abort() in TIME_WAIT as in the open states: a RST to a peer that has nothing left to hear.
     "time-wait-abort-sends-rst": Bug(
         edit(NB, "answer_time_wait", ('return Step(State.CLOSED, [], tcb)  # "respond with ok"',
-                                      'return abort(tcb, profile)  # "respond with ok"')),
+                                      'return Step(State.CLOSED, send_rst(tcb, profile), tcb)  # "respond with ok"')),
         {"test_active_close"},
     ),
     # Leaves "is it B's FIN again?" to is_retransmitted_fin: only the cell whose exercise that is scores 0.

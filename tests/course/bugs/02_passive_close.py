@@ -46,7 +46,7 @@ BUGS = {
     # Aborts in LAST_ACK as in ESTABLISHED, with a RST: the RFC deletes the TCB and sends nothing there.
     "abort-in-last-ack-sends-rst": Bug(
         edit(NB, "answer_last_ack", ("case AppAbort():\n            return Step(State.CLOSED, [], tcb)",
-                                     "case AppAbort():\n            return abort(tcb, profile)")),
+                                     "case AppAbort():\n            return Step(State.CLOSED, send_rst(tcb, profile), tcb)")),
         {"test_server_initiated_close"},
     ),
 }

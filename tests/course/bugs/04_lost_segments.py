@@ -75,7 +75,7 @@ BUGS = {
     "fin-wait-1-calls-library-retransmit": Bug(
         edit(NB, "answer_fin_wait_1", (
             "return resend(tcb, State.FIN_WAIT_1, profile)  # §3.10.8, with backoff and the retry limit",
-            "return retransmit(tcb, State.FIN_WAIT_1, profile)")),
+            "return on_retransmit_timeout(tcb, State.FIN_WAIT_1, profile)")),
         {"test_fin_wait_1_retransmit", "test_fin_wait_1_retry_limit"},
         shares={"test_fin_wait_1_retransmit": 1.0, "test_fin_wait_1_retry_limit": 1.0},
     ),
@@ -130,13 +130,13 @@ BUGS = {
     "last-ack-never-retransmits": Bug(
         edit(NB, "answer_last_ack", (
             "        case Timeout(Timer.RETRANSMIT):\n"
-            "            return retransmit(tcb, State.LAST_ACK, profile)  # the library's copy of your resend\n", "")),
+            "            return on_retransmit_timeout(tcb, State.LAST_ACK, profile)  # the library's copy of your resend\n", "")),
         {"test_last_ack_retransmit", "test_time_wait_retransmitted_fin"},
     ),
     # CLOSING forgets its FIN is still outstanding: the RETRANSMIT timer does nothing there.
     "closing-never-retransmits": Bug(
         edit(NB, "answer_closing", (
-            "return retransmit(tcb, State.CLOSING, profile)", "return Step(State.CLOSING, [], tcb)")),
+            "return on_retransmit_timeout(tcb, State.CLOSING, profile)", "return Step(State.CLOSING, [], tcb)")),
         {"test_closing_retransmit"},
     ),
 }

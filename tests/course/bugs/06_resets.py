@@ -122,11 +122,11 @@ BUGS = {
     # answers "ok" and deletes the TCB (both FINs are already out).
     "abort-sends-rst-in-every-state": Bug(
         edit(NB, "answer_closing", ("case AppAbort():\n            return Step(State.CLOSED, [], tcb)",
-                                    "case AppAbort():\n            return abort(tcb, profile)"))
+                                    "case AppAbort():\n            return Step(State.CLOSED, send_rst(tcb, profile), tcb)"))
         | edit(NB, "answer_last_ack", ("case AppAbort():\n            return Step(State.CLOSED, [], tcb)",
-                                       "case AppAbort():\n            return abort(tcb, profile)"))
+                                       "case AppAbort():\n            return Step(State.CLOSED, send_rst(tcb, profile), tcb)"))
         | edit(NB, "answer_time_wait", ("case AppAbort():\n            return Step(State.CLOSED, [], tcb)",
-                                        "case AppAbort():\n            return abort(tcb, profile)")),
+                                        "case AppAbort():\n            return Step(State.CLOSED, send_rst(tcb, profile), tcb)")),
         {"test_closing_rst", "test_last_ack_rst", "test_time_wait_rst", "test_established_abort"},
         shares={"test_established_abort": 0.25},
     ),
@@ -142,7 +142,7 @@ BUGS = {
     # Data refused after close() (linux): sends the RST but stays in FIN_WAIT_2, as if it were an
     # ordinary segment to drop; the connection is over (`s.ends`).
     "refused-data-ignored": Bug(
-        edit(NB, "answer_fin_wait_2", ("return drop(State.FIN_WAIT_2, s)",
+        edit(NB, "answer_fin_wait_2", ("return Step(State.CLOSED if s.ends else State.FIN_WAIT_2, drop(s), s.tcb)",
                                        "return Step(State.FIN_WAIT_2, [Send(s.reply)] if s.reply else [], tcb)")),
         {"test_fin_wait_2_rst", "test_established_close_with_unread_data", "test_time_wait_rst"},
         shares={"test_established_close_with_unread_data": 0.175},
@@ -166,7 +166,7 @@ BUGS = {
     # Leaves ABORT's RST to the building block: the exercise's cell scores 0, and only that cell.
     "reset-left-to-abort": Bug(
         edit(NB, "answer_established", ("return send_reset(tcb, profile)  # §3.10.5: RST, CLOSED, no TIME_WAIT",
-                                        "return abort(tcb, profile)")),
+                                        "return Step(State.CLOSED, send_rst(tcb, profile), tcb)")),
         {"test_established_abort"},
         shares={"test_established_abort": 1.0},
     ),
