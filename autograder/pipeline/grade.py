@@ -26,7 +26,8 @@ from autograder.manifest import Manifest, ManifestError
 from .autograded import autograded, clean_outputs, error_output, verdict_outputs
 from .plan import make_plan, meta, role
 from .progress import Progress
-from .remote import Flag, Ran, RunnerSession
+from .remote import RunnerSession
+from .remote_records import Flag, Ran
 
 DETAIL_LINES = 25
 FATAL = ("timeout", "died", "not-run")

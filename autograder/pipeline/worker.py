@@ -38,7 +38,8 @@ from autograder.sandbox import SandboxError, SandboxPolicy, Zygote, kill_uid
 
 from .grade import as_dicts, grade_notebook, read_notebook
 from .progress import Progress
-from .remote import RunnerLimits, RunnerSession
+from .remote import RunnerSession
+from .remote_records import RunnerLimits
 from .view import real_package_dirs
 
 

@@ -180,7 +180,8 @@ def test_a_request_carries_descriptors_that_share_the_connection():
 @pytest.fixture(scope="module")
 def session():
     """A runner in the real grading sandbox (the launcher), with the solution's cells run."""
-    from autograder.pipeline.remote import RunnerLimits, RunnerSession
+    from autograder.pipeline.remote import RunnerSession
+    from autograder.pipeline.remote_records import RunnerLimits
     from autograder.pipeline.view import grading_view
     from autograder.sandbox import SandboxPolicy, claim_uid
 
