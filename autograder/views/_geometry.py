@@ -16,6 +16,7 @@ ASCENT, DESCENT = 0.78, 0.22  # of the glyphs' ink, in em: what a reader sees ov
 
 Quad = tuple[tuple[float, float], ...]
 Segment2 = tuple[float, float, float, float]  # (x0, y0, x1, y1): a line in the picture
+NOWHERE: Quad = ((-1e9, -1e9), (-1e9, -1e9), (-1e9, -1e9), (-1e9, -1e9))  # a candidate ruled out: never free
 
 
 def text_width(s: str, size: float) -> float:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from ._draw import STATE_COLORS, Panel
+from ._axis import Panel
+from ._style import STATE_COLORS
 from .svg import MAX_EVENTS, render
 from .text import table_html
 

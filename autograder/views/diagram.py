@@ -22,8 +22,8 @@ from xml.sax.saxutils import escape, quoteattr
 from reference_impl.trace import EventKind
 from reference_impl.transitions import TRANSITIONS, event_of
 
-from ._draw import FONT, INK, LOST, MUTED, STATE_COLORS
 from ._geometry import ASCENT, CW
+from ._style import FONT, INK, LOST, MUTED, STATE_COLORS
 from .model import events_of
 
 W, H = 860, 600

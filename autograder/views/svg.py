@@ -18,7 +18,9 @@ from collections.abc import Sequence
 
 from reference_impl.trace import EventKind
 
-from ._draw import Canvas, Geometry, Panel, layout, note_lines, pill_width
+from ._axis import Geometry, Panel, layout, note_lines, pill_width
+from ._divergence import draw_divergence
+from ._draw import Canvas
 from .explain import Captions
 from .model import Event, TraceShapeError, events_of, schedule
 
@@ -122,7 +124,7 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
         canvas._all_panels = panels
         for i, p in enumerate(panels):
             canvas.panel(i, p)
-        canvas.divergence()
+        draw_divergence(canvas)
         # A label over an arrow (crossing FINs, a timer beside them) gets one more try with half as much room again.
         if canvas.place.dropped < 1000 and (not (canvas.place.crossed or canvas.place.on_lines) or stretch >= 1.5):
             break

@@ -12,7 +12,7 @@ from html import escape
 
 from reference_impl.trace import EventKind
 
-from ._draw import Panel
+from ._axis import Panel
 from .explain import Captions
 from .model import Event
 

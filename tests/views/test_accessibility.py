@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from autograder.views import _draw, render_svg
+from autograder.views import _style, render_svg
 from reference_impl import scenarios
 
 
@@ -24,9 +24,9 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-@pytest.mark.parametrize("state", list(_draw.STATE_COLORS))
+@pytest.mark.parametrize("state", list(_style.STATE_COLORS))
 def test_white_state_names_on_their_colour(state):
-    assert contrast(_draw.STATE_COLORS[state], "#ffffff") >= 4.5
+    assert contrast(_style.STATE_COLORS[state], "#ffffff") >= 4.5
 
 
 def test_every_text_colour_in_the_pictures_reads_on_white():

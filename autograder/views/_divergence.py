@@ -1,0 +1,102 @@
+"""The first divergence in a sequence diagram: where the learner's run and the reference's part.
+
+Kept apart from the canvas: it is drawn once every panel is, across them all, with a tag
+that says in words (not only in red) which run is which.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reference_impl.trace import EventKind
+
+from ._axis import LINE, Panel
+from ._geometry import text_quad
+from ._style import LOST, SMALL, num
+from .model import Event, pair_flights
+
+if TYPE_CHECKING:
+    from ._draw import Canvas
+
+
+def draw_divergence(c: Canvas) -> None:
+    """The first divergence, drawn in every panel that has it marked: a red band across the
+    panel, a ring on the lane, a thick dashed outline along the differing segment or around
+    the differing state, and a tag that says which run is which (shape and words, not only red)."""
+    for i, p in enumerate(c.panels):
+        if p.mark is None:
+            continue
+        e = next((x for x in p.events if x.index == p.mark), None)
+        if e is None:
+            continue
+        c.appear = {}
+        _mark(c, i, p, e)
+        _tag(c, i, p, e)
+
+
+def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
+    """The band across the panel, the ring on the lane, and the outline of what differs."""
+    g, ax = c.g, c.axis
+    y = ax.y(i, e)
+    x = g.xa(i) if e.endpoint == "A" else g.xb(i)
+    ox = g.ox(i)
+    c.back.append(
+        f'<rect x="{num(ox)}" y="{num(y - LINE / 2 - 2)}" width="{g.panel_w}" height="{LINE + 4}" fill="{LOST}" '
+        f'fill-opacity="0.12" data-kind="divergence"/>'
+    )
+    c.front.append(
+        f'<circle cx="{num(x)}" cy="{num(y)}" r="11" fill="none" stroke="{LOST}" stroke-width="2.5" '
+        f'data-kind="divergence"/>'
+    )
+    if e.event == EventKind.SEND:
+        peer = g.xb(i) if e.endpoint == "A" else g.xa(i)
+        recv = next((r for f in pair_flights(p.events) if f.send is e for r in f.recvs[:1]), None)
+        y1 = ax.y(i, recv) if recv is not None else y + 30
+        x1 = peer if recv is not None else (x + peer) / 2
+        c.front.append(
+            f'<line x1="{num(x)}" y1="{num(y)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="5" '
+            f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"/>'
+        )
+    else:
+        left = e.endpoint == "A"
+        x0 = ox + 2 if left else x + 4
+        w = (x - 4) - x0 if left else ox + g.panel_w - 2 - x0
+        c.front.append(
+            f'<rect x="{num(x0)}" y="{num(y - 11)}" width="{num(w)}" height="22" rx="4" fill="none" '
+            f'stroke="{LOST}" stroke-width="2" stroke-dasharray="5 3" data-kind="divergence"/>'
+        )
+
+
+def _tag(c: Canvas, i: int, p: Panel, e: Event) -> None:
+    """The words, at the first free place near the mark (a leader line to the ring when far from it)."""
+    g, ax = c.g, c.axis
+    y = ax.y(i, e)
+    x = g.xa(i) if e.endpoint == "A" else g.xb(i)
+    tag = f"{_which(c, i, p.name)}: {e.endpoint}, {e.time / 1e6:.3f} s"
+    mid = (g.xa(i) + g.xb(i)) / 2
+    cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86)
+             for dx in (0, -g.gap / 5, g.gap / 5)]  # fmt: skip
+    if c.n > 1:  # the line kept free under the panel's name, when nothing nearer is
+        cands.append((mid, ax.top - 66 - 10))
+    quads = [text_quad(cx, cy, [tag], SMALL, "middle") for cx, cy in cands]
+    k = c.place.first_free(quads)
+    cx, cy = cands[0 if k is None else k]
+    if k is None:
+        c.place.dropped += 1000
+    if abs(cy - y) > LINE:  # a leader from the tag to the ring
+        c.front.append(
+            f'<line x1="{num(cx)}" y1="{num(cy + (4 if cy < y else -12))}" x2="{num(x)}" '
+            f'y2="{num(y)}" stroke="{LOST}" stroke-width="1.2" data-kind="divergence"/>'
+        )
+    c.text(cx, cy, tag, size=SMALL, anchor="middle", color=LOST, weight="bold", to=c.front,
+           extra=' paint-order="stroke" stroke="#ffffff" stroke-width="3" data-kind="divergence"')  # fmt: skip
+
+
+def _which(c: Canvas, i: int, name: str) -> str:
+    """Which run is which, in words: the learner's and the reference's by those names; two runs the
+    caller named otherwise (two profiles of the reference) are only where they part."""
+    if c.n == 1:
+        return "✗ first divergence"
+    if i == 0:
+        return "✗ yours differs" if name.startswith("Your") else "◆ they part here"  # ✗ only on a mistake
+    return "◆ reference" if name.startswith("Reference") else "◆ they part here"

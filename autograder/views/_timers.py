@@ -1,0 +1,116 @@
+"""Timers in a sequence diagram: a bar on the lane from start to end, restarts as ticks, and its name.
+
+Kept apart from the canvas because placing a timer's name is its own small search (along the
+bar, beside it, outside the lifeline) that must run after the arrows' labels are placed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
+
+from ._axis import Panel
+from ._geometry import NOWHERE, text_quad, text_width
+from ._style import SMALL, TIMER_COLORS, num
+from .model import Bracket, timer_brackets
+
+if TYPE_CHECKING:
+    from ._draw import Canvas
+
+
+def draw_timers(c: Canvas, i: int, p: Panel) -> None:
+    """Every timer of panel i as a bar beside its lane; bars that overlap in time take columns outward."""
+    ax, g = c.axis, c.g
+    lanes: dict[str, list[float]] = defaultdict(list)  # endpoint → end y of each column
+    for chain in _chains(timer_brackets(p.events)):
+        first, last = chain[0], chain[-1]
+        y0 = ax.y(i, first.start)
+        y1 = ax.y(i, last.end) if last.end is not None else ax.bottom - 18
+        cols = lanes[first.endpoint]
+        col = next((k for k, end in enumerate(cols) if end <= y0), len(cols))
+        if col == len(cols):
+            cols.append(y1)
+        cols[col] = y1
+        sign = 1 if first.endpoint == "A" else -1
+        x = (g.xa(i) if first.endpoint == "A" else g.xb(i)) + sign * (9 + 8 * col)
+        color = TIMER_COLORS.get(first.timer, "#59636e")
+        _bar(c, i, chain, x, y0, y1, sign, color)
+        label = f"{first.timer} {first.duration}".strip()
+        if len(chain) > 1:
+            # the label stands at the first start: the restarts come later, at the ticks across the bar
+            label += " + restart" if len(chain) == 2 else f" + {len(chain) - 1} restarts"
+        lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
+        _timer_label(c, x, y0, y1, sign, label, color, first.start.index, lane, (g.ox(i), g.ox(i) + g.panel_w))
+
+
+def _bar(c: Canvas, i: int, chain: list[Bracket], x: float, y0: float, y1: float, sign: int, color: str) -> None:
+    """The bar itself: broken across the breaks, a tick per restart, a dot where it expired."""
+    first, last = chain[0], chain[-1]
+    a = first.start.index
+    dash = "3 3" if last.how == "open" else ""
+    for s0, s1 in c.axis.pieces(y0, y1):
+        c.line(x, s0, x, s1, color, width=2.4, dash=dash, a=a, cls="timer")
+    c.line(x, y0, x - sign * 6, y0, color, width=2.4, a=a)
+    for br in chain[1:]:  # each restart: a tick across the bar
+        yr = c.axis.y(i, br.start)
+        c.line(x - 5, yr, x + 5, yr, color, width=2, a=br.start.index)
+    end_a = last.end.index if last.end is not None else None
+    if last.how == "expired":
+        c.out.append(f'<circle cx="{num(x)}" cy="{num(y1)}" r="4" fill="{color}"{c.anim(end_a)}/>')
+    elif last.how != "open":
+        c.line(x, y1, x - sign * 6, y1, color, width=2.4, a=end_a)
+
+
+def _timer_label(c: Canvas, x, y0, y1, sign, label, color, a, lane: float, panel: tuple[float, float]) -> None:
+    """Along the bar where it is long enough, else beside its start or end; never over
+    another label (arrows' labels are placed first), nor an arrow where a place clear of them
+    is free. Where nothing is free the bar keeps its name as a tooltip, and the caption and the
+    text table say it."""
+    halo = ' paint-order="stroke" stroke="#ffffff" stroke-width="3"'
+    cands: list[tuple[float, float, str, float]] = []
+    for piece0, piece1 in c.axis.pieces(y0, y1):
+        if piece1 - piece0 > text_width(label, SMALL) + 16:
+            # rotated a quarter turn, the glyphs stand to the right of their baseline's x
+            cands.append((x + 12 if sign > 0 else x - 14, piece0 + 6, "start", 90.0))
+    anchor = "start" if sign > 0 else "end"
+    for yy in (y0 + 14, y0 - 5, y1 + 14, y0 + 28):
+        cands.append((x + sign * 6, yy, anchor, 0.0))
+    # Outside the lifeline, under the state's pill, where the arrows between the lanes do not go.
+    outside = "end" if sign > 0 else "start"
+    for yy in (y0 + 14, y1 + 14, y0 + 28):
+        cands.append((lane - sign * 8, yy, outside, 0.0))
+    quads = [text_quad(tx, ty, [label], SMALL, anc, ang) for tx, ty, anc, ang in cands]
+    # within its own panel: side by side, a label outside B's lifeline would run into the next panel
+    quads = [q if all(panel[0] <= px <= panel[1] for px, _ in q) else NOWHERE for q in quads]
+    k = c.place.first_free(quads, clear_of_lines=True)  # "TIME_WAIT 240 s" struck through by an arrow
+    if k is None:
+        k = c.place.first_free(quads)
+        c.place.on_lines += k is not None
+    if k is None:
+        c.place.dropped += 1
+        c.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")
+        return
+    tx, ty, anc, ang = cands[k]
+    rot = f' transform="rotate({ang:g} {num(tx)} {num(ty)})"' if ang else ""
+    c.out.append(
+        f'<text x="{num(tx)}" y="{num(ty)}" font-size="{SMALL}" text-anchor="{anc}" data-kind="timer" '
+        f'fill="{color}"{rot}{halo}{c.anim(a)}>{escape(label)}</text>'
+    )
+    c.place.add(quads[k])
+
+
+def _chains(brackets: list[Bracket]) -> list[list[Bracket]]:
+    """Brackets of one timer that restart each other, as one chain (drawn as one bar)."""
+    chains: list[list[Bracket]] = []
+    open_: dict[tuple[str, str], list[Bracket]] = {}
+    for br in brackets:
+        key = (br.endpoint, br.timer)
+        prev = open_.get(key)
+        if prev is not None and prev[-1].how == "restart" and prev[-1].end is br.start:
+            prev.append(br)
+        else:
+            chain = [br]
+            chains.append(chain)
+            open_[key] = chain
+    return chains
