@@ -9,7 +9,7 @@ script), so the page is one self-contained file that opens anywhere:
   - the distribution of scores per assignment;
   - the class's first tries at each prediction (from the notebooks as submitted; never a score).
 What the records cannot support yet is left out with a note, never guessed. The charts are drawn
-in report_svg.py; the data comes from report.py.
+in report_svg.py; the data comes from report.py, report_divergences.py and report_predictions.py.
 """
 
 from __future__ import annotations
@@ -21,19 +21,9 @@ from xml.sax.saxutils import escape, quoteattr
 import pandas as pd
 
 from .course import Course
-from .report import (
-    CommonDivergence,
-    class_cells,
-    class_flags,
-    class_predictions,
-    common_divergences,
-    locate,
-    pass_rates,
-    prediction_summary,
-    replay_trace,
-    score_totals,
-    state_event_rates,
-)
+from .report import class_cells, class_flags, pass_rates, score_totals, state_event_rates
+from .report_divergences import CommonDivergence, common_divergences, locate, replay_trace
+from .report_predictions import class_predictions, prediction_summary
 from .report_svg import heatmap_svg, histogram_svg, legend_svg
 
 
@@ -119,28 +109,33 @@ def _divergences(cells: pd.DataFrame, top: int, notes: list[str]) -> str:
     for rank, g in enumerate(groups, 1):
         picture, note = _picture(g, traces)
         without += not picture
-        d = g.divergence
-        n = len(g.students)
-        facts = " · ".join(x for x in (d.state and f"state {d.state}", d.event and f"on {d.event}",
-                                        d.endpoint and f"endpoint {d.endpoint}",
-                                        d.time is not None and f"at {d.time:g} s") if x)  # fmt: skip
-        out.append(
-            f'<li><figure class="divergence" id="divergence-{rank}" data-count="{n}" '
-            f"data-assignment={quoteattr(g.assignment)}>"
-            f'<figcaption><span class="count">{n} submission{"s" * (n != 1)}</span> · {escape(g.assignment)} · '
-            f"{escape(', '.join(g.cells))}<br><b>{escape(d.headline)}</b>"
-            + (f'<br><span class="facts">{escape(facts)}</span>' if facts else "")
-            + (f"<br>replay: <code>{escape(d.replay)}</code>" if d.replay else "")
-            + f'<br><span class="who">{escape(_who(g.students))}</span></figcaption>'
-            + (f'<div class="timeline scroll">{picture}</div>' if picture else "")
-            + (f'<p class="note">{escape(note)}</p>' if note else "")
-            + "</figure></li>"
-        )
+        out.append(_divergence_item(rank, g, picture, note))
     out.append("</ol>" + _other_failures(others) + "</section>")
     if without:
         notes.append(f"{without} of the {len(groups)} divergences have no picture: their records carry no `svg` "
                      "and their failure names no `tcpclose simulate` replay case to re-run")  # fmt: skip
     return "\n".join(out)
+
+
+def _divergence_item(rank: int, g: CommonDivergence, picture: str, note: str) -> str:
+    """One common divergence as a list item: who, where, the replay command and its picture."""
+    d = g.divergence
+    n = len(g.students)
+    facts = " · ".join(x for x in (d.state and f"state {d.state}", d.event and f"on {d.event}",
+                                    d.endpoint and f"endpoint {d.endpoint}",
+                                    d.time is not None and f"at {d.time:g} s") if x)  # fmt: skip
+    return (
+        f'<li><figure class="divergence" id="divergence-{rank}" data-count="{n}" '
+        f"data-assignment={quoteattr(g.assignment)}>"
+        f'<figcaption><span class="count">{n} submission{"s" * (n != 1)}</span> · {escape(g.assignment)} · '
+        f"{escape(', '.join(g.cells))}<br><b>{escape(d.headline)}</b>"
+        + (f'<br><span class="facts">{escape(facts)}</span>' if facts else "")
+        + (f"<br>replay: <code>{escape(d.replay)}</code>" if d.replay else "")
+        + f'<br><span class="who">{escape(_who(g.students))}</span></figcaption>'
+        + (f'<div class="timeline scroll">{picture}</div>' if picture else "")
+        + (f'<p class="note">{escape(note)}</p>' if note else "")
+        + "</figure></li>"
+    )
 
 
 def _who(students: list[str], n: int = 20) -> str:

@@ -48,24 +48,27 @@ def heatmap_svg(rates: pd.DataFrame, svg_id: str, title: str) -> str:
     for i, a in enumerate(assignments):
         for j, t in enumerate(transitions):
             x, y = left + CELL_W * j, top + CELL_H * i
-            r = index.get((a, t))
-            if r is None or not r.graded:
-                parts.append(f'<rect class="heat-empty" x="{x + 1}" y="{y + 1}" width="{CELL_W - 2}" '
-                             f'height="{CELL_H - 2}" fill="{EMPTY}"/>')  # fmt: skip
-                continue
-            rate = float(r.pass_rate)
-            ink = "#ffffff" if rate < 0.2 or rate > 0.75 else INK
-            tip = f"{a} · {t}: {int(r.passed)} of {int(r.graded)} passed ({rate:.0%})"
-            parts.append(
-                f'<g class="heat-cell" data-assignment={quoteattr(a)} data-transition={quoteattr(t)} '
-                f'data-pass-rate="{rate:.3f}" data-passed="{int(r.passed)}" data-graded="{int(r.graded)}">'
-                f"<title>{escape(tip)}</title>"
-                f'<rect x="{x + 1}" y="{y + 1}" width="{CELL_W - 2}" height="{CELL_H - 2}" rx="3" fill="{heat_color(rate)}"/>'
-                f'<text x="{x + CELL_W / 2:g}" y="{y + CELL_H / 2 + 4:g}" text-anchor="middle" fill="{ink}">'
-                f"{rate:.0%}</text></g>"
-            )
+            parts.append(_heat_cell(a, t, index.get((a, t)), x, y))
     parts.append("</svg>")
     return f'<div class="scroll">{"".join(parts)}</div>'
+
+
+def _heat_cell(a: str, t: str, r, x: int, y: int) -> str:
+    """One square of the heat map at (x, y): its pass rate, or an empty square when nobody was graded."""
+    if r is None or not r.graded:
+        return (f'<rect class="heat-empty" x="{x + 1}" y="{y + 1}" width="{CELL_W - 2}" '
+                f'height="{CELL_H - 2}" fill="{EMPTY}"/>')  # fmt: skip
+    rate = float(r.pass_rate)
+    ink = "#ffffff" if rate < 0.2 or rate > 0.75 else INK
+    tip = f"{a} · {t}: {int(r.passed)} of {int(r.graded)} passed ({rate:.0%})"
+    return (
+        f'<g class="heat-cell" data-assignment={quoteattr(a)} data-transition={quoteattr(t)} '
+        f'data-pass-rate="{rate:.3f}" data-passed="{int(r.passed)}" data-graded="{int(r.graded)}">'
+        f"<title>{escape(tip)}</title>"
+        f'<rect x="{x + 1}" y="{y + 1}" width="{CELL_W - 2}" height="{CELL_H - 2}" rx="3" fill="{heat_color(rate)}"/>'
+        f'<text x="{x + CELL_W / 2:g}" y="{y + CELL_H / 2 + 4:g}" text-anchor="middle" fill="{ink}">'
+        f"{rate:.0%}</text></g>"
+    )
 
 
 def legend_svg() -> str:

@@ -13,7 +13,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from autograder.cli import main
-from autograder.pipeline.report import common_divergences, divergence_of, replay_trace
+from autograder.pipeline.report_divergences import common_divergences, divergence_of, replay_trace
 from tests.pipeline.lms_course import (
     REPORT_STUDENTS,
     REPORT_SUBMISSIONS,
@@ -213,7 +213,7 @@ def test_first_divergences_are_read_from_each_kind_of_message(failures):
 
 
 def test_a_divergence_without_a_moment_is_found_in_the_rerun():
-    from autograder.pipeline.report import FirstDivergence, locate
+    from autograder.pipeline.report_divergences import FirstDivergence, locate
 
     run = replay_trace("tcpclose simulate active-close")
 
@@ -232,7 +232,7 @@ def test_a_divergence_without_a_moment_is_found_in_the_rerun():
 
 
 def test_an_approximate_or_missing_mark_is_said_under_the_picture():
-    from autograder.pipeline.report import CommonDivergence, FirstDivergence
+    from autograder.pipeline.report_divergences import CommonDivergence, FirstDivergence
     from autograder.pipeline.report_html import _picture
 
     def note(state: str, event: str) -> str:
