@@ -45,9 +45,10 @@ LEARNER_FILES = (
     "reference_impl/script_parser.py", "reference_impl/script_values.py", "reference_impl/reuse.py",
     "reference_impl/timestamps.py", "reference_impl/sweep.py", "reference_impl/stack.py",
     "autograder/__init__.py", "autograder/cli.py", "autograder/pcap.py", "autograder/learner.py", "autograder/harness/*.py",
-    "autograder/plain.py", "autograder/feedback.py", "autograder/integrity.py", "autograder/manifest.py",
+    "autograder/plain/*.py", "autograder/feedback.py", "autograder/integrity.py", "autograder/manifest.py",
     "autograder/checks/*.py", "autograder/reference_source.py", "autograder/recorded.py",
     "autograder/visible.py", "autograder/notebook_helpers.py", "autograder/course_map.py", "autograder/views/*.py",
+    "autograder/predictions.py", "autograder/notebook_maps.py",  # notebook_helpers' questions and maps
     "autograder/kernel/*.py",
     "autograder/runner/*.py",  # what the grading sandbox runs: the learner's cells, answering handler calls
     "autograder/production.py", "autograder/production_checks.py",  # notebook 07's loopback harness, visible checks
