@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from autograder import notebook_helpers
+from autograder import predictions
 from autograder.notebook_helpers import LearnerRun, from_trace, learner_run, predict, show_mine
 from reference_impl import handlers, scenarios
 from reference_impl.profiles import LINUX, RFC9293
@@ -107,7 +107,7 @@ def test_from_trace_reads_the_reference():
 
 
 def test_predict_gives_immediate_feedback_and_the_answer_after_two_misses():
-    notebook_helpers._PICKS.clear()
+    predictions._PICKS.clear()
     box = predict(
         "Which state?",
         ["FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"],

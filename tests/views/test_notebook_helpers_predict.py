@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder import notebook_helpers
+from autograder import predictions
 from autograder.notebook_helpers import PREDICTION_MIME, first_tries, from_trace, predict
 
 CLOSE = from_trace("active-close", "A", "close")  # FIN_WAIT_1
@@ -15,9 +15,9 @@ CLOSE = from_trace("active-close", "A", "close")  # FIN_WAIT_1
 
 @pytest.fixture(autouse=True)
 def fresh_kernel_memory():
-    notebook_helpers._PICKS.clear()
+    predictions._PICKS.clear()
     yield
-    notebook_helpers._PICKS.clear()
+    predictions._PICKS.clear()
 
 
 def test_two_choices_reveal_the_answer_after_one_miss():
