@@ -15,7 +15,7 @@ import sys
 from types import ModuleType
 
 __all__ = ["Collected", "Course", "Outcome", "PipelineError", "autograde", "collect", "generate"]
-_FROM = {"Outcome": "autograde", "Course": "course", "Collected": "steps", "PipelineError": "steps",
+_FROM = {"Outcome": "records", "Course": "course", "Collected": "steps", "PipelineError": "steps",
          "collect": "steps", "generate": "steps"}  # fmt: skip
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import nbformat
 
-from .autograde import autograde, load_state
+from .autograde import autograde
 from .course import Course
 from .progress import Progress
+from .records import load_state
 from .steps import collect, generate
 
 LEARNER = "you"

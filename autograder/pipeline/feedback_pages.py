@@ -17,10 +17,10 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import GetGrades
 
-from .autograde import load_state
 from .course import Course, converting
 from .preprocessors import RedactFeedback, remove_hidden
 from .progress import Progress
+from .records import load_state
 
 
 def hidden_lines(course: Course, assignment: str) -> list[str]:

@@ -22,8 +22,8 @@ import re
 
 import pandas as pd
 
-from .autograde import load_state
 from .course import Course
+from .records import load_state
 
 CELL_COLUMNS = ["assignment", "notebook", "cell", "transition", "student", "points", "max_points", "awaiting",
                 "passed", "reason", "detail", "tampered", "svg", "divergence"]  # fmt: skip

@@ -84,9 +84,9 @@ def solution() -> dict[str, str]:
 def graded(tmp_path_factory):
     """Generate, collect the corpus, autograde (2 workers) twice, regrade some, feedback, export."""
     from autograder.pipeline import Course, autograde, collect, generate
-    from autograder.pipeline.autograde import load_state
     from autograder.pipeline.export import class_report, export_grades
     from autograder.pipeline.feedback_pages import generate_feedback
+    from autograder.pipeline.records import load_state
 
     tmp = tmp_path_factory.mktemp("pipeline")
     course = Course.at(real_course(tmp))

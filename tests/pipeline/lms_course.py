@@ -170,7 +170,7 @@ def write_report_records(course, failures: dict[str, object]) -> None:
     """Per-submission records as the pipeline keeps them (alice has none: graded elsewhere)."""
     import json
 
-    from autograder.pipeline.autograde import state_path
+    from autograder.pipeline.records import state_path
 
     a, fw1, fw2, sim = ASSIGNMENT, "test_fin_wait_1_ack_of_fin", "test_fin_wait_2_fin", "test_simultaneous_close"
     scenario, family, transition = failures["scenario"], failures["family"], failures["transition"]

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from autograder.pipeline.autograde import load_state
+from autograder.pipeline.records import load_state
 from autograder.sandbox import UID_RANGE
 from tests.pipeline.conftest import REGRADED, tree_digest
 from tests.pipeline.make_corpus import CASES, CHEATS, COURSE_ASSIGNMENT, PLAYBACKS
