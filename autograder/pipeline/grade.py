@@ -11,42 +11,23 @@ Nothing a submission does can fail another; nothing it does fails itself when it
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from autograder.checks import grade_cell
-from autograder.checks.functions import spec_cases
-from autograder.checks.transition_cases import TransitionCase
 from autograder.manifest import Manifest, ManifestError
 
-from .autograded import autograded, clean_outputs, error_output, verdict_outputs
+from .autograded import autograded, clean_outputs, error_output
+from .grade_point import CellResult, grade_point, saved_claims
 from .plan import make_plan, meta, role
 from .progress import Progress
 from .remote import RunnerSession
 from .remote_records import Flag, Ran
 
-DETAIL_LINES = 25
 FATAL = ("timeout", "died", "not-run")
 NOTEBOOK_BYTES = 20 << 20
-_PASSES = re.compile(r"(: passes|: all \d+ cases pass)\s*$")
-
-
-@dataclass
-class CellResult:
-    notebook: str
-    cell: str
-    max_score: float
-    score: float | None
-    reason: str = ""
-    tampered: str = ""
-    detail: str = ""  # the first failure's whole message, for a learner's `tcpclose check`
-    transitions: dict = field(default_factory=dict)  # "STATE event" -> [behaved, went wrong], class report
-    svg: str = ""  # the first divergence drawn (the learner's run beside the reference), if any
-    divergence: dict | None = None  # the first failing case as data: {case, state, event, replay}
 
 
 @dataclass
@@ -79,61 +60,90 @@ def grade_notebook(name: str, release: nbformat.NotebookNode, submitted: Path, m
     plan = make_plan(release, submission)
     if progress is not None:
         progress.total += len(plan.tests)
-    flags = [Flag("source" if f.kind == "source" else "tampered", f.cell, f.note) for f in plan.findings]
     # The release's own ungraded cells (timelines, predictions) may have nothing to show in the
     # sandbox; only the learner's cells' errors are worth a note.
-    released = {_norm(c.source) for c in release.cells if c.cell_type == "code"}
-    outputs: dict[int, list[dict]] = {}
-    verdicts: dict[str, CellResult] = {}
-    notes: list[str] = []
+    grading = _Grading(name, release, submission, manifest, session, deadline, progress,
+                       released={_norm(c.source) for c in release.cells if c.cell_type == "code"},
+                       flags=[Flag("source" if f.kind == "source" else "tampered", f.cell, f.note)
+                              for f in plan.findings])  # fmt: skip
     for step in plan.steps:
-        label = meta(submission.cells[step.index]).get("grade_id") or f"cell {step.index + 1}"
         if step.action in ("run", "trusted"):
-            if time.monotonic() > deadline:
-                outputs[step.index] = [error_output("NotRun", "not run: the notebook ran past its time limit")]
-                continue
-            ran = session.run(step.index, step.source, trusted=step.action == "trusted")
-            outputs[step.index] = _shown(ran)
-            why = _why(ran)
-            learners = step.action == "run" and (_norm(step.source) not in released or ran.status in FATAL)
-            if why and learners:
-                notes.append(f"{label}: {why}")
-            if learners and why.startswith("ReferenceUnavailable"):
-                flags.append(Flag("seen", label, "the reference's behaviour asked for (the grading sandbox has "
-                                  "none: a handler that leans on it scores nothing)"))  # fmt: skip
+            grading.run(step)
         elif step.action == "test":
-            gid = step.grade_id
-            why = "" if time.monotonic() < deadline else "not graded: the notebook ran past its time limit"
-            try:
-                cell = manifest.cell(gid)
-            except ManifestError:
-                why = why or "not graded: the grading manifest has no entry for this cell (tell your instructor)"
-                notes.append(f"{gid}: {why}")
-            if why:
-                verdicts[gid] = CellResult(name, gid, _points(manifest, release, gid), 0.0, why)
-                outputs[step.index] = [error_output("NotGraded", why)]
-                continue
-            if progress is not None:
-                progress.start(gid)
-            result, shown, visible_passed = _grade_point(name, cell, step.index, session, flags)
-            verdicts[gid] = result
-            if progress is not None:
-                progress.step(gid, f"{result.score or 0:g}/{result.max_score:g}")
-            outputs[step.index] = shown
-            _saved_claims(submission.cells[step.index], result, visible_passed, flags)
-    cells = []
-    tampered = {f.cell: f.kind for f in plan.findings if f.kind in ("deleted", "edited", "metadata")}
-    for gid in plan.tests:
-        points = _points(manifest, release, gid)
-        result = verdicts.get(gid) or CellResult(
-            name, gid, points, 0.0, "tampered: this test cell was deleted from the submission"
-        )
-        result.tampered = tampered.get(gid, "")
-        cells.append(result)
-    cells += [_written_result(name, c, submission) for c in written]
-    nb = autograded(release, submission, plan, sources, outputs)
-    return NotebookGrade(cells, [dict(f.as_dict(), notebook=name) for f in flags + session.flags], notes, nb,
-                         session.calls)  # fmt: skip
+            grading.test(step)
+    cells = grading.test_results(plan) + [_written_result(name, c, submission) for c in written]
+    nb = autograded(release, submission, plan, sources, grading.outputs)
+    flags = grading.flags + session.flags
+    return NotebookGrade(cells, [dict(f.as_dict(), notebook=name) for f in flags], grading.notes, nb, session.calls)
+
+
+@dataclass
+class _Grading:
+    """One notebook being graded, step by step: the outputs, verdicts, notes and flags so far."""
+
+    name: str
+    release: nbformat.NotebookNode
+    submission: nbformat.NotebookNode
+    manifest: Manifest
+    session: RunnerSession
+    deadline: float
+    progress: Progress | None
+    released: set[str]  # the release's code cells, normalised
+    flags: list[Flag]
+    outputs: dict[int, list[dict]] = field(default_factory=dict)
+    verdicts: dict[str, CellResult] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def run(self, step) -> None:
+        """A non-test cell, run in the sandbox; a learner's cell's error is a note."""
+        label = meta(self.submission.cells[step.index]).get("grade_id") or f"cell {step.index + 1}"
+        if time.monotonic() > self.deadline:
+            self.outputs[step.index] = [error_output("NotRun", "not run: the notebook ran past its time limit")]
+            return
+        ran = self.session.run(step.index, step.source, trusted=step.action == "trusted")
+        self.outputs[step.index] = _shown(ran)
+        why = _why(ran)
+        learners = step.action == "run" and (_norm(step.source) not in self.released or ran.status in FATAL)
+        if why and learners:
+            self.notes.append(f"{label}: {why}")
+        if learners and why.startswith("ReferenceUnavailable"):
+            self.flags.append(Flag("seen", label, "the reference's behaviour asked for (the grading sandbox has "
+                                   "none: a handler that leans on it scores nothing)"))  # fmt: skip
+
+    def test(self, step) -> None:
+        """A test cell's place: graded from the manifest, unless time is up or the manifest lacks it."""
+        gid = step.grade_id
+        why = "" if time.monotonic() < self.deadline else "not graded: the notebook ran past its time limit"
+        try:
+            cell = self.manifest.cell(gid)
+        except ManifestError:
+            why = why or "not graded: the grading manifest has no entry for this cell (tell your instructor)"
+            self.notes.append(f"{gid}: {why}")
+        if why:
+            self.verdicts[gid] = CellResult(self.name, gid, _points(self.manifest, self.release, gid), 0.0, why)
+            self.outputs[step.index] = [error_output("NotGraded", why)]
+            return
+        if self.progress is not None:
+            self.progress.start(gid)
+        result, shown, visible_passed = grade_point(self.name, cell, step.index, self.session, self.flags)
+        self.verdicts[gid] = result
+        if self.progress is not None:
+            self.progress.step(gid, f"{result.score or 0:g}/{result.max_score:g}")
+        self.outputs[step.index] = shown
+        saved_claims(self.submission.cells[step.index], result, visible_passed, self.flags)
+
+    def test_results(self, plan) -> list[CellResult]:
+        """A result per test cell of the release: a deleted one scores 0; tampering is marked."""
+        tampered = {f.cell: f.kind for f in plan.findings if f.kind in ("deleted", "edited", "metadata")}
+        cells = []
+        for gid in plan.tests:
+            points = _points(self.manifest, self.release, gid)
+            result = self.verdicts.get(gid) or CellResult(
+                self.name, gid, points, 0.0, "tampered: this test cell was deleted from the submission"
+            )
+            result.tampered = tampered.get(gid, "")
+            cells.append(result)
+        return cells
 
 
 def _points(manifest: Manifest, release: nbformat.NotebookNode, gid: str) -> float:
@@ -142,86 +152,6 @@ def _points(manifest: Manifest, release: nbformat.NotebookNode, gid: str) -> flo
         return manifest.cell(gid).points
     except ManifestError:
         return next((float(meta(c).get("points", 0)) for c in release.cells if meta(c).get("grade_id") == gid), 0.0)
-
-
-def _grade_point(name: str, cell, index: int, session: RunnerSession,
-                 flags: list[Flag]) -> tuple[CellResult, list[dict], bool]:  # fmt: skip
-    machine, displayed = session.test(index, cell.grade_id)
-    shown = clean_outputs(displayed)
-    if shown:
-        text = " ".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") or o.get("ename", "")
-                        for o in shown)[:200]  # fmt: skip
-        flags.append(Flag("displayed", cell.grade_id, f"the submission displayed something at this test cell "
-                          f"(not the grader's result): {text.strip()!r}"))  # fmt: skip
-    _prefetch(cell, session)
-    try:
-        verdict = grade_cell(cell, machine)
-    except Exception as e:  # noqa: BLE001 - a grader bug costs this cell, with a sentence, never the batch
-        session.end_point()
-        sentence = f"could not be graded (an error in the grader: {type(e).__name__}: {str(e)[:200]})"
-        result = CellResult(name, cell.grade_id, cell.points, 0.0, sentence)
-        return result, [error_output("GraderError", sentence)], True
-    session.end_point()
-    reason, detail = "", ""
-    if verdict.points < verdict.max_points:
-        lines = [line.strip() for line in verdict.text.splitlines() if line.strip()]
-        first = next((i for i, line in enumerate(lines) if not _PASSES.search(line)), 0)
-        reason = " ".join(lines[first : first + 2])[:400] if lines else "a check failed"
-        detail = _capped(verdict.text)
-    transitions = {f"{s} {e}": list(v) for (s, e), v in verdict.transitions.items()}
-    first = next((c for o in verdict.outcomes for c in o.cases if not c.passed), None)
-    divergence = None
-    if first is not None:
-        state, event = first.transition or ("", "")
-        divergence = {"case": first.name, "state": state, "event": event, "replay": first.replay}
-    result = CellResult(name, cell.grade_id, verdict.max_points, verdict.points, reason, detail=detail,
-                        transitions=transitions, svg=verdict.svg or "", divergence=divergence)  # fmt: skip
-    failed = next((o for o in verdict.outcomes[: len(cell.visible)] if o.failures), None)
-    shown = verdict_outputs(verdict.text, verdict.points, verdict.max_points, failed.message() if failed else "",
-                            verdict.svg)  # fmt: skip
-    return result, shown, verdict.visible_passed
-
-
-def _prefetch(cell, session: RunnerSession) -> None:
-    """The cell's single-transition cases are independent calls known in advance: ask them in one
-    go (most of a cell's calls) instead of one round trip each. The visible ones now; the hidden
-    ones when the first of them is asked (never, when a visible check fails and ends the cell).
-    Scenarios stay call by call."""
-    session.prefetch(_questions(cell.visible))
-    session.pending = _questions(cell.hidden)
-
-
-def _questions(specs) -> list[tuple]:
-    out = []
-    for spec in specs:
-        try:
-            _, _, cases = spec_cases(spec)
-        except Exception:  # noqa: BLE001 - a wrong spec is grade_cell's to report
-            continue
-        out += [(c.fx.state, c.fx.tcb, c.stimulus, c.fx.profile) for c in cases if isinstance(c, TransitionCase)]
-    return out
-
-
-def _saved_claims(cell, result: CellResult, visible_passed: bool, flags: list[Flag]) -> None:
-    """The learner's saved notebook showed this cell passing where the grader does not find it so."""
-    outs = cell.get("outputs", []) if cell.get("cell_type") == "code" else []
-    if not outs or result.score is None:
-        return
-    errored = any(o.get("output_type") == "error" or (o.get("output_type") == "stream" and o.get("name") == "stderr")
-                  for o in outs)  # fmt: skip
-    claimed = None
-    for o in outs:
-        if o.get("output_type") == "execute_result":
-            try:
-                claimed = float(str(o.get("data", {}).get("text/plain", "")).strip())
-            except ValueError:
-                pass
-    if errored:
-        return
-    if (claimed is not None and claimed > result.score + 1e-9) or (claimed is None and not visible_passed):
-        shows = f"{claimed:g} points" if claimed is not None else "a pass"
-        flags.append(Flag("saved-output", result.cell, f"the saved notebook shows {shows} for this cell; the grader "
-                          f"gives {result.score:g} of {result.max_score:g}"))  # fmt: skip
 
 
 def _shown(ran: Ran) -> list[dict]:
@@ -249,13 +179,6 @@ def _why(ran: Ran) -> str:
 
 def _norm(source: str) -> str:
     return "\n".join(line.rstrip() for line in str(source).strip().splitlines())
-
-
-def _capped(text: str) -> str:
-    lines = text.rstrip().splitlines()
-    if len(lines) > DETAIL_LINES:
-        lines = lines[:DETAIL_LINES] + [f"  ... ({len(lines) - DETAIL_LINES} more lines in the notebook)"]
-    return "\n".join(lines)
 
 
 def _written_cells(name: str, release: nbformat.NotebookNode) -> list:

@@ -36,7 +36,7 @@ from autograder.manifest import ManifestError, load_manifest
 from autograder.runner.channel import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 from autograder.sandbox import SandboxError, SandboxPolicy, Zygote, kill_uid
 
-from .grade import as_dicts, grade_notebook, read_notebook
+from .grade import NotebookGrade, as_dicts, grade_notebook, read_notebook
 from .progress import Progress
 from .remote import RunnerSession
 from .remote_records import RunnerLimits
@@ -160,25 +160,17 @@ def grade_submission(job: Job, progress: Progress | None = None) -> dict:
     limits = RunnerLimits(cell=job.cell_timeout)
     try:
         for path in sorted(release.glob("*.ipynb")):
-            name = path.stem
             make, hide = _policy(job, release, scratch)
             session = RunnerSession(make, hide, limits, _starter(job, release, scratch, hide))
             deadline = time.monotonic() + job.notebook_timeout
             try:
-                graded = grade_notebook(name, read_notebook(path), submitted / path.name, manifest, session,
-                                        job.sources.get(name, {}), deadline, progress)  # fmt: skip
+                graded = grade_notebook(path.stem, read_notebook(path), submitted / path.name, manifest, session,
+                                        job.sources.get(path.stem, {}), deadline, progress)  # fmt: skip
             finally:
                 session.close()
                 if job.uid is not None and os.geteuid() == 0:
                     kill_uid(job.uid)
-            out["cells"] += as_dicts(graded.cells)
-            out["flags"] += graded.flags
-            out["notes"] += graded.notes
-            out["calls"] += graded.calls
-            out["sandbox"] = session.sandbox["achieved"]
-            out["missing"] |= session.sandbox["missing"]
-            if session.start_error:
-                out["status"], out["error"] = "failed", session.start_error
+            _add_notebook(out, graded, session)
             if graded.notebook is not None:
                 nbformat.write(graded.notebook, Path(job.out_dir) / path.name)
     finally:
@@ -186,6 +178,18 @@ def grade_submission(job: Job, progress: Progress | None = None) -> dict:
     out["seconds"] = round(time.monotonic() - started, 2)
     out["trusted_cpu"] = round(time.process_time() - cpu, 3)  # the grader's own CPU: checks, codec, the pipe
     return out
+
+
+def _add_notebook(out: dict, graded: NotebookGrade, session: RunnerSession) -> None:
+    """One graded notebook into the submission's result: its cells, flags, notes, calls and sandbox."""
+    out["cells"] += as_dicts(graded.cells)
+    out["flags"] += graded.flags
+    out["notes"] += graded.notes
+    out["calls"] += graded.calls
+    out["sandbox"] = session.sandbox["achieved"]
+    out["missing"] |= session.sandbox["missing"]
+    if session.start_error:
+        out["status"], out["error"] = "failed", session.start_error
 
 
 def serve(channel: Channel) -> None:
