@@ -19,7 +19,6 @@ autograder.production_hidden, which only the instructor's package holds.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import socket
@@ -30,9 +29,16 @@ from collections.abc import Callable
 
 from . import production
 from .checks.results import Case, CheckOutcome
-from .harness import LearnerMachine, machine_from_namespace
+from .harness import machine_from_namespace
+from .production_calls import (
+    Caller,
+    caller_for,
+    isolated,
+    local_caller,  # noqa: F401 - notebook 07 imports it from here
+    refused,
+)
+from .production_peer import Reader, answer_after_fin, connect_clients, describe_arrival, what_follows
 
-Caller = Callable[[str, list, dict, float], dict]
 CASES: dict[str, tuple[str, Callable[[Caller], tuple[bool, str]]]] = {}  # name -> (function it tests, case)
 FUNCTIONS = {"listener": "open_listener", "server": "on_readable", "linger": "lingering_close",
              "request": "request_all"}  # fmt: skip
@@ -57,51 +63,6 @@ def lookup(name: str) -> tuple[str, Callable[[Caller], tuple[bool, str]]]:
     return CASES[name]
 
 
-# ---- running the learner's function ----------------------------------------------------------
-
-
-def local_caller(ns: object) -> Caller:
-    """The learner's function in this process (the notebook's own checks), in a thread so a hang
-    costs `timeout` seconds and no more; the sockets are handed over (this side keeps no reference)."""
-
-    def call(driver: str, socks: list, args: dict, timeout: float) -> dict:
-        result: dict = {}
-        handed = [list(socks)]
-        socks.clear()  # the thread holds them now; once the learner's code lets go they close
-
-        def run() -> None:
-            mine = handed.pop()
-            try:
-                result["value"] = production.DRIVERS[driver](ns, mine, args) or {}
-            except production.Missing as e:
-                result.update(refused="missing", sentence=str(e))
-            except BaseException as e:  # noqa: BLE001 - the learner's exception is the feedback
-                result.update(refused="exception", sentence=f"raised {type(e).__name__}: {e}".rstrip(": "))
-
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        worker.join(timeout)
-        if worker.is_alive():
-            return {"refused": "timeout", "sentence": f"ran longer than {timeout:g} s (still running)"}
-        return result
-
-    return call
-
-
-def caller_for(machine: LearnerMachine) -> Caller:
-    if machine.sockets is not None:
-        return machine.sockets
-    if machine.source is None:  # the grading sandbox could not be reached: machine.problem says why
-        return lambda *_: {"refused": "missing", "sentence": machine.problem or "could not be called"}
-    return local_caller(machine.source)
-
-
-def refused(answer: dict, fn: str) -> str | None:
-    if "value" in answer:
-        return None
-    return f"your {fn} {answer.get('sentence') or 'failed'}"
-
-
 def run_sockets(names: tuple[str, ...], handlers: object, title: str) -> CheckOutcome:
     """A manifest's socket check: each named case once, partial credit per case."""
     machine = machine_from_namespace(handlers)
@@ -119,88 +80,7 @@ def run_sockets(names: tuple[str, ...], handlers: object, title: str) -> CheckOu
     return CheckOutcome(title, cases)
 
 
-def isolated(fn: Callable[[Caller], tuple[bool, str]], caller: Caller) -> tuple[bool, str]:
-    """fn(caller) in a thread of its own, in a new network namespace with only loopback (up), where
-    this process may make one (root: a grading server, CI). Why: the sockets a case hands to the
-    sandbox belong to the namespace they were made in, and a TCP socket can be disconnected
-    (connect AF_UNSPEC) and connected again elsewhere; made here, it reaches nothing but this
-    case's own loopback. It also keeps cases (and submissions graded side by side) from meeting
-    on a port. Without root (a learner's own `tcpclose check`) the case runs where it is."""
-    if os.geteuid() != 0:
-        return fn(caller)
-    from . import linux  # ctypes, loaded only where it is used: never in a learner's process
-
-    box: dict = {}
-
-    def body() -> None:
-        try:
-            linux.unshare(linux.CLONE_NEWNET)
-            linux.loopback_up()
-        except OSError as e:  # e.g. a container without CAP_SYS_ADMIN
-            box["error"] = e
-            return
-        try:
-            box["value"] = fn(caller)
-        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
-            box["raised"] = e
-
-    worker = threading.Thread(target=body, name="socket-case", daemon=True)
-    worker.start()
-    worker.join()
-    if "error" in box:
-        return fn(caller)
-    if "raised" in box:
-        raise box["raised"]
-    return box["value"]
-
-
-# ---- what the other end sees ------------------------------------------------------------------
-
-
-class Reader(threading.Thread):
-    """Reads a socket until EOF, an error or `seconds`: what arrived, and how it ended."""
-
-    def __init__(
-        self, sock: socket.socket, seconds: float = 3.0, delay: float = 0.0, close_at_eof: bool = False
-    ) -> None:
-        super().__init__(daemon=True)
-        self.sock, self.seconds, self.delay, self.close_at_eof = sock, seconds, delay, close_at_eof
-        self.data = bytearray()
-        self.ended = "still open"
-        self.start()
-
-    def run(self) -> None:
-        time.sleep(self.delay)  # a client busy elsewhere: the response waits in the buffers
-        end = time.monotonic() + self.seconds
-        try:
-            while time.monotonic() < end:
-                self.sock.settimeout(max(0.01, end - time.monotonic()))
-                chunk = self.sock.recv(1 << 16)
-                if not chunk:
-                    self.ended = "EOF"
-                    if self.close_at_eof:  # a polite client: the response has ended, so has the connection
-                        self.sock.close()
-                    return
-                self.data += chunk
-        except TimeoutError:
-            self.ended = "still open"
-        except OSError as e:
-            self.ended = errno.errorcode.get(e.errno or 0, type(e).__name__)
-
-
-def describe_arrival(reader: Reader, expected: bytes) -> str | None:
-    """None when exactly `expected` arrived and then a clean EOF; else what the client saw."""
-    got = bytes(reader.data)
-    if got == expected and reader.ended == "EOF":
-        return None
-    if got != expected[: len(got)]:
-        return f"the client received {len(got):,} bytes that are not the response's"
-    if reader.ended in ("ECONNRESET", "EPIPE"):
-        return (f"the client received {len(got):,} of {len(expected):,} bytes of the response, then "
-                f"{reader.ended}: the connection was reset and the rest was lost")  # fmt: skip
-    if len(got) < len(expected):
-        return f"the client received {len(got):,} of {len(expected):,} bytes, then {reader.ended}"
-    return f"the client received the whole response but the connection was {reader.ended} (no EOF)"
+# ---- the visible cases ------------------------------------------------------------------------
 
 
 def lingering(caller: Caller, *, unread: int, size: int, deadline: float, client: str) -> tuple[bool, str]:
@@ -271,24 +151,29 @@ def restart(caller: Caller, *, time_waits: int) -> tuple[bool, str]:
                 else ""
             )
             return False, problem + hint
-        if mine.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) != 1 or mine.getsockname()[1] != port:
-            return False, f"after your open_listener the socket does not listen on 127.0.0.1:{port}"
-        if mine.getsockname()[0] not in (production.LOOPBACK, "0.0.0.0"):
-            return False, f"your open_listener bound {mine.getsockname()[0]}, not 127.0.0.1"
-        onoff, linger = struct.unpack("ii", mine.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
-        if onoff:
-            return False, (
-                f"your open_listener sets SO_LINGER ({linger} s): every connection it accepts would "
-                "then close with RST (linger 0) or block in close(); a restart needs SO_REUSEADDR only"
-            )
-        client = socket.create_connection(("127.0.0.1", port), timeout=1)
-        mine.settimeout(1)
-        conn, _ = mine.accept()
-        conn.close()
-        client.close()
-        return True, ""
+        return _listens_plainly(mine, port)
     finally:
         mine.close()
+
+
+def _listens_plainly(mine: socket.socket, port: int) -> tuple[bool, str]:
+    """The learner's socket listens on loopback's `port` without SO_LINGER, and accepts a connection."""
+    if mine.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) != 1 or mine.getsockname()[1] != port:
+        return False, f"after your open_listener the socket does not listen on 127.0.0.1:{port}"
+    if mine.getsockname()[0] not in (production.LOOPBACK, "0.0.0.0"):
+        return False, f"your open_listener bound {mine.getsockname()[0]}, not 127.0.0.1"
+    onoff, linger = struct.unpack("ii", mine.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+    if onoff:
+        return False, (
+            f"your open_listener sets SO_LINGER ({linger} s): every connection it accepts would "
+            "then close with RST (linger 0) or block in close(); a restart needs SO_REUSEADDR only"
+        )
+    client = socket.create_connection(("127.0.0.1", port), timeout=1)
+    mine.settimeout(1)
+    conn, _ = mine.accept()
+    conn.close()
+    client.close()
+    return True, ""
 
 
 @case("a restart while the port has a TIME_WAIT of the old server", "listener")
@@ -303,21 +188,11 @@ def serve_clients(caller: Caller, *, asking: int, leaving: int, seconds: float =
     CLOSE_WAIT or ESTABLISHED (an fd the server never closed)."""
     lst = production.listener(asking + leaving + 8)
     port = lst.getsockname()[1]
-    clients, hand, ports = [], [], set()
+    clients: list = []
+    hand: list = []
+    ports: set = set()
     try:
-        for i in range(asking + leaving):
-            client, conn = production.connected_pair(lst)
-            ports.add(client.getsockname()[1])
-            if i % (1 + leaving // max(1, asking)) == 0 and sum(1 for c in clients if c[1]) < asking:
-                line = f"hello {i}\n".encode()
-                client.sendall(line)
-                client.shutdown(socket.SHUT_WR)
-                clients.append((client, line.upper()))
-            else:
-                client.close()
-                clients.append((client, None))
-            hand.append(conn)
-            del conn
+        connect_clients(lst, asking, leaving, clients, hand, ports)
         answer = caller("server", hand, {"seconds": seconds}, seconds + 1.5)
         problem = refused(answer, "on_readable")
         readers = [(Reader(c, 1.0), want) for c, want in clients if want is not None]
@@ -329,24 +204,29 @@ def serve_clients(caller: Caller, *, asking: int, leaving: int, seconds: float =
         left = {s: n for s, n in states.items() if s in ("CLOSE_WAIT", "ESTABLISHED")}
         if problem:
             return False, problem
-        wrong = [(r, want) for r, want in readers if bytes(r.data) != want or r.ended != "EOF"]
-        if left:
-            what = ", ".join(f"{n} in {s}" for s, n in sorted(left.items()))
-            return False, (
-                f"after {asking + leaving} clients the server still holds {what} (sockets it never "
-                "closed: the peer said goodbye, and on_readable did not close on that path)"
-            )
-        if wrong:
-            r, want = wrong[0]
-            return False, (
-                f"{len(wrong)} of {len(readers)} clients that asked did not get their answer and an EOF "
-                f"(one sent {want.lower()!r}, got {bytes(r.data)[:60]!r}, then {r.ended})"
-            )
-        return True, ""
+        return _all_served(readers, left, asking + leaving)
     finally:
         lst.close()
         for c, _ in clients:
             c.close()
+
+
+def _all_served(readers: list, left: dict, total: int) -> tuple[bool, str]:
+    """Every asking client got its answer and an EOF, and the server holds no socket it never closed."""
+    wrong = [(r, want) for r, want in readers if bytes(r.data) != want or r.ended != "EOF"]
+    if left:
+        what = ", ".join(f"{n} in {s}" for s, n in sorted(left.items()))
+        return False, (
+            f"after {total} clients the server still holds {what} (sockets it never "
+            "closed: the peer said goodbye, and on_readable did not close on that path)"
+        )
+    if wrong:
+        r, want = wrong[0]
+        return False, (
+            f"{len(wrong)} of {len(readers)} clients that asked did not get their answer and an EOF "
+            f"(one sent {want.lower()!r}, got {bytes(r.data)[:60]!r}, then {r.ended})"
+        )
+    return True, ""
 
 
 @case("ten clients: five ask and half-close, five leave at once", "server")
@@ -364,38 +244,18 @@ def half_close(caller: Caller, *, request_size: int, response_size: int) -> tupl
     lst.close()
     request = os.urandom(request_size)
     seen: dict = {}
-
-    def serve() -> None:
-        conn.settimeout(2.0)
-        got = bytearray()
-        try:
-            while chunk := conn.recv(1 << 16):
-                got += chunk
-            seen["request"] = bytes(got)
-            response = hashlib.sha256(got).digest() + os.urandom(response_size - 32)
-            seen["response"] = response
-            conn.sendall(response)
-            conn.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            seen["error"] = errno.errorcode.get(e.errno or 0, type(e).__name__)
-            seen["request"] = bytes(got)
-
-    server = threading.Thread(target=serve, daemon=True)
+    server = threading.Thread(target=answer_after_fin, args=(conn, response_size, seen), daemon=True)
     server.start()
     hand = [client]
     del client
     answer = caller("request", hand, {"request": request.hex(), "timeout": 1.5}, 2.0)
     server.join(2.5)
-    try:
-        conn.settimeout(0.5)
-        after = "EOF" if conn.recv(1) == b"" else "more data"
-    except TimeoutError:
-        after = "open"  # the client has not closed (yet): nothing was reset
-    except OSError as e:
-        after = errno.errorcode.get(e.errno or 0, type(e).__name__)
-    finally:
-        conn.close()
-    problem = refused(answer, "request_all")
+    after = what_follows(conn)
+    return _whole_exchange(refused(answer, "request_all"), answer, request, seen, after)
+
+
+def _whole_exchange(problem: str | None, answer: dict, request: bytes, seen: dict, after: str) -> tuple[bool, str]:
+    """The request arrived whole with its FIN, request_all returned the whole response, and no reset."""
     if seen.get("request") is not None and seen["request"] != request[: len(seen["request"])]:
         return False, "the server received bytes that are not your request"
     if "response" not in seen:

@@ -11,7 +11,8 @@ import errno
 import socket
 
 from . import production
-from .production_checks import Caller, case, half_close, lingering, refused, restart, serve_clients
+from .production_calls import Caller, refused
+from .production_checks import case, half_close, lingering, restart, serve_clients
 
 
 @case("a client that reads the response but never closes", "linger")
