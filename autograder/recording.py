@@ -32,7 +32,7 @@ from reference_impl.states import State, Step
 
 from . import reference_source
 from .recorded import Key, dump
-from .views.timeline import PICKER_LOSSES, picker_patterns
+from .views.losses import PICKER_LOSSES, picker_patterns
 
 RECORDED_NAME = "_recorded/reference.json.gz"
 VISIBLE_DIR = "_visible"

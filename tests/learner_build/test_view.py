@@ -122,7 +122,7 @@ RUNS = """
     from reference_impl.profiles import LINUX, RFC9293
     from reference_impl.scenarios import CATALOGUE
     from autograder.reference_source import reference_trace
-    from autograder.views.timeline import picker_patterns
+    from autograder.views.losses import picker_patterns
 
     out = {}
     for profile in (RFC9293, LINUX, RFC9293.replace(time_wait=0), RFC9293.replace(rfc1337=True)):

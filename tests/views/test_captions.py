@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from autograder.views.explain import Captions
+from autograder.views.losses import PAIRS_UP_TO, loss_choices, own_losses
 from autograder.views.model import events_of, first_difference, schedule, segment_roles
-from autograder.views.timeline import PAIRS_UP_TO, loss_choices, own_losses, timeline
+from autograder.views.timeline import timeline
 from reference_impl import scenarios
 from reference_impl.profiles import PROFILES, RFC9293
 

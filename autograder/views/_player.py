@@ -1,0 +1,84 @@
+"""The player half of the timeline widget: play, pause, step, speed, scrub, and the whole picture.
+
+Kept apart from `timeline.py`, which decides what is shown: these controls only move the step,
+and the step is all the picture (`animation.py`) needs to know.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+SPEEDS = (("½×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
+
+# Accessible names for the two controls ipywidgets 8.1 leaves unnamed: the Play widget's icon
+# buttons (play/pause, stop, repeat) and the slider's handle (role slider; the "step" label is
+# not tied to it). ipywidgets offers no attribute for either, so a hidden image that fails to
+# decode runs this once per widget: it names them, and names them again whenever the front end
+# redraws them or swaps the play icon for pause. No request leaves the page ("data:," is local).
+_CONTROL_NAMES = """(function (img) {
+  var tries = 0;
+  var names = [["fa-play", "play"], ["fa-pause", "pause"], ["fa-stop", "stop and go back to the start"],
+               ["fa-retweet", "repeat"]];
+  function name(el, text) { if (el.getAttribute("aria-label") !== text) el.setAttribute("aria-label", text); }
+  function label(root) {
+    root.querySelectorAll(".widget-play button").forEach(function (b) {
+      var icon = b.querySelector("i");
+      names.forEach(function (n) { if (icon && icon.classList.contains(n[0])) name(b, n[1]); });
+    });
+    root.querySelectorAll(".tl-step .noUi-handle").forEach(function (h) { name(h, "step"); });
+    root.querySelectorAll(".tl-step .widget-readout").forEach(function (r) { name(r, "step number"); });
+  }
+  (function start() {
+    var root = img.closest(".tcp-timeline-widget");
+    if (!root) { if (tries++ < 200) setTimeout(start, 50); return; }
+    if (root.dataset.tlNamed) return;
+    root.dataset.tlNamed = "1";
+    label(root);
+    new MutationObserver(function () { label(root); })
+      .observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ["class"]});
+  })();
+})(this)"""
+
+
+class Player:
+    """Mixed into `Timeline` (a VBox): builds its controls and moves its step."""
+
+    uid: str
+
+    def _build_player(self) -> widgets.HBox:
+        """The controls, in one row; also the hidden widgets the step and the control names need."""
+        self.play = widgets.Play(value=0, min=0, max=1, step=1, interval=800, description="play", show_repeat=False,
+                                 layout=widgets.Layout(width="auto"))  # fmt: skip
+        self.slider = widgets.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True,
+                                        layout=widgets.Layout(width="420px"))  # fmt: skip
+        self.slider.add_class("tl-step")
+        widgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.back = widgets.Button(description="◀ step", layout=widgets.Layout(width="76px"), tooltip="previous event")
+        self.fwd = widgets.Button(description="step ▶", layout=widgets.Layout(width="76px"), tooltip="next event")
+        self.speed = widgets.ToggleButtons(options=SPEEDS, value=800, description="speed",
+                                           style={"button_width": "44px", "description_width": "initial"})  # fmt: skip
+        # A long picture is shown through a window that follows the step; this shows all of it instead.
+        self.whole = widgets.ToggleButton(value=False, description="whole picture", layout=widgets.Layout(width="auto"),
+                                          tooltip="show the whole picture, not a window that follows the step")  # fmt: skip
+        self.whole.observe(lambda ch: (self.add_class if ch["new"] else self.remove_class)("tl-whole"), "value")
+        self.back.on_click(lambda _: self.go(self.slider.value - 1))
+        self.fwd.on_click(lambda _: self.go(self.slider.value + 1))
+        self.speed.observe(lambda ch: setattr(self.play, "interval", ch["new"]), "value")
+        self.kernel_step = widgets.HTML(layout=widgets.Layout(height="0px", overflow="hidden"))
+        self.names = widgets.HTML(f'<img alt="" src="data:," onerror="{html.escape(_CONTROL_NAMES)}">',
+                                  layout=widgets.Layout(height="0px", overflow="hidden"))  # fmt: skip
+        self.slider.observe(self._on_step, "value")
+        return widgets.HBox([self.play, self.slider, self.back, self.fwd, self.speed, self.whole],
+                            layout=widgets.Layout(flex_flow="row wrap", align_items="center"))  # fmt: skip
+
+    def go(self, step: int) -> None:
+        """Move to a step (clamped), as the step buttons do."""
+        self.slider.value = max(self.slider.min, min(step, self.slider.max))
+        self._on_step({"new": self.slider.value})
+
+    def _on_step(self, change: dict) -> None:
+        k = change["new"]
+        yf = getattr(self, "_fractions", {}).get(k, 0.0)
+        self.kernel_step.value = f'<style data-step="{k}">.{self.uid} {{ --k: {k}; --yf: {yf:.4f}; }}</style>'
