@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from .autograde import load_state
 from .course import Course
 from .lms_roster import read_scores
+from .records import load_state
 from .report import record_cells, record_flags
 
 
@@ -44,6 +44,11 @@ def export_grades(course: Course, out: Path, assignments: Iterable[str] = (), st
     return _write(out, ["student", *scores.max_points, "total", "awaiting_hand_grading"], rows)
 
 
+CLASS_REPORT_FIELDS = ["assignment", "notebook", "cell", "transition", "points", "submissions",
+                       "awaiting_hand_grading", "passed", "pass_rate", "mean_score", "tampered", "flagged",
+                       "top_failure"]  # fmt: skip
+
+
 def class_report(course: Course, out: Path) -> Path:
     with course.gradebook() as gb:
         rows = []
@@ -53,51 +58,29 @@ def class_report(course: Course, out: Path) -> Path:
             flagged_cells = Counter(c for r in records.values() for c in {f["cell"] for f in record_flags(r)})
             for nb in a.notebooks:
                 for gc in nb.grade_cells:
-                    scores, reasons, tampered, awaiting = [], Counter(), 0, 0
-                    for s in a.submissions:
-                        grade = gb.find_grade(gc.name, nb.name, a.name, s.student.id)
-                        if grade.needs_manual_grade:
-                            awaiting += 1
-                            continue
-                        scores.append(grade.score or 0.0)
-                        cell = states[s.student.id].get((nb.name, gc.name), {})
-                        if isinstance(cell.get("reason"), str) and cell["reason"] and (grade.score or 0) < gc.max_score:
-                            reasons[cell["reason"]] += 1
-                        tampered += bool(cell.get("tampered"))
-                    n, passed = len(scores), sum(sc >= gc.max_score for sc in scores)
-                    rows.append(
-                        {
-                            "assignment": a.name,
-                            "notebook": nb.name,
-                            "cell": gc.name,
-                            "transition": gc.name.removeprefix("test_"),
-                            "points": gc.max_score,
-                            "submissions": len(a.submissions),
-                            "awaiting_hand_grading": awaiting,
-                            "passed": passed,
-                            "pass_rate": round(passed / n, 3) if n else "",
-                            "mean_score": round(sum(scores) / n, 3) if n else "",
-                            "tampered": tampered,
-                            "flagged": flagged_cells[gc.name],
-                            "top_failure": reasons.most_common(1)[0][0] if reasons else "",
-                        }
-                    )
-    fields = [
-        "assignment",
-        "notebook",
-        "cell",
-        "transition",
-        "points",
-        "submissions",
-        "awaiting_hand_grading",
-        "passed",
-        "pass_rate",
-        "mean_score",
-        "tampered",
-        "flagged",
-        "top_failure",
-    ]
-    return _write(out, fields, rows)
+                    rows.append(_cell_row(gb, a, nb, gc, states) | {"flagged": flagged_cells[gc.name]})
+    return _write(out, CLASS_REPORT_FIELDS, rows)
+
+
+def _cell_row(gb, a, nb, gc, states: dict[str, dict]) -> dict:
+    """One graded cell across the class: how many passed, the mean score, tampering, the commonest failure."""
+    scores, reasons, tampered, awaiting = [], Counter(), 0, 0
+    for s in a.submissions:
+        grade = gb.find_grade(gc.name, nb.name, a.name, s.student.id)
+        if grade.needs_manual_grade:
+            awaiting += 1
+            continue
+        scores.append(grade.score or 0.0)
+        cell = states[s.student.id].get((nb.name, gc.name), {})
+        if isinstance(cell.get("reason"), str) and cell["reason"] and (grade.score or 0) < gc.max_score:
+            reasons[cell["reason"]] += 1
+        tampered += bool(cell.get("tampered"))
+    n, passed = len(scores), sum(sc >= gc.max_score for sc in scores)
+    return {"assignment": a.name, "notebook": nb.name, "cell": gc.name, "transition": gc.name.removeprefix("test_"),
+            "points": gc.max_score, "submissions": len(a.submissions), "awaiting_hand_grading": awaiting,
+            "passed": passed, "pass_rate": round(passed / n, 3) if n else "",
+            "mean_score": round(sum(scores) / n, 3) if n else "", "tampered": tampered,
+            "top_failure": reasons.most_common(1)[0][0] if reasons else ""}  # fmt: skip
 
 
 def _write(out: Path, fields: list[str], rows: list[dict]) -> Path:

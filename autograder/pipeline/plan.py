@@ -101,7 +101,6 @@ def make_plan(release: NotebookNode, submission: NotebookNode) -> Plan:
     for index, cell in enumerate(submission.cells):
         gid = ids[index] if isinstance(ids[index], str) else None
         kind, released = roles.get(gid, ("free", None)) if gid else ("free", None)
-        code = cell.get("cell_type") == "code"
         if kind == "test":
             if last[gid] != index:
                 plan.steps.append(Step(index, "skip", grade_id=gid))
@@ -109,29 +108,39 @@ def make_plan(release: NotebookNode, submission: NotebookNode) -> Plan:
             plan.graded_at[gid] = index
             plan.steps.append(Step(index, "test", grade_id=gid))
             _compare(plan, gid, cell, released)
-        elif kind == "locked":
-            if _norm(_source(cell)) != _norm(_source(released)) or cell.get("cell_type") != released.cell_type:
-                plan.findings.append(Finding("edited", gid, f"the locked cell {gid} was edited; it ran as released"))
-            plan.steps.append(Step(index, "trusted", _source(released)) if released.cell_type == "code"
-                              else Step(index, "skip"))  # fmt: skip
-        elif kind == "answer":
-            m = meta(cell)
-            if m.get("grade") and not m.get("solution"):
-                plan.findings.append(Finding("remarked", gid, f"the answer cell {gid} was marked as a test cell; "
-                                             "it ran as your answer and the real test cells were graded"))  # fmt: skip
-            plan.steps.append(Step(index, "run", _source(cell)) if code else Step(index, "skip"))
-        elif kind == "written":
-            plan.steps.append(Step(index, "skip"))
         else:
-            m = meta(cell)
-            if gid and (m.get("grade") or m.get("locked")):
-                plan.findings.append(Finding("extra", gid, f"a cell claims the grade id {gid}, which this "
-                                             "assignment does not have; it ran as ordinary code"))  # fmt: skip
-            plan.steps.append(
-                Step(index, "run", _source(cell)) if code and _source(cell).strip() else Step(index, "skip")
-            )
+            plan.steps.append(_step(plan, index, cell, gid, kind, released))
     for gid in plan.deleted():
         plan.findings.append(Finding("deleted", gid, "this test cell was deleted from the submission"))
+    _find_own_code(plan, release, ids)
+    return plan
+
+
+def _step(plan: Plan, index: int, cell: NotebookNode, gid: str | None, kind: str,
+          released: NotebookNode | None) -> Step:  # fmt: skip
+    """What to do with a cell that is not a test cell: run it (a locked one as released) or skip it."""
+    code = cell.get("cell_type") == "code"
+    if kind == "locked":
+        if _norm(_source(cell)) != _norm(_source(released)) or cell.get("cell_type") != released.cell_type:
+            plan.findings.append(Finding("edited", gid, f"the locked cell {gid} was edited; it ran as released"))
+        return Step(index, "trusted", _source(released)) if released.cell_type == "code" else Step(index, "skip")
+    if kind == "answer":
+        m = meta(cell)
+        if m.get("grade") and not m.get("solution"):
+            plan.findings.append(Finding("remarked", gid, f"the answer cell {gid} was marked as a test cell; "
+                                         "it ran as your answer and the real test cells were graded"))  # fmt: skip
+        return Step(index, "run", _source(cell)) if code else Step(index, "skip")
+    if kind == "written":
+        return Step(index, "skip")
+    m = meta(cell)
+    if gid and (m.get("grade") or m.get("locked")):
+        plan.findings.append(Finding("extra", gid, f"a cell claims the grade id {gid}, which this "
+                                     "assignment does not have; it ran as ordinary code"))  # fmt: skip
+    return Step(index, "run", _source(cell)) if code and _source(cell).strip() else Step(index, "skip")
+
+
+def _find_own_code(plan: Plan, release: NotebookNode, ids: list) -> None:
+    """The submission's own code doing what the release's never does (opening files, sockets, ...)."""
     code = [_source(c) for c in release.cells if c.get("cell_type") == "code"]
     released, usual = {_norm(c) for c in code}, set(suspicious("\n".join(code)))  # notebook 07 opens sockets
     for step in plan.steps:
@@ -140,7 +149,6 @@ def make_plan(release: NotebookNode, submission: NotebookNode) -> Plan:
             if seen:
                 gid = ids[step.index] if isinstance(ids[step.index], str) else f"cell {step.index + 1}"
                 plan.findings.append(Finding("source", gid, f"the submission's own code {'; '.join(seen)}"))
-    return plan
 
 
 # What a learner's handlers never need, read from the code (comments and docstrings left out, other strings kept:
