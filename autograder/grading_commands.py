@@ -48,72 +48,97 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     _light_imports()
-    from .pipeline.autograde import autograde
-    from .pipeline.export import awaiting_hand_grading, class_report
-    from .pipeline.feedback_pages import generate_feedback
-    from .pipeline.progress import Progress
-    from .pipeline.steps import PipelineError, collect, generate
+    from .pipeline.steps import PipelineError, generate
 
     course = _course(args)
     try:
         if args.step == "generate":
             print(generate(course, args.assignment))
         elif args.step == "collect":
-            with Progress(0, unit="submission") as bar:
-                got = collect(course, Path(args.inbox), args.assignment, replace=args.replace, progress=bar)
-            print(f"new {len(got.new)}, unchanged {len(got.unchanged)}, replaced {len(got.replaced)}")
-            for s in got.conflicts:
-                print(f"kept the earlier submission of {s}: it differs (use --replace)", file=sys.stderr)
+            _grade_collect(course, args)
         elif args.step == "autograde":
-            from .pipeline.cluster import SCHEDULER_ENV, ClusterError
-
-            scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
-            try:
-                outcomes = autograde(course, args.assignment, args.student or None, args.workers,
-                                     args.timeout, args.cell_timeout, args.force, scheduler=scheduler)  # fmt: skip
-            except ClusterError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return e.code
-            failed = [o for o in outcomes if o.status not in ("graded", "skipped")]
-            flagged = [o.student for o in outcomes if o.flags]
-            if flagged:
-                print(f"flagged for a look ({len(flagged)}): {', '.join(flagged)}; the flags are in their feedback "
-                      "pages and the class report (they never change a score)", file=sys.stderr)  # fmt: skip
-            for o in failed:
-                print(f"grading failed for {o.student}: {o.notes[0] if o.notes else o.status}", file=sys.stderr)
-            if failed:
-                print(f"{len(failed)} submission(s) could not be graded: {', '.join(o.student for o in failed)}; "
-                      "they score 0 until graded again", file=sys.stderr)  # fmt: skip
-            return FAILED if failed else OK
+            return _grade_autograde(course, args)
         elif args.step == "feedback":
-            with Progress(0, unit="student") as bar:
-                pages = generate_feedback(course, args.assignment, progress=bar)
-            for page in pages:
-                print(page)
-            waiting = awaiting_hand_grading(course, args.assignment)
-            if waiting:
-                print(f"note: {len(waiting)} submission(s) have written answers not yet graded by hand "
-                      f"(their pages show 0 for them): {', '.join(waiting)}; grade them in the formgrader, "
-                      "then run feedback again", file=sys.stderr)  # fmt: skip
+            _grade_feedback(course, args)
         elif args.step == "export":
-            from .pipeline.lms import run_export  # grades.csv, or a Canvas / Moodle import
-
-            if sys.stderr.isatty():  # someone waiting; a log keeps errors to their one sentence
-                print(f"tcpclose grade export: reading the gradebook of {course.root}", file=sys.stderr, flush=True)
-            started = time.monotonic()
-            code = run_export(course, args)
-            print(f"tcpclose grade export: done in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
-            return code
+            return _grade_export(course, args)
         elif args.step == "report":
-            from .pipeline.report_html import class_report_html
-
-            out = Path(args.out or course.root / "class_report.csv")
-            print(class_report(course, out))
-            print(class_report_html(course, out.with_suffix(".html")))  # beside the CSV
+            _grade_report(course, args)
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return BAD_INPUT
     return OK
+
+
+def _grade_collect(course, args) -> None:
+    from .pipeline.progress import Progress
+    from .pipeline.steps import collect
+
+    with Progress(0, unit="submission") as bar:
+        got = collect(course, Path(args.inbox), args.assignment, replace=args.replace, progress=bar)
+    print(f"new {len(got.new)}, unchanged {len(got.unchanged)}, replaced {len(got.replaced)}")
+    for s in got.conflicts:
+        print(f"kept the earlier submission of {s}: it differs (use --replace)", file=sys.stderr)
+
+
+def _grade_autograde(course, args) -> int:
+    from .pipeline.autograde import autograde
+    from .pipeline.cluster import SCHEDULER_ENV, ClusterError
+
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    try:
+        outcomes = autograde(course, args.assignment, args.student or None, args.workers,
+                             args.timeout, args.cell_timeout, args.force, scheduler=scheduler)  # fmt: skip
+    except ClusterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.code
+    failed = [o for o in outcomes if o.status not in ("graded", "skipped")]
+    flagged = [o.student for o in outcomes if o.flags]
+    if flagged:
+        print(f"flagged for a look ({len(flagged)}): {', '.join(flagged)}; the flags are in their feedback "
+              "pages and the class report (they never change a score)", file=sys.stderr)  # fmt: skip
+    for o in failed:
+        print(f"grading failed for {o.student}: {o.notes[0] if o.notes else o.status}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} submission(s) could not be graded: {', '.join(o.student for o in failed)}; "
+              "they score 0 until graded again", file=sys.stderr)  # fmt: skip
+    return FAILED if failed else OK
+
+
+def _grade_feedback(course, args) -> None:
+    from .pipeline.export import awaiting_hand_grading
+    from .pipeline.feedback_pages import generate_feedback
+    from .pipeline.progress import Progress
+
+    with Progress(0, unit="student") as bar:
+        pages = generate_feedback(course, args.assignment, progress=bar)
+    for page in pages:
+        print(page)
+    waiting = awaiting_hand_grading(course, args.assignment)
+    if waiting:
+        print(f"note: {len(waiting)} submission(s) have written answers not yet graded by hand "
+              f"(their pages show 0 for them): {', '.join(waiting)}; grade them in the formgrader, "
+              "then run feedback again", file=sys.stderr)  # fmt: skip
+
+
+def _grade_export(course, args) -> int:
+    from .pipeline.lms import run_export  # grades.csv, or a Canvas / Moodle import
+
+    if sys.stderr.isatty():  # someone waiting; a log keeps errors to their one sentence
+        print(f"tcpclose grade export: reading the gradebook of {course.root}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    code = run_export(course, args)
+    print(f"tcpclose grade export: done in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    return code
+
+
+def _grade_report(course, args) -> None:
+    from .pipeline.export import class_report
+    from .pipeline.report_html import class_report_html
+
+    out = Path(args.out or course.root / "class_report.csv")
+    print(class_report(course, out))
+    print(class_report_html(course, out.with_suffix(".html")))  # beside the CSV
 
 
 def cmd_notebooks(args) -> int:
@@ -173,6 +198,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inbox")
     p.add_argument("assignment")
     p.add_argument("--replace", action="store_true", help="replace earlier submissions that differ")
+    _add_autograde(steps, course)
+    _add_export(steps, course)
+    p = steps.add_parser("report", parents=[course], help="class report per transition: CSV and an HTML page")
+    p.add_argument("--out", help="CSV path (default: in the course root); the HTML page goes beside it")
+    g.set_defaults(func=cmd_grade)
+
+    n = sub.add_parser("notebooks", parents=[course], help="regenerate the learner copies in notebooks/")
+    n.add_argument("--check", action="store_true", help="only report copies that drifted from the source")
+    n.add_argument("--dest", help=argparse.SUPPRESS)
+    n.set_defaults(func=cmd_notebooks)
+
+
+def _add_autograde(steps: argparse._SubParsersAction, course: argparse.ArgumentParser) -> None:
     p = steps.add_parser("autograde", parents=[course], help="trusted, sandboxed, parallel, resumable autograde",
                          description="Each submission's cells run in a sandbox; every point is computed outside "
                                      "it, from the notebook's grading manifest. Exit 1 names the submissions that "
@@ -197,6 +235,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: the course config)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+
+
+def _add_export(steps: argparse._SubParsersAction, course: argparse.ArgumentParser) -> None:
     p = steps.add_parser(
         "export",
         parents=[course],
@@ -231,11 +272,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--student", action="append", help="only this nbgrader student id (repeatable)")
     p.add_argument("--force", action="store_true", help="replace an existing canvas / moodle output file")
-    p = steps.add_parser("report", parents=[course], help="class report per transition: CSV and an HTML page")
-    p.add_argument("--out", help="CSV path (default: in the course root); the HTML page goes beside it")
-    g.set_defaults(func=cmd_grade)
-
-    n = sub.add_parser("notebooks", parents=[course], help="regenerate the learner copies in notebooks/")
-    n.add_argument("--check", action="store_true", help="only report copies that drifted from the source")
-    n.add_argument("--dest", help=argparse.SUPPRESS)
-    n.set_defaults(func=cmd_notebooks)
