@@ -230,6 +230,11 @@ def main(argv: list[str]) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     ctl.send(json.dumps({"op": "ready", "achieved": base.achieved}).encode())
+    _serve(ctl, base.achieved, wake_r, wake_w)
+
+
+def _serve(ctl: socket.socket, base: list[str], wake_r: int, wake_w: int) -> None:
+    """Answer spawn requests and report children's exits until the grader goes away."""
     while True:
         ready, _, _ = select.select([ctl, wake_r], [], [])
         if wake_r in ready:
@@ -238,36 +243,45 @@ def main(argv: list[str]) -> None:
                     pass
             except BlockingIOError:
                 pass
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            _say(ctl, {"op": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
-        if ctl not in ready:
-            continue
+        _report_exits(ctl)
+        if ctl in ready:
+            _spawn_on_request(ctl, base, [ctl.fileno(), wake_r, wake_w])
+
+
+def _report_exits(ctl: socket.socket) -> None:
+    """Reap every child that has ended, saying its exit code."""
+    while True:
         try:
-            data, fds, _, _ = socket.recv_fds(ctl, 1 << 20, 64)
-        except OSError:
-            os._exit(0)
-        if not data:
-            os._exit(0)  # the grader is gone: so are we, and (parent-death signal) every sandbox
-        try:
-            request = json.loads(data)
-        except ValueError:
-            request = {}
-        if request.get("op") != "spawn":
-            for fd in fds:
-                os.close(fd)
-            continue
-        pid = os.fork()
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
         if pid == 0:
-            _child(request, fds, base.achieved, [ctl.fileno(), wake_r, wake_w])
+            return
+        _say(ctl, {"op": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _spawn_on_request(ctl: socket.socket, base: list[str], own: list[int]) -> None:
+    """Read one request; a spawn forks a child sandbox with the descriptors that came with it."""
+    try:
+        data, fds, _, _ = socket.recv_fds(ctl, 1 << 20, 64)
+    except OSError:
+        os._exit(0)
+    if not data:
+        os._exit(0)  # the grader is gone: so are we, and (parent-death signal) every sandbox
+    try:
+        request = json.loads(data)
+    except ValueError:
+        request = {}
+    if request.get("op") != "spawn":
         for fd in fds:
             os.close(fd)
-        _say(ctl, {"op": "spawned", "pid": pid})
+        return
+    pid = os.fork()
+    if pid == 0:
+        _child(request, fds, base, own)
+    for fd in fds:
+        os.close(fd)
+    _say(ctl, {"op": "spawned", "pid": pid})
 
 
 def _say(ctl: socket.socket, message: dict) -> None:
