@@ -58,6 +58,7 @@ FIRST_SHOWN: dict[str, str] = {
     "lost-final-ack": "01",
     "server-initiated-close": "02",
     "three-way-close": "02",
+    "orphan-fin-wait-2": "02",
     "simultaneous-close": "03",
     "duplicate-fin-in-time-wait": "04",
     "fin-retry-limit": "04",
@@ -70,7 +71,6 @@ FIRST_SHOWN: dict[str, str] = {
     "syn-in-time-wait": "05",
     "abort": "06",
     "close-with-unread-data": "06",
-    "orphan-fin-wait-2": "06",
     "rst-in-close-wait": "06",
 }
 

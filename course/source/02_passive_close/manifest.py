@@ -90,15 +90,14 @@ BEFORE_SUBMIT = every_hidden_check(CELLS)
 # What each prediction's learner reads once they answered (tests.predict(key, ...)): kept here, since
 # a prediction cell's source is one click away and would give the answer away.
 EXPLANATIONS = {
-    "fin-in-established": (
-        "B's direction is still open; it waits for its own application to close (RFC 9293 §3.10.7.4, eighth "
-        "step)."
+    "close-wait-forever": (
+        "Only B's application ends CLOSE_WAIT, by calling close(): B's TCP has nothing outstanding, so no timer "
+        "runs there, and B stays for as long as the process keeps the socket open."
     ),
-    "what-the-application-learns": (
-        "A FIN means 'no more data': RFC 9293 calls this signal 'connection closing'; the sockets API "
-        "delivers it as end-of-file (read() returns b'')."
+    "send-in-close-wait": (
+        "A's FIN closed only the direction from A to B. B's direction is still open, so B's data goes out and B "
+        "stays in CLOSE_WAIT until its own application closes: the half-close, seen from the side that did not close."
     ),
-    "ack-in-last-ack": "Its FIN is acknowledged, so both directions are done and B knows it: it deletes the TCB.",
     "data-after-half-close": (
         "A closed only its sending direction: it still takes B's data, acknowledges it, and keeps waiting for"
         " B's FIN."
