@@ -85,27 +85,10 @@ def render(
     srcs = [trace_or_frame] if reference is None else [trace_or_frame, reference]
     meta = [(getattr(src, "scenario", "") or "", getattr(src, "profile", "") or "") for src in srcs]
     mark = _resolve_highlight(first, highlight)
-    marks: list[int | None] = [None] * len(sources)
-    if mark is not None:
-        marks[0] = next((e.index for e in first if (e.time, e.endpoint) == mark), None)
-        if len(sources) > 1:
-            if reference_highlight is not None:
-                marks[1] = reference_highlight
-            else:
-                marks[1] = next((e.index for e in sources[1] if e.time >= mark[0] and e.endpoint == mark[1]), None)
-    limits = [max_events] * len(sources)
-    if cut_runaway and len(sources) > 1 and len(first) > 2 * len(sources[1]) + 40:
-        # A run far longer than the reference's (an ACK war after a mistake) is drawn a little past where
-        # it parts, not as a pile of 400 arrows: its note says how many events it goes on for.
-        hit = next((i for i, e in enumerate(first) if mark is not None and (e.time, e.endpoint) == mark), 0)
-        limits[0] = min(max_events, max(2 * len(sources[1]), hit + 40))
+    marks = _marks(sources, mark, reference_highlight)
+    limits = _limits(sources, mark, max_events, cut_runaway)
     windows = [_window(evs, mark, lim) for evs, lim in zip(sources, limits, strict=True)]
-    names = [""] if reference is None else list(labels)
-    if reference is not None and meta[0][1] and meta[1][1] and meta[0][1] != meta[1][1]:
-        # two profiles: say which, by base name when that tells them apart (the heading has the rest)
-        short = [prof.split(" + ")[0] for _, prof in meta]
-        shown = short if short[0] != short[1] else [prof for _, prof in meta]
-        names = [n if _says(n, prof) else f"{n} ({prof})" for n, prof in zip(names, shown, strict=True)]
+    names = [""] if reference is None else _names(list(labels), meta)
     heading = title or _default_title(meta)
     geom = Geometry(compact=len(sources) > 1 if compact is None else compact)
     appear, _ = schedule([evs for evs, _, _ in windows])
@@ -135,6 +118,44 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
                 y = axis.y(i, e)
                 canvas.step_y[k] = min(canvas.step_y.get(k, y), y)
     return canvas.finish(_describe(panels, heading)), canvas
+
+
+def _marks(
+    sources: list[list[Event]], mark: tuple[int, str] | None, reference_highlight: int | None
+) -> list[int | None]:
+    """The event each panel marks as the first divergence: the highlighted one in the first run; in the
+    reference, the one given, or its first on the same endpoint at or after that moment."""
+    marks: list[int | None] = [None] * len(sources)
+    if mark is not None:
+        marks[0] = next((e.index for e in sources[0] if (e.time, e.endpoint) == mark), None)
+        if len(sources) > 1:
+            if reference_highlight is not None:
+                marks[1] = reference_highlight
+            else:
+                marks[1] = next((e.index for e in sources[1] if e.time >= mark[0] and e.endpoint == mark[1]), None)
+    return marks
+
+
+def _limits(sources: list[list[Event]], mark: tuple[int, str] | None, max_events: int, cut_runaway: bool) -> list[int]:
+    """How many events each panel may show."""
+    first = sources[0]
+    limits = [max_events] * len(sources)
+    if cut_runaway and len(sources) > 1 and len(first) > 2 * len(sources[1]) + 40:
+        # A run far longer than the reference's (an ACK war after a mistake) is drawn a little past where
+        # it parts, not as a pile of 400 arrows: its note says how many events it goes on for.
+        hit = next((i for i, e in enumerate(first) if mark is not None and (e.time, e.endpoint) == mark), 0)
+        limits[0] = min(max_events, max(2 * len(sources[1]), hit + 40))
+    return limits
+
+
+def _names(names: list[str], meta: list[tuple[str, str]]) -> list[str]:
+    """Two panels' names, each with its profile when the two runs' profiles differ."""
+    if meta[0][1] and meta[1][1] and meta[0][1] != meta[1][1]:
+        # two profiles: say which, by base name when that tells them apart (the heading has the rest)
+        short = [prof.split(" + ")[0] for _, prof in meta]
+        shown = short if short[0] != short[1] else [prof for _, prof in meta]
+        names = [n if _says(n, prof) else f"{n} ({prof})" for n, prof in zip(names, shown, strict=True)]
+    return names
 
 
 def _lines(p: Panel, geom: Geometry) -> dict[int, int]:
