@@ -2,7 +2,8 @@
 
 results           Case, CheckOutcome (partial credit, per-transition tally), CheckFailed
 scenario_cases    whole scenarios and loss families, reference runs, wrap-around variants
-transition_cases  fixtures per state, the stimulus battery, single-transition cases
+fixtures          situations per state the reference reaches (where a transition check starts), wrap shifts
+transition_cases  the stimulus battery, single-transition cases
 functions         check_transition / check_scenario / check_family / check_transitions,
                   manifest checks (run_spec) and a notebook's hidden suite
 cells             grade_cell (CellVerdict) and CellTests, the notebooks' test-cell helper
@@ -10,6 +11,7 @@ alternatives      the differences from the reference a correct answer may show (
 """
 
 from .cells import CellTests, CellVerdict, cell_points, grade_cell
+from .fixtures import FIXTURES_PER_STATE, Fixture, fixtures
 from .functions import (
     check_family,
     check_scenario,
@@ -22,14 +24,7 @@ from .functions import (
 )
 from .results import Case, CheckFailed, CheckOutcome
 from .scenario_cases import clear_scenario_caches, reference_run, replay_command, wrap_shifts, wrapped
-from .transition_cases import (
-    FIXTURES_PER_STATE,
-    Fixture,
-    battery,
-    clear_fixture_caches,
-    fixtures,
-    stimuli_for,
-)
+from .transition_cases import battery, clear_fixture_caches, stimuli_for
 
 
 def clear_caches() -> None:

@@ -27,9 +27,10 @@ from ..feedback import event_kind
 from ..harness import Guard, LearnerError, Limits, machine_from_namespace, require
 from ..integrity import inspect_submission
 from ..manifest import DEFAULT_PROFILES, CheckSpec, load_manifest, machine_assignments
+from .fixtures import fixture_for
 from .results import Case, CheckOutcome
 from .scenario_cases import WRAP_NOTE, ScenarioCase, as_fates, family_cases, family_title, scenario_case
-from .transition_cases import TransitionCase, battery, fixture_for
+from .transition_cases import TransitionCase, battery
 
 CaseToRun = ScenarioCase | TransitionCase  # called with (learner handlers, guard), returns a Case
 

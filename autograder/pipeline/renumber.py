@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from autograder.checks.transition_cases import shift_stimulus, shift_tcb
+from autograder.checks.fixtures import shift_stimulus, shift_tcb
 from reference_impl.segment import MOD, Flags
 from reference_impl.states import AppSend, Arrival, DeliverData, Send, Step, Stimulus
 from reference_impl.tcb import TCB
