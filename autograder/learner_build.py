@@ -52,7 +52,7 @@ LEARNER_FILES = (
     "autograder/kernel/*.py",
     "autograder/runner/*.py",  # what the grading sandbox runs: the learner's cells, answering handler calls
     "autograder/production.py", "autograder/production_checks.py", "autograder/production_calls.py",
-    "autograder/production_peer.py",  # notebook 07's loopback harness, visible checks
+    "autograder/production_peer.py", "autograder/production_drivers.py",  # notebook 07's loopback harness, visible checks
     "autograder/linux.py",  # Linux calls through ctypes: the kernel lab's namespaces (and the sandbox's)
 )  # fmt: skip
 # What stays with instructors, and why.

@@ -8,43 +8,32 @@ two runs never meet. Two kinds of thing live here:
   first; `exhaust_ports` opens connections from a tiny local port range until connect() fails;
   `reset_problem` measures how much of a large response arrives when the server closes with
   request data still unread.
-- **Drivers** (DRIVERS): what a socket exercise runs around the learner's function, given
-  sockets someone else made. In the notebook the checks make them in the kernel's own process;
-  under grading the trusted side makes them in its own network namespace and passes them into
-  the sandbox over the runner's request socket (SCM_RIGHTS, autograder.runner.sockets). Either
-  way the score comes from what the other ends of those connections see
-  (autograder.production_checks), never from what a driver returns, because a driver runs beside
-  the learner's code and could be rewritten by it.
+- **Drivers** (DRIVERS, in autograder.production_drivers): what a socket exercise runs around
+  the learner's function, given sockets someone else made. In the notebook the checks make them
+  in the kernel's own process; under grading the trusted side makes them in its own network
+  namespace and passes them into the sandbox over the runner's request socket (SCM_RIGHTS,
+  autograder.runner.sockets). Either way the score comes from what the other ends of those
+  connections see (autograder.production_checks), never from what a driver returns, because a
+  driver runs beside the learner's code and could be rewritten by it.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .kernel import procnet
+from .production_drivers import DRIVERS, SERVER, Missing  # noqa: F401 - the notebook, the runner and its tests name them here
 
 LOOPBACK = "127.0.0.1"
 # This thread's network namespace (the checks may run a case in a namespace of its own: production_checks).
 NET_TCP = "/proc/thread-self/net/tcp"
 IP_LOCAL_PORT_RANGE = 51  # include/uapi/linux/in.h, Linux >= 6.3; Python's socket module does not name it yet
-
-
-class Missing(LookupError):
-    """The notebook does not define the function an exercise calls (or it is still a stub)."""
-
-
-def learner_function(ns: dict, name: str) -> Callable:
-    fn = ns.get(name) if isinstance(ns, dict) else getattr(ns, name, None)
-    if not callable(fn):
-        raise Missing(f"needs your function {name}(...); define it in its answer cell and run that cell")
-    return fn
 
 
 def listener(backlog: int = 128) -> socket.socket:
@@ -155,19 +144,34 @@ def exhaust_ports(size: int = 4, wait: float = 1.6) -> Exhaustion:
     (net.ipv4.tcp_tw_reuse: 2 = loopback only, the default, after tcp_tw_reuse_delay, 1 s)."""
     lst = listener()
     lo, hi = _free_range(size)
-    how = "IP_LOCAL_PORT_RANGE"
+    clients = _RangeClients(lst.getsockname(), lo, hi)
+    try:
+        opened, error = _use_up(lst, clients, size)
+        in_range = sum(1 for e in procnet.read(NET_TCP) if e.state == "TIME_WAIT" and lo <= e.local[1] <= hi)
+        reused = _first_reuse(clients, wait) if error else None
+        return Exhaustion((lo, hi), clients.how, opened, error, in_range, reused)
+    finally:
+        lst.close()
 
-    def one() -> socket.socket:
-        nonlocal how
+
+class _RangeClients:
+    """Clients of one server from the local ports lo..hi: by IP_LOCAL_PORT_RANGE, or, where the
+    kernel refuses it (before Linux 6.3), by binding the range's ports in order (`how` says which)."""
+
+    def __init__(self, server: tuple, lo: int, hi: int) -> None:
+        self.server, self.lo, self.hi = server, lo, hi
+        self.how = "IP_LOCAL_PORT_RANGE"
+
+    def connect(self) -> socket.socket:
         s = socket.socket()
-        if how == "IP_LOCAL_PORT_RANGE":
+        if self.how == "IP_LOCAL_PORT_RANGE":
             try:
-                s.setsockopt(socket.IPPROTO_IP, IP_LOCAL_PORT_RANGE, struct.pack("=I", (hi << 16) | lo))
+                s.setsockopt(socket.IPPROTO_IP, IP_LOCAL_PORT_RANGE, struct.pack("=I", (self.hi << 16) | self.lo))
             except OSError:
-                how = "bind"
-        if how == "bind":  # before Linux 6.3: choose the port ourselves, in order
+                self.how = "bind"
+        if self.how == "bind":  # before Linux 6.3: choose the port ourselves, in order
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            for port in range(lo, hi + 1):
+            for port in range(self.lo, self.hi + 1):
                 try:
                     s.bind((LOOPBACK, port))
                     break
@@ -177,36 +181,41 @@ def exhaust_ports(size: int = 4, wait: float = 1.6) -> Exhaustion:
                 s.close()
                 raise last
         s.settimeout(2)
-        s.connect(lst.getsockname())
+        s.connect(self.server)
         return s
 
+
+def _use_up(lst: socket.socket, clients: _RangeClients, size: int) -> tuple[int, str]:
+    """Connect and close (the client first: its port goes to TIME_WAIT) until a connect fails:
+    how many connections were made, and the error that ended it ("" if none did)."""
     opened, error = 0, ""
-    try:
-        for _ in range(size + 1):
-            try:
-                c = one()
-            except OSError as e:
-                error = errno.errorcode.get(e.errno, str(e))
-                break
-            conn, _ = lst.accept()
-            c.close()  # the client closes first: its port goes to TIME_WAIT
-            conn.recv(1)
-            conn.close()
-            opened += 1
-        in_range = sum(1 for e in procnet.read(NET_TCP) if e.state == "TIME_WAIT" and lo <= e.local[1] <= hi)
-        reused, started = None, time.monotonic()
-        while error and time.monotonic() - started < wait:
-            try:
-                c = one()
-            except OSError:
-                time.sleep(0.05)
-                continue
-            reused = round(time.monotonic() - started, 2)
-            c.close()
+    for _ in range(size + 1):
+        try:
+            c = clients.connect()
+        except OSError as e:
+            error = errno.errorcode.get(e.errno, str(e))
             break
-        return Exhaustion((lo, hi), how, opened, error, in_range, reused)
-    finally:
-        lst.close()
+        conn, _ = lst.accept()
+        c.close()  # the client closes first: its port goes to TIME_WAIT
+        conn.recv(1)
+        conn.close()
+        opened += 1
+    return opened, error
+
+
+def _first_reuse(clients: _RangeClients, wait: float) -> float | None:
+    """Seconds until a port of the range connects again, or None if not within `wait`."""
+    started = time.monotonic()
+    while time.monotonic() - started < wait:
+        try:
+            c = clients.connect()
+        except OSError:
+            time.sleep(0.05)
+            continue
+        reused = round(time.monotonic() - started, 2)
+        c.close()
+        return reused
+    return None
 
 
 @dataclass(frozen=True)
@@ -230,123 +239,37 @@ def reset_problem(close: Callable[[socket.socket], None] | None = None, response
     time.sleep(0.05)  # both segments are in the server's receive queue
     conn.recv(27)
     client.settimeout(3)
-    received, ended = 0, "EOF"
-    import threading
-
-    def serve() -> None:
-        try:
-            conn.sendall(b"y" * response)
-        except OSError:
-            pass
-        try:
-            (close or socket.socket.close)(conn)
-        except BaseException as e:  # noqa: BLE001 - the learner's closing function: say what it raised
-            failed.append(f"{type(e).__name__}: {e}".rstrip(": "))
-            conn.close()
-
     failed: list[str] = []
-
-    t = threading.Thread(target=serve, daemon=True)
+    t = threading.Thread(target=_answer_and_close, args=(conn, response, close, failed), daemon=True)
     time.sleep(0.05)
     t.start()
     time.sleep(0.2)  # the server has written what fits and closed while the client read nothing
-    try:
-        while chunk := client.recv(1 << 16):
-            received += len(chunk)
-    except OSError as e:
-        ended = errno.errorcode.get(e.errno or 0, type(e).__name__)
+    received, ended = _read_to_end(client)
     client.close()  # the client, too, is done
     t.join(3)
     name = "close" if close is None else getattr(close, "__name__", "yours")
     return ResetResult(name + (f" (it raised {failed[0]})" if failed else ""), response, received, ended)
 
 
-# ---- the drivers of the graded exercises ----------------------------------------------------------
+def _answer_and_close(conn: socket.socket, response: int, close: Callable | None, failed: list[str]) -> None:
+    """The server: write the response, then close with `close` (what it raised goes in `failed`)."""
+    try:
+        conn.sendall(b"y" * response)
+    except OSError:
+        pass
+    try:
+        (close or socket.socket.close)(conn)
+    except BaseException as e:  # noqa: BLE001 - the learner's closing function: say what it raised
+        failed.append(f"{type(e).__name__}: {e}".rstrip(": "))
+        conn.close()
 
 
-def pattern(seed: int, n: int) -> bytes:
-    """n bytes that depend on seed: a response the client can verify byte for byte."""
-    block = hashlib.sha256(seed.to_bytes(8, "big")).digest() * 32  # 1 KiB
-    return (block * (n // len(block) + 1))[:n]
-
-
-def drive_listener(ns: dict, socks: list[socket.socket], args: dict) -> dict:
-    """open_listener(sock, port): make `sock` (fresh, unbound) listen on 127.0.0.1:port."""
-    learner_function(ns, "open_listener")(socks[0], int(args["port"]))
-    return {}
-
-
-class Server:
-    """A long-lived select() server, as a real one is: the connections it holds stay open until
-    the learner's on_readable(server, conn) closes them; a closed one is dropped from `conns`."""
-
-    def __init__(self) -> None:
-        self.conns: list[socket.socket] = []
-
-    def add(self, conn: socket.socket) -> None:
-        self.conns.append(conn)
-
-    def run(self, on_readable: Callable, seconds: float) -> None:
-        """Call on_readable(self, conn) for each readable connection until none is readable for
-        50 ms, or `seconds` have passed (a leaked connection at EOF stays readable: it spins)."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.conns = [c for c in self.conns if c.fileno() != -1]
-            if not self.conns:
-                return
-            readable, _, _ = select.select(self.conns, [], [], 0.05)
-            if not readable:
-                return
-            for conn in readable:
-                if conn.fileno() != -1:
-                    on_readable(self, conn)
-
-
-SERVER = Server()  # the notebook's server: it lives as long as the kernel, and so does what it holds
-
-
-def drive_server(ns: dict, socks: list[socket.socket], args: dict) -> dict:
-    """Hand accepted connections to the notebook's SERVER and let it run on_readable for a while."""
-    on_readable = learner_function(ns, "on_readable")
-    for s in socks:
-        s.setblocking(False)
-        SERVER.add(s)
-    SERVER.run(on_readable, float(args.get("seconds", 0.5)))
-    return {}
-
-
-def drive_linger(ns: dict, socks: list[socket.socket], args: dict) -> dict:
-    """The server's side of one HTTP exchange: read the request's head (not what follows), write
-    the whole response, then lingering_close(sock, deadline) ends the connection."""
-    sock = socks[0]
-    sock.settimeout(2)
-    head = b""
-    while b"\r\n\r\n" not in head and len(head) < 8192:
-        chunk = sock.recv(1)
-        if not chunk:
-            break
-        head += chunk
-    sock.settimeout(None)
-    sock.sendall(pattern(int(args["seed"]), int(args["size"])))
-    learner_function(ns, "lingering_close")(sock, time.monotonic() + float(args["deadline"]))
-    return {}
-
-
-def drive_request(ns: dict, socks: list[socket.socket], args: dict) -> dict:
-    """request_all(sock, request) -> the whole response, on a server that answers only after the
-    request's end (the client's FIN). Returns the response's digest (the checks compare it with what
-    the server made up after that FIN, so it cannot be known before)."""
-    sock = socks[0]
-    sock.settimeout(float(args.get("timeout", 1.5)))
-    got = learner_function(ns, "request_all")(sock, bytes.fromhex(str(args["request"])))
-    if not isinstance(got, bytes | bytearray):
-        return {"type": type(got).__name__}
-    return {"sha256": hashlib.sha256(bytes(got)).hexdigest(), "length": len(got)}
-
-
-DRIVERS: dict[str, Callable[[dict, list[socket.socket], dict], dict]] = {
-    "listener": drive_listener,
-    "server": drive_server,
-    "linger": drive_linger,
-    "request": drive_request,
-}
+def _read_to_end(client: socket.socket) -> tuple[int, str]:
+    """Bytes read until the end, and how it ended: "EOF" or the error (ECONNRESET)."""
+    received, ended = 0, "EOF"
+    try:
+        while chunk := client.recv(1 << 16):
+            received += len(chunk)
+    except OSError as e:
+        ended = errno.errorcode.get(e.errno or 0, type(e).__name__)
+    return received, ended

@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from . import production
+from . import production_drivers
 from .harness import LearnerMachine
 
 Caller = Callable[[str, list, dict, float], dict]
@@ -25,8 +25,8 @@ def local_caller(ns: object) -> Caller:
         def run() -> None:
             mine = handed.pop()
             try:
-                result["value"] = production.DRIVERS[driver](ns, mine, args) or {}
-            except production.Missing as e:
+                result["value"] = production_drivers.DRIVERS[driver](ns, mine, args) or {}
+            except production_drivers.Missing as e:
                 result.update(refused="missing", sentence=str(e))
             except BaseException as e:  # noqa: BLE001 - the learner's exception is the feedback
                 result.update(refused="exception", sentence=f"raised {type(e).__name__}: {e}".rstrip(": "))

@@ -11,7 +11,7 @@ ends are passed into the sandbox as descriptors (autograder.runner.sockets) and 
 its copies, so the learner's code really owns the connection (a close there is a close).
 
 A case is a function (caller) -> (passed, message). `caller(driver, socks, args, timeout)` runs
-`autograder.production.DRIVERS[driver]` with the learner's function and answers {"value": dict}
+`autograder.production_drivers.DRIVERS[driver]` with the learner's function and answers {"value": dict}
 or {"refused": kind, "sentence": str}. The visible cases are here; the hidden ones (a client that
 never closes, a client that keeps sending, a hundred clients, a shared port) are in
 autograder.production_hidden, which only the instructor's package holds.
@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import production
+from . import production, production_drivers
 from .checks.results import Case, CheckOutcome
 from .harness import machine_from_namespace
 from .production_calls import (
@@ -72,7 +72,7 @@ def run_sockets(names: tuple[str, ...], handlers: object, title: str) -> CheckOu
         driver, fn = lookup(name)
         try:
             passed, message = isolated(fn, caller)
-        except production.Missing as e:
+        except production_drivers.Missing as e:
             passed, message = False, f"your {FUNCTIONS[driver]} {e}"
         except OSError as e:  # the check's own sockets: the machine, not the learner
             passed, message = False, f"the check could not set up its connections ({e})"
@@ -90,7 +90,7 @@ def lingering(caller: Caller, *, unread: int, size: int, deadline: float, client
     request = b"GET /big HTTP/1.1\r\nHost: loopback\r\n\r\n" + b"p" * unread
     client_sock.sendall(request)
     seed = int.from_bytes(os.urandom(4), "big")
-    expected = production.pattern(seed, size)
+    expected = production_drivers.pattern(seed, size)
     reader = Reader(client_sock, seconds=deadline + 2.0, delay=0.1, close_at_eof=client == "polite")
     stop = threading.Event()
     if client == "keeps-sending":
