@@ -5,8 +5,8 @@ states, a dict, a class, the notebook's namespace); `learner_handlers` finds the
 `compose` fills the other states with the reference so the simulator has a whole machine, and
 `Guard` (guard) stands between the simulator and every learner call: a crash, a wrong return
 value (returns), a frozen TCB poked at, an endless loop, a flood of prints, or a call into the
-reference's own handlers each become one sentence a learner can act on (`LearnerError`, errors),
-never a traceback.
+reference's own handlers (stopped by limits) each become one sentence a learner can act on
+(`LearnerError`, errors), never a traceback.
 
 `run_machine` and `observe` (record) turn each handler call into an `Observed` step: only what
 the outside world can see (next state, segments on the wire, which timers are armed and until
@@ -24,7 +24,8 @@ from .discovery import (
     unwritten,
 )
 from .errors import HANDLER_NAMES, Handler, LearnerError
-from .guard import Guard, Limits
+from .guard import Guard
+from .limits import Limits
 from .record import AFTER_DIVERGENCE, Observed, Run, SegmentView, observe, run_machine, segment_view
 from .returns import output_problem, step_problem
 

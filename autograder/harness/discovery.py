@@ -12,7 +12,8 @@ from reference_impl.states import State
 
 from ..reference_source import reference_machine
 from .errors import HANDLER_NAMES, Handler, LearnerError
-from .guard import Guard, Limits
+from .guard import Guard
+from .limits import Limits
 
 # ---- finding the learner's handlers -----------------------------------------------------
 

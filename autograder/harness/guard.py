@@ -4,7 +4,6 @@ flood of prints or a call into the reference each become one LearnerError senten
 from __future__ import annotations
 
 import dataclasses
-import io
 import operator
 import signal
 import sys
@@ -13,7 +12,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import reference_impl
@@ -21,66 +19,22 @@ from reference_impl.profiles import Profile
 from reference_impl.states import State, Step, Stimulus, stimulus_text
 from reference_impl.tcb import TCB
 
-from ..integrity import reference_functions as _reference_functions
 from .errors import Handler, LearnerError
+from .limits import (
+    TICK,
+    CallTimeout,
+    CappedOutput,
+    Limits,
+    OutputFlood,
+    ReferenceCalled,
+    line_limit,
+    over_limit,
+    reference_trapped,
+)
 from .returns import step_problem
 
 _OWN_DIRS = (Path(reference_impl.__file__).parent, Path(__file__).parent.parent)  # the checks' own frames
 _STDLIB = Path(dataclasses.__file__).parent
-
-
-# ---- guarding every learner call ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much a learner's code may take. Generous for correct code, firm for runaway code."""
-
-    # CPU seconds for one handler call: an endless loop spends CPU, a busy machine does not make a
-    # correct handler look like one. A call that waits (sleeps, blocks) is stopped after per_call_wall.
-    per_call: float = 1.0
-    per_check: float = 20.0  # wall seconds for all learner calls of one check
-    output: int = 20_000  # characters one handler call may print
-    per_call_wall: float = 10.0  # wall seconds for one handler call (at least per_call)
-
-    def wall(self) -> float:
-        return max(self.per_call_wall, self.per_call)
-
-
-class _Stop(BaseException):
-    """Raised into learner code to stop it; BaseException so `except Exception` cannot swallow it."""
-
-
-class _CallTimeout(_Stop):
-    pass
-
-
-class _OutputFlood(_Stop):
-    pass
-
-
-class _ReferenceCalled(_Stop):
-    pass
-
-
-class _CappedOutput(io.TextIOBase):
-    """Stands in for stdout/stderr during learner calls: keeps a little, stops a flood."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.count, self.kept = limit, 0, io.StringIO()
-        self.kept_limit = 2_000  # what feedback may show of it
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        text = str(text)
-        self.count += len(text)
-        if self.count > self.limit:
-            raise _OutputFlood
-        if self.kept.tell() < self.kept_limit:
-            self.kept.write(text[: self.kept_limit - self.kept.tell()])
-        return len(text)
 
 
 class Guard:
@@ -95,7 +49,7 @@ class Guard:
         # In-process learner code could reach the reference's handlers; code in another process cannot.
         self.watch_reference = watch_reference
         self._call_started = self._call_cpu = 0.0
-        self.output = _CappedOutput(self.limits.output)
+        self.output = CappedOutput(self.limits.output)
         self.spent = 0.0
         self.calls = 0
         self._in_call = False
@@ -124,7 +78,7 @@ class Guard:
                 use = False
         self._use_signal = use
         if use:
-            signal.setitimer(signal.ITIMER_REAL, _TICK, _TICK)
+            signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
         try:
             yield self
         finally:
@@ -136,8 +90,8 @@ class Guard:
     def _alarm(self, signum, frame) -> None:
         # A tick every TICK seconds through the session (two system calls per handler call would
         # cost more than many handlers do); it stops a call that has run past the limit.
-        if self._in_call and _over(self._call_cpu, self._call_started, self.limits):
-            raise _CallTimeout
+        if self._in_call and over_limit(self._call_cpu, self._call_started, self.limits):
+            raise CallTimeout
 
     def wrap(self, state: State, fn: Handler) -> Handler:
         def guarded(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
@@ -168,62 +122,17 @@ class Guard:
         def where() -> str:  # written out only for a failure: formatting a segment costs
             return f"in {state}, on {stimulus_text(ev)}, your handler"
 
-        if self.spent > self.limits.per_check:
-            raise self._error(
-                f"{where()} was not called: your handlers already took {self.spent:.1f} s "
-                f"in this check (limit {self.limits.per_check:g} s); make them faster",
-                "slow",
-                state,
-                ev,
-            )
-        broken = self._broken.get(id(fn))
-        if broken is not None:  # it already hung once in this check: do not wait for it again
-            raise self._error(broken.sentence, broken.kind, state, ev)
+        self._may_call(fn, where, state, ev)
         snapshot = _tcb_fields(tcb)
         self.output.count = 0  # the output limit is per call: a chatty but correct handler passes
         started = time.perf_counter()
         self.calls += 1
         try:
             step = self._run(fn, tcb, ev, profile)
-        except _CallTimeout:
-            waited = time.monotonic() - self._call_started >= self.limits.wall()
-            err = self._error(f"{where()} ran longer than {self.limits.wall() if waited else self.limits.per_call:g} s "
-                              f"and was stopped ({'is it waiting for something?' if waited else 'an endless loop?'})",
-                              "timeout", state, ev)  # fmt: skip
-            self._broken[id(fn)] = err
-            raise err from None
-        except _OutputFlood:
-            raise self._error(
-                f"{where()} printed more than {self.limits.output} characters and was stopped; "
-                "remove the print calls in a loop",
-                "output",
-                state,
-                ev,
-            ) from None
-        except _ReferenceCalled:
-            raise self._error(
-                f"{where()} called the reference solution's handler; write the state's "
-                "logic yourself (the building blocks in autograder.learner are allowed)",
-                "integrity",
-                state,
-                ev,
-            ) from None
-        except LearnerError as e:  # a handler run elsewhere, telling what went wrong there
-            raise self._error(f"{where()} {e.sentence}", e.kind, state, ev) from None
-        except dataclasses.FrozenInstanceError as e:
-            raise self._error(
-                f"{where()} tried to change a frozen value ({e}); the TCB it is given "
-                "cannot change: return a new TCB in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)",
-                "frozen",
-                state,
-                ev,
-            ) from None
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # noqa: BLE001 - anything a learner raises is feedback
-            raise self._error(
-                f"{where()} raised {_exception_text(e)}{_where_in_learner_code(e)}", "exception", state, ev
-            ) from None
+            raise self._failure(e, fn, where(), state, ev) from None
         finally:
             self.spent += time.perf_counter() - started
         if _tcb_fields(tcb) != snapshot:
@@ -239,6 +148,45 @@ class Guard:
             raise self._error(f"{where()} {problem}", "return", state, ev)
         return step
 
+    def _may_call(self, fn: Handler, where: Callable[[], str], state: State, ev: Stimulus) -> None:
+        """Refuse a call once the check's budget is spent, or to a handler that already hung in it."""
+        if self.spent > self.limits.per_check:
+            raise self._error(
+                f"{where()} was not called: your handlers already took {self.spent:.1f} s "
+                f"in this check (limit {self.limits.per_check:g} s); make them faster",
+                "slow",
+                state,
+                ev,
+            )
+        broken = self._broken.get(id(fn))
+        if broken is not None:  # it already hung once in this check: do not wait for it again
+            raise self._error(broken.sentence, broken.kind, state, ev)
+
+    def _failure(self, e: BaseException, fn: Handler, where: str, state: State, ev: Stimulus) -> LearnerError:
+        """The sentence for a call that was stopped or raised; a handler that hung is remembered as broken."""
+        if isinstance(e, CallTimeout):
+            waited = time.monotonic() - self._call_started >= self.limits.wall()
+            err = self._error(f"{where} ran longer than {self.limits.wall() if waited else self.limits.per_call:g} s "
+                              f"and was stopped ({'is it waiting for something?' if waited else 'an endless loop?'})",
+                              "timeout", state, ev)  # fmt: skip
+            self._broken[id(fn)] = err
+            return err
+        if isinstance(e, OutputFlood):
+            sentence = (f"{where} printed more than {self.limits.output} characters and was stopped; "
+                        "remove the print calls in a loop")  # fmt: skip
+            return self._error(sentence, "output", state, ev)
+        if isinstance(e, ReferenceCalled):
+            sentence = (f"{where} called the reference solution's handler; write the state's "
+                        "logic yourself (the building blocks in autograder.learner are allowed)")  # fmt: skip
+            return self._error(sentence, "integrity", state, ev)
+        if isinstance(e, LearnerError):  # a handler run elsewhere, telling what went wrong there
+            return self._error(f"{where} {e.sentence}", e.kind, state, ev)
+        if isinstance(e, dataclasses.FrozenInstanceError):
+            sentence = (f"{where} tried to change a frozen value ({e}); the TCB it is given "
+                        "cannot change: return a new TCB in Step(tcb=...), e.g. tcb.replace(snd_nxt=...)")  # fmt: skip
+            return self._error(sentence, "frozen", state, ev)
+        return self._error(f"{where} raised {_exception_text(e)}{_where_in_learner_code(e)}", "exception", state, ev)
+
     def _run(self, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         saved = sys.stdout, sys.stderr, sys.gettrace()
         sys.stdout = sys.stderr = self.output
@@ -246,8 +194,8 @@ class Guard:
         self._in_call = True
         try:
             if not self._use_signal:
-                sys.settrace(_line_limit(self._call_cpu, self._call_started, self.limits))
-            with _reference_trapped(self.watch_reference):
+                sys.settrace(line_limit(self._call_cpu, self._call_started, self.limits))
+            with reference_trapped(self.watch_reference):
                 return fn(tcb, ev, profile)
         finally:
             if not self._use_signal:
@@ -262,67 +210,7 @@ class Guard:
         return err
 
 
-_TICK = 0.05  # seconds between the session's timer ticks
 _tcb_fields = operator.attrgetter(*TCB.__slots__)  # a snapshot of a TCB, to see whether a handler changed it
-
-
-def _trap(*args, **kwargs):
-    """Stands in for the body of every reference handler while a learner call runs: entering one is
-    delegation. (Looked up by name: this code runs with the reference module's globals.)"""
-    raise __import__("autograder.harness.guard", fromlist=["_ReferenceCalled"])._ReferenceCalled
-
-
-class _Trapped:
-    """Swaps the reference handlers' code for _trap while learner calls run (nested, thread-counted):
-    a call into them, however obtained (getattr with a computed name, importlib, a table), stops
-    there. Cheaper than a profile hook on every call the learner's code makes."""
-
-    lock = threading.Lock()
-    depth = 0
-    originals: list[tuple[Callable, object]] = []
-
-    def __init__(self, active: bool) -> None:
-        self.active = active and bool(_reference_functions())
-
-    def __enter__(self) -> None:
-        if self.active:
-            with _Trapped.lock:
-                if _Trapped.depth == 0:
-                    if not _Trapped.originals:  # taken once: the handlers and their code do not change
-                        _Trapped.originals = [(fn, fn.__code__) for fn in _reference_functions()]
-                    for fn, _ in _Trapped.originals:
-                        fn.__code__ = _TRAP
-                _Trapped.depth += 1
-
-    def __exit__(self, *exc) -> None:
-        if self.active:
-            with _Trapped.lock:
-                _Trapped.depth -= 1
-                if _Trapped.depth == 0:
-                    for fn, code in _Trapped.originals:
-                        fn.__code__ = code
-
-
-_TRAP = _trap.__code__
-_reference_trapped = _Trapped
-
-
-def _over(cpu_started: float, wall_started: float, limits: Limits) -> bool:
-    """Has the running call (in this thread) used up its CPU time, or waited past its wall time?"""
-    return (time.thread_time() - cpu_started > limits.per_call
-            or time.monotonic() - wall_started > limits.wall())  # fmt: skip
-
-
-def _line_limit(cpu_started: float, wall_started: float, limits: Limits):
-    """A sys.settrace tracer that stops the traced thread's learner code once it is _over its limits."""
-
-    def tracer(frame, event, arg):
-        frame.f_trace_opcodes = True  # `while True: pass` on one line emits no line events
-        if _over(cpu_started, wall_started, limits):
-            raise _CallTimeout
-        return tracer
-
-    return tracer
 
 
 def _exception_text(e: BaseException) -> str:

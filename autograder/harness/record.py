@@ -119,18 +119,38 @@ def run_machine(
     (an allowed alternative taken as the reference's own answer). With `expected` (the
     reference's calls), the run stops AFTER_DIVERGENCE calls after it first differs from them:
     a machine that has gone wrong may otherwise run to the simulator's event limit."""
-    substitute = substitute or {}
-    observed: list[Observed] = []
-    diverged: list[int] = []
-    reported = [0]  # observed[:reported[0]] carry the simulator's timers
-    armed: dict[str, dict[Timer, int]] = {"A": {}, "B": {}}
+    recorder = _Recorder(learner_states, substitute or {}, expected)
+    machine = {state: recorder.recording(state, fn) for state, fn in table.items()}
+    sim = recorder.sim = Simulation(scenario, profile, {"A": machine, "B": machine}, observer=recorder.report)
+    try:
+        sim.run()
+    except LearnerError as e:
+        e.endpoint, e.time = sim.endpoint, sim.now
+        return Run(sim.trace, recorder.observed, e)
+    except _Enough:
+        pass
+    return Run(sim.trace, recorder.observed)
+
+
+class _Recorder:
+    """Wraps each handler to record its calls, and takes the simulator's report after each step."""
+
     sim: Simulation
 
-    def recording(state: State, fn: Handler) -> Handler:
-        mine = state in learner_states
+    def __init__(self, learner_states, substitute: Mapping[int, Step], expected: list[Observed] | None) -> None:
+        self.learner_states, self.substitute, self.expected = learner_states, substitute, expected
+        self.observed: list[Observed] = []
+        self.diverged: list[int] = []
+        self.reported = 0  # observed[:reported] carry the simulator's timers
+        self.armed: dict[str, dict[Timer, int]] = {"A": {}, "B": {}}
+
+    def recording(self, state: State, fn: Handler) -> Handler:
+        mine = state in self.learner_states
+        observed, armed = self.observed, self.armed
 
         def handler(tcb: TCB, ev: Stimulus, prof: Profile) -> Step:
-            step = substitute.get(len(observed)) or fn(tcb, ev, prof)
+            step = self.substitute.get(len(observed)) or fn(tcb, ev, prof)
+            sim = self.sim
             ep = sim.endpoint
             sends, armed[ep], app = observe(step, ev, armed[ep], sim.now)  # the timers until the step's report
             observed.append(Observed(sim.now, ep, state, ev, step.state, sends, _sorted_timers(armed[ep]),
@@ -139,25 +159,15 @@ def run_machine(
 
         return handler
 
-    def report(r: StepReport) -> None:
+    def report(self, r: StepReport) -> None:
         """The simulator's timers after the step replace what the call's own outputs implied."""
-        armed[r.endpoint] = dict(r.armed_after)
-        for n in range(reported[0], len(observed)):
+        observed, expected, diverged = self.observed, self.expected, self.diverged
+        self.armed[r.endpoint] = dict(r.armed_after)
+        for n in range(self.reported, len(observed)):
             observed[n] = dataclasses.replace(observed[n], timers=r.armed_after, armed_before=r.armed_before)
             if expected is not None:
                 if not diverged and (n >= len(expected) or observed[n] != expected[n]):
                     diverged.append(n)
                 if diverged and n >= diverged[0] + AFTER_DIVERGENCE:
                     raise _Enough
-        reported[0] = len(observed)
-
-    machine = {state: recording(state, fn) for state, fn in table.items()}
-    sim = Simulation(scenario, profile, {"A": machine, "B": machine}, observer=report)
-    try:
-        sim.run()
-    except LearnerError as e:
-        e.endpoint, e.time = sim.endpoint, sim.now
-        return Run(sim.trace, observed, e)
-    except _Enough:
-        pass
-    return Run(sim.trace, observed)
+        self.reported = len(observed)

@@ -1,0 +1,126 @@
+"""What stops a learner call: the per-call CPU and wall limits (a SIGALRM tick, or a line tracer off
+the main thread), a flood of prints, and a call into the reference's handlers (their code swapped
+for a trap while learner code runs). Each raises a Stop, which Guard turns into a sentence."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..integrity import reference_functions as _reference_functions
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a learner's code may take. Generous for correct code, firm for runaway code."""
+
+    # CPU seconds for one handler call: an endless loop spends CPU, a busy machine does not make a
+    # correct handler look like one. A call that waits (sleeps, blocks) is stopped after per_call_wall.
+    per_call: float = 1.0
+    per_check: float = 20.0  # wall seconds for all learner calls of one check
+    output: int = 20_000  # characters one handler call may print
+    per_call_wall: float = 10.0  # wall seconds for one handler call (at least per_call)
+
+    def wall(self) -> float:
+        return max(self.per_call_wall, self.per_call)
+
+
+class Stop(BaseException):
+    """Raised into learner code to stop it; BaseException so `except Exception` cannot swallow it."""
+
+
+class CallTimeout(Stop):
+    pass
+
+
+class OutputFlood(Stop):
+    pass
+
+
+class ReferenceCalled(Stop):
+    pass
+
+
+class CappedOutput(io.TextIOBase):
+    """Stands in for stdout/stderr during learner calls: keeps a little, stops a flood."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.count, self.kept = limit, 0, io.StringIO()
+        self.kept_limit = 2_000  # what feedback may show of it
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        self.count += len(text)
+        if self.count > self.limit:
+            raise OutputFlood
+        if self.kept.tell() < self.kept_limit:
+            self.kept.write(text[: self.kept_limit - self.kept.tell()])
+        return len(text)
+
+
+TICK = 0.05  # seconds between the session's timer ticks
+
+
+def _trap(*args, **kwargs):
+    """Stands in for the body of every reference handler while a learner call runs: entering one is
+    delegation. (Looked up by name: this code runs with the reference module's globals.)"""
+    raise __import__("autograder.harness.limits", fromlist=["ReferenceCalled"]).ReferenceCalled
+
+
+class _Trapped:
+    """Swaps the reference handlers' code for _trap while learner calls run (nested, thread-counted):
+    a call into them, however obtained (getattr with a computed name, importlib, a table), stops
+    there. Cheaper than a profile hook on every call the learner's code makes."""
+
+    lock = threading.Lock()
+    depth = 0
+    originals: list[tuple[Callable, object]] = []
+
+    def __init__(self, active: bool) -> None:
+        self.active = active and bool(_reference_functions())
+
+    def __enter__(self) -> None:
+        if self.active:
+            with _Trapped.lock:
+                if _Trapped.depth == 0:
+                    if not _Trapped.originals:  # taken once: the handlers and their code do not change
+                        _Trapped.originals = [(fn, fn.__code__) for fn in _reference_functions()]
+                    for fn, _ in _Trapped.originals:
+                        fn.__code__ = _TRAP
+                _Trapped.depth += 1
+
+    def __exit__(self, *exc) -> None:
+        if self.active:
+            with _Trapped.lock:
+                _Trapped.depth -= 1
+                if _Trapped.depth == 0:
+                    for fn, code in _Trapped.originals:
+                        fn.__code__ = code
+
+
+_TRAP = _trap.__code__
+reference_trapped = _Trapped
+
+
+def over_limit(cpu_started: float, wall_started: float, limits: Limits) -> bool:
+    """Has the running call (in this thread) used up its CPU time, or waited past its wall time?"""
+    return (time.thread_time() - cpu_started > limits.per_call
+            or time.monotonic() - wall_started > limits.wall())  # fmt: skip
+
+
+def line_limit(cpu_started: float, wall_started: float, limits: Limits):
+    """A sys.settrace tracer that stops the traced thread's learner code once it is over its limits."""
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True  # `while True: pass` on one line emits no line events
+        if over_limit(cpu_started, wall_started, limits):
+            raise CallTimeout
+        return tracer
+
+    return tracer
