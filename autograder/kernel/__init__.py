@@ -9,7 +9,8 @@
 """
 
 from .comparison import Comparison, compare
-from .crosscheck import KernelRun, crosscheck, run_scenarios
+from .crosscheck import crosscheck, run_scenarios
+from .kernel_run import KernelRun
 from .lab import LabUnavailable, Observation, observe_close
 from .netns import KernelToolsUnavailable, NamespacePair, unavailable_reason
 from .procnet import ProcNetUnavailable

@@ -23,7 +23,7 @@ from reference_impl.trace import EventKind, Trace
 from ..reference_source import reference_machine
 
 if TYPE_CHECKING:
-    from .crosscheck import KernelRun
+    from .kernel_run import KernelRun
 
 # A kernel segment may leave this much earlier, or this much (plus a share of the time) later,
 # than the reference's: timers fire on 4 ms jiffies, the relay wakes from user space, and the

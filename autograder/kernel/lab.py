@@ -167,29 +167,14 @@ def observe_close(
     gap: seconds between the first close and the peer's close (CLOSE_WAIT lasts this long).
     after: seconds to keep watching once both have closed (TIME_WAIT goes on for 60 s).
     """
-    if who_closes not in WHO:
-        raise ValueError(f"who_closes must be one of {', '.join(WHO)}, not {who_closes!r}")
-    for name, value in (("hold", hold), ("gap", gap), ("after", after)):
-        if not 0 <= value <= 10:
-            raise ValueError(f"{name} must be between 0 and 10 seconds, not {value!r}")
+    _check_arguments(who_closes, hold=hold, gap=gap, after=after)
     _check_platform(proc_path)
     procnet.read(proc_path)  # fails early and clearly if it cannot be read
 
     listener = socket.socket()
     socks: dict[str, socket.socket] = {}
     try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small windows fill fast
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        listener.settimeout(5)
-        socks["A"] = socket.socket()
-        socks["A"].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        socks["A"].settimeout(5)
-        socks["A"].connect(listener.getsockname())
-        socks["B"], _ = listener.accept()
-        listener.close()
-        for s in socks.values():
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        _connect_small_windows(listener, socks)
         a, b = socks["A"].getsockname(), socks["B"].getsockname()
         obs = Observation(who_closes, hold, ports=(a[1], b[1]))
         t0 = time.monotonic()
@@ -210,6 +195,30 @@ def observe_close(
         listener.close()
         for s in socks.values():
             s.close()
+
+
+def _check_arguments(who_closes: str, **seconds: float) -> None:
+    if who_closes not in WHO:
+        raise ValueError(f"who_closes must be one of {', '.join(WHO)}, not {who_closes!r}")
+    for name, value in seconds.items():
+        if not 0 <= value <= 10:
+            raise ValueError(f"{name} must be between 0 and 10 seconds, not {value!r}")
+
+
+def _connect_small_windows(listener: socket.socket, socks: dict[str, socket.socket]) -> None:
+    """A (client) connects to B through `listener` (closed after), with 4 KB buffers: small windows fill fast."""
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(5)
+    socks["A"] = socket.socket()
+    socks["A"].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    socks["A"].settimeout(5)
+    socks["A"].connect(listener.getsockname())
+    socks["B"], _ = listener.accept()
+    listener.close()
+    for s in socks.values():
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
 
 
 def _script(obs: Observation, socks: dict[str, socket.socket], who: str, hold: float, gap: float, t0: float) -> None:

@@ -196,7 +196,14 @@ class Relay:
             return  # not IPv4 TCP: nothing of ours
         _, _, seq, ack, bits, length = tcp
         flags = Flags(bits & int(Flags.FIN | Flags.SYN | Flags.RST | Flags.ACK))
-        peer = "B" if sender == "A" else "A"
+        self._learn(sender, pkt, flags, seq, length)
+        window = window_field(pkt) << (0 if Flags.SYN in flags else self._wscale.get(sender, 0))
+        if Flags.ACK in flags and Flags.RST not in flags:
+            self._said[sender]["rcv_nxt"], self._said[sender]["rcv_wnd"] = ack, window
+        self._log_and_pass_on(sender, pkt, flags, seq, ack, length, window, now)
+
+    def _learn(self, sender: str, pkt: bytes, flags: Flags, seq: int, length: int) -> None:
+        """What a segment tells of its sender: ISN and window scale (on a SYN), timestamp, address, SND.NXT."""
         if Flags.SYN in flags and not self._armed:  # the handshake before time 0
             self._isn[sender] = seq
             self._wscale[sender] = window_scale(pkt)
@@ -215,9 +222,11 @@ class Relay:
         end = (seq + length + (Flags.SYN in flags) + (Flags.FIN in flags)) % 2**32
         if "snd_nxt" not in said or (end - said["snd_nxt"]) % 2**32 < 2**31:
             said["snd_nxt"] = end
-        window = window_field(pkt) << (0 if Flags.SYN in flags else self._wscale.get(sender, 0))
-        if Flags.ACK in flags and Flags.RST not in flags:
-            said["rcv_nxt"], said["rcv_wnd"] = ack, window
+
+    def _log_and_pass_on(self, sender: str, pkt: bytes, flags: Flags, seq: int, ack: int, length: int, window: int,
+                         now: float) -> None:  # fmt: skip
+        """Log the segment and apply its fate (after time 0): lose, delay, duplicate or forward it."""
+        peer = "B" if sender == "A" else "A"
         ordinal, fate = 0, None
         if self._armed:  # after time 0 every segment counts, a new connection's SYN too
             self._count[sender] += 1
