@@ -17,27 +17,22 @@ an exit code): whatever was merged before stays graded, and the same command gra
 
 from __future__ import annotations
 
-import atexit
-import hashlib
 import os
-import shutil
-import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .cluster_task import grade_parcel, package_digest, parcel, ping
+
 if TYPE_CHECKING:
     from .course import Course
+    from .worker import Job
 
 SCHEDULER_ENV = "TCPCLOSE_SCHEDULER"
 # Seconds to reach the scheduler (twice that to get it back once lost), and to wait for a worker.
 CONNECT_SECONDS = float(os.environ.get("TCPCLOSE_DASK_CONNECT_TIMEOUT", 10))
 NO_WORKERS_SECONDS = float(os.environ.get("TCPCLOSE_DASK_NO_WORKERS_TIMEOUT", 120))
-FILE_LIMIT = 20 << 20  # per file carried in a parcel, as collect copies along
 
 
 class ClusterError(Exception):
@@ -46,130 +41,6 @@ class ClusterError(Exception):
     def __init__(self, sentence: str, code: int = 2) -> None:
         super().__init__(sentence)
         self.code = code
-
-
-# ---- what a task carries and does (runs on the Dask worker) ------------------------------------
-
-
-def _files(base: Path) -> dict[str, bytes]:
-    """Regular files under `base` (never a link), by relative path."""
-    out = {}
-    for f in sorted(base.rglob("*")) if base.is_dir() else []:
-        if f.is_file() and not f.is_symlink() and f.stat().st_size <= FILE_LIMIT:
-            out[f.relative_to(base).as_posix()] = f.read_bytes()
-    return out
-
-
-def parcel(course: Course, assignment: str, student: str, sources: dict, settings: dict) -> dict:
-    manifest = course.path("source", ".", assignment) / "manifest.py"
-    return {
-        "assignment": assignment, "student": student, "sources": sources, "settings": settings,
-        "release": _files(course.path("release", ".", assignment)),
-        "submitted": _files(course.path("submitted", student, assignment)),
-        "manifest": manifest.read_bytes() if manifest.is_file() else None,
-        "digest": package_digest(),
-    }  # fmt: skip
-
-
-def package_digest() -> str:
-    """What decides scores on this machine: the installed autograder and reference_impl sources."""
-    import autograder
-    import reference_impl
-
-    h = hashlib.sha256()
-    for package in (reference_impl, autograder):
-        top = Path(package.__file__).resolve().parent
-        for f in sorted(top.rglob("*.py")):
-            h.update(f.relative_to(top.parent).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-_PLACE: dict = {}
-
-
-def _place() -> dict:
-    """This worker process's grading place, made on its first task and kept: a private directory,
-    the grading view built from the installed package, and (as root) a sandbox uid claimed host-wide."""
-    if not _PLACE:
-        from autograder.sandbox import claim_uid
-
-        from .view import grading_view
-
-        stack = ExitStack()
-        root = Path(tempfile.mkdtemp(prefix="tcpclose-dask-"))
-        view = grading_view(root / "view")
-        for d in view.rglob("*"):
-            d.chmod(0o755 if d.is_dir() else 0o644)
-        view.chmod(0o755)
-        os.chmod(root, 0o711)
-        uid = stack.enter_context(claim_uid()) if os.geteuid() == 0 else None
-        from .worker import WorkerProcess
-
-        worker = WorkerProcess(uid, root / "worker.log")
-        stack.callback(worker.close)
-        _PLACE.update(root=root, view=view, uid=uid, stack=stack, worker=worker, lock=threading.Lock())
-        atexit.register(_leave)
-    return _PLACE
-
-
-def _leave() -> None:
-    if _PLACE:
-        _PLACE["stack"].close()
-        shutil.rmtree(_PLACE["root"], ignore_errors=True)
-        _PLACE.clear()
-
-
-def _write(base: Path, files: dict[str, bytes]) -> None:
-    for rel, data in files.items():
-        dest = (base / rel).resolve()
-        if not dest.is_relative_to(base.resolve()):
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
-
-
-def ping() -> dict:
-    """What the parent checks on every worker before sending a submission."""
-    return {"digest": package_digest(), "python": sys.version.split()[0], "root": os.geteuid() == 0}
-
-
-def grade_parcel(p: dict) -> dict:
-    """A Dask task: grade one submission from its parcel; the result and its autograded notebooks.
-
-    The grading itself runs in this worker process's own grading worker (autograder.pipeline.worker,
-    started once and kept), as a local batch's does: in the main thread of a process of its own
-    (the checks' per-call limits use a timer signal there; a Dask task runs in a thread), under the
-    per-notebook time limit, and replaced if it dies or runs over."""
-    if p.get("digest") != package_digest():
-        return {"result": None, "why": "this Dask worker runs another version of the grader; install the same one",
-                "notebooks": {}}  # fmt: skip
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment] - as worker.py: seconds saved
-    from .worker import Job
-
-    place = _place()
-    a, s, settings = p["assignment"], p["student"], p["settings"]
-    course = Path(tempfile.mkdtemp(prefix="course-", dir=place["root"]))
-    try:
-        _write(course / "release" / a, p["release"])
-        _write(course / "submitted" / s / a, p["submitted"])
-        if p.get("manifest") is not None:
-            _write(course / "source" / a, {"manifest.py": p["manifest"]})
-        out = course / "out"
-        job = Job(str(course), a, s, p["sources"], str(out), str(place["view"]), str(place["root"]),
-                  settings["cell_timeout"], settings["notebook_timeout"], place["uid"],
-                  required=settings["required"] and os.geteuid() == 0,  # else the result names what is missing
-                  hide=[str(place["root"])], fork_server=True)  # fmt: skip
-        with place["lock"]:
-            data, why = place["worker"].grade(job, settings["limit"])
-        notebooks = {f.name: f.read_text() for f in sorted(out.glob("*.ipynb"))} if out.is_dir() else {}
-        if data is not None:
-            data["worker"] = f"{os.uname().nodename}:{os.getpid()}"
-        return {"result": data, "why": why, "notebooks": notebooks}
-    finally:
-        shutil.rmtree(course, ignore_errors=True)
-
-
-# ---- the parent's side ------------------------------------------------------------------------
 
 
 def _client(address: str):
@@ -226,19 +97,10 @@ def grade_on_cluster(address: str, course: Course, assignment: str, todo: list[t
     client = _client(address)
     try:
         _check_workers(client, address)
-        settings = {
-            "cell_timeout": cell_timeout,
-            "notebook_timeout": notebook_timeout,
-            "required": required,
-            "limit": limit,
-        }
-        futures, began = {}, {}
-        for s, fp in todo:
-            f = client.submit(grade_parcel, parcel(course, assignment, s, sources, settings),
-                              key=f"tcpclose-{assignment}-{s}-{fp[:16]}", retries=1)  # fmt: skip
-            futures[f], began[s] = (s, fp), time.monotonic()
-            started(s)
-        pending, lonely, lost, graded = set(futures), None, None, 0
+        settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "required": required,
+                    "limit": limit}  # fmt: skip
+        futures, began = _submit(client, course, assignment, todo, sources, settings, started)
+        pending, health, graded = set(futures), _Health(address, len(todo)), 0
         while pending:
             try:
                 done, pending = wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
@@ -258,34 +120,62 @@ def grade_on_cluster(address: str, course: Course, assignment: str, todo: list[t
                 graded += 1
                 job = Job(str(course.root), assignment, s, {}, str(batch / "out" / s), "", "", cell_timeout,
                           notebook_timeout)  # fmt: skip
-                data = None
-                if answer is not None:
-                    out = Path(job.out_dir)
-                    out.mkdir(parents=True, exist_ok=True)
-                    for name, text in (answer.get("notebooks") or {}).items():
-                        (out / Path(name).name).write_text(text)
-                    data, why = answer.get("result"), answer.get("why") or ""
+                data, why = _unpack(answer, job, why)
                 yield s, fp, job, data, why, time.monotonic() - began[s]
-            if not pending:
-                break
-            now = time.monotonic()
-            if client.status != "running":
-                lost = lost or now
-                if now - lost > CONNECT_SECONDS * 2:
-                    raise _went_away(address, graded, len(todo))
-                continue
-            lost = None
-            workers = client.scheduler_info().get("workers") or {}
-            lonely = None if workers else (lonely or now)
-            if lonely and now - lonely > NO_WORKERS_SECONDS:
-                raise ClusterError(f"the Dask cluster at {address} has had no workers for {NO_WORKERS_SECONDS:g} s "
-                                   f"({graded} of {len(todo)} submissions graded and kept); start "
-                                   "workers and run the same command again to grade the rest", 1)  # fmt: skip
+            if pending:
+                health.check(client, graded)
     finally:
         try:
             client.close(timeout=5)
         except Exception:  # noqa: BLE001 - closing a client whose scheduler is gone
             pass
+
+
+def _submit(client, course: Course, assignment: str, todo: list[tuple[str, str]], sources: dict, settings: dict,
+            started: Callable[[str], None]) -> tuple[dict, dict[str, float]]:  # fmt: skip
+    """One task per submission, keyed by its fingerprint: {future: (student, fingerprint)}, {student: when sent}."""
+    futures, began = {}, {}
+    for s, fp in todo:
+        f = client.submit(grade_parcel, parcel(course, assignment, s, sources, settings),
+                          key=f"tcpclose-{assignment}-{s}-{fp[:16]}", retries=1)  # fmt: skip
+        futures[f], began[s] = (s, fp), time.monotonic()
+        started(s)
+    return futures, began
+
+
+def _unpack(answer: dict | None, job: Job, why: str) -> tuple[dict | None, str]:
+    """A task's answer: its autograded notebooks written where a local job writes them; (result, why)."""
+    if answer is None:
+        return None, why
+    out = Path(job.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (answer.get("notebooks") or {}).items():
+        (out / Path(name).name).write_text(text)
+    return answer.get("result"), answer.get("why") or ""
+
+
+class _Health:
+    """How long the cluster has been without its scheduler, or without workers: past its limit, ClusterError."""
+
+    def __init__(self, address: str, total: int) -> None:
+        self.address, self.total = address, total
+        self.lost: float | None = None  # since when the client has not been running
+        self.lonely: float | None = None  # since when the scheduler has had no worker
+
+    def check(self, client, graded: int) -> None:
+        now = time.monotonic()
+        if client.status != "running":
+            self.lost = self.lost or now
+            if now - self.lost > CONNECT_SECONDS * 2:
+                raise _went_away(self.address, graded, self.total)
+            return
+        self.lost = None
+        workers = client.scheduler_info().get("workers") or {}
+        self.lonely = None if workers else (self.lonely or now)
+        if self.lonely and now - self.lonely > NO_WORKERS_SECONDS:
+            raise ClusterError(f"the Dask cluster at {self.address} has had no workers for {NO_WORKERS_SECONDS:g} s "
+                               f"({graded} of {self.total} submissions graded and kept); start "
+                               "workers and run the same command again to grade the rest", 1)  # fmt: skip
 
 
 class _Lost(Exception):
