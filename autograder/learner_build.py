@@ -40,7 +40,8 @@ REPO = PACKAGES  # the full package's repository (its pyproject.toml, when there
 LEARNER_FILES = (
     "reference_impl/__init__.py", "reference_impl/actions.py", "reference_impl/inputs.py", "reference_impl/profiles.py",
     "reference_impl/scenarios.py", "reference_impl/script.py", "reference_impl/segment.py",
-    "reference_impl/sim.py", "reference_impl/states.py", "reference_impl/tcb.py", "reference_impl/trace.py",
+    "reference_impl/sim.py", "reference_impl/sim_outputs.py", "reference_impl/states.py", "reference_impl/tcb.py",
+    "reference_impl/trace.py",
     "reference_impl/transitions.py", "reference_impl/roles.py", "reference_impl/channel.py",
     "reference_impl/script_parser.py", "reference_impl/script_values.py", "reference_impl/reuse.py",
     "reference_impl/timestamps.py", "reference_impl/sweep.py", "reference_impl/stack.py",

@@ -43,20 +43,17 @@ from .inputs import (  # noqa: F401 - re-exported: callers build their scenarios
 from .profiles import Profile, profile_text, sec
 from .reuse import open_active, open_passive
 from .segment import Segment
+from .sim_outputs import Outputs, SegmentArrival, TimerExpiry
 from .stack import Endpoint, before_handler, rate_limited
 from .states import (
     AppAbort,
     AppClose,
     AppSend,
     Arrival,
-    CancelTimer,
     DeliverData,
-    DeliverEOF,
-    Error,
     Handler,
     Output,
     Send,
-    StartTimer,
     State,
     Step,
     Stimulus,
@@ -65,8 +62,8 @@ from .states import (
     format_duration,
 )
 from .tcb import TCB
-from .timestamps import recent, stamp
-from .trace import EventKind, Row, Trace
+from .timestamps import recent
+from .trace import EventKind, Trace
 
 ENDPOINTS = ("A", "B")
 OPENING = (State.CLOSED, State.LISTEN, State.SYN_SENT, State.SYN_RECEIVED)
@@ -88,27 +85,6 @@ class StepReport:
     armed_after: Armed
 
 
-@dataclass(frozen=True, slots=True)
-class _Arrival:
-    """A copy of a segment reaches its receiver; `note` says which copy (a duplicate, a delayed one),
-    `id` which segment it is (Row.segment: "A3")."""
-
-    seg: Segment
-    note: str
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Expiry:
-    """A timer's deadline; it fires only if `generation` is still the one armed (not restarted or cancelled)."""
-
-    timer: Timer
-    generation: int
-
-
-_Event = AppCall | _Arrival | _Expiry  # what the event queue holds: an application's call, a segment, a timer
-
-
 def armed(timers: Mapping[Timer, tuple[int, int]]) -> Armed:
     return tuple(sorted(((t, when) for t, (when, _) in timers.items()), key=lambda kv: kv[0].value))
 
@@ -122,7 +98,7 @@ def _per_endpoint(machines: Mapping[str, Machine] | Machine) -> dict[str, Machin
     return dict(machines)  # type: ignore[arg-type]
 
 
-class Simulation:
+class Simulation(Outputs):
     """One run. Use `simulate()`; the class exists so the harness can inspect a run."""
 
     def __init__(
@@ -143,9 +119,7 @@ class Simulation:
         self.ep = {name: Endpoint(name, State.ESTABLISHED, self._tcb(name, scenario.iss_a, scenario.iss_b),
                                    scenario.reads.get(name, True)) for name in ENDPOINTS}  # fmt: skip
         self.trace = Trace(scenario=scenario.name, profile=profile_text(profile))
-        self._queue: list[tuple[int, int, str, _Event]] = []  # (time, order scheduled, endpoint, event)
-        self._order = 0
-        self._generation = 0
+        super().__init__()
         self._reopen: Reopen | None = None
         self._injected = 0  # segments injected so far: their ids are X1, X2, ... (Row.segment)
         # Data of an old connection a new one took as its own: (time, endpoint, bytes, connection).
@@ -170,12 +144,6 @@ class Simulation:
         tcb = TCB(snd_una=iss, snd_nxt=iss, rcv_nxt=0, srtt=2 * self.sc.delay)
         return tcb.replace(mss=self.sc.mss.get(name, tcb.mss))
 
-    # ---- the event queue ----------------------------------------------------------------
-
-    def _schedule(self, time: int, endpoint: str, event: _Event) -> None:
-        self._order += 1
-        heapq.heappush(self._queue, (time, self._order, endpoint, event))
-
     def run(self) -> Trace:
         events = 0
         while self._queue:
@@ -188,12 +156,12 @@ class Simulation:
                 break
             events += 1
             ep = self.ep[name]
-            if isinstance(event, _Arrival):
+            if isinstance(event, SegmentArrival):
                 seg, note = event.seg, event.note
                 if seg.incarnation < ep.incarnation:
                     note = (note + "; " if note else "") + f"from connection {seg.incarnation}"
                 self._step(time, ep, Arrival(seg), EventKind.RECV, seg, note, event.id)
-            elif isinstance(event, _Expiry):
+            elif isinstance(event, TimerExpiry):
                 timer = event.timer
                 if ep.timers.get(timer, (0, 0))[1] == event.generation:  # still armed, not restarted or cancelled
                     del ep.timers[timer]
@@ -245,23 +213,10 @@ class Simulation:
     ) -> None:
         before, tcb_before = ep.state, ep.tcb
         self.now, self.endpoint = time, ep.name
-        armed_before = (
-            ()
-            if self.observer is None
-            else armed(ep.timers | ({stim.timer: (time, 0)} if isinstance(stim, Timeout) else {}))
-        )
-        step: Step | None = None
-        first: tuple[Output, ...] = ()
-        why = ""
-        if seg is not None:
-            step, first, why = before_handler(ep, seg, self.profile, self.machines[ep.name][State.LISTEN],
-                                              lambda iss: self._fresh(ep.name, iss))  # fmt: skip
-        opening = before in (State.LISTEN, State.SYN_SENT)
-        if step is None:
-            step = self.machines[ep.name][before](ep.tcb, stim, self.profile)
-        elif before is State.TIME_WAIT and step.state is not State.TIME_WAIT:
-            self._new_connection(ep)  # a SYN reopened TIME_WAIT: the listener took it
-            opening = True
+        # The timers as the observer hears them: an expiring one is still armed just before its timeout.
+        expiring = {stim.timer: (time, 0)} if isinstance(stim, Timeout) else {}
+        armed_before = () if self.observer is None else armed(ep.timers | expiring)
+        step, first, why, opening = self._answer(ep, stim, seg, before)
         ep.state = step.state
         if step.tcb is not None:
             ep.tcb = step.tcb
@@ -283,6 +238,29 @@ class Simulation:
         self._row(time, ep, event, before, ep.state, seg, detail=detail, segment_id=segment_id)
         for out in outputs:
             self._output(time, ep, out)
+        self._after_step(time, ep, before, armed_before)
+
+    def _answer(
+        self, ep: Endpoint, stim: Stimulus, seg: Segment | None, before: State
+    ) -> tuple[Step, tuple[Output, ...], str, bool]:
+        """(step, outputs the stack sends first, why, opening): the stack's own answer to an arriving
+        segment where it has one (reference_impl.stack), else the state's handler's."""
+        step: Step | None = None
+        first: tuple[Output, ...] = ()
+        why = ""
+        if seg is not None:
+            step, first, why = before_handler(ep, seg, self.profile, self.machines[ep.name][State.LISTEN],
+                                              lambda iss: self._fresh(ep.name, iss))  # fmt: skip
+        opening = before in (State.LISTEN, State.SYN_SENT)
+        if step is None:
+            step = self.machines[ep.name][before](ep.tcb, stim, self.profile)
+        elif before is State.TIME_WAIT and step.state is not State.TIME_WAIT:
+            self._new_connection(ep)  # a SYN reopened TIME_WAIT: the listener took it
+            opening = True
+        return step, first, why, opening
+
+    def _after_step(self, time: int, ep: Endpoint, before: State, armed_before: Armed) -> None:
+        """A closed TCB's timers go; a synchronized new connection gets its application's calls; the observer hears."""
         if ep.state is State.CLOSED:
             ep.timers.clear()  # deleting the TCB deletes its timers
         if before in (State.SYN_SENT, State.SYN_RECEIVED) and ep.state not in OPENING:
@@ -291,42 +269,6 @@ class Simulation:
             ep.then = []
         if self.observer is not None:
             self.observer(StepReport(time, ep.name, armed_before, armed(ep.timers)))
-
-    def _output(self, time: int, ep: Endpoint, out: object) -> None:
-        st = ep.state
-        match out:
-            case Send(seg):
-                ep.sent += 1
-                if self.profile.timestamps:
-                    seg = stamp(seg, time, ep.ts_recent, ep.incarnation)
-                else:
-                    seg = seg.stamped(ep.incarnation)
-                peer = "B" if ep.name == "A" else "A"
-                label, copies = self.channel.arrivals(self.channel.fate(ep.name, ep.sent, seg))
-                sid = f"{ep.name}{ep.sent}"  # the id a fate names it by (("A", 3): "A3")
-                for after, note in copies:
-                    self._schedule(time + after, peer, _Arrival(seg, note, sid))
-                self._row(time, ep, EventKind.SEND, st, st, seg, fate=label, detail=str(seg), segment_id=sid)
-            case StartTimer(timer, duration):
-                self._generation += 1
-                ep.timers[timer] = (time + duration, self._generation)
-                self._schedule(time + duration, ep.name, _Expiry(timer, self._generation))
-                self._row(time, ep, EventKind.TIMER, st, st, detail=f"start {timer} {format_duration(duration)}")
-            case CancelTimer(timer):
-                # Cancelling a timer that is not running changes nothing anyone can see: no row, so two
-                # machines that differ only in such a cancel draw the same run (as the checks judge them).
-                if ep.timers.pop(timer, None) is not None:
-                    self._row(time, ep, EventKind.TIMER, st, st, detail=f"cancel {timer}")
-            case DeliverData(data):
-                if not ep.reads:
-                    ep.unread += len(data)
-                self._row(time, ep, EventKind.DELIVER, st, st, detail=f"{len(data)} bytes")
-            case DeliverEOF():
-                self._row(time, ep, EventKind.DELIVER, st, st, detail="EOF")
-            case Error(message):
-                if ep.tcb.orphaned and self.profile.close_detaches:
-                    message += " (no one hears it: close() detached the application)"
-                self._row(time, ep, EventKind.ERROR, st, st, detail=message)
 
     # ---- a new incarnation of the 4-tuple ----------------------------------------------------
 
@@ -353,29 +295,6 @@ class Simulation:
                       detail=f"{how}(): connection {e.incarnation} on the same 4-tuple")  # fmt: skip
             for out in step.outputs:
                 self._output(time, e, out)
-
-    def _row(
-        self,
-        time: int,
-        ep: Endpoint,
-        event: EventKind,
-        before: State,
-        after: State,
-        seg: Segment | None = None,
-        fate: str = "",
-        detail: str = "",
-        segment_id: str | None = None,
-    ) -> None:
-        self.trace.rows.append(
-            Row(
-                time=time, endpoint=ep.name, event=event, state_before=before, state_after=after,
-                flags=seg.flags if seg is not None else None,
-                seq=seg.seq if seg is not None else None,
-                ack=seg.ack if seg is not None and seg.has_ack else None,
-                len=len(seg.payload) if seg is not None else None,
-                fate=fate, detail=detail, segment=segment_id,
-            )
-        )  # fmt: skip
 
 
 def simulate(
