@@ -109,12 +109,7 @@ def syn_sent(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it." (A SYN without ACK would be a
             # simultaneous open, not modelled.)
             if seg.syn and seg.has_ack:
-                tcb = tcb.replace(rcv_nxt=seq_add(seg.seq, 1), snd_una=seg.ack, snd_wnd=seg.window, retries=0)
-                outputs = [CancelTimer(Timer.RETRANSMIT), Send(tcb.ack())]
-                if tcb.waiting:  # data queued in SYN-SENT leaves now
-                    tcb, segs = tcb.transmit()
-                    outputs += [Send(s) for s in segs] + [StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]
-                return Step(State.ESTABLISHED, outputs, tcb)
+                return _synchronized(tcb, seg, profile)
             # Fifth: "If neither of the SYN or RST bits is set, then drop the segment and return."
     return Step(State.SYN_SENT, (), tcb)
 
@@ -152,21 +147,36 @@ def syn_received(tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
             # <SEQ=SEG.ACK><CTL=RST> and send it."
             if not (seq_lt(tcb.snd_una, seg.ack) and seq_le(seg.ack, tcb.snd_nxt)):
                 return Step(State.SYN_RECEIVED, (Send(Segment(seq=seg.ack, ack=0, flags=RST)),), tcb)
-            tcb = tcb.replace(snd_una=seg.ack, snd_wnd=seg.window, retries=0)
-            outputs: list[Output] = [CancelTimer(Timer.RETRANSMIT)]
-            # The rest as in ESTABLISHED (data and a FIN on this segment); what the application queued
-            # meanwhile leaves now, data, then its FIN.
-            s, fin, sent = screen(tcb, seg, profile), False, []
-            if s.verdict is Verdict.ACCEPT:
-                sent = list(s.sent)
-                tcb, text, fin = take_text(s, profile)
-                outputs += text
-            if tcb.waiting:
-                tcb, more = tcb.transmit()
-                sent += more
-            if sent:
-                outputs += [Send(x) for x in sent] + [StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]
-            if tcb.fin_seq is not None:
-                return Step(State.CLOSING if fin else State.FIN_WAIT_1, outputs, tcb)
-            return Step(State.CLOSE_WAIT if fin else State.ESTABLISHED, outputs, tcb)
+            return _established(tcb, seg, profile)
     return Step(State.SYN_RECEIVED, (), tcb)
+
+
+def _synchronized(tcb: TCB, seg: Segment, profile: Profile) -> Step:
+    """SYN-SENT meets the peer's SYN,ACK: ESTABLISHED, our ACK, and any data queued meanwhile."""
+    tcb = tcb.replace(rcv_nxt=seq_add(seg.seq, 1), snd_una=seg.ack, snd_wnd=seg.window, retries=0)
+    outputs: list[Output] = [CancelTimer(Timer.RETRANSMIT), Send(tcb.ack())]
+    if tcb.waiting:  # data queued in SYN-SENT leaves now
+        tcb, segs = tcb.transmit()
+        outputs += [Send(s) for s in segs] + [StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]
+    return Step(State.ESTABLISHED, outputs, tcb)
+
+
+def _established(tcb: TCB, seg: Segment, profile: Profile) -> Step:
+    """SYN-RECEIVED's SYN is acknowledged: "enter ESTABLISHED state and continue processing"."""
+    tcb = tcb.replace(snd_una=seg.ack, snd_wnd=seg.window, retries=0)
+    outputs: list[Output] = [CancelTimer(Timer.RETRANSMIT)]
+    # The rest as in ESTABLISHED (data and a FIN on this segment); what the application queued
+    # meanwhile leaves now, data, then its FIN.
+    s, fin, sent = screen(tcb, seg, profile), False, []
+    if s.verdict is Verdict.ACCEPT:
+        sent = list(s.sent)
+        tcb, text, fin = take_text(s, profile)
+        outputs += text
+    if tcb.waiting:
+        tcb, more = tcb.transmit()
+        sent += more
+    if sent:
+        outputs += [Send(x) for x in sent] + [StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]
+    if tcb.fin_seq is not None:
+        return Step(State.CLOSING if fin else State.FIN_WAIT_1, outputs, tcb)
+    return Step(State.CLOSE_WAIT if fin else State.ESTABLISHED, outputs, tcb)
