@@ -253,6 +253,28 @@ def accept_segment(tcb: TCB, seg: Segment) -> Screened:
     acked_new = seq_lt(tcb.snd_una, seg.ack)
     if old and not acked_new:
         return Screened(Verdict.DROP, tcb, reply=tcb.ack())
+    tcb = _ack_and_window(tcb, seg, acked_new)
+    # Text after close() on a stack whose close() also ends reading (linux: refuses_data): the
+    # data can never be read, so it is refused with <SEQ=SEG.ACK><CTL=RST> and the connection
+    # is over (RFC 9293 §3.6.1 SHLD-3; Linux tcp_rcv_state_process → tcp_reset).
+    if tcb.refuses_data and seg.payload and seq_lt(tcb.rcv_nxt, seq_add(seg.seq, len(seg.payload))):
+        return Screened(Verdict.DROP, tcb, reply=Segment(seq=seg.ack, ack=0, flags=RST), ends=True)
+    sent: tuple[Segment, ...] = ()
+    if tcb.waiting:
+        tcb, sent = tcb.transmit()
+    if old:
+        return Screened(Verdict.ACCEPT, tcb, acked_new=True, sent=sent, ack_needed=True)
+
+    # Text: skip what we already have; take it only if it starts at RCV.NXT.
+    if skip < 0:
+        return Screened(Verdict.ACCEPT, tcb, acked_new=acked_new, out_of_order=seg.len > 0, sent=sent)
+    data = seg.payload[skip:]
+    fin = seg.fin and skip <= len(seg.payload)
+    return Screened(Verdict.ACCEPT, tcb, data=data, fin=fin, acked_new=acked_new, sent=sent)
+
+
+def _ack_and_window(tcb: TCB, seg: Segment, acked_new: bool) -> TCB:
+    """The fifth check's updates: SND.UNA on a new ACK (the data it covers leaves the queue), SND.WND."""
     changes: dict[str, object] = {}
     una, unacked = tcb.snd_una, tcb.unacked
     if acked_new:
@@ -271,22 +293,4 @@ def accept_segment(tcb: TCB, seg: Segment) -> Screened:
                 # What is in flight past a zero window is the probe octet the peer refused: it goes
                 # back to the queue and leaves again, in order, with what follows it.
                 changes.update(snd_nxt=una, unsent=unacked + tcb.unsent, unacked=b"")
-    if changes:
-        tcb = tcb.replace(**changes)
-    # Text after close() on a stack whose close() also ends reading (linux: refuses_data): the
-    # data can never be read, so it is refused with <SEQ=SEG.ACK><CTL=RST> and the connection
-    # is over (RFC 9293 §3.6.1 SHLD-3; Linux tcp_rcv_state_process → tcp_reset).
-    if tcb.refuses_data and seg.payload and seq_lt(tcb.rcv_nxt, seq_add(seg.seq, len(seg.payload))):
-        return Screened(Verdict.DROP, tcb, reply=Segment(seq=seg.ack, ack=0, flags=RST), ends=True)
-    sent: tuple[Segment, ...] = ()
-    if tcb.waiting:
-        tcb, sent = tcb.transmit()
-    if old:
-        return Screened(Verdict.ACCEPT, tcb, acked_new=True, sent=sent, ack_needed=True)
-
-    # Text: skip what we already have; take it only if it starts at RCV.NXT.
-    if skip < 0:
-        return Screened(Verdict.ACCEPT, tcb, acked_new=acked_new, out_of_order=seg.len > 0, sent=sent)
-    data = seg.payload[skip:]
-    fin = seg.fin and skip <= len(seg.payload)
-    return Screened(Verdict.ACCEPT, tcb, data=data, fin=fin, acked_new=acked_new, sent=sent)
+    return tcb.replace(**changes) if changes else tcb
