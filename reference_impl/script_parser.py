@@ -179,17 +179,27 @@ class Parser:
 
     def timed(self, n: int, toks: Tokens) -> None:
         col, word = toks[0]
+        t = self.line_time(n, toks[0])
+        if len(toks) < 3:
+            raise self.fail(
+                n, col + len(word) + 1, "expected: TIME A|B close|shutdown|abort|write N|read|reopen|receives"
+            )
+        ep = self.endpoint(n, toks[1])
+        self.actions.append(Action(t, ep, self.app_call(n, toks, ep)))
+
+    def line_time(self, n: int, tok: tuple[int, str]) -> int:
+        """A line's time, absolute or +relative to the line before; it may not go backwards."""
+        col, word = tok
         rel = word.startswith("+")
         t = self.duration(n, (col + rel, word[1:] if rel else word))
         t = self.last_time + t if rel else t
         if t < self.last_time:
             raise self.fail(n, col, f"time goes backwards ({format_time(t)} s after {format_time(self.last_time)} s)")
         self.last_time = t
-        if len(toks) < 3:
-            raise self.fail(
-                n, col + len(word) + 1, "expected: TIME A|B close|shutdown|abort|write N|read|reopen|receives"
-            )
-        ep = self.endpoint(n, toks[1])
+        return t
+
+    def app_call(self, n: int, toks: Tokens, ep: str) -> AppCall:
+        """The application call (or injected segment) named by a timed line's third word."""
         ccol, call = toks[2]
         args = toks[3:]
         stim: AppCall
@@ -220,7 +230,7 @@ class Parser:
             stim = self.segment(n, args, ccol + len(call) + 1)
         else:
             raise self.fail(n, ccol, f"unknown call {call!r}; use one of: {', '.join(CALLS)}")
-        self.actions.append(Action(t, ep, stim))
+        return stim
 
     def segment(self, n: int, args: Tokens, col: int) -> Inject:
         if not args:
