@@ -14,7 +14,8 @@ from ._axis import Panel
 from ._geometry import NOWHERE, Quad, rect_quad, text_quad, text_width
 from ._style import LABEL, LOST, SMALL, num, seg_color
 from .explain import Captions
-from .model import Event, Flight, pair_flights
+from .model import Event
+from .pairing import Flight, pair_flights
 
 if TYPE_CHECKING:
     from ._draw import Canvas

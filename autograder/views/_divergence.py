@@ -13,7 +13,8 @@ from reference_impl.trace import EventKind
 from ._axis import LINE, Panel
 from ._geometry import text_quad
 from ._style import LOST, SMALL, num
-from .model import Event, pair_flights
+from .model import Event
+from .pairing import pair_flights
 
 if TYPE_CHECKING:
     from ._draw import Canvas

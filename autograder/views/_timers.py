@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 from ._axis import Panel
 from ._geometry import NOWHERE, text_quad, text_width
 from ._style import SMALL, TIMER_COLORS, num
-from .model import Bracket, timer_brackets
+from .pairing import Bracket, timer_brackets
 
 if TYPE_CHECKING:
     from ._draw import Canvas

@@ -6,7 +6,8 @@ tests enumerate the same patterns without building a widget.
 
 from __future__ import annotations
 
-from .model import events_of, segment_roles
+from .model import events_of
+from .pairing import segment_roles
 
 PICKER_LOSSES = 2  # the network picker offers every pattern of up to this many lost segments...
 PAIRS_UP_TO = 20  # ...in a run of at most this many segments; a longer one offers single losses only

@@ -22,7 +22,8 @@ from ._axis import Geometry, Panel, layout, note_lines, pill_width
 from ._divergence import draw_divergence
 from ._draw import Canvas
 from .explain import Captions
-from .model import Event, TraceShapeError, events_of, schedule
+from .model import Event, TraceShapeError, events_of
+from .side_by_side import schedule
 
 __all__ = ["render_svg", "TraceShapeError", "MAX_EVENTS"]
 

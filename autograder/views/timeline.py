@@ -22,7 +22,8 @@ import ipywidgets as widgets
 from ._player import Player
 from .animation import animated_html, step_fractions
 from .losses import loss_choices, own_losses, reference_trace_losing
-from .model import events_of, first_difference
+from .model import events_of
+from .side_by_side import first_difference
 from .svg import MAX_EVENTS
 
 # run(scenario name, profile name) -> Trace; called as run(name, profile, lose) when the

@@ -159,7 +159,8 @@ def test_learner_run_loses_extra_segments_like_the_reference():
 def test_cancelling_a_timer_that_is_not_running_draws_no_difference():
     """The checks accept it (nothing anyone can see changes), so the picture must not mark it: a
     student was told "exactly as the reference does" above a picture marked "yours differs"."""
-    from autograder.views.model import events_of, first_difference
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
     from reference_impl.states import CancelTimer, Timer
 
     mine = copied_reference()

@@ -18,7 +18,8 @@ import pytest
 
 from autograder.views import render_svg
 from autograder.views.animation import animated_html
-from autograder.views.model import events_of, first_difference
+from autograder.views.model import events_of
+from autograder.views.side_by_side import first_difference
 from reference_impl import scenarios
 from reference_impl.profiles import PROFILES
 

@@ -8,7 +8,9 @@ import pytest
 
 from autograder.views.explain import Captions
 from autograder.views.losses import PAIRS_UP_TO, loss_choices, own_losses
-from autograder.views.model import events_of, first_difference, schedule, segment_roles
+from autograder.views.model import events_of
+from autograder.views.pairing import segment_roles
+from autograder.views.side_by_side import first_difference, schedule
 from autograder.views.timeline import timeline
 from reference_impl import scenarios
 from reference_impl.profiles import PROFILES, RFC9293

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from autograder.views.model import events_of, initial_states, pair_flights, state_at, timer_brackets
+from autograder.views.model import events_of, initial_states, state_at
+from autograder.views.pairing import pair_flights, timer_brackets
 from reference_impl import scenarios
 from reference_impl.profiles import LINUX, RFC9293
 from reference_impl.segment import ACK
@@ -114,7 +115,7 @@ def test_a_missing_action_is_marked_at_its_moment_in_both_runs():
     1.06 s, where the reference restarts it, not at the learner's next row (B's, 10 ms later)."""
     import dataclasses
 
-    from autograder.views.model import first_difference
+    from autograder.views.side_by_side import first_difference
     from reference_impl.states import Arrival, StartTimer, State, Timer
 
     table = dict(scenarios.reference_machine())

@@ -1,0 +1,63 @@
+"""Runs side by side: the steps they share on virtual time, and where they first part."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .model import Event
+
+
+def schedule(panels: list[list[Event]]) -> tuple[list[dict[int, int]], list[int]]:
+    """Steps shared by all panels, on virtual time: (per panel, event index -> the step at which
+    it appears; the time of each step, from step 1).
+
+    Two runs that part stay at the same moment while stepping: the k-th event of each run at
+    one instant appears at the same step, whatever happened before it in either run. Two
+    identical runs step one event at a time, exactly as one run does.
+    """
+    keys: set[tuple[int, int]] = set()
+    ordinal: list[dict[int, tuple[int, int]]] = []
+    for evs in panels:
+        count: dict[int, int] = defaultdict(int)
+        mine: dict[int, tuple[int, int]] = {}
+        for e in evs:
+            mine[e.index] = (e.time, count[e.time])
+            count[e.time] += 1
+        keys.update(mine.values())
+        ordinal.append(mine)
+    order = sorted(keys)
+    step_of = {k: i + 1 for i, k in enumerate(order)}
+    return [{i: step_of[k] for i, k in mine.items()} for mine in ordinal], [t for t, _ in order]
+
+
+def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, int] | None:
+    """Row indices (in each run) of the first rows that differ, or None when the runs are the same.
+
+    A run that stops early differs at its end: the other's next row is marked, and its own last.
+    """
+
+    def key(e: Event) -> tuple:
+        return (e.time, e.endpoint, e.event, e.before, e.after, e.flags, e.seq, e.ack, e.length, e.fate, e.detail)
+
+    for k, (a, b) in enumerate(zip(mine, reference, strict=False)):
+        if key(a) != key(b):
+            return _same_moment(a, b, mine[:k], reference[:k])
+    n = min(len(mine), len(reference))
+    if len(mine) == len(reference):
+        return None
+    if len(mine) > n:
+        return mine[n].index, reference[-1].index if reference else -1
+    return (mine[-1].index if mine else -1), reference[n].index
+
+
+def _same_moment(a: Event, b: Event, mine: list[Event], reference: list[Event]) -> tuple[int, int]:
+    """Where two runs first part, marked at one moment in both. When one run did something more at
+    an earlier moment (the reference restarts a timer the learner's code does not), the other run's
+    next row is already a later moment; its last row of the earlier moment is marked instead."""
+    if (a.time, a.endpoint) == (b.time, b.endpoint):
+        return a.index, b.index
+    if b.time <= a.time:
+        same = [e for e in mine if (e.time, e.endpoint) == (b.time, b.endpoint)]
+        return (same[-1].index if same else a.index), b.index
+    same = [e for e in reference if (e.time, e.endpoint) == (a.time, a.endpoint)]
+    return a.index, (same[-1].index if same else b.index)
