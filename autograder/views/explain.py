@@ -68,47 +68,9 @@ class Captions:
 
     @classmethod
     def of(cls, events: list[Event], scenario: str = "", profile: str = "") -> Captions:
-        c = cls(events, scenario, profile)
-        calls, reads = _scenario_facts(scenario)
         linux = profile.startswith("linux")
-        running: set[tuple[str, str]] = set()
-        probed: set[str] = set()
-        closed: set[str] = set()  # endpoints whose application called close() (not shutdown)
-        for e in events:
-            if e.event == EventKind.TIMER:
-                words = e.detail.split()
-                if words[:1] == ["start"] and len(words) >= 2:
-                    if (e.endpoint, words[1]) in running:
-                        c.restarts.add(e.index)
-                    running.add((e.endpoint, words[1]))
-                elif words[:1] == ["cancel"] and len(words) >= 2:
-                    running.discard((e.endpoint, words[1]))
-                    if words[1] == "RETRANSMIT":
-                        probed.discard(e.endpoint)
-            elif e.event == EventKind.TIMEOUT:
-                running.discard((e.endpoint, e.detail))
-                # Linux (RFC 8985): the first expiry with a FIN or data outstanding is the
-                # tail-loss probe; the RTO with its backoff comes after it.
-                if linux and e.detail == "RETRANSMIT" and e.endpoint not in probed:
-                    c.probes.add(e.index)
-                    probed.add(e.endpoint)
-            elif e.event == EventKind.CLOSE:
-                if calls.get((e.time, e.endpoint)) == "shutdown":
-                    c.shutdowns.add(e.index)
-                else:
-                    closed.add(e.endpoint)
-            elif e.event == EventKind.DELIVER:
-                if linux and e.endpoint in closed:  # close() detached the application (an orphan)
-                    c.unread[e.index] = "detached"
-                elif not reads.get(e.endpoint, True) and e.detail != "EOF":
-                    c.unread[e.index] = "never reads"
-            elif e.event == EventKind.REOPEN and e.changes_state:
-                running = {k for k in running if k[0] != e.endpoint}
-                probed.discard(e.endpoint)
-                closed.discard(e.endpoint)
-            if e.after == "CLOSED" and e.changes_state:
-                running = {k for k in running if k[0] != e.endpoint}
-        return c
+        shutdowns, unread = _application_calls(events, scenario, linux)
+        return cls(events, scenario, profile, _restarts(events), _tail_loss_probes(events, linux), shutdowns, unread)
 
     def sentence(self, e: Event) -> str:
         return explain(e, self)
@@ -133,6 +95,65 @@ class Captions:
             case "reopen":
                 return "new connection" if e.changes_state else "reopen waits"
         return ""
+
+
+def _restarts(events: list[Event]) -> set[int]:
+    """The timer starts that restart a timer already running (a TCB's end stops its timers)."""
+    running: set[tuple[str, str]] = set()
+    out: set[int] = set()
+    for e in events:
+        words = e.detail.split()
+        if e.event == EventKind.TIMER and words[:1] == ["start"] and len(words) >= 2:
+            if (e.endpoint, words[1]) in running:
+                out.add(e.index)
+            running.add((e.endpoint, words[1]))
+        elif e.event == EventKind.TIMER and words[:1] == ["cancel"] and len(words) >= 2:
+            running.discard((e.endpoint, words[1]))
+        elif e.event == EventKind.TIMEOUT:
+            running.discard((e.endpoint, e.detail))
+        elif e.event == EventKind.REOPEN and e.changes_state:
+            running = {k for k in running if k[0] != e.endpoint}
+        if e.after == "CLOSED" and e.changes_state:
+            running = {k for k in running if k[0] != e.endpoint}
+    return out
+
+
+def _tail_loss_probes(events: list[Event], linux: bool) -> set[int]:
+    """Linux (RFC 8985): the first expiry with a FIN or data outstanding is the tail-loss probe; the
+    RTO with its backoff comes after it, until the RETRANSMIT timer is cancelled or a new connection opens."""
+    probed: set[str] = set()
+    out: set[int] = set()
+    for e in events if linux else ():
+        if e.event == EventKind.TIMER and e.detail.split()[:2] == ["cancel", "RETRANSMIT"]:
+            probed.discard(e.endpoint)
+        elif e.event == EventKind.TIMEOUT and e.detail == "RETRANSMIT" and e.endpoint not in probed:
+            out.add(e.index)
+            probed.add(e.endpoint)
+        elif e.event == EventKind.REOPEN and e.changes_state:
+            probed.discard(e.endpoint)
+    return out
+
+
+def _application_calls(events: list[Event], scenario: str, linux: bool) -> tuple[set[int], dict[int, str]]:
+    """The "close" rows that were shutdown(SHUT_WR), and the deliveries no application reads, with why not."""
+    calls, reads = _scenario_facts(scenario)
+    shutdowns: set[int] = set()
+    unread: dict[int, str] = {}
+    closed: set[str] = set()  # endpoints whose application called close() (not shutdown)
+    for e in events:
+        if e.event == EventKind.CLOSE:
+            if calls.get((e.time, e.endpoint)) == "shutdown":
+                shutdowns.add(e.index)
+            else:
+                closed.add(e.endpoint)
+        elif e.event == EventKind.DELIVER:
+            if linux and e.endpoint in closed:  # close() detached the application (an orphan)
+                unread[e.index] = "detached"
+            elif not reads.get(e.endpoint, True) and e.detail != "EOF":
+                unread[e.index] = "never reads"
+        elif e.event == EventKind.REOPEN and e.changes_state:
+            closed.discard(e.endpoint)
+    return shutdowns, unread
 
 
 def _scenario_facts(scenario: str) -> tuple[dict[tuple[int, str], str], dict[str, bool]]:
@@ -162,54 +183,21 @@ def explain(e: Event, ctx: Captions | None = None) -> str:
     )
     match e.event:
         case "close":
-            if e.index in ctx.shutdowns:
-                s = f"{who}'s application calls shutdown(SHUT_WR): no more data from it, but it still reads{move}"
-            else:
-                s = f"{who}'s application calls close(){move}"
+            s = _close(e, who, move, ctx)
         case "write":
             s = f"{who}'s application writes {e.detail or 'data'}{move}"
         case "abort":
             s = f"{who}'s application aborts the connection{move}"
         case "send":
-            what = "data" if e.length else segment_meaning(e.flags)
-            fate = {
-                "lost": " — the network loses it",
-                "duplicated": " — the network delivers it twice",
-                "delayed": " — the network delays it",
-            }.get(e.fate, "")
-            s = f"{who} sends {e.segment_text} ({what}){fate}"
+            s = _send(e, who)
         case "recv":
             s = f"{who} receives {e.detail}{move}"
         case "timer":
-            words = e.detail.split()
-            if words[:1] == ["start"] and len(words) >= 2:
-                dur = " ".join(words[2:])
-                why = time_wait_why(dur, ctx.profile) if words[1] == "TIME_WAIT" else TIMER_WHY.get(words[1], "")
-                verb = "restarts" if e.index in ctx.restarts else "starts"
-                s = f"{who} {verb} its {words[1]} timer ({dur}{': ' + why if why else ''})"
-            elif words[:1] == ["cancel"] and len(words) >= 2:
-                s = f"{who} cancels its {words[1]} timer"
-            else:
-                s = f"{who}: timer {e.detail}"
+            s = _timer(e, who, ctx)
         case "timeout":
-            if e.index in ctx.probes:
-                s = (
-                    f"{who}'s probe timer expires: Linux sends a tail-loss probe (RFC 8985), the last segment "
-                    f"again, before any retransmission timeout{move}"
-                )
-            else:
-                s = f"{who}'s {e.detail} timer expires{move}"
+            s = _timeout(e, who, move, ctx)
         case "deliver":
-            why = ctx.unread.get(e.index)
-            if why == "detached":
-                what = "the end-of-file arrives" if e.detail == "EOF" else f"{e.detail} arrive"
-                s = f"{who}: {what} with no application to read it (close() detached the socket: an orphan)"
-            elif why:
-                s = f"{who} holds {e.detail} in its receive buffer: its application never reads them"
-            elif e.detail == "EOF":
-                s = f"{who}'s application reads end-of-file: the peer will send no more"
-            else:
-                s = f"{who}'s application receives {e.detail}"
+            s = _deliver(e, who, ctx)
         case "error":
             s = f"{who}'s application gets an error: {e.detail}"
         case "read":
@@ -219,3 +207,52 @@ def explain(e: Event, ctx: Captions | None = None) -> str:
         case _:
             s = f"{who}: {e.event} {e.detail}".rstrip()
     return f"{seconds(e.time)} — {s}."
+
+
+def _close(e: Event, who: str, move: str, ctx: Captions) -> str:
+    if e.index in ctx.shutdowns:
+        return f"{who}'s application calls shutdown(SHUT_WR): no more data from it, but it still reads{move}"
+    return f"{who}'s application calls close(){move}"
+
+
+def _send(e: Event, who: str) -> str:
+    what = "data" if e.length else segment_meaning(e.flags)
+    fate = {
+        "lost": " — the network loses it",
+        "duplicated": " — the network delivers it twice",
+        "delayed": " — the network delays it",
+    }.get(e.fate, "")
+    return f"{who} sends {e.segment_text} ({what}){fate}"
+
+
+def _timer(e: Event, who: str, ctx: Captions) -> str:
+    words = e.detail.split()
+    if words[:1] == ["start"] and len(words) >= 2:
+        dur = " ".join(words[2:])
+        why = time_wait_why(dur, ctx.profile) if words[1] == "TIME_WAIT" else TIMER_WHY.get(words[1], "")
+        verb = "restarts" if e.index in ctx.restarts else "starts"
+        return f"{who} {verb} its {words[1]} timer ({dur}{': ' + why if why else ''})"
+    if words[:1] == ["cancel"] and len(words) >= 2:
+        return f"{who} cancels its {words[1]} timer"
+    return f"{who}: timer {e.detail}"
+
+
+def _timeout(e: Event, who: str, move: str, ctx: Captions) -> str:
+    if e.index in ctx.probes:
+        return (
+            f"{who}'s probe timer expires: Linux sends a tail-loss probe (RFC 8985), the last segment "
+            f"again, before any retransmission timeout{move}"
+        )
+    return f"{who}'s {e.detail} timer expires{move}"
+
+
+def _deliver(e: Event, who: str, ctx: Captions) -> str:
+    why = ctx.unread.get(e.index)
+    if why == "detached":
+        what = "the end-of-file arrives" if e.detail == "EOF" else f"{e.detail} arrive"
+        return f"{who}: {what} with no application to read it (close() detached the socket: an orphan)"
+    if why:
+        return f"{who} holds {e.detail} in its receive buffer: its application never reads them"
+    if e.detail == "EOF":
+        return f"{who}'s application reads end-of-file: the peer will send no more"
+    return f"{who}'s application receives {e.detail}"
