@@ -74,9 +74,9 @@ def _rule_problem(rule: WriteYourself, bindings: Mapping[str, list[ast.AST]]) ->
             continue
         seen.add(current)
         for node in bindings.get(current, ()):
-            options = _option_reads(node)
+            options, local = _option_reads(node), _locals(node)
             for sub in _walk_code(node):
-                if id(sub) in options:
+                if id(sub) in options or id(sub) in local:
                     continue
                 if _own_definition(sub, rule.blocks, bindings):
                     todo.append(sub.id)  # the learner's own function of that name: read it instead
@@ -106,6 +106,21 @@ def _walk_code(node: ast.AST):
                 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):  # fmt: skip
             docstrings.add(id(body[0].value))
     return (sub for sub in ast.walk(node) if id(sub) not in docstrings)
+
+
+def _locals(node: ast.AST) -> set[int]:
+    """The nodes that read a function's own local names (its parameters, assignments, loop and `with`
+    targets): a variable that happens to share a block's name (`rto = ...` beside `profile.rto`) is the
+    learner's value, not the block. Defaults and decorators run outside the function, so a parameter
+    defaulting to a block (`retransmit=retransmit`) still uses it; a module-level statement has no
+    locals."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    outside = {id(n) for expr in [*node.args.defaults, *node.args.kw_defaults, *node.decorator_list]
+               if expr is not None for n in ast.walk(expr)}  # fmt: skip
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+    return {id(n) for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in names and id(n) not in outside}
 
 
 def _option_reads(node: ast.AST) -> set[int]:

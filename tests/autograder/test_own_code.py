@@ -134,3 +134,25 @@ def test_a_profile_option_named_like_a_block_is_read_not_used(use):
     assert own_code_problem(TW_LINUX, [TW_OWN]) is None
     code = ["import reference_impl.actions as A\n", TW_OWN.replace("linux_time_wait(tcb, ev.segment, profile)", use)]
     assert "your time_wait uses `timewait_state_process`" in own_code_problem(TW_LINUX, code)
+
+
+def test_a_local_variable_named_like_a_block_is_the_learners_own():
+    """A reader's base_rto said `rto = profile.rto_factor * srtt + profile.rto_add`: notebook 04's cells
+    that refuse the profile's `rto` scored 0 for a variable. The block itself still counts."""
+    cell = load_manifest("04_lost_segments").cell("test_fin_wait_1_retransmit")
+    own = """
+def base_rto(srtt, profile):
+    rto = profile.rto_factor * srtt + profile.rto_add
+    return min(max(profile.rto_min, rto), profile.rto_max)
+
+def fin_wait_1(tcb, ev, profile):
+    for retransmit in (): pass
+    return Step(State.FIN_WAIT_1, [StartTimer(Timer.RETRANSMIT, base_rto(tcb.srtt, profile))], tcb)
+"""
+    assert own_code_problem(cell, [own]) is None
+    library = own.replace("base_rto(tcb.srtt, profile)", "profile.rto(0, tcb.srtt)")
+    assert "uses `rto`" in own_code_problem(cell, [library])
+    by_default = own.replace(
+        "def fin_wait_1(tcb, ev, profile):", "def fin_wait_1(tcb, ev, profile, retransmit=retransmit):"
+    )
+    assert "uses `retransmit`" in own_code_problem(cell, [by_default])
