@@ -61,7 +61,7 @@ class Player:
                                            style={"button_width": "44px", "description_width": "initial"})  # fmt: skip
         # A long picture is shown through a window that follows the step; this shows all of it instead.
         self.whole = widgets.ToggleButton(value=False, description="whole picture", layout=widgets.Layout(width="auto"),
-                                          tooltip="show the whole picture, not a window that follows the step")  # fmt: skip
+                                          tooltip="show the whole run at once, every step drawn, not a window that follows the step")  # fmt: skip
         self.whole.observe(lambda ch: (self.add_class if ch["new"] else self.remove_class)("tl-whole"), "value")
         self.back.on_click(lambda _: self.go(self.slider.value - 1))
         self.fwd.on_click(lambda _: self.go(self.slider.value + 1))

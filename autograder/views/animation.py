@@ -19,7 +19,7 @@ Steps are moments of virtual time shared by both runs (`model.schedule`): two ru
 that part stay at the same moment. The same per-step rule sets `--yf`, where the
 step's events sit in the picture (a fraction of its height); a long picture is shown
 through a window that follows it, so the current step is always in view (the "whole picture"
-toggle shows all of it, for a reader who wants to scroll).
+toggle shows all of it, every step drawn, for a reader who wants to scroll).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ CSS = """
   calc({view_h}px * 0.35 - var(--yf, 0) * 100%), 0px)); transition: transform .15s ease-out; }}
 .{uid}.tl-whole .tl-svg {{ height: auto; }}
 .{uid}.tl-whole .tl-svg svg {{ transform: none; }}
+.{uid}.tl-whole .tl-svg .tv {{ opacity: 1; }}
 .{uid} details.tl-text {{ margin-top: 6px; font-size: 13px; }}
 .{uid} details.tl-text summary {{ cursor: pointer; color: #0550ae; }}
 .{uid} .tl-text table {{ border-collapse: collapse; margin: 4px 0 8px; }}
