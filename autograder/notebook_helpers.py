@@ -184,7 +184,10 @@ def show_mine(
             return
         chosen = view.selected_profile()
         shown = view.profile.value if not isinstance(chosen, str) else None  # a variant's own label
-        note.value = note_html(*_verdict(run, view.scenario.value, chosen, tuple(view.lose.value), shown))
+        text, ok, detail = _verdict(run, view.scenario.value, chosen, tuple(view.lose.value), shown)
+        elsewhere = _where_it_differs(run, view.scenario.value, list(view.scenario.options)) if ok else ""
+        text, ok = text + elsewhere, ok and not elsewhere
+        note.value = note_html(text, ok, detail)
 
     for picker in (view.scenario, view.profile, view.lose):
         picker.observe(refresh, "value")
@@ -240,6 +243,22 @@ def _verdict(
         True,
         "",
     )
+
+
+def _where_it_differs(run: LearnerRun, shown: str, offered: Sequence[str]) -> str:
+    """When the run on screen matches the reference: the first other scenario in the picker (under
+    either profile) where the learner's handlers part from it, so a mistake this close never meets
+    is one pick away, not a guess among thirty. Empty when every offered scenario matches."""
+    from .checks import check_scenario
+
+    found = run.handlers()
+    for name in offered:
+        for profile in ("rfc9293", "linux"):
+            if name == shown and profile == "rfc9293":
+                continue
+            if check_scenario(found, name, profile=get_profile(profile), partial=True).failures:
+                return f" But they part from it in {name} under {profile}: pick it above to see where."
+    return ""
 
 
 def _differs(run: LearnerRun, message: str) -> tuple[str, bool, str]:

@@ -10,7 +10,7 @@ from autograder import predictions
 from autograder.notebook_helpers import LearnerRun, from_trace, learner_run, predict, show_mine
 from reference_impl import handlers, scenarios
 from reference_impl.profiles import LINUX, RFC9293
-from reference_impl.states import Arrival, State, Step
+from reference_impl.states import Arrival, State, Step, Timeout, Timer
 
 
 def copied_reference() -> dict:
@@ -174,3 +174,21 @@ def test_cancelling_a_timer_that_is_not_running_draws_no_difference():
     run = learner_run(mine)
     assert first_difference(events_of(run("active-close")), events_of(scenarios.run("active-close"))) is None
     assert "exactly as the reference does" in show_mine(mine, "active-close").children[0].value
+
+
+def test_show_mine_names_a_scenario_where_a_mistake_shows_when_the_one_on_screen_matches():
+    """A reader's handler never gave up after the retry limit: the default scenario matched the
+    reference, and nothing said that fin-retry-limit, one pick away, shows the mistake."""
+    reference = copied_reference()
+    original = reference["fin_wait_1"]
+
+    def never_gives_up(tcb, ev, profile):
+        step = original(tcb, ev, profile)
+        return (
+            Step(State.FIN_WAIT_1, (), tcb) if step.state is State.CLOSED and ev == Timeout(Timer.RETRANSMIT) else step
+        )
+
+    note = show_mine({**reference, "fin_wait_1": never_gives_up}, "active-close").children[0].value
+    assert "exactly as the reference does" in note and "part from it in fin-retry-limit under rfc9293" in note
+    assert "✓" not in note  # not a green tick: there is a mistake to find
+    assert "part from it" not in show_mine(reference, "active-close").children[0].value
