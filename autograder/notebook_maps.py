@@ -41,6 +41,7 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
     # without arrows (its crossing-FIN answer), 01's end map CLOSING and 02's states.
     found = {s for arrow, n in FOUND_IN.items() if n < notebook or (n == notebook and not unrevealed) for s in arrow}
     svg = _without_states(svg, {"ESTABLISHED", "CLOSED", *names, *found})
+    svg = svg.replace(_DIAGRAM_LEGEND, _MAP_LEGEND)
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
     return HTML(
         f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
@@ -64,6 +65,13 @@ def _lit(notebook: str, unrevealed: bool) -> tuple[list[str], str, str]:
     )
     return names, caption, "Closing a TCP connection (RFC 9293): this notebook's states"
 
+
+# A map draws only what was found, so the diagram's legend for a run ("thin grey: not taken") would
+# call an earlier notebook's arrow untaken; a reader also asked what the outlined boxes were.
+_DIAGRAM_LEGEND = "filled box, thick arrow, bold label: lit · thin grey: not taken"
+_MAP_LEGEND = (
+    "filled: lit (CLOSED, where every close ends, always) · outlined: another notebook's state · arrows: found so far"
+)
 
 _DIAGRAM_ORDER = ("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSED")
 

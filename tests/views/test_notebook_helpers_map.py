@@ -79,3 +79,11 @@ def test_the_top_map_draws_no_state_no_notebook_has_reached():
     assert boxes(state_map("01").data) == {"ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED"}
     assert "CLOSING" not in boxes(state_map("02").data) | boxes(state_map("03", unrevealed=True).data)
     assert "CLOSING" in boxes(state_map("03").data) and "CLOSING" in boxes(state_map("04", unrevealed=True).data)
+
+
+def test_a_maps_legend_speaks_of_a_map_not_of_a_run():
+    """The diagram's legend for a run ("thin grey: not taken") called earlier notebooks' arrows untaken,
+    and a reader asked what the outlined boxes were."""
+    for notebook, unrevealed in (("03", False), ("05", True)):
+        text = state_map(notebook, unrevealed=unrevealed).data
+        assert "not taken" not in text and "outlined: another notebook's state" in text
