@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from ._axis import Panel
-from ._geometry import NOWHERE, Quad, rect_quad, text_quad, text_width
+from ._geometry import NOWHERE, Quad, rect_quad, text_quad, text_width, wrap_greedy
 from ._style import LABEL, LOST, SMALL, num, seg_color
 from .explain import Captions
 from .model import Event
@@ -127,17 +127,10 @@ def _label_lines(c: Canvas, label: str, narrow: bool = False) -> list[str]:
         return [label]
     head, _, rest = label.partition(" ")
     parts = [p + ">" for p in rest.split(">") if p] if rest.startswith("<") else [label]
-    lines, cur = [], head if rest.startswith("<") else ""
     size = SMALL if c.g.compact else LABEL
-    for part in parts:
-        cand = f"{cur} {part}".strip() if cur and not cur.endswith(">") else cur + part
-        if cur and text_width(cand, size) > room:
-            lines.append(cur)
-            cur = part
-        else:
-            cur = cand
-    lines.append(cur)
-    return lines
+    tokens = [head, *parts] if rest.startswith("<") else parts
+    return wrap_greedy(tokens, lambda cur, part: f"{cur} {part}" if not cur.endswith(">") else cur + part,
+                       lambda text, _k: text_width(text, size) <= room)  # fmt: skip
 
 
 def place_label(c: Canvas, x0, y0, x1, y1, label, color, a, e: Event, cap: Captions) -> None:

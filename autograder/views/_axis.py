@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ._geometry import text_width
+from ._geometry import text_width, wrap_greedy
 from ._style import SMALL
 from .explain import Captions
 from .model import SLOT_EVENTS, Event
@@ -132,8 +132,6 @@ def note_lines(note: str, first_room: float, room: float, size: float = SMALL) -
     under it (room). Never cut: a word longer than a line stands alone."""
     if not note:
         return []
-    lines: list[str] = []
-    cur = ""
     words = []
     for word in note.split(" "):  # a word longer than a line breaks before a parenthesis
         if text_width(word, size) > room and "(" in word[1:]:
@@ -141,15 +139,8 @@ def note_lines(note: str, first_room: float, room: float, size: float = SMALL) -
             words += [word[:k], word[k:]]
         else:
             words.append(word)
-    for word in words:
-        limit = first_room if not lines else room
-        cand = f"{cur} {word}" if cur else word
-        if cur and text_width(cand, size) > limit:
-            lines.append(cur)
-            cur = word
-        else:
-            cur = cand
-    lines.append(cur)
+    lines = wrap_greedy(words, lambda cur, word: f"{cur} {word}",
+                        lambda text, k: text_width(text, size) <= (first_room if k == 0 else room))  # fmt: skip
     if lines and text_width(lines[0], size) > first_room and first_room < room:
         lines.insert(0, "")  # nothing fits beside the pill: start under it
     return lines

@@ -23,6 +23,22 @@ def text_width(s: str, size: float) -> float:
     return len(s) * size * CW
 
 
+def wrap_greedy(tokens: list[str], joined, fits) -> list[str]:
+    """Tokens packed into as few lines as fit, in order: `joined(line, token)` spells them together,
+    `fits(text, k)` says whether `text` fits line k. Never cut: a token longer than a line stands alone."""
+    lines: list[str] = []
+    cur = ""
+    for token in tokens:
+        cand = joined(cur, token) if cur else token
+        if cur and not fits(cand, len(lines)):
+            lines.append(cur)
+            cur = token
+        else:
+            cur = cand
+    lines.append(cur)
+    return lines
+
+
 def text_quad(x: float, y: float, lines: list[str], size: float, anchor: str = "start", angle: float = 0.0,
               pivot: tuple[float, float] | None = None, leading: float | None = None) -> Quad:  # fmt: skip
     """The box of text whose first baseline is at (x, y), rotated by `angle` degrees about `pivot`."""
