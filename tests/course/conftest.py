@@ -28,6 +28,8 @@ from tests.course.bugs import Allowed, Bug, load, load_allowed
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "course" / "source"
 NOTEBOOKS = sorted(p.name for p in SOURCE.iterdir() if (p / f"{p.name}.ipynb").is_file()) if SOURCE.is_dir() else []
+# Tests that compare a notebook with the ones before it read them all, narrowed or not.
+ALL_NOTEBOOKS = list(NOTEBOOKS)
 # An author working on one notebook may narrow the run: TCPCLOSE_NOTEBOOKS=01_active_close,02_passive_close
 if os.environ.get("TCPCLOSE_NOTEBOOKS"):
     NOTEBOOKS = [n for n in NOTEBOOKS if n in os.environ["TCPCLOSE_NOTEBOOKS"].split(",")]

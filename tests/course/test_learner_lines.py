@@ -18,7 +18,7 @@ import tokenize
 
 import pytest
 
-from tests.course.conftest import NOTEBOOKS, source_notebook
+from tests.course.conftest import ALL_NOTEBOOKS, NOTEBOOKS, source_notebook
 
 FLOOR = 10
 BELOW_FLOOR: dict[str, str] = {}  # notebook -> why it asks for fewer lines (none does now)
@@ -69,7 +69,7 @@ def new_lines() -> dict[str, list[str]]:
     """Notebook -> the new lines its learner writes, in course order."""
     seen: set[str] = set()
     out = {}
-    for assignment in NOTEBOOKS:
+    for assignment in ALL_NOTEBOOKS:  # a line is new only against every notebook before it
         given, solution = given_and_solutions(source_notebook(assignment))
         out[assignment] = [line for line in solution if line not in seen]
         seen |= set(given) | set(solution)

@@ -25,7 +25,7 @@ import re
 import pytest
 
 from autograder.manifest import load_manifest
-from tests.course.conftest import NOTEBOOKS, source_notebook
+from tests.course.conftest import ALL_NOTEBOOKS, NOTEBOOKS, source_notebook
 
 REACH = 160  # characters from the context to the answer within one passage
 STATES = ("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSED",
@@ -253,20 +253,20 @@ def test_no_earlier_notebooks_map_draws_the_arrow_a_later_prediction_asks_for():
     """A map in notebook 02 must not draw FIN_WAIT_1 → CLOSING on a FIN, lit or faint, which notebook 03
     asks the learner to predict; an arrow an earlier notebook already asked about may stay."""
     asked: list[tuple[int, str, str, str]] = []  # (notebook index, from, to, question)
-    for i, a in enumerate(NOTEBOOKS):
+    for i, a in enumerate(ALL_NOTEBOOKS):
         for p, _ in predictions(source_notebook(a)):
             answer, starts = p.answer(), set(_ANY_STATE.findall(normalize(p.question)))
             if answer in STATES and len(starts) == 1 and answer not in starts:
                 asked.append((i, starts.pop(), answer, p.question))
     assert asked, "no prediction asks for a transition: the test would check nothing"
     problems = []
-    for i, a in enumerate(NOTEBOOKS):
+    for i, a in enumerate(ALL_NOTEBOOKS):
         drawn = "".join(_maps(source_notebook(a)))
         for j, src, dst, question in asked:
             earlier = any(k <= i and (s, d) == (src, dst) for k, s, d, _ in asked)
             edge = re.search(rf'<g class="edge[^"]*" data-from="{src}" data-to="{dst}">.*?</g>', drawn, re.S)
             if j > i and not earlier and edge and _event(question) in edge.group(0):
-                problems.append(f"{a}'s map draws {src} → {dst} on {_event(question)}, asked in {NOTEBOOKS[j]}: "
+                problems.append(f"{a}'s map draws {src} → {dst} on {_event(question)}, asked in {ALL_NOTEBOOKS[j]}: "
                                 f"{question!r}")
     assert not problems, "\n".join(problems)
 
@@ -288,7 +288,7 @@ def test_no_prediction_asks_again_what_an_earlier_one_asked():
     """A question asked before is a recall, not a prediction (notebook 04 asked notebook 01's and 03's again)."""
     seen: dict[tuple, str] = {}
     repeats = []
-    for a in NOTEBOOKS:
+    for a in ALL_NOTEBOOKS:
         for p, _ in predictions(source_notebook(a)):
             asked = (*_row(p, "state_before"), *_row(p, "event"), *_row(p, "flags"), p.field, p.answer())
             if asked in seen:
