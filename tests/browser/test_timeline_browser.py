@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .conftest import _stop, start_server
 
@@ -195,9 +196,13 @@ def run_all_until(page, target, attempts: int = 4) -> None:
     prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
     for _ in range(attempts):
         _answer_dialogs(page)
-        page.locator(".jp-Notebook .jp-Cell").first.click()  # make the notebook the current panel
-        page.get_by_role("menuitem", name=re.compile(r"^Run$")).first.click()
-        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').first.click()
+        try:  # a dialog that opens meanwhile (a slow kernel start) takes the click: answer it, try again
+            page.locator(".jp-Notebook .jp-Cell").first.click(timeout=10_000)  # the notebook is the current panel
+            page.get_by_role("menuitem", name=re.compile(r"^Run$")).first.click(timeout=10_000)
+            page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').first.click(timeout=10_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
         for _ in range(30):  # 3 s for the run to start
             if any(re.search(r"\[(\*|\d+)\]", t) for t in prompts.all_inner_texts()):
                 target.wait_for(timeout=60_000)
