@@ -19,6 +19,7 @@ import time
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.course.bugs import SOURCE, answer, load
 
@@ -198,10 +199,10 @@ def formgrader_action(page, lab: Lab, column: str, what: str) -> None:
 
 def terminal(page, lab: Lab, user: User, command: str, name: str, timeout: float) -> str:
     """Type `command` into a new terminal of `user`'s JupyterLab; wait for it to finish; its output."""
-    page.goto(f"{lab.server(user)}/lab", wait_until="domcontentloaded", timeout=UI_TIMEOUT)
+    # `?reset` opens an empty workspace: a terminal the saved workspace brought back could appear
+    # after the click, shown for a moment and then hidden behind the new one (CI once clicked it).
+    page.goto(f"{lab.server(user)}/lab?reset", wait_until="domcontentloaded", timeout=UI_TIMEOUT)
     page.locator(".jp-LabShell").wait_for(timeout=UI_TIMEOUT)
-    # The new terminal is the one shown that was not there before: a terminal the restored workspace
-    # brings back can appear after the click too, hidden in a background tab.
     before = page.evaluate("() => [...document.querySelectorAll('.jp-Terminal')].map(t => t.id)")
     page.locator(".lm-MenuBar-item", has_text="File").click()
     page.locator(".lm-Menu-item", has_text="New").first.hover()
@@ -210,11 +211,16 @@ def terminal(page, lab: Lab, user: User, command: str, name: str, timeout: float
         "ids => [...document.querySelectorAll('.jp-Terminal')]"
         ".filter(t => !ids.includes(t.id) && t.offsetParent !== null).map(t => t.id)"
     )
-    page.wait_for_function(f"ids => ({shown_new})(ids).length > 0", arg=before, timeout=UI_TIMEOUT)
-    newest = page.evaluate(shown_new, before)[-1]
-    term = page.locator(f"#{newest}")
-    term.locator(".xterm-screen").wait_for(timeout=UI_TIMEOUT)
-    term.click()
+    deadline = time.monotonic() + UI_TIMEOUT / 1000
+    while True:  # click the new terminal that is shown at the moment of the click
+        page.wait_for_function(f"ids => ({shown_new})(ids).length > 0", arg=before, timeout=UI_TIMEOUT)
+        term = page.locator(f"#{page.evaluate(shown_new, before)[-1]}")
+        try:
+            term.locator(".xterm-screen").wait_for(timeout=5000)
+            term.click(timeout=5000)
+            break
+        except PlaywrightTimeout:
+            assert time.monotonic() < deadline, "no new terminal stayed on screen long enough to click"
     page.keyboard.type(f"({command}) > ~/{name}.log 2>&1; echo $? > ~/{name}.exit\n")
     deadline = time.monotonic() + timeout
     while (code := read_file(page, lab, user, f"{name}.exit")) is None:
