@@ -185,7 +185,7 @@ def show_mine(
         chosen = view.selected_profile()
         shown = view.profile.value if not isinstance(chosen, str) else None  # a variant's own label
         text, ok, detail = _verdict(run, view.scenario.value, chosen, tuple(view.lose.value), shown)
-        elsewhere = _where_it_differs(run, view.scenario.value, list(view.scenario.options)) if ok else ""
+        elsewhere = _where_it_differs(run, (view.scenario.value, chosen), view.scenario.options) if ok else ""
         text, ok = text + elsewhere, ok and not elsewhere
         note.value = note_html(text, ok, detail)
 
@@ -245,7 +245,7 @@ def _verdict(
     )
 
 
-def _where_it_differs(run: LearnerRun, shown: str, offered: Sequence[str]) -> str:
+def _where_it_differs(run: LearnerRun, shown: tuple[str, object], offered: Sequence[str]) -> str:
     """When the run on screen matches the reference: the first other scenario in the picker (under
     either profile) where the learner's handlers part from it, so a mistake this close never meets
     is one pick away, not a guess among thirty. Empty when every offered scenario matches."""
@@ -254,7 +254,7 @@ def _where_it_differs(run: LearnerRun, shown: str, offered: Sequence[str]) -> st
     found = run.handlers()
     for name in offered:
         for profile in ("rfc9293", "linux"):
-            if name == shown and profile == "rfc9293":
+            if (name, profile) == shown:  # the run on screen, which matched
                 continue
             if check_scenario(found, name, profile=get_profile(profile), partial=True).failures:
                 return f" But they part from it in {name} under {profile}: pick it above to see where."

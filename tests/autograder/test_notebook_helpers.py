@@ -10,7 +10,7 @@ from autograder import predictions
 from autograder.notebook_helpers import LearnerRun, from_trace, learner_run, predict, show_mine
 from reference_impl import handlers, scenarios
 from reference_impl.profiles import LINUX, RFC9293
-from reference_impl.states import Arrival, State, Step, Timeout, Timer
+from reference_impl.states import Arrival, StartTimer, State, Step, Timeout, Timer
 
 
 def copied_reference() -> dict:
@@ -192,3 +192,23 @@ def test_show_mine_names_a_scenario_where_a_mistake_shows_when_the_one_on_screen
     assert "exactly as the reference does" in note and "part from it in fin-retry-limit under rfc9293" in note
     assert "✓" not in note  # not a green tick: there is a mistake to find
     assert "part from it" not in show_mine(reference, "active-close").children[0].value
+
+
+def test_show_mine_names_the_same_scenario_under_the_other_profile_when_that_is_where_it_parts():
+    """A TIME_WAIT hard-coded to Linux's 60 s matches on the linux timeline; the note must not
+    call it exact while the same close under rfc9293 (one pick away) shows the mistake."""
+    reference = copied_reference()
+    original = reference["fin_wait_2"]
+
+    def linux_time_wait(tcb, ev, profile):
+        step = original(tcb, ev, profile)
+        outputs = tuple(
+            StartTimer(Timer.TIME_WAIT, 60_000_000) if getattr(o, "timer", None) is Timer.TIME_WAIT else o
+            for o in step.outputs
+        )
+        return Step(step.state, outputs, step.tcb)
+
+    mine = {**reference, "fin_wait_2": linux_time_wait}
+    note = show_mine(mine, "active-close", profile=LINUX).children[0].value
+    assert "exactly as the reference does" in note and "part from it in active-close under rfc9293" in note
+    assert "part from it" not in show_mine(reference, "active-close", profile=LINUX).children[0].value
