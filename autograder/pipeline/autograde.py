@@ -94,7 +94,8 @@ def _grade_todo(course: Course, assignment: str, todo: list[tuple[str, str]], ba
         batch = Path(tmp)
         pool = None
         if scheduler is None and workers > 0:  # their interpreters start while the batch is prepared
-            pool = stack.enter_context(LocalPool(min(workers, len(todo)), batch, limit))
+            ahead = (str(course.root), assignment)
+            pool = stack.enter_context(LocalPool(min(workers, len(todo)), batch, limit, ahead))
         sources = source_cells(course, assignment)
         gb = stack.enter_context(Gradebook(course.db_url, course.coursedir().course_id))  # the only writer
         if scheduler is not None:
@@ -190,8 +191,8 @@ class LocalPool:
     """Long-lived worker processes on this machine, one thread each handing it jobs; results come
     back to the caller's thread (the only one that writes the gradebook)."""
 
-    def __init__(self, n: int, batch: Path, limit: float) -> None:
-        self.slots = [WorkerProcess(None, batch / f"worker-{k}.log") for k in range(n)]
+    def __init__(self, n: int, batch: Path, limit: float, ahead: tuple[str, str] | None = None) -> None:
+        self.slots = [WorkerProcess(None, batch / f"worker-{k}.log", ahead) for k in range(n)]
         self.limit = limit
 
     def __enter__(self) -> LocalPool:

@@ -200,12 +200,26 @@ def serve(channel: Channel) -> None:
         except ChannelClosed:
             close_fork_servers()
             return
+        if frame.get("op") == "prepare":
+            prepare_ahead(frame["assignment"], Path(frame["course_root"]))
+            continue
         job = Job(**frame["job"])
         try:
             result = grade_submission(job)
         except Exception as e:  # noqa: BLE001 - the parent records it; the next job goes on
             result = {"student": job.student, "status": "failed", "error": f"{type(e).__name__}: {e}"[:500]}
         channel.send({"op": "graded", "result": result})
+
+
+def prepare_ahead(assignment: str, course_root: Path) -> None:
+    """The reference's part of grading `assignment` (its runs, fixtures, expected answers), computed
+    while the parent still prepares the batch: every submission then costs only its own checks."""
+    from autograder.checks import prepare
+
+    try:
+        prepare(assignment, course_root)
+    except Exception as e:  # noqa: BLE001 - grading computes each case when it first needs it
+        print(f"could not prepare {assignment} ahead ({type(e).__name__}: {e})", file=sys.stderr, flush=True)
 
 
 def job_frame(job: Job) -> dict:
@@ -215,8 +229,9 @@ def job_frame(job: Job) -> dict:
 class WorkerProcess:
     """One long-lived trusted worker, replaced when it dies or runs over."""
 
-    def __init__(self, uid: int | None, log: Path) -> None:
+    def __init__(self, uid: int | None, log: Path, ahead: tuple[str, str] | None = None) -> None:
         self.uid, self.log = uid, log
+        self.ahead = ahead  # (course root, assignment) to prepare as soon as it starts
         self.proc: subprocess.Popen | None = None
         self.channel: Channel | None = None
 
@@ -225,6 +240,8 @@ class WorkerProcess:
             self.proc = subprocess.Popen([sys.executable, "-m", "autograder.pipeline.worker"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=err, start_new_session=True)  # fmt: skip
         self.channel = Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno())
+        if self.ahead is not None:
+            self.channel.send({"op": "prepare", "course_root": self.ahead[0], "assignment": self.ahead[1]})
         return self.channel
 
     def grade(self, job: Job, timeout: float) -> tuple[dict | None, str]:
