@@ -43,6 +43,23 @@ def event_kind(stimulus: Stimulus) -> str:
     return type(stimulus).__name__
 
 
+def arrival_numbers(tcb: TCB, stimulus: Stimulus) -> str:
+    """An arriving segment's numbers against the TCB, "SEQ = RCV.NXT + 1, ACK = SND.NXT": what tells
+    apart two checks of the same event (an RST at RCV.NXT, one past it, one outside the window)."""
+    if not isinstance(stimulus, Arrival):
+        return ""
+
+    def relative(value: int, name: str, base: int) -> str:
+        d = (value - base + 2**31) % 2**32 - 2**31
+        return name if d == 0 else f"{name} {'+' if d > 0 else '-'} {abs(d):,}"
+
+    seg = stimulus.segment
+    parts = [f"SEQ = {relative(seg.seq, 'RCV.NXT', tcb.rcv_nxt)}"]
+    if seg.flags & Flags.ACK:
+        parts.append(f"ACK = {relative(seg.ack, 'SND.NXT', tcb.snd_nxt)}")
+    return ", ".join(parts)
+
+
 # The connection variables RFC 9293 defines, which every correct implementation keeps equal.
 # (Other TCB fields, such as the retry count, belong to the building blocks.)
 TCB_VARIABLES = (

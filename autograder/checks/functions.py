@@ -23,7 +23,7 @@ from reference_impl.sim import Fate, Scenario, SegmentKey
 from reference_impl.states import State, Stimulus, Timer
 from reference_impl.tcb import TCB
 
-from ..feedback import event_kind
+from ..feedback import arrival_numbers, event_kind
 from ..harness import Guard, LearnerError, Limits, machine_from_namespace, require
 from ..integrity import inspect_submission
 from ..manifest import DEFAULT_PROFILES, CheckSpec, load_manifest, machine_assignments
@@ -81,7 +81,10 @@ def _transition(state: State, stimulus: Stimulus, *, tcb: TCB | None = None,
                 timers: Mapping[Timer, int] | Iterable[tuple[Timer, int]] | None = None,
                 profile: Profile = RFC9293, wrap: bool = False):  # fmt: skip
     fx, stim = fixture_for(state, profile, tcb, dict(timers or {}), stimulus, wrap)
-    title = f"{state} on {event_kind(stimulus)}" + (f", {WRAP_NOTE}" if wrap else "")
+    numbers = arrival_numbers(fx.tcb, stim)
+    title = (
+        f"{state} on {event_kind(stimulus)}" + (f" ({numbers})" if numbers else "") + (f", {WRAP_NOTE}" if wrap else "")
+    )
     return title, (state,), [TransitionCase(fx, stim, title)]
 
 

@@ -151,3 +151,12 @@ def test_a_grading_process_can_do_the_references_part_ahead():
     n = prepare("03_simultaneous_close")
     assert n >= hidden_suite(NAMESPACE, "03_simultaneous_close").total  # every hidden case, each once
     assert grade_cell(load_manifest("03_simultaneous_close").cell("test_simultaneous_close"), NAMESPACE).points == 3
+
+
+def test_checks_of_one_event_are_told_apart_by_the_segments_numbers(capsys):
+    """Notebook 06 checks an RST at RCV.NXT, one past it and one outside the window: three lines
+    that all read "FIN_WAIT_2 on recv RST: passes" left a learner unsure what had been checked."""
+    CellTests("06_resets").check(NAMESPACE, "test_fin_wait_2_rst")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(set(lines)) == 5
+    assert "✓ FIN_WAIT_2 on recv RST (SEQ = RCV.NXT + 70,000): passes" in lines
