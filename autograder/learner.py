@@ -18,7 +18,9 @@ from reference_impl.actions import (
     gives_up,
     is_retransmitted_fin,
     note_close,
+    on_reset,
     on_retransmit_timeout,
+    on_unread_close,
     reset_for,
     retransmit,
     retransmit_timer,
@@ -81,7 +83,7 @@ __all__ = [
     "retransmit_timer", "take_text", "check_segment", "is_retransmitted_fin", "reset_for", "delay_fin_ack",
     "CLOSING_ERROR", "RESET_ERROR", "NO_CONNECTION", "USER_TIMEOUT",
     # stand-ins: an exercise of a later notebook, given whole (a Step) to the notebooks before it
-    "fin_crossed", "on_retransmit_timeout", "timewait_state_process",
+    "fin_crossed", "on_retransmit_timeout", "timewait_state_process", "on_reset", "on_unread_close",
     # the reference's run of a catalogue scenario, for an ungraded cell to show (never for an answer)
     "reference_close",
 ]  # fmt: skip

@@ -4,10 +4,10 @@ Sending a FIN, retransmitting with backoff, a reset, taking in data and a FIN:
 each is the same wherever it happens, so it is written once, here. A block returns
 what to send (and the TCB it changed), never the next state: whether and when to
 use one, and where to go after it, is the state's decision, in `handlers`.
-Three are stand-ins instead, returning a whole Step: `fin_crossed`,
+Five are stand-ins instead, returning a whole Step: `fin_crossed`,
 `on_retransmit_timeout` and `timewait_state_process` are the decisions notebooks 03,
-04 and 05 ask the learner to write, given to the earlier notebooks' code so that it
-does not state those answers.
+04 and 05 ask the learner to write, `on_reset` and `on_unread_close` notebook 06's;
+each is given to the earlier notebooks' code so that it does not state those answers.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from .profiles import Profile
 from .segment import ACK, RST, Segment, seq_add, seq_diff
 from .states import (
+    AppClose,
     CancelTimer,
     DeliverData,
     DeliverEOF,
@@ -82,6 +83,27 @@ def on_retransmit_timeout(tcb: TCB, state: State, profile: Profile) -> Step:
         return Step(State.CLOSED, (Error(USER_TIMEOUT),), tcb)
     tcb, outputs = retransmit(tcb, profile)
     return Step(state, outputs, tcb)
+
+
+def on_reset(tcb: TCB, state: State, profile: Profile) -> Step:
+    """A stand-in for notebook 06's exercise, for the given code of the notebooks before it: a
+    valid RST arrived in `state` (screen said Verdict.RESET). Returns the whole Step: which state
+    follows, and whether the application hears of it (RFC 9293 §3.10.7.4, RFC 1337)."""
+    if state is State.TIME_WAIT and profile.rfc1337:
+        return Step(State.TIME_WAIT, (), tcb)
+    if state in (State.CLOSING, State.LAST_ACK, State.TIME_WAIT):
+        return Step(State.CLOSED, (), tcb)
+    error = profile.close_wait_reset_error if state is State.CLOSE_WAIT else RESET_ERROR
+    return Step(State.CLOSED, (Error(error),), tcb)
+
+
+def on_unread_close(tcb: TCB, ev: AppClose, profile: Profile) -> Step | None:
+    """A stand-in for notebook 06's exercise, for the given code of the notebooks before it: the
+    whole Step when this close() ends the connection at once because the application left
+    received data unread (ev.unread bytes, RFC 9293 §3.6.1); None when it closes as any other."""
+    if ev.unread and not ev.shutdown and profile.rst_on_unread_close:
+        return Step(State.CLOSED, send_rst(tcb, profile), tcb)
+    return None
 
 
 def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output]]:

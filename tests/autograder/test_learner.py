@@ -1,7 +1,11 @@
 """The notebook vocabulary: everything a learner needs to write handlers, and no answers."""
 
+import pytest
+
 import autograder.learner as learner
 from reference_impl import actions, handlers
+from reference_impl.profiles import LINUX, RFC9293
+from reference_impl.segment import Flags
 
 
 def test_vocabulary_exports_exactly_its_all():
@@ -80,8 +84,37 @@ def test_building_blocks_return_outputs_not_the_next_state():
     import inspect
     import re
 
-    stand_ins = {"fin_crossed", "on_retransmit_timeout", "timewait_state_process"}
+    stand_ins = {"fin_crossed", "on_retransmit_timeout", "timewait_state_process", "on_reset", "on_unread_close"}
     for name, value in vars(actions).items():
         if inspect.isfunction(value) and value.__module__ == actions.__name__ and not name.startswith("_"):
             returns_step = bool(re.search(r"\bStep\b", str(inspect.signature(value).return_annotation)))
             assert returns_step == (name in stand_ins), name
+
+
+@pytest.mark.parametrize(
+    "profile", [RFC9293, LINUX, RFC9293.replace(rfc1337=True)], ids=["rfc9293", "linux", "rfc1337"]
+)
+def test_notebook_6s_stand_ins_answer_as_the_reference_does(profile):
+    """on_reset and on_unread_close give the notebooks before 06 its answers without stating them:
+    they must be the reference's answers, in every situation of every state the course reaches."""
+    from autograder.checks import fixtures
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.segment import Segment
+    from reference_impl.states import CLOSE_STATES, AppClose, Arrival, State
+    from reference_impl.tcb import Verdict, screen
+
+    met = 0
+    for state, found in fixtures(profile).items():
+        for fx in found:
+            rst = Segment(seq=fx.tcb.rcv_nxt, ack=0, flags=Flags.RST)
+            closing = state in CLOSE_STATES and state is not State.CLOSED
+            if closing and screen(fx.tcb, rst, profile).verdict is Verdict.RESET:
+                assert actions.on_reset(fx.tcb, state, profile) == HANDLERS[state](fx.tcb, Arrival(rst), profile)
+                met += 1
+            if state in (State.ESTABLISHED, State.CLOSE_WAIT):
+                for close in (AppClose(unread=6), AppClose(shutdown=True, unread=6), AppClose()):
+                    step = actions.on_unread_close(fx.tcb, close, profile)
+                    if step is not None:
+                        assert step == HANDLERS[state](fx.tcb, close, profile)
+                        met += 1
+    assert met >= 20

@@ -98,8 +98,8 @@ EXPLANATIONS = {
         "A's FIN closed only the direction from A to B. B's direction is still open, so B's data goes out and B "
         "stays in CLOSE_WAIT until its own application closes: the half-close, seen from the side that did not close."
     ),
-    "data-after-half-close": (
-        "A closed only its sending direction: it still takes B's data, acknowledges it, and keeps waiting for"
-        " B's FIN."
+    "fin-after-half-close-data": (
+        "B's 19 bytes took SEQ 300 to 318, and a FIN takes the number after the last data octet (§3.4): 319."
+        " A's ACK of it then says 320."
     ),
 }

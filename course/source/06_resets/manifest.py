@@ -36,6 +36,15 @@ NO_CONNECTION = [transition(S.CLOSED, Arrival(seg), profile=p, weight=0.25)
 OWN_CHECKS = [yourself(state, "screen", "acceptable",
                        what="check an arriving segment (the window, a RST, a SYN, the ACK)")
               for state in (S.FIN_WAIT_1, S.FIN_WAIT_2)]  # fmt: skip
+
+
+def own_reset(*states: State) -> list:
+    """The notebooks before this one got a valid RST's answer from the stand-in `on_reset`: here each
+    state decides it itself."""
+    return [yourself(state, "on_reset", what="decide what a valid RST does here (the state, and what the application hears)")
+            for state in states]  # fmt: skip
+
+
 # A zero receive window, which no catalogue scenario gives a closing endpoint: only an empty segment at
 # exactly RCV.NXT is in the RFC's window (a RST there is valid); Linux takes a bare FIN too, no data.
 ZERO_WINDOW = TCB(snd_una=101, snd_nxt=101, rcv_nxt=300, fin_seq=100, rcv_wnd=0)
@@ -62,17 +71,19 @@ CELLS = [
          hidden=[transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES, weight=2),
                  transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1),
                  *IN_A_ZERO_WINDOW, *ACROSS_THE_WRAP],
-         yourself=OWN_CHECKS),
+         yourself=[*OWN_CHECKS, *own_reset(S.FIN_WAIT_1, S.FIN_WAIT_2)]),
     cell("test_closing_rst", 1,
          visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=0, flags=RST))),
                   transition(S.CLOSING, Arrival(Segment(seq=302, ack=0, flags=RST)))],
          hidden=[transitions(S.CLOSING, profiles=PROFILES, weight=2),
-                 transitions(S.CLOSING, profiles=WRAPPED, wrap=True, weight=1)]),
+                 transitions(S.CLOSING, profiles=WRAPPED, wrap=True, weight=1)],
+         yourself=own_reset(S.CLOSING)),
     cell("test_last_ack_rst", 1,
          visible=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=0, flags=RST))),
                   transition(S.LAST_ACK, Arrival(Segment(seq=102, ack=0, flags=RST)))],
          hidden=[transitions(S.LAST_ACK, profiles=PROFILES, weight=2),
-                 transitions(S.LAST_ACK, profiles=WRAPPED, wrap=True, weight=1)]),
+                 transitions(S.LAST_ACK, profiles=WRAPPED, wrap=True, weight=1)],
+         yourself=own_reset(S.LAST_ACK)),
     cell("test_close_wait_rst", 2,
          visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=0, flags=RST))), scenario("rst-in-close-wait"),
                   # linux: close() cancels the delayed-ACK timer, the FIN carries the ACK
@@ -80,7 +91,8 @@ CELLS = [
          hidden=[family("rst-in-close-wait", "half-close", k=1, profiles=PROFILES, weight=1),
                  family("rst-in-close-wait", "half-close", k=1, profiles=WRAPPED, wrap=True, weight=0.5),
                  transitions(S.CLOSE_WAIT, profiles=PROFILES, weight=1),
-                 transitions(S.CLOSE_WAIT, profiles=WRAPPED, wrap=True, weight=0.5)]),
+                 transitions(S.CLOSE_WAIT, profiles=WRAPPED, wrap=True, weight=0.5)],
+         yourself=own_reset(S.CLOSE_WAIT)),
     cell("test_time_wait_rst", 2,
          visible=[scenario("rst-in-time-wait"), scenario("rst-in-time-wait", profile=RFC1337)],
          hidden=[family("rst-in-time-wait", "old-duplicate-after-reuse", k=1, profiles=PROFILES, weight=1),
@@ -93,7 +105,8 @@ CELLS = [
                             profile=LINUX.replace(rfc1337=True), weight=0.25),
                  # A RST shaped like B's FIN again (it ends at RCV.NXT) is an unacceptable RST: dropped
                  # silently, no ACK and no restarted 2 MSL (RFC 9293 §3.10.7.4, first check).
-                 transition(S.TIME_WAIT, Arrival(Segment(seq=300, ack=101, flags=RST | FIN | ACK)), weight=0.25)]),
+                 transition(S.TIME_WAIT, Arrival(Segment(seq=300, ack=101, flags=RST | FIN | ACK)), weight=0.25)],
+         yourself=own_reset(S.TIME_WAIT)),
     cell("test_established_abort", 2,
          visible=[scenario("abort"), scenario("abort", profile=LINUX)],
          hidden=[family("abort", k=1, profiles=PROFILES, weight=1),
@@ -101,7 +114,8 @@ CELLS = [
                  transitions(S.ESTABLISHED, profiles=PROFILES, weight=1),
                  transitions(S.ESTABLISHED, profiles=WRAPPED, wrap=True, weight=0.5),
                  *ABORT_IN_EVERY_STATE],
-         yourself=[yourself(S.ESTABLISHED, "send_rst", what="build ABORT's RST, <SEQ=SND.NXT><CTL=RST> (linux: RST,ACK)")]),
+         yourself=[yourself(S.ESTABLISHED, "send_rst", what="build ABORT's RST, <SEQ=SND.NXT><CTL=RST> (linux: RST,ACK)"),
+                   *own_reset(S.ESTABLISHED)]),
     cell("test_established_close_with_unread_data", 2,
          visible=[scenario("close-with-unread-data", profile=LINUX), scenario("close-with-unread-data")],
          hidden=[family("close-with-unread-data", k=1, profiles=PROFILES, weight=2),
@@ -115,7 +129,9 @@ CELLS = [
                  transition(S.ESTABLISHED, AppClose(shutdown=True, unread=6), profile=LINUX, weight=2),
                  transition(S.CLOSE_WAIT, AppClose(shutdown=True, unread=6), profile=LINUX, weight=2),
                  transition(S.ESTABLISHED, AppClose(unread=6), profile=LINUX, weight=0.5),
-                 transition(S.CLOSE_WAIT, AppClose(unread=6), profile=LINUX, weight=0.5)]),
+                 transition(S.CLOSE_WAIT, AppClose(unread=6), profile=LINUX, weight=0.5)],
+         yourself=[yourself(state, "on_unread_close", what="decide what close() does with data never read")
+                   for state in (S.ESTABLISHED, S.CLOSE_WAIT)]),
     cell("test_closed_segment", 1,
          visible=[transition(S.CLOSED, Arrival(Segment(seq=101, ack=301))),
                   transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=RST))),
@@ -140,8 +156,9 @@ EXPLANATIONS = {
         "FIN_WAIT_2."
     ),
     "rst-in-close-wait": (
-        "B could still send, so its application must learn the connection is gone (§3.10.7.4). Its later "
-        "close() then finds no connection at all."
+        "B could still send, so its application must learn the connection is gone: RFC 9293 §3.10.7.4 says"
+        " 'connection reset', and Linux reports it as EPIPE, 'broken pipe', the error a write to a closed"
+        " pipe gets (tcp_reset() in net/ipv4/tcp_input.c). Its later close() then finds no connection at all."
     ),
     "close-with-unread-data": (
         "RFC 9293 §3.6.1 (SHLD-3; RFC 2525 §2.17): a close() that also ends reading, with data unread, SHOULD"

@@ -122,7 +122,7 @@ BUGS = {
     # A valid RST in FIN_WAIT_2 closed silently, as in TIME_WAIT: the application never hears "connection reset".
     "reset-in-fin-wait-2-unreported": Bug(
         edit(NB, "answer_fin_wait_2", (
-            "if s.verdict is Verdict.RESET:\n                return Step(State.CLOSED, [Error(RESET_ERROR)], tcb)",
+            "if s.verdict is Verdict.RESET:\n                return on_reset(tcb, State.FIN_WAIT_2, profile)",
             "if s.verdict is Verdict.RESET:\n                return Step(State.CLOSED, [], tcb)")),
         {"test_active_close"},
     ),
