@@ -10,6 +10,9 @@ TIME_WAIT's are drawn only in the full diagram.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Iterable
+
 NOTEBOOK_STATES: dict[str, tuple[str, ...]] = {
     "01": ("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"),
     "02": ("ESTABLISHED", "CLOSE_WAIT", "LAST_ACK"),
@@ -49,8 +52,8 @@ def not_found_yet(notebook: str, *, own: bool) -> set[tuple[str, str]]:
 
 # Catalogue scenario -> the first notebook that shows it (runs it in a cell or names it in the text).
 # A notebook's timeline picker lists the scenarios shown up to that notebook, so notebook 01's
-# picker does not play notebook 03's simultaneous close before 03 asks about it; the last
-# notebook's picker lists the whole catalogue.
+# picker does not play notebook 03's simultaneous close before 03 asks about it; notebook 07's
+# picker lists the whole catalogue.
 FIRST_SHOWN: dict[str, str] = {
     "ack-of-data-not-fin": "01",
     "active-close": "01",
@@ -75,9 +78,27 @@ FIRST_SHOWN: dict[str, str] = {
 }
 
 
-def picker_scenarios(upto: str | None, catalogue: list[str]) -> list[str]:
+def picker_scenarios(upto: str | None, catalogue: list[str], named_here: Collection[str] | None = None) -> list[str]:
     """The scenarios a timeline's picker offers in notebook `upto` ("04"): those shown up to it, in
-    catalogue order; the whole catalogue in the last notebook and outside the course (upto None)."""
-    if upto is None or notebook_of(upto) == max(NOTEBOOK_STATES):
+    catalogue order; the whole catalogue outside notebooks 01-06 (upto None: 07, a learner's own).
+
+    named_here: the scenarios the notebook names up to the running cell (autograder.cell_position),
+    when known. A scenario the notebook itself first shows is then offered only from there on: its
+    caption would answer a prediction further down."""
+    if upto is None:
         return list(catalogue)
-    return [name for name in catalogue if FIRST_SHOWN.get(name, "99") <= upto]
+    upto = notebook_of(upto)
+    return [name for name in catalogue
+            if FIRST_SHOWN.get(name, "99") < upto
+            or (FIRST_SHOWN.get(name) == upto and (named_here is None or name in named_here))]  # fmt: skip
+
+
+_NAMED = re.compile(r"[\"'`]([a-z0-9-]+)[\"'`]")  # "name" or 'name' in code, `name` in prose
+
+
+def scenarios_named(texts: Iterable[str], catalogue: Collection[str]) -> list[str]:
+    """The catalogue scenarios `texts` name, in the order first named."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        seen.update((name, None) for name in _NAMED.findall(text) if name in catalogue)
+    return list(seen)

@@ -50,6 +50,7 @@ LEARNER_FILES = (
     "autograder/checks/*.py", "autograder/reference_source.py", "autograder/recorded.py",
     "autograder/visible.py", "autograder/notebook_helpers.py", "autograder/course_map.py", "autograder/views/*.py",
     "autograder/predictions.py", "autograder/notebook_maps.py",  # notebook_helpers' questions and maps
+    "autograder/cell_position.py",  # where the running cell is: the pickers offer what was named above it
     "autograder/kernel/*.py",
     "autograder/runner/*.py",  # what the grading sandbox runs: the learner's cells, answering handler calls
     "autograder/production.py", "autograder/production_checks.py", "autograder/production_calls.py",

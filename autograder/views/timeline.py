@@ -80,6 +80,7 @@ class Timeline(Player, widgets.VBox):
         from reference_impl import scenarios
         from reference_impl.profiles import PROFILES
 
+        from ..cell_position import scenarios_named_so_far
         from ..course_map import picker_scenarios
 
         # The named profiles, plus a variant (e.g. TIME_WAIT = 0) under its own label.
@@ -89,7 +90,7 @@ class Timeline(Player, widgets.VBox):
             self.profiles[key] = profile
             profile = key
         start = scenario or "active-close"
-        offered = picker_scenarios(upto, list(scenarios.CATALOGUE))
+        offered = picker_scenarios(upto, list(scenarios.CATALOGUE), scenarios_named_so_far(scenarios.CATALOGUE))
         offered += [] if start in offered else [start]  # a scenario asked for by name is always there
         self.scenario = widgets.Dropdown(options=offered, value=start,
                                          description="scenario")  # fmt: skip

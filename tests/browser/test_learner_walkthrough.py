@@ -76,6 +76,10 @@ def test_a_learner_predicts_watches_and_reads_the_first_failed_check(lab, browse
 
         # The reference timeline is on the page.
         assert page.locator(".tcp-timeline-widget svg.tcp-timeline").count() >= 1
+        # Its picker offers what the notebook has named up to its cell (JupyterLab sent the cell's
+        # id): not lost-final-ack, whose caption answers a prediction further down.
+        picker = page.get_by_role("combobox", name="scenario").first
+        assert picker.locator("option").all_text_contents() == ["active-close"]
 
         # Run All stops at the first check: one paragraph, in the learner's terms, no traceback.
         stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
