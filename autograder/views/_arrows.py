@@ -102,8 +102,7 @@ def _unarrived(c: Canvas, i: int, s: Event, text: str, color: str, start: tuple[
 def _lost_label(c: Canvas, mx: float, my: float, a: int) -> None:
     cands = [(mx, my + 20, "middle"), (mx + 11, my + 4, "start"), (mx - 11, my + 4, "end"), (mx, my - 12, "middle")]
     quads = [text_quad(x, y, ["lost"], SMALL, anc) for x, y, anc in cands]
-    k = c.place.first_free(quads)
-    k = 0 if k is None else k
+    k = next((k for k in (c.place.first_free(quads), c.place.first_free(quads, bands=False)) if k is not None), 0)
     x, y, anc = cands[k]
     c.text(x, y, "lost", size=SMALL, anchor=anc, color=LOST, weight="bold", a=a)
 
@@ -194,6 +193,8 @@ def _free_place(c: Canvas, quads: list[Quad], arrow: tuple[float, float, float, 
     if k is None:
         k = c.place.first_free(quads)
         c.place.past_lifelines += k is not None
+    if k is None:  # on a break's zigzag rather than on another label
+        k = c.place.first_free(quads, bands=False)
     if k is None:
         k = 0
         c.place.dropped += 1000  # an overlap: the legibility tests report it

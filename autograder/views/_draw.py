@@ -140,6 +140,7 @@ class Canvas:
                 f'<rect x="{num(x - 52)}" y="{num(top)}" width="104" height="24" rx="6" '
                 f'fill="{"#24292f" if present else "#59636e"}"/>'
             )
+            self.place.add(rect_quad(x - 52, top, 104, 24))  # a label beside the first row keeps off the head
             self.text(x, top + 16, f"{ep} · {role}", size=LABEL, anchor="middle", color="#ffffff", weight="bold")
             self.line(x, top + 24, x, self.axis.bottom - 12, "#424a53" if present else "#8c959f", width=2,
                       dash="" if present else "4 4")  # fmt: skip
@@ -192,6 +193,9 @@ class Canvas:
                     for k in range(int((g.gap + 60) / 12) + 1)
                 )
                 self.out.append(f'<polyline points="{pts}" fill="none" stroke="#8c959f" stroke-width="1.2"/>')
+            # No label in the band: readers found "lost", "◆ they part here" and a timer's name struck
+            # through by its zigzags.
+            self.place.bands.append(rect_quad(ox, y0 + 2, g.panel_w, y1 - y0 - 4))
             mid = (y0 + y1) / 2 + 4
             self.text((g.xa(i) + g.xb(i)) / 2, mid, f"{fmt_gap(dt)} later", size=LABEL, anchor="middle", color=MUTED,
                       extra=' font-style="italic"')  # fmt: skip

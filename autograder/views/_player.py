@@ -62,7 +62,7 @@ class Player:
         # A long picture is shown through a window that follows the step; this shows all of it instead.
         self.whole = widgets.ToggleButton(value=False, description="whole picture", layout=widgets.Layout(width="auto"),
                                           tooltip="show the whole run at once, every step drawn, not a window that follows the step")  # fmt: skip
-        self.whole.observe(lambda ch: (self.add_class if ch["new"] else self.remove_class)("tl-whole"), "value")
+        self.whole.observe(self._on_whole, "value")
         self.back.on_click(lambda _: self.go(self.slider.value - 1))
         self.fwd.on_click(lambda _: self.go(self.slider.value + 1))
         self.speed.observe(lambda ch: setattr(self.play, "interval", ch["new"]), "value")
@@ -72,6 +72,13 @@ class Player:
         self.slider.observe(self._on_step, "value")
         return widgets.HBox([self.play, self.slider, self.back, self.fwd, self.speed, self.whole],
                             layout=widgets.Layout(flex_flow="row wrap", align_items="center"))  # fmt: skip
+
+    def _on_whole(self, change: dict) -> None:
+        """Whole picture on: a ticked, coloured button (readers took the plain pressed state for a
+        focus ring), and the card above says every step is drawn instead of the current step's words."""
+        on = change["new"]
+        (self.add_class if on else self.remove_class)("tl-whole")
+        self.whole.icon, self.whole.button_style = ("check", "info") if on else ("", "")
 
     def go(self, step: int) -> None:
         """Move to a step (clamped), as the step buttons do."""

@@ -63,7 +63,7 @@ def _bar(c: Canvas, i: int, chain: list[Bracket], x: float, y0: float, y1: float
 
 
 def _timer_label(c: Canvas, x, y0, y1, sign, label, color, a, lane: float, panel: tuple[float, float]) -> None:
-    """Along the bar where it is long enough, else beside its start or end; never over
+    """Along the bar where it is long enough, else beside its start; never over
     another label (arrows' labels are placed first), nor an arrow where a place clear of them
     is free. Where nothing is free the bar keeps its name as a tooltip, and the caption and the
     text table say it."""
@@ -74,12 +74,15 @@ def _timer_label(c: Canvas, x, y0, y1, sign, label, color, a, lane: float, panel
             # rotated a quarter turn, the glyphs stand to the right of their baseline's x
             cands.append((x + 12 if sign > 0 else x - 14, piece0 + 6, "start", 90.0))
     anchor = "start" if sign > 0 else "end"
-    for yy in (y0 + 14, y0 - 5, y1 + 14, y0 + 28):
-        cands.append((x + sign * 6, yy, anchor, 0.0))
-    # Outside the lifeline, under the state's pill, where the arrows between the lanes do not go.
+    # Near its start first, beside the bar or outside the lifeline (under the state's pill, where the
+    # arrows between the lanes do not go); beside its end last: a name written there reads as the
+    # timer of the state that begins there ("FIN_WAIT_2 60 s" beside TIME_WAIT's pill).
     outside = "end" if sign > 0 else "start"
-    for yy in (y0 + 14, y1 + 14, y0 + 28):
+    for yy in (y0 + 14, y0 - 5, y0 + 28):
+        cands.append((x + sign * 6, yy, anchor, 0.0))
+    for yy in (y0 + 14, y0 + 28, y0 + 42):
         cands.append((lane - sign * 8, yy, outside, 0.0))
+    cands += [(x + sign * 6, y1 + 14, anchor, 0.0), (lane - sign * 8, y1 + 14, outside, 0.0)]
     quads = [text_quad(tx, ty, [label], SMALL, anc, ang) for tx, ty, anc, ang in cands]
     # within its own panel: side by side, a label outside B's lifeline would run into the next panel
     quads = [q if all(panel[0] <= px <= panel[1] for px, _ in q) else NOWHERE for q in quads]
@@ -87,6 +90,8 @@ def _timer_label(c: Canvas, x, y0, y1, sign, label, color, a, lane: float, panel
     if k is None:
         k = c.place.first_free(quads)
         c.place.on_lines += k is not None
+    if k is None:  # on a break's zigzag rather than only in a tooltip
+        k = c.place.first_free(quads, bands=False)
     if k is None:
         c.place.dropped += 1
         c.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")

@@ -57,6 +57,8 @@ CSS = """
 .{uid}.tl-whole .tl-svg {{ height: auto; }}
 .{uid}.tl-whole .tl-svg svg {{ transform: none; }}
 .{uid}.tl-whole .tl-svg .tv {{ opacity: 1; }}
+.{uid}.tl-whole .tl-say > * {{ visibility: hidden; }}
+.{uid}.tl-whole .tl-say::before {{ grid-area: 1 / 1; z-index: 1; content: "The whole run is drawn below, every step at once. Press 'whole picture' again to step through it one event at a time."; }}
 .{uid} details.tl-text {{ margin-top: 6px; font-size: 13px; }}
 .{uid} details.tl-text summary {{ cursor: pointer; color: #0550ae; }}
 .{uid} .tl-text table {{ border-collapse: collapse; margin: 4px 0 8px; }}

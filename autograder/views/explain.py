@@ -63,7 +63,7 @@ class Captions:
     profile: str = ""
     restarts: set[int] = field(default_factory=set)  # timer starts that restart a running timer
     probes: set[int] = field(default_factory=set)  # RETRANSMIT expiries that are tail-loss probes
-    shutdowns: set[int] = field(default_factory=set)  # "close" rows that were shutdown(SHUT_WR)
+    shutdowns: dict[int, str] = field(default_factory=dict)  # "close" rows that were a shutdown: which
     unread: dict[int, str] = field(default_factory=dict)  # deliveries no application reads: why not
 
     @classmethod
@@ -79,7 +79,7 @@ class Captions:
         """The few words written beside the lane, or ''."""
         match e.event:
             case "close":
-                return "shutdown(SHUT_WR)" if e.index in self.shutdowns else "close()"
+                return self.shutdowns.get(e.index, "close()")
             case "abort":
                 return "abort()"
             case "write":
@@ -134,16 +134,16 @@ def _tail_loss_probes(events: list[Event], linux: bool) -> set[int]:
     return out
 
 
-def _application_calls(events: list[Event], scenario: str, linux: bool) -> tuple[set[int], dict[int, str]]:
-    """The "close" rows that were shutdown(SHUT_WR), and the deliveries no application reads, with why not."""
+def _application_calls(events: list[Event], scenario: str, linux: bool) -> tuple[dict[int, str], dict[int, str]]:
+    """The "close" rows that were a shutdown (which one), and the deliveries no application reads, with why not."""
     calls, reads = _scenario_facts(scenario)
-    shutdowns: set[int] = set()
+    shutdowns: dict[int, str] = {}
     unread: dict[int, str] = {}
     closed: set[str] = set()  # endpoints whose application called close() (not shutdown)
     for e in events:
         if e.event == EventKind.CLOSE:
-            if calls.get((e.time, e.endpoint)) == "shutdown":
-                shutdowns.add(e.index)
+            if (e.time, e.endpoint) in calls:
+                shutdowns[e.index] = calls[(e.time, e.endpoint)]
             else:
                 closed.add(e.endpoint)
         elif e.event == EventKind.DELIVER:
@@ -157,7 +157,8 @@ def _application_calls(events: list[Event], scenario: str, linux: bool) -> tuple
 
 
 def _scenario_facts(scenario: str) -> tuple[dict[tuple[int, str], str], dict[str, bool]]:
-    """From the catalogue: which application calls were shutdown(), and which endpoints never read."""
+    """From the catalogue: which application calls were a shutdown() (SHUT_WR or SHUT_RDWR), and which
+    endpoints never read."""
     if not scenario:
         return {}, {}
     try:
@@ -168,7 +169,8 @@ def _scenario_facts(scenario: str) -> tuple[dict[tuple[int, str], str], dict[str
     if entry is None:
         return {}, {}
     sc = entry.scenario
-    calls = {(a.time, a.endpoint): "shutdown" for a in sc.actions if getattr(a.call, "shutdown", False)}
+    calls = {(a.time, a.endpoint): "shutdown(SHUT_RDWR)" if getattr(a.call, "rdwr", False) else "shutdown(SHUT_WR)"
+             for a in sc.actions if getattr(a.call, "shutdown", False)}  # fmt: skip
     return calls, dict(getattr(sc, "reads", {}) or {})
 
 
@@ -210,7 +212,10 @@ def explain(e: Event, ctx: Captions | None = None) -> str:
 
 
 def _close(e: Event, who: str, move: str, ctx: Captions) -> str:
-    if e.index in ctx.shutdowns:
+    call = ctx.shutdowns.get(e.index)
+    if call == "shutdown(SHUT_RDWR)":
+        return f"{who}'s application calls shutdown(SHUT_RDWR): no more data from it, and it reads no more{move}"
+    if call:
         return f"{who}'s application calls shutdown(SHUT_WR): no more data from it, but it still reads{move}"
     return f"{who}'s application calls close(){move}"
 

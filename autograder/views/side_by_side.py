@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from .model import Event
 
@@ -33,21 +33,49 @@ def schedule(panels: list[list[Event]]) -> tuple[list[dict[int, int]], list[int]
 def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, int] | None:
     """Row indices (in each run) of the first rows that differ, or None when the runs are the same.
 
-    A run that stops early differs at its end: the other's next row is marked, and its own last.
+    The rows of one moment (an endpoint at one instant: one handler call) are compared as a set:
+    the checks take a Step's outputs in any order (the ACK before or after the EOF), so the
+    picture must not mark a difference they do not make. A run that stops early differs at its
+    end: the other's next row is marked, and its own last.
     """
-
-    def key(e: Event) -> tuple:
-        return (e.time, e.endpoint, e.event, e.before, e.after, e.flags, e.seq, e.ack, e.length, e.fate, e.detail)
-
-    for k, (a, b) in enumerate(zip(mine, reference, strict=False)):
-        if key(a) != key(b):
-            return _same_moment(a, b, mine[:k], reference[:k])
-    n = min(len(mine), len(reference))
-    if len(mine) == len(reference):
+    done_mine = done_ref = 0
+    for a, b in zip(_moments(mine), _moments(reference), strict=False):
+        if Counter(map(_key, a)) != Counter(map(_key, b)):
+            if (a[0].time, a[0].endpoint) != (b[0].time, b[0].endpoint):
+                return _same_moment(a[0], b[0], mine[:done_mine], reference[:done_ref])
+            return _unmatched(a, b).index, _unmatched(b, a).index
+        done_mine, done_ref = done_mine + len(a), done_ref + len(b)
+    if len(mine) == len(reference) == done_mine == done_ref:
         return None
-    if len(mine) > n:
-        return mine[n].index, reference[-1].index if reference else -1
-    return (mine[-1].index if mine else -1), reference[n].index
+    if len(mine) > done_mine:
+        return mine[done_mine].index, (reference[done_ref].index if len(reference) > done_ref else
+                                       reference[-1].index if reference else -1)  # fmt: skip
+    return (mine[-1].index if mine else -1), reference[done_ref].index
+
+
+def _key(e: Event) -> tuple:
+    return (e.time, e.endpoint, e.event, e.before, e.after, e.flags, e.seq, e.ack, e.length, e.fate, e.detail)
+
+
+def _moments(events: list[Event]) -> list[list[Event]]:
+    """The events in runs of one (time, endpoint)."""
+    out: list[list[Event]] = []
+    for e in events:
+        if out and (out[-1][0].time, out[-1][0].endpoint) == (e.time, e.endpoint):
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
+
+
+def _unmatched(these: list[Event], those: list[Event]) -> Event:
+    """The first of `these` that `those` do not hold (as many times); the last when all are held."""
+    left = Counter(map(_key, those))
+    for e in these:
+        if left[_key(e)] == 0:
+            return e
+        left[_key(e)] -= 1
+    return these[-1]
 
 
 def _same_moment(a: Event, b: Event, mine: list[Event], reference: list[Event]) -> tuple[int, int]:

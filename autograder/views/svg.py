@@ -109,8 +109,8 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
         for i, p in enumerate(panels):
             canvas.panel(i, p)
         draw_divergence(canvas)
-        # A label over an arrow (crossing FINs, a timer beside them) gets one more try with half as much room again.
-        if canvas.place.dropped < 1000 and (not (canvas.place.crossed or canvas.place.on_lines) or stretch >= 1.5):
+        # A label over an arrow (crossing FINs, a timer beside them) gets two more tries, with up to 2.2 times the room.
+        if canvas.place.dropped < 1000 and (not (canvas.place.crossed or canvas.place.on_lines) or stretch >= 2.2):
             break
     for i, p in enumerate(panels):
         for e in p.events:

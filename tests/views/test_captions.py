@@ -129,3 +129,30 @@ def test_side_by_side_marks_the_divergence_in_both_panels(name):
     assert set(df["run"]) == {"Your implementation (linux)", "Reference (rfc9293)"}
     assert df["what happens"].str.startswith("FIRST DIVERGENCE").sum() == 2
     assert "as a pcap" in w.download.value
+
+
+def test_one_calls_outputs_in_another_order_are_no_difference_in_the_picture():
+    """A reader's correct crossing FIN (the EOF delivered, then the ACK sent) passed every check while
+    the picture marked "yours differs" at that instant: the checks take a Step's outputs in any order."""
+    import inspect
+
+    from autograder.notebook_helpers import learner_run, show_mine
+    from reference_impl import handlers
+    from reference_impl.states import CLOSE_STATES, Send, Step
+
+    ns: dict = {}  # a learner who wrote exactly the reference, but for the order of one call's outputs
+    exec(compile(inspect.getsource(handlers).replace("from .", "from reference_impl."), "<notebook>", "exec"), ns)
+    written = ns["fin_wait_1"]
+
+    def eof_first(tcb, ev, profile):
+        step = written(tcb, ev, profile)
+        sends = [o for o in step.outputs if isinstance(o, Send)]
+        return Step(step.state, [*(o for o in step.outputs if not isinstance(o, Send)), *sends], step.tcb)
+
+    mine = {s.value.lower(): ns[s.value.lower()] for s in CLOSE_STATES} | {"fin_wait_1": eof_first}
+    run = learner_run(mine)
+    ours, ref = events_of(run("simultaneous-close")), events_of(scenarios.run("simultaneous-close"))
+    assert [(e.event, e.endpoint) for e in ours] != [(e.event, e.endpoint) for e in ref]  # the order did change
+    assert first_difference(ours, ref) is None
+    view = show_mine(mine, "simultaneous-close").children[1]
+    assert view.divergence is None

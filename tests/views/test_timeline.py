@@ -119,5 +119,8 @@ def test_the_whole_picture_toggle_lets_a_long_picture_be_read_and_scrolled(activ
     assert "tl-whole" in w._dom_classes and f".{w.uid}.tl-whole .tl-svg svg {{ transform: none; }}" in w.frames.value
     # ... with every step drawn, whatever the slider says: at step 0 a reader saw an empty axis.
     assert f".{w.uid}.tl-whole .tl-svg .tv {{ opacity: 1; }}" in w.frames.value
+    # ... told apart from a focus ring, and the card above says so instead of step 0's "Press ▶".
+    assert (w.whole.icon, w.whole.button_style) == ("check", "info")
+    assert f".{w.uid}.tl-whole .tl-say::before" in w.frames.value and "every step at once" in w.frames.value
     w.whole.value = False
-    assert "tl-whole" not in w._dom_classes
+    assert "tl-whole" not in w._dom_classes and (w.whole.icon, w.whole.button_style) == ("", "")
