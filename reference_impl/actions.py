@@ -98,9 +98,9 @@ def on_reset(tcb: TCB, state: State, profile: Profile) -> Step:
 
 
 def on_unread_close(tcb: TCB, ev: AppClose, profile: Profile) -> Step | None:
-    """A stand-in for notebook 06's exercise, for the given code of the notebooks before it: the
-    whole Step when this close() ends the connection at once because the application left
-    received data unread (ev.unread bytes, RFC 9293 §3.6.1); None when it closes as any other."""
+    """A stand-in for notebook 06's exercise, for the given code of the notebooks before it: what
+    close() does about received data the application never read (ev.unread bytes, RFC 9293
+    §3.6.1): the whole Step, or None when the close goes on as usual."""
     if ev.unread and not ev.shutdown and profile.rst_on_unread_close:
         return Step(State.CLOSED, send_rst(tcb, profile), tcb)
     return None

@@ -94,10 +94,6 @@ EXPLANATIONS = {
         "Only B's application ends CLOSE_WAIT, by calling close(): B's TCP has nothing outstanding, so no timer "
         "runs there, and B stays for as long as the process keeps the socket open."
     ),
-    "send-in-close-wait": (
-        "A's FIN closed only the direction from A to B. B's direction is still open, so B's data goes out and B "
-        "stays in CLOSE_WAIT until its own application closes: the half-close, seen from the side that did not close."
-    ),
     "fin-after-half-close-data": (
         "B's 19 bytes took SEQ 300 to 318, and a FIN takes the number after the last data octet (§3.4): 319."
         " A's ACK of it then says 320."

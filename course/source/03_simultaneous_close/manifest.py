@@ -17,6 +17,7 @@ FIN_ACK = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # acknowledges A'
 FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 DATA_THEN_FIN = TCB(snd_una=100, snd_nxt=201, rcv_nxt=301, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
+CROSSED = TCB(snd_una=100, snd_nxt=101, rcv_nxt=301, fin_seq=100, orphaned=True)  # CLOSING: both FINs out, ours unACKed
 # The crossing is this notebook's: notebook 1's building blocks for it (taking the FIN in, deciding) would do
 # it for the learner.
 CROSSING = [yourself(S.FIN_WAIT_1, "take_text", "fin_crossed",
@@ -55,8 +56,9 @@ CELLS = [
                  transition(S.CLOSING, Arrival(Segment(seq=301, ack=101)), wrap=True),
                  scenario("simultaneous-close", wrap=True)]),
     cell("test_closing_other_ack", 1,
-         visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=100)))],
-         hidden=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=100)), profile=LINUX),
+         visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=100)), tcb=CROSSED, timers=RTO_RUNNING)],
+         hidden=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=100)), tcb=CROSSED, timers=RTO_RUNNING,
+                            profile=LINUX),
                  transition(S.CLOSING, Arrival(Segment(seq=301, ack=200)), tcb=DATA_THEN_FIN, timers=RTO_RUNNING),
                  transition(S.CLOSING, Arrival(Segment(seq=301, ack=200)), tcb=DATA_THEN_FIN, timers=RTO_RUNNING,
                             wrap=True)]),
