@@ -112,11 +112,14 @@ class TransitionCase:
     @cached_property
     def replay(self) -> str:
         # A situation from a catalogue run can be replayed, when the run itself meets this stimulus
-        # there; a TCB built by the test, or a segment the check crafted, cannot: no timeline shows it.
+        # there; so can a TCB built by the test that some run reaches and meets this stimulus in
+        # (a reader was told "no timeline shows this case" beside ack-of-data-not-fin, which does).
         fx = self.fx
-        if fx.scenario not in CATALOGUE or (fx.seen_on is not None and fx.seen_on != self.stimulus):
-            return ""
-        return replay_command(fx.scenario, fx.profile, wrap=fx.wrap)
+        if fx.scenario in CATALOGUE and (fx.seen_on is None or fx.seen_on == self.stimulus):
+            return replay_command(fx.scenario, fx.profile, wrap=fx.wrap)
+        met = next((f for f in situations(fx.profile, fx.wrap).get(fx.state, ())
+                    if f.tcb == fx.tcb and f.seen_on == self.stimulus), None)  # fmt: skip
+        return replay_command(met.scenario, met.profile, wrap=met.wrap) if met is not None else ""
 
     @cached_property
     def crafted(self) -> str:

@@ -80,10 +80,12 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event) -> None:
     if c.n > 1:  # the line kept free under the panel's name, when nothing nearer is
         cands.append((mid, ax.top - 66 - 10))
     quads = [text_quad(cx, cy, [tag], SMALL, "middle") for cx, cy in cands]
-    # clear of the arrows first (readers found the tag struck through by the crossing FINs), then
-    # of the other labels, then anywhere but on a label
-    k = next((k for k in (c.place.first_free(quads, clear_of_lines=True), c.place.first_free(quads),
-                          c.place.first_free(quads, bands=False)) if k is not None), None)  # fmt: skip
+    near = quads[:-1] if c.n > 1 else quads  # the line under the panel's name: a leader across the picture
+    # near the mark and clear of the arrows first (readers found the tag struck through by the
+    # crossing FINs), then near it, then under the panel's name, then on a break rather than a label
+    k = next((k for k in (c.place.first_free(near, clear_of_lines=True), c.place.first_free(near),
+                          c.place.first_free(quads), c.place.first_free(quads, bands=False)) if k is not None),
+             None)  # fmt: skip
     cx, cy = cands[0 if k is None else k]
     if k is None:
         c.place.dropped += 1000

@@ -21,7 +21,7 @@ from ._arrows import draw_flights, place_label
 from ._axis import LINE, Axis, Geometry, Panel, fmt_gap, note_lines, pill_width
 from ._geometry import Placer, rect_quad, text_quad
 from ._style import FONT, INK, LABEL, LOST, MUTED, SMALL, STATE_COLORS, STATE_RADIUS, num
-from ._timers import draw_timers
+from ._timers import draw_timers, reserve_timer_bars
 from .explain import Captions
 from .model import Event
 
@@ -123,6 +123,7 @@ class Canvas:
             self._break_labels()
         self._break_bands(i)
         self._states(i, p)
+        reserve_timer_bars(self, i, p)
         for label in draw_flights(self, i, p):  # the arrows first, then their labels, then the timers' around them
             place_label(self, *label)
         draw_timers(self, i, p)

@@ -89,17 +89,27 @@ class Placer:
     boxes: list[Quad] = field(default_factory=list)
     lines: list[Quad] = field(default_factory=list)  # the arrows: a timer's label must not sit on one
     bands: list[Quad] = field(default_factory=list)  # the breaks' zigzags: a label goes there only if nowhere else
+    bars: list[Quad] = field(default_factory=list)  # the timers' bars: a segment's label keeps off them where it can
     dropped: int = 0
     on_lines: int = 0  # timer labels placed over an arrow because no place clear of them was free
     past_lifelines: int = 0  # segment labels that run past a lifeline because no place between was free
     crossed: int = 0  # segment labels over another segment's arrow because no place clear of them was free
 
-    def free(self, q: Quad, clear_of_lines: bool = False, along: Segment2 | None = None, bands: bool = True) -> bool:
+    def free(
+        self,
+        q: Quad,
+        clear_of_lines: bool = False,
+        along: Segment2 | None = None,
+        bands: bool = True,
+        bars: bool = False,
+    ) -> bool:
         """Inside the picture, on no box (nor, with bands, a break), and (clear_of_lines) on no arrow but
         the one it runs `along`."""
         if not inside(q, self.width, self.height) or any(overlap(q, b) for b in self.boxes):
             return False
         if bands and any(overlap(q, b) for b in self.bands):
+            return False
+        if bars and any(overlap(q, b, margin=0.5) for b in self.bars):
             return False
         return not clear_of_lines or not any(
             overlap(q, ln, margin=0.5) for ln in self.lines if along is None or not _lies_along(ln, along)
@@ -116,10 +126,15 @@ class Placer:
         self.lines.append(((x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny)))
 
     def first_free(
-        self, candidates: list[Quad], clear_of_lines: bool = False, along: Segment2 | None = None, bands: bool = True
+        self,
+        candidates: list[Quad],
+        clear_of_lines: bool = False,
+        along: Segment2 | None = None,
+        bands: bool = True,
+        bars: bool = False,
     ) -> int | None:
         for i, q in enumerate(candidates):
-            if self.free(q, clear_of_lines, along, bands):
+            if self.free(q, clear_of_lines, along, bands, bars):
                 return i
         return None
 

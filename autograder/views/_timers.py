@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from ._axis import Panel
-from ._geometry import NOWHERE, text_quad, text_width
+from ._geometry import NOWHERE, rect_quad, text_quad, text_width
 from ._style import SMALL, TIMER_COLORS, num
 from .pairing import Bracket, timer_brackets
 
@@ -19,10 +19,34 @@ if TYPE_CHECKING:
     from ._draw import Canvas
 
 
+def reserve_timer_bars(c: Canvas, i: int, p: Panel) -> None:
+    """The bars' places, before the segments' labels are placed: a label keeps off a bar where it can
+    (readers found "B2" read as "ß2", struck through by A's lifeline and RETRANSMIT bar)."""
+    for _chain, x, y0, y1, _sign in _bars(c, i, p):
+        for s0, s1 in c.axis.pieces(y0, y1):
+            c.place.bars.append(rect_quad(x - 3, s0, 6, s1 - s0))
+
+
 def draw_timers(c: Canvas, i: int, p: Panel) -> None:
     """Every timer of panel i as a bar beside its lane; bars that overlap in time take columns outward."""
+    g = c.g
+    for chain, x, y0, y1, sign in _bars(c, i, p):
+        first = chain[0]
+        color = TIMER_COLORS.get(first.timer, "#59636e")
+        _bar(c, i, chain, x, y0, y1, sign, color)
+        label = f"{first.timer} {first.duration}".strip()
+        if len(chain) > 1:
+            # the label stands at the first start: the restarts come later, at the ticks across the bar
+            label += " + restart" if len(chain) == 2 else f" + {len(chain) - 1} restarts"
+        lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
+        _timer_label(c, x, y0, y1, sign, label, color, first.start.index, lane, (g.ox(i), g.ox(i) + g.panel_w))
+
+
+def _bars(c: Canvas, i: int, p: Panel) -> list[tuple[list[Bracket], float, float, float, int]]:
+    """Each timer's bar: (its chain of restarts, x, top, bottom, the side of its lane: 1 for A's)."""
     ax, g = c.axis, c.g
     lanes: dict[str, list[float]] = defaultdict(list)  # endpoint → end y of each column
+    out = []
     for chain in _chains(timer_brackets(p.events)):
         first, last = chain[0], chain[-1]
         y0 = ax.y(i, first.start)
@@ -34,14 +58,8 @@ def draw_timers(c: Canvas, i: int, p: Panel) -> None:
         cols[col] = y1
         sign = 1 if first.endpoint == "A" else -1
         x = (g.xa(i) if first.endpoint == "A" else g.xb(i)) + sign * (9 + 8 * col)
-        color = TIMER_COLORS.get(first.timer, "#59636e")
-        _bar(c, i, chain, x, y0, y1, sign, color)
-        label = f"{first.timer} {first.duration}".strip()
-        if len(chain) > 1:
-            # the label stands at the first start: the restarts come later, at the ticks across the bar
-            label += " + restart" if len(chain) == 2 else f" + {len(chain) - 1} restarts"
-        lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
-        _timer_label(c, x, y0, y1, sign, label, color, first.start.index, lane, (g.ox(i), g.ox(i) + g.panel_w))
+        out.append((chain, x, y0, y1, sign))
+    return out
 
 
 def _bar(c: Canvas, i: int, chain: list[Bracket], x: float, y0: float, y1: float, sign: int, color: str) -> None:

@@ -160,3 +160,17 @@ def test_checks_of_one_event_are_told_apart_by_the_segments_numbers(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(set(lines)) == 5
     assert "✓ FIN_WAIT_2 on recv RST (SEQ = RCV.NXT + 70,000): passes" in lines
+
+
+def test_a_given_tcb_that_a_catalogue_run_meets_is_replayed_there():
+    """A reader's failing ACK-of-data check said "no timeline shows this case", right beside
+    ack-of-data-not-fin, whose run meets that very TCB and segment."""
+
+    def moves_on(tcb, ev, profile):
+        step = GOOD[State.FIN_WAIT_1](tcb, ev, profile)
+        return Step(State.FIN_WAIT_2, step.outputs, step.tcb) if step.state is State.FIN_WAIT_1 else step
+
+    with pytest.raises(Exception) as failed:
+        CellTests("01_active_close").check({**NAMESPACE, "fin_wait_1": moves_on}, "test_fin_wait_1_ack_of_data")
+    assert "replay: tcpclose simulate ack-of-data-not-fin" in str(failed.value)
+    assert "makes up the situation" not in str(failed.value)
