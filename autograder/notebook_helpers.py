@@ -93,6 +93,7 @@ class LearnerRun:
         # which happens only after the run departed from the reference's (see autograder.recorded).
         self.stopped_by_recording = False
         self.unwritten: list[State] = []  # stubs: the reference plays them
+        self.missing: list[State] = []  # this notebook's handlers whose cells have not run yet: the reference too
 
     def handlers(self) -> dict:
         found = learner_handlers(self.namespace, skip_stubs=True)  # LearnerError when nothing is named after a state
@@ -107,6 +108,8 @@ class LearnerRun:
         sc = entry.losing(scenarios.losses(lose))
         self.error, self.stopped_by_recording = None, False
         self.unwritten = [st for st in unwritten(self.namespace) if self.states is None or st in self.states]
+        self.missing = [st for st in _checked_states(self.namespace) if st.value.lower() not in self.namespace
+                        and (self.states is None or st in self.states)]  # fmt: skip
         try:
             found = self.handlers()
         except LearnerError as e:
@@ -123,6 +126,18 @@ class LearnerRun:
             self.error = _error_text(result.error)
             self.stopped_by_recording = result.error.kind == "recorded"
         return result.trace
+
+
+def _checked_states(namespace: object) -> list[State]:
+    """The states whose handlers this notebook's visible checks call (from its CellTests), in order."""
+    tests = namespace.get("tests") if isinstance(namespace, dict) else None
+    try:
+        cells = tests.manifest.cells  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - no notebook's checks here: nothing is expected
+        return []
+    found = {state for cell in cells for spec in cell.visible if spec.kind in ("transition", "transitions")
+             for state in (spec.args[:1] if spec.kind == "transition" else spec.args)}  # fmt: skip
+    return [st for st in State if st in found]
 
 
 def learner_run(namespace: object, states: Sequence[State] | None = None) -> LearnerRun:
@@ -215,10 +230,10 @@ def _verdict(
 
     shown = label or (profile if isinstance(profile, str) else profile_text(profile))
     losses = f", {' and '.join(lose)} lost" if lose else ""
-    unwritten_note = ""
-    if run.unwritten:
-        names = " and ".join(s.value.lower() for s in run.unwritten)
-        unwritten_note = f"The reference played {names}: not written yet (still only NotImplementedError). "
+    played = [f"{_names(run.unwritten)}: not written yet (still only NotImplementedError)"] if run.unwritten else []
+    if run.missing:  # a show_mine above the cells that define them: never "exactly as the reference does"
+        played.append(f"{_names(run.missing)}: not in your notebook yet (their cells come further down)")
+    unwritten_note = f"The reference played {'; '.join(played)}. " if played else ""
     found = run.handlers()
     if not found:
         return unwritten_note + f"Nothing of yours ran in this close ({name}, {shown}{losses}).", False, ""
@@ -243,6 +258,10 @@ def _verdict(
         True,
         "",
     )
+
+
+def _names(states: Sequence[State]) -> str:
+    return " and ".join(s.value.lower() for s in states)
 
 
 def _where_it_differs(run: LearnerRun, shown: tuple[str, object], offered: Sequence[str]) -> str:

@@ -212,3 +212,16 @@ def test_show_mine_names_the_same_scenario_under_the_other_profile_when_that_is_
     note = show_mine(mine, "active-close", profile=LINUX).children[0].value
     assert "exactly as the reference does" in note and "part from it in active-close under rfc9293" in note
     assert "part from it" not in show_mine(reference, "active-close", profile=LINUX).children[0].value
+
+
+def test_show_mine_above_the_cells_of_later_handlers_says_the_reference_played_them():
+    """A reader's show_mine after exercise 1 of notebook 01 said "✓ exactly as the reference does"
+    while fin_wait_1, fin_wait_2 and time_wait, whose cells come further down, were the reference's."""
+    from autograder.checks import CellTests
+
+    mine = {"tests": CellTests("01_active_close"), "established": copied_reference()["established"]}
+    note = show_mine(mine, "active-close").children[0].value
+    assert "fin_wait_1 and fin_wait_2 and time_wait: not in your notebook yet" in note
+    assert "✓" not in note
+    everything = {"tests": CellTests("01_active_close"), **copied_reference()}
+    assert "✓" in show_mine(everything, "active-close").children[0].value
