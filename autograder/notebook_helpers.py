@@ -125,6 +125,8 @@ class LearnerRun:
         if result.error is not None:
             self.error = _error_text(result.error)
             self.stopped_by_recording = result.error.kind == "recorded"
+        visited = {row.state_before for row in result.trace.rows}  # a state this close never enters is no matter
+        self.missing = [st for st in self.missing if st in visited]
         return result.trace
 
 

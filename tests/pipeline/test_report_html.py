@@ -193,7 +193,11 @@ def test_first_divergences_are_read_from_each_kind_of_message(failures):
     family = divergence_of({"detail": failures["family"]})  # the summary line is skipped
     assert (family.case, family.state, family.time) == ("simultaneous-close", "CLOSING", 0.02)
     transition = divergence_of({"detail": failures["transition"]})
-    assert (transition.case, transition.endpoint, transition.state) == ("FIN_WAIT_1 on recv ACK", "A", "FIN_WAIT_1")
+    assert (transition.case, transition.endpoint, transition.state) == (
+        "FIN_WAIT_1 on recv ACK (SEQ = RCV.NXT, ACK = SND.NXT)",
+        "A",
+        "FIN_WAIT_1",
+    )
     assert divergence_of({"detail": "", "reason": ""}) is None
     # a cell's whole text: a line per check (passing ones too), then the first failure
     verdict = "✓ FIN_WAIT_1 on recv ACK: passes\n✗ " + failures["family"]
