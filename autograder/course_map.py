@@ -93,6 +93,16 @@ def picker_scenarios(upto: str | None, catalogue: list[str], named_here: Collect
             or (FIRST_SHOWN.get(name) == upto and (named_here is None or name in named_here))]  # fmt: skip
 
 
+LOSSES_FROM = "04"  # the notebook that introduces the network picker's extra losses
+
+
+def offers_losses(upto: str | None) -> bool:
+    """Whether a timeline in notebook `upto` offers extra losses. Not before notebook 04, which
+    teaches them: in 01, losing B's final ACK would play the TIME_WAIT re-ACK that 01 asks about
+    further down, and losing A's FIN would show the copy's SEQ that 04 asks about."""
+    return upto is None or notebook_of(upto) >= LOSSES_FROM
+
+
 _NAMED = re.compile(r"[\"'`]([a-z0-9-]+)[\"'`]")  # "name" or 'name' in code, `name` in prose
 
 

@@ -17,6 +17,7 @@ cell and the trusted grader all read it, so a cell's checks are written down onc
     ]
     BEFORE_SUBMIT = every_hidden_check(CELLS)   # what the notebook's last cell runs
     EXPLANATIONS = {"fin-wait-2-fin": "A acknowledges B's FIN and waits 2 MSL..."}  # tests.predict(key, ...)
+    ANSWERS = {"fin-wait-2-fin": from_trace("active-close", "A", "recv", nth=2)}  # not in the cell's source
 
 A cell scores 0 when its handler uses a building block its `yourself` rules say the learner
 writes (autograder.checks.own_code), or when any visible check fails, else points × the weighted
@@ -35,6 +36,8 @@ from pathlib import Path
 from reference_impl.profiles import LINUX, RFC9293, Profile
 from reference_impl.states import State, Stimulus, Timer
 from reference_impl.tcb import TCB
+
+from .predictions import TraceAnswer
 
 DEFAULT_PROFILES: tuple[Profile, ...] = (RFC9293, LINUX)
 KINDS = ("transition", "scenario", "family", "transitions", "sockets")
@@ -179,6 +182,7 @@ class Manifest:
     cells: tuple[TestCell, ...]
     before_submit: tuple[CheckSpec, ...] = ()  # what the notebook's "before you submit" cell runs
     explanations: tuple[tuple[str, str], ...] = ()  # prediction key -> what the learner reads once they answered
+    answers: tuple[tuple[str, TraceAnswer], ...] = ()  # prediction key -> where the reference's trace answers it
 
     def explanation(self, key: str) -> str:
         """EXPLANATIONS[key]: kept here, out of the prediction cell's source, which would give it away."""
@@ -189,6 +193,10 @@ class Manifest:
             f"the grading manifest of {self.assignment} explains no prediction {key!r}; "
             f"it explains {', '.join(k for k, _ in self.explanations) or 'none'}"
         )
+
+    def answer(self, key: str) -> TraceAnswer | None:
+        """ANSWERS[key], or None when the prediction's cell gives its own (a TCB it builds)."""
+        return dict(self.answers).get(key)
 
     def cell(self, grade_id: str) -> TestCell:
         for c in self.cells:
@@ -238,7 +246,15 @@ def load_manifest(assignment: str, course_root: Path | None = None) -> Manifest:
         isinstance(k, str) and isinstance(v, str) and v for k, v in explained.items()
     ):
         raise ManifestError(f"{path}: EXPLANATIONS must map each prediction's key to its explanation (text)")
-    manifest = Manifest(assignment, cells, before, tuple(explained.items()))
+    answers = getattr(module, "ANSWERS", {})
+    if not isinstance(answers, dict) or not all(isinstance(v, TraceAnswer) for v in answers.values()):
+        raise ManifestError(f"{path}: ANSWERS must map a prediction's key to from_trace(...)")
+    unexplained = set(answers) - set(explained)
+    if unexplained:
+        raise ManifestError(
+            f"{path}: ANSWERS names predictions EXPLANATIONS does not: {', '.join(sorted(unexplained))}"
+        )
+    manifest = Manifest(assignment, cells, before, tuple(explained.items()), tuple(answers.items()))
     _LOADED[(path, stamp)] = manifest
     return manifest
 

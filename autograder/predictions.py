@@ -22,7 +22,16 @@ from reference_impl.trace import COLUMNS
 
 from .reference_source import ReferenceUnavailable, reference_trace
 
-__all__ = ["predict", "from_trace", "reply_of", "Prediction", "PREDICTION_MIME", "first_tries", "note_html"]
+__all__ = [
+    "predict",
+    "from_trace",
+    "TraceAnswer",
+    "reply_of",
+    "Prediction",
+    "PREDICTION_MIME",
+    "first_tries",
+    "note_html",
+]
 
 
 def note_html(text: str, ok: bool, detail: str = "") -> str:
@@ -30,6 +39,35 @@ def note_html(text: str, ok: bool, detail: str = "") -> str:
     color, mark = ("#1a7f37", "✓") if ok else ("#9a6700", "•")
     pre = f'<pre style="margin:2px 0 0 1.2em;font-size:12px">{html.escape(detail)}</pre>' if detail else ""
     return f'<div style="color:{color};font-size:14px;margin:4px 0">{mark} {html.escape(text)}{pre}</div>'
+
+
+@dataclass(frozen=True)
+class TraceAnswer:
+    """An answer read from the reference's trace: `field` of `endpoint`'s nth `event` row, computed
+    when called. Plain data, so a learner build's visible manifest can carry it (autograder.visible)."""
+
+    scenario: str
+    endpoint: str
+    event: str
+    nth: int = 1
+    flags: str | None = None
+    field: str = "state_after"
+    profile: str | Profile = "rfc9293"
+
+    def __call__(self) -> str:
+        want = None if self.flags is None else Flags.parse(self.flags)
+        trace = reference_trace(self.scenario, self.profile)
+        rows = [r for r in trace.rows
+                if r.endpoint == self.endpoint and r.event == self.event and (want is None or r.flags == want)]  # fmt: skip
+        if len(rows) < self.nth:
+            raise ValueError(
+                f"{self.scenario} ({self.profile}): {self.endpoint} has only {len(rows)} {self.event!r} rows"
+                + (f" with flags {self.flags}" if self.flags else "")
+                + f", not {self.nth}"
+            )
+        row = rows[self.nth - 1]
+        field = self.field
+        return str(row.record()[field] if field in COLUMNS else getattr(row, field))  # as the CSV spells it
 
 
 def from_trace(
@@ -40,34 +78,20 @@ def from_trace(
     nth: int = 1,
     flags: str | None = None,
     field: str = "state_after",
-    profile: str = "rfc9293",
-) -> Callable[[], str]:
+    profile: str | Profile = "rfc9293",
+) -> TraceAnswer:
     """An answer read from the reference's trace: `field` of `endpoint`'s nth `event` row.
 
     from_trace("active-close", "A", "recv", nth=2)            -> "TIME_WAIT"
     from_trace("active-close", "B", "send", field="ack")      -> "101"
     event is a trace event (close, send, recv, deliver, timeout, ...); flags, if given,
     must equal the row's flags ("ACK", "FIN|ACK"). The answer is computed when asked.
+    A course notebook's prediction takes it from its manifest's ANSWERS: the scenario's name
+    ("lost-final-ack") in a cell's source would say too much.
     """
-
-    want = None if flags is None else Flags.parse(flags)
-
-    def answer() -> str:
-        trace = reference_trace(scenario, profile)
-        rows = [
-            r for r in trace.rows if r.endpoint == endpoint and r.event == event and (want is None or r.flags == want)
-        ]
-        if len(rows) < nth:
-            raise ValueError(
-                f"{scenario} ({profile}): {endpoint} has only {len(rows)} {event!r} rows"
-                + (f" with flags {flags}" if flags else "")
-                + f", not {nth}"
-            )
-        row = rows[nth - 1]
-        return str(row.record()[field] if field in COLUMNS else getattr(row, field))  # as the CSV spells it
-
-    answer.__doc__ = f"{field} of {endpoint}'s {event} #{nth} in {scenario} ({profile})"
-    return answer
+    if flags is not None:
+        Flags.parse(flags)  # a misspelt flag fails here, not when the learner answers
+    return TraceAnswer(scenario, endpoint, event, nth, flags, field, profile)
 
 
 def reply_of(tcb: TCB, segment: Segment, profile: Profile | str = "rfc9293") -> Callable[[], str]:

@@ -9,6 +9,7 @@ profiles, timers), written as tagged plain data (`autograder.plain`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from reference_impl.tcb import TCB
 
 from . import plain
 from .manifest import CheckSpec, Manifest, TestCell, WriteYourself
+from .predictions import TraceAnswer
 
 DIR = Path(__file__).parent / "_visible"
 _STIMULI = (AppClose, AppSend, AppAbort, Arrival, Timeout)
@@ -67,13 +69,23 @@ def _spec(spec: CheckSpec) -> dict:
     return {"kind": spec.kind, "args": _encode(spec.args), "options": _encode(spec.options), "weight": spec.weight}
 
 
+def _answer(answer: TraceAnswer) -> dict:
+    """A prediction's answer (a profile variant, e.g. TIME_WAIT = 0, written as data)."""
+    return {f.name: _encode(getattr(answer, f.name)) for f in dataclasses.fields(answer)}
+
+
 def dump(manifest: Manifest) -> bytes:
     """The manifest's visible checks (never its hidden ones, nor its "before you submit" selection)."""
     cells = [{"grade_id": c.grade_id, "points": c.points, "visible": [_spec(s) for s in c.visible],
               "yourself": [[w.state.name, list(w.blocks), w.what] for w in c.yourself]}
              for c in manifest.cells]  # fmt: skip
     return json.dumps(
-        {"assignment": manifest.assignment, "cells": cells, "explanations": dict(manifest.explanations)},
+        {
+            "assignment": manifest.assignment,
+            "cells": cells,
+            "explanations": dict(manifest.explanations),
+            "answers": {k: _answer(a) for k, a in manifest.answers},
+        },
         indent=1,
         sort_keys=True,
     ).encode()
@@ -87,7 +99,10 @@ def parse(data: bytes) -> Manifest:
                  (), tuple(WriteYourself(State[n], tuple(b), w) for n, b, w in c.get("yourself", ())))
         for c in doc["cells"]
     )  # fmt: skip
-    return Manifest(doc["assignment"], cells, (), tuple(doc.get("explanations", {}).items()))
+    answers = tuple(
+        (k, TraceAnswer(**{f: _decode(v) for f, v in a.items()})) for k, a in doc.get("answers", {}).items()
+    )
+    return Manifest(doc["assignment"], cells, (), tuple(doc.get("explanations", {}).items()), answers)
 
 
 def visible_manifest(assignment: str, directory: Path = DIR) -> Manifest | None:

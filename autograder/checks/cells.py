@@ -138,16 +138,20 @@ class CellTests:
         """The whole cell, graded as the trusted grader grades it."""
         return grade_cell(self._cell(grade_id), ns)
 
-    def predict(self, key: str, question: str, choices: Sequence[object], answer_from: object):
+    def predict(self, key: str, question: str, choices: Sequence[object], answer_from: object = None):
         """A prediction (autograder.notebook_helpers.predict) whose explanation is the manifest's
-        EXPLANATIONS[key]: kept out of the cell, whose source is one click away from the learner."""
+        EXPLANATIONS[key] and whose answer, unless the cell computes it from what it defined, is
+        ANSWERS[key]: both kept out of the cell, whose source is one click away from the learner."""
         from ..notebook_helpers import predict
 
         try:
             why = self.manifest.explanation(key)
         except ManifestError as e:
             raise CheckFailed(str(e)) from None
-        return predict(question, choices, answer_from, why=why)
+        answer = answer_from if answer_from is not None else self.manifest.answer(key)
+        if answer is None:
+            raise CheckFailed(f"the grading manifest of {self.assignment} has no answer to the prediction {key!r}")
+        return predict(question, choices, answer, why=why)
 
     def before_submit(self, ns: object) -> None:
         """The hidden checks the manifest selects for the notebook's last cell, on your handlers now."""

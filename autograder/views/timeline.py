@@ -81,7 +81,7 @@ class Timeline(Player, widgets.VBox):
         from reference_impl.profiles import PROFILES
 
         from ..cell_position import scenarios_named_so_far
-        from ..course_map import picker_scenarios
+        from ..course_map import offers_losses, picker_scenarios
 
         # The named profiles, plus a variant (e.g. TIME_WAIT = 0) under its own label.
         self.profiles: dict[str, object] = dict(PROFILES)
@@ -102,6 +102,9 @@ class Timeline(Player, widgets.VBox):
         self.lose = widgets.Dropdown(options=[("no extra loss", ())], value=(), description="network loses",
                                      style={"description_width": "initial"},
                                      layout=widgets.Layout(width="520px"))  # fmt: skip
+        self.losses = offers_losses(upto)
+        if not self.losses:
+            self.lose.layout.display = "none"
         self.scenario.observe(lambda _: self.load_catalogue(new_scenario=True), "value")
         self.profile.observe(lambda _: self.load_catalogue(new_profile=True), "value")
         self.lose.observe(lambda _: None if self._loading else self.load_catalogue(), "value")
@@ -187,7 +190,7 @@ class Timeline(Player, widgets.VBox):
 
         name, key = self.scenario.value, self.profile.value
         profile = self.selected_profile()
-        if new_scenario or new_profile or len(self.lose.options) == 1:
+        if self.losses and (new_scenario or new_profile or len(self.lose.options) == 1):
             # Another profile keeps the picked loss when the same segments (by role) can be lost there.
             kept = dict(self.lose.options).get if new_profile else None
             wanted = next((label for label, v in self.lose.options if v == self.lose.value), None) if kept else None

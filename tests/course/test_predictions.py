@@ -1,8 +1,9 @@
 """Every prediction in every notebook comes before its answer, and hides its own source.
 
-A prediction is a `tests.predict(key, question, choices, answer_from=...)` call in a code cell (its
-explanation is the manifest's EXPLANATIONS[key], out of the cell's source). Its answer is
-taken from the reference (evaluating `answer_from`, e.g. from_trace(...)), never from the notebook
+A prediction is a `tests.predict(key, question, choices)` call in a code cell (its explanation is
+the manifest's EXPLANATIONS[key] and its answer's source ANSWERS[key], e.g. from_trace(...), both
+out of the cell's source; a cell may pass `answer_from=` built from what it defined, such as a
+TCB). Its answer is taken from the reference, never from the notebook
 text. An earlier cell *states* the answer when one of its passages (a markdown paragraph, a line
 of code or of a figure) puts the answer in the question's context:
 
@@ -20,6 +21,7 @@ The predict call's own cell is collapsed (`jupyter.source_hidden`) and holds no 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 
 import pytest
@@ -60,7 +62,7 @@ def passages(cell) -> list[str]:
 
 
 class Prediction:
-    def __init__(self, index: int, call: ast.Call, namespace: dict | None = None) -> None:
+    def __init__(self, index: int, call: ast.Call, namespace: dict | None = None, manifest=None) -> None:
         self.index = index
         self.namespace = namespace if namespace is not None else {}
         args = call.args
@@ -69,16 +71,21 @@ class Prediction:
             self.key, args = ast.literal_eval(args[0]), args[1:]
         self.question = ast.literal_eval(args[0])
         self.choices = [str(c) for c in ast.literal_eval(args[1])]
-        spec = args[2] if len(args) > 2 else next(k.value for k in call.keywords if k.arg == "answer_from")
-        self.spec = spec
-        self.field = "state_after"
+        spec = args[2] if len(args) > 2 else next((k.value for k in call.keywords if k.arg == "answer_from"), None)
+        self.spec = spec  # None: the manifest's ANSWERS[key]
+        self.given = manifest.answer(self.key) if spec is None and manifest is not None and self.key else None
+        self.field = self.given.field if self.given is not None else "state_after"
         if isinstance(spec, ast.Call) and getattr(spec.func, "id", "") == "from_trace":
             field = next((k.value for k in spec.keywords if k.arg == "field"), None)
             if isinstance(field, ast.Constant):
                 self.field = field.value
 
     def answer(self) -> str:
-        """The reference's answer: answer_from evaluated with what the notebook defined above it."""
+        """The reference's answer: the manifest's, or answer_from evaluated with what the notebook
+        defined above it."""
+        if self.spec is None:
+            assert self.given is not None, f"cell {self.index}: no answer_from, and no ANSWERS[{self.key!r}]"
+            return str(self.given())
         value = eval(compile(ast.Expression(self.spec), "<answer_from>", "eval"), dict(self.namespace))  # noqa: S307
         return str(value() if callable(value) else value)
 
@@ -124,7 +131,7 @@ def _definitions(namespace: dict, source: str) -> None:
                 pass
 
 
-def predictions(nb) -> list[tuple[Prediction, object]]:
+def predictions(nb, manifest=None) -> list[tuple[Prediction, object]]:
     found = []
     namespace: dict = {}
     exec("from autograder.learner import *\nfrom autograder.notebook_helpers import *", namespace)  # noqa: S102
@@ -135,7 +142,7 @@ def predictions(nb) -> list[tuple[Prediction, object]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and (getattr(node.func, "id", "") == "predict"
                                                or getattr(node.func, "attr", "") == "predict"):
-                found.append((Prediction(i, node, dict(namespace)), cell))
+                found.append((Prediction(i, node, dict(namespace), manifest), cell))
         _definitions(namespace, cell.source)
     return found
 
@@ -144,15 +151,15 @@ def predictions(nb) -> list[tuple[Prediction, object]]:
 # (strictly: once it passes, this test fails until its name is taken off the list).
 REORDERING: set[str] = set()
 PREDICTING = [pytest.param(a, marks=pytest.mark.xfail(strict=True, reason="being reordered"))
-              if a in REORDERING else a for a in NOTEBOOKS if predictions(source_notebook(a))]
-HIDING = [a for a in NOTEBOOKS if predictions(source_notebook(a))]
+              if a in REORDERING else a for a in NOTEBOOKS if predictions(source_notebook(a), load_manifest(a))]
+HIDING = [a for a in NOTEBOOKS if predictions(source_notebook(a), load_manifest(a))]
 
 
 @pytest.mark.parametrize("assignment", PREDICTING)
 def test_no_earlier_cell_states_a_predictions_answer(assignment):
     nb = source_notebook(assignment)
     problems = []
-    for p, _ in predictions(nb):
+    for p, _ in predictions(nb, load_manifest(assignment)):
         answer = p.answer()
         assert answer in p.choices, f"cell {p.index}: the reference's answer {answer!r} is not a choice"
         section = max((j for j, c in enumerate(nb.cells[: p.index])
@@ -181,7 +188,7 @@ def test_explanations_live_in_the_manifest_not_in_the_cell(assignment):
     """A collapsed cell is one click from the learner: its source carries the question, the choices and
     where the answer comes from, never the explanation (why=), which the manifest keeps by key."""
     nb = source_notebook(assignment)
-    found = predictions(nb)
+    found = predictions(nb, load_manifest(assignment))
     in_cell = [p.index for p, cell in found if p.key is None or "why=" in cell.source]
     assert not in_cell, f"predictions that carry their explanation in the cell, or have no key: {in_cell}"
     manifest = load_manifest(assignment)
@@ -191,6 +198,20 @@ def test_explanations_live_in_the_manifest_not_in_the_cell(assignment):
     for p, _ in found:  # the key is in the cell too: it names the question's situation, never a new state
         named = set(_ANY_STATE.findall(p.key.upper().replace("-", "_"))) - set(_ANY_STATE.findall(normalize(p.question)))
         assert not named, f"the key {p.key!r} names {named}, which the question does not"
+
+
+@pytest.mark.parametrize("assignment", HIDING)
+def test_a_predict_cells_source_names_no_scenario(assignment):
+    """A scenario's name says what happens in it ("lost-final-ack", "ack-of-data-not-fin"): once
+    the cell is expanded, it would answer its own question. The manifest's ANSWERS names it."""
+    from autograder.course_map import scenarios_named
+    from reference_impl import scenarios
+
+    nb = source_notebook(assignment)
+    named = {p.index: scenarios_named([cell.source.replace(f'"{p.key}"', "")], scenarios.CATALOGUE)
+             for p, cell in predictions(nb)}
+    named = {i: names for i, names in named.items() if names}
+    assert not named, f"predict cells that name a scenario: {named}"
 
 
 def test_the_check_finds_an_answer_given_away():
@@ -254,7 +275,7 @@ def test_no_earlier_notebooks_map_draws_the_arrow_a_later_prediction_asks_for():
     asks the learner to predict; an arrow an earlier notebook already asked about may stay."""
     asked: list[tuple[int, str, str, str]] = []  # (notebook index, from, to, question)
     for i, a in enumerate(ALL_NOTEBOOKS):
-        for p, _ in predictions(source_notebook(a)):
+        for p, _ in predictions(source_notebook(a), load_manifest(a)):
             answer, starts = p.answer(), set(_ANY_STATE.findall(normalize(p.question)))
             if answer in STATES and len(starts) == 1 and answer not in starts:
                 asked.append((i, starts.pop(), answer, p.question))
@@ -275,6 +296,8 @@ def _row(p: Prediction, field: str) -> tuple[str, ...]:
     """Another field of the trace row a from_trace prediction reads its answer from (the state it starts
     in, the segment's flags): two questions about the same row and field ask the same thing."""
     spec = p.spec
+    if p.given is not None:
+        return (str(dataclasses.replace(p.given, field=field)()),)
     if not (isinstance(spec, ast.Call) and getattr(spec.func, "id", "") == "from_trace"):
         return (p.question,)
     other = ast.Call(spec.func, spec.args, [k for k in spec.keywords if k.arg != "field"]
@@ -289,7 +312,7 @@ def test_no_prediction_asks_again_what_an_earlier_one_asked():
     seen: dict[tuple, str] = {}
     repeats = []
     for a in ALL_NOTEBOOKS:
-        for p, _ in predictions(source_notebook(a)):
+        for p, _ in predictions(source_notebook(a), load_manifest(a)):
             asked = (*_row(p, "state_before"), *_row(p, "event"), *_row(p, "flags"), p.field, p.answer())
             if asked in seen:
                 repeats.append(f"{a}: {p.question!r} asks again what {seen[asked]} asked")

@@ -174,7 +174,8 @@ def test_visible_manifests_hold_the_visible_checks_and_nothing_else(learner_view
     for assignment in assignments:
         text = (learner_view / "autograder" / "_visible" / f"{assignment}.json").read_text()
         doc = json.loads(text)
-        assert set(doc) == {"assignment", "cells", "explanations"}  # explanations: what a prediction says after
+        # explanations and answers: what a prediction says after, and where its answer comes from
+        assert set(doc) == {"assignment", "cells", "explanations", "answers"}
         assert all(set(c) == {"grade_id", "points", "visible", "yourself"} for c in doc["cells"])
         full, carried = load_manifest(assignment), visible.parse(text.encode())
         assert [(c.grade_id, c.points, c.visible, c.yourself) for c in carried.cells] == [
@@ -182,3 +183,4 @@ def test_visible_manifests_hold_the_visible_checks_and_nothing_else(learner_view
         ]
         assert all(not c.hidden for c in carried.cells) and carried.before_submit == ()
         assert dict(carried.explanations) == dict(full.explanations)
+        assert dict(carried.answers) == dict(full.answers)

@@ -92,6 +92,14 @@ def test_loss_picker_replays_a_loss_pattern_for_both_runs():
     assert w.lose.value == () and calls[-1] == ("simultaneous-close", "rfc9293", ())
 
 
+@pytest.mark.parametrize("upto, offered", [("01", False), ("03", False), ("04", True), ("06", True), (None, True)])
+def test_extra_losses_are_offered_from_the_notebook_that_teaches_them(upto, offered):
+    """In 01, losing B's final ACK would play the TIME_WAIT re-ACK that 01 asks about further down."""
+    w = timeline("active-close", upto=upto)
+    assert (w.lose.layout.display != "none") is offered
+    assert (len(w.lose.options) > 1) is offered
+
+
 def test_a_profile_variant_is_its_own_picker_button_and_reaches_the_runner():
     from reference_impl.profiles import RFC9293
 

@@ -5,6 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
+from autograder.predictions import from_trace
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX
 from reference_impl.segment import ACK, FIN, Segment
@@ -132,4 +133,14 @@ EXPLANATIONS = {
     "fin-in-fin-wait-2": "A acknowledges B's FIN and waits 2 MSL before forgetting the connection.",
     "ack-of-data-before-the-fin": "ACK=200 covers the bytes 100-199 but not the FIN at 200: the FIN is acknowledged only by ACK=201.",
     "fin-again-in-time-wait": "A acknowledges the copy and starts the 2 MSL wait again: the peer may need yet another answer.",
+}
+
+# Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
+# scenario's name in the cell ("lost-final-ack") would say the answer.
+ANSWERS = {
+    "close-in-established": from_trace("active-close", "A", "close"),
+    "ack-of-the-fin": from_trace("active-close", "B", "send", field="ack"),
+    "fin-in-fin-wait-2": from_trace("active-close", "A", "recv", nth=2),
+    "ack-of-data-before-the-fin": from_trace("ack-of-data-not-fin", "A", "recv", nth=1),
+    "fin-again-in-time-wait": from_trace("lost-final-ack", "A", "recv", nth=3),
 }

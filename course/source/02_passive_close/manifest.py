@@ -5,6 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
+from autograder.predictions import from_trace
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions
 from reference_impl.profiles import LINUX, RFC9293, ms
 from reference_impl.segment import ACK, FIN, Segment
@@ -98,4 +99,11 @@ EXPLANATIONS = {
         "B's 19 bytes took SEQ 300 to 318, and a FIN takes the number after the last data octet (§3.4): 319."
         " A's ACK of it then says 320."
     ),
+}
+
+# Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
+# scenario's name in the cell ("lost-final-ack") would say the answer.
+ANSWERS = {
+    "close-wait-forever": from_trace("orphan-fin-wait-2", "B", "recv", nth=1),
+    "fin-after-half-close-data": from_trace("half-close", "B", "send", flags="FIN|ACK", field="seq"),
 }

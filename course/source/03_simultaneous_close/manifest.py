@@ -5,6 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
+from autograder.predictions import from_trace
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX
 from reference_impl.segment import ACK, FIN, Segment
@@ -81,4 +82,12 @@ EXPLANATIONS = {
         "Our FIN is acknowledged and the peer's FIN is in: skip FIN_WAIT_2 and CLOSING, straight to "
         "TIME_WAIT."
     ),
+}
+
+# Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
+# scenario's name in the cell ("lost-final-ack") would say the answer.
+ANSWERS = {
+    "fin-without-ack-in-fin-wait-1": from_trace("simultaneous-close", "A", "recv", nth=1),
+    "ack-in-closing": from_trace("simultaneous-close", "A", "recv", nth=2),
+    "fin-with-ack-in-fin-wait-1": from_trace("three-way-close", "A", "recv", flags="FIN|ACK"),
 }

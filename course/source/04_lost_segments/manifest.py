@@ -5,6 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
+from autograder.predictions import from_trace
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX, RFC9293
 from reference_impl.segment import ACK, FIN, RST, Segment
@@ -118,4 +119,11 @@ EXPLANATIONS = {
         "After profile.max_retries retransmissions TCP gives up (RFC 9293 §3.8.3) and reports the user "
         "timeout; no RST is sent, since nobody has answered."
     ),
+}
+
+# Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
+# scenario's name in the cell ("lost-final-ack") would say the answer.
+ANSWERS = {
+    "fin-timer-expires": from_trace("lost-first-fin", "A", "send", nth=2, field="seq"),
+    "every-fin-lost": from_trace("fin-retry-limit", "A", "error", field="detail"),
 }

@@ -5,6 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
+from autograder.predictions import from_trace
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX, RFC9293, sec
 from reference_impl.segment import ACK, FIN, RST, SYN, Segment
@@ -89,4 +90,12 @@ EXPLANATIONS = {
         "harmlessly at A (outside A's window). The new connection opens only when A's TIME_WAIT is over, by "
         "then the copy is gone."
     ),
+}
+
+# Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
+# scenario's name in the cell ("lost-final-ack") would say the answer.
+ANSWERS = {
+    "fin-again-without-time-wait": from_trace("lost-final-ack", "A", "send", nth=3, field="flags", profile=NO_TIME_WAIT),
+    "old-duplicate-without-time-wait": from_trace("old-duplicate-after-reuse", "B", "send", nth=7, field="flags", profile=NO_TIME_WAIT),
+    "old-duplicate-with-time-wait": from_trace("old-duplicate-after-reuse", "B", "send", nth=6, field="flags"),
 }
