@@ -318,3 +318,28 @@ def test_no_prediction_asks_again_what_an_earlier_one_asked():
                 repeats.append(f"{a}: {p.question!r} asks again what {seen[asked]} asked")
             seen.setdefault(asked, f"{a} ({p.key})")
     assert not repeats, "\n".join(repeats)
+
+
+def _leads_into_a_question(nb, index: int) -> bool:
+    """A markdown cell that only sets up the next question (the cell after it asks one)."""
+    return index + 1 < len(nb.cells) and "predict(" in nb.cells[index + 1].source
+
+
+@pytest.mark.parametrize("assignment", HIDING)
+def test_the_text_just_below_a_prediction_is_collapsed(assignment):
+    """Answering a question scrolls its explanation into view, and with it whatever follows on the same
+    screen: a reveal right below a prediction (an RFC quote, a figure, the exercise that states the
+    rule) opens only on a click. A heading may stay open; a cell that leads into the next question
+    states no answer (the test above reads it) and may too."""
+    nb = source_notebook(assignment)
+    open_below = {}
+    for p, _ in predictions(nb):
+        after = p.index + 1
+        while after < len(nb.cells) and "predict(" in nb.cells[after].source:
+            after += 1  # a run of questions: the reveal follows the last
+        if after == len(nb.cells) or nb.cells[after].cell_type != "markdown" or _leads_into_a_question(nb, after):
+            continue
+        body = re.sub(r"\A#[^\n]*\n+", "", nb.cells[after].source.lstrip())
+        if not body.startswith("<details>"):
+            open_below[after] = f"cell {after}, below the prediction {p.key!r}: {' '.join(body.split())[:80]!r}"
+    assert not open_below, "\n".join(open_below.values())
