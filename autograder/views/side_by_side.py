@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from reference_impl.trace import EventKind
+
 from .model import Event
 
 
@@ -33,14 +35,15 @@ def schedule(panels: list[list[Event]]) -> tuple[list[dict[int, int]], list[int]
 def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, int] | None:
     """Row indices (in each run) of the first rows that differ, or None when the runs are the same.
 
-    The rows of one moment (an endpoint at one instant: one handler call) are compared as a set:
-    the checks take a Step's outputs in any order (the ACK before or after the EOF), so the
-    picture must not mark a difference they do not make. A run that stops early differs at its
+    The rows of one moment (an endpoint at one instant: one handler call) are compared as a set,
+    but for the segments sent, which keep their order: the checks take a Step's other outputs in
+    any order (the ACK before or after the EOF) and compare what goes on the wire in order, so the
+    picture marks exactly the differences they make. A run that stops early differs at its
     end: the other's next row is marked, and its own last.
     """
     done_mine = done_ref = 0
     for a, b in zip(_moments(mine), _moments(reference), strict=False):
-        if Counter(map(_key, a)) != Counter(map(_key, b)):
+        if not _same(a, b):
             if (a[0].time, a[0].endpoint) != (b[0].time, b[0].endpoint):
                 return _same_moment(a[0], b[0], mine[:done_mine], reference[:done_ref])
             return _unmatched(a, b).index, _unmatched(b, a).index
@@ -51,6 +54,15 @@ def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, in
         return mine[done_mine].index, (reference[done_ref].index if len(reference) > done_ref else
                                        reference[-1].index if reference else -1)  # fmt: skip
     return (mine[-1].index if mine else -1), reference[done_ref].index
+
+
+def _same(a: list[Event], b: list[Event]) -> bool:
+    """Two moments alike: the same rows, and the same segments sent in the same order."""
+    return Counter(map(_key, a)) == Counter(map(_key, b)) and _sends(a) == _sends(b)
+
+
+def _sends(events: list[Event]) -> list[tuple]:
+    return [_key(e) for e in events if e.event == EventKind.SEND]
 
 
 def _key(e: Event) -> tuple:
@@ -69,13 +81,15 @@ def _moments(events: list[Event]) -> list[list[Event]]:
 
 
 def _unmatched(these: list[Event], those: list[Event]) -> Event:
-    """The first of `these` that `those` do not hold (as many times); the last when all are held."""
+    """The first of `these` that `those` do not hold (as many times); when all are held, the first
+    segment sent out of order; the last row when nothing differs."""
     left = Counter(map(_key, those))
     for e in these:
         if left[_key(e)] == 0:
             return e
         left[_key(e)] -= 1
-    return these[-1]
+    sent = [e for e in these if e.event == EventKind.SEND]
+    return next((e for e, k in zip(sent, _sends(those), strict=False) if _key(e) != k), these[-1])
 
 
 def _same_moment(a: Event, b: Event, mine: list[Event], reference: list[Event]) -> tuple[int, int]:

@@ -133,3 +133,31 @@ def test_a_missing_action_is_marked_at_its_moment_in_both_runs():
     a = next(e for e in mine if e.index == i)
     b = next(e for e in reference if e.index == j)
     assert (a.endpoint, a.time) == (b.endpoint, b.time) == ("A", 1_060_000), (a, b)
+
+
+def test_two_segments_sent_in_the_other_order_are_a_difference_other_outputs_are_not():
+    """The checks compare the segments one call sends in order, and its other outputs as a set:
+    the picture marks the same differences."""
+    from autograder.views.side_by_side import first_difference
+    from reference_impl.trace import EventKind
+
+    reference = events_of(scenarios.run("simultaneous-close-with-data"))
+    sends = [k for k, e in enumerate(reference) if (e.time, e.endpoint, e.event) == (0, "A", EventKind.SEND)]
+    assert len(sends) == 2, sends
+    swapped = list(reference)
+    k, m = sends
+    swapped[k], swapped[m] = (
+        replace(reference[m], index=reference[k].index),
+        replace(reference[k], index=reference[m].index),
+    )
+    assert first_difference(swapped, reference) == (reference[k].index, reference[k].index)
+    others = [k for k, e in enumerate(reference) if e.event != EventKind.SEND]
+    k, m = next((k, m) for k, m in zip(others, others[1:], strict=False)
+                if (reference[k].time, reference[k].endpoint) == (reference[m].time, reference[m].endpoint)
+                and reference[k] != reference[m])  # fmt: skip
+    reordered = list(reference)
+    reordered[k], reordered[m] = (
+        replace(reference[m], index=reference[k].index),
+        replace(reference[k], index=reference[m].index),
+    )
+    assert first_difference(reordered, reference) is None
