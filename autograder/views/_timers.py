@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from ._axis import Panel
-from ._geometry import NOWHERE, rect_quad, text_quad, text_width
+from ._geometry import GAP, NOWHERE, rect_quad, text_quad, text_width
 from ._style import SMALL, TIMER_COLORS, num
 from .pairing import Bracket, timer_brackets
 
@@ -100,14 +100,23 @@ def _timer_label(c: Canvas, x, y0, y1, sign, label, color, a, lane: float, panel
         cands.append((x + sign * 6, yy, anchor, 0.0))
     for yy in (y0 + 14, y0 + 28, y0 + 42):
         cands.append((lane - sign * 8, yy, outside, 0.0))
+    # then beside the bar further down it, where a long bar has room between the arrows
+    # (not at a break's zigzag: a name just above one reads as the break's)
+    cands += [(x + sign * 6, float(yy), anchor, 0.0) for piece0, piece1 in c.axis.pieces(y0, y1)
+              for yy in range(int(max(piece0 + 14, y0 + 42)), int(piece1 - 8), 14)][:24]  # fmt: skip
     cands += [(x + sign * 6, y1 + 14, anchor, 0.0), (lane - sign * 8, y1 + 14, outside, 0.0)]
     quads = [text_quad(tx, ty, [label], SMALL, anc, ang) for tx, ty, anc, ang in cands]
     # within its own panel: side by side, a label outside B's lifeline would run into the next panel
     quads = [q if all(panel[0] <= px <= panel[1] for px, _ in q) else NOWHERE for q in quads]
-    k = c.place.first_free(quads, clear_of_lines=True)  # "TIME_WAIT 240 s" struck through by an arrow
-    if k is None:
-        k = c.place.first_free(quads)
-        c.place.on_lines += k is not None
+    # A gap to the other labels first ("EOF → app" just above "TIME_WAIT 240 s" read as one line), clear
+    # of the arrows ("TIME_WAIT 240 s" struck through) and of the other timers' bars; then giving up the
+    # bars, the arrows (a haloed label over an arrow still reads; two labels that touch do not), the gap.
+    tries = ({"clear_of_lines": True, "gap": GAP, "bars": True}, {"clear_of_lines": True, "gap": GAP},
+             {"gap": GAP}, {"clear_of_lines": True}, {})  # fmt: skip
+    k, n = next(((k, n) for n, kw in enumerate(tries) if (k := c.place.first_free(quads, **kw)) is not None),
+                (None, len(tries)))  # fmt: skip
+    c.place.on_lines += n in (2, 4)
+    c.place.tight += n in (3, 4)
     if k is None:  # on a break's zigzag rather than only in a tooltip
         k = c.place.first_free(quads, bands=False)
     if k is None:

@@ -239,3 +239,26 @@ def test_a_run_far_longer_than_the_references_is_drawn_a_little_past_where_it_pa
     # Two runs of the reference keep their long run: 05's ACK war without TIME_WAIT is the point.
     _, pair = render(mine, reference=ref)
     assert len(pair.panels[0].events) == min(len(mine.rows), 400)
+
+
+@pytest.mark.parametrize("profile", ["rfc9293", "linux"])
+def test_timer_labels_keep_a_gap_to_the_other_labels_in_every_notebook_scenario(profile):
+    """Readers read "EOF → app" and "TIME_WAIT 240 s" (05's syn-in-time-wait), one baseline 10 px
+    above the other, as one line, and saw two "RETRANSMIT 220 ms" labels touch side by side: in every
+    scenario the notebooks show, single and side by side, each timer's label keeps GAP px clear of
+    every other label (6 did not before: a place beside its bar, further down, was not tried)."""
+    from autograder.course_map import FIRST_SHOWN
+    from autograder.views._geometry import GAP, overlap, text_quad
+    from autograder.views.svg import render
+
+    tight = []
+    for name in sorted(FIRST_SHOWN):
+        run = scenarios.run(name, PROFILES[profile])
+        for reference in (None, run):
+            _, canvas = render(run, reference=reference)
+            if canvas.place.tight:
+                tight.append(f"{name} ({'side by side' if reference else 'single'}): {canvas.place.tight}")
+    assert not tight, tight
+    # and the count means what it says: two labels a line apart are closer than GAP
+    a, b = text_quad(0, 100, ["EOF → app"], 11), text_quad(0, 110, ["TIME_WAIT 240 s"], 11)
+    assert overlap(a, b, margin=1.0 - GAP) and not overlap(a, b)
