@@ -3,7 +3,7 @@
 from tests.course.bugs import Bug, edit
 
 NB = "04_lost_segments"
-# A mistake in the learner's `resend` or `backoff` (written with fin_wait_1; LAST_ACK and CLOSING use
+# A mistake in the learner's `resend` or `backoff` (in their own cells, used by fin_wait_1; LAST_ACK and CLOSING use
 # the library's copy).
 FAILS_LIMIT = {"test_fin_wait_1_retry_limit"}
 FAILS_RESEND = {"test_fin_wait_1_retransmit", "test_fin_wait_1_retry_limit"}
@@ -17,22 +17,22 @@ BACKOFF = "return min(base_rto(srtt, profile) * 2**retries, profile.rto_max)"
 BUGS = {
     # Resends with the first timeout every time: no backoff.
     "resend-without-backoff": Bug(
-        edit(NB, "answer_fin_wait_1", (BACKOFF, "return base_rto(srtt, profile)")),
+        edit(NB, "answer_base_rto", (BACKOFF, "return base_rto(srtt, profile)")),
         FAILS_RESEND,
     ),
     # Doubles from the retransmissions *before* this one: the first retransmission waits the first timeout again.
     "resend-backoff-one-doubling-late": Bug(
-        edit(NB, "answer_fin_wait_1", (BACKOFF, "return min(base_rto(srtt, profile) * 2 ** (retries - 1), profile.rto_max)")),
+        edit(NB, "answer_base_rto", (BACKOFF, "return min(base_rto(srtt, profile) * 2 ** (retries - 1), profile.rto_max)")),
         FAILS_RESEND,
     ),
     # Doubles without the ceiling: rfc9293's sixth retransmission waits 64 s instead of 60 s.
     "resend-backoff-uncapped": Bug(
-        edit(NB, "answer_fin_wait_1", (BACKOFF, "return base_rto(srtt, profile) * 2**retries")),
+        edit(NB, "answer_base_rto", (BACKOFF, "return base_rto(srtt, profile) * 2**retries")),
         FAILS_LIMIT,
     ),
     # The first timeout without RFC 6298's floor of rto_min: rfc9293's 3 x 20 ms = 60 ms instead of 1 s.
     "base-rto-without-floor": Bug(
-        edit(NB, "answer_fin_wait_1", (
+        edit(NB, "answer_base_rto", (
             "return min(max(profile.rto_min, profile.rto_factor * srtt + profile.rto_add), profile.rto_max)",
             "return min(profile.rto_factor * srtt + profile.rto_add, profile.rto_max)")),
         # ...and the timer rules of an ACK, whose restart (RFC 6298 §5.3) is base_rto's timeout too.
@@ -40,7 +40,7 @@ BUGS = {
     ),
     # Backs off correctly, but never gives up: no retry limit.
     "no-retry-limit": Bug(
-        edit(NB, "answer_fin_wait_1", (
+        edit(NB, "answer_resend", (
             "    if tcb.retries >= profile.max_retries and tcb.snd_wnd != 0:\n"
             "        # §3.8.3: transmissions reached the threshold R2: close, and tell the application.\n"
             "        # A shut window is probed for good while the peer answers (RFC 1122 §4.2.2.17).\n"
@@ -49,25 +49,25 @@ BUGS = {
     ),
     # One retransmission too many: gives up only after max_retries + 1.
     "retry-limit-off-by-one": Bug(
-        edit(NB, "answer_fin_wait_1", ("if tcb.retries >= profile.max_retries and", "if tcb.retries > profile.max_retries and")),
+        edit(NB, "answer_resend", ("if tcb.retries >= profile.max_retries and", "if tcb.retries > profile.max_retries and")),
         FAILS_LIMIT,
     ),
     # Gives up on a peer that shuts its window too: RFC 1122 §4.2.2.17 keeps probing while it answers.
     "gives-up-probing-a-shut-window": Bug(
-        edit(NB, "answer_fin_wait_1", (
+        edit(NB, "answer_resend", (
             "if tcb.retries >= profile.max_retries and tcb.snd_wnd != 0:", "if tcb.retries >= profile.max_retries:")),
         FAILS_LIMIT,
     ),
     # Gives up with a RST, as if aborting: RFC 9293 §3.8.3 only closes and tells the application.
     "gives-up-with-rst": Bug(
-        edit(NB, "answer_fin_wait_1", (
+        edit(NB, "answer_resend", (
             "return Step(State.CLOSED, [Error(USER_TIMEOUT)], tcb)",
             "return Step(State.CLOSED, [Send(tcb.rst()), Error(USER_TIMEOUT)], tcb)")),
         FAILS_LIMIT,
     ),
     # Counts Linux's tail-loss probe as a retransmission: it gives up one copy early.
     "tail-loss-probe-counted": Bug(
-        edit(NB, "answer_fin_wait_1", (
+        edit(NB, "answer_resend", (
             "tcb = tcb.replace(probed=True)", "tcb = tcb.replace(probed=True, retries=tcb.retries + 1)")),
         FAILS_RESEND,
     ),
@@ -81,7 +81,7 @@ BUGS = {
     ),
     # Leaves the special cases to the library's timer_probe: the cells of the exercise score 0.
     "resend-asks-timer-probe": Bug(
-        edit(NB, "answer_fin_wait_1", (
+        edit(NB, "answer_resend", (
             "    if tcb.snd_una == tcb.snd_nxt:  # everything was acknowledged meanwhile\n",
             "    special = timer_probe(tcb, state, profile)\n"
             "    if special is not None:\n"
@@ -92,13 +92,13 @@ BUGS = {
     ),
     # RFC 6298 §5.3 forgotten: an ACK of the data only leaves the FIN's timer running from the data's send time.
     "ack-of-data-keeps-old-timer": Bug(
-        edit(NB, "answer_fin_wait_1", (
+        edit(NB, "answer_ack_timer", (
             "        outputs.append(StartTimer(Timer.RETRANSMIT, base_rto(after.srtt, profile)))\n", "        pass\n")),
         FAILS_ACK_TIMER,
     ),
     # §5.2 misread: any new ACK stops the timer, though the FIN is still outstanding: a lost FIN is never resent.
     "ack-of-data-stops-timer": Bug(
-        edit(NB, "answer_fin_wait_1", (
+        edit(NB, "answer_ack_timer", (
             "elif s.acked_new and after.snd_una == after.snd_nxt and not after.waiting:", "elif s.acked_new:")),
         FAILS_ACK_TIMER,
     ),
