@@ -40,8 +40,10 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
     # No box for a state no notebook up to here reaches: 03's top map showed CLOSING as the one box
     # without arrows (its crossing-FIN answer), 01's end map CLOSING and 02's states.
     found = {s for arrow, n in FOUND_IN.items() if n < notebook or (n == notebook and not unrevealed) for s in arrow}
-    svg = _without_states(svg, {"ESTABLISHED", "CLOSED", *names, *found})
-    svg = svg.replace(_DIAGRAM_LEGEND, _MAP_LEGEND)
+    shown = {"ESTABLISHED", "CLOSED", *names, *found}
+    svg = _without_states(svg, shown)
+    # "outlined" only where a box is (a reader looked for one in vain)
+    svg = svg.replace(_DIAGRAM_LEGEND, _MAP_LEGEND if shown - {*names, "CLOSED"} else _MAP_LEGEND_ALL_LIT)
     desc = svg.split("<desc>", 1)[1].split("</desc>", 1)[0]
     return HTML(
         f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
@@ -72,6 +74,7 @@ _DIAGRAM_LEGEND = "filled box, thick arrow, bold label: lit · thin grey: not ta
 _MAP_LEGEND = (
     "filled: lit (CLOSED, where every close ends, always) · outlined: another notebook's state · arrows: found so far"
 )
+_MAP_LEGEND_ALL_LIT = "filled: lit (CLOSED, where every close ends, always) · arrows: found so far"
 
 _DIAGRAM_ORDER = ("ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSED")
 

@@ -94,7 +94,7 @@ _ENTRIES = [
               "the ACK of the data alone restarts B's timer.",
               (0, "A", AppClose(shutdown=True)), (ms(20), "B", AppSend(b"last words")), (ms(20), "B", AppClose()))),
     Entry(_sc("ack-of-data-not-fin", "A sends data then closes; the ACK of the data alone leaves A in FIN_WAIT_1.",
-              (0, "A", AppSend(b"x" * 100)), (ms(1), "A", AppClose()), (ms(50), "B", AppClose()))),
+              (0, "A", AppSend(b"x" * 100)), (ms(1), "A", AppClose()), (ms(80), "B", AppClose()))),
     Entry(_active("rst-in-time-wait", "A copy of A's last ACK reaches B after B closed; B's RST ends A's TIME_WAIT.",
                   {A_ACK_OF_FIN: Fate("duplicate", ms(100))})),
     Entry(_sc("rst-in-close-wait", "A half-closes, then aborts: its RST takes B from CLOSE_WAIT to CLOSED.",

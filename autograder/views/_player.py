@@ -79,6 +79,9 @@ class Player:
         on = change["new"]
         (self.add_class if on else self.remove_class)("tl-whole")
         self.whole.icon, self.whole.button_style = ("check", "info") if on else ("", "")
+        if on:  # the status boxes above then say how the run ends, as the picture drawn below does
+            self.play.playing = False
+            self.go(self.slider.max)
 
     def go(self, step: int) -> None:
         """Move to a step (clamped), as the step buttons do."""

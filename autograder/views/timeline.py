@@ -114,7 +114,8 @@ class Timeline(Player, widgets.VBox):
     # ---- what is shown ---------------------------------------------------------------------
 
     def load(self, learner: object, reference: object = None, *, title: str | None = None) -> None:
-        """Show these traces from step 0 (empty traces: their note, e.g. that there is no reference here)."""
+        """Show these traces from step 0, or from their last with the whole picture on (empty traces: their
+        note, e.g. that there is no reference here)."""
         given = [t for t in (learner, reference) if t is not None]
         notes = [n for t in given if not len(t) for n in getattr(t, "notes", ())]
         if notes and all(not len(t) for t in given):
@@ -132,10 +133,13 @@ class Timeline(Player, widgets.VBox):
                                     cut_runaway=self._run is not None)  # fmt: skip
         self.play.playing = False
         self._fractions = step_fractions(html)
+        # With the whole picture on, the new run's step is its last: turning the whole picture off then
+        # leaves every event drawn, not an empty axis at step 0 (a reader took that for a broken view).
+        first = max(steps, 1) if self.whole.value else 0
         with self.slider.hold_sync(), self.play.hold_sync():  # a new maximum before the new value: End goes there
             self.slider.max = self.play.max = max(steps, 1)
-            self.slider.value = self.play.value = 0
-        self._on_step({"new": 0})
+            self.slider.value = self.play.value = first
+        self._on_step({"new": first})
         self.frames.value = html
         self.steps = steps
         self.traces = (learner, reference)
@@ -203,8 +207,11 @@ class Timeline(Player, widgets.VBox):
                 self._loading = False
         lose = tuple(self.lose.value)
         own = own_losses(name, profile, lose)
+        # the caption says the picked loss too, not only the title (a reader missed it there)
+        picked = next((label for label, v in self.lose.options if v == self.lose.value), None) if lose else None
+        own += f" The network also loses what you picked: {picked}." if picked else ""
         self.about.value = (f'<span style="color:#424a53">{html.escape(scenarios.get(name).scenario.description)}'
-                            f'{" " + html.escape(own) if own else ""}</span>')  # fmt: skip
+                            f'{" " + html.escape(own.strip()) if own else ""}</span>')  # fmt: skip
         ref = reference_trace_losing(name, profile, lose)
         suffix = f" + lose {', '.join(lose)}" if lose else ""
         if self._run is None:

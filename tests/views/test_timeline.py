@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from autograder.views import Timeline, timeline
 from autograder.views.animation import animated_html
 from reference_impl import scenarios
+from reference_impl.profiles import LINUX
 
 
 def test_one_step_per_event_and_a_css_rule_per_step(lost_final_ack):
@@ -86,6 +88,8 @@ def test_loss_picker_replays_a_loss_pattern_for_both_runs():
     assert labels[0] == "no extra loss" and "lose A's FIN (A1) + B's ACK of A's FIN (B2)" in labels
     w.lose.value = ("A1", "B2")
     assert calls[-1] == ("active-close", "rfc9293", ("A1", "B2"))
+    # the caption says it too, not only the title
+    assert "loses what you picked: lose A's FIN (A1) + B's ACK of A's FIN (B2)." in html.unescape(w.about.value)
     expected = scenarios.run("active-close", fates={("A", 1): scenarios.LOSE, ("B", 2): scenarios.LOSE})
     assert w.steps == len(expected)
     w.scenario.value = "simultaneous-close"  # a new scenario starts with no extra loss
@@ -130,5 +134,19 @@ def test_the_whole_picture_toggle_lets_a_long_picture_be_read_and_scrolled(activ
     # ... told apart from a focus ring, and the card above says so instead of step 0's "Press ▶".
     assert (w.whole.icon, w.whole.button_style) == ("check", "info")
     assert f".{w.uid}.tl-whole .tl-say::before" in w.frames.value and "every step at once" in w.frames.value
+    # ... and the status boxes above say how the run ends, not step 0's ESTABLISHED (a reader read that as the end)
+    assert w.slider.value == w.slider.max == w.steps
     w.whole.value = False
     assert "tl-whole" not in w._dom_classes and (w.whole.icon, w.whole.button_style) == ("", "")
+
+
+def test_a_new_run_loaded_under_the_whole_picture_is_drawn_to_its_end():
+    """A reader switched the profile with the whole picture on, then turned it off: the new run sat at
+    step 0, an empty axis, which looked broken. Under the whole picture a new run starts at its last step."""
+    w = timeline("active-close")
+    w.whole.value = True
+    w.profile.value = "linux"
+    assert w.steps == len(scenarios.run("active-close", LINUX)) and w.slider.value == w.slider.max == w.steps
+    w.whole.value = False
+    w.profile.value = "rfc9293"
+    assert w.slider.value == 0  # stepping from the start again once the whole picture is off
