@@ -6,18 +6,21 @@ that says in words (not only in red) which run is which.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from reference_impl.trace import EventKind
 
 from ._axis import LINE, Panel
-from ._geometry import text_quad
+from ._geometry import NOWHERE, overlap, text_quad
 from ._style import LOST, SMALL, num
 from .model import Event
 from .pairing import pair_flights
 
 if TYPE_CHECKING:
     from ._draw import Canvas
+
+RING = 11  # the ring's radius around the lane, where the first divergence is
 
 
 def draw_divergence(c: Canvas) -> None:
@@ -46,7 +49,7 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
         f'fill-opacity="0.12" data-kind="divergence"/>'
     )
     c.front.append(
-        f'<circle cx="{num(x)}" cy="{num(y)}" r="11" fill="none" stroke="{LOST}" stroke-width="2.5" '
+        f'<circle cx="{num(x)}" cy="{num(y)}" r="{RING}" fill="none" stroke="{LOST}" stroke-width="2.5" '
         f'data-kind="divergence"/>'
     )
     if e.event == EventKind.SEND:
@@ -81,21 +84,43 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event) -> None:
         cands.append((mid, ax.top - 66 - 10))
     quads = [text_quad(cx, cy, [tag], SMALL, "middle") for cx, cy in cands]
     near = quads[:-1] if c.n > 1 else quads  # the line under the panel's name: a leader across the picture
+    # a place whose leader crosses no label first (readers found "TIME_WAIT 240 s + restart" struck through)
+    unstruck = [q if _leader_clear(c, cx, cy, x, y) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)]
     # near the mark and clear of the arrows first (readers found the tag struck through by the
     # crossing FINs), then near it, then under the panel's name, then on a break rather than a label
-    k = next((k for k in (c.place.first_free(near, clear_of_lines=True), c.place.first_free(near),
+    k = next((k for k in (c.place.first_free(unstruck, clear_of_lines=True), c.place.first_free(unstruck),
+                          c.place.first_free(near, clear_of_lines=True), c.place.first_free(near),
                           c.place.first_free(quads), c.place.first_free(quads, bands=False)) if k is not None),
              None)  # fmt: skip
     cx, cy = cands[0 if k is None else k]
     if k is None:
         c.place.dropped += 1000
     if abs(cy - y) > LINE:  # a leader from the tag to the ring
+        (x0, y0), (x1, y1) = _leader(cx, cy, x, y)
         c.front.append(
-            f'<line x1="{num(cx)}" y1="{num(cy + (4 if cy < y else -12))}" x2="{num(x)}" '
-            f'y2="{num(y)}" stroke="{LOST}" stroke-width="1.2" data-kind="divergence"/>'
+            f'<line x1="{num(x0)}" y1="{num(y0)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="1.2" '
+            f'data-kind="divergence"/>'
         )
     c.text(cx, cy, tag, size=SMALL, anchor="middle", color=LOST, weight="bold", to=c.front,
            extra=' paint-order="stroke" stroke="#ffffff" stroke-width="3" data-kind="divergence"')  # fmt: skip
+
+
+def _leader(cx: float, cy: float, x: float, y: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The leader from the tag at (cx, cy) to the ring around (x, y), ending at the ring, not its centre."""
+    y0 = cy + (4 if cy < y else -12)
+    d = math.hypot(x - cx, y - y0) or 1.0
+    return (cx, y0), (x - (x - cx) * RING / d, y - (y - y0) * RING / d)
+
+
+def _leader_clear(c: Canvas, cx: float, cy: float, x: float, y: float) -> bool:
+    """Whether the leader a tag at (cx, cy) needs crosses no label."""
+    if abs(cy - y) <= LINE:
+        return True
+    (x0, y0), (x1, y1) = _leader(cx, cy, x, y)
+    n = math.hypot(x1 - x0, y1 - y0) or 1.0
+    nx, ny = (y0 - y1) / n, (x1 - x0) / n
+    line = ((x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny))
+    return not any(overlap(line, b, margin=0.5) for b in c.place.boxes)
 
 
 def _which(c: Canvas, i: int, name: str) -> str:
