@@ -139,11 +139,11 @@ def predictions(nb, manifest=None) -> list[tuple[Prediction, object]]:
         if cell.cell_type != "code":
             continue
         tree = ast.parse(cell.source)
+        _definitions(namespace, cell.source)  # a predict cell may define the TCB its question uses
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and (getattr(node.func, "id", "") == "predict"
                                                or getattr(node.func, "attr", "") == "predict"):
                 found.append((Prediction(i, node, dict(namespace), manifest), cell))
-        _definitions(namespace, cell.source)
     return found
 
 
