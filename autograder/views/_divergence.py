@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from reference_impl.trace import EventKind
 
 from ._axis import LINE, Panel
-from ._geometry import NOWHERE, overlap, text_quad
+from ._geometry import NOWHERE, line_quad, overlap, text_quad
 from ._style import LOST, SMALL, num
 from .model import Event
 from .pairing import pair_flights
@@ -117,9 +117,7 @@ def _leader_clear(c: Canvas, cx: float, cy: float, x: float, y: float) -> bool:
     if abs(cy - y) <= LINE:
         return True
     (x0, y0), (x1, y1) = _leader(cx, cy, x, y)
-    n = math.hypot(x1 - x0, y1 - y0) or 1.0
-    nx, ny = (y0 - y1) / n, (x1 - x0) / n
-    line = ((x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny))
+    line = line_quad(x0, y0, x1, y1)
     return not any(overlap(line, b, margin=0.5) for b in c.place.boxes)
 
 

@@ -50,6 +50,13 @@ def text_quad(x: float, y: float, lines: list[str], size: float, anchor: str = "
     return rotate(((left, top), (left + w, top), (left + w, bottom), (left, bottom)), angle, pivot or (x, y))
 
 
+def line_quad(x0: float, y0: float, x1: float, y1: float, half: float = 1.0) -> Quad:
+    """A line from (x0, y0) to (x1, y1) as a box `half` px either side of it."""
+    n = math.hypot(x1 - x0, y1 - y0) or 1.0
+    nx, ny = (y0 - y1) / n * half, (x1 - x0) / n * half
+    return ((x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny))
+
+
 def rect_quad(x: float, y: float, w: float, h: float) -> Quad:
     return ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
 
@@ -124,9 +131,7 @@ class Placer:
 
     def add_line(self, x0: float, y0: float, x1: float, y1: float, half: float = 1.5) -> None:
         """An arrow, as a thin box along it."""
-        n = math.hypot(x1 - x0, y1 - y0) or 1.0
-        nx, ny = (y0 - y1) / n * half, (x1 - x0) / n * half
-        self.lines.append(((x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny)))
+        self.lines.append(line_quad(x0, y0, x1, y1, half))
 
     def first_free(
         self,

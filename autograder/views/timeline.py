@@ -209,9 +209,9 @@ class Timeline(Player, widgets.VBox):
         own = own_losses(name, profile, lose)
         # the caption says the picked loss too, not only the title (a reader missed it there)
         picked = next((label for label, v in self.lose.options if v == self.lose.value), None) if lose else None
-        own += f" The network also loses what you picked: {picked}." if picked else ""
-        self.about.value = (f'<span style="color:#424a53">{html.escape(scenarios.get(name).scenario.description)}'
-                            f'{" " + html.escape(own.strip()) if own else ""}</span>')  # fmt: skip
+        said = [scenarios.get(name).scenario.description, own,
+                f"The network also loses what you picked: {picked}." if picked else ""]  # fmt: skip
+        self.about.value = f'<span style="color:#424a53">{html.escape(" ".join(s for s in said if s))}</span>'
         ref = reference_trace_losing(name, profile, lose)
         suffix = f" + lose {', '.join(lose)}" if lose else ""
         if self._run is None:

@@ -266,9 +266,7 @@ def test_timer_labels_keep_a_gap_to_the_other_labels_in_every_notebook_scenario(
 
 def _leaders_over_labels(run, reference) -> tuple[int, int]:
     """(leaders drawn, leaders that cross a label) in the picture of two runs with their first divergence."""
-    import math
-
-    from autograder.views._geometry import overlap
+    from autograder.views._geometry import line_quad, overlap
     from autograder.views.model import events_of
     from autograder.views.side_by_side import first_difference
     from autograder.views.svg import render
@@ -280,10 +278,7 @@ def _leaders_over_labels(run, reference) -> tuple[int, int]:
     drawn = crossing = 0
     for m in re.finditer(r'<line x1="([-\d.]+)" y1="([-\d.]+)" x2="([-\d.]+)" y2="([-\d.]+)" stroke="[^"]*" '
                          r'stroke-width="1.2" data-kind="divergence"', svg):  # fmt: skip
-        x0, y0, x1, y1 = map(float, m.groups())
-        n = math.hypot(x1 - x0, y1 - y0) or 1.0
-        nx, ny = (y0 - y1) / n, (x1 - x0) / n
-        line = ((x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny))
+        line = line_quad(*map(float, m.groups()))
         drawn += 1
         crossing += any(overlap(line, box, margin=0.5) for box in canvas.place.boxes)
     return drawn, crossing
