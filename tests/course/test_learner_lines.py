@@ -9,6 +9,9 @@ notebook counts twice (the learner writes it twice). The figures are printed (`p
 The floor: a notebook asks for at least FLOOR new lines. It is asserted for the notebooks that
 meet it; the ones listed in BELOW_FLOOR are known to ask for less (a strict xfail each: once one
 reaches the floor, the test fails until it is taken off the list).
+
+No notebook hands out another's exercise: a later notebook that builds on an earlier handler asks
+the learner to paste their own, since code given there would be the earlier notebook's answer.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import io
 import tokenize
 
+import nbformat
 import pytest
 
 from tests.course.conftest import ALL_NOTEBOOKS, NOTEBOOKS, source_notebook
@@ -46,8 +50,9 @@ def _without_comment(text: str) -> str:
     return text
 
 
-def given_and_solutions(nb) -> tuple[list[str], list[str]]:
-    given, solution = [], []
+def given_and_regions(nb) -> tuple[list[str], list[list[str]]]:
+    """The code lines a learner copy shows, and each solution region's code lines."""
+    given, regions = [], []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -56,13 +61,19 @@ def given_and_solutions(nb) -> tuple[list[str], list[str]]:
             marker = raw.strip()
             if marker == BEGIN:
                 inside = True
+                regions.append([])
             elif marker == END:
                 inside = False
             elif not marker.startswith("### "):
                 line = code_line(raw)
                 if line:
-                    (solution if inside else given).append(line)
-    return given, solution
+                    (regions[-1] if inside else given).append(line)
+    return given, regions
+
+
+def given_and_solutions(nb) -> tuple[list[str], list[str]]:
+    given, regions = given_and_regions(nb)
+    return given, [line for region in regions for line in region]
 
 
 def new_lines() -> dict[str, list[str]]:
@@ -103,3 +114,29 @@ def test_the_count_sees_through_indentation_comments_and_earlier_notebooks():
     first = next(iter(FIGURES))
     _, solution = given_and_solutions(source_notebook(first))
     assert FIGURES[first] == solution  # nothing comes before the first notebook
+
+
+WHOLE = 5  # a region this long is a piece of logic of its own, not a line or two of a shared skeleton
+
+
+def test_no_notebook_gives_away_another_notebooks_exercise():
+    shown = {a: set(given_and_regions(source_notebook(a))[0]) for a in ALL_NOTEBOOKS}
+    given_away = []
+    for assignment in ALL_NOTEBOOKS:
+        for region in given_and_regions(source_notebook(assignment))[1]:
+            if len(region) < WHOLE:
+                continue
+            for other, lines in shown.items():
+                found = sum(line in lines for line in region)
+                if other != assignment and found >= 0.8 * len(region):
+                    given_away.append(f"{other} shows {found} of the {len(region)} lines of an answer of "
+                                      f"{assignment}, starting {region[0]!r}")
+    assert not given_away, "\n".join(given_away)
+
+
+def test_a_region_given_in_another_notebook_is_found():
+    region = ["if s.tcb.fin_acked:", "return Step(State.CLOSED, [], s.tcb)"]
+    cell = "def last_ack(tcb, ev, profile):\n    ### BEGIN SOLUTION\n" + "\n".join(region) + "\n    ### END SOLUTION"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    given, regions = given_and_regions(nb)
+    assert given == ["def last_ack(tcb, ev, profile):"] and regions == [region]
