@@ -27,6 +27,7 @@ from .limits import (
     Limits,
     OutputFlood,
     ReferenceCalled,
+    charged_cpu,
     line_limit,
     over_limit,
     reference_trapped,
@@ -190,7 +191,7 @@ class Guard:
     def _run(self, fn: Handler, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         saved = sys.stdout, sys.stderr, sys.gettrace()
         sys.stdout = sys.stderr = self.output
-        self._call_started, self._call_cpu = time.monotonic(), time.thread_time()
+        self._call_started, self._call_cpu = time.monotonic(), charged_cpu()
         self._in_call = True
         try:
             if not self._use_signal:

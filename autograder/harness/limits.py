@@ -4,6 +4,7 @@ for a trap while learner code runs). Each raises a Stop, which Guard turns into 
 
 from __future__ import annotations
 
+import gc
 import io
 import threading
 import time
@@ -18,7 +19,8 @@ class Limits:
     """How much a learner's code may take. Generous for correct code, firm for runaway code."""
 
     # CPU seconds for one handler call: an endless loop spends CPU, a busy machine does not make a
-    # correct handler look like one. A call that waits (sleeps, blocks) is stopped after per_call_wall.
+    # correct handler look like one, nor does a collection of the heap (charged_cpu). A call that
+    # waits (sleeps, blocks) is stopped after per_call_wall.
     per_call: float = 1.0
     per_check: float = 20.0  # wall seconds for all learner calls of one check
     output: int = 20_000  # characters one handler call may print
@@ -108,9 +110,40 @@ _TRAP = _trap.__code__
 reference_trapped = _Trapped
 
 
+_COLLECTOR = threading.local()  # per thread: seconds of garbage collection so far, and the running one's start
+
+
+def _count_collection(phase: str, info: dict) -> None:
+    now = time.thread_time()
+    if phase == "start":
+        _COLLECTOR.started = now
+    else:  # counted before `started` is cleared: a tick in between undercharges, never overcharges
+        _COLLECTOR.spent = getattr(_COLLECTOR, "spent", 0.0) + now - (getattr(_COLLECTOR, "started", None) or now)
+        _COLLECTOR.started = None
+
+
+gc.callbacks.append(_count_collection)
+
+
+def _collecting() -> float | None:
+    return getattr(_COLLECTOR, "started", None)
+
+
+def charged_cpu() -> float:
+    """This thread's CPU seconds less its garbage collections: a collection of the whole heap runs in
+    whichever call happens to allocate when it falls due, and in a kernel or a test process holding
+    much it can take a second, which is not the call's own work."""
+    now, started = time.thread_time(), _collecting()
+    return now - getattr(_COLLECTOR, "spent", 0.0) - (now - started if started is not None else 0.0)
+
+
 def over_limit(cpu_started: float, wall_started: float, limits: Limits) -> bool:
-    """Has the running call (in this thread) used up its CPU time, or waited past its wall time?"""
-    return (time.thread_time() - cpu_started > limits.per_call
+    """Has the running call (in this thread) used up its CPU time (from charged_cpu()), or waited
+    past its wall time? Never while a collection runs: a stop raised there would land in the
+    collector's callback, which cannot pass it on."""
+    if _collecting() is not None:
+        return False
+    return (charged_cpu() - cpu_started > limits.per_call
             or time.monotonic() - wall_started > limits.wall())  # fmt: skip
 
 

@@ -213,3 +213,36 @@ def test_a_handler_that_waits_is_stopped_by_the_wall_clock_and_a_loop_by_its_cpu
     result = check_transition(machine, State.FIN_WAIT_1, FIN_ACKED, partial=True)
     assert time.perf_counter() - started < 10
     assert "ran longer than 1.5 s and was stopped (is it waiting for something?)" in result.failures[0].message
+
+
+def test_a_garbage_collection_in_a_call_is_not_charged_to_it_but_a_loop_as_long_is():
+    """A collection of the whole heap runs in whichever call allocates when it falls due; in a kernel
+    holding much it can outlast the per-call limit though the handler did nothing wrong."""
+    import gc
+
+    from autograder.harness import LearnerMachine
+
+    heap = [[i] for i in range(1_500_000)]  # noqa: F841 - what a full kernel holds: a collection takes a while
+    started = time.thread_time()
+    gc.collect()
+    took = time.thread_time() - started
+    limits = Limits(per_call=took / 4)
+    right = GOOD[State.FIN_WAIT_1]
+
+    def collects(tcb, ev, profile):
+        gc.collect()  # what an automatic collection falling due in this call costs
+        return right(tcb, ev, profile)
+
+    def spins(tcb, ev, profile):
+        end = time.thread_time() + took
+        while time.thread_time() < end:
+            pass
+        return right(tcb, ev, profile)
+
+    assert took > 0.02
+    kept = check_transition(LearnerMachine({**GOOD, State.FIN_WAIT_1: collects}, limits=limits), State.FIN_WAIT_1,
+                            FIN_ACKED, partial=True)  # fmt: skip
+    assert kept.score == 1, kept.failures[0].message
+    stopped = check_transition(LearnerMachine({**GOOD, State.FIN_WAIT_1: spins}, limits=limits), State.FIN_WAIT_1,
+                               FIN_ACKED, partial=True)  # fmt: skip
+    assert "was stopped (an endless loop?)" in stopped.failures[0].message

@@ -44,7 +44,7 @@ def test_every_case_is_graded_and_the_batch_completes(graded):
     assert graded["progress"][len(CASES) - 1].startswith("[####")
 
 
-def in_process_points(graded, case: str) -> dict[str, float]:
+def in_process_verdicts(graded, case: str) -> dict:
     """What the in-process checks give the same answers (the full package, no sandbox, no pipe)."""
     from autograder.checks import grade_cell
     from autograder.manifest import load_manifest
@@ -59,7 +59,7 @@ def in_process_points(graded, case: str) -> dict[str, float]:
             ns["In"].append(cell.source)
             exec(compile(cell.source, meta["grade_id"], "exec"), ns)  # noqa: S102 - the course's own answers
     manifest = load_manifest(A, graded["course"].root)
-    return {c.grade_id: grade_cell(c, ns).points for c in manifest.cells}
+    return {c.grade_id: grade_cell(c, ns) for c in manifest.cells}
 
 
 @pytest.mark.parametrize("case", ["correct", "blank", "alternative-table", "alternative-match", "alternative-finseq",
@@ -68,7 +68,9 @@ def in_process_points(graded, case: str) -> dict[str, float]:
 def test_the_trusted_points_are_the_in_process_points(graded, case):
     # (the last two: a restart and a replay leave the learner's handlers as they were)
     trusted = {g: c["score"] for g, c in cells(graded, case).items() if g.startswith("test_")}
-    assert trusted == in_process_points(graded, case)
+    verdicts = in_process_verdicts(graded, case)
+    differ = "\n".join(v.text for g, v in verdicts.items() if trusted.get(g) != v.points)
+    assert trusted == {g: v.points for g, v in verdicts.items()}, differ
 
 
 @pytest.mark.parametrize("case", ["correct", "alternative-plain"])
