@@ -146,19 +146,21 @@ def course_graded(tmp_path_factory) -> dict[str, Graded]:
 @pytest.fixture(scope="session")
 def solution_runs() -> dict[str, tuple[float, nbformat.NotebookNode]]:
     """Each source notebook (the solution) executed top to bottom in a fresh kernel: (seconds, notebook)."""
-    from nbclient import NotebookClient
-
     out = {}
-
-    def run(assignment: str):
-        nb = source_notebook(assignment)
-        started = time.perf_counter()
-        NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(SOURCE / assignment)}}).execute()
-        return time.perf_counter() - started, nb
-
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        for a, result in zip(NOTEBOOKS, pool.map(run, NOTEBOOKS), strict=True):
+        for a, result in zip(NOTEBOOKS, pool.map(execute_solution, NOTEBOOKS), strict=True):
             out[a] = result
     return out
+
+
+def execute_solution(assignment: str) -> tuple[float, nbformat.NotebookNode]:
+    """The source notebook (the solution) executed top to bottom in a fresh kernel: (seconds, notebook).
+    benchmarks/bench_notebooks.py times it alone."""
+    from nbclient import NotebookClient
+
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    nb = source_notebook(assignment)
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(SOURCE / assignment)}}).execute()  # fmt: skip
+    return time.perf_counter() - started, nb

@@ -34,7 +34,6 @@ BIN = Path(sys.executable).parent
 NBGRADER = str(BIN / "nbgrader")
 # nbgrader runs `alembic` from PATH when it creates a gradebook: the venv's bin/ must be on it.
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-SOLUTION_SECONDS = 30.0
 
 
 def bug_params():
@@ -257,10 +256,10 @@ def test_learner_copies_have_not_drifted():
 
 @pytest.mark.nbgrader
 @pytest.mark.parametrize("assignment", NOTEBOOKS)
-def test_solution_runs_top_to_bottom_quickly(solution_runs, assignment):
+def test_solution_runs_top_to_bottom_without_an_error(solution_runs, assignment):
+    # How long it takes (target: 30 s) is benchmarks/bench_notebooks.py's figure: here it runs beside other tests.
     seconds, nb = solution_runs[assignment]
     print(f"{assignment}: solution executed in {seconds:.1f} s")
     errors = [(i, o.ename, o.evalue[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
               for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
-    assert seconds < SOLUTION_SECONDS, f"{assignment} took {seconds:.1f} s (limit {SOLUTION_SECONDS:g} s)"
