@@ -17,7 +17,10 @@ SPEEDS = (("½×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
 # not tied to it). ipywidgets offers no attribute for either, so a hidden image that fails to
 # decode runs this once per widget: it names them, and names them again whenever the front end
 # redraws them or swaps the play icon for pause. No request leaves the page ("data:," is local).
-_CONTROL_NAMES = """(function (img) {
+# It also answers Home and End on the slider itself: noUiSlider (inside ipywidgets 8.1) sends End
+# to the maximum the slider had when it was drawn, not to a new run's, so after another scenario
+# or profile End stopped short of the last step.
+_CONTROLS_JS = """(function (img) {
   var tries = 0;
   var names = [["fa-play", "play"], ["fa-pause", "pause"], ["fa-stop", "stop and go back to the start"],
                ["fa-retweet", "repeat"]];
@@ -36,6 +39,15 @@ _CONTROL_NAMES = """(function (img) {
     if (root.dataset.tlNamed) return;
     root.dataset.tlNamed = "1";
     label(root);
+    root.addEventListener("keydown", function (e) {
+      var handle = (e.key === "Home" || e.key === "End") && e.target.closest(".tl-step .noUi-handle");
+      var slider = handle && handle.closest(".noUi-target");
+      if (!slider || !slider.noUiSlider) return;
+      e.preventDefault();
+      e.stopPropagation();
+      var range = slider.noUiSlider.options.range;
+      slider.noUiSlider.set(e.key === "End" ? range.max : range.min);
+    }, true);
     new MutationObserver(function () { label(root); })
       .observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ["class"]});
   })();
@@ -67,7 +79,7 @@ class Player:
         self.fwd.on_click(lambda _: self.go(self.slider.value + 1))
         self.speed.observe(lambda ch: setattr(self.play, "interval", ch["new"]), "value")
         self.kernel_step = widgets.HTML(layout=widgets.Layout(height="0px", overflow="hidden"))
-        self.names = widgets.HTML(f'<img alt="" src="data:," onerror="{html.escape(_CONTROL_NAMES)}">',
+        self.names = widgets.HTML(f'<img alt="" src="data:," onerror="{html.escape(_CONTROLS_JS)}">',
                                   layout=widgets.Layout(height="0px", overflow="hidden"))  # fmt: skip
         self.slider.observe(self._on_step, "value")
         return widgets.HBox([self.play, self.slider, self.back, self.fwd, self.speed, self.whole],

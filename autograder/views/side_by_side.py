@@ -32,8 +32,13 @@ def schedule(panels: list[list[Event]]) -> tuple[list[dict[int, int]], list[int]
     return [{i: step_of[k] for i, k in mine.items()} for mine in ordinal], [t for t, _ in order]
 
 
-def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, int] | None:
+def first_difference(mine: list[Event], reference: list[Event], *, timers: bool = True) -> tuple[int, int] | None:
     """Row indices (in each run) of the first rows that differ, or None when the runs are the same.
+
+    Without `timers`, only the timer starts that end in the timer firing are compared: two profiles'
+    runs differ in their timers' lengths by design (RETRANSMIT 1 s beside 220 ms), and a timer that
+    is cancelled or restarted before it fires changes nothing a reader compares; one that fires
+    (TIME_WAIT 0 s beside 240 s) is kept, as where they part.
 
     The rows of one moment (an endpoint at one instant: one handler call) are compared as a set,
     but for the segments sent, which keep their order: the checks take a Step's other outputs in
@@ -41,6 +46,9 @@ def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, in
     picture marks exactly the differences they make. A run that stops early differs at its
     end: the other's next row is marked, and its own last.
     """
+    if not timers:
+        mine, reference = ([e for e in run if e.event != EventKind.TIMER or e.index in _fired(run)]
+                           for run in (mine, reference))  # fmt: skip
     done_mine = done_ref = 0
     for a, b in zip(_moments(mine), _moments(reference), strict=False):
         if not _same(a, b):
@@ -54,6 +62,21 @@ def first_difference(mine: list[Event], reference: list[Event]) -> tuple[int, in
         return mine[done_mine].index, (reference[done_ref].index if len(reference) > done_ref else
                                        reference[-1].index if reference else -1)  # fmt: skip
     return (mine[-1].index if mine else -1), reference[done_ref].index
+
+
+def _fired(events: list[Event]) -> set[int]:
+    """The rows that start a timer which then fires (before it is started again or cancelled)."""
+    running: dict[tuple[str, str], int] = {}
+    fired = set()
+    for e in events:
+        if e.event == EventKind.TIMER:
+            what, timer, *_ = e.detail.split()
+            running.pop((e.endpoint, timer), None)
+            if what == "start":
+                running[e.endpoint, timer] = e.index
+        elif e.event == EventKind.TIMEOUT and (e.endpoint, e.detail) in running:
+            fired.add(running.pop((e.endpoint, e.detail)))
+    return fired
 
 
 def _same(a: list[Event], b: list[Event]) -> bool:

@@ -124,7 +124,9 @@ class Timeline(Player, widgets.VBox):
         highlight, ref_highlight = self._highlight, None
         if highlight is None and reference is not None and len(learner) and len(reference):
             # Mark where the two runs first part, in both panels.
-            diff = first_difference(events_of(learner), events_of(reference))
+            # Two profiles' runs (not a learner's beside the reference): their timers' lengths differ by design.
+            same_profile = getattr(learner, "profile", None) == getattr(reference, "profile", None)
+            diff = first_difference(events_of(learner), events_of(reference), timers=same_profile)
             if diff is not None and diff[0] >= 0 and diff[1] >= 0:
                 highlight, ref_highlight = diff
         self.divergence = (highlight, ref_highlight) if highlight is not None else None
@@ -136,9 +138,10 @@ class Timeline(Player, widgets.VBox):
         # With the whole picture on, the new run's step is its last: turning the whole picture off then
         # leaves every event drawn, not an empty axis at step 0 (a reader took that for a broken view).
         first = max(steps, 1) if self.whole.value else 0
-        with self.slider.hold_sync(), self.play.hold_sync():  # a new maximum before the new value: End goes there
-            self.slider.max = self.play.max = max(steps, 1)
-            self.slider.value = self.play.value = first
+        # The new maximum first, in a message of its own: a browser's slider clamps a value that comes
+        # with it (or before it) to the old maximum, and its End key stops there.
+        self.slider.max = self.play.max = max(steps, 1)
+        self.slider.value = self.play.value = first
         self._on_step({"new": first})
         self.frames.value = html
         self.steps = steps

@@ -286,6 +286,20 @@ def test_timeline_plays_and_scrubs(server, browser, screenshots):
         assert shown_h >= whole_h - 2 and moved == "none", (shown_h, whole_h, moved)
         widget.screenshot(path=str(screenshots / f"{app}-timeline-whole.png"))
 
+        # Another profile with the whole picture on: the status boxes and the slider go to the new run's
+        # end, as the picture does (a reader saw step 17 of 21's states under a finished picture).
+        widget.get_by_role("button", name="linux", exact=True).click()
+        page.wait_for_timeout(1500)
+        other = snapshot(page, uid)
+        last = int(float(widget.locator(".tl-step [aria-valuemax]").get_attribute("aria-valuemax")))
+        assert other["step"] == other["k"] == last, (other, last)
+        assert other["states"][1] == ["CLOSED", "CLOSED"], other
+        handle.focus()
+        page.keyboard.press("Home")
+        assert snapshot(page, uid)["step"] == 0
+        page.keyboard.press("End")  # noUiSlider alone stops at the maximum the slider was drawn with
+        assert snapshot(page, uid)["step"] == last
+
         assert not ours(server.app, errors), "JavaScript errors:\n" + "\n".join(ours(server.app, errors))
     finally:
         page.close()
@@ -344,7 +358,7 @@ def test_timeline_is_named_and_works_from_the_keyboard(server, browser, screensh
         uid = widget.evaluate("el => [...el.classList].find(c => /^tl-[0-9a-f]{10}$/.test(c))")
 
         # ipywidgets 8.1 leaves the Play widget's icon buttons and the slider's handle unnamed;
-        # the widget names them itself (timeline._CONTROL_NAMES), so every control has a name.
+        # the widget names them itself (_player._CONTROLS_JS), so every control has a name.
         tree = widget.aria_snapshot()
         assert "Press ▶ to play" not in tree, "the stacked frames are hidden from screen readers"
         for role, name in (("img", "lost-final-ack"), ("slider", "step"), ("button", "play"),

@@ -161,3 +161,24 @@ def test_two_segments_sent_in_the_other_order_are_a_difference_other_outputs_are
         replace(reference[k], index=reference[m].index),
     )
     assert first_difference(reordered, reference) is None
+
+
+def test_two_profiles_part_where_they_act_differently_not_where_a_timer_that_never_fires_differs():
+    """linux beside rfc9293 in close-with-unread-data: B's RETRANSMIT (220 ms beside 1 s) is started
+    and cancelled before it fires, so the runs part where A's close() resets (0.05 s), as the
+    notebook says; TIME_WAIT 0 s beside 240 s fires, so there the timer itself is where they part."""
+    from autograder.views.side_by_side import first_difference
+    from reference_impl.trace import EventKind
+
+    def parted(name, one, other, timers):
+        a, b = events_of(scenarios.run(name, one)), events_of(scenarios.run(name, other))
+        i, j = first_difference(a, b, timers=timers)
+        return next(e for e in a if e.index == i), next(e for e in b if e.index == j)
+
+    linux, rfc = parted("close-with-unread-data", LINUX, RFC9293, timers=False)
+    assert (linux.time, linux.endpoint, linux.event, linux.after) == (50_000, "A", EventKind.CLOSE, "CLOSED")
+    assert (rfc.time, rfc.endpoint, rfc.after) == (50_000, "A", "FIN_WAIT_1")
+    compared = parted("close-with-unread-data", LINUX, RFC9293, timers=True)
+    assert [(e.time, e.event) for e in compared] == [(0, EventKind.TIMER)] * 2
+    zero, mine = parted("old-duplicate-after-reuse", RFC9293.replace(time_wait=0), RFC9293, timers=False)
+    assert (zero.detail, mine.detail) == ("start TIME_WAIT 0 s", "start TIME_WAIT 240 s")
