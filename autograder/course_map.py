@@ -57,8 +57,8 @@ def not_found_yet(notebook: str, *, own: bool) -> set[tuple[str, str]]:
 FIRST_SHOWN: dict[str, str] = {
     "ack-of-data-not-fin": "01",
     "active-close": "01",
-    "half-close": "01",
     "lost-final-ack": "01",
+    "half-close": "02",
     "server-initiated-close": "02",
     "orphan-fin-wait-2": "02",
     "simultaneous-close": "03",

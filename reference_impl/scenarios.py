@@ -118,7 +118,7 @@ _ENTRIES = [
               reads={"A": False, "B": True})),
     Entry(_sc("data-after-close", "A closes; B, half-closed, still sends data. A close() that ended reading "
               "refuses it with RST (RFC 9293 §3.6.1 SHLD-3; the linux profile), and A's socket is gone.", (0, "A", AppClose()), (ms(40), "B", AppSend(b"late data"))), closes_cleanly=False),
-    Entry(_sc("orphan-fin-wait-2", "A closes; B never does. Linux gives up on the orphan after tcp_fin_timeout.",
+    Entry(_sc("orphan-fin-wait-2", "A closes; B never does. Under the RFC both then wait for ever (the run ends when nothing is left to happen); Linux gives up on the orphan after tcp_fin_timeout.",
               (0, "A", AppClose())), closes_cleanly=False),
     # TIME_WAIT with slow ACKs, and windows holding data and FIN back.
     Entry(_sc("late-acks-in-time-wait", "Both close at once; each ACK of a FIN is held 300 ms. Linux's probes resend "

@@ -218,7 +218,9 @@ class Timeline(Player, widgets.VBox):
         ref = reference_trace_losing(name, profile, lose)
         suffix = f" + lose {', '.join(lose)}" if lose else ""
         if self._run is None:
-            self.load(ref, title=f"{name}{suffix} ({key}) — reference")
+            # the run's own profile where the scenario changes the picked one ("rfc9293 + delayed_ack=40ms")
+            shown = ref.profile if key in _named() and getattr(ref, "profile", "") else key
+            self.load(ref, title=f"{name}{suffix} ({shown}) — reference")
         else:
             self.load(self._run(name, profile, lose) if lose else self._run(name, profile), ref)
 

@@ -111,9 +111,9 @@ BEFORE_SUBMIT = every_hidden_check(CELLS)
 # What each prediction's learner reads once they answered (tests.predict(key, ...)): kept here, since
 # a prediction cell's source is one click away and would give the answer away.
 EXPLANATIONS = {
-    "fin-timer-expires": (
-        "A retransmission is the same segment again: the FIN keeps its number, 100, so either copy is "
-        "acknowledged by ACK=101. A stays in FIN_WAIT_1; only the timer changes (it backs off)."
+    "copy-lost-too": (
+        "The timer backs off: after each expiry it doubles (RFC 6298 §5.5), so the next copy waits 2 s and "
+        "leaves at 3 s. Resending faster would only add to a congested path's losses."
     ),
     "every-fin-lost": (
         "After profile.max_retries retransmissions TCP gives up (RFC 9293 §3.8.3) and reports the user "
@@ -124,6 +124,6 @@ EXPLANATIONS = {
 # Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
 # scenario's name in the cell ("lost-final-ack") would say the answer.
 ANSWERS = {
-    "fin-timer-expires": from_trace("lost-first-fin", "A", "send", nth=2, field="seq"),
+    "copy-lost-too": from_trace("fin-retry-limit", "A", "send", nth=3, field="at"),
     "every-fin-lost": from_trace("fin-retry-limit", "A", "error", field="detail"),
 }
