@@ -35,10 +35,10 @@ def schedule(panels: list[list[Event]]) -> tuple[list[dict[int, int]], list[int]
 def first_difference(mine: list[Event], reference: list[Event], *, timers: bool = True) -> tuple[int, int] | None:
     """Row indices (in each run) of the first rows that differ, or None when the runs are the same.
 
-    Without `timers`, only the timer starts that end in the timer firing are compared: two profiles'
-    runs differ in their timers' lengths by design (RETRANSMIT 1 s beside 220 ms), and a timer that
-    is cancelled or restarted before it fires changes nothing a reader compares; one that fires
-    (TIME_WAIT 0 s beside 240 s) is kept, as where they part.
+    Without `timers`, an endpoint's timer that fires in neither run is left out: two profiles' runs
+    differ in their timers' lengths by design (B's RETRANSMIT 1 s beside 220 ms, cancelled by the
+    ACK), and a timer that never fires changes nothing a reader compares; one that fires somewhere
+    (A's TIME_WAIT, 0 s beside 240 s) is compared, and is where they part.
 
     The rows of one moment (an endpoint at one instant: one handler call) are compared as a set,
     but for the segments sent, which keep their order: the checks take a Step's other outputs in
@@ -47,7 +47,8 @@ def first_difference(mine: list[Event], reference: list[Event], *, timers: bool 
     end: the other's next row is marked, and its own last.
     """
     if not timers:
-        mine, reference = ([e for e in run if e.event != EventKind.TIMER or e.index in _fired(run)]
+        fires = {(e.endpoint, e.detail) for run in (mine, reference) for e in run if e.event == EventKind.TIMEOUT}
+        mine, reference = ([e for e in run if e.event != EventKind.TIMER or (e.endpoint, e.detail.split()[1]) in fires]
                            for run in (mine, reference))  # fmt: skip
     done_mine = done_ref = 0
     for a, b in zip(_moments(mine), _moments(reference), strict=False):
@@ -62,21 +63,6 @@ def first_difference(mine: list[Event], reference: list[Event], *, timers: bool 
         return mine[done_mine].index, (reference[done_ref].index if len(reference) > done_ref else
                                        reference[-1].index if reference else -1)  # fmt: skip
     return (mine[-1].index if mine else -1), reference[done_ref].index
-
-
-def _fired(events: list[Event]) -> set[int]:
-    """The rows that start a timer which then fires (before it is started again or cancelled)."""
-    running: dict[tuple[str, str], int] = {}
-    fired = set()
-    for e in events:
-        if e.event == EventKind.TIMER:
-            what, timer, *_ = e.detail.split()
-            running.pop((e.endpoint, timer), None)
-            if what == "start":
-                running[e.endpoint, timer] = e.index
-        elif e.event == EventKind.TIMEOUT and (e.endpoint, e.detail) in running:
-            fired.add(running.pop((e.endpoint, e.detail)))
-    return fired
 
 
 def _same(a: list[Event], b: list[Event]) -> bool:
