@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from reference_impl.profiles import Profile, get_profile
 from reference_impl.segment import Flags, Segment
-from reference_impl.states import format_duration
 from reference_impl.tcb import TCB, screen
 from reference_impl.trace import COLUMNS
 
@@ -68,8 +67,6 @@ class TraceAnswer:
             )
         row = rows[self.nth - 1]
         field = self.field
-        if field == "at":
-            return format_duration(row.time)  # "3 s": the row's moment as a learner reads it
         return str(row.record()[field] if field in COLUMNS else getattr(row, field))  # as the CSV spells it
 
 
@@ -87,7 +84,6 @@ def from_trace(
 
     from_trace("active-close", "A", "recv", nth=2)            -> "TIME_WAIT"
     from_trace("active-close", "B", "send", field="ack")      -> "101"
-    from_trace("fin-retry-limit", "A", "send", nth=3, field="at") -> "3 s" (the row's time)
     event is a trace event (close, send, recv, deliver, timeout, ...); flags, if given,
     must equal the row's flags ("ACK", "FIN|ACK"). The answer is computed when asked.
     A course notebook's prediction takes it from its manifest's ANSWERS: the scenario's name

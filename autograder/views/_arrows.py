@@ -143,8 +143,11 @@ def place_label(c: Canvas, x0, y0, x1, y1, label, color, a, e: Event, cap: Capti
     cands = _label_candidates(c, x0, y0, x1, y1, label, e)
     quads = [text_quad(px, py + dy0, lines, size, anchor, ang, (px, py), lead)
              for px, py, anchor, dy0, lines in cands]  # fmt: skip
-    k = _free_place(c, quads, (x0, y0, x1, y1))
+    k, crossed = _free_place(c, quads, (x0, y0, x1, y1))
     px, py, anchor, dy0, lines = cands[k]
+    # A label that other arrows cross gets a wider white halo: a line through a digit's hollow made
+    # "<SEQ=2100>" read "<SEQ=·100>" under 05's dense fan of data segments.
+    halo = 7 if crossed else 3
     c.place.add(quads[k])
     tip = escape(cap.sentence(e))
     spans = "".join(
@@ -153,7 +156,7 @@ def place_label(c: Canvas, x0, y0, x1, y1, label, color, a, e: Event, cap: Capti
     c.out.append(
         f'<text x="{num(px)}" y="{num(py)}" font-size="{size}" text-anchor="{anchor}" fill="{color}" '
         f'transform="rotate({ang:.2f} {num(px)} {num(py)})" paint-order="stroke" stroke="#ffffff" '
-        f'stroke-width="3" data-kind="segment"{c.anim(a)}><title>{tip}</title>{spans}</text>'
+        f'stroke-width="{halo}" stroke-linejoin="round" data-kind="segment"{c.anim(a)}><title>{tip}</title>{spans}</text>'
     )
 
 
@@ -178,9 +181,10 @@ def _label_candidates(c: Canvas, x0, y0, x1, y1, label: str, e: Event) -> list[C
     return cands
 
 
-def _free_place(c: Canvas, quads: list[Quad], arrow: tuple[float, float, float, float]) -> int:
+def _free_place(c: Canvas, quads: list[Quad], arrow: tuple[float, float, float, float]) -> tuple[int, bool]:
     """The first of the label's places that is free, preferring (in this order) one between the lifelines
-    and clear of other arrows, one between the lifelines, any; the counts say which fallback was taken."""
+    and clear of other arrows, one between the lifelines, any; the counts say which fallback was taken.
+    Also whether other lines may cross the place taken."""
     x0, _, x1, _ = arrow
     # Between the two lifelines (a label past one runs into the states beside it) and clear of the
     # other segments' arrows (two FINs crossing: each label away from the X) where a place is.
@@ -191,9 +195,10 @@ def _free_place(c: Canvas, quads: list[Quad], arrow: tuple[float, float, float, 
     k = c.place.first_free(between, clear_of_lines=True, along=arrow, bars=True) if c.n == 1 else None
     if k is None:
         k = c.place.first_free(between, clear_of_lines=True, along=arrow)
-    if k is None:
-        k = c.place.first_free(between)
-        c.place.crossed += k is not None
+    if k is not None:
+        return k, False
+    k = c.place.first_free(between)
+    c.place.crossed += k is not None
     if k is None:
         k = c.place.first_free(quads)
         c.place.past_lifelines += k is not None
@@ -202,4 +207,4 @@ def _free_place(c: Canvas, quads: list[Quad], arrow: tuple[float, float, float, 
     if k is None:
         k = 0
         c.place.dropped += 1000  # an overlap: the legibility tests report it
-    return k
+    return k, True

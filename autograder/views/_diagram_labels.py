@@ -45,7 +45,9 @@ def label_texts(groups: dict[tuple[str, str], list[tuple[str, str]]]) -> dict[tu
     for short in (True, False):
         for (src, dst), evs in groups.items():
             for ev, sends in evs:
-                cond = _conditions().get((src, ev, dst), "") if ways[(src, ev)] > 1 else ""
+                cond = _conditions().get((src, ev, dst), "")
+                # said where two edges share the event, and always for "ACK of our FIN": any ACK is not it
+                cond = cond if ways[(src, ev)] > 1 or cond.startswith("acknowledges our") else ""
                 if short or Counter(t for (s, _, _), t in said.items() if s == src)[said[(src, ev, dst)]] > 1:
                     said[(src, ev, dst)] = _say(ev, sends, cond, short)
     return {(src, dst): [said[(src, ev, dst)] for ev, _ in evs] for (src, dst), evs in groups.items()}

@@ -62,7 +62,7 @@ def own_losses(name: str, profile: object, lose: tuple[str, ...] = ()) -> str:
     base = segment_roles(events_of(reference_trace_losing(name, profile)))
     shown = segment_roles(events_of(reference_trace_losing(name, profile, lose))) if lose else base
     lost, moved = [], []  # "A's FIN (A1)"; "its own loss A2 falls on ... (it was ...)"
-    for key in own[:3]:
+    for key in own:  # only the segments this run sends: fin-retry-limit loses up to 15, 7 are sent
         if isinstance(key, Role):  # named by what it is: it stays on its segment whatever else is lost
             at = where(key, reference_trace_losing(name, profile, lose).rows)
             if at is not None:
@@ -75,7 +75,8 @@ def own_losses(name: str, profile: object, lose: tuple[str, ...] = ()) -> str:
             moved.append(f"with this extra loss, the scenario's own loss {key} falls on {now} (it was {was})")
         else:
             lost.append(f"{now} ({key})")
-    more = f" and {len(own) - 3} more" if len(own) > 3 else ""
+    more = f" and {len(lost) - 3} more" if len(lost) > 3 else ""
+    lost = lost[:3]
     parts = ([f"the scenario itself loses {', '.join(lost)}"] if lost else []) + moved
     text = "; ".join(parts) + more + "."
     return text[0].upper() + text[1:] if parts else ""

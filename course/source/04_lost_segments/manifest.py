@@ -111,10 +111,6 @@ BEFORE_SUBMIT = every_hidden_check(CELLS)
 # What each prediction's learner reads once they answered (tests.predict(key, ...)): kept here, since
 # a prediction cell's source is one click away and would give the answer away.
 EXPLANATIONS = {
-    "copy-lost-too": (
-        "The timer backs off: after each expiry it doubles (RFC 6298 §5.5), so the next copy waits 2 s and "
-        "leaves at 3 s. Resending faster would only add to a congested path's losses."
-    ),
     "every-fin-lost": (
         "After profile.max_retries retransmissions TCP gives up (RFC 9293 §3.8.3) and reports the user "
         "timeout; no RST is sent, since nobody has answered."
@@ -124,6 +120,5 @@ EXPLANATIONS = {
 # Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
 # scenario's name in the cell ("lost-final-ack") would say the answer.
 ANSWERS = {
-    "copy-lost-too": from_trace("fin-retry-limit", "A", "send", nth=3, field="at"),
     "every-fin-lost": from_trace("fin-retry-limit", "A", "error", field="detail"),
 }
