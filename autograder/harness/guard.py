@@ -28,9 +28,12 @@ from .limits import (
     OutputFlood,
     ReferenceCalled,
     charged_cpu,
+    disarm,
+    in_collector,
     line_limit,
     over_limit,
     reference_trapped,
+    stop_after_collection,
 )
 from .returns import step_problem
 
@@ -55,6 +58,7 @@ class Guard:
         self.calls = 0
         self._in_call = False
         self._use_signal = False
+        self._armed: list = []  # frames set to stop after a collection (limits.stop_after_collection)
         self._broken: dict[int, LearnerError] = {}
         # Handlers are functions of (tcb, stimulus, profile): within one session each distinct call
         # is made once and its answer (or its error) reused, so the loss patterns of a family, which
@@ -92,6 +96,9 @@ class Guard:
         # A tick every TICK seconds through the session (two system calls per handler call would
         # cost more than many handlers do); it stops a call that has run past the limit.
         if self._in_call and over_limit(self._call_cpu, self._call_started, self.limits):
+            if in_collector(frame):  # raised here it would be lost: stop right after the collection
+                self._armed = stop_after_collection(frame)
+                return
             raise CallTimeout
 
     def wrap(self, state: State, fn: Handler) -> Handler:
@@ -199,8 +206,10 @@ class Guard:
             with reference_trapped(self.watch_reference):
                 return fn(tcb, ev, profile)
         finally:
-            if not self._use_signal:
+            if not self._use_signal or self._armed:
                 sys.settrace(saved[2])
+            disarm(self._armed)
+            self._armed = []
             self._in_call = False
             sys.stdout, sys.stderr = saved[0], saved[1]
 

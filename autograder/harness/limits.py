@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import io
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -123,10 +124,11 @@ def _count_collection(phase: str, info: dict) -> None:
 
 
 gc.callbacks.append(_count_collection)
+_COLLECTOR_CODE = _count_collection.__code__
 
 
 def _collecting() -> float | None:
-    return getattr(_COLLECTOR, "started", None)
+    return getattr(_COLLECTOR, "started", None)  # the running collection's start, or None
 
 
 def charged_cpu() -> float:
@@ -139,18 +141,48 @@ def charged_cpu() -> float:
 
 def over_limit(cpu_started: float, wall_started: float, limits: Limits) -> bool:
     """Has the running call (in this thread) used up its CPU time (from charged_cpu()), or waited
-    past its wall time? Never while a collection runs: a stop raised there would land in the
-    collector's callback, which cannot pass it on."""
-    if _collecting() is not None:
-        return False
+    past its wall time?"""
     return (charged_cpu() - cpu_started > limits.per_call
             or time.monotonic() - wall_started > limits.wall())  # fmt: skip
+
+
+def in_collector(frame) -> bool:
+    """Is this the collector's callback? A stop raised there is lost (the collector reports and drops
+    it), and a tick that falls in a collection runs there, at the callback's first instruction."""
+    return frame is not None and frame.f_code is _COLLECTOR_CODE
+
+
+def stop_after_collection(frame) -> list:
+    """Make the code the collection interrupted stop at its next instruction: a tracer on each frame
+    below the callback, which raises CallTimeout there (`while True: gc.collect()` spends its time in
+    collections, where every tick lands). Returns the frames armed, for disarm()."""
+
+    def tracer(f, event, arg):
+        if in_collector(f):
+            return None
+        raise CallTimeout
+
+    armed = []
+    f = frame.f_back
+    while f is not None:
+        f.f_trace, f.f_trace_opcodes = tracer, True
+        armed.append(f)
+        f = f.f_back
+    sys.settrace(tracer)  # a frame's f_trace runs only while a global trace function is set
+    return armed
+
+
+def disarm(armed: list) -> None:
+    for f in armed:
+        f.f_trace = None
 
 
 def line_limit(cpu_started: float, wall_started: float, limits: Limits):
     """A sys.settrace tracer that stops the traced thread's learner code once it is over its limits."""
 
     def tracer(frame, event, arg):
+        if in_collector(frame):  # a stop raised in the collector's callback is lost: the next line stops
+            return None
         frame.f_trace_opcodes = True  # `while True: pass` on one line emits no line events
         if over_limit(cpu_started, wall_started, limits):
             raise CallTimeout

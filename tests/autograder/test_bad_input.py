@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -246,3 +247,24 @@ def test_a_garbage_collection_in_a_call_is_not_charged_to_it_but_a_loop_as_long_
     stopped = check_transition(LearnerMachine({**GOOD, State.FIN_WAIT_1: spins}, limits=limits), State.FIN_WAIT_1,
                                FIN_ACKED, partial=True)  # fmt: skip
     assert "was stopped (an endless loop?)" in stopped.failures[0].message
+
+
+def test_a_handler_that_only_collects_garbage_is_still_stopped():
+    """Collections are not charged to a call, and a tick that falls in one runs in the collector's
+    callback, where a stop would be lost: `while True: gc.collect()` must still be stopped."""
+    import gc
+
+    from autograder.harness import LearnerMachine
+
+    heap = [[i] for i in range(300_000)]  # noqa: F841 - every collection then takes a while
+
+    def fin_wait_1(tcb, ev, profile):
+        while True:
+            gc.collect()
+
+    machine = LearnerMachine({**GOOD, State.FIN_WAIT_1: fin_wait_1}, limits=Limits(per_call_wall=1.5))
+    started = time.perf_counter()
+    result = check_transition(machine, State.FIN_WAIT_1, FIN_ACKED, partial=True)
+    assert time.perf_counter() - started < 10
+    assert "ran longer than 1.5 s and was stopped" in result.failures[0].message
+    assert sys.gettrace() is None  # the tracer that stopped it is gone
