@@ -28,8 +28,8 @@ from .limits import (
     OutputFlood,
     ReferenceCalled,
     charged_cpu,
+    collecting,
     disarm,
-    in_collector,
     line_limit,
     over_limit,
     reference_trapped,
@@ -96,7 +96,7 @@ class Guard:
         # A tick every TICK seconds through the session (two system calls per handler call would
         # cost more than many handlers do); it stops a call that has run past the limit.
         if self._in_call and over_limit(self._call_cpu, self._call_started, self.limits):
-            if in_collector(frame):  # raised here it would be lost: stop right after the collection
+            if collecting():  # raised in its callback or a finalizer it would be lost: stop right after it
                 self._armed = stop_after_collection(frame)
                 return
             raise CallTimeout

@@ -147,27 +147,35 @@ def over_limit(cpu_started: float, wall_started: float, limits: Limits) -> bool:
 
 
 def in_collector(frame) -> bool:
-    """Is this the collector's callback? A stop raised there is lost (the collector reports and drops
-    it), and a tick that falls in a collection runs there, at the callback's first instruction."""
+    """Is this frame the collector's callback? A stop raised there is lost (the collector reports and
+    drops it), as it is in a finalizer the collection runs."""
     return frame is not None and frame.f_code is _COLLECTOR_CODE
 
 
+def collecting() -> bool:
+    """Is a collection running in this thread? A tick that falls in one runs in its callback or in a
+    finalizer it calls, where a stop would be lost."""
+    return _collecting() is not None
+
+
 def stop_after_collection(frame) -> list:
-    """Make the code the collection interrupted stop at its next instruction: a tracer on each frame
-    below the callback, which raises CallTimeout there (`while True: gc.collect()` spends its time in
-    collections, where every tick lands). Returns the frames armed, for disarm()."""
+    """Make the code a collection interrupted stop at its next instruction once the collection is over:
+    a tracer on each frame of the stack, which raises CallTimeout there (`while True: gc.collect()`
+    spends its time in collections, where every tick lands). Returns the frames armed, for disarm()."""
 
     def tracer(f, event, arg):
-        if in_collector(f):
+        if event == "call":  # a new frame (a finalizer, a callee): not traced
             return None
+        if collecting() or in_collector(f):
+            return tracer
         raise CallTimeout
 
     armed = []
-    f = frame.f_back
-    while f is not None:
-        f.f_trace, f.f_trace_opcodes = tracer, True
-        armed.append(f)
-        f = f.f_back
+    while frame is not None:
+        if not in_collector(frame):
+            frame.f_trace, frame.f_trace_opcodes = tracer, True
+            armed.append(frame)
+        frame = frame.f_back
     sys.settrace(tracer)  # a frame's f_trace runs only while a global trace function is set
     return armed
 
@@ -181,10 +189,11 @@ def line_limit(cpu_started: float, wall_started: float, limits: Limits):
     """A sys.settrace tracer that stops the traced thread's learner code once it is over its limits."""
 
     def tracer(frame, event, arg):
-        if in_collector(frame):  # a stop raised in the collector's callback is lost: the next line stops
+        if in_collector(frame):
             return None
         frame.f_trace_opcodes = True  # `while True: pass` on one line emits no line events
-        if over_limit(cpu_started, wall_started, limits):
+        # not during a collection: raised in a finalizer it runs, the stop would be lost
+        if not collecting() and over_limit(cpu_started, wall_started, limits):
             raise CallTimeout
         return tracer
 

@@ -249,20 +249,36 @@ def test_a_garbage_collection_in_a_call_is_not_charged_to_it_but_a_loop_as_long_
     assert "was stopped (an endless loop?)" in stopped.failures[0].message
 
 
-def test_a_handler_that_only_collects_garbage_is_still_stopped():
-    """Collections are not charged to a call, and a tick that falls in one runs in the collector's
-    callback, where a stop would be lost: `while True: gc.collect()` must still be stopped."""
+class _Finalized:
+    def __del__(self):
+        self.gone = True
+
+
+def _collects(tcb, ev, profile):
     import gc
 
+    while True:
+        gc.collect()
+
+
+def _collects_with_finalizers(tcb, ev, profile):
+    import gc
+
+    while True:
+        for _ in range(50):
+            cycle = _Finalized()
+            cycle.me = cycle
+        gc.collect()
+
+
+@pytest.mark.parametrize("handler", [_collects, _collects_with_finalizers])
+def test_a_handler_that_only_collects_garbage_is_still_stopped(handler):
+    """Collections are not charged to a call, and a tick that falls in one runs in the collector's
+    callback or a finalizer, where a stop would be lost: such a loop must still be stopped."""
     from autograder.harness import LearnerMachine
 
     heap = [[i] for i in range(300_000)]  # noqa: F841 - every collection then takes a while
-
-    def fin_wait_1(tcb, ev, profile):
-        while True:
-            gc.collect()
-
-    machine = LearnerMachine({**GOOD, State.FIN_WAIT_1: fin_wait_1}, limits=Limits(per_call_wall=1.5))
+    machine = LearnerMachine({**GOOD, State.FIN_WAIT_1: handler}, limits=Limits(per_call_wall=1.5))
     started = time.perf_counter()
     result = check_transition(machine, State.FIN_WAIT_1, FIN_ACKED, partial=True)
     assert time.perf_counter() - started < 10
