@@ -24,14 +24,19 @@ toggle shows all of it, every step drawn, for a reader who wants to scroll).
 
 from __future__ import annotations
 
+import re
 from xml.sax.saxutils import escape
 
 from ._axis import Panel
+from ._geometry import Quad
 from ._style import STATE_COLORS
 from .svg import MAX_EVENTS, render
 from .text import table_html
 
 VIEW_H = 520  # the picture's window, px: what is left of a 900 px screen under the controls and heads
+ANCHOR = 0.35  # where the current step sits in the window, from its top: most of what shows is the past
+TALL = 60  # px: a label this tall runs along a timer's bar, and the window may cut it if it must
+LEEWAY = 0.25  # how much lower in the window a step may sit so that the window's top edge cuts no label
 
 CSS = """
 .{uid} .tv {{ opacity: clamp(0, min(calc(var(--k, 0) - var(--a) + 1), calc(var(--b, 1000000) - var(--k, 0))), 1);
@@ -53,7 +58,7 @@ CSS = """
 .{uid} .tl-say {{ margin-top: 8px; font-size: 14px; line-height: 1.35; min-height: 4.1em; }}
 .{uid} .tl-svg {{ overflow: hidden; height: {view_h}px; position: relative; }}
 .{uid} .tl-svg svg {{ display: block; transform: translateY(clamp(min(0px, calc({view_h}px - 100%)),
-  calc({view_h}px * 0.35 - var(--yf, 0) * 100%), 0px)); transition: transform .15s ease-out; }}
+  calc({view_h}px * {anchor} - var(--yf, 0) * 100%), 0px)); transition: transform .15s ease-out; }}
 .{uid}.tl-whole .tl-svg {{ height: auto; }}
 .{uid}.tl-whole .tl-svg svg {{ transform: none; }}
 .{uid}.tl-whole .tl-svg .tv {{ opacity: 1; }}
@@ -85,26 +90,64 @@ def animated_html(
     panels = canvas.panels
     steps = max((max(p.appear.values(), default=0) for p in panels), default=0)
     height = max(canvas.axis.bottom, 1.0)
+    view_h = min(VIEW_H, int(height) + 1)
     ys, y = [], 0.0
     for k in range(steps + 1):
         y = canvas.step_y.get(k, y)
-        ys.append(y / height)
+        ys.append(_uncut(y, height, view_h, canvas.place.boxes) / height)
     # One rule per step: the slider's handle says which step it is on.
     rules = "".join(
         f'.{uid}:has(.tl-step [aria-valuenow="{k}.0"]) {{ --k: {k}; --yf: {ys[k]:.4f}; }}\n' for k in range(steps + 1)
     )
     names = [title or ""] if reference is None else [p.name for p in panels]
     heads = "".join(_head(name, p, steps) for name, p in zip(names, panels, strict=True))
-    view_h = min(VIEW_H, int(height) + 1)
-    css = CSS.format(uid=uid, n=len(panels), view_h=view_h, state_px=18 if len(panels) == 1 else 15)
+    css = CSS.format(uid=uid, n=len(panels), view_h=view_h, anchor=ANCHOR, state_px=18 if len(panels) == 1 else 15)
     html = (
         f"<style>{css}{rules}</style>"
         # The heads and the stacked frames are for the eye (every frame is in the page, shown by opacity);
         # a screen reader gets the picture's title and description, and the tables below.
-        f'<div class="tl-wrap"><div class="tl-heads" aria-hidden="true">{heads}</div><div class="tl-svg">{svg}</div>'
+        f'<div class="tl-wrap"{_parts_at(panels)}><div class="tl-heads" aria-hidden="true">{heads}</div><div class="tl-svg">{svg}</div>'
         f"{table_html(panels)}</div>"
     )
     return html, steps
+
+
+def _parts_at(panels: list[Panel]) -> str:
+    """The step at which the marked first divergence appears, as an attribute (see `divergence_step`)."""
+    steps = [p.appear[p.mark] for p in panels if p.mark is not None and p.mark in p.appear]
+    return f' data-diverges-at="{min(steps)}"' if steps else ""
+
+
+def divergence_step(html: str) -> int | None:
+    """The step at which an animation's marked first divergence appears, if it marks one."""
+    found = re.search(r'data-diverges-at="(\d+)"', html)
+    return int(found.group(1)) if found else None
+
+
+def _uncut(y: float, height: float, view_h: float, boxes: list[Quad]) -> float:
+    """Where to centre the window for a step at `y`: ANCHOR of the way down, or up to LEEWAY lower,
+    so that the window's top edge falls between labels rather than through one (a reader met a
+    label sliced in half there). Tall boxes (a timer's label along its bar) are kept whole only
+    when the short ones allow it."""
+    top = min(max(y - ANCHOR * view_h, 0.0), max(height - view_h, 0.0))
+    spans = [(min(p[1] for p in q), max(p[1] for p in q)) for q in boxes]
+    for kept in (spans, [s for s in spans if s[1] - s[0] <= TALL]):
+        edge = _edge_between(top, kept, top - LEEWAY * view_h)
+        if edge is not None:
+            return edge + ANCHOR * view_h
+    return top + ANCHOR * view_h
+
+
+def _edge_between(top: float, spans: list[tuple[float, float]], lowest: float) -> float | None:
+    """The highest edge at or above `top` (not above `lowest`) that cuts none of the spans."""
+    while top > 0:
+        cut = [lo for lo, hi in spans if lo - 1.0 < top < hi]  # a px of room: --yf is rounded
+        if not cut:
+            return top
+        top = min(cut) - 2.0
+        if top < lowest:
+            return None
+    return 0.0 if lowest <= 0 else None
 
 
 def step_fractions(html: str) -> dict[int, float]:

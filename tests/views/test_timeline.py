@@ -150,3 +150,41 @@ def test_a_new_run_loaded_under_the_whole_picture_is_drawn_to_its_end():
     w.whole.value = False
     w.profile.value = "rfc9293"
     assert w.slider.value == 0  # stepping from the start again once the whole picture is off
+
+
+@pytest.mark.parametrize("name", ["lost-final-ack-twice", "fin-retry-limit", "reuse-after-lost-final-ack"])
+def test_the_window_that_follows_the_step_cuts_no_label_at_its_top_edge(name):
+    """A reader met a segment's label sliced in half by the window's top edge. Each step's window
+    now sits where its top falls between labels (a timer's tall label along its bar excepted)."""
+    from autograder.views.animation import ANCHOR, VIEW_H, step_fractions
+    from autograder.views.svg import render
+    from reference_impl.profiles import RFC9293
+
+    mine, ref = scenarios.run(name, LINUX), scenarios.run(name, RFC9293)
+    page, steps = animated_html(mine, ref, uid="tl-x")
+    _, canvas = render(mine, reference=ref, animate=True)
+    height = canvas.axis.bottom
+    view_h = min(VIEW_H, int(height) + 1)
+    spans = [(min(y for _, y in q), max(y for _, y in q)) for q in canvas.place.boxes]
+    short = [(lo, hi) for lo, hi in spans if 0 < hi - lo <= 60]
+    cut = []
+    for k, f in step_fractions(page).items():
+        top = min(max(f * height - ANCHOR * view_h, 0.0), height - view_h)  # as the CSS clamps it
+        cut += [(k, top, lo, hi) for lo, hi in short if lo < top < hi]
+    assert steps > 40 and height > 2 * view_h and not cut, cut
+
+
+def test_a_learners_run_beside_the_reference_opens_where_it_first_parts_from_it():
+    """At step 0 the picture is an empty axis; the marked divergence is what a learner came to see."""
+    from reference_impl.scenarios import A_ACK_OF_FIN, LOSE
+
+    w = timeline("active-close", run=lambda name, profile: scenarios.run(name, fates={A_ACK_OF_FIN: LOSE}))
+    parts_at = re.search(r'data-diverges-at="(\d+)"', w.frames.value)
+    assert parts_at and w.slider.value == int(parts_at.group(1)) > 0
+    # ... the moment the mark names is the one the card above the picture tells at that step
+    when = re.search(r"yours differs: A, ([\d.]+ s)<", w.frames.value).group(1)
+    said = re.findall(rf'<span class="tv" style="--a:{w.slider.value};--b:\d+">([^<]*)</span>', w.frames.value)
+    assert said and all(s.startswith(f"{when} — A (client)") for s in said), (when, said)
+    # ... the same picture of two profiles (no learner in it) still starts from the beginning
+    w2 = timeline(scenarios.run("active-close", LINUX), reference=scenarios.run("active-close"))
+    assert w2.slider.value == 0
