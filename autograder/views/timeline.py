@@ -20,7 +20,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from ._player import Player
-from .animation import animated_html, step_fractions
+from .animation import animated_html, divergence_step, step_fractions
 from .losses import loss_choices, own_losses, reference_trace_losing
 from .model import events_of
 from .side_by_side import first_difference
@@ -122,10 +122,12 @@ class Timeline(Player, widgets.VBox):
             self.note(notes[0])
             return
         highlight, ref_highlight = self._highlight, None
+        # Two profiles' runs (not a learner's beside the reference): their timers' lengths differ by design.
+        same_profile = reference is not None and getattr(learner, "profile", None) == getattr(
+            reference, "profile", None
+        )
         if highlight is None and reference is not None and len(learner) and len(reference):
             # Mark where the two runs first part, in both panels.
-            # Two profiles' runs (not a learner's beside the reference): their timers' lengths differ by design.
-            same_profile = getattr(learner, "profile", None) == getattr(reference, "profile", None)
             diff = first_difference(events_of(learner), events_of(reference), timers=same_profile)
             if diff is not None and diff[0] >= 0 and diff[1] >= 0:
                 highlight, ref_highlight = diff
@@ -137,7 +139,10 @@ class Timeline(Player, widgets.VBox):
         self._fractions = step_fractions(html)
         # With the whole picture on, the new run's step is its last: turning the whole picture off then
         # leaves every event drawn, not an empty axis at step 0 (a reader took that for a broken view).
-        first = max(steps, 1) if self.whole.value else 0
+        # A learner's run beside the reference opens where it first parts from it: that picture is the
+        # point of looking, where step 0 is an empty axis and the mark may be many steps away.
+        parts_at = divergence_step(html) if same_profile else None
+        first = max(steps, 1) if self.whole.value else parts_at or 0
         # The new maximum first, in a message of its own: a browser's slider clamps a value that comes
         # with it (or before it) to the old maximum, and its End key stops there.
         self.slider.max = self.play.max = max(steps, 1)

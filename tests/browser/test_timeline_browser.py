@@ -226,7 +226,18 @@ def test_timeline_plays_and_scrubs(server, browser, screenshots):
         assert uid, "the timeline widget has no instance class"
         app = server.app
 
-        # It renders: two panels, both endpoints ESTABLISHED, the invitation to press play.
+        # It opens where the learner's run first parts from the reference: mine CLOSED, the reference in
+        # TIME_WAIT, on the step the divergence mark names.
+        opened = snapshot(page, uid)
+        parts_at = int(widget.locator(".tl-wrap[data-diverges-at]").get_attribute("data-diverges-at"))
+        assert opened["step"] == opened["k"] == parts_at > 0, (opened, parts_at)
+        assert [s[0] for s in opened["states"]] == ["CLOSED", "TIME_WAIT"], opened
+        widget.screenshot(path=str(screenshots / f"{app}-timeline-opened.png"))
+
+        # Home: two panels, both endpoints ESTABLISHED, the invitation to press play.
+        handle = widget.locator(".tl-step .noUi-handle")
+        handle.focus()
+        page.keyboard.press("Home")
         start = snapshot(page, uid)
         assert start["step"] == 0 and start["k"] == 0, start
         assert start["states"] == [["ESTABLISHED", "ESTABLISHED"]] * 2, start
@@ -252,7 +263,6 @@ def test_timeline_plays_and_scrubs(server, browser, screenshots):
         assert sync["after"] == sync["before"] + 1, f"keyboard step did not move the frame at once: {sync}"
 
         # Scrub to the end: the reference closes cleanly; the learner's A left TIME_WAIT early.
-        handle = widget.locator(".tl-step .noUi-handle")
         handle.focus()
         page.keyboard.press("End")
         end = snapshot(page, uid)
