@@ -290,7 +290,7 @@ def _differs(run: LearnerRun, message: str) -> tuple[str, bool, str]:
     if run.stopped_by_recording and "recorded reference" not in message:
         detail += f"\nThe timeline ends where the recorded reference stopped your run: {run.error}"
     return (f"Your run differs from the reference first here (✗ in your picture, ◆ in the reference's; "
-            f"step to it, or press 'whole picture' to see it all at once): "
+            f"the timeline opens at that moment; ■ takes it back to the start): "
             f"{lines[0]}", False, detail)  # fmt: skip
 
 

@@ -56,6 +56,7 @@ class Timeline(Player, widgets.VBox):
         self.uid = f"tl-{uuid.uuid4().hex[:10]}"
         self._loading = False
         self.divergence: tuple[int, int | None] | None = None
+        self.parts_at: int | None = None  # the step a learner's run first parts from the reference (it opens there)
         self._run, self._labels, self._max, self._highlight = run, labels, max_events, highlight
         controls = self._build_player()
         self.frames = widgets.HTML()
@@ -141,8 +142,8 @@ class Timeline(Player, widgets.VBox):
         # leaves every event drawn, not an empty axis at step 0 (a reader took that for a broken view).
         # A learner's run beside the reference opens where it first parts from it: that picture is the
         # point of looking, where step 0 is an empty axis and the mark may be many steps away.
-        parts_at = divergence_step(html) if same_profile else None
-        first = max(steps, 1) if self.whole.value else parts_at or 0
+        self.parts_at = divergence_step(html) if same_profile else None
+        first = max(steps, 1) if self.whole.value else self.parts_at or 0
         # The new maximum first, in a message of its own: a browser's slider clamps a value that comes
         # with it (or before it) to the old maximum, and its End key stops there.
         self.slider.max = self.play.max = max(steps, 1)

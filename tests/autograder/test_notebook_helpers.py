@@ -78,6 +78,8 @@ def test_show_mine_says_where_the_run_first_differs_and_follows_the_pickers():
     note, view = box.children
     assert "differs from the reference first here" in note.value and "FIN_WAIT_2" in note.value
     assert "reference TIME_WAIT" in note.value
+    # ... and the picture below it opens at that moment, as the note says
+    assert "opens at that moment" in note.value and view.slider.value == view.parts_at > 0
     view.scenario.value = "half-close"
     assert "half-close" in note.value
 
