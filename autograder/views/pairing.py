@@ -124,7 +124,7 @@ def segment_roles(events: list[Event]) -> dict[str, str]:
     out: dict[str, str] = {}
     count = {"A": 0, "B": 0}
     fin_end: dict[str, int] = {}  # sender -> the sequence number just past its FIN
-    seen: set[tuple] = set()
+    seen: dict[tuple, int] = {}  # a segment's identity -> how many times it was sent before
     for e in events:
         if e.event != EventKind.SEND or e.endpoint not in count:
             continue
@@ -136,20 +136,30 @@ def segment_roles(events: list[Event]) -> dict[str, str]:
         elif Flags.FIN in flags:
             role = f"{me}'s FIN" + (" with its last data" if e.length else "")
             fin_end[me] = (e.seq or 0) + (e.length or 0) + 1
-        elif e.length:
-            role = f"{me}'s data"
+        elif e.length:  # a run may send several: its number, as the picture labels it, tells them apart
+            role = f"{me}'s data SEQ={e.seq}"
         elif peer in fin_end and e.ack == fin_end[peer]:
             role = f"{me}'s ACK of {peer}'s FIN"
         else:
-            role = f"{me}'s ACK"
+            role = f"{me}'s ACK={e.ack}"
         # A FIN or data sent again (whatever it now acknowledges) is a retransmission.
         key = (
             (me, e.flags, e.seq, e.ack, e.length)
             if Flags.FIN not in flags and not e.length
             else (me, e.seq, Flags.FIN in flags)
         )
-        if key in seen:
-            role += ", resent" if Flags.FIN in flags or e.length else ", again"
-        seen.add(key)
+        before = seen.get(key, 0)
+        if before:  # two options in the picker must never read the same: say which repeat it is
+            resent = Flags.FIN in flags or bool(e.length)
+            role += (
+                (", resent" if resent else ", again")
+                if before == 1
+                else (f", resent a {_ordinal(before)} time" if resent else f", a {_ordinal(before + 1)} time")
+            )
+        seen[key] = before + 1
         out[f"{me}{count[me]}"] = role
     return out
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
 
+from autograder.course_map import FIRST_SHOWN
 from autograder.views.explain import Captions
 from autograder.views.losses import PAIRS_UP_TO, loss_choices, own_losses
 from autograder.views.model import events_of
@@ -156,3 +158,18 @@ def test_one_calls_outputs_in_another_order_are_no_difference_in_the_picture():
     assert first_difference(ours, ref) is None
     view = show_mine(mine, "simultaneous-close").children[1]
     assert view.divergence is None
+
+
+@pytest.mark.parametrize("name", [n for n, nb in FIRST_SHOWN.items() if nb <= "04"])
+def test_no_two_loss_options_read_the_same_without_their_segment_numbers(name):
+    """A reader met "B's FIN, resent (B3)" beside "B's FIN, resent (B4)": the words must tell them apart."""
+    for profile in ("rfc9293", "linux"):
+        words = [re.sub(r" \([AB]\d+\)", "", label) for label, _ in loss_choices(name, profile)]
+        assert len(set(words)) == len(words), sorted(w for w in words if words.count(w) > 1)
+
+
+def test_a_segment_sent_again_says_which_time():
+    roles = segment_roles(events_of(scenarios.run("lost-final-ack-twice")))
+    again = sorted(r for r in roles.values() if "again" in r or "time" in r or "resent" in r)
+    assert "B's FIN, resent" in again and "B's FIN, resent a 2nd time" in again, again
+    assert "A's ACK of B's FIN, again" in again and "A's ACK of B's FIN, a 3rd time" in again, again
