@@ -87,9 +87,10 @@ class Outputs:
                 self._schedule(time + duration, ep.name, TimerExpiry(timer, self._generation))
                 self._row(time, ep, EventKind.TIMER, st, st, detail=f"start {timer} {format_duration(duration)}")
             case CancelTimer(timer):
-                # Cancelling a timer that is not running changes nothing anyone can see: no row, so two
-                # machines that differ only in such a cancel draw the same run (as the checks judge them).
-                if ep.timers.pop(timer, None) is not None:
+                # Cancelling a timer that is not running changes nothing anyone can see, nor does cancelling
+                # one on the way to CLOSED, whose TCB and timers go anyway: no row, so two machines that
+                # differ only in such a cancel draw the same run (as the checks judge them).
+                if ep.timers.pop(timer, None) is not None and st is not State.CLOSED:
                     self._row(time, ep, EventKind.TIMER, st, st, detail=f"cancel {timer}")
             case DeliverData(data):
                 if not ep.reads:

@@ -10,7 +10,7 @@ from autograder import predictions
 from autograder.notebook_helpers import LearnerRun, from_trace, learner_run, predict, show_mine
 from reference_impl import handlers, scenarios
 from reference_impl.profiles import LINUX, RFC9293
-from reference_impl.states import Arrival, StartTimer, State, Step, Timeout, Timer
+from reference_impl.states import Arrival, CancelTimer, StartTimer, State, Step, Timeout, Timer
 
 
 def copied_reference() -> dict:
@@ -89,6 +89,24 @@ def test_show_mine_for_a_correct_learner_and_for_a_blank_one():
     assert "exactly as the reference does" in ok
     blank = show_mine({"fin_wait_1": unwritten}, "active-close").children[0].value
     assert "not written yet" in blank and "Traceback" not in blank
+
+
+def test_a_timer_cancelled_on_the_way_to_closed_is_the_same_run_in_the_note_and_the_picture():
+    """A reader's last_ack cancelled RETRANSMIT as it entered CLOSED: the note said "exactly as the
+    reference does" (deleting the TCB deletes its timers), while the picture marked a difference."""
+    mine = copied_reference()
+    ns: dict = {}
+    exec(compile(inspect.getsource(handlers).replace("from .", "from reference_impl."), "<notebook>", "exec"), ns)
+
+    def last_ack(tcb, ev, profile):
+        step = ns["last_ack"](tcb, ev, profile)
+        if step.state is State.CLOSED:
+            return Step(step.state, (*step.outputs, CancelTimer(Timer.RETRANSMIT)), step.tcb)
+        return step
+
+    for name in ("active-close", "lost-second-fin"):
+        note, view = show_mine({**mine, "last_ack": last_ack}, name).children
+        assert "exactly as the reference does" in note.value and view.divergence is None, (name, view.divergence)
 
 
 def test_show_mine_without_the_handlers_says_how_to_call_it_and_draws_nothing():

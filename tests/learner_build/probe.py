@@ -12,6 +12,9 @@ import json
 import sys
 
 from autograder.notebook_helpers import LearnerRun, _verdict
+from autograder.views.losses import reference_trace_losing
+from autograder.views.model import events_of
+from autograder.views.side_by_side import first_difference
 
 
 def run(case: dict) -> dict:
@@ -41,6 +44,11 @@ def run(case: dict) -> dict:
                 "detail": detail,
                 "rows": rows,
                 "stopped": learner.stopped_by_recording,
+                # whether the picture marks a difference (the note and the picture must agree)
+                "marked": first_difference(
+                    events_of(trace), events_of(reference_trace_losing(scenario, profile, tuple(lose)))
+                )
+                is not None,
             }
         )
     return {"name": case["name"], "cells": cells, "show_mine": shown}

@@ -78,6 +78,9 @@ def test_a_learner_sees_the_same_in_both_builds(assignment, learner_view, tmp_pa
         for fs, ls in zip(f["show_mine"], ln["show_mine"], strict=True):
             where = f"{f['name']}: show_mine {fs['run']}"
             assert (ls["head"], ls["ok"]) == (fs["head"], fs["ok"]), where
+            # the note and the picture below it agree: "exactly as the reference" marks nothing, a difference is marked
+            assert not (fs["ok"] and fs["marked"]), where
+            assert fs["marked"] or not fs["head"].startswith("Your run differs"), where
             if not ls["stopped"]:
                 assert (ls["rows"], ls["detail"]) == (fs["rows"], fs["detail"]), where
                 continue
