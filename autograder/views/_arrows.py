@@ -85,6 +85,7 @@ def _unarrived(c: Canvas, i: int, s: Event, text: str, color: str, start: tuple[
         y1 = max(band[0] + 2, y0 + 20)  # stop short of the break and its label
     if s.fate == "lost":
         mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        c.unarrived_ends[s.index] = (mx, my)
         c.line(x0, y0, mx, my, color, width=1.8, a=s.index)
         c.place.add_line(x0, y0, mx, my)
         c.out.append(
@@ -95,6 +96,7 @@ def _unarrived(c: Canvas, i: int, s: Event, text: str, color: str, start: tuple[
         c.place.add(rect_quad(mx - 7, my - 7, 14, 14))
         _lost_label(c, mx, my, s.index)
     else:  # sent, but its arrival is not in the trace (cut short, or one endpoint only)
+        c.unarrived_ends[s.index] = (x1, y1)
         _arrow(c, x0, y0, x1, y1, color, "5 4", s.index, s.index, hollow=True)
     return (x0, y0, x1, y1, text, color, s.index, s, cap)
 

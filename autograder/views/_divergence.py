@@ -55,8 +55,8 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
     if e.event == EventKind.SEND:
         peer = g.xb(i) if e.endpoint == "A" else g.xa(i)
         recv = next((r for f in pair_flights(p.events) if f.send is e for r in f.recvs[:1]), None)
-        y1 = ax.y(i, recv) if recv is not None else y + 30
-        x1 = peer if recv is not None else (x + peer) / 2
+        # along the arrow as drawn: to its arrival, or to where a lost one stops
+        x1, y1 = (peer, ax.y(i, recv)) if recv is not None else c.unarrived_ends.get(e.index, ((x + peer) / 2, y + 30))
         c.front.append(
             f'<line x1="{num(x)}" y1="{num(y)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="5" '
             f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"/>'
@@ -95,6 +95,7 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event) -> None:
     cx, cy = cands[0 if k is None else k]
     if k is None:
         c.place.dropped += 1000
+    c.mark_tops.append(min(py for _, py in quads[0 if k is None else k]))
     if abs(cy - y) > LINE:  # a leader from the tag to the ring
         (x0, y0), (x1, y1) = _leader(cx, cy, x, y)
         c.front.append(

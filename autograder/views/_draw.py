@@ -40,6 +40,8 @@ class Canvas:
         self.place = Placer(self.width, math.ceil(axis.bottom))
         self.appear: dict[int, int] = {}
         self.step_y: dict[int, float] = {}  # animation step -> the highest y of what appears then
+        self.unarrived_ends: dict[int, tuple[float, float]] = {}  # a lost segment's index -> where its arrow stops
+        self.mark_tops: list[float] = []  # the tops of the divergence's words, to keep in a stepping window
 
     # ---- primitives -------------------------------------------------------------------
 

@@ -34,9 +34,11 @@ from .svg import MAX_EVENTS, render
 from .text import table_html
 
 VIEW_H = 520  # the picture's window, px: what is left of a 900 px screen under the controls and heads
-ANCHOR = 0.35  # where the current step sits in the window, from its top: most of what shows is the past
+ANCHOR = 0.55  # where the current step sits in the window, from its top (what comes later is not drawn yet)
+BELOW = 48  # px of a step's own drawing under its row (a state's tag, a note) that the window must show
 TALL = 60  # px: a label this tall runs along a timer's bar, and the window may cut it if it must
-LEEWAY = 0.25  # how much lower in the window a step may sit so that the window's top edge cuts no label
+LEEWAY = 0.25  # how much lower in the window a step may sit, to keep the divergence's words in view and
+# so that the window's top edge cuts no label
 
 CSS = """
 .{uid} .tv {{ opacity: clamp(0, min(calc(var(--k, 0) - var(--a) + 1), calc(var(--b, 1000000) - var(--k, 0))), 1);
@@ -91,10 +93,12 @@ def animated_html(
     steps = max((max(p.appear.values(), default=0) for p in panels), default=0)
     height = max(canvas.axis.bottom, 1.0)
     view_h = min(VIEW_H, int(height) + 1)
+    parts_at = _parts_at(panels)
     ys, y = [], 0.0
     for k in range(steps + 1):
         y = canvas.step_y.get(k, y)
-        ys.append(_uncut(y, height, view_h, canvas.place.boxes) / height)
+        keep = min(canvas.mark_tops, default=None) if parts_at is not None and k >= parts_at else None
+        ys.append(_uncut(y, height, view_h, canvas.place.boxes, keep) / height)
     # One rule per step: the slider's handle says which step it is on.
     rules = "".join(
         f'.{uid}:has(.tl-step [aria-valuenow="{k}.0"]) {{ --k: {k}; --yf: {ys[k]:.4f}; }}\n' for k in range(steps + 1)
@@ -102,20 +106,20 @@ def animated_html(
     names = [title or ""] if reference is None else [p.name for p in panels]
     heads = "".join(_head(name, p, steps) for name, p in zip(names, panels, strict=True))
     css = CSS.format(uid=uid, n=len(panels), view_h=view_h, anchor=ANCHOR, state_px=18 if len(panels) == 1 else 15)
+    diverges = "" if parts_at is None else f' data-diverges-at="{parts_at}"'
     html = (
         f"<style>{css}{rules}</style>"
         # The heads and the stacked frames are for the eye (every frame is in the page, shown by opacity);
         # a screen reader gets the picture's title and description, and the tables below.
-        f'<div class="tl-wrap"{_parts_at(panels)}><div class="tl-heads" aria-hidden="true">{heads}</div><div class="tl-svg">{svg}</div>'
+        f'<div class="tl-wrap"{diverges}><div class="tl-heads" aria-hidden="true">{heads}</div><div class="tl-svg">{svg}</div>'
         f"{table_html(panels)}</div>"
     )
     return html, steps
 
 
-def _parts_at(panels: list[Panel]) -> str:
-    """The step at which the marked first divergence appears, as an attribute (see `divergence_step`)."""
-    steps = [p.appear[p.mark] for p in panels if p.mark is not None and p.mark in p.appear]
-    return f' data-diverges-at="{min(steps)}"' if steps else ""
+def _parts_at(panels: list[Panel]) -> int | None:
+    """The step at which the marked first divergence appears (see `divergence_step`)."""
+    return min((p.appear[p.mark] for p in panels if p.mark is not None and p.mark in p.appear), default=None)
 
 
 def divergence_step(html: str) -> int | None:
@@ -124,15 +128,19 @@ def divergence_step(html: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _uncut(y: float, height: float, view_h: float, boxes: list[Quad]) -> float:
+def _uncut(y: float, height: float, view_h: float, boxes: list[Quad], keep: float | None = None) -> float:
     """Where to centre the window for a step at `y`: ANCHOR of the way down, or up to LEEWAY lower,
-    so that the window's top edge falls between labels rather than through one (a reader met a
-    label sliced in half there). Tall boxes (a timer's label along its bar) are kept whole only
-    when the short ones allow it."""
+    so that `keep` (the divergence's words, once it is drawn) is in view and the window's top edge
+    falls between labels rather than through one (readers met a label sliced in half there, and a
+    divergence's words above the window). Tall boxes (a timer's label along its bar) are kept whole
+    only when the short ones allow it."""
     top = min(max(y - ANCHOR * view_h, 0.0), max(height - view_h, 0.0))
+    lowest = max(top - LEEWAY * view_h, y + BELOW - view_h)  # the highest top that keeps the step in view
+    if keep is not None and lowest <= keep - 4.0 < top:
+        top = max(keep - 4.0, 0.0)
     spans = [(min(p[1] for p in q), max(p[1] for p in q)) for q in boxes]
     for kept in (spans, [s for s in spans if s[1] - s[0] <= TALL]):
-        edge = _edge_between(top, kept, top - LEEWAY * view_h)
+        edge = _edge_between(top, kept, lowest)
         if edge is not None:
             return edge + ANCHOR * view_h
     return top + ANCHOR * view_h

@@ -86,7 +86,8 @@ def render(
     srcs = [trace_or_frame] if reference is None else [trace_or_frame, reference]
     meta = [(getattr(src, "scenario", "") or "", getattr(src, "profile", "") or "") for src in srcs]
     mark = _resolve_highlight(first, highlight)
-    marks = _marks(sources, mark, reference_highlight)
+    # a row index marks that row (the differing segment of a moment), not its moment's first row
+    marks = _marks(sources, mark, reference_highlight, first[highlight].index if isinstance(highlight, int) else None)
     limits = _limits(sources, mark, max_events, cut_runaway)
     windows = [_window(evs, mark, lim) for evs, lim in zip(sources, limits, strict=True)]
     names = [""] if reference is None else _names(list(labels), meta)
@@ -122,13 +123,14 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
 
 
 def _marks(
-    sources: list[list[Event]], mark: tuple[int, str] | None, reference_highlight: int | None
+    sources: list[list[Event]], mark: tuple[int, str] | None, reference_highlight: int | None, row: int | None = None
 ) -> list[int | None]:
-    """The event each panel marks as the first divergence: the highlighted one in the first run; in the
-    reference, the one given, or its first on the same endpoint at or after that moment."""
+    """The event each panel marks as the first divergence: the highlighted row in the first run (or
+    the first of the highlighted moment); in the reference, the one given, or its first on the same
+    endpoint at or after that moment."""
     marks: list[int | None] = [None] * len(sources)
     if mark is not None:
-        marks[0] = next((e.index for e in sources[0] if (e.time, e.endpoint) == mark), None)
+        marks[0] = row if row is not None else next((e.index for e in sources[0] if (e.time, e.endpoint) == mark), None)
         if len(sources) > 1:
             if reference_highlight is not None:
                 marks[1] = reference_highlight

@@ -77,9 +77,11 @@ def test_timers_are_brackets_with_their_names(lost_final_ack):
 
 
 def test_highlight_by_row_and_by_time_mark_the_same_place(lost_final_ack):
-    by_row = render_svg(lost_final_ack, highlight=12)
+    by_row = render_svg(lost_final_ack, highlight=11)  # the first row of A's moment at 0.06 s
     by_time = render_svg(lost_final_ack, highlight=(0.06, "A"))
     assert by_row == by_time
+    # a later row of that moment (A's ACK) is marked itself, along its arrow: not the moment's first row
+    assert render_svg(lost_final_ack, highlight=12) != by_row
     assert "✗ first divergence: A, 0.060 s" in texts(parse(by_row))
     assert "first divergence here: 0.060 s — A (client) receives" in parse(by_row)[1].text
     assert "first divergence" not in render_svg(lost_final_ack)
@@ -294,3 +296,19 @@ def test_a_divergence_tag_takes_a_place_whose_leader_crosses_no_label():
     drawn, crossing = _leaders_over_labels(scenarios.run("lost-final-ack", RFC9293.replace(time_wait=0)),
                                            scenarios.run("lost-final-ack", RFC9293))  # fmt: skip
     assert drawn and not crossing
+
+
+def test_a_divergence_in_a_moments_segment_marks_that_segment_in_both_runs():
+    """A reader's wrong ACK number was ringed on the state tag it arrived with, the same in both runs:
+    the learner's mark is the row that differs, and it is outlined along the arrow as drawn."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+
+    mine, ref = scenarios.run("simultaneous-close", fates=scenarios.losses(["B2"])), scenarios.run("simultaneous-close")
+    mark, ref_mark = first_difference(events_of(mine), events_of(ref))
+    svg, canvas = render(mine, reference=ref, highlight=mark, reference_highlight=ref_mark)
+    marked = [next(e for e in p.events if e.index == p.mark) for p in canvas.panels]
+    assert [(e.event, e.endpoint, e.fate) for e in marked] == [("send", "B", "lost"), ("send", "B", "delivered")]
+    end = canvas.unarrived_ends[marked[0].index]  # the lost arrow's cross: the outline runs to it
+    assert f'x2="{end[0]:g}" y2="{end[1]:g}" stroke="#cf222e" stroke-width="5"' in svg.replace('.0"', '"')

@@ -188,3 +188,24 @@ def test_a_learners_run_beside_the_reference_opens_where_it_first_parts_from_it(
     # ... the same picture of two profiles (no learner in it) still starts from the beginning
     w2 = timeline(scenarios.run("active-close", LINUX), reference=scenarios.run("active-close"))
     assert w2.slider.value == 0
+
+
+@pytest.mark.parametrize(("name", "lose"), [("simultaneous-close", "B2"), ("ack-of-data-not-fin", "B1"),
+                                            ("lost-first-fin", "A2"), ("paws-rejects-old-duplicate", "B1"),
+                                            ("last-words-then-close", "A2")])  # fmt: skip
+def test_at_the_step_it_opens_on_the_divergence_s_words_are_in_the_window(name, lose):
+    """A reader saw only the leader line of "◆ reference: B, 0.010 s": its words sat above the window."""
+    from autograder.views.animation import ANCHOR, VIEW_H, divergence_step, step_fractions
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+
+    mine, ref = scenarios.run(name, fates=scenarios.losses([lose])), scenarios.run(name)
+    mark, ref_mark = first_difference(events_of(mine), events_of(ref))
+    page, _ = animated_html(mine, ref, uid="tl-x", highlight=mark, reference_highlight=ref_mark)
+    _, canvas = render(mine, reference=ref, animate=True, highlight=mark, reference_highlight=ref_mark)
+    height = canvas.axis.bottom
+    view_h = min(VIEW_H, int(height) + 1)
+    k = divergence_step(page)
+    top = min(max(step_fractions(page)[k] * height - ANCHOR * view_h, 0.0), height - view_h)
+    assert canvas.mark_tops and all(top <= t <= top + view_h - 12 for t in canvas.mark_tops), (top, canvas.mark_tops)
