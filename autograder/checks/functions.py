@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from reference_impl.profiles import RFC9293, Profile
+from reference_impl.profiles import RFC9293, Profile, profile_text
 from reference_impl.sim import Fate, Scenario, SegmentKey
 from reference_impl.states import State, Stimulus, Timer
 from reference_impl.tcb import TCB
@@ -82,8 +82,13 @@ def _transition(state: State, stimulus: Stimulus, *, tcb: TCB | None = None,
                 profile: Profile = RFC9293, wrap: bool = False):  # fmt: skip
     fx, stim = fixture_for(state, profile, tcb, dict(timers or {}), stimulus, wrap)
     numbers = arrival_numbers(fx.tcb, stim)
+    # the profile, when not the RFC's: a cell checks one transition under both, and the two lines must differ
+    under = "" if profile == RFC9293 else f", under {profile_text(profile)}"
     title = (
-        f"{state} on {event_kind(stimulus)}" + (f" ({numbers})" if numbers else "") + (f", {WRAP_NOTE}" if wrap else "")
+        f"{state} on {event_kind(stimulus)}"
+        + (f" ({numbers})" if numbers else "")
+        + under
+        + (f", {WRAP_NOTE}" if wrap else "")
     )
     return title, (state,), [TransitionCase(fx, stim, title)]
 

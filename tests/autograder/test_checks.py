@@ -304,3 +304,11 @@ def test_a_segment_the_check_made_up_offers_no_replay_and_says_no_timeline_shows
     met = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # B's FIN again: lost-final-ack meets it
     with pytest.raises(AssertionError, match="replay: tcpclose simulate lost-final-ack"):
         check_transition(learner, State.TIME_WAIT, met)
+
+
+def test_one_transition_checked_under_both_profiles_gives_two_lines_a_learner_can_tell_apart():
+    """A reader saw "✗ TIME_WAIT on recv FIN,ACK (...)" over "✓ TIME_WAIT on recv FIN,ACK (...)"."""
+    fin_again = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
+    lines = [check_transition(GOOD, State.TIME_WAIT, fin_again, profile=p, partial=True).line()
+             for p in (RFC9293, LINUX)]  # fmt: skip
+    assert lines[0] != lines[1] and lines[1].endswith("under linux: passes"), lines
