@@ -273,6 +273,11 @@ def _whole_exchange(problem: str | None, answer: dict, request: bytes, seen: dic
         return False, f"your request_all returned {what}, not the whole {len(seen['response']):,}-byte response"
     if after in ("ECONNRESET", "EPIPE"):
         return False, "the client closed with part of the response unread: the server saw a reset"
+    if value.get("closed") is False:
+        return False, (
+            "your request_all returned the whole response but left the socket open: close it once "
+            "the response is read (a client that makes many requests would run out of descriptors)"
+        )
     return True, ""
 
 

@@ -101,7 +101,8 @@ def drive_request(ns: dict, socks: list[socket.socket], args: dict) -> dict:
     got = learner_function(ns, "request_all")(sock, bytes.fromhex(str(args["request"])))
     if not isinstance(got, bytes | bytearray):
         return {"type": type(got).__name__}
-    return {"sha256": hashlib.sha256(bytes(got)).hexdigest(), "length": len(got)}
+    # closed: the wire cannot tell (the FIN went with the shutdown), the descriptor can
+    return {"sha256": hashlib.sha256(bytes(got)).hexdigest(), "length": len(got), "closed": sock.fileno() == -1}
 
 
 DRIVERS: dict[str, Callable[[dict, list[socket.socket], dict], dict]] = {

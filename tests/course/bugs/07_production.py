@@ -50,6 +50,12 @@ BUGS = {
         edit(NB, "answer_request_all", ("    sock.shutdown(socket.SHUT_WR)\n", "")),
         {"test_half_close"},
     ),
+    # Returns the response and leaves the socket open: the wire cannot tell (the FIN went with the
+    # shutdown), but the descriptor is never given back, as the exercise asks.
+    "never-closes": Bug(
+        edit(NB, "answer_request_all", ("    sock.close()\n", "")),
+        {"test_half_close"},
+    ),
     # One recv() is taken for the whole response: right for a short one, not for a megabyte.
     "one-recv": Bug(
         edit(NB, "answer_request_all", ("    while chunk := sock.recv(65536):\n        chunks.append(chunk)",
