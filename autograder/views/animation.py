@@ -118,8 +118,10 @@ def animated_html(
 
 
 def _parts_at(panels: list[Panel]) -> int | None:
-    """The step at which the marked first divergence appears (see `divergence_step`)."""
-    return min((p.appear[p.mark] for p in panels if p.mark is not None and p.mark in p.appear), default=None)
+    """The step at which the marked first divergence is drawn in full (see `divergence_step`): the
+    later of the panels' marks, since the other run's differing row (an error, a timer) can come a
+    step after the learner's."""
+    return max((p.appear[p.mark] for p in panels if p.mark is not None and p.mark in p.appear), default=None)
 
 
 def divergence_step(html: str) -> int | None:
