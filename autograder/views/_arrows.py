@@ -37,12 +37,19 @@ def draw_flights(c: Canvas, i: int, p: Panel) -> list[Label]:
     delay = delays[len(delays) // 2] if delays else 10_000
     labels: list[Label] = []
     number = {"A": 0, "B": 0}
+    folds = sorted(p.folds.values(), key=lambda fold: fold.first)
     for f in sorted(flights, key=lambda f: (f.send or f.recvs[0]).index):
         if f.sender not in lane:
             continue
+        out_of_fold = False
+        while folds and (f.send or f.recvs[0]).time > folds[0].last:  # what a fold hides keeps its numbers
+            fold = folds.pop(0)
+            number = {ep: n + fold.sends[ep] for ep, n in number.items()}
+            out_of_fold = True
         if f.send is not None:
             number[f.sender] += 1
-        name = f"{f.sender}{number[f.sender]}" if f.send is not None else ""
+        # an arrival whose send the fold hid is that sender's last segment in it
+        name = f"{f.sender}{number[f.sender]}" if f.send is not None or out_of_fold else ""
         text = f"{name} {f.text}".strip()
         labels += _flight(c, i, f, text, lane, delay, cap)
     return labels

@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ._fold import Fold
 from ._geometry import text_width, wrap_greedy
 from ._style import SMALL
 from .explain import Captions
@@ -22,6 +23,7 @@ from .model import SLOT_EVENTS, Event
 
 LINE = 18  # one slot
 BREAK_US = 500_000  # idle gaps longer than this are folded
+FOLD_H = 58  # a band where repeated moments are not drawn: room for its words between the zigzags
 PANEL_GAP = 18
 
 
@@ -72,6 +74,11 @@ class Panel:
     captions: Captions | None = None
     appear: dict[int, int] = field(default_factory=dict)  # event index -> animation step
     mark: int | None = None  # the event marked as the first divergence
+    folds: dict[int, Fold] = field(default_factory=dict)  # time of the last moment drawn before -> the fold
+
+    @property
+    def drawn_or_folded(self) -> int:
+        return len(self.events) + sum(f.events for f in self.folds.values())
 
 
 @dataclass
@@ -81,6 +88,7 @@ class Axis:
     ys: list[float] = field(default_factory=list)
     slots: list[dict[int, int]] = field(default_factory=list)
     breaks: list[tuple[float, float, int]] = field(default_factory=list)
+    break_from: list[int] = field(default_factory=list)  # the time of the row above each break
     bottom: float = 0.0
 
     def y(self, panel: int, e: Event) -> float:
@@ -151,8 +159,9 @@ def pill_width(state: str, size: float = SMALL) -> float:
 
 
 def layout(panels: list[list[Event]], geom: Geometry, lines: list[dict[int, int]] | None = None,
-           top: float = 0.0, stretch: float = 1.0) -> Axis:  # fmt: skip
-    """Rows per distinct time, slots per event (an event may take several lines), breaks."""
+           top: float = 0.0, stretch: float = 1.0, folds: frozenset[int] = frozenset()) -> Axis:  # fmt: skip
+    """Rows per distinct time, slots per event (an event may take several lines), breaks (after
+    every long idle gap, and after each time in `folds`, where repeated moments are not drawn)."""
     named = len(panels) > 1
     axis = Axis(top=top or (108 + (44 if named else 0)))
     height: dict[int, int] = defaultdict(lambda: 1)
@@ -176,9 +185,10 @@ def layout(panels: list[list[Event]], geom: Geometry, lines: list[dict[int, int]
         h = height[t] * LINE
         if i + 1 < len(axis.times):
             dt = axis.times[i + 1] - t
-            if dt > BREAK_US:
-                bh = break_height(dt)
+            if dt > BREAK_US or t in folds:
+                bh = max(break_height(dt), FOLD_H if t in folds else 0)
                 axis.breaks.append((y + h - 4, y + h - 4 + bh, dt))
+                axis.break_from.append(t)
                 y += h + bh + 6
             else:
                 y += max(h + 6, stretch * spacing(dt))

@@ -114,8 +114,8 @@ class Canvas:
         if not p.events:
             self._empty(i)
             return
-        if p.total > len(p.events):
-            shown = f"showing events {p.start + 1}–{p.start + len(p.events)} of {p.total:,}"
+        if p.total > p.drawn_or_folded:
+            shown = f"showing events {p.start + 1}–{p.start + p.drawn_or_folded} of {p.total:,}"
             self.text(ox + g.panel_w / 2, ax.bottom - 16, shown, size=LABEL, anchor="middle", color=LOST, weight="bold")
             self.place.add(
                 text_quad(ox + g.panel_w / 2, ax.bottom - 16, [shown], LABEL, "middle")
@@ -123,7 +123,7 @@ class Canvas:
         if i == 0:
             self._times(p.events)
             self._break_labels()
-        self._break_bands(i)
+        self._break_bands(i, p)
         self._states(i, p)
         reserve_timer_bars(self, i, p)
         for label in draw_flights(self, i, p):  # the arrows first, then their labels, then the timers' around them
@@ -182,9 +182,9 @@ class Canvas:
             mid = (y0 + y1) / 2 + 4
             self.text(self.g.time_col - 6, mid, fmt_gap(dt), size=SMALL, anchor="end", color=INK, weight="bold")
 
-    def _break_bands(self, i: int) -> None:
+    def _break_bands(self, i: int, p: Panel) -> None:
         g = self.g
-        for y0, y1, dt in self.axis.breaks:
+        for (y0, y1, dt), t in zip(self.axis.breaks, self.axis.break_from, strict=True):
             ox = g.ox(i)
             self.out.append(
                 f'<rect x="{num(ox)}" y="{num(y0 + 6)}" width="{g.panel_w}" height="{num(y1 - y0 - 12)}" fill="#ffffff" '
@@ -200,6 +200,11 @@ class Canvas:
             # through by its zigzags.
             self.place.bands.append(rect_quad(ox, y0 + 2, g.panel_w, y1 - y0 - 4))
             mid = (y0 + y1) / 2 + 4
+            fold = p.folds.get(t)
+            if fold is not None:  # repeated moments not drawn: say so, and how much time they took
+                self.text((g.xa(i) + g.xb(i)) / 2, mid - 9, fold.text, size=LABEL, anchor="middle", color=INK,
+                          weight="bold")  # fmt: skip
+                mid += 9
             self.text((g.xa(i) + g.xb(i)) / 2, mid, f"{fmt_gap(dt)} later", size=LABEL, anchor="middle", color=MUTED,
                       extra=' font-style="italic"')  # fmt: skip
 

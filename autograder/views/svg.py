@@ -21,6 +21,7 @@ from reference_impl.trace import EventKind
 from ._axis import Geometry, Panel, layout, note_lines, pill_width
 from ._divergence import draw_divergence
 from ._draw import Canvas
+from ._fold import Fold, fold_repeats
 from .explain import Captions
 from .model import Event, TraceShapeError, events_of
 from .side_by_side import schedule
@@ -93,18 +94,32 @@ def render(
     names = [""] if reference is None else _names(list(labels), meta)
     heading = title or _default_title(meta)
     geom = Geometry(compact=len(sources) > 1 if compact is None else compact)
-    appear, _ = schedule([evs for evs, _, _ in windows])
+    folded = _fold_all([evs for evs, _, _ in windows], marks)
+    appear, _ = schedule([evs for evs, _ in folded])
     panels = []
-    for (evs, total, start), name, (scen, prof), ap, mk in zip(windows, names, meta, appear, marks, strict=True):
-        cap = Captions.of(evs, scen, prof)
-        panels.append(Panel(name, evs, total, start, cap, ap, mk if any(e.index == mk for e in evs) else None))
+    for (evs, total, start), (shown, folds), name, (scen, prof), ap, mk in zip(windows, folded, names, meta, appear,
+                                                                               marks, strict=True):  # fmt: skip
+        cap = Captions.of(evs, scen, prof)  # captions read the whole run ("resent a 2nd time")
+        panels.append(Panel(name, shown, total, start, cap, ap, mk if any(e.index == mk for e in shown) else None,
+                            folds))  # fmt: skip
     return draw(panels, geom, heading, animate)
+
+
+def _fold_all(sources: list[list[Event]], marks: list[int | None]) -> list[tuple[list[Event], dict[int, Fold]]]:
+    """Each panel's events with its long repeats folded (see `_fold`), never where another panel
+    draws something, nor over a marked divergence."""
+    out = []
+    for i, evs in enumerate(sources):
+        busy = {e.time for j, other in enumerate(sources) if j != i for e in other}
+        out.append(fold_repeats(evs, busy, {m for m in marks if m is not None}))
+    return out
 
 
 def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tuple[str, Canvas]:
     lines = [_lines(p, geom) for p in panels]
+    folds = frozenset(t for p in panels for t in p.folds)
     for stretch in (1.0, 1.5, 2.2, 3.2):  # labels that found no free place: give the rows more room
-        axis = layout([p.events for p in panels], geom, lines, stretch=stretch)
+        axis = layout([p.events for p in panels], geom, lines, stretch=stretch, folds=folds)
         canvas = Canvas(geom, axis, len(panels), heading, animate)
         canvas._all_panels = panels
         for i, p in enumerate(panels):
@@ -246,8 +261,9 @@ def _describe(panels: list[Panel], heading: str) -> str:
             segs.append(f"and {len(sends) - 40} more segments")
         if segs:
             out.append(prefix + "; ".join(segs) + ".")
-        if p.total > len(p.events):
-            out.append(f"{prefix}showing {len(p.events)} of {p.total} events.")
+        out += [f"{prefix}{fold.sentence}" for fold in p.folds.values()]
+        if p.total > p.drawn_or_folded:
+            out.append(f"{prefix}showing {p.drawn_or_folded} of {p.total} events.")
         mark = next((e for e in p.events if e.index == p.mark), None)
         if mark is not None:
             what = p.captions.sentence(mark) if p.captions else ""

@@ -23,13 +23,16 @@ def rows(p: Panel) -> list[tuple]:
     """One tuple per event of a panel, in COLUMNS' order."""
     cap = p.captions or Captions(p.events)
     out = []
-    for e in p.events:
+    for k, e in enumerate(p.events):
         change = f"{e.before} → {e.after}" if e.changes_state else ""
         seg = _segment(e)
         what = cap.sentence(e).split(" — ", 1)[-1]
         if e.index == p.mark:
             what = f"FIRST DIVERGENCE: {what}"
         out.append((p.appear.get(e.index, 0), f"{e.time / 1e6:.3f}", e.endpoint, change, seg, what))
+        fold = p.folds.get(e.time)
+        if fold is not None and (k + 1 == len(p.events) or p.events[k + 1].time != e.time):  # the moment's last row
+            out.append(("", f"{fold.first / 1e6:.3f}–{fold.last / 1e6:.3f}", "", "", "", fold.sentence))
     return out
 
 

@@ -238,9 +238,40 @@ def test_a_run_far_longer_than_the_references_is_drawn_a_little_past_where_it_pa
     assert learner.total == len(mine.rows) and len(learner.events) <= 2 * len(ref.rows) + 40
     assert len(reference.events) == len(ref.rows)
     assert f"of {len(mine.rows):,}" in svg
-    # Two runs of the reference keep their long run: 05's ACK war without TIME_WAIT is the point.
+    # Uncut, the long run is all there: drawn, or folded where it repeats itself (see the next test).
     _, pair = render(mine, reference=ref)
-    assert len(pair.panels[0].events) == min(len(mine.rows), 400)
+    assert pair.panels[0].drawn_or_folded == min(len(mine.rows), 400) and pair.panels[0].folds
+
+
+def test_a_run_that_repeats_itself_is_drawn_twice_then_folded_into_a_band_that_counts_the_rounds():
+    """05's old duplicate without TIME_WAIT ends in an ACK war: 190 rows of the same two ACKs made a
+    19,466 px picture that every round of readers mentioned."""
+    from autograder.views.svg import render
+    from autograder.views.text import rows
+    from reference_impl.profiles import RFC9293
+
+    no_wait = RFC9293.replace(time_wait=0)
+    war, calm = (scenarios.run("old-duplicate-after-reuse", p) for p in (no_wait, RFC9293))
+    svg, canvas = render(war, reference=calm)
+    mine, other = canvas.panels
+    (fold,) = mine.folds.values()
+    assert not other.folds and canvas.axis.bottom < 5_000
+    assert fold.rounds >= 40 and fold.events == len(war.rows) - len(mine.events)
+    assert f"{fold.rounds} more rounds of the same exchange, not drawn" in svg
+    # what is drawn: the first two rounds and the last, and nothing at a hidden moment
+    hidden = {r.time for r in war.rows} - {e.time for e in mine.events}
+    assert hidden and all(fold.first <= t <= fold.last for t in hidden)
+    assert not hidden & {e.time for e in other.events}
+    # the arrows after the fold keep the numbers the trace gives them (none renumbered from the fold)
+    after = [r for r in war.rows if r.time > fold.last and r.event == "send"]
+    assert after and re.search(rf">{after[0].segment} &lt;SEQ=", svg), after[0]
+    # the text version says what the picture folded, where it folded it
+    table = rows(mine)
+    k = next(i for i, r in enumerate(table) if "not drawn" in r[5])
+    assert float(table[k - 1][1]) * 1e6 < fold.first and float(table[k + 1][1]) * 1e6 > fold.last
+    # a run without repeats is drawn whole
+    _, plain = render(calm)
+    assert not plain.panels[0].folds and len(plain.panels[0].events) == len(calm.rows)
 
 
 @pytest.mark.parametrize("profile", ["rfc9293", "linux"])
