@@ -181,18 +181,20 @@ def _restart_time_wait(caller: Caller) -> tuple[bool, str]:
     return restart(caller, time_waits=1)
 
 
-def serve_clients(caller: Caller, *, asking: int, leaving: int, seconds: float = 0.5) -> tuple[bool, str]:
+def serve_clients(caller: Caller, *, asking: int, leaving: int, resetting: int = 0,
+                  seconds: float = 0.5) -> tuple[bool, str]:  # fmt: skip
     """`asking` clients send a line and half-close (they wait for the answer); `leaving` clients
-    connect and close at once. After on_readable has served them: every asking client has its
-    answer (the line in upper case) and an EOF, and no server-side socket of the port is left in
-    CLOSE_WAIT or ESTABLISHED (an fd the server never closed)."""
+    connect and close at once; `resetting` clients abort (a RST). After on_readable has served them:
+    every asking client has its answer (the line in upper case) and an EOF, no server-side socket of
+    the port is left in CLOSE_WAIT or ESTABLISHED, and every descriptor was given back (a reset
+    connection shows in neither state: only the server's side knows it kept the descriptor)."""
     lst = production.listener(asking + leaving + 8)
     port = lst.getsockname()[1]
     clients: list = []
     hand: list = []
     ports: set = set()
     try:
-        connect_clients(lst, asking, leaving, clients, hand, ports)
+        connect_clients(lst, asking, leaving, clients, hand, ports, resetting)
         answer = caller("server", hand, {"seconds": seconds}, seconds + 1.5)
         problem = refused(answer, "on_readable")
         readers = [(Reader(c, 1.0), want) for c, want in clients if want is not None]
@@ -204,7 +206,14 @@ def serve_clients(caller: Caller, *, asking: int, leaving: int, seconds: float =
         left = {s: n for s, n in states.items() if s in ("CLOSE_WAIT", "ESTABLISHED")}
         if problem:
             return False, problem
-        return _all_served(readers, left, asking + leaving)
+        kept = answer["value"].get("open", 0) if resetting else 0
+        if not left and isinstance(kept, int) and kept > 0:
+            return False, (
+                f"on_readable left {kept} of its {asking + leaving + resetting} connections open after their "
+                f"clients had gone ({resetting} of them reset the connection: recv raises ConnectionResetError, "
+                "and the connection must still be closed, or its descriptor is never given back)"
+            )
+        return _all_served(readers, left, asking + leaving + resetting)
     finally:
         lst.close()
         for c, _ in clients:
@@ -229,9 +238,9 @@ def _all_served(readers: list, left: dict, total: int) -> tuple[bool, str]:
     return True, ""
 
 
-@case("ten clients: five ask and half-close, five leave at once", "server")
+@case("ten clients: four ask and half-close, four leave at once, two reset", "server")
 def _server_ten(caller: Caller) -> tuple[bool, str]:
-    return serve_clients(caller, asking=5, leaving=5)
+    return serve_clients(caller, asking=4, leaving=4, resetting=2)
 
 
 def half_close(caller: Caller, *, request_size: int, response_size: int) -> tuple[bool, str]:

@@ -1,7 +1,8 @@
 """Notebook 07's drivers: what a socket exercise runs around the learner's function, given sockets
 someone else made (the checks, in the kernel's own process or on the grader's side, passed into
-the sandbox). A driver runs beside the learner's code and could be rewritten by it, so nothing a
-driver returns is scored: autograder.production_checks judges what the other ends see.
+the sandbox). A driver runs beside the learner's code and could be rewritten by it, so what a
+driver returns can only fail a case, never pass one (a descriptor left open, which no other end can
+see): autograder.production_checks judges what the other ends see.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def drive_server(ns: dict, socks: list[socket.socket], args: dict) -> dict:
         s.setblocking(False)
         SERVER.add(s)
     SERVER.run(on_readable, float(args.get("seconds", 0.5)))
-    return {}
+    # open: a reset connection leaves /proc/net/tcp at once, but its descriptor stays until closed
+    return {"open": sum(s.fileno() != -1 for s in socks)}
 
 
 def drive_linger(ns: dict, socks: list[socket.socket], args: dict) -> dict:

@@ -25,9 +25,9 @@ def _linger_keeps_sending(caller: Caller) -> tuple[bool, str]:
     return lingering(caller, unread=64 << 10, size=1 << 20, deadline=0.8, client="keeps-sending")
 
 
-@case("a hundred clients: a third ask, the rest leave at once", "server")
+@case("a hundred clients: a third ask, a half leave at once, the rest reset", "server")
 def _server_hundred(caller: Caller) -> tuple[bool, str]:
-    return serve_clients(caller, asking=34, leaving=66, seconds=0.6)
+    return serve_clients(caller, asking=34, leaving=50, resetting=16, seconds=0.6)
 
 
 @case("a restart on a port with three TIME_WAITs", "listener")

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import socket
+import struct
 import threading
 import time
 
@@ -59,9 +60,11 @@ def describe_arrival(reader: Reader, expected: bytes) -> str | None:
     return f"the client received the whole response but the connection was {reader.ended} (no EOF)"
 
 
-def connect_clients(lst: socket.socket, asking: int, leaving: int, clients: list, hand: list, ports: set) -> None:
+def connect_clients(lst: socket.socket, asking: int, leaving: int, clients: list, hand: list, ports: set,
+                    resetting: int = 0) -> None:  # fmt: skip
     """Connect the clients, filling `clients` (each with the answer it waits for, or None: it left at
-    once), `hand` (the server's ends) and `ports` (the clients' ports)."""
+    once, with a FIN or, the last `resetting` of them, with a RST), `hand` (the server's ends) and
+    `ports` (the clients' ports)."""
     for i in range(asking + leaving):
         client, conn = production.connected_pair(lst)
         ports.add(client.getsockname()[1])
@@ -73,6 +76,14 @@ def connect_clients(lst: socket.socket, asking: int, leaving: int, clients: list
         else:
             client.close()
             clients.append((client, None))
+        hand.append(conn)
+        del conn
+    for _ in range(resetting):  # SO_LINGER 0 s: close() sends a RST and no FIN (the server reads ECONNRESET)
+        client, conn = production.connected_pair(lst)
+        ports.add(client.getsockname()[1])
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        clients.append((client, None))
         hand.append(conn)
         del conn
 

@@ -64,7 +64,7 @@ SOLUTION = textwrap.dedent('''
         return b"".join(chunks)
 ''')
 VISIBLE = ("a restart while the port has a TIME_WAIT of the old server",
-           "ten clients: five ask and half-close, five leave at once",
+           "ten clients: four ask and half-close, four leave at once, two reset",
            "a client that reads the response and then closes", "a short request, a short response")  # fmt: skip
 
 

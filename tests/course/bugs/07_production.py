@@ -24,6 +24,20 @@ BUGS = {
         edit(NB, "answer_on_readable", ("    else:\n        conn.close()", "    else:\n        return")),
         {"test_close_wait_fixed"},
     ),
+    # Only the clients that say goodbye with a FIN are expected: a client that aborts (a RST) makes
+    # recv() raise ConnectionResetError, and the server stops serving everyone.
+    "reset-not-caught": Bug(
+        edit(NB, "answer_on_readable", ("    try:\n        data = conn.recv(4096)\n    except ConnectionResetError:\n        data = b\"\"\n",
+                                        "    data = conn.recv(4096)\n")),
+        {"test_close_wait_fixed"},
+    ),
+    # Drops a reset connection from the server's list instead of closing it: that descriptor is never
+    # given back (a reset connection is not in /proc/net/tcp, so only the server's side can tell).
+    "reset-dropped-not-closed": Bug(
+        edit(NB, "answer_on_readable", ("    except ConnectionResetError:\n        data = b\"\"\n",
+                                        "    except ConnectionResetError:\n        server.conns.remove(conn)\n        return\n")),
+        {"test_close_wait_fixed"},
+    ),
     # One request per connection: closes after answering, so a client that leaves without a
     # request is never closed (the notebook's leaky server).
     "closes-only-after-answering": Bug(
