@@ -52,7 +52,12 @@ class Timeline(Player, widgets.VBox):
         labels: tuple[str, str] = ("Your implementation", "Reference"),
         max_events: int = MAX_EVENTS,
         upto: str | None = None,
+        compare_from: float | None = None,
     ) -> None:
+        """compare_from: in seconds, where two runs' comparison begins: the first difference marked is
+        the first at or after it (two profiles part early for reasons that are not the picture's
+        subject, such as Linux's delayed ACK before a SYN meets TIME_WAIT)."""
+        self._since = 0 if compare_from is None else round(compare_from * 1e6)
         self.uid = f"tl-{uuid.uuid4().hex[:10]}"
         self._loading = False
         self.divergence: tuple[int, int | None] | None = None
@@ -129,7 +134,8 @@ class Timeline(Player, widgets.VBox):
         )
         if highlight is None and reference is not None and len(learner) and len(reference):
             # Mark where the two runs first part, in both panels.
-            diff = first_difference(events_of(learner), events_of(reference), timers=same_profile)
+            runs = ([e for e in events_of(t) if e.time >= self._since] for t in (learner, reference))
+            diff = first_difference(*runs, timers=same_profile)
             if diff is not None and diff[0] >= 0 and diff[1] >= 0:
                 highlight, ref_highlight = diff
         self.divergence = (highlight, ref_highlight) if highlight is not None else None

@@ -10,7 +10,7 @@ import pytest
 from autograder.views import Timeline, timeline
 from autograder.views.animation import animated_html
 from reference_impl import scenarios
-from reference_impl.profiles import LINUX
+from reference_impl.profiles import LINUX, RFC9293
 
 
 def test_one_step_per_event_and_a_css_rule_per_step(lost_final_ack):
@@ -105,7 +105,6 @@ def test_extra_losses_are_offered_from_the_notebook_that_teaches_them(upto, offe
 
 
 def test_a_profile_variant_is_its_own_picker_button_and_reaches_the_runner():
-    from reference_impl.profiles import RFC9293
 
     calls = []
 
@@ -172,6 +171,19 @@ def test_the_window_that_follows_the_step_cuts_no_label_at_its_top_edge(name):
         top = min(max(f * height - ANCHOR * view_h, 0.0), height - view_h)  # as the CSS clamps it
         cut += [(k, top, lo, hi) for lo, hi in short if lo < top < hi]
     assert steps > 40 and height > 2 * view_h and not cut, cut
+
+
+def test_two_profiles_compared_from_a_moment_are_marked_where_they_part_from_then_on():
+    """05's syn-in-time-wait: a reader saw the mark on Linux's delayed ACK at 0.01 s, not on what the
+    picture is about, B's answer to the new SYN at 0.11 s."""
+    from autograder.views.model import events_of
+
+    rfc, linux = (scenarios.run("syn-in-time-wait", p) for p in (RFC9293, LINUX))
+    early = Timeline(rfc, linux).divergence
+    w = Timeline(rfc, linux, compare_from=0.1)
+    mine, theirs = (events_of(t)[k] for t, k in zip((rfc, linux), w.divergence, strict=True))
+    assert events_of(rfc)[early[0]].time < 100_000 <= mine.time == theirs.time
+    assert (mine.endpoint, mine.flags_text, mine.after, theirs.after) == ("B", "SYN", "TIME_WAIT", "SYN_RECEIVED")
 
 
 def test_a_learners_run_beside_the_reference_opens_where_it_first_parts_from_it():
