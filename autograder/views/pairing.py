@@ -14,6 +14,7 @@ end repeat ids, so an id too is claimed in time order.)
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
@@ -120,37 +121,31 @@ def timer_brackets(events: list[Event]) -> list[Bracket]:
 
 def segment_roles(events: list[Event]) -> dict[str, str]:
     """What each sent segment is, by sender and ordinal ("A2" -> "A's ACK of B's FIN"): the
-    names the loss picker offers, since "A2" alone means nothing to a learner."""
+    names the loss picker offers, since "A2" alone means nothing to a learner. No two read the
+    same: a repeat says which ("resent", "a 3rd time"), a reopened 4-tuple's segments say their
+    connection, and two different segments of one kind (two RSTs) their sequence numbers."""
     out: dict[str, str] = {}
     count = {"A": 0, "B": 0}
     fin_end: dict[str, int] = {}  # sender -> the sequence number just past its FIN
     seen: dict[tuple, int] = {}  # a segment's identity -> how many times it was sent before
+    named: dict[str, tuple] = {}  # a role -> the segment identity that has it
+    connection = {"A": 1, "B": 1}
     for e in events:
+        _follow_connection(e, connection)
         if e.event != EventKind.SEND or e.endpoint not in count:
             continue
         count[e.endpoint] += 1
-        me, peer = e.endpoint, "B" if e.endpoint == "A" else "A"
-        flags = e.flags or Flags.NONE
-        if Flags.RST in flags:
-            role = f"{me}'s RST"
-        elif Flags.FIN in flags:
-            role = f"{me}'s FIN" + (" with its last data" if e.length else "")
-            fin_end[me] = (e.seq or 0) + (e.length or 0) + 1
-        elif e.length:  # a run may send several: its number, as the picture labels it, tells them apart
-            role = f"{me}'s data SEQ={e.seq}"
-        elif peer in fin_end and e.ack == fin_end[peer]:
-            role = f"{me}'s ACK of {peer}'s FIN"
-        else:
-            role = f"{me}'s ACK={e.ack}"
-        # A FIN or data sent again (whatever it now acknowledges) is a retransmission.
-        key = (
-            (me, e.flags, e.seq, e.ack, e.length)
-            if Flags.FIN not in flags and not e.length
-            else (me, e.seq, Flags.FIN in flags)
-        )
+        me, flags = e.endpoint, e.flags or Flags.NONE
+        role = _kind(e, fin_end)
+        # A SYN, FIN or data sent again (whatever it now acknowledges) is a retransmission.
+        resent = bool(flags & (Flags.FIN | Flags.SYN)) or bool(e.length)
+        key = (me, e.seq, Flags.FIN in flags, Flags.SYN in flags) if resent else (me, e.flags, e.seq, e.ack, e.length)
+        if connection[me] > 1:
+            role += f" in connection {connection[me]}"
+        if named.setdefault(role, key) != key:  # a different segment of the same kind (two RSTs)
+            role += f" SEQ={e.seq}"
         before = seen.get(key, 0)
         if before:  # two options in the picker must never read the same: say which repeat it is
-            resent = Flags.FIN in flags or bool(e.length)
             role += (
                 (", resent" if resent else ", again")
                 if before == 1
@@ -159,6 +154,36 @@ def segment_roles(events: list[Event]) -> dict[str, str]:
         seen[key] = before + 1
         out[f"{me}{count[me]}"] = role
     return out
+
+
+def _follow_connection(e: Event, connection: dict[str, int]) -> None:
+    """Which incarnation of the 4-tuple each endpoint is in: a reopen names it; a SYN that reopens
+    TIME_WAIT (linux) puts the receiver in its sender's."""
+    if e.endpoint not in connection:
+        return
+    if e.event == EventKind.REOPEN:
+        found = re.search(r"connection (\d+)", e.detail)
+        connection[e.endpoint] = int(found.group(1)) if found else connection[e.endpoint]
+    elif e.event == EventKind.RECV and e.after == "SYN_RECEIVED":
+        connection[e.endpoint] = connection["B" if e.endpoint == "A" else "A"]
+
+
+def _kind(e: Event, fin_end: dict[str, int]) -> str:
+    """A sent segment's role before any "again": RST, SYN, FIN, data, an ACK of the peer's FIN, an ACK."""
+    me, peer = e.endpoint, "B" if e.endpoint == "A" else "A"
+    flags = e.flags or Flags.NONE
+    if Flags.RST in flags:
+        return f"{me}'s RST"
+    if Flags.SYN in flags:  # a reopened 4-tuple's handshake
+        return f"{me}'s SYN" + ("-ACK" if Flags.ACK in flags else "")
+    if Flags.FIN in flags:
+        fin_end[me] = (e.seq or 0) + (e.length or 0) + 1
+        return f"{me}'s FIN" + (" with its last data" if e.length else "")
+    if e.length:  # a run may send several: its number, as the picture labels it, tells them apart
+        return f"{me}'s data SEQ={e.seq}"
+    if peer in fin_end and e.ack == fin_end[peer]:
+        return f"{me}'s ACK of {peer}'s FIN"
+    return f"{me}'s ACK={e.ack}"
 
 
 def _ordinal(n: int) -> str:
