@@ -33,9 +33,11 @@ def draw_divergence(c: Canvas) -> None:
         e = next((x for x in p.events if x.index == p.mark), None)
         if e is None:
             continue
-        c.appear = {}
+        # it appears at the step that draws what differs (a reader saw "they part here" over an empty axis)
+        c.appear = p.appear
         _mark(c, i, p, e)
         _tag(c, i, p, e)
+        c.appear = {}
 
 
 def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
@@ -44,13 +46,14 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
     y = ax.y(i, e)
     x = g.xa(i) if e.endpoint == "A" else g.xb(i)
     ox = g.ox(i)
+    at = c.anim(e.index)
     c.back.append(
         f'<rect x="{num(ox)}" y="{num(y - LINE / 2 - 2)}" width="{g.panel_w}" height="{LINE + 4}" fill="{LOST}" '
-        f'fill-opacity="0.12" data-kind="divergence"/>'
+        f'fill-opacity="0.12" data-kind="divergence"{at}/>'
     )
     c.front.append(
         f'<circle cx="{num(x)}" cy="{num(y)}" r="{RING}" fill="none" stroke="{LOST}" stroke-width="2.5" '
-        f'data-kind="divergence"/>'
+        f'data-kind="divergence"{at}/>'
     )
     if e.event == EventKind.SEND:
         peer = g.xb(i) if e.endpoint == "A" else g.xa(i)
@@ -59,7 +62,7 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
         x1, y1 = (peer, ax.y(i, recv)) if recv is not None else c.unarrived_ends.get(e.index, ((x + peer) / 2, y + 30))
         c.front.append(
             f'<line x1="{num(x)}" y1="{num(y)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="5" '
-            f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"/>'
+            f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"{at}/>'
         )
     else:
         left = e.endpoint == "A"
@@ -67,7 +70,7 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
         w = (x - 4) - x0 if left else ox + g.panel_w - 2 - x0
         c.front.append(
             f'<rect x="{num(x0)}" y="{num(y - 11)}" width="{num(w)}" height="22" rx="4" fill="none" '
-            f'stroke="{LOST}" stroke-width="2" stroke-dasharray="5 3" data-kind="divergence"/>'
+            f'stroke="{LOST}" stroke-width="2" stroke-dasharray="5 3" data-kind="divergence"{at}/>'
         )
 
 
@@ -100,9 +103,9 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event) -> None:
         (x0, y0), (x1, y1) = _leader(cx, cy, x, y)
         c.front.append(
             f'<line x1="{num(x0)}" y1="{num(y0)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="1.2" '
-            f'data-kind="divergence"/>'
+            f'data-kind="divergence"{c.anim(e.index)}/>'
         )
-    c.text(cx, cy, tag, size=SMALL, anchor="middle", color=LOST, weight="bold", to=c.front,
+    c.text(cx, cy, tag, size=SMALL, anchor="middle", color=LOST, weight="bold", to=c.front, a=e.index,
            extra=' paint-order="stroke" stroke="#ffffff" stroke-width="3" data-kind="divergence"')  # fmt: skip
 
 

@@ -177,25 +177,33 @@ class Canvas:
                         f'class="tv" style="--a:{min(steps)};--b:{max(steps) + 1}"/>'
                     )
 
+    def _when_passed(self, t: int) -> str:
+        """A break after time t appears once the step after it does (a reader took a break's zigzag at
+        the window's edge, drawn before anything had happened, for a row of cut glyphs)."""
+        steps = [s for p in self._all_panels for e in p.events if e.time > t for s in [p.appear.get(e.index)]
+                 if s is not None]  # fmt: skip
+        return f' class="tv" style="--a:{min(steps)}"' if self.animate and steps else ""
+
     def _break_labels(self) -> None:
-        for y0, y1, dt in self.axis.breaks:
+        for (y0, y1, dt), t in zip(self.axis.breaks, self.axis.break_from, strict=True):
             mid = (y0 + y1) / 2 + 4
-            self.text(self.g.time_col - 6, mid, fmt_gap(dt), size=SMALL, anchor="end", color=INK, weight="bold")
+            self.text(self.g.time_col - 6, mid, fmt_gap(dt), size=SMALL, anchor="end", color=INK, weight="bold",
+                      extra=self._when_passed(t))  # fmt: skip
 
     def _break_bands(self, i: int, p: Panel) -> None:
         g = self.g
         for (y0, y1, dt), t in zip(self.axis.breaks, self.axis.break_from, strict=True):
-            ox = g.ox(i)
+            ox, at = g.ox(i), self._when_passed(t)
             self.out.append(
                 f'<rect x="{num(ox)}" y="{num(y0 + 6)}" width="{g.panel_w}" height="{num(y1 - y0 - 12)}" fill="#ffffff" '
-                f'data-kind="break"/>'
+                f'data-kind="break"{at}/>'
             )
             for yy in (y0 + 6, y1 - 6):
                 pts = " ".join(
                     f"{num(g.xa(i) - 30 + k * 12)},{num(yy + (3 if k % 2 else -3))}"
                     for k in range(int((g.gap + 60) / 12) + 1)
                 )
-                self.out.append(f'<polyline points="{pts}" fill="none" stroke="#8c959f" stroke-width="1.2"/>')
+                self.out.append(f'<polyline points="{pts}" fill="none" stroke="#8c959f" stroke-width="1.2"{at}/>')
             # No label in the band: readers found "lost", "◆ they part here" and a timer's name struck
             # through by its zigzags.
             self.place.bands.append(rect_quad(ox, y0 + 2, g.panel_w, y1 - y0 - 4))
@@ -203,10 +211,10 @@ class Canvas:
             fold = p.folds.get(t)
             if fold is not None:  # repeated moments not drawn: say so, and how much time they took
                 self.text((g.xa(i) + g.xb(i)) / 2, mid - 9, fold.text, size=LABEL, anchor="middle", color=INK,
-                          weight="bold")  # fmt: skip
+                          weight="bold", extra=at)  # fmt: skip
                 mid += 9
             self.text((g.xa(i) + g.xb(i)) / 2, mid, f"{fmt_gap(dt)} later", size=LABEL, anchor="middle", color=MUTED,
-                      extra=' font-style="italic"')  # fmt: skip
+                      extra=' font-style="italic"' + at)  # fmt: skip
 
     def _states(self, i: int, p: Panel) -> None:
         g, ax = self.g, self.axis
