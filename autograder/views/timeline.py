@@ -224,8 +224,11 @@ class Timeline(Player, widgets.VBox):
         own = own_losses(name, profile, lose)
         # the caption says the picked loss too, not only the title (a reader missed it there)
         picked = next((label for label, v in self.lose.options if v == self.lose.value), None) if lose else None
-        said = [scenarios.get(name).scenario.description, own,
-                f"The network also loses what you picked: {picked}." if picked else ""]  # fmt: skip
+        story = scenarios.get(name).scenario.description
+        if key not in _named():  # a changed profile (TIME_WAIT = 0): the story may no longer hold
+            story = (f"The catalogue tells it under its own profiles: {story} Here it runs with "
+                     f"{key}, and the picture shows what that changes.")  # fmt: skip
+        said = [story, own, f"The network also loses what you picked: {picked}." if picked else ""]
         self.about.value = f'<span style="color:#424a53">{html.escape(" ".join(s for s in said if s))}</span>'
         ref = reference_trace_losing(name, profile, lose)
         suffix = f" + lose {', '.join(lose)}" if lose else ""
