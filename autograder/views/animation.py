@@ -190,7 +190,8 @@ def _head(name: str, p: Panel, steps: int) -> str:
             f'<div class="tl-ep" data-endpoint="{ep}"><span class="tl-eplabel">{ep} · {role}</span>'
             f'<span class="tl-stack" aria-live="off">{"".join(spans)}</span></div>'
         )
-    says = ['<span class="tv" style="--a:0;--b:1">Press ▶ to play, or drag the slider: one step per moment.</span>']
+    start = 'Press ▶ to play, or drag the slider: one step per moment. The picture follows the step; "whole picture" shows it all.'
+    says = [f'<span class="tv" style="--a:0;--b:1">{escape(start)}</span>']
     by_step: dict[int, list[str]] = {}
     cap = p.captions
     for e in events:
