@@ -73,11 +73,19 @@ def _flight(c: Canvas, i: int, f: Flight, text: str, lane: dict[str, int], delay
     labels: list[Label] = []
     for k, r in enumerate(f.recvs):
         y1 = ax.y(i, r)
-        _arrow(c, lane[f.sender], y0, lane[peer], y1, color, "6 4" if k else "", s.index, r.index)
         if k == 0:
+            _arrow(c, lane[f.sender], y0, lane[peer], y1, color, "", s.index, r.index)
             labels.append((lane[f.sender], y0, lane[peer], y1, text, color, s.index, s, cap))
-        else:  # the network's copy: say so along its (dashed) arrow
-            labels.append((lane[f.sender], y0, lane[peer], y1, "second copy", color, r.index, r, cap))
+            continue
+        # The network's copy, dashed, and said along it. One that arrives after a break comes out of the
+        # last break before it: drawn from its send, it crossed every label between (05's old duplicate).
+        said, top = "second copy", y0
+        passed = [b1 for b0, b1, _ in ax.breaks if y0 < b0 and b1 < y1]
+        if passed:
+            said = f"second copy of {text.split(' ', 1)[0]}, sent {s.time / 1e6:.3f} s"
+            top = max(passed[-1] - 4, y1 - 40)
+        _arrow(c, lane[f.sender], top, lane[peer], y1, color, "6 4", r.index if passed else s.index, r.index)
+        labels.append((lane[f.sender], top, lane[peer], y1, said, color, r.index, r, cap))
     return labels
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from reference_impl.trace import EventKind
 
 from ._axis import LINE, Panel
-from ._geometry import NOWHERE, line_quad, overlap, text_quad
+from ._geometry import GAP, NOWHERE, line_quad, overlap, text_quad
 from ._style import LOST, SMALL, num
 from .model import Event
 from .pairing import pair_flights
@@ -64,6 +64,12 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
             f'<line x1="{num(x)}" y1="{num(y)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="5" '
             f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"{at}/>'
         )
+    elif (i, e.index) in c.timer_marks:  # a timer: its name (its length) or its tick, drawn along the bar
+        bx, by, bw, bh = c.timer_marks[i, e.index]
+        c.front.append(
+            f'<rect x="{num(bx - 3)}" y="{num(by - 3)}" width="{num(bw + 6)}" height="{num(bh + 6)}" rx="4" '
+            f'fill="none" stroke="{LOST}" stroke-width="2" stroke-dasharray="5 3" data-kind="divergence"{at}/>'
+        )
     else:
         left = e.endpoint == "A"
         x0 = ox + 2 if left else x + 4
@@ -81,8 +87,8 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event) -> None:
     x = g.xa(i) if e.endpoint == "A" else g.xb(i)
     tag = f"{_which(c, i, p.name)}: {e.endpoint}, {e.time / 1e6:.3f} s"
     mid = (g.xa(i) + g.xb(i)) / 2
-    cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86)
-             for dx in (0, -g.gap / 5, g.gap / 5)]  # fmt: skip
+    cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86, -100, 104)
+             for dx in (0, -g.gap / 5, g.gap / 5, -g.gap / 3, g.gap / 3)]  # fmt: skip
     if c.n > 1:  # the line kept free under the panel's name, when nothing nearer is
         cands.append((mid, ax.top - 66 - 10))
     quads = [text_quad(cx, cy, [tag], SMALL, "middle") for cx, cy in cands]
@@ -91,7 +97,10 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event) -> None:
     unstruck = [q if _leader_clear(c, cx, cy, x, y) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)]
     # near the mark and clear of the arrows first (readers found the tag struck through by the
     # crossing FINs), then near it, then under the panel's name, then on a break rather than a label
-    k = next((k for k in (c.place.first_free(unstruck, clear_of_lines=True), c.place.first_free(unstruck),
+    # (with a gap to the other labels first: a reader read the tag and "TIME_WAIT 240 s + restart" as one)
+    k = next((k for k in (c.place.first_free(unstruck, clear_of_lines=True, gap=GAP),
+                          c.place.first_free(unstruck, gap=GAP), c.place.first_free(near, clear_of_lines=True, gap=GAP),
+                          c.place.first_free(unstruck, clear_of_lines=True), c.place.first_free(unstruck),
                           c.place.first_free(near, clear_of_lines=True), c.place.first_free(near),
                           c.place.first_free(quads), c.place.first_free(quads, bands=False)) if k is not None),
              None)  # fmt: skip

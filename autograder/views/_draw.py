@@ -42,6 +42,7 @@ class Canvas:
         self.step_y: dict[int, float] = {}  # animation step -> the highest y of what appears then
         self.unarrived_ends: dict[int, tuple[float, float]] = {}  # a lost segment's index -> where its arrow stops
         self.mark_tops: list[float] = []  # the tops of the divergence's words, to keep in a stepping window
+        self.timer_marks: dict[tuple[int, int], tuple[float, float, float, float]] = {}  # (panel, timer row) -> its box
 
     # ---- primitives -------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ def draw_timers(c: Canvas, i: int, p: Panel) -> None:
             # the label stands at the first start: the restarts come later, at the ticks across the bar
             label += " + restart" if len(chain) == 2 else f" + {len(chain) - 1} restarts"
         lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
-        _timer_label(c, x, y0, y1, sign, label, color, first.start.index, lane, (g.ox(i), g.ox(i) + g.panel_w))
+        _timer_label(c, i, x, y0, y1, sign, label, color, first.start.index, lane, (g.ox(i), g.ox(i) + g.panel_w))
 
 
 def _bars(c: Canvas, i: int, p: Panel) -> list[tuple[list[Bracket], float, float, float, int]]:
@@ -70,17 +70,21 @@ def _bar(c: Canvas, i: int, chain: list[Bracket], x: float, y0: float, y1: float
     for s0, s1 in c.axis.pieces(y0, y1):
         c.line(x, s0, x, s1, color, width=2.4, dash=dash, a=a, cls="timer")
     c.line(x, y0, x - sign * 6, y0, color, width=2.4, a=a)
+    c.timer_marks[i, a] = (x - 8, y0 - 6, 16, 12)  # the start, until its label is placed
     for br in chain[1:]:  # each restart: a tick across the bar
         yr = c.axis.y(i, br.start)
         c.line(x - 5, yr, x + 5, yr, color, width=2, a=br.start.index)
+        c.timer_marks[i, br.start.index] = (x - 8, yr - 6, 16, 12)
     end_a = last.end.index if last.end is not None else None
+    if end_a is not None:
+        c.timer_marks[i, end_a] = (x - 8, y1 - 6, 16, 12)
     if last.how == "expired":
         c.out.append(f'<circle cx="{num(x)}" cy="{num(y1)}" r="4" fill="{color}"{c.anim(end_a)}/>')
     elif last.how != "open":
         c.line(x, y1, x - sign * 6, y1, color, width=2.4, a=end_a)
 
 
-def _timer_label(c: Canvas, x, y0, y1, sign, label, color, a, lane: float, panel: tuple[float, float]) -> None:
+def _timer_label(c: Canvas, i: int, x, y0, y1, sign, label, color, a, lane: float, panel: tuple[float, float]) -> None:
     """Along the bar where it is long enough, else beside its start; never over
     another label (arrows' labels are placed first), nor an arrow where a place clear of them
     is free. Where nothing is free the bar keeps its name as a tooltip, and the caption and the
@@ -130,6 +134,8 @@ def _timer_label(c: Canvas, x, y0, y1, sign, label, color, a, lane: float, panel
         f'fill="{color}"{rot}{halo}{c.anim(a)}>{escape(label)}</text>'
     )
     c.place.add(quads[k])
+    xs, ys = [px for px, _ in quads[k]], [py for _, py in quads[k]]
+    c.timer_marks[i, a] = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))  # its name says what differs
 
 
 def _chains(brackets: list[Bracket]) -> list[list[Bracket]]:

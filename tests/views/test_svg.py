@@ -343,3 +343,37 @@ def test_a_divergence_in_a_moments_segment_marks_that_segment_in_both_runs():
     assert [(e.event, e.endpoint, e.fate) for e in marked] == [("send", "B", "lost"), ("send", "B", "delivered")]
     end = canvas.unarrived_ends[marked[0].index]  # the lost arrow's cross: the outline runs to it
     assert f'x2="{end[0]:g}" y2="{end[1]:g}" stroke="#cf222e" stroke-width="5"' in svg.replace('.0"', '"')
+
+
+def test_a_timer_that_differs_is_outlined_where_its_length_is_written():
+    """Readers saw the mark of 'TIME_WAIT 0 s beside 240 s' drawn around 'EOF → app', the note of the
+    same moment, while the lengths that differ stood below it unmarked."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.profiles import RFC9293
+
+    runs = [scenarios.run("lost-final-ack", p) for p in (RFC9293.replace(time_wait=0), RFC9293)]
+    mine, ref = first_difference(*(events_of(r) for r in runs), timers=False)
+    svg, _ = render(runs[0], reference=runs[1], highlight=mine, reference_highlight=ref)
+    boxes = [tuple(float(v) for v in m) for m in re.findall(
+        r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" rx="4" fill="none"[^>]*data-kind="divergence"',
+        svg)]  # fmt: skip
+    for label in ("TIME_WAIT 0 s", "TIME_WAIT 240 s + restart"):
+        x, y = (
+            float(v)
+            for v in re.search(rf'<text x="([\d.]+)" y="([\d.]+)"[^>]*>{re.escape(label)}</text>', svg).groups()
+        )
+        assert any(bx <= x + 2 <= bx + bw and by <= y - 4 <= by + bh for bx, by, bw, bh in boxes), (label, boxes)
+
+
+def test_a_copy_that_arrives_after_a_break_is_drawn_from_it_and_says_when_it_was_sent():
+    """05's old duplicate: its dashed arrow ran from 0.000 s to 30.01 s across every label between."""
+    from autograder.views.svg import render
+
+    svg, canvas = render(scenarios.run("old-duplicate-after-reuse"))
+    found = re.search(r'<text x="[\d.]+" y="([\d.]+)"[^>]*><title>[^<]*</title><tspan[^>]*>second copy of A2, sent 0.000 s',
+                      svg)  # fmt: skip
+    assert found, "the copy's label names the segment and when it was sent"
+    first_break_end = canvas.axis.breaks[0][1]
+    assert float(found.group(1)) > first_break_end - 10
