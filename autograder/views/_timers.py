@@ -39,7 +39,9 @@ def draw_timers(c: Canvas, i: int, p: Panel) -> None:
             # the label stands at the first start: the restarts come later, at the ticks across the bar
             label += " + restart" if len(chain) == 2 else f" + {len(chain) - 1} restarts"
         lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
-        _timer_label(c, i, x, y0, y1, sign, label, color, first.start.index, lane, (g.ox(i), g.ox(i) + g.panel_w))
+        # within its panel, and clear of the time column ("0.070 TIME_WAIT 240 s" read as one line)
+        room = (g.ox(i) + (16 if i == 0 else 0), g.ox(i) + g.panel_w)
+        _timer_label(c, i, x, y0, y1, sign, label, color, first.start.index, lane, room)
 
 
 def _bars(c: Canvas, i: int, p: Panel) -> list[tuple[list[Bracket], float, float, float, int]]:

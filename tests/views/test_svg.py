@@ -377,3 +377,13 @@ def test_a_copy_that_arrives_after_a_break_is_drawn_from_it_and_says_when_it_was
     assert found, "the copy's label names the segment and when it was sent"
     first_break_end = canvas.axis.breaks[0][1]
     assert float(found.group(1)) > first_break_end - 10
+
+
+@pytest.mark.parametrize("name", list(scenarios.CATALOGUE))
+def test_no_timer_name_stands_against_the_time_column(name):
+    """A reader read "0.070 TIME_WAIT 240 s" as one label: a timer's name left of A's lane ran up to the times."""
+    from autograder.views.svg import render
+
+    _, canvas = render(scenarios.run(name, PROFILES["rfc9293"]), reference=scenarios.run(name, PROFILES["linux"]))
+    near = [box for (panel, _), box in canvas.timer_marks.items() if panel == 0 and box[0] < canvas.g.time_col + 16]
+    assert not near, near
