@@ -115,10 +115,10 @@ class Axis:
         """[y0, y1] without the break bands it crosses (a timer bar is not drawn across a break)."""
         out, cur = [], y0
         for a, b, _ in self.breaks:
-            if a + 6 >= y1 or b - 6 <= cur:
+            if a + 9 >= y1 or b - 6 <= cur:
                 continue
-            if a + 6 > cur:
-                out.append((cur, a + 6))
+            if a + 9 > cur:
+                out.append((cur, a + 9))
             cur = b - 6
         if y1 > cur:
             out.append((cur, y1))

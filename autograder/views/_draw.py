@@ -196,10 +196,12 @@ class Canvas:
         for (y0, y1, dt), t in zip(self.axis.breaks, self.axis.break_from, strict=True):
             ox, at = g.ox(i), self._when_passed(t)
             self.out.append(
-                f'<rect x="{num(ox)}" y="{num(y0 + 6)}" width="{g.panel_w}" height="{num(y1 - y0 - 12)}" fill="#ffffff" '
+                f'<rect x="{num(ox)}" y="{num(y0 + 9)}" width="{g.panel_w}" height="{num(y1 - y0 - 15)}" fill="#ffffff" '
                 f'data-kind="break"{at}/>'
             )
-            for yy in (y0 + 6, y1 - 6):
+            # the top zigzag 9 px into the band: a label on the row's line above it kept its underscores
+            # (readers: "FIN_WAIT_2 60 s" resting on it)
+            for yy in (y0 + 9, y1 - 6):
                 pts = " ".join(
                     f"{num(g.xa(i) - 30 + k * 12)},{num(yy + (3 if k % 2 else -3))}"
                     for k in range(int((g.gap + 60) / 12) + 1)
@@ -207,7 +209,7 @@ class Canvas:
                 self.out.append(f'<polyline points="{pts}" fill="none" stroke="#8c959f" stroke-width="1.2"{at}/>')
             # No label in the band: readers found "lost", "◆ they part here" and a timer's name struck
             # through by its zigzags.
-            self.place.bands.append(rect_quad(ox, y0 + 2, g.panel_w, y1 - y0 - 4))
+            self.place.bands.append(rect_quad(ox, y0 + 5, g.panel_w, y1 - y0 - 7))
             mid = (y0 + y1) / 2 + 4
             fold = p.folds.get(t)
             if fold is not None:  # repeated moments not drawn: say so, and how much time they took
