@@ -63,5 +63,7 @@ def frame(p: Panel):
     import pandas as pd
 
     df = pd.DataFrame(rows(p), columns=list(COLUMNS))
-    df["time"] = df["time"].astype(float)
+    # a fold's row (moments not drawn) gives its span "30.060–30.990" and no step: its first time, <NA>
+    df["time"] = df["time"].str.split("–").str[0].astype(float)
+    df["step"] = pd.array([None if s == "" else s for s in df["step"]], dtype="Int64")
     return df

@@ -269,6 +269,13 @@ def test_a_run_that_repeats_itself_is_drawn_twice_then_folded_into_a_band_that_c
     table = rows(mine)
     k = next(i for i, r in enumerate(table) if "not drawn" in r[5])
     assert float(table[k - 1][1]) * 1e6 < fold.first and float(table[k + 1][1]) * 1e6 > fold.last
+    # ... and so does the widget's DataFrame: a row for the fold, at its first time, with no step
+    from autograder.views import Timeline
+
+    df = Timeline(war, calm).to_frame()
+    folded = df[df["what happens"].str.contains("not drawn")]
+    assert len(folded) == 1 and folded["time"].iloc[0] == fold.first / 1e6 and folded["step"].isna().all()
+    assert df["time"].dtype == float and df["step"].notna().sum() == len(df) - 1
     # a run without repeats is drawn whole
     _, plain = render(calm)
     assert not plain.panels[0].folds and len(plain.panels[0].events) == len(calm.rows)
