@@ -38,7 +38,7 @@ from reference_impl.trace import Trace
 
 from .course_map import notebook_of
 from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
-from .notebook_maps import state_map
+from .notebook_maps import rst_table, state_map
 from .predictions import PREDICTION_MIME, Prediction, first_tries, from_trace, note_html, predict
 from .predictions import reply_of as reply_of  # notebook 06 imports it from here by name
 from .reference_source import ReferenceUnavailable, reference_trace
@@ -54,6 +54,7 @@ __all__ = [
     "PREDICTION_MIME",
     "first_tries",
     "state_map",
+    "rst_table",
     "rfc_links",
 ]
 

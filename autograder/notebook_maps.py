@@ -11,7 +11,7 @@ import re
 
 from .course_map import FOUND_IN, NOTEBOOK_STATES, not_found_yet, notebook_of
 
-__all__ = ["state_map"]
+__all__ = ["rst_table", "state_map"]
 
 
 def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = False):
@@ -109,3 +109,23 @@ def _without_edges(svg: str, hide: set[tuple[str, str]]) -> str:
     ]  # "A → B on event"
     desc = intro + (f" Transitions taken: {'; '.join(kept)}." if kept else "")
     return head + "<desc>" + desc + "</desc>" + tail
+
+
+def rst_table(states: list[str]):
+    """Notebook 06's reset table: the reference's transition-table rows for a RST with SEQ = RCV.NXT
+    in `states`, and beside them RFC 5961's two other cases (in the window: a challenge ACK; outside
+    it: dropped). Kept here, not in the notebook, so its answers are not on screen below the question
+    they answer (a reader read "challenge ACK" in the cell's source just under it)."""
+    import pandas as pd
+
+    from reference_impl import transitions
+
+    rows = pd.DataFrame(transitions.table())
+    rows = rows[(rows.event == "RST") & rows.state.isin(states)]
+    return pd.DataFrame([{
+        "state": r["state"],
+        "RST with SEQ = RCV.NXT": f"→ {r['next']}" + (f" ({r['when']})" if r["when"] else ""),
+        "the application hears": r["tells the application"] or "nothing (closes silently)",
+        "RST in the window, SEQ ≠ RCV.NXT": "challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, stays",
+        "RST outside the window": "dropped silently, stays",
+    } for r in rows.to_dict("records")]).set_index("state")  # fmt: skip

@@ -127,17 +127,19 @@ def _timer_label(c: Canvas, i: int, x, y0, y1, sign, label, color, a, lane: floa
         k = c.place.first_free(quads, bands=False)
     if k is None:
         c.place.dropped += 1
-        c.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")
-        return
+        return c.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")
     tx, ty, anc, ang = cands[k]
     rot = f' transform="rotate({ang:g} {num(tx)} {num(ty)})"' if ang else ""
     c.out.append(
         f'<text x="{num(tx)}" y="{num(ty)}" font-size="{SMALL}" text-anchor="{anc}" data-kind="timer" '
         f'fill="{color}"{rot}{halo}{c.anim(a)}>{escape(label)}</text>'
     )
-    c.place.add(quads[k])
-    xs, ys = [px for px, _ in quads[k]], [py for _, py in quads[k]]
-    c.timer_marks[i, a] = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))  # its name says what differs
+    c.timer_marks[i, a] = _box(c.place.add(quads[k]))  # where a divergence in this timer is marked: its name
+
+
+def _box(q: tuple) -> tuple[float, float, float, float]:
+    xs, ys = [px for px, _ in q], [py for _, py in q]
+    return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
 
 
 def _chains(brackets: list[Bracket]) -> list[list[Bracket]]:

@@ -176,6 +176,48 @@ def test_no_earlier_cell_states_a_predictions_answer(assignment):
     assert not problems, "\n".join(problems)
 
 
+SCREEN = 30  # source lines below a question that are on screen with it, before anything is opened
+
+
+def shown_below(nb, index: int) -> list[tuple[int, object]]:
+    """The cells on screen below a question, as a learner meets them (no outputs yet, nothing opened):
+    (cell index, the cell with each <details> block cut down to its summary), SCREEN lines in all."""
+    out, left = [], SCREEN
+    for j in range(index + 1, len(nb.cells)):
+        cell = nb.cells[j]
+        if left <= 0:
+            break
+        if "predict(" in cell.source:
+            left -= 3  # a collapsed question: a line or two
+            continue
+        shown = re.sub(r"<details>.*?</details>", "<details>", cell.source, flags=re.DOTALL)
+        lines = shown.splitlines()[:left]
+        left -= len(lines) + 1
+        out.append((j, dataclasses.replace(cell, source="\n".join(lines)) if dataclasses.is_dataclass(cell)
+                    else type(cell)(cell, source="\n".join(lines))))
+    return out
+
+
+@pytest.mark.parametrize("assignment", PREDICTING)
+def test_nothing_on_screen_below_a_question_states_its_answer(assignment):
+    """Readers met the answer on the same screen as the question, just below it, without opening
+    anything: 05's "the CLOSED A answers with RST" (a test cell's comment, and the paragraph after
+    the timeline), 06's reset table and a test comment. What shows below a question before it is
+    answered must not state the answer either; the answer goes in the block opened after answering."""
+    nb = source_notebook(assignment)
+    problems = []
+    for p, _ in predictions(nb, load_manifest(assignment)):
+        answer = p.answer()
+        for j, cell in shown_below(nb, p.index):
+            for passage in passages(cell):
+                words = p.stated_in(passage, answer)
+                if words:
+                    problems.append(f"cell {j}, on screen below the prediction in cell {p.index} "
+                                    f"({p.question!r} -> {answer}): {' '.join(words.split())[:120]!r}")
+                    break
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.parametrize("assignment", HIDING)
 def test_every_predict_cell_hides_its_source(assignment):
     nb = source_notebook(assignment)
