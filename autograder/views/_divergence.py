@@ -7,6 +7,7 @@ that says in words (not only in red) which run is which.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from reference_impl.trace import EventKind
@@ -16,6 +17,7 @@ from ._geometry import GAP, NOWHERE, line_quad, overlap, text_quad
 from ._style import LOST, SMALL, num
 from .model import Event
 from .pairing import pair_flights
+from .side_by_side import moment_key as _key
 
 if TYPE_CHECKING:
     from ._draw import Canvas
@@ -35,12 +37,22 @@ def draw_divergence(c: Canvas) -> None:
             continue
         # it appears at the step that draws what differs (a reader saw "they part here" over an empty axis)
         c.appear = p.appear
-        _mark(c, i, p, e)
-        _tag(c, i, p, e)
+        short = _a_row_short(e, p, [q for j, q in enumerate(c.panels) if j != i])
+        _mark(c, i, p, e, outline=not short)
+        _tag(c, i, p, e, short)
         c.appear = {}
 
 
-def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
+def _a_row_short(e: Event, p: Panel, others: list[Panel]) -> bool:
+    """Whether the marked moment differs only by lacking rows the other run has (a TIME_WAIT restart
+    left out): then no row of it is wrong, and outlining its last one (an ACK the other run sends too)
+    sent two readers looking at the wrong thing."""
+    mine = Counter(_key(x) for x in p.events if (x.time, x.endpoint) == (e.time, e.endpoint))
+    return any(mine < Counter(_key(x) for x in q.events if (x.time, x.endpoint) == (e.time, e.endpoint))
+               for q in others)  # fmt: skip
+
+
+def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
     """The band across the panel, the ring on the lane, and the outline of what differs."""
     g, ax = c.g, c.axis
     y = ax.y(i, e)
@@ -55,6 +67,8 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
         f'<circle cx="{num(x)}" cy="{num(y)}" r="{RING}" fill="none" stroke="{LOST}" stroke-width="2.5" '
         f'data-kind="divergence"{at}/>'
     )
+    if not outline:
+        return
     if e.event == EventKind.SEND:
         peer = g.xb(i) if e.endpoint == "A" else g.xa(i)
         recv = next((r for f in pair_flights(p.events) if f.send is e for r in f.recvs[:1]), None)
@@ -80,12 +94,15 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event) -> None:
         )
 
 
-def _tag(c: Canvas, i: int, p: Panel, e: Event) -> None:
+def _tag(c: Canvas, i: int, p: Panel, e: Event, short: bool = False) -> None:
     """The words, at the first free place near the mark (a leader line to the ring when far from it)."""
     g, ax = c.g, c.axis
     y = ax.y(i, e)
     x = g.xa(i) if e.endpoint == "A" else g.xb(i)
-    tag = f"{_which(c, i, p.name)}: {e.endpoint}, {e.time / 1e6:.3f} s"
+    which = _which(c, i, p.name)
+    if short:  # "✗ yours lacks a row": nothing it does is wrong, it leaves something out
+        which = which + ", a row fewer" if "part here" in which else which.replace(" differs", "") + " lacks a row"
+    tag = f"{which}: {e.endpoint}, {e.time / 1e6:.3f} s"
     mid = (g.xa(i) + g.xb(i)) / 2
     cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86, -100, 104)
              for dx in (0, -g.gap / 5, g.gap / 5, -g.gap / 3, g.gap / 3)]  # fmt: skip

@@ -67,14 +67,15 @@ def first_difference(mine: list[Event], reference: list[Event], *, timers: bool 
 
 def _same(a: list[Event], b: list[Event]) -> bool:
     """Two moments alike: the same rows, and the same segments sent in the same order."""
-    return Counter(map(_key, a)) == Counter(map(_key, b)) and _sends(a) == _sends(b)
+    return Counter(map(moment_key, a)) == Counter(map(moment_key, b)) and _sends(a) == _sends(b)
 
 
 def _sends(events: list[Event]) -> list[tuple]:
-    return [_key(e) for e in events if e.event == EventKind.SEND]
+    return [moment_key(e) for e in events if e.event == EventKind.SEND]
 
 
-def _key(e: Event) -> tuple:
+def moment_key(e: Event) -> tuple:
+    """What a row is, for comparing two runs' moments (everything but its index)."""
     return (e.time, e.endpoint, e.event, e.before, e.after, e.flags, e.seq, e.ack, e.length, e.fate, e.detail)
 
 
@@ -92,13 +93,13 @@ def _moments(events: list[Event]) -> list[list[Event]]:
 def _unmatched(these: list[Event], those: list[Event]) -> Event:
     """The first of `these` that `those` do not hold (as many times); when all are held, the first
     segment sent out of order; the last row when nothing differs."""
-    left = Counter(map(_key, those))
+    left = Counter(map(moment_key, those))
     for e in these:
-        if left[_key(e)] == 0:
+        if left[moment_key(e)] == 0:
             return e
-        left[_key(e)] -= 1
+        left[moment_key(e)] -= 1
     sent = [e for e in these if e.event == EventKind.SEND]
-    return next((e for e, k in zip(sent, _sends(those), strict=False) if _key(e) != k), these[-1])
+    return next((e for e, k in zip(sent, _sends(those), strict=False) if moment_key(e) != k), these[-1])
 
 
 def _same_moment(a: Event, b: Event, mine: list[Event], reference: list[Event]) -> tuple[int, int]:

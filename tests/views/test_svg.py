@@ -394,3 +394,27 @@ def test_no_timer_name_stands_against_the_time_column(name):
     _, canvas = render(scenarios.run(name, PROFILES["rfc9293"]), reference=scenarios.run(name, PROFILES["linux"]))
     near = [box for (panel, _), box in canvas.timer_marks.items() if panel == 0 and box[0] < canvas.g.time_col + 16]
     assert not near, near
+
+
+def test_a_moment_that_only_lacks_a_row_is_marked_without_outlining_a_row_that_is_right():
+    """Two readers' TIME_WAIT forgot to restart its timer: the mark outlined their ACK, which the
+    reference sends too, and they looked for a mistake in it."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.actions import StartTimer
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import Arrival, State
+
+    def time_wait(tcb, ev, profile):  # answers the FIN again, but does not restart the wait
+        step = HANDLERS[State.TIME_WAIT](tcb, ev, profile)
+        kept = [o for o in step.outputs if not (isinstance(ev, Arrival) and isinstance(o, StartTimer))]
+        return type(step)(step.state, kept, step.tcb)
+
+    mine = scenarios.run("lost-final-ack", machine={**HANDLERS, State.TIME_WAIT: time_wait})
+    ref = scenarios.run("lost-final-ack")
+    a, b = first_difference(events_of(mine), events_of(ref))
+    svg, _ = render(mine, reference=ref, highlight=a, reference_highlight=b)
+    assert "✗ yours lacks a row: A, 1.060 s" in svg and "◆ reference: A, 1.060 s" in svg
+    outlines = re.findall(r'stroke-width="5" stroke-dasharray="7 4"', svg)  # along a segment's arrow
+    assert not outlines, "the learner's ACK, the same as the reference's, is not outlined"
