@@ -193,8 +193,7 @@ def shown_below(nb, index: int) -> list[tuple[int, object]]:
         shown = re.sub(r"<details>.*?</details>", "<details>", cell.source, flags=re.DOTALL)
         lines = shown.splitlines()[:left]
         left -= len(lines) + 1
-        out.append((j, dataclasses.replace(cell, source="\n".join(lines)) if dataclasses.is_dataclass(cell)
-                    else type(cell)(cell, source="\n".join(lines))))
+        out.append((j, type(cell)(cell, source="\n".join(lines))))  # a NotebookNode: the same cell, cut
     return out
 
 
