@@ -214,6 +214,7 @@ def _free_place(c: Canvas, quads: list[Quad], arrow: tuple[float, float, float, 
         k = c.place.first_free(between, clear_of_lines=True, along=arrow)
     if k is not None:
         return k, False
+    c.place.crowded.append((min(arrow[1], arrow[3]), max(arrow[1], arrow[3])))
     k = c.place.first_free(between)
     c.place.crossed += k is not None
     if k is None:

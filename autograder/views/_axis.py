@@ -159,9 +159,10 @@ def pill_width(state: str, size: float = SMALL) -> float:
 
 
 def layout(panels: list[list[Event]], geom: Geometry, lines: list[dict[int, int]] | None = None,
-           top: float = 0.0, stretch: float = 1.0, folds: frozenset[int] = frozenset()) -> Axis:  # fmt: skip
+           top: float = 0.0, room: dict[int, float] | None = None, folds: frozenset[int] = frozenset()) -> Axis:  # fmt: skip
     """Rows per distinct time, slots per event (an event may take several lines), breaks (after
-    every long idle gap, and after each time in `folds`, where repeated moments are not drawn)."""
+    every long idle gap, and after each time in `folds`, where repeated moments are not drawn).
+    room: how many times its usual height the gap after a row's time gets (where labels were crowded)."""
     named = len(panels) > 1
     axis = Axis(top=top or (108 + (44 if named else 0)))
     height: dict[int, int] = defaultdict(lambda: 1)
@@ -191,7 +192,7 @@ def layout(panels: list[list[Event]], geom: Geometry, lines: list[dict[int, int]
                 axis.break_from.append(t)
                 y += h + bh + 6
             else:
-                y += max(h + 6, stretch * spacing(dt))
+                y += max(h + 6, (room or {}).get(t, 1.0) * spacing(dt))
     last = height[axis.times[-1]] * LINE if axis.times else 0
     axis.bottom = y + last + (40 if axis.times else 150)
     return axis

@@ -122,6 +122,8 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, short: bool = False) -> None:
                           c.place.first_free(quads), c.place.first_free(quads, bands=False)) if k is not None),
              None)  # fmt: skip
     cx, cy = cands[0 if k is None else k]
+    if k is None or k > 2:  # not near the mark with a gap to the other labels
+        c.place.crowded.append((y - 40, y + 40))
     if k is None:
         c.place.dropped += 1000
     c.mark_tops.append(min(py for _, py in quads[0 if k is None else k]))

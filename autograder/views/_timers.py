@@ -123,6 +123,8 @@ def _timer_label(c: Canvas, i: int, x, y0, y1, sign, label, color, a, lane: floa
                 (None, len(tries)))  # fmt: skip
     c.place.on_lines += n in (2, 4)
     c.place.tight += n in (3, 4)
+    if n >= 2:  # most of its places are near the bar's start
+        c.place.crowded.append((y0 - 20, y0 + 50))
     if k is None:  # on a break's zigzag rather than only in a tooltip
         k = c.place.first_free(quads, bands=False)
     if k is None:

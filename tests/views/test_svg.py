@@ -171,20 +171,22 @@ def test_a_panel_named_with_its_profile_is_not_named_twice():
 def test_labels_sit_clear_of_the_arrows(name, profile):
     """Readers found "TIME_WAIT 240 s" struck through by an arrow, and at the simultaneous close each FIN's
     label crossed by the other FIN: in these runs' pictures no label sits on another segment's arrow, and
-    side by side (panels half as wide) at most two do."""
+    side by side (panels half as wide) at most four do or are left out (a timer's name kept only as a
+    tooltip counts: the linux simultaneous close side by side once hid four to keep two off the arrows)."""
     from autograder.views.svg import render
 
     run = scenarios.run(name, PROFILES[profile])
     _, single = render(run)
     assert single.place.lines and single.place.on_lines == 0 and single.place.crossed == 0
     _, pair = render(run, reference=run)
-    assert pair.place.on_lines + pair.place.crossed <= 2
+    assert pair.place.on_lines + pair.place.crossed + pair.place.dropped <= 4
 
 
 def test_almost_every_label_in_the_catalogue_is_clear_of_the_arrows():
     """Over the catalogue's pictures, single and side by side, both profiles, 387 segment labels lay on
     another segment's arrow before labels looked for a place clear of them (and rows got more room where
-    none was free); 65 now, 7 of them in single pictures."""
+    none was free); 65 after, 7 of them in single pictures. Since rows get room only where labels are
+    crowded (and more of it there), single pictures have none, side by side 43 (52 before)."""
     from autograder.views.svg import render
 
     on, crossed, runs = 0, 0, 0
@@ -192,14 +194,15 @@ def test_almost_every_label_in_the_catalogue_is_clear_of_the_arrows():
         for profile in ("rfc9293", "linux"):
             _, canvas = render(scenarios.run(name, PROFILES[profile]))
             on, crossed, runs = on + canvas.place.on_lines, crossed + canvas.place.crossed, runs + 1
-    assert on <= runs // 20, f"{on} timer labels over an arrow in {runs} pictures"
-    assert crossed <= runs // 5, f"{crossed} segment labels over another arrow in {runs} pictures"
+    assert on <= runs // 60, f"{on} timer labels over an arrow in {runs} pictures"
+    assert crossed <= runs // 20, f"{crossed} segment labels over another arrow in {runs} pictures"
 
 
 def test_segment_labels_stay_between_the_lifelines():
     """A reader found the lost ACK's label in lost-final-ack running past B's lifeline into its states: a
     segment's label takes a place between the two lifelines wherever one is free (191 of about 1,300
-    labels over the catalogue did not, before; 30 now, where no place between is free)."""
+    labels over the catalogue did not, before; 30 after, 12 since rows get more room where labels are
+    crowded)."""
     from autograder.views.svg import render
 
     _, canvas = render(scenarios.run("lost-final-ack"))
@@ -211,7 +214,7 @@ def test_segment_labels_stay_between_the_lifelines():
             for reference in (None, run):
                 _, canvas = render(run, reference=reference)
                 past, runs = past + canvas.place.past_lifelines, runs + 1
-    assert past <= runs // 3, f"{past} segment labels past a lifeline in {runs} pictures"
+    assert past <= runs // 8, f"{past} segment labels past a lifeline in {runs} pictures"
 
 
 def test_a_run_far_longer_than_the_references_is_drawn_a_little_past_where_it_parts():
@@ -339,6 +342,7 @@ def test_a_divergence_tag_takes_a_place_whose_leader_crosses_no_label():
 def test_a_divergence_in_a_moments_segment_marks_that_segment_in_both_runs():
     """A reader's wrong ACK number was ringed on the state tag it arrived with, the same in both runs:
     the learner's mark is the row that differs, and it is outlined along the arrow as drawn."""
+    from autograder.views._style import num
     from autograder.views.model import events_of
     from autograder.views.side_by_side import first_difference
     from autograder.views.svg import render
@@ -349,7 +353,7 @@ def test_a_divergence_in_a_moments_segment_marks_that_segment_in_both_runs():
     marked = [next(e for e in p.events if e.index == p.mark) for p in canvas.panels]
     assert [(e.event, e.endpoint, e.fate) for e in marked] == [("send", "B", "lost"), ("send", "B", "delivered")]
     end = canvas.unarrived_ends[marked[0].index]  # the lost arrow's cross: the outline runs to it
-    assert f'x2="{end[0]:g}" y2="{end[1]:g}" stroke="#cf222e" stroke-width="5"' in svg.replace('.0"', '"')
+    assert f'x2="{num(end[0])}" y2="{num(end[1])}" stroke="#cf222e" stroke-width="5"' in svg
 
 
 def test_a_timer_that_differs_is_outlined_where_its_length_is_written():
