@@ -35,13 +35,20 @@ def draw_timers(c: Canvas, i: int, p: Panel) -> None:
         color = TIMER_COLORS.get(first.timer, "#59636e")
         _bar(c, i, chain, x, y0, y1, sign, color)
         label = f"{first.timer} {first.duration}".strip()
+        labels: tuple[str, ...] = (label,)
         if len(chain) > 1:
-            # the label stands at the first start: the restarts come later, at the ticks across the bar
-            label += " + restart" if len(chain) == 2 else f" + {len(chain) - 1} restarts"
+            # The label stands at the first start; the restarts come later, at the ticks across the bar:
+            # a reader took "TIME_WAIT 240 s + restart" at 0.06 s for a restart there (it was at 1.06 s).
+            n = len(chain) - 1
+            when = f"at {chain[1].start.time / 1e6:.3f} s" if n == 1 else f"{n} times"
+            labels = (
+                f"{label}, restarted {when}",
+                f"{label}, restarted later" if n == 1 else f"{label} + {n} restarts",
+            )
         lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
         # within its panel, and clear of the time column ("0.070 TIME_WAIT 240 s" read as one line)
         room = (g.ox(i) + (16 if i == 0 else 0), g.ox(i) + g.panel_w)
-        _timer_label(c, i, x, y0, y1, sign, label, color, first.start.index, lane, room)
+        _timer_label(c, i, x, y0, y1, sign, labels, color, first.start.index, lane, room)
 
 
 def _bars(c: Canvas, i: int, p: Panel) -> list[tuple[list[Bracket], float, float, float, int]]:
@@ -86,12 +93,45 @@ def _bar(c: Canvas, i: int, chain: list[Bracket], x: float, y0: float, y1: float
         c.line(x, y1, x - sign * 6, y1, color, width=2.4, a=end_a)
 
 
-def _timer_label(c: Canvas, i: int, x, y0, y1, sign, label, color, a, lane: float, panel: tuple[float, float]) -> None:
+def _timer_label(c: Canvas, i: int, x, y0, y1, sign, labels: tuple[str, ...], color, a, lane: float,
+                 panel: tuple[float, float]) -> None:  # fmt: skip
     """Along the bar where it is long enough, else beside its start; never over
     another label (arrows' labels are placed first), nor an arrow where a place clear of them
     is free. Where nothing is free the bar keeps its name as a tooltip, and the caption and the
-    text table say it."""
+    text table say it. `labels`, longest first: a longer one only where it has a clear place
+    near the bar's start."""
     halo = ' paint-order="stroke" stroke="#ffffff" stroke-width="3"'
+    far = c.g.xb(i) if sign > 0 else c.g.xa(i)  # the other endpoint's lifeline
+    # A gap to the other labels first ("EOF → app" just above "TIME_WAIT 240 s" read as one line), clear
+    # of the arrows ("TIME_WAIT 240 s" struck through) and of the other timers' bars; then giving up the
+    # bars, the arrows (a haloed label over an arrow still reads; two labels that touch do not), the gap.
+    tries = ({"clear_of_lines": True, "gap": GAP, "bars": True}, {"clear_of_lines": True, "gap": GAP},
+             {"gap": GAP}, {"clear_of_lines": True}, {})  # fmt: skip
+    for label in labels[:-1]:
+        cands, quads = _places(c, x, y0, y1, sign, label, lane, panel)
+        # not beside its end, nor across the other lifeline: only where it is clear of everything
+        near = [q if all((px - far) * sign < -4 for px, _ in q) else NOWHERE for q in quads[:-2]]
+        k = c.place.first_free(near, **tries[0])
+        if k is not None:
+            return _put(c, i, cands[k], quads[k], label, color, a, halo)
+    label = labels[-1]
+    cands, quads = _places(c, x, y0, y1, sign, label, lane, panel)
+    k, n = next(((k, n) for n, kw in enumerate(tries) if (k := c.place.first_free(quads, **kw)) is not None),
+                (None, len(tries)))  # fmt: skip
+    c.place.on_lines += n in (2, 4)
+    c.place.tight += n in (3, 4)
+    if n >= 2:  # most of its places are near the bar's start
+        c.place.crowded.append((y0 - 20, y0 + 50))
+    if k is None:  # on a break's zigzag rather than only in a tooltip
+        k = c.place.first_free(quads, bands=False)
+    if k is None:
+        c.place.dropped += 1
+        return c.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")
+    return _put(c, i, cands[k], quads[k], label, color, a, halo)
+
+
+def _places(c: Canvas, x, y0, y1, sign, label: str, lane: float, panel: tuple[float, float]) -> tuple[list, list]:
+    """A timer name's candidate places, best first, and their boxes (NOWHERE outside its panel)."""
     cands: list[tuple[float, float, str, float]] = []
     for piece0, piece1 in c.axis.pieces(y0, y1):
         if piece1 - piece0 > text_width(label, SMALL) + 16:
@@ -113,30 +153,17 @@ def _timer_label(c: Canvas, i: int, x, y0, y1, sign, label, color, a, lane: floa
     cands += [(x + sign * 6, y1 + 14, anchor, 0.0), (lane - sign * 8, y1 + 14, outside, 0.0)]
     quads = [text_quad(tx, ty, [label], SMALL, anc, ang) for tx, ty, anc, ang in cands]
     # within its own panel: side by side, a label outside B's lifeline would run into the next panel
-    quads = [q if all(panel[0] <= px <= panel[1] for px, _ in q) else NOWHERE for q in quads]
-    # A gap to the other labels first ("EOF → app" just above "TIME_WAIT 240 s" read as one line), clear
-    # of the arrows ("TIME_WAIT 240 s" struck through) and of the other timers' bars; then giving up the
-    # bars, the arrows (a haloed label over an arrow still reads; two labels that touch do not), the gap.
-    tries = ({"clear_of_lines": True, "gap": GAP, "bars": True}, {"clear_of_lines": True, "gap": GAP},
-             {"gap": GAP}, {"clear_of_lines": True}, {})  # fmt: skip
-    k, n = next(((k, n) for n, kw in enumerate(tries) if (k := c.place.first_free(quads, **kw)) is not None),
-                (None, len(tries)))  # fmt: skip
-    c.place.on_lines += n in (2, 4)
-    c.place.tight += n in (3, 4)
-    if n >= 2:  # most of its places are near the bar's start
-        c.place.crowded.append((y0 - 20, y0 + 50))
-    if k is None:  # on a break's zigzag rather than only in a tooltip
-        k = c.place.first_free(quads, bands=False)
-    if k is None:
-        c.place.dropped += 1
-        return c.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")
-    tx, ty, anc, ang = cands[k]
+    return cands, [q if all(panel[0] <= px <= panel[1] for px, _ in q) else NOWHERE for q in quads]
+
+
+def _put(c: Canvas, i: int, cand: tuple[float, float, str, float], quad, label: str, color, a, halo: str) -> None:
+    tx, ty, anc, ang = cand
     rot = f' transform="rotate({ang:g} {num(tx)} {num(ty)})"' if ang else ""
     c.out.append(
         f'<text x="{num(tx)}" y="{num(ty)}" font-size="{SMALL}" text-anchor="{anc}" data-kind="timer" '
         f'fill="{color}"{rot}{halo}{c.anim(a)}>{escape(label)}</text>'
     )
-    c.timer_marks[i, a] = _box(c.place.add(quads[k]))  # where a divergence in this timer is marked: its name
+    c.timer_marks[i, a] = _box(c.place.add(quad))  # where a divergence in this timer is marked: its name
 
 
 def _box(q: tuple) -> tuple[float, float, float, float]:

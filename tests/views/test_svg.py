@@ -370,7 +370,7 @@ def test_a_timer_that_differs_is_outlined_where_its_length_is_written():
     boxes = [tuple(float(v) for v in m) for m in re.findall(
         r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" rx="4" fill="none"[^>]*data-kind="divergence"',
         svg)]  # fmt: skip
-    for label in ("TIME_WAIT 0 s", "TIME_WAIT 240 s + restart"):
+    for label in ("TIME_WAIT 0 s", "TIME_WAIT 240 s, restarted later"):
         x, y = (
             float(v)
             for v in re.search(rf'<text x="([\d.]+)" y="([\d.]+)"[^>]*>{re.escape(label)}</text>', svg).groups()
@@ -422,3 +422,18 @@ def test_a_moment_that_only_lacks_a_row_is_marked_without_outlining_a_row_that_i
     assert "✗ yours lacks a row: A, 1.060 s" in svg and "◆ reference: A, 1.060 s" in svg
     outlines = re.findall(r'stroke-width="5" stroke-dasharray="7 4"', svg)  # along a segment's arrow
     assert not outlines, "the learner's ACK, the same as the reference's, is not outlined"
+
+
+def test_a_restarted_timer_says_when_it_restarted_not_only_that_it_did():
+    """Two readers took 'TIME_WAIT 240 s + restart', written where the timer starts (0.06 s), for a
+    restart there; the restart is at 1.06 s, where the bar has its tick. The name says when, where
+    it has a clear place; else that the restart comes later."""
+    from autograder.views.svg import render
+    from reference_impl.profiles import RFC9293
+
+    run = scenarios.run("lost-final-ack", RFC9293)
+    single, _ = render(run)
+    assert "TIME_WAIT 240 s, restarted at 1.060 s" in single
+    pair, _ = render(run, reference=run)
+    names = re.findall(r'data-kind="timer"[^>]*>([^<]*)<', pair)
+    assert any(n.startswith("TIME_WAIT 240 s, restarted ") for n in names) and not any("+ restart" in n for n in names)
