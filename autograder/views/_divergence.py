@@ -37,19 +37,52 @@ def draw_divergence(c: Canvas) -> None:
             continue
         # it appears at the step that draws what differs (a reader saw "they part here" over an empty axis)
         c.appear = p.appear
-        short = _a_row_short(e, p, [q for j, q in enumerate(c.panels) if j != i])
-        _mark(c, i, p, e, outline=not short)
-        _tag(c, i, p, e, short)
+        lacks = _lacks(e, p, [q for j, q in enumerate(c.panels) if j != i])
+        _mark(c, i, p, e, outline=lacks is None)
+        _tag(c, i, p, e, lacks)
         c.appear = {}
 
 
-def _a_row_short(e: Event, p: Panel, others: list[Panel]) -> bool:
-    """Whether the marked moment differs only by lacking rows the other run has (a TIME_WAIT restart
-    left out): then no row of it is wrong, and outlining its last one (an ACK the other run sends too)
-    sent two readers looking at the wrong thing."""
+def _lacks(e: Event, p: Panel, others: list[Panel]) -> tuple[Event, list[Event]] | None:
+    """The row the marked moment lacks, where it differs only by lacking rows another run has (a
+    TIME_WAIT restart left out): then no row of it is wrong, and outlining its last one (an ACK the
+    other run sends too) sent two readers looking at the wrong thing."""
     mine = Counter(_key(x) for x in p.events if (x.time, x.endpoint) == (e.time, e.endpoint))
-    return any(mine < Counter(_key(x) for x in q.events if (x.time, x.endpoint) == (e.time, e.endpoint))
-               for q in others)  # fmt: skip
+    for q in others:
+        theirs = [x for x in q.events if (x.time, x.endpoint) == (e.time, e.endpoint)]
+        if mine < Counter(_key(x) for x in theirs):
+            x = next(x for x in theirs if mine[_key(x)] < sum(_key(y) == _key(x) for y in theirs))
+            return x, q.events
+    return None
+
+
+def _row_words(x: Event, run: list[Event]) -> str:
+    """A lacking row in a few words, for the tag ("the TIME_WAIT restart")."""
+    if x.event == EventKind.TIMER:
+        verb, _, rest = x.detail.partition(" ")
+        timer = rest.split(" ")[0]
+        if verb == "start" and _running(timer, x, run):
+            verb = "restart"
+        return f"the {timer} {'timer' if verb == 'start' else verb}" if timer else "a timer"
+    if x.event == EventKind.SEND:
+        flags = x.flags_text.replace("|", ",")
+        return f"{'an' if flags.startswith(('A', 'E', 'I', 'O', 'U', 'RST')) else 'a'} {flags} segment"  # an ACK, a FIN
+    if x.after and x.after != x.before:
+        return f"the step to {x.after}"
+    return {"deliver": "a delivery", "error": "an error"}.get(x.event, "a row")
+
+
+def _running(timer: str, x: Event, run: list[Event]) -> bool:
+    """Whether `timer` of x's endpoint was running when x started it again (a restart)."""
+    on = False
+    for y in run:
+        if y is x:
+            return on
+        if y.endpoint == x.endpoint and y.event == EventKind.TIMER and y.detail.split(" ")[1:2] == [timer]:
+            on = y.detail.startswith("start")
+        elif y.endpoint == x.endpoint and y.event == EventKind.TIMEOUT and y.detail == timer:
+            on = False
+    return on
 
 
 def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
@@ -94,14 +127,15 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
         )
 
 
-def _tag(c: Canvas, i: int, p: Panel, e: Event, short: bool = False) -> None:
+def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]] | None = None) -> None:
     """The words, at the first free place near the mark (a leader line to the ring when far from it)."""
     g, ax = c.g, c.axis
     y = ax.y(i, e)
     x = g.xa(i) if e.endpoint == "A" else g.xb(i)
     which = _which(c, i, p.name)
-    if short:  # "✗ yours lacks a row": nothing it does is wrong, it leaves something out
-        which = which + ", a row fewer" if "part here" in which else which.replace(" differs", "") + " lacks a row"
+    if lacks is not None:  # "✗ yours lacks the TIME_WAIT timer": nothing it does is wrong, it leaves something out
+        what = _row_words(*lacks)
+        which = f"{which}, one lacks {what}" if "part here" in which else which.replace(" differs", f" lacks {what}")
     tag = f"{which}: {e.endpoint}, {e.time / 1e6:.3f} s"
     mid = (g.xa(i) + g.xb(i)) / 2
     cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86, -100, 104)

@@ -419,9 +419,39 @@ def test_a_moment_that_only_lacks_a_row_is_marked_without_outlining_a_row_that_i
     ref = scenarios.run("lost-final-ack")
     a, b = first_difference(events_of(mine), events_of(ref))
     svg, _ = render(mine, reference=ref, highlight=a, reference_highlight=b)
-    assert "✗ yours lacks a row: A, 1.060 s" in svg and "◆ reference: A, 1.060 s" in svg
+    # and it says what is lacking (two more readers saw only "lacks a row" and an empty box to guess from)
+    assert "✗ yours lacks the TIME_WAIT restart: A, 1.060 s" in svg and "◆ reference: A, 1.060 s" in svg
     outlines = re.findall(r'stroke-width="5" stroke-dasharray="7 4"', svg)  # along a segment's arrow
     assert not outlines, "the learner's ACK, the same as the reference's, is not outlined"
+
+
+def test_a_lacking_timer_or_segment_is_named_in_the_tag():
+    """A close() that starts no retransmission timer lacks 'the RETRANSMIT timer' (not a restart:
+    none ran); a FIN_WAIT_2 that never acknowledges B's FIN lacks 'an ACK segment'."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.actions import Send, StartTimer
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import AppClose, Arrival, State
+
+    def established(tcb, ev, profile):  # sends the FIN, starts no timer
+        step = HANDLERS[State.ESTABLISHED](tcb, ev, profile)
+        kept = [o for o in step.outputs if not (isinstance(ev, AppClose) and isinstance(o, StartTimer))]
+        return type(step)(step.state, kept, step.tcb)
+
+    def fin_wait_2(tcb, ev, profile):  # takes B's FIN, acknowledges nothing
+        step = HANDLERS[State.FIN_WAIT_2](tcb, ev, profile)
+        kept = [o for o in step.outputs if not (isinstance(ev, Arrival) and isinstance(o, Send))]
+        return type(step)(step.state, kept, step.tcb)
+
+    ref = scenarios.run("active-close")
+    for state, handler, words in ((State.ESTABLISHED, established, "the RETRANSMIT timer"),
+                                  (State.FIN_WAIT_2, fin_wait_2, "an ACK segment")):  # fmt: skip
+        mine = scenarios.run("active-close", machine={**HANDLERS, state: handler})
+        a, b = first_difference(events_of(mine), events_of(ref))
+        svg, _ = render(mine, reference=ref, highlight=a, reference_highlight=b)
+        assert f"✗ yours lacks {words}: A" in svg
 
 
 def test_a_restarted_timer_says_when_it_restarted_not_only_that_it_did():
