@@ -15,6 +15,7 @@ from ..harness import Guard, LearnerMachine, machine_from_namespace
 from ..manifest import Manifest, ManifestError, TestCell, load_manifest
 from .functions import run_spec, run_specs
 from .own_code import code_of, own_code_problem
+from .picture import show_failure
 from .results import CheckFailed, CheckOutcome, tally_transitions
 
 
@@ -119,6 +120,7 @@ class CellTests:
             print(o.line())
         failed = next((o for o in outcomes if o.failures), None)
         if failed is not None:
+            show_failure(ns, failed.failures[0])  # the picture above the words (see checks.picture)
             raise CheckFailed(failed.message())
 
     def hidden_points(self, ns: object, grade_id: str) -> float:

@@ -36,6 +36,7 @@ class Case:
     exercised: frozenset[tuple[str, str]] = frozenset()  # learner transitions that matched
     replay: str = ""
     svg: Callable[[], str | None] | None = field(default=None, repr=False)  # drawn on demand
+    scene: tuple[str, object] | None = None  # (scenario, profile) a failing transition is met in, to draw it
 
 
 @dataclass

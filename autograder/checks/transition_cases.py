@@ -110,16 +110,27 @@ class TransitionCase:
         )
 
     @cached_property
-    def replay(self) -> str:
-        # A situation from a catalogue run can be replayed, when the run itself meets this stimulus
-        # there; so can a TCB built by the test that some run reaches and meets this stimulus in
-        # (a reader was told "no timeline shows this case" beside ack-of-data-not-fin, which does).
+    def played(self) -> Fixture | None:
+        """The catalogue situation that plays this case, if one does. A situation from a catalogue run
+        does, when the run itself meets this stimulus there; so does a TCB built by the test that some
+        run reaches and meets this stimulus in (a reader was told "no timeline shows this case" beside
+        ack-of-data-not-fin, which does)."""
         fx = self.fx
         if fx.scenario in CATALOGUE and (fx.seen_on is None or fx.seen_on == self.stimulus):
-            return replay_command(fx.scenario, fx.profile, wrap=fx.wrap)
-        met = next((f for f in situations(fx.profile, fx.wrap).get(fx.state, ())
-                    if f.tcb == fx.tcb and f.seen_on == self.stimulus), None)  # fmt: skip
+            return fx
+        return next((f for f in situations(fx.profile, fx.wrap).get(fx.state, ())
+                     if f.tcb == fx.tcb and f.seen_on == self.stimulus), None)  # fmt: skip
+
+    @cached_property
+    def replay(self) -> str:
+        met = self.played
         return replay_command(met.scenario, met.profile, wrap=met.wrap) if met is not None else ""
+
+    @cached_property
+    def scene(self) -> tuple[str, Profile] | None:
+        """The run a failure is drawn from (not one near 2**32: the timelines start at the usual numbers)."""
+        met = self.played
+        return (met.scenario, met.profile) if met is not None and not met.wrap else None
 
     @cached_property
     def crafted(self) -> str:
@@ -155,7 +166,7 @@ class TransitionCase:
         try:
             got = _observed(fx, stimulus, guard.call(fx.state, found[fx.state], fx.tcb, stimulus, fx.profile), True)
         except LearnerError as e:
-            return Case(label, False, f"{label}: {e.sentence}{tail}", transition, replay=replay)
+            return Case(label, False, f"{label}: {e.sentence}{tail}", transition, replay=replay, scene=self.scene)
         # The TCB handed on is checked too (unless the connection is gone): a wrong SND.NXT here
         # would otherwise be blamed on whichever handler trips over it later.
         handed = "" if expected.next_state is State.CLOSED else tcb_difference(expected.step.tcb, got.step.tcb)
@@ -168,7 +179,8 @@ class TransitionCase:
             f"reference does (TCB: {fx.tcb})"
         )
         returned = f"\n  TCB returned: {handed}" if handed else ""
-        return Case(label, False, f"{head}\n{compare_text(expected, got)}{returned}{tail}", transition, replay=replay)
+        return Case(label, False, f"{head}\n{compare_text(expected, got)}{returned}{tail}", transition, replay=replay,
+                    scene=self.scene)  # fmt: skip
 
 
 def clear_fixture_caches() -> None:

@@ -82,7 +82,7 @@ def _flight(c: Canvas, i: int, f: Flight, text: str, lane: dict[str, int], delay
         said, top = "second copy", y0
         passed = [b1 for b0, b1, _ in ax.breaks if y0 < b0 and b1 < y1]
         if passed:
-            said = f"second copy of {text.split(' ', 1)[0]}, sent {s.time / 1e6:.3f} s"
+            said = f"copy of {text.split(' ', 1)[0]}, sent {s.time / 1e6:.3f} s"  # short: it ran past the lifeline
             top = max(passed[-1] - 4, y1 - 40)
         _arrow(c, lane[f.sender], top, lane[peer], y1, color, "6 4", r.index if passed else s.index, r.index)
         labels.append((lane[f.sender], top, lane[peer], y1, said, color, r.index, r, cap))

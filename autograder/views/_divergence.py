@@ -22,7 +22,9 @@ from .side_by_side import moment_key as _key
 if TYPE_CHECKING:
     from ._draw import Canvas
 
-RING = 11  # the ring's radius around the lane, where the first divergence is
+RING = (
+    9  # the ring's radius around the lane: inside the 12 px a state's pill and notes keep from it ("EOF → app" was cut)
+)
 
 
 def draw_divergence(c: Canvas) -> None:

@@ -19,7 +19,7 @@ from reference_impl.trace import EventKind
 
 from ._arrows import draw_flights, place_label
 from ._axis import LINE, Axis, Geometry, Panel, fmt_gap, note_lines, pill_width
-from ._geometry import Placer, rect_quad, text_quad
+from ._geometry import Placer, rect_quad, text_quad, text_width
 from ._style import FONT, INK, LABEL, LOST, MUTED, SMALL, STATE_COLORS, STATE_RADIUS, num
 from ._timers import draw_timers, reserve_timer_bars
 from .explain import Captions
@@ -150,7 +150,10 @@ class Canvas:
                       dash="" if present else "4 4")  # fmt: skip
             if starts[ep]:
                 self.pill(x - pill_width(starts[ep]) / 2, top + 42, starts[ep], "start")
-            elif p.events:
+            elif p.events:  # on a white box: two readers found the dashed lifeline striking the words through
+                w = text_width("no events", SMALL) + 12
+                self.out.append(f'<rect x="{num(x - w / 2)}" y="{num(top + 34)}" width="{num(w)}" height="17" rx="4" '
+                                f'fill="#ffffff" stroke="#8c959f" stroke-dasharray="3 2"/>')  # fmt: skip
                 self.text(x, top + 46, "no events", size=SMALL, anchor="middle", color=MUTED)
 
     def _empty(self, i: int) -> None:
@@ -213,7 +216,8 @@ class Canvas:
             mid = (y0 + y1) / 2 + 4
             fold = p.folds.get(t)
             if fold is not None:  # repeated moments not drawn: say so, and how much time they took
-                self.text((g.xa(i) + g.xb(i)) / 2, mid - 9, fold.text, size=LABEL, anchor="middle", color=INK,
+                words = fold.text if text_width(fold.text, LABEL) < g.gap - 12 else fold.short
+                self.text((g.xa(i) + g.xb(i)) / 2, mid - 9, words, size=LABEL, anchor="middle", color=INK,
                           weight="bold", extra=at)  # fmt: skip
                 mid += 9
             self.text((g.xa(i) + g.xb(i)) / 2, mid, f"{fmt_gap(dt)} later", size=LABEL, anchor="middle", color=MUTED,

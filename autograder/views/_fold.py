@@ -40,6 +40,11 @@ class Fold:
         return f"… {self.rounds} more rounds of the same exchange, not drawn …"
 
     @property
+    def short(self) -> str:
+        """For a narrow panel (side by side), where the long text ran across both lifelines."""
+        return f"… {self.rounds} rounds not drawn …"
+
+    @property
     def sentence(self) -> str:
         return (f"{self.events} events not drawn, {self.first / 1e6:.3f}–{self.last / 1e6:.3f} s: {self.rounds} "
                 "more rounds of the same exchange.")  # fmt: skip

@@ -174,3 +174,35 @@ def test_a_given_tcb_that_a_catalogue_run_meets_is_replayed_there():
         CellTests("01_active_close").check({**NAMESPACE, "fin_wait_1": moves_on}, "test_fin_wait_1_ack_of_data")
     assert "replay: tcpclose simulate ack-of-data-not-fin" in str(failed.value)
     assert "makes up the situation" not in str(failed.value)
+
+
+def test_a_failed_check_in_the_notebook_draws_the_learners_run_above_its_words(monkeypatch):
+    """Three readers ran an exercise's check before its show_mine cell and always read the failure's
+    words first: the check cell now shows the learner's run beside the reference, the first place they
+    part marked, above the message. A handler not written yet (the reference plays it) draws nothing,
+    and neither does a graded kernel (the feedback draws it there)."""
+    import IPython.display
+
+    shown: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.extend(a))
+    monkeypatch.delenv("TCPCLOSE_SANDBOX", raising=False)
+    tests = CellTests("01_active_close")
+    learner = {**NAMESPACE, "time_wait": keeps_the_old_time_wait_timer}
+    with pytest.raises(AssertionError, match="TIME_WAIT"):
+        tests.check(learner, "test_time_wait_retransmitted_fin")
+    (picture,) = shown
+    assert "Your run of <code>" in picture.data and "beside the reference" in picture.data
+    assert "✗ yours lacks the TIME_WAIT restart" in picture.data and 'data-kind="divergence"' in picture.data
+
+    shown.clear()
+
+    def unwritten(tcb, ev, profile):
+        raise NotImplementedError
+
+    with pytest.raises(AssertionError):
+        tests.check({**NAMESPACE, "time_wait": unwritten}, "test_time_wait_retransmitted_fin")
+    assert not shown
+    monkeypatch.setenv("TCPCLOSE_SANDBOX", "1")
+    with pytest.raises(AssertionError):
+        tests.check(learner, "test_time_wait_retransmitted_fin")
+    assert not shown

@@ -1,0 +1,65 @@
+"""A failing check, drawn: the learner's run beside the reference's, the first place they part marked.
+
+Three readers in a row worked an exercise in order, ran its check first, and read the failure's
+words before they ever saw a picture (the show_mine cell comes after the checks). So the first
+failing case is drawn above its message, where the check ran. Best effort and never in the way: the
+words are the whole story, and a picture that cannot be drawn (no reference in a grading sandbox,
+views not installed) is simply left out.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .results import Case
+
+CAPTION = (
+    "<p style='margin:4px 0'><b>Your run of <code>{scenario}</code> ({profile}) beside the reference.</b> "
+    "Find where they part (ringed in red) before you read what went wrong below the picture.</p>"
+)
+
+
+def failure_svg(namespace: object, case: Case) -> tuple[str, str] | None:
+    """(caption html, svg) of a failing case, or None when it cannot be drawn."""
+    try:
+        if case.svg is not None:  # a scenario case keeps its own runs
+            svg = case.svg()
+            return (_caption(case.name, None), svg) if svg else None
+        if case.scene is None:
+            return None
+        return _scene(namespace, *case.scene)
+    except Exception:  # noqa: BLE001 - a picture must never hide the failure's words
+        return None
+
+
+def _scene(namespace: object, scenario: str, profile: object) -> tuple[str, str] | None:
+    from ..notebook_helpers import learner_run, reference_close
+    from ..views import render_svg
+    from ..views.model import events_of
+    from ..views.side_by_side import first_difference
+
+    mine, ref = learner_run(namespace)(scenario, profile), reference_close(scenario, profile)
+    marks = first_difference(events_of(mine), events_of(ref)) if ref.rows else None
+    if marks is None:  # an unwritten handler (the reference plays it), or no reference here
+        return None
+    svg = render_svg(mine, reference=ref, highlight=marks[0], reference_highlight=marks[1])
+    return _caption(scenario, profile), svg
+
+
+def _caption(scenario: str, profile: object) -> str:
+    from reference_impl.profiles import profile_text
+
+    return CAPTION.format(scenario=scenario, profile=profile_text(profile) if profile is not None else "as checked")
+
+
+def show_failure(namespace: object, case: Case) -> None:
+    """Display the picture of a failing case in the notebook, if it can be drawn."""
+    if os.environ.get("TCPCLOSE_SANDBOX"):  # being graded: the feedback draws the divergence itself
+        return
+    drawn = failure_svg(namespace, case)
+    if drawn is None:
+        return
+    from IPython.display import HTML, display
+
+    caption, svg = drawn
+    display(HTML(caption + svg))
