@@ -34,15 +34,21 @@ def failure_svg(namespace: object, case: Case) -> tuple[str, str] | None:
 
 def _scene(namespace: object, scenario: str, profile: object) -> tuple[str, str] | None:
     from ..notebook_helpers import learner_run, reference_close
-    from ..views import render_svg
     from ..views.model import events_of
     from ..views.side_by_side import first_difference
+    from ..views.svg import render
 
-    mine, ref = learner_run(namespace)(scenario, profile), reference_close(scenario, profile)
-    marks = first_difference(events_of(mine), events_of(ref)) if ref.rows else None
-    if marks is None:  # an unwritten handler (the reference plays it), or no reference here
+    run = learner_run(namespace)
+    mine, ref = run(scenario, profile), reference_close(scenario, profile)
+    # Not for a crash (the run stops there, and the mark would fall on the other endpoint's next row: a
+    # reader's was drawn on B for A's AttributeError): the words say it. Nor for an unwritten handler
+    # (the reference plays it), nor where there is no reference.
+    marks = first_difference(events_of(mine), events_of(ref)) if ref.rows and run.error is None else None
+    if marks is None:
         return None
-    svg = render_svg(mine, reference=ref, highlight=marks[0], reference_highlight=marks[1])
+    # a run far longer than the reference's is drawn to a little past where it parts (a reader's
+    # user timeout made a 2,700 px picture, its words waiting under it)
+    svg, _ = render(mine, reference=ref, highlight=marks[0], reference_highlight=marks[1], cut_runaway=True)
     return _caption(scenario, profile), svg
 
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from reference_impl.trace import EventKind
 
 from ._axis import LINE, Panel
-from ._geometry import GAP, NOWHERE, line_quad, overlap, text_quad
+from ._geometry import GAP, NOWHERE, line_quad, overlap, text_quad, text_width
 from ._style import LOST, SMALL, num
+from .explain import Captions
 from .model import Event
 from .pairing import pair_flights
 from .side_by_side import moment_key as _key
@@ -113,6 +114,15 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
             f'<line x1="{num(x)}" y1="{num(y)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="5" '
             f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"{at}/>'
         )
+    elif e.event == EventKind.RECV and not e.changes_state and not _noted(p, e) and (f := _flight_of(p, e)):
+        # an arrival that changes no state and writes no note (RFC 1337's ignored RST): its arrow, as it
+        # arrives; a box around the empty row beside the lane marked nothing a reader could find
+        sender = g.xa(i) if f.sender == "A" else g.xb(i)
+        y0 = ax.y(i, f.send) if f.send is not None else y - 30
+        c.front.append(
+            f'<line x1="{num(sender)}" y1="{num(y0)}" x2="{num(x)}" y2="{num(y)}" stroke="{LOST}" stroke-width="5" '
+            f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"{at}/>'
+        )
     elif (i, e.index) in c.timer_marks:  # a timer: its name (its length) or its tick, drawn along the bar
         bx, by, bw, bh = c.timer_marks[i, e.index]
         c.front.append(
@@ -129,6 +139,14 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
         )
 
 
+def _flight_of(p: Panel, e: Event):
+    return next((f for f in pair_flights(p.events) if any(r is e for r in f.recvs)), None)
+
+
+def _noted(p: Panel, e: Event) -> bool:
+    return bool((p.captions or Captions(p.events)).note(e))
+
+
 def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]] | None = None) -> None:
     """The words, at the first free place near the mark (a leader line to the ring when far from it)."""
     g, ax = c.g, c.axis
@@ -139,15 +157,20 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
         what = _row_words(*lacks)
         which = f"{which}, one lacks {what}" if "part here" in which else which.replace(" differs", f" lacks {what}")
     tag = f"{which}: {e.endpoint}, {e.time / 1e6:.3f} s"
+    # in two lines where one would run past the lifelines (a reader's ran into B's CLOSE_WAIT)
+    lines = [tag] if text_width(tag, SMALL) <= g.gap - 8 else [f"{which}:", f"{e.endpoint}, {e.time / 1e6:.3f} s"]
+    depth = (len(lines) - 1) * (SMALL + 1)
     mid = (g.xa(i) + g.xb(i)) / 2
     cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86, -100, 104)
              for dx in (0, -g.gap / 5, g.gap / 5, -g.gap / 3, g.gap / 3)]  # fmt: skip
     if c.n > 1:  # the line kept free under the panel's name, when nothing nearer is
         cands.append((mid, ax.top - 66 - 10))
-    quads = [text_quad(cx, cy, [tag], SMALL, "middle") for cx, cy in cands]
+    quads = [text_quad(cx, cy, lines, SMALL, "middle") for cx, cy in cands]
     near = quads[:-1] if c.n > 1 else quads  # the line under the panel's name: a leader across the picture
     # a place whose leader crosses no label first (readers found "TIME_WAIT 240 s + restart" struck through)
-    unstruck = [q if _leader_clear(c, cx, cy, x, y) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)]
+    unstruck = [
+        q if _leader_clear(c, cx, cy, x, y, depth) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)
+    ]
     # near the mark and clear of the arrows first (readers found the tag struck through by the
     # crossing FINs), then near it, then under the panel's name, then on a break rather than a label
     # (with a gap to the other labels first: a reader read the tag and "TIME_WAIT 240 s + restart" as one)
@@ -164,27 +187,31 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
         c.place.dropped += 1000
     c.mark_tops.append(min(py for _, py in quads[0 if k is None else k]))
     if abs(cy - y) > LINE:  # a leader from the tag to the ring
-        (x0, y0), (x1, y1) = _leader(cx, cy, x, y)
+        (x0, y0), (x1, y1) = _leader(cx, cy, x, y, depth)
         c.front.append(
             f'<line x1="{num(x0)}" y1="{num(y0)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="1.2" '
             f'data-kind="divergence"{c.anim(e.index)}/>'
         )
-    c.text(cx, cy, tag, size=SMALL, anchor="middle", color=LOST, weight="bold", to=c.front, a=e.index,
-           extra=' paint-order="stroke" stroke="#ffffff" stroke-width="3" data-kind="divergence"')  # fmt: skip
+    for k, line in enumerate(lines):
+        c.text(cx, cy + k * (SMALL + 1), line, size=SMALL, anchor="middle", color=LOST, weight="bold", to=c.front,
+               a=e.index, extra=' paint-order="stroke" stroke="#ffffff" stroke-width="3" data-kind="divergence"')  # fmt: skip
 
 
-def _leader(cx: float, cy: float, x: float, y: float) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The leader from the tag at (cx, cy) to the ring around (x, y), ending at the ring, not its centre."""
-    y0 = cy + (4 if cy < y else -12)
+def _leader(
+    cx: float, cy: float, x: float, y: float, depth: float = 0.0
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The leader from the tag at (cx, cy) (its last line `depth` lower) to the ring around (x, y),
+    ending at the ring, not its centre."""
+    y0 = cy + depth + 4 if cy < y else cy - 12
     d = math.hypot(x - cx, y - y0) or 1.0
     return (cx, y0), (x - (x - cx) * RING / d, y - (y - y0) * RING / d)
 
 
-def _leader_clear(c: Canvas, cx: float, cy: float, x: float, y: float) -> bool:
+def _leader_clear(c: Canvas, cx: float, cy: float, x: float, y: float, depth: float = 0.0) -> bool:
     """Whether the leader a tag at (cx, cy) needs crosses no label."""
     if abs(cy - y) <= LINE:
         return True
-    (x0, y0), (x1, y1) = _leader(cx, cy, x, y)
+    (x0, y0), (x1, y1) = _leader(cx, cy, x, y, depth)
     line = line_quad(x0, y0, x1, y1)
     return not any(overlap(line, b, margin=0.5) for b in c.place.boxes)
 
