@@ -202,6 +202,13 @@ def test_a_failed_check_in_the_notebook_draws_the_learners_run_above_its_words(m
     with pytest.raises(AssertionError):
         tests.check({**NAMESPACE, "time_wait": unwritten}, "test_time_wait_retransmitted_fin")
     assert not shown
+
+    def crashes(tcb, ev, profile):  # a crash: the words say where; a mark would fall on the other endpoint
+        raise AttributeError("'Segment' object has no attribute 'has_fin'")
+
+    with pytest.raises(AssertionError, match="has_fin"):
+        tests.check({**NAMESPACE, "time_wait": crashes}, "test_time_wait_retransmitted_fin")
+    assert not shown
     monkeypatch.setenv("TCPCLOSE_SANDBOX", "1")
     with pytest.raises(AssertionError):
         tests.check(learner, "test_time_wait_retransmitted_fin")

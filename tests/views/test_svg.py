@@ -472,3 +472,22 @@ def test_a_restarted_timer_says_when_it_restarted_not_only_that_it_did():
     pair, _ = render(run, reference=run)
     names = re.findall(r'data-kind="timer"[^>]*>([^<]*)<', pair)
     assert any(n.startswith("TIME_WAIT 240 s, restarted ") for n in names) and not any("+ restart" in n for n in names)
+
+
+def test_an_arrival_that_changes_nothing_is_marked_along_its_arrow():
+    """Two readers found an empty red box at A, 0.180 s where RFC 1337 ignores the RST that ends
+    TIME_WAIT under plain rfc9293: the RST's arrow is outlined instead, as it arrives."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.profiles import RFC9293
+
+    runs = [scenarios.run("rst-in-time-wait", p) for p in (RFC9293, RFC9293.replace(rfc1337=True))]
+    mine, ref = first_difference(*(events_of(r) for r in runs), timers=False)
+    svg, canvas = render(runs[0], reference=runs[1], highlight=mine, reference_highlight=ref)
+    ignored = next(e for e in canvas.panels[1].events if e.index == canvas.panels[1].mark)
+    assert ignored.event == "recv" and not ignored.changes_state
+    along = re.findall(
+        r'<line x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)" y2="[\d.]+" stroke="#cf222e" stroke-width="5"', svg
+    )
+    assert any(float(x1) > canvas.g.ox(1) for x1, _ in along), along  # in the second panel
