@@ -17,15 +17,14 @@ from ._geometry import GAP, NOWHERE, line_quad, overlap, text_quad, text_width
 from ._style import LOST, SMALL, num
 from .explain import Captions
 from .model import Event
-from .pairing import pair_flights
+from .pairing import Flight, pair_flights
 from .side_by_side import moment_key as _key
 
 if TYPE_CHECKING:
     from ._draw import Canvas
 
-RING = (
-    9  # the ring's radius around the lane: inside the 12 px a state's pill and notes keep from it ("EOF → app" was cut)
-)
+# The ring's radius around the lane: inside the 12 px a state's pill and notes keep from it ("EOF → app" was cut).
+RING = 9
 
 
 def draw_divergence(c: Canvas) -> None:
@@ -110,19 +109,12 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
         recv = next((r for f in pair_flights(p.events) if f.send is e for r in f.recvs[:1]), None)
         # along the arrow as drawn: to its arrival, or to where a lost one stops
         x1, y1 = (peer, ax.y(i, recv)) if recv is not None else c.unarrived_ends.get(e.index, ((x + peer) / 2, y + 30))
-        c.front.append(
-            f'<line x1="{num(x)}" y1="{num(y)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="5" '
-            f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"{at}/>'
-        )
+        _outline_arrow(c, x, y, x1, y1, at)
     elif e.event == EventKind.RECV and not e.changes_state and not _noted(p, e) and (f := _flight_of(p, e)):
         # an arrival that changes no state and writes no note (RFC 1337's ignored RST): its arrow, as it
         # arrives; a box around the empty row beside the lane marked nothing a reader could find
         sender = g.xa(i) if f.sender == "A" else g.xb(i)
-        y0 = ax.y(i, f.send) if f.send is not None else y - 30
-        c.front.append(
-            f'<line x1="{num(sender)}" y1="{num(y0)}" x2="{num(x)}" y2="{num(y)}" stroke="{LOST}" stroke-width="5" '
-            f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"{at}/>'
-        )
+        _outline_arrow(c, sender, ax.y(i, f.send) if f.send is not None else y - 30, x, y, at)
     elif (i, e.index) in c.timer_marks:  # a timer: its name (its length) or its tick, drawn along the bar
         bx, by, bw, bh = c.timer_marks[i, e.index]
         c.front.append(
@@ -139,7 +131,16 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
         )
 
 
-def _flight_of(p: Panel, e: Event):
+def _outline_arrow(c: Canvas, x0: float, y0: float, x1: float, y1: float, at: str) -> None:
+    """A thick dashed outline along a segment's arrow, as drawn."""
+    c.front.append(
+        f'<line x1="{num(x0)}" y1="{num(y0)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="5" '
+        f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"{at}/>'
+    )
+
+
+def _flight_of(p: Panel, e: Event) -> Flight | None:
+    """The segment whose arrival e is."""
     return next((f for f in pair_flights(p.events) if any(r is e for r in f.recvs)), None)
 
 
