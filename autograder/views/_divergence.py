@@ -125,8 +125,9 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
         left = e.endpoint == "A"
         x0 = ox + 2 if left else x + 4
         w = (x - 4) - x0 if left else ox + g.panel_w - 2 - x0
+        h = 22 + (max(c.note_rows.get((i, e.index), 1), 1) - 1) * LINE  # around every line a long note wraps to
         c.front.append(
-            f'<rect x="{num(x0)}" y="{num(y - 11)}" width="{num(w)}" height="22" rx="4" fill="none" '
+            f'<rect x="{num(x0)}" y="{num(y - 11)}" width="{num(w)}" height="{num(h)}" rx="4" fill="none" '
             f'stroke="{LOST}" stroke-width="2" stroke-dasharray="5 3" data-kind="divergence"{at}/>'
         )
 

@@ -43,6 +43,7 @@ class Canvas:
         self.unarrived_ends: dict[int, tuple[float, float]] = {}  # a lost segment's index -> where its arrow stops
         self.mark_tops: list[float] = []  # the tops of the divergence's words, to keep in a stepping window
         self.timer_marks: dict[tuple[int, int], tuple[float, float, float, float]] = {}  # (panel, timer row) -> its box
+        self.note_rows: dict[tuple[int, int], int] = {}  # (panel, event) -> lines its note wraps to
 
     # ---- primitives -------------------------------------------------------------------
 
@@ -240,6 +241,7 @@ class Canvas:
             lines = note_lines(note, g.note_room - pw - (6 if pw else 0), g.note_room)
             color = LOST if e.event == EventKind.ERROR else MUTED
             tip = escape(cap.sentence(e))
+            self.note_rows[i, a] = len(lines)
             for k, ln in enumerate(lines):
                 if not ln:
                     continue

@@ -491,3 +491,19 @@ def test_an_arrival_that_changes_nothing_is_marked_along_its_arrow():
         r'<line x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)" y2="[\d.]+" stroke="#cf222e" stroke-width="5"', svg
     )
     assert any(float(x1) > canvas.g.ox(1) for x1, _ in along), along  # in the second panel
+
+
+def test_the_outline_of_a_marked_note_holds_every_line_it_wraps_to():
+    """Readers saw B's 'error: connection reset', wrapped to three lines beside the lane, stick out of
+    its 22 px mark: the outline grows with the note."""
+    from autograder.views.svg import render
+
+    run = scenarios.run("abort")
+    svg, canvas = render(run, reference=run, labels=("one", "other"), highlight=3, reference_highlight=3)
+    assert canvas.note_rows[0, 3] >= 2
+    box = re.search(r'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)" rx="4" fill="none"[^>]*'
+                    r'data-kind="divergence"', svg)  # fmt: skip
+    top, height = map(float, box.groups())
+    line_ys = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)"[^>]*fill="#cf222e"[^>]*><title>', svg)]
+    lowest = max(y for y in line_ys if top <= y)
+    assert top + height >= lowest + 3, (top, height, line_ys)
