@@ -19,7 +19,7 @@ from reference_impl.trace import EventKind
 
 from ._arrows import draw_flights, place_label
 from ._axis import LINE, Axis, Geometry, Panel, fmt_gap, note_lines, pill_width
-from ._geometry import Placer, rect_quad, text_quad, text_width
+from ._geometry import Placer, Quad, rect_quad, text_quad, text_width
 from ._style import FONT, INK, LABEL, LOST, MUTED, SMALL, STATE_COLORS, STATE_RADIUS, num
 from ._timers import draw_timers, reserve_timer_bars
 from .explain import Captions
@@ -43,6 +43,7 @@ class Canvas:
         self.unarrived_ends: dict[int, tuple[float, float]] = {}  # a lost segment's index -> where its arrow stops
         self.mark_tops: list[float] = []  # the tops of the divergence's words, to keep in a stepping window
         self.timer_marks: dict[tuple[int, int], tuple[float, float, float, float]] = {}  # (panel, timer row) -> its box
+        self.timer_names: list[tuple[int, Quad]] = []  # (panel, the box of a timer's name)
         self.note_rows: dict[tuple[int, int], int] = {}  # (panel, event) -> lines its note wraps to
 
     # ---- primitives -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from ._axis import Panel
+from ._axis import LINE, Panel
 from ._geometry import GAP, NOWHERE, rect_quad, text_quad, text_width
 from ._style import SMALL, TIMER_COLORS, num
 from .pairing import Bracket, timer_brackets
@@ -111,13 +111,12 @@ def _timer_label(c: Canvas, i: int, x, y0, y1, sign, labels: tuple[str, ...], co
         cands, quads = _places(c, x, y0, y1, sign, label, lane, panel)
         # not beside its end, nor across the other lifeline: only where it is clear of everything
         near = [q if all((px - far) * sign < -4 for px, _ in q) else NOWHERE for q in quads[:-2]]
-        k = c.place.first_free(near, **tries[0])
+        k = c.place.first_free(_apart(c, i, near), **tries[0])
         if k is not None:
             return _put(c, i, cands[k], quads[k], label, color, a, halo)
     label = labels[-1]
     cands, quads = _places(c, x, y0, y1, sign, label, lane, panel)
-    k, n = next(((k, n) for n, kw in enumerate(tries) if (k := c.place.first_free(quads, **kw)) is not None),
-                (None, len(tries)))  # fmt: skip
+    k, n = _first_place(c, i, quads, tries)
     c.place.on_lines += n in (2, 4)
     c.place.tight += n in (3, 4)
     if n >= 2:  # most of its places are near the bar's start
@@ -128,6 +127,31 @@ def _timer_label(c: Canvas, i: int, x, y0, y1, sign, labels: tuple[str, ...], co
         c.place.dropped += 1
         return c.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")
     return _put(c, i, cands[k], quads[k], label, color, a, halo)
+
+
+def _first_place(c: Canvas, i: int, quads: list, tries: tuple[dict, ...]) -> tuple[int | None, int]:
+    """(the first free place, the index of the try that found it): at each try, a place apart from
+    the other timers' names first."""
+    apart = _apart(c, i, quads)
+    for n, kw in enumerate(tries):
+        for qs in (apart, quads):
+            if (k := c.place.first_free(qs, **kw)) is not None:
+                return k, n
+    return None, len(tries)
+
+
+def _apart(c: Canvas, i: int, quads: list) -> list:
+    """The places not just above or below another timer's name in the same columns: two names stacked
+    between two bars read as one pair, not each beside its own bar (a reader could not tell A's
+    "TIME_WAIT 240 s" from B's, a line apart after a break)."""
+    names = [_box(q) for j, q in c.timer_names if j == i]
+
+    def stacked(q) -> bool:
+        x, y, w, h = _box(q)
+        return any(x < nx + nw and nx < x + w and y < ny + nh + LINE / 2 and ny < y + h + LINE / 2
+                   for nx, ny, nw, nh in names)  # fmt: skip
+
+    return [NOWHERE if q is not NOWHERE and stacked(q) else q for q in quads]
 
 
 def _places(c: Canvas, x, y0, y1, sign, label: str, lane: float, panel: tuple[float, float]) -> tuple[list, list]:
@@ -164,6 +188,7 @@ def _put(c: Canvas, i: int, cand: tuple[float, float, str, float], quad, label: 
         f'fill="{color}"{rot}{halo}{c.anim(a)}>{escape(label)}</text>'
     )
     c.timer_marks[i, a] = _box(c.place.add(quad))  # where a divergence in this timer is marked: its name
+    c.timer_names.append((i, quad))
 
 
 def _box(q: tuple) -> tuple[float, float, float, float]:

@@ -507,3 +507,26 @@ def test_the_outline_of_a_marked_note_holds_every_line_it_wraps_to():
     line_ys = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)"[^>]*fill="#cf222e"[^>]*><title>', svg)]
     lowest = max(y for y in line_ys if top <= y)
     assert top + height >= lowest + 3, (top, height, line_ys)
+
+
+def test_two_timer_names_between_the_same_bars_are_not_stacked_a_line_apart():
+    """A reader's CLOSE_WAIT went to CLOSING on close(): both ends then waited in TIME_WAIT, and both
+    names, placed after the break, stood 16 px apart between the two bars; which was whose could not
+    be told. A name takes a place apart from the others where one is free."""
+    from autograder.views._timers import _box
+    from autograder.views.svg import render
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import State
+
+    def close_wait(tcb, ev, profile):
+        step = HANDLERS[State.CLOSE_WAIT](tcb, ev, profile)
+        return type(step)(State.CLOSING, step.outputs, step.tcb) if step.state == State.LAST_ACK else step
+
+    mine = scenarios.run("active-close", machine={**HANDLERS, State.CLOSE_WAIT: close_wait})
+    _, canvas = render(mine, reference=scenarios.run("active-close"))
+    names = [_box(q) for i, q in canvas.timer_names if i == 0]
+    assert len(names) == 4  # both RETRANSMITs, both TIME_WAITs
+    for k, (x, y, w, h) in enumerate(names):
+        for nx, ny, nw, nh in names[k + 1 :]:
+            side_by_side = x < nx + nw and nx < x + w
+            assert not side_by_side or y > ny + nh + 9 or ny > y + h + 9, (names, k)
