@@ -268,6 +268,8 @@ class Canvas:
             f'fill="{INK}">{escape(ln)}</text>'
             for k, ln in enumerate(lines)
         )
+        for k, ln in enumerate(lines):  # a stepping window's top edge keeps off it, as off every label
+            self.place.add(text_quad(self.width / 2, 24 + 19 * k, [ln], 15, "middle"))
         return "".join([head, *self.back, title, *self.out, *self.front, "</svg>"])
 
     _all_panels: list[Panel] = []

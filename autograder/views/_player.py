@@ -62,6 +62,7 @@ class Player:
     def _build_player(self) -> widgets.HBox:
         """The controls, in one row; also the hidden widgets the step and the control names need."""
         self.play = widgets.Play(value=0, min=0, max=1, step=1, interval=800, description="play", show_repeat=False,
+                                 tooltip="▶ plays the run one event at a time; ■ stops it at the start",
                                  layout=widgets.Layout(width="auto"))  # fmt: skip
         self.slider = widgets.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True,
                                         layout=widgets.Layout(width="420px"))  # fmt: skip

@@ -157,10 +157,6 @@ def _apart(c: Canvas, i: int, quads: list) -> list:
 def _places(c: Canvas, x, y0, y1, sign, label: str, lane: float, panel: tuple[float, float]) -> tuple[list, list]:
     """A timer name's candidate places, best first, and their boxes (NOWHERE outside its panel)."""
     cands: list[tuple[float, float, str, float]] = []
-    for piece0, piece1 in c.axis.pieces(y0, y1):
-        if piece1 - piece0 > text_width(label, SMALL) + 16:
-            # rotated a quarter turn, the glyphs stand to the right of their baseline's x
-            cands.append((x + 12 if sign > 0 else x - 14, piece0 + 6, "start", 90.0))
     anchor = "start" if sign > 0 else "end"
     # Near its start first, beside the bar or outside the lifeline (under the state's pill, where the
     # arrows between the lanes do not go); beside its end last: a name written there reads as the
@@ -170,6 +166,11 @@ def _places(c: Canvas, x, y0, y1, sign, label: str, lane: float, panel: tuple[fl
         cands.append((x + sign * 6, yy, anchor, 0.0))
     for yy in (y0 + 14, y0 + 28, y0 + 42):
         cands.append((lane - sign * 8, yy, outside, 0.0))
+    # Then along the bar where it is long enough, turned a quarter (readers turn their heads for it:
+    # only where no level place near the start is free). Its glyphs stand right of the baseline's x.
+    for piece0, piece1 in c.axis.pieces(y0, y1):
+        if piece1 - piece0 > text_width(label, SMALL) + 16:
+            cands.append((x + 12 if sign > 0 else x - 14, piece0 + 6, "start", 90.0))
     # then beside the bar further down it, where a long bar has room between the arrows
     # (not at a break's zigzag: a name just above one reads as the break's)
     cands += [(x + sign * 6, float(yy), anchor, 0.0) for piece0, piece1 in c.axis.pieces(y0, y1)

@@ -173,6 +173,28 @@ def test_the_window_that_follows_the_step_cuts_no_label_at_its_top_edge(name):
     assert steps > 40 and height > 2 * view_h and not cut, cut
 
 
+def test_the_window_that_follows_the_step_never_slices_the_pictures_title():
+    """06's rst-in-close-wait under linux, stepped to its end: the window's top edge ran through the
+    picture's title, half of it left showing under the status card."""
+    from autograder.views._geometry import text_quad
+    from autograder.views.animation import ANCHOR, VIEW_H, step_fractions
+    from autograder.views.svg import render
+
+    sliced = []
+    for name in scenarios.CATALOGUE:
+        run = scenarios.run(name, LINUX)
+        page, _ = animated_html(run, uid="tl-x", title=f"{name} (linux) — reference")
+        _, canvas = render(run, animate=True, title=f"{name} (linux) — reference")
+        height = canvas.axis.bottom
+        view_h = min(VIEW_H, int(height) + 1)
+        title = text_quad(canvas.width / 2, 24, ["x"], 15, "middle")
+        lo, hi = min(y for _, y in title), max(y for _, y in title)
+        for k, f in step_fractions(page).items():
+            top = min(max(f * height - ANCHOR * view_h, 0.0), height - view_h)  # as the CSS clamps it
+            sliced += [(name, k, round(top))] if lo < top < hi else []
+    assert not sliced, sliced
+
+
 def test_two_profiles_compared_from_a_moment_are_marked_where_they_part_from_then_on():
     """05's syn-in-time-wait: a reader saw the mark on Linux's delayed ACK at 0.01 s, not on what the
     picture is about, B's answer to the new SYN at 0.11 s."""
