@@ -33,7 +33,18 @@ class Geometry:
 
     @property
     def time_col(self) -> int:
-        return 64 if self.compact else 70
+        return 80 if self.compact else 70
+
+    @property
+    def time_x(self) -> int:
+        """Where the times end (they stand right-aligned): side by side, 22 px short of the first panel,
+        so that its labels have the room the other panel's have and still keep clear of the times."""
+        return self.time_col - (22 if self.compact else 6)
+
+    def label_left(self, i: int) -> int:
+        """The left edge of panel i's labels: a timer's name in the first panel keeps 22 px from the
+        times ("0.070 TIME_WAIT 240 s" read as one line)."""
+        return self.ox(i) + (16 if i == 0 and not self.compact else 0)
 
     @property
     def side(self) -> int:

@@ -74,6 +74,24 @@ def _row_words(x: Event, run: list[Event]) -> str:
     return {"deliver": "a delivery", "error": "an error"}.get(x.event, "a row")
 
 
+def _what_differs(e: Event, others: list[Panel]) -> str | None:
+    """What this run's marked row does where the other run's differs, in a few words: the fields of a
+    segment both send ("sends ACK=300"), or the state both step to. A reader's wrong ACK number was
+    ringed as "yours differs", and found only by comparing the two arrows' small labels."""
+    for q in others:
+        x = next((y for y in q.events if y.index == q.mark), None)
+        if x is None or (x.event, x.endpoint) != (e.event, e.endpoint):
+            continue
+        if e.event == EventKind.SEND:
+            fields = [(f"CTL={e.flags_text.replace('|', ',')}", e.flags_text != x.flags_text), (f"SEQ={e.seq}", e.seq != x.seq),
+                      (f"ACK={e.ack}", e.ack != x.ack), (f"{e.length or 0} bytes", (e.length or 0) != (x.length or 0))]  # fmt: skip
+            shown = [f for f, differs in fields if differs]
+            return f"sends {' '.join(shown)}" if shown else None
+        if e.after != x.after and e.changes_state and x.changes_state:
+            return f"goes to {e.after}"
+    return None
+
+
 def _running(timer: str, x: Event, run: list[Event]) -> bool:
     """Whether `timer` of x's endpoint was running when x started it again (a restart)."""
     on = False
@@ -155,6 +173,11 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     y = ax.y(i, e)
     x = g.xa(i) if e.endpoint == "A" else g.xb(i)
     which = _which(c, i, p.name)
+    said = _what_differs(e, [q for j, q in enumerate(c.panels) if j != i])
+    if (
+        lacks is None and said and not which.endswith("part here")
+    ):  # "✗ yours sends ACK=300", "◆ reference sends ACK=301"
+        which = which.replace(" differs", "") + f" {said}"
     if lacks is not None:  # "✗ yours lacks the TIME_WAIT timer": nothing it does is wrong, it leaves something out
         what = _row_words(*lacks)
         which = f"{which}, one lacks {what}" if "part here" in which else which.replace(" differs", f" lacks {what}")

@@ -172,7 +172,7 @@ class Canvas:
         """The time of every row, in the shared column (the first panel draws it for all)."""
         ax = self.axis
         for t, y in zip(ax.times, ax.ys, strict=True):
-            self.text(self.g.time_col - 6, y + 4, f"{t / 1e6:.3f}", size=SMALL, anchor="end", color=MUTED)
+            self.text(self.g.time_x, y + 4, f"{t / 1e6:.3f}", size=SMALL, anchor="end", color=MUTED)
         if self.animate:  # the current instant's band, in every panel at once
             for t, y in zip(ax.times, ax.ys, strict=True):
                 steps = [s for p in self._all_panels for e in p.events if e.time == t
@@ -193,7 +193,7 @@ class Canvas:
     def _break_labels(self) -> None:
         for (y0, y1, dt), t in zip(self.axis.breaks, self.axis.break_from, strict=True):
             mid = (y0 + y1) / 2 + 4
-            self.text(self.g.time_col - 6, mid, fmt_gap(dt), size=SMALL, anchor="end", color=INK, weight="bold",
+            self.text(self.g.time_x, mid, fmt_gap(dt), size=SMALL, anchor="end", color=INK, weight="bold",
                       extra=self._when_passed(t))  # fmt: skip
 
     def _break_bands(self, i: int, p: Panel) -> None:

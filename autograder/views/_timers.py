@@ -47,7 +47,7 @@ def draw_timers(c: Canvas, i: int, p: Panel) -> None:
             )
         lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
         # within its panel, and clear of the time column ("0.070 TIME_WAIT 240 s" read as one line)
-        room = (g.ox(i) + (16 if i == 0 else 0), g.ox(i) + g.panel_w)
+        room = (g.label_left(i), g.ox(i) + g.panel_w)
         _timer_label(c, i, x, y0, y1, sign, labels, color, first.start.index, lane, room)
 
 
