@@ -236,9 +236,16 @@ def test_explanations_live_in_the_manifest_not_in_the_cell(assignment):
     keys = [p.key for p, _ in found]
     assert len(keys) == len(set(keys)), f"a prediction key is used twice: {keys}"
     assert sorted(keys) == sorted(k for k, _ in manifest.explanations), "EXPLANATIONS and the predictions differ"
-    for p, _ in found:  # the key is in the cell too: it names the question's situation, never a new state
-        named = set(_ANY_STATE.findall(p.key.upper().replace("-", "_"))) - set(_ANY_STATE.findall(normalize(p.question)))
-        assert not named, f"the key {p.key!r} names {named}, which the question does not"
+    # The key is in the cell too, one click away (and on screen while the cell runs): it names the
+    # question's situation, never a new state, nor the answer of an earlier question ("ack-in-closing"
+    # under the question whose answer was CLOSING).
+    answered: set[str] = set()
+    for p, _ in found:
+        named = set(_ANY_STATE.findall(normalize(p.key.upper())))
+        new = named - set(_ANY_STATE.findall(normalize(p.question)))
+        assert not new, f"the key {p.key!r} names {new}, which the question does not"
+        assert not named & answered, f"the key {p.key!r} names {named & answered}, an earlier question's answer"
+        answered |= set(_ANY_STATE.findall(normalize(p.answer().upper())))
 
 
 @pytest.mark.parametrize("assignment", HIDING)

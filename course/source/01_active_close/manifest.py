@@ -132,7 +132,7 @@ EXPLANATIONS = {
     "ack-of-the-fin": "The FIN occupies sequence number 100, so 'everything up to and including the FIN' is ACK=101.",
     "fin-in-fin-wait-2": "A acknowledges B's FIN and waits 2 MSL before forgetting the connection.",
     "ack-of-data-before-the-fin": "ACK=200 covers the bytes 100-199 but not the FIN at 200: the FIN is acknowledged only by ACK=201.",
-    "fin-again-in-time-wait": "A acknowledges the copy and starts the 2 MSL wait again: the peer may need yet another answer.",
+    "second-copy-of-the-fin": "A acknowledges the copy and starts the 2 MSL wait again: the peer may need yet another answer.",
 }
 
 # Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
@@ -142,5 +142,5 @@ ANSWERS = {
     "ack-of-the-fin": from_trace("active-close", "B", "send", field="ack"),
     "fin-in-fin-wait-2": from_trace("active-close", "A", "recv", nth=2),
     "ack-of-data-before-the-fin": from_trace("ack-of-data-not-fin", "A", "recv", nth=1),
-    "fin-again-in-time-wait": from_trace("lost-final-ack", "A", "recv", nth=3),
+    "second-copy-of-the-fin": from_trace("lost-final-ack", "A", "recv", nth=3),
 }

@@ -91,7 +91,7 @@ BEFORE_SUBMIT = every_hidden_check(CELLS)
 # What each prediction's learner reads once they answered (tests.predict(key, ...)): kept here, since
 # a prediction cell's source is one click away and would give the answer away.
 EXPLANATIONS = {
-    "close-wait-forever": (
+    "never-closes": (
         "Only B's application ends CLOSE_WAIT, by calling close(): B's TCP has nothing outstanding, so no timer "
         "runs there, and B stays for as long as the process keeps the socket open."
     ),
@@ -104,6 +104,6 @@ EXPLANATIONS = {
 # Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
 # scenario's name in the cell ("lost-final-ack") would say the answer.
 ANSWERS = {
-    "close-wait-forever": from_trace("orphan-fin-wait-2", "B", "recv", nth=1),
+    "never-closes": from_trace("orphan-fin-wait-2", "B", "recv", nth=1),
     "fin-after-half-close-data": from_trace("half-close", "B", "send", flags="FIN|ACK", field="seq"),
 }

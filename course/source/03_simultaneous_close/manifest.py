@@ -77,7 +77,7 @@ BEFORE_SUBMIT = every_hidden_check(CELLS)
 # a prediction cell's source is one click away and would give the answer away.
 EXPLANATIONS = {
     "fin-without-ack-in-fin-wait-1": "A has the peer's FIN but its own is not yet acknowledged: CLOSING waits for that ACK.",
-    "ack-in-closing": "CLOSING waits for the ACK of A's own FIN and nothing else; it has come, so A goes to TIME_WAIT.",
+    "the-other-ack-arrives": "CLOSING waits for the ACK of A's own FIN and nothing else; it has come, so A goes to TIME_WAIT.",
     "fin-with-ack-in-fin-wait-1": (
         "Our FIN is acknowledged and the peer's FIN is in: skip FIN_WAIT_2 and CLOSING, straight to "
         "TIME_WAIT."
@@ -88,6 +88,6 @@ EXPLANATIONS = {
 # scenario's name in the cell ("lost-final-ack") would say the answer.
 ANSWERS = {
     "fin-without-ack-in-fin-wait-1": from_trace("simultaneous-close", "A", "recv", nth=1),
-    "ack-in-closing": from_trace("simultaneous-close", "A", "recv", nth=2),
+    "the-other-ack-arrives": from_trace("simultaneous-close", "A", "recv", nth=2),
     "fin-with-ack-in-fin-wait-1": from_trace("three-way-close", "A", "recv", flags="FIN|ACK"),
 }
