@@ -119,9 +119,12 @@ def _unarrived(c: Canvas, i: int, s: Event, text: str, color: str, start: tuple[
 def _lost_label(c: Canvas, mx: float, my: float, a: int) -> None:
     cands = [(mx, my + 20, "middle"), (mx + 11, my + 4, "start"), (mx - 11, my + 4, "end"), (mx, my - 12, "middle")]
     quads = [text_quad(x, y, ["lost"], SMALL, anc) for x, y, anc in cands]
-    k = next((k for k in (c.place.first_free(quads), c.place.first_free(quads, bands=False)) if k is not None), 0)
+    # clear of the arrows first: a reader found another arrow striking "lost" through
+    k = next((k for k in (c.place.first_free(quads, clear_of_lines=True), c.place.first_free(quads),
+                          c.place.first_free(quads, bands=False)) if k is not None), 0)  # fmt: skip
     x, y, anc = cands[k]
     c.text(x, y, "lost", size=SMALL, anchor=anc, color=LOST, weight="bold", a=a)
+    c.place.add(quads[k])
 
 
 def _arrow(c: Canvas, x0, y0, x1, y1, color, dash, a0, a1, hollow=False) -> None:

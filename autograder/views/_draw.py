@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 from reference_impl.trace import EventKind
 
 from ._arrows import draw_flights, place_label
-from ._axis import LINE, Axis, Geometry, Panel, fmt_gap, note_lines, pill_width
+from ._axis import LINE, PANEL_GAP, Axis, Geometry, Panel, fmt_gap, note_lines, pill_width
 from ._geometry import Placer, Quad, rect_quad, text_quad, text_width
 from ._style import FONT, INK, LABEL, LOST, MUTED, SMALL, STATE_COLORS, STATE_RADIUS, num
 from ._timers import draw_timers, reserve_timer_bars
@@ -113,6 +113,10 @@ class Canvas:
         self.panels.append(p)
         if p.name:
             self.text(ox + g.panel_w / 2, ax.top - 66 - 30, p.name, size=14, anchor="middle", weight="bold")
+        if i > 0:  # a rule between the runs: a name just inside this panel read as the other panel's B's
+            x = ox - PANEL_GAP / 2
+            self.back.append(f'<line x1="{num(x)}" y1="{num(ax.top - 110)}" x2="{num(x)}" y2="{num(ax.bottom - 4)}" '
+                             f'stroke="#d0d7de" stroke-width="1.5" data-kind="panel-rule"/>')  # fmt: skip
         self._lanes(i, p)
         if not p.events:
             self._empty(i)

@@ -41,10 +41,9 @@ def draw_timers(c: Canvas, i: int, p: Panel) -> None:
             # a reader took "TIME_WAIT 240 s + restart" at 0.06 s for a restart there (it was at 1.06 s).
             n = len(chain) - 1
             when = f"at {chain[1].start.time / 1e6:.3f} s" if n == 1 else f"{n} times"
-            labels = (
-                f"{label}, restarted {when}",
-                f"{label}, restarted later" if n == 1 else f"{label} + {n} restarts",
-            )
+            later = "restarted later" if n == 1 else f"+ {n} restarts"
+            # the last in two lines, where one would run across the other lifeline
+            labels = (f"{label}, restarted {when}", f"{label}, {later}", f"{label},\n{later}")
         lane = g.xa(i) if first.endpoint == "A" else g.xb(i)
         # within its panel, and clear of the time column ("0.070 TIME_WAIT 240 s" read as one line)
         room = (g.label_left(i), g.ox(i) + g.panel_w)
@@ -110,13 +109,13 @@ def _timer_label(c: Canvas, i: int, x, y0, y1, sign, labels: tuple[str, ...], co
     for label in labels[:-1]:
         cands, quads = _places(c, x, y0, y1, sign, label, lane, panel)
         # not beside its end, nor across the other lifeline: only where it is clear of everything
-        near = [q if all((px - far) * sign < -4 for px, _ in q) else NOWHERE for q in quads[:-2]]
+        near = _this_side(quads[:-2], far, sign)
         k = c.place.first_free(_apart(c, i, near), **tries[0])
         if k is not None:
             return _put(c, i, cands[k], quads[k], label, color, a, halo)
     label = labels[-1]
     cands, quads = _places(c, x, y0, y1, sign, label, lane, panel)
-    k, n = _first_place(c, i, quads, tries)
+    k, n = _first_place(c, i, quads, tries, far, sign)
     c.place.on_lines += n in (2, 4)
     c.place.tight += n in (3, 4)
     if n >= 2:  # most of its places are near the bar's start
@@ -129,15 +128,22 @@ def _timer_label(c: Canvas, i: int, x, y0, y1, sign, labels: tuple[str, ...], co
     return _put(c, i, cands[k], quads[k], label, color, a, halo)
 
 
-def _first_place(c: Canvas, i: int, quads: list, tries: tuple[dict, ...]) -> tuple[int | None, int]:
-    """(the first free place, the index of the try that found it): at each try, a place apart from
-    the other timers' names first."""
-    apart = _apart(c, i, quads)
+def _first_place(c: Canvas, i: int, quads: list, tries: tuple[dict, ...], far: float, sign: int
+                 ) -> tuple[int | None, int]:  # fmt: skip
+    """(the first free place, the index of the try that found it): at each try, a place on this side
+    of the other lifeline and apart from the other timers' names first (a reader found "TIME_WAIT
+    240 s, restarted later" running across B's lifeline)."""
+    inside = _this_side(quads, far, sign)
     for n, kw in enumerate(tries):
-        for qs in (apart, quads):
+        for qs in (_apart(c, i, inside), inside, _apart(c, i, quads), quads):
             if (k := c.place.first_free(qs, **kw)) is not None:
                 return k, n
     return None, len(tries)
+
+
+def _this_side(quads: list, far: float, sign: int) -> list:
+    """The places that stay on this side of the other endpoint's lifeline at `far`."""
+    return [q if all((px - far) * sign < -4 for px, _ in q) else NOWHERE for q in quads]
 
 
 def _apart(c: Canvas, i: int, quads: list) -> list:
@@ -168,15 +174,16 @@ def _places(c: Canvas, x, y0, y1, sign, label: str, lane: float, panel: tuple[fl
         cands.append((lane - sign * 8, yy, outside, 0.0))
     # Then along the bar where it is long enough, turned a quarter (readers turn their heads for it:
     # only where no level place near the start is free). Its glyphs stand right of the baseline's x.
+    lines = label.split("\n")  # a long name may come in two lines
     for piece0, piece1 in c.axis.pieces(y0, y1):
-        if piece1 - piece0 > text_width(label, SMALL) + 16:
+        if len(lines) == 1 and piece1 - piece0 > text_width(label, SMALL) + 16:
             cands.append((x + 12 if sign > 0 else x - 14, piece0 + 6, "start", 90.0))
     # then beside the bar further down it, where a long bar has room between the arrows
     # (not at a break's zigzag: a name just above one reads as the break's)
     cands += [(x + sign * 6, float(yy), anchor, 0.0) for piece0, piece1 in c.axis.pieces(y0, y1)
               for yy in range(int(max(piece0 + 14, y0 + 42)), int(piece1 - 8), 14)][:24]  # fmt: skip
     cands += [(x + sign * 6, y1 + 14, anchor, 0.0), (lane - sign * 8, y1 + 14, outside, 0.0)]
-    quads = [text_quad(tx, ty, [label], SMALL, anc, ang) for tx, ty, anc, ang in cands]
+    quads = [text_quad(tx, ty, lines, SMALL, anc, ang) for tx, ty, anc, ang in cands]
     # within its own panel: side by side, a label outside B's lifeline would run into the next panel
     return cands, [q if all(panel[0] <= px <= panel[1] for px, _ in q) else NOWHERE for q in quads]
 
@@ -186,10 +193,16 @@ def _put(c: Canvas, i: int, cand: tuple[float, float, str, float], quad, label: 
     rot = f' transform="rotate({ang:g} {num(tx)} {num(ty)})"' if ang else ""
     c.out.append(
         f'<text x="{num(tx)}" y="{num(ty)}" font-size="{SMALL}" text-anchor="{anc}" data-kind="timer" '
-        f'fill="{color}"{rot}{halo}{c.anim(a)}>{escape(label)}</text>'
+        f'fill="{color}"{rot}{halo}{c.anim(a)}>{_lines(label, tx)}</text>'
     )
     c.timer_marks[i, a] = _box(c.place.add(quad))  # where a divergence in this timer is marked: its name
     c.timer_names.append((i, quad))
+
+
+def _lines(label: str, x: float) -> str:
+    """A name's text: its second line, if it has one, a line below the first."""
+    first, *rest = label.split("\n")
+    return escape(first) + "".join(f'<tspan x="{num(x)}" dy="{SMALL + 1}">{escape(r)}</tspan>' for r in rest)
 
 
 def _box(q: tuple) -> tuple[float, float, float, float]:
