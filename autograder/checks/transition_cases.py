@@ -138,8 +138,8 @@ class TransitionCase:
         if self.replay:
             return ""
         return (
-            "\n  (this check makes up the situation or the segment itself: no scenario sends it, so no "
-            "timeline, show_mine's included, shows this case)"
+            "\n  (no timeline can show this case, show_mine's neither: the check makes up this situation or "
+            "segment, and no scenario meets it; the lines above are the whole case)"
         )
 
     @cached_property

@@ -300,7 +300,7 @@ def test_a_segment_the_check_made_up_offers_no_replay_and_says_no_timeline_shows
     with pytest.raises(AssertionError) as e:
         check_transition(learner, State.TIME_WAIT, made_up)
     assert "replay:" not in str(e.value)
-    assert "no scenario sends it, so no timeline, show_mine's included, shows this case" in str(e.value)
+    assert "no timeline can show this case, show_mine's neither: the check makes up this situation" in str(e.value)
     met = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # B's FIN again: lost-final-ack meets it
     with pytest.raises(AssertionError, match="replay: tcpclose simulate lost-final-ack"):
         check_transition(learner, State.TIME_WAIT, met)
