@@ -68,7 +68,9 @@ CELLS = [
                  transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=309)), tcb=TWO_WRITES, timers=RTO_RUNNING,
                             wrap=True)]),
     cell("test_last_ack_ack_of_fin", 2,
-         visible=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=301)))],
+         visible=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=301))),
+                  # an ACK of the data before the FIN, not of the FIN: stay (a reader's "close on any ACK" passed)
+                  transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=319)), tcb=FIN_AFTER_DATA, timers=RTO_RUNNING)],
          hidden=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=301)), profile=LINUX),
                  transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=319)), tcb=FIN_AFTER_DATA,
                             timers=RTO_RUNNING),  # data ACKed, not the FIN: stay

@@ -87,6 +87,8 @@ CELLS = [
          yourself=own_reset(S.LAST_ACK)),
     cell("test_close_wait_rst", 2,
          visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=0, flags=RST))), scenario("rst-in-close-wait"),
+                  # what the application hears is the profile's (a reader's RESET_ERROR under linux passed)
+                  scenario("rst-in-close-wait", profile=LINUX),
                   # linux: close() cancels the delayed-ACK timer, the FIN carries the ACK
                   transition(S.CLOSE_WAIT, AppClose(), profile=LINUX)],
          hidden=[family("rst-in-close-wait", "half-close", k=1, profiles=PROFILES, weight=1),
