@@ -104,7 +104,7 @@ _ENTRIES = [
     Entry(_sc("old-duplicate-after-reuse",
               "A writes 3000 bytes and both close; the network duplicates A's second data segment and the copy "
               "wanders 30 s. At 1 s A opens a new connection on the same 4-tuple once it is CLOSED. Its ISN comes from "
-              "a clock (RFC 6528), scaled down here: 999 ahead, less than the old connection sent (a fast path "
+              "a clock (RFC 6528), scaled down here: 1000 ahead, less than the old connection sent (a fast path "
               "outruns a real clock too), so the copy's numbers fall on the new connection's. Safe only if TIME_WAIT outlasts the copy (or PAWS refuses it).",
               *_OLD_DUPLICATE, (sec(1), "A", Reopen(iss_a=1099, iss_b=1299, then=((sec(30), "A", AppAbort()),))),
               fates=_COPY, mss={"A": 1000}), closes_cleanly=False),
