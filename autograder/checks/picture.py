@@ -10,6 +10,7 @@ views not installed) is simply left out.
 from __future__ import annotations
 
 import os
+from html import escape
 
 from .results import Case
 
@@ -27,15 +28,16 @@ def failure_svg(namespace: object, case: Case) -> tuple[str, str] | None:
             return (_caption(case.name, None), svg) if svg else None
         if case.scene is None:
             return None
-        return _scene(namespace, *case.scene)
+        return _scene(namespace, *case.scene, where=case.where, said=case.message)
     except Exception:  # noqa: BLE001 - a picture must never hide the failure's words
         return None
 
 
-def _scene(namespace: object, scenario: str, profile: object) -> tuple[str, str] | None:
+def _scene(namespace: object, scenario: str, profile: object, where: tuple[str, int] | None = None,
+           said: str = "") -> tuple[str, str] | None:  # fmt: skip
     from ..notebook_helpers import learner_run, reference_close
     from ..views.model import events_of
-    from ..views.side_by_side import first_difference
+    from ..views.side_by_side import difference_at, first_difference
     from ..views.svg import render
 
     run = learner_run(namespace)
@@ -43,9 +45,18 @@ def _scene(namespace: object, scenario: str, profile: object) -> tuple[str, str]
     # Not for a crash (the run stops there, and the mark would fall on the other endpoint's next row: a
     # reader's was drawn on B for A's AttributeError): the words say it. Nor for an unwritten handler
     # (the reference plays it), nor where there is no reference.
-    marks = first_difference(events_of(mine), events_of(ref)) if ref.rows and run.error is None else None
+    if run.error is not None:  # say why there is no picture (a reader looked for one), unless the words do
+        if not ref.rows or run.error.split(": ", 1)[-1] in said:  # "A at 1.06 s: <the case's own words>"
+            return None
+        return f"<p style='margin:4px 0'>No picture: your run of <code>{escape(scenario)}</code> stopped " \
+               f"before it reached this case ({escape(run.error)}).</p>", ""  # fmt: skip
+    ours, theirs = events_of(mine), events_of(ref)
+    marks = first_difference(ours, theirs) if ref.rows else None
     if marks is None:
         return None
+    first = ours[marks[0]] if 0 <= marks[0] < len(ours) else None
+    if where is not None and first is not None and first.time == where[1] and first.endpoint != where[0]:
+        marks = difference_at(ours, theirs, where[1], where[0]) or marks  # the checked endpoint's own mistake
     # a run far longer than the reference's is drawn to a little past where it parts (a reader's
     # user timeout made a 2,700 px picture, its words waiting under it)
     svg, _ = render(mine, reference=ref, highlight=marks[0], reference_highlight=marks[1], cut_runaway=True)

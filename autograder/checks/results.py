@@ -37,6 +37,7 @@ class Case:
     replay: str = ""
     svg: Callable[[], str | None] | None = field(default=None, repr=False)  # drawn on demand
     scene: tuple[str, object] | None = None  # (scenario, profile) a failing transition is met in, to draw it
+    where: tuple[str, int] | None = None  # (endpoint, time) of that transition in the scene, to mark it there
 
 
 @dataclass

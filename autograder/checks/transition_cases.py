@@ -133,6 +133,12 @@ class TransitionCase:
         return (met.scenario, met.profile) if met is not None and not met.wrap else None
 
     @cached_property
+    def where(self) -> tuple[str, int] | None:
+        """The endpoint and instant of this transition in the scene's run."""
+        met = self.played
+        return (met.endpoint, met.time) if met is not None and not met.wrap else None
+
+    @cached_property
     def crafted(self) -> str:
         """A sentence for a case no scenario plays: the lines above it are the whole story."""
         if self.replay:
@@ -166,7 +172,15 @@ class TransitionCase:
         try:
             got = _observed(fx, stimulus, guard.call(fx.state, found[fx.state], fx.tcb, stimulus, fx.profile), True)
         except LearnerError as e:
-            return Case(label, False, f"{label}: {e.sentence}{tail}", transition, replay=replay, scene=self.scene)
+            return Case(
+                label,
+                False,
+                f"{label}: {e.sentence}{tail}",
+                transition,
+                replay=replay,
+                scene=self.scene,
+                where=self.where,
+            )
         # The TCB handed on is checked too (unless the connection is gone): a wrong SND.NXT here
         # would otherwise be blamed on whichever handler trips over it later.
         handed = "" if expected.next_state is State.CLOSED else tcb_difference(expected.step.tcb, got.step.tcb)
@@ -180,7 +194,7 @@ class TransitionCase:
         )
         returned = f"\n  TCB returned: {handed}" if handed else ""
         return Case(label, False, f"{head}\n{compare_text(expected, got)}{returned}{tail}", transition, replay=replay,
-                    scene=self.scene)  # fmt: skip
+                    scene=self.scene, where=self.where)  # fmt: skip
 
 
 def clear_fixture_caches() -> None:

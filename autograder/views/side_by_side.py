@@ -65,6 +65,18 @@ def first_difference(mine: list[Event], reference: list[Event], *, timers: bool 
     return (mine[-1].index if mine else -1), reference[done_ref].index
 
 
+def difference_at(mine: list[Event], reference: list[Event], time: int, endpoint: str) -> tuple[int, int] | None:
+    """The rows that differ in one endpoint's moment at `time`, or None when that moment is alike in
+    both runs (or missing from one). A check about A draws A's mistake where B made the same one at
+    the same instant (both run the learner's handlers): readers met "B, 0.010 s" on the picture over
+    words about A."""
+    a = [e for e in mine if (e.time, e.endpoint) == (time, endpoint)]
+    b = [e for e in reference if (e.time, e.endpoint) == (time, endpoint)]
+    if not a or not b or _same(a, b):
+        return None
+    return _unmatched(a, b).index, _unmatched(b, a).index
+
+
 def _same(a: list[Event], b: list[Event]) -> bool:
     """Two moments alike: the same rows, and the same segments sent in the same order."""
     return Counter(map(moment_key, a)) == Counter(map(moment_key, b)) and _sends(a) == _sends(b)

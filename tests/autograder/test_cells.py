@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from implementations import load
 
@@ -173,7 +175,7 @@ def test_a_given_tcb_that_a_catalogue_run_meets_is_replayed_there():
     with pytest.raises(Exception) as failed:
         CellTests("01_active_close").check({**NAMESPACE, "fin_wait_1": moves_on}, "test_fin_wait_1_ack_of_data")
     assert "replay: tcpclose simulate ack-of-data-not-fin" in str(failed.value)
-    assert "makes up the situation" not in str(failed.value)
+    assert "no timeline can show" not in str(failed.value)
 
 
 def test_a_failed_check_in_the_notebook_draws_the_learners_run_above_its_words(monkeypatch):
@@ -213,3 +215,43 @@ def test_a_failed_check_in_the_notebook_draws_the_learners_run_above_its_words(m
     with pytest.raises(AssertionError):
         tests.check(learner, "test_time_wait_retransmitted_fin")
     assert not shown
+
+
+def test_a_checks_picture_marks_the_checked_endpoint_where_both_made_the_mistake(monkeypatch):
+    """In a simultaneous close both ends run the learner's fin_wait_1 and go wrong at 0.010 s: the
+    picture marked B (its row comes first) over words about A in FIN_WAIT_1; two readers stumbled."""
+    import IPython.display
+
+    shown: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.extend(a))
+    monkeypatch.delenv("TCPCLOSE_SANDBOX", raising=False)
+
+    def skips_closing(tcb, ev, profile):
+        step = GOOD[State.FIN_WAIT_1](tcb, ev, profile)
+        return Step(State.TIME_WAIT, step.outputs, step.tcb) if step.state is State.CLOSING else step
+
+    with pytest.raises(AssertionError, match="A in FIN_WAIT_1"):
+        CellTests("03_simultaneous_close").check({**NAMESPACE, "fin_wait_1": skips_closing}, "test_fin_wait_1_fin")
+    (picture,) = shown
+    tags = re.findall(r'data-kind="divergence"[^>]*>([^<]+)<', picture.data)
+    assert tags and all(not t.startswith("B,") for t in tags) and "A, 0.010 s" in tags, tags
+
+
+def test_a_check_says_why_it_draws_no_picture_when_another_handler_stops_the_run(monkeypatch):
+    """A reader's time_wait failed its check with no picture and no reason: their fin_wait_2 (pasted
+    in later) crashed first, so the run never reached TIME_WAIT."""
+    import IPython.display
+
+    shown: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.extend(a))
+    monkeypatch.delenv("TCPCLOSE_SANDBOX", raising=False)
+
+    def crashes(tcb, ev, profile):
+        raise AttributeError("'Segment' object has no attribute 'has_fin'")
+
+    learner = {**NAMESPACE, "time_wait": keeps_the_old_time_wait_timer, "fin_wait_2": crashes}
+    with pytest.raises(AssertionError, match="TIME_WAIT"):
+        CellTests("01_active_close").check(learner, "test_time_wait_retransmitted_fin")
+    (note,) = shown
+    assert "No picture: your run of <code>lost-final-ack</code> stopped before it reached this case" in note.data
+    assert "FIN_WAIT_2" in note.data and "has_fin" in note.data
