@@ -10,7 +10,8 @@ from .model import events_of
 from .pairing import segment_roles
 
 PICKER_LOSSES = 2  # the network picker offers every pattern of up to this many lost segments...
-PAIRS_UP_TO = 20  # ...in a run of at most this many segments; a longer one offers single losses only
+PAIRS_UP_TO = 8  # ...in a run of at most this many segments; a longer one offers single losses only
+# (05's old duplicate offered 122 options, "a 3rd time" after "a 2nd time": nobody reads that far)
 
 
 def reference_trace_losing(name: str, profile: object, lose: tuple[str, ...] = ()) -> object:

@@ -181,3 +181,13 @@ def test_a_reopened_connections_segments_say_which_connection():
     assert "A's SYN in connection 2" in roles.values() and "B's SYN-ACK in connection 2" in roles.values()
     linux = segment_roles(events_of(scenarios.run("syn-in-time-wait", LINUX)))  # B reopened by the SYN itself
     assert "B's SYN-ACK in connection 2" in linux.values(), linux
+
+
+def test_no_network_picker_offers_more_options_than_a_reader_scrolls_through():
+    """A reader met 122 near-identical options in 05's old-duplicate picker (every pair of losses)."""
+    longest = max(
+        (len(loss_choices(name, profile)), name, profile)
+        for name in scenarios.CATALOGUE
+        for profile in ("rfc9293", "linux")
+    )
+    assert longest[0] <= 50, longest  # 46 now (fin-on-last-segment)
