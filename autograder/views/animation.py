@@ -58,6 +58,7 @@ CSS = """
 .{uid} .tl-state[data-shape="ESTABLISHED"] {{ border-radius: 999px; }}
 .{uid} .tl-state[data-shape="CLOSED"] {{ border-radius: 0; outline: 2px dashed #1f2328; outline-offset: -4px; }}
 .{uid} .tl-say {{ margin-top: 8px; font-size: 14px; line-height: 1.35; min-height: 4.1em; }}
+.{uid} .tl-say .tv {{ transition: none; }}
 .{uid} .tl-svg {{ overflow: hidden; height: {view_h}px; position: relative; }}
 .{uid} .tl-svg svg {{ display: block; transform: translateY(clamp(min(0px, calc({view_h}px - 100%)),
   calc({view_h}px * {anchor} - var(--yf, 0) * 100%), 0px)); transition: transform .15s ease-out; }}

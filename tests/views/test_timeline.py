@@ -243,3 +243,11 @@ def test_at_the_step_it_opens_on_the_divergence_s_words_are_in_the_window(name, 
     k = divergence_step(page)
     top = min(max(step_fractions(page)[k] * height - ANCHOR * view_h, 0.0), height - view_h)
     assert canvas.mark_tops and all(top <= t <= top + view_h - 12 for t in canvas.mark_tops), (top, canvas.mark_tops)
+
+
+def test_the_sentence_under_the_heads_changes_without_a_cross_fade():
+    """At 4× a reader saw two sentences faded over each other ("receiveis <SEQ=100>…"): the step's
+    sentence switches at once; only the picture's rows fade in."""
+    page, _ = animated_html(scenarios.run("active-close"), uid="tl-x")
+    assert ".tl-x .tl-say .tv { transition: none; }" in page
+    assert re.search(r"\.tl-x \.tv \{[^}]*transition: opacity", page)
