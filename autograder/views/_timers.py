@@ -133,11 +133,19 @@ def _first_place(c: Canvas, i: int, quads: list, tries: tuple[dict, ...], far: f
     """(the first free place, the index of the try that found it): at each try, a place on this side
     of the other lifeline and apart from the other timers' names first (a reader found "TIME_WAIT
     240 s, restarted later" running across B's lifeline)."""
-    inside = _this_side(quads, far, sign)
+    inside = [q is not NOWHERE for q in _this_side(quads, far, sign)]
+    apart = [q is not NOWHERE for q in _apart(c, i, quads)]
+    every = range(len(quads))
+    orders = ([k for k in every if inside[k] and apart[k]], [k for k in every if inside[k]],
+              [k for k in every if apart[k]], [k for k in every if quads[k] is not NOWHERE])  # fmt: skip
     for n, kw in enumerate(tries):
-        for qs in (_apart(c, i, inside), inside, _apart(c, i, quads), quads):
-            if (k := c.place.first_free(qs, **kw)) is not None:
-                return k, n
+        free: dict[int, bool] = {}  # each place is tested once per try, whichever order meets it first
+        for order in orders:
+            for k in order:
+                if k not in free:
+                    free[k] = c.place.free(quads[k], **kw)
+                if free[k]:
+                    return k, n
     return None, len(tries)
 
 
