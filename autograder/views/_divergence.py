@@ -172,15 +172,7 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     g, ax = c.g, c.axis
     y = ax.y(i, e)
     x = g.xa(i) if e.endpoint == "A" else g.xb(i)
-    which = _which(c, i, p.name)
-    said = _what_differs(e, [q for j, q in enumerate(c.panels) if j != i])
-    if (
-        lacks is None and said and not which.endswith("part here")
-    ):  # "✗ yours sends ACK=300", "◆ reference sends ACK=301"
-        which = which.replace(" differs", "") + f" {said}"
-    if lacks is not None:  # "✗ yours lacks the TIME_WAIT timer": nothing it does is wrong, it leaves something out
-        what = _row_words(*lacks)
-        which = f"{which}, one lacks {what}" if "part here" in which else which.replace(" differs", f" lacks {what}")
+    which = _tag_words(c, i, p, e, lacks)
     tag = f"{which}: {e.endpoint}, {e.time / 1e6:.3f} s"
     # in two lines where one would run past the lifelines (a reader's ran into B's CLOSE_WAIT)
     lines = [tag] if text_width(tag, SMALL) <= g.gap - 8 else [f"{which}:", f"{e.endpoint}, {e.time / 1e6:.3f} s"]
@@ -220,6 +212,18 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     for k, line in enumerate(lines):
         c.text(cx, cy + k * (SMALL + 1), line, size=SMALL, anchor="middle", color=LOST, weight="bold", to=c.front,
                a=e.index, extra=' paint-order="stroke" stroke="#ffffff" stroke-width="3" data-kind="divergence"')  # fmt: skip
+
+
+def _tag_words(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]] | None) -> str:
+    """Which run this is, and what its marked row does that the other's does not."""
+    which = _which(c, i, p.name)
+    if lacks is not None:  # "✗ yours lacks the TIME_WAIT timer": nothing it does is wrong, it leaves something out
+        what = _row_words(*lacks)
+        return f"{which}, one lacks {what}" if "part here" in which else which.replace(" differs", f" lacks {what}")
+    said = _what_differs(e, [q for j, q in enumerate(c.panels) if j != i])
+    if said and not which.endswith("part here"):  # "✗ yours sends ACK=300", "◆ reference sends ACK=301"
+        return which.replace(" differs", "") + f" {said}"
+    return which
 
 
 def _leader(
