@@ -87,8 +87,10 @@ def _what_differs(e: Event, others: list[Panel]) -> str | None:
                       (f"ACK={e.ack}", e.ack != x.ack), (f"{e.length or 0} bytes", (e.length or 0) != (x.length or 0))]  # fmt: skip
             shown = [f for f, differs in fields if differs]
             return f"sends {' '.join(shown)}" if shown else None
-        if e.after != x.after and e.changes_state and x.changes_state:
-            return f"goes to {e.after}"
+        if e.after != x.after and (
+            e.changes_state or x.changes_state
+        ):  # "stays in FIN_WAIT_1" beside "goes to FIN_WAIT_2"
+            return f"goes to {e.after}" if e.changes_state else f"stays in {e.after}"
     return None
 
 
@@ -189,13 +191,15 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
         q if _leader_clear(c, cx, cy, x, y, depth) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)
     ]
     # near the mark and clear of the arrows first (readers found the tag struck through by the
-    # crossing FINs), then near it, then under the panel's name, then on a break rather than a label
+    # crossing FINs), then near it, then on a break near it (a leader from under the panel's name to 63 s
+    # crossed every label of fin-retry-limit), then under the panel's name, then on a break anywhere
     # (with a gap to the other labels first: a reader read the tag and "TIME_WAIT 240 s + restart" as one)
     k = next((k for k in (c.place.first_free(unstruck, clear_of_lines=True, gap=GAP),
                           c.place.first_free(unstruck, gap=GAP), c.place.first_free(near, clear_of_lines=True, gap=GAP),
                           c.place.first_free(unstruck, clear_of_lines=True), c.place.first_free(unstruck),
                           c.place.first_free(near, clear_of_lines=True), c.place.first_free(near),
-                          c.place.first_free(quads), c.place.first_free(quads, bands=False)) if k is not None),
+                          c.place.first_free(near, bands=False), c.place.first_free(quads),
+                          c.place.first_free(quads, bands=False)) if k is not None),
              None)  # fmt: skip
     cx, cy = cands[0 if k is None else k]
     if k is None or k > 2:  # not near the mark with a gap to the other labels

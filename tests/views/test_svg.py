@@ -581,3 +581,39 @@ def test_a_segment_that_differs_is_tagged_with_the_field_that_differs():
     svg, _ = render(mine, reference=ref, highlight=m, reference_highlight=r)
     tags = " ".join(re.findall(r'data-kind="divergence"[^>]*>([^<]+)<', svg))
     assert "✗ yours sends ACK=100:" in tags and "◆ reference sends ACK=101:" in tags, tags
+
+
+def test_a_moment_that_stays_where_the_reference_moves_on_says_so():
+    """A reader's FIN_WAIT_1 stayed on the ACK of its FIN: the tag said only "yours differs"."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import State
+
+    def fin_wait_1(tcb, ev, profile):  # never moves on to FIN_WAIT_2
+        step = HANDLERS[State.FIN_WAIT_1](tcb, ev, profile)
+        return type(step)(State.FIN_WAIT_1, step.outputs, step.tcb) if step.state == State.FIN_WAIT_2 else step
+
+    mine = scenarios.run("active-close", machine={**HANDLERS, State.FIN_WAIT_1: fin_wait_1})
+    ref = scenarios.run("active-close")
+    m, r = first_difference(events_of(mine), events_of(ref))
+    svg, _ = render(mine, reference=ref, highlight=m, reference_highlight=r, cut_runaway=True)
+    tags = re.findall(r'data-kind="divergence"[^>]*>([^<]+)<', svg)
+    assert "✗ yours stays in FIN_WAIT_1:" in tags and "◆ reference goes to FIN_WAIT_2:" in tags, tags
+
+
+def test_a_divergence_deep_in_a_long_run_is_tagged_near_its_ring():
+    """A reader's backoff lacked its 60 s cap: the tag stood under the panel's name, its leader running
+    down to 63 s across every label between; a place on a break near the ring is better."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.profiles import RFC9293
+
+    mine, ref = scenarios.run("fin-retry-limit", RFC9293.replace(rto_max=10**9)), scenarios.run("fin-retry-limit")
+    m, r = first_difference(events_of(mine), events_of(ref))
+    svg, _ = render(mine, reference=ref, highlight=m, reference_highlight=r, cut_runaway=True)
+    (ring_y, *_) = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)" r="9"', svg)]
+    tag_ys = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)"[^>]*data-kind="divergence"', svg)]
+    assert tag_ys and all(abs(y - ring_y) < 120 for y in tag_ys), (ring_y, tag_ys)
