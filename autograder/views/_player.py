@@ -76,8 +76,8 @@ class Player:
         self.whole = widgets.ToggleButton(value=False, description="whole picture", layout=widgets.Layout(width="auto"),
                                           tooltip="show the whole run at once, every step drawn, not a window that follows the step")  # fmt: skip
         self.whole.observe(self._on_whole, "value")
-        self.back.on_click(lambda _: self.go(self.slider.value - 1))
-        self.fwd.on_click(lambda _: self.go(self.slider.value + 1))
+        self.back.on_click(lambda _: self._by_hand(-1))
+        self.fwd.on_click(lambda _: self._by_hand(+1))
         self.speed.observe(lambda ch: setattr(self.play, "interval", ch["new"]), "value")
         self.kernel_step = widgets.HTML(layout=widgets.Layout(height="0px", overflow="hidden"))
         self.names = widgets.HTML(f'<img alt="" src="data:," onerror="{html.escape(_CONTROLS_JS)}">',
@@ -95,6 +95,11 @@ class Player:
         if on:  # the status boxes above then say how the run ends, as the picture drawn below does
             self.play.playing = False
             self.go(self.slider.max)
+
+    def _by_hand(self, delta: int) -> None:
+        """A step button: it stops the playing first (a reader's ◀ at 4× was overtaken by the player)."""
+        self.play.playing = False
+        self.go(self.slider.value + delta)
 
     def go(self, step: int) -> None:
         """Move to a step (clamped), as the step buttons do."""

@@ -251,3 +251,15 @@ def test_the_sentence_under_the_heads_changes_without_a_cross_fade():
     page, _ = animated_html(scenarios.run("active-close"), uid="tl-x")
     assert ".tl-x .tl-say .tv { transition: none; }" in page
     assert re.search(r"\.tl-x \.tv \{[^}]*transition: opacity", page)
+
+
+def test_a_step_button_stops_the_playing_first():
+    """A reader pressed ◀ step at 4×: the player went on (15, 19, 21) over the step taken by hand."""
+    w = timeline("active-close")
+    w.go(6)
+    w.play.playing = True
+    w.back.click()
+    assert not w.play.playing and w.slider.value == 5
+    w.play.playing = True
+    w.fwd.click()
+    assert not w.play.playing and w.slider.value == 6
