@@ -55,7 +55,8 @@ def _lit(notebook: str, unrevealed: bool) -> tuple[list[str], str, str]:
     """The states a map lights, the caption that says why, and its default title."""
     if unrevealed:
         names = sorted({s for arrow, n in FOUND_IN.items() if n < notebook for s in arrow}, key=_DIAGRAM_ORDER.index)
-        caption = f"Lit: what earlier notebooks found ({', '.join(names)}). What this notebook adds is yours to find."  # not "a state not reached yet is not drawn": readers took the one choice missing from the map
+        # Not "a state no notebook has reached yet is not drawn": readers took the one choice missing from the map.
+        caption = f"Lit: what earlier notebooks found ({', '.join(names)}). What this notebook adds is yours to find."
         return names, caption, "Closing a TCP connection (RFC 9293): found so far"
     names = list(NOTEBOOK_STATES[notebook])
     caption = (

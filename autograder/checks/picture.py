@@ -42,11 +42,12 @@ def _scene(namespace: object, scenario: str, profile: object, where: tuple[str, 
 
     run = learner_run(namespace)
     mine, ref = run(scenario, profile), reference_close(scenario, profile)
-    # Not for a crash (the run stops there, and the mark would fall on the other endpoint's next row: a
-    # reader's was drawn on B for A's AttributeError): the words say it. Nor for an unwritten handler
-    # (the reference plays it), nor where there is no reference.
-    if run.error is not None:  # say why there is no picture (a reader looked for one), unless the words do
-        if not ref.rows or run.error.split(": ", 1)[-1] in said:  # "A at 1.06 s: <the case's own words>"
+    # No picture of a run that stopped (the mark would fall on the other endpoint's next row: a reader's
+    # was drawn on B for A's AttributeError), nor where there is no reference. A crash in the checked
+    # handler is told by the case's own words; a run stopped by another handler gets a line that says so
+    # (a reader looked for a picture). run.error reads "A at 1.06 s: <the sentence>".
+    if run.error is not None:
+        if not ref.rows or run.error.split(": ", 1)[-1] in said:
             return None
         return f"<p style='margin:4px 0'>No picture: your run of <code>{escape(scenario)}</code> stopped " \
                f"before it reached this case ({escape(run.error)}).</p>", ""  # fmt: skip

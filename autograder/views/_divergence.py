@@ -87,9 +87,8 @@ def _what_differs(e: Event, others: list[Panel]) -> str | None:
                       (f"ACK={e.ack}", e.ack != x.ack), (f"{e.length or 0} bytes", (e.length or 0) != (x.length or 0))]  # fmt: skip
             shown = [f for f, differs in fields if differs]
             return f"sends {' '.join(shown)}" if shown else None
-        if e.after != x.after and (
-            e.changes_state or x.changes_state
-        ):  # "stays in FIN_WAIT_1" beside "goes to FIN_WAIT_2"
+        # "stays in FIN_WAIT_1" beside "goes to FIN_WAIT_2"
+        if e.after != x.after and (e.changes_state or x.changes_state):
             return f"goes to {e.after}" if e.changes_state else f"stays in {e.after}"
     return None
 

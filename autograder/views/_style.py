@@ -25,11 +25,8 @@ STATE_RADIUS = {"ESTABLISHED": 8, "CLOSED": 0}
 LOST = "#cf222e"
 MUTED = "#59636e"
 INK = "#1f2328"
-TIMER_COLORS = {
-    "TIME_WAIT": "#875b00",
-    "RETRANSMIT": "#6639ba",
-    "FIN_WAIT_2": "#0550ae",
-}  # a state's timer in its colour
+# A state's timer in its state's colour (Linux's FIN_WAIT_2 timer was lifeline grey, hard to see).
+TIMER_COLORS = {"TIME_WAIT": "#875b00", "RETRANSMIT": "#6639ba", "FIN_WAIT_2": "#0550ae"}
 
 
 def seg_color(flags: Flags | None, length: int | None) -> str:

@@ -193,8 +193,9 @@ def _edge(src, dst, curve, texts, centre, color, strong, bold) -> str:
     head = f"{ex:.1f},{ey:.1f} {bx - 5 * uy:.1f},{by + 5 * ux:.1f} {bx + 5 * uy:.1f},{by - 5 * ux:.1f}"
     bw, bh = label_size(texts)
     lx, top = centre[0], centre[1] - bh / 2
+    # opaque: a line seen through a label read as striking it out
     back = (f'<rect x="{lx - bw / 2:.1f}" y="{top:.1f}" width="{bw:.1f}" height="{bh:.1f}" '
-            f'rx="4" fill="#ffffff"/>')  # opaque: a line seen through a label read as striking it out  # fmt: skip
+            f'rx="4" fill="#ffffff"/>')  # fmt: skip
     labels, y = [], top + 2 + ASCENT * SIZE - LEAD  # each line's dy is LEAD: the first lands on this baseline
     for lines, b in zip(texts, bold, strict=True):
         weight = ' font-weight="bold"' if b else ""
