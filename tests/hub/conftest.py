@@ -227,7 +227,7 @@ def lab():
     students = [User(f"tgs{n}-{tag}", secrets.token_urlsafe(12), "student") for n in (1, 2)]
     made_groups: list[str] = []
     made_users: list[User] = []
-    proc = None
+    proc = log = None
     try:
         # The clone and the two environments (the README's `make setup`, `make learner-build` and pip lines).
         clone = _copy_clone(base / "clone")
@@ -279,6 +279,9 @@ def lab():
     finally:
         if proc is not None:
             _stop_hub(proc)
+        if log is not None and log.exists():  # the hub's and the servers' lines, to read after a failure
+            (REPO / "test-output").mkdir(exist_ok=True)
+            shutil.copy(log, REPO / "test-output" / "hub.log")
         uids = set()
         for user in made_users:
             try:

@@ -124,7 +124,7 @@ def read_file(page, lab: Lab, user: User, path: str) -> str | None:
 
 def read_notebook(page, lab: Lab, user: User, path: str) -> nbformat.NotebookNode:
     r = api(page, lab, user, f"contents/{path}?content=1&type=notebook")
-    assert r.ok, f"{user.name}: {path} is not there (HTTP {r.status})"
+    assert r.ok, f"{user.name}: {path} is not there (HTTP {r.status}: {r.text()[:600]})\n{lab.log_tail()}"
     return nbformat.from_dict(r.json()["content"])
 
 
