@@ -210,14 +210,15 @@ def _free_place(c: Canvas, quads: list[Quad], arrow: tuple[float, float, float, 
     # other segments' arrows (two FINs crossing: each label away from the X) where a place is.
     lo, hi = min(x0, x1) + 2, max(x0, x1) - 2
     between = [q if all(lo <= x <= hi for x, _ in q) else NOWHERE for q in quads]
-    # Clear of the timers' bars too where one is free (in one picture: side by side, with panels half as
-    # wide, that first choice crowds the labels after it onto the arrows).
-    k = c.place.first_free(between, clear_of_lines=True, along=arrow, bars=True) if c.n == 1 else None
+    # Clear of the timers' bars too where one is free (05's lost ACK once ran its label up to B's
+    # RETRANSMIT bar side by side).
+    k = c.place.first_free(between, clear_of_lines=True, along=arrow, bars=True)
     if k is None:
         k = c.place.first_free(between, clear_of_lines=True, along=arrow)
     if k is not None:
         return k, False
     c.place.crowded.append((min(arrow[1], arrow[3]), max(arrow[1], arrow[3])))
+    c.place.crossings.append(c.place.crowded[-1])
     k = c.place.first_free(between)
     c.place.crossed += k is not None
     if k is None:

@@ -181,9 +181,12 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     mid = (g.xa(i) + g.xb(i)) / 2
     cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86, -100, 104)
              for dx in (0, -g.gap / 5, g.gap / 5, -g.gap / 3, g.gap / 3)]  # fmt: skip
-    if c.n > 1:  # the line kept free under the panel's name, when nothing nearer is
+    top = lines
+    if c.n > 1:  # the line kept free under the panel's name, when nothing nearer is: one line if it fits there
         cands.append((mid, ax.top - 66 - 10))
-    quads = [text_quad(cx, cy, lines, SMALL, "middle") for cx, cy in cands]
+        top = [tag] if text_width(tag, SMALL) <= g.panel_w - 16 else lines
+    quads = [text_quad(cx, cy, lines, SMALL, "middle") for cx, cy in cands[:-1]]
+    quads.append(text_quad(*cands[-1], top, SMALL, "middle"))
     near = quads[:-1] if c.n > 1 else quads  # the line under the panel's name: a leader across the picture
     # a place whose leader crosses no label first (readers found "TIME_WAIT 240 s + restart" struck through)
     unstruck = [
@@ -201,6 +204,9 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
                           c.place.first_free(quads, bands=False)) if k is not None),
              None)  # fmt: skip
     cx, cy = cands[0 if k is None else k]
+    if c.n > 1 and k == len(cands) - 1:  # under the panel's name: a layout with the tag near its ring is better
+        lines, depth = top, (len(top) - 1) * (SMALL + 1)
+        c.place.far_tags += 1
     if k is None or k > 2:  # not near the mark with a gap to the other labels
         c.place.crowded.append((y - 40, y + 40))
     if k is None:

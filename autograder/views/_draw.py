@@ -177,6 +177,7 @@ class Canvas:
         ax = self.axis
         for t, y in zip(ax.times, ax.ys, strict=True):
             self.text(self.g.time_x, y + 4, f"{t / 1e6:.3f}", size=SMALL, anchor="end", color=MUTED)
+        self._same_moment()
         if self.animate:  # the current instant's band, in every panel at once
             for t, y in zip(ax.times, ax.ys, strict=True):
                 steps = [s for p in self._all_panels for e in p.events if e.time == t
@@ -186,6 +187,16 @@ class Canvas:
                         f'<rect x="0" y="{num(y - LINE / 2)}" width="{self.width}" height="{LINE}" fill="#fff8c5" '
                         f'class="tv" style="--a:{min(steps)};--b:{max(steps) + 1}"/>'
                     )
+
+    def _same_moment(self) -> None:
+        """A rule down the time column under a row whose events take many lines (05's three segments sent
+        at 0 s stand 54 px apart): the last of them is at the row's time too, not at the time beside it."""
+        ax, x = self.axis, self.g.time_x - 16
+        for t, y in zip(ax.times, ax.ys, strict=True):
+            last = max((ax.y(i, e) for i, p in enumerate(self._all_panels) for e in p.events if e.time == t), default=y)
+            if last - y > 2 * LINE:
+                self.out.append(f'<path d="M{num(x)} {num(y + 9)} V{num(last)} h5" fill="none" stroke="{MUTED}" '
+                                f'stroke-width="1" data-kind="same-moment"/>')  # fmt: skip
 
     def _when_passed(self, t: int) -> str:
         """A break after time t appears once the step after it does (a reader took a break's zigzag at

@@ -37,12 +37,12 @@ class Fold:
 
     @property
     def text(self) -> str:
-        return f"… {self.rounds} more rounds of the same exchange, not drawn …"
+        return f"{self.rounds} more rounds of the same exchange, not drawn"
 
     @property
     def short(self) -> str:
         """For a narrow panel (side by side), where the long text ran across both lifelines."""
-        return f"… {self.rounds} rounds not drawn …"
+        return f"{self.rounds} rounds not drawn"  # no "…": in a picture it means text cut short
 
     @property
     def sentence(self) -> str:

@@ -71,8 +71,12 @@ def rotate(q: Quad, angle: float, pivot: tuple[float, float]) -> Quad:
 
 def overlap(a: Quad, b: Quad, margin: float = 1.0) -> bool:
     """True when the two convex quads overlap by more than `margin` px along every axis."""
-    if margin >= 0 and (max(y for _, y in a) < min(y for _, y in b) or max(y for _, y in b) < min(y for _, y in a)):
-        return False  # apart in height, so apart along one of their edges' normals too (most pairs: a fast no)
+    # Rectangles apart in height by d are apart by at least d/√2 along one of their edges' normals, so a
+    # pair that far apart is a fast no (most pairs are); the slack covers a negative margin (a gap).
+    slack = 1.5 * max(0.0, -margin)
+    ay, by = (a[0][1], a[1][1], a[2][1], a[3][1]), (b[0][1], b[1][1], b[2][1], b[3][1])
+    if max(ay) + slack < min(by) or max(by) + slack < min(ay):
+        return False
     for poly in (a, b):
         for i in range(len(poly)):
             (x0, y0), (x1, y1) = poly[i], poly[(i + 1) % len(poly)]
@@ -105,7 +109,9 @@ class Placer:
     past_lifelines: int = 0  # segment labels that run past a lifeline because no place between was free
     tight: int = 0  # timer labels placed closer than GAP to another label because no place farther was free
     crossed: int = 0  # segment labels over another segment's arrow because no place clear of them was free
+    far_tags: int = 0  # divergence tags drawn under the panel's name, far from their ring, for want of a nearer place
     crowded: list[tuple[float, float]] = field(default_factory=list)  # heights where a label took a fallback place
+    crossings: list[tuple[float, float]] = field(default_factory=list)  # of those, a segment label's
 
     def free(
         self,

@@ -14,6 +14,7 @@ folded into a visible "≈ 240 s" break so a whole close fits on one screen.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 from reference_impl.trace import EventKind
@@ -35,6 +36,7 @@ MAX_EVENTS = 400
 Highlight = int | tuple[float, str] | None
 ROOM_TRIES = 3  # layouts tried after the first, each with more room where labels were crowded in the one before
 ROOM = (1.8, 3.2)  # a crowded gap's height, in times its usual one, try after try
+BURST_LINES = 3  # lines a segment sent with others at one moment may take, so its label fits between their arrows
 EVERYWHERE = 2.2  # the last resort's room for every gap (the one that has the fewest crowded labels is drawn)
 
 
@@ -122,7 +124,7 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
     lines = [_lines(p, geom) for p in panels]
     folds = frozenset(t for p in panels for t in p.folds)
     room: dict[int, float] = {}
-    best: tuple[tuple[bool, int, float], Axis, Canvas] | None = None
+    best: tuple[tuple[bool, int, int, float], Axis, Canvas] | None = None
     for attempt in range(ROOM_TRIES + 1):
         axis = layout([p.events for p in panels], geom, lines, room=room, folds=folds)
         canvas = Canvas(geom, axis, len(panels), heading, animate)
@@ -131,11 +133,13 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
             canvas.panel(i, p)
         draw_divergence(canvas)
         pl = canvas.place
-        score = (pl.dropped >= 1000, pl.crossed + pl.past_lifelines + pl.on_lines + pl.dropped, axis.bottom)
+        score = (pl.dropped >= 1000, pl.far_tags, pl.crossed + pl.past_lifelines + pl.on_lines + pl.dropped,
+                 axis.bottom)  # fmt: skip
         best = min(best, (score, axis, canvas), key=lambda b: b[0]) if best else (score, axis, canvas)
         if not pl.crowded or attempt == ROOM_TRIES:
             break
-        if not _more_room(room, axis, pl.crowded):  # as much room as it may have there: room everywhere
+        grew = _spread_bursts(lines, panels, axis, pl.crossings)
+        if not _more_room(room, axis, pl.crowded) and not grew:  # as much room as it may have: room everywhere
             room = dict.fromkeys(axis.times, EVERYWHERE)
     _, axis, canvas = best
     for i, p in enumerate(panels):
@@ -157,6 +161,29 @@ def _more_room(room: dict[int, float], axis: Axis, crowded: list[tuple[float, fl
         if more is not None and any(axis.ys[i] < y1 and axis.ys[i + 1] > y0 for y0, y1 in crowded):
             room[t] = more
             grew = True
+    return grew
+
+
+def _spread_bursts(
+    lines: list[dict[int, int]], panels: list[Panel], axis: Axis, crowded: list[tuple[float, float]]
+) -> bool:
+    """Segments an endpoint sends at one moment leave a line apart, their labels stacked on each
+    other's arrows (05's three data segments at 0 s): where segment labels crossed arrows, each but
+    the last gets more lines of its own, up to BURST_LINES. More room between rows cannot part them."""
+    grew = False
+    for i, p in enumerate(panels):
+        bursts: dict[tuple[int, str], list[Event]] = defaultdict(list)
+        for e in p.events:
+            if e.event == EventKind.SEND:
+                bursts[(e.time, e.endpoint)].append(e)
+        for sends in bursts.values():
+            y0, y1 = axis.y(i, sends[0]), axis.y(i, sends[-1])
+            if len(sends) < 2 or not any(a < y1 + 60 and b > y0 for a, b in crowded):
+                continue
+            for e in sends[:-1]:
+                if lines[i].get(e.index, 1) < BURST_LINES:
+                    lines[i][e.index] = lines[i].get(e.index, 1) + 1
+                    grew = True
     return grew
 
 

@@ -1,5 +1,6 @@
 """Every picture legible at 1400x900: measured in chromium, over every catalogue scenario under
-both profiles, alone and side by side (with a divergence marked), in one page load.
+both profiles, alone and side by side (with a divergence marked), and over a sample of learners'
+mistakes beside the reference, in one page load.
 
 A JupyterLab at 1400x900 with its file browser open gives a cell's output 960 px; every
 picture is drawn for that width at 1:1. What is measured is what the browser rendered:
@@ -11,8 +12,10 @@ overlap, cut or small text with the scenario it is in.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
+import random
 
 import pytest
 
@@ -115,6 +118,34 @@ def figures() -> list[tuple[str, str]]:
     return out
 
 
+def mistake_figures(count: int = 30, per_mutant: int = 3) -> list[tuple[str, str]]:
+    """A learner's mistakes beside the reference, as show_mine draws them: a fixed sample of the
+    mutation corpus's mutants (seeded), each run on scenarios where it parts from the reference.
+    Their tags find room among other labels than two profiles' runs do (a tag once fell back onto
+    "B1 <SEQ=300>…" in a dense start, with the line under the panel's name free)."""
+    from autograder.notebook_helpers import LearnerRun
+    from tests.mutation import mutants
+
+    rng = random.Random(12)
+    reference = functools.cache(lambda name, profile: scenarios.run(name, PROFILES[profile]))
+    out = []
+    for m in rng.sample(mutants.generate(), count):
+        run = LearnerRun({state.value.lower(): fn for state, fn in mutants.build(m).items()})
+        shown = 0
+        for name in rng.sample(sorted(scenarios.CATALOGUE), 10):
+            profile = rng.choice(sorted(PROFILES))
+            mine, ref = run(name, profile), reference(name, profile)
+            diff = first_difference(events_of(mine), events_of(ref)) if len(mine) else None
+            if diff is None or min(diff) < 0:
+                continue
+            out.append((f"{m.key} in {name} ({profile})",
+                        render_svg(mine, reference=ref, highlight=diff[0], reference_highlight=diff[1])))  # fmt: skip
+            shown += 1
+            if shown == per_mutant:
+                break
+    return out
+
+
 def page_html(figs: list[tuple[str, str]]) -> str:
     body = "".join(
         f'<figure data-name="{html.escape(n)}" style="width:{OUTPUT_WIDTH}px;margin:0 0 24px;overflow-x:auto">{f}</figure>'
@@ -124,7 +155,7 @@ def page_html(figs: list[tuple[str, str]]) -> str:
 
 
 def test_every_picture_is_legible_at_1400x900(browser, screenshots, tmp_path):
-    figs = figures()
+    figs = figures() + mistake_figures()
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
         path = tmp_path / "all.html"

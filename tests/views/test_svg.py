@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 
@@ -260,9 +261,8 @@ def test_a_run_that_repeats_itself_is_drawn_twice_then_folded_into_a_band_that_c
     (fold,) = mine.folds.values()
     assert not other.folds and canvas.axis.bottom < 5_000
     assert fold.rounds >= 40 and fold.events == len(war.rows) - len(mine.events)
-    assert (
-        f"… {fold.rounds} rounds not drawn …" in svg
-    )  # side by side, the short words: the long ones crossed the lanes
+    # side by side, the short words: the long ones crossed the lanes
+    assert f">{fold.rounds} rounds not drawn<" in svg
     assert f"{fold.rounds} more rounds of the same exchange, not drawn" in render(war)[0]
     # what is drawn: the first two rounds and the last, and nothing at a hidden moment
     hidden = {r.time for r in war.rows} - {e.time for e in mine.events}
@@ -617,3 +617,22 @@ def test_a_divergence_deep_in_a_long_run_is_tagged_near_its_ring():
     (ring_y, *_) = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)" r="9"', svg)]
     tag_ys = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)"[^>]*data-kind="divergence"', svg)]
     assert tag_ys and all(abs(y - ring_y) < 120 for y in tag_ys), (ring_y, tag_ys)
+
+
+def test_segments_sent_at_one_moment_leave_far_enough_apart_for_their_labels():
+    """05's three data segments at 0 s, side by side: a line apart, each label lay on the next arrow and
+    the replies crossed all three; with more lines each where labels were crowded, none crosses an arrow,
+    and a rule down the time column says the row's last segment left at 0 s too."""
+    from autograder.views._axis import LINE
+    from autograder.views.svg import render
+
+    run = scenarios.run("old-duplicate-after-reuse", PROFILES["rfc9293"])
+    svg, canvas = render(run, reference=run)
+    assert canvas.place.crossed == 0 and canvas.place.past_lifelines == 0
+    for i, panel in enumerate(canvas.panels):
+        burst = [canvas.axis.y(i, e) for e in panel.events if e.event == "send" and e.time == 0]
+        assert len(burst) == 3 and min(b - a for a, b in itertools.pairwise(burst)) >= 2 * LINE, burst
+    rules = re.findall(r'<path d="M[\d.]+ ([\d.]+) V([\d.]+) h5"[^>]*data-kind="same-moment"', svg)
+    assert any(float(y0) < burst[0] and float(y1) >= burst[-1] for y0, y1 in rules), rules
+    # one segment at a time (the four-way close): no row is tall enough to need the rule
+    assert 'data-kind="same-moment"' not in render_svg(scenarios.run("active-close", PROFILES["rfc9293"]))
