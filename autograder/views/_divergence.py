@@ -251,7 +251,7 @@ def _leader_clear(c: Canvas, cx: float, cy: float, x: float, y: float, depth: fl
         return True
     (x0, y0), (x1, y1) = _leader(cx, cy, x, y, depth)
     line = line_quad(x0, y0, x1, y1)
-    return not any(overlap(line, b, margin=0.5) for b in c.place.boxes)
+    return not any(overlap(line, b, margin=0.5) for b in c.place.boxes.near(line, 2))
 
 
 def _which(c: Canvas, i: int, name: str) -> str:
