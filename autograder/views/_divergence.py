@@ -192,17 +192,23 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     unstruck = [
         q if _leader_clear(c, cx, cy, x, y, depth) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)
     ]
-    # near the mark and clear of the arrows first (readers found the tag struck through by the
-    # crossing FINs), then near it, then on a break near it (a leader from under the panel's name to 63 s
-    # crossed every label of fin-retry-limit), then under the panel's name, then on a break anywhere
-    # (with a gap to the other labels first: a reader read the tag and "TIME_WAIT 240 s + restart" as one)
-    k = next((k for k in (c.place.first_free(unstruck, clear_of_lines=True, gap=GAP),
-                          c.place.first_free(unstruck, gap=GAP), c.place.first_free(near, clear_of_lines=True, gap=GAP),
-                          c.place.first_free(unstruck, clear_of_lines=True), c.place.first_free(unstruck),
-                          c.place.first_free(near, clear_of_lines=True), c.place.first_free(near),
-                          c.place.first_free(near, bands=False), c.place.first_free(quads),
-                          c.place.first_free(quads, bands=False)) if k is not None),
-             None)  # fmt: skip
+    # between the lifelines and off the timers' bars first (a reader's "✗ yours sends ACK=300" ran across
+    # B's RETRANSMIT bar and lifeline), near the mark and clear of the arrows (readers found the tag struck
+    # through by the crossing FINs), then near it, then on a break near it (a leader from under the
+    # panel's name to 63 s crossed every label of fin-retry-limit), then under the panel's name, then on a
+    # break anywhere (with a gap to the other labels first: a reader read the tag and "TIME_WAIT 240 s +
+    # restart" as one)
+    lo, hi = g.xa(i) + 4, g.xb(i) - 4
+    inner = [q if all(lo <= px <= hi for px, _ in q) else NOWHERE for q in unstruck]
+    passes = ((inner, dict(clear_of_lines=True, gap=GAP, bars=True)), (inner, dict(gap=GAP, bars=True)),
+              (unstruck, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(gap=GAP)),
+              (near, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(clear_of_lines=True)), (unstruck, {}),
+              (near, dict(clear_of_lines=True)), (near, {}), (near, dict(bands=False)), (quads, {}),
+              (quads, dict(bands=False)))  # fmt: skip
+    k = None
+    for places, how in passes:  # the first pass that finds a place (each is tried only if those before found none)
+        if (k := c.place.first_free(places, **how)) is not None:
+            break
     cx, cy = cands[0 if k is None else k]
     if c.n > 1 and k == len(cands) - 1:  # under the panel's name: a layout with the tag near its ring is better
         lines, depth = top, (len(top) - 1) * (SMALL + 1)
