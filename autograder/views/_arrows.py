@@ -26,6 +26,8 @@ Label = tuple[float, float, float, float, str, str, int, Event, Captions]
 Candidate = tuple[float, float, str, float, list[str]]
 # Where a label may stand along its arrow, as fractions of the arrow's length, in order of preference.
 ALONG = (0.05, 0.2, 0.35, 0.5, 0.62, 0.74, 0.84)
+LOST_AT = 0.45  # where a lost segment stops, along the way it would have gone: its label, past the ✕, ends short of
+# the far lifeline and its timer bar (at halfway, 04's lost final ACKs ran their labels into B's RETRANSMIT bar)
 
 
 def draw_flights(c: Canvas, i: int, p: Panel) -> list[Label]:
@@ -91,7 +93,7 @@ def _flight(c: Canvas, i: int, f: Flight, text: str, lane: dict[str, int], delay
 
 def _unarrived(c: Canvas, i: int, s: Event, text: str, color: str, start: tuple[float, float, float], delay: int,
                cap: Captions) -> Label:  # fmt: skip
-    """A segment with no arrival: lost (stopped halfway at a red cross), or cut short (a hollow head)."""
+    """A segment with no arrival: lost (stopped near halfway at a red cross), or cut short (a hollow head)."""
     ax = c.axis
     x0, y0, x1 = start
     y1 = max(ax.y_at(s.time + delay), y0 + 30)
@@ -99,7 +101,7 @@ def _unarrived(c: Canvas, i: int, s: Event, text: str, color: str, start: tuple[
     if band is not None and y1 > band[0] + 2:
         y1 = max(band[0] + 2, y0 + 20)  # stop short of the break and its label
     if s.fate == "lost":
-        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        mx, my = x0 + LOST_AT * (x1 - x0), y0 + LOST_AT * (y1 - y0)
         c.unarrived_ends[s.index] = (mx, my)
         c.line(x0, y0, mx, my, color, width=1.8, a=s.index)
         c.place.add_line(x0, y0, mx, my)
@@ -154,7 +156,7 @@ def _label_lines(c: Canvas, label: str, narrow: bool = False) -> list[str]:
 
 def place_label(c: Canvas, x0, y0, x1, y1, label, color, a, e: Event, cap: Captions) -> None:
     """RFC text along the arrow, reading left to right, at the first place along it that is free.
-    A lost segment's arrow stops at its ✕, halfway: its label stands just past the ✕ first (in as
+    A lost segment's arrow stops at its ✕, a little short of halfway: its label stands just past the ✕ first (in as
     many lines as it takes), where nothing else is drawn."""
     rightward = x1 > x0
     ang = math.degrees(math.atan2(y1 - y0, x1 - x0) if rightward else math.atan2(y0 - y1, x0 - x1))
@@ -190,7 +192,7 @@ def _label_candidates(c: Canvas, x0, y0, x1, y1, label: str, e: Event) -> list[C
     variants = [one] if narrow == one else [one, narrow]
     places = [(lines, at) for lines in variants for at in ALONG]
     if e.fate == "lost":
-        places = [(lines, 0.56) for lines in variants] + places
+        places = [(lines, LOST_AT + 0.05) for lines in variants] + places
     anchor = "start" if x1 > x0 else "end"
     cands = []
     for lines, at in places:
@@ -226,6 +228,7 @@ def _free_place(c: Canvas, quads: list[Quad], arrow: tuple[float, float, float, 
         c.place.past_lifelines += k is not None
     if k is None:  # on a break's zigzag rather than on another label
         k = c.place.first_free(quads, bands=False)
+        c.place.on_bands += k is not None
     if k is None:
         k = 0
         c.place.dropped += 1000  # an overlap: the legibility tests report it

@@ -199,9 +199,12 @@ def layout(panels: list[list[Event]], geom: Geometry, lines: list[dict[int, int]
             dt = axis.times[i + 1] - t
             if dt > BREAK_US or t in folds:
                 bh = max(break_height(dt), FOLD_H if t in folds else 0)
-                axis.breaks.append((y + h - 4, y + h - 4 + bh, dt))
+                # room above the break where labels were crowded (a lost ACK's label, just before it, lay on
+                # the zigzag past B's lifeline)
+                pre = ((room or {}).get(t, 1.0) - 1.0) * 2 * LINE
+                axis.breaks.append((y + h + pre - 4, y + h + pre - 4 + bh, dt))
                 axis.break_from.append(t)
-                y += h + bh + 6
+                y += h + pre + bh + 6
             else:
                 y += max(h + 6, (room or {}).get(t, 1.0) * spacing(dt))
     last = height[axis.times[-1]] * LINE if axis.times else 0

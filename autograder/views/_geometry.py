@@ -142,6 +142,7 @@ class Placer:
     past_lifelines: int = 0  # segment labels that run past a lifeline because no place between was free
     tight: int = 0  # timer labels placed closer than GAP to another label because no place farther was free
     crossed: int = 0  # segment labels over another segment's arrow because no place clear of them was free
+    on_bands: int = 0  # segment and timer labels on a break's zigzag because no other place was free
     far_tags: int = 0  # divergence tags drawn under the panel's name, far from their ring, for want of a nearer place
     crowded: list[tuple[float, float]] = field(default_factory=list)  # heights where a label took a fallback place
     crossings: list[tuple[float, float]] = field(default_factory=list)  # of those, a segment label's

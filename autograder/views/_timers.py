@@ -122,6 +122,7 @@ def _timer_label(c: Canvas, i: int, x, y0, y1, sign, labels: tuple[str, ...], co
         c.place.crowded.append((y0 - 20, y0 + 50))
     if k is None:  # on a break's zigzag rather than only in a tooltip
         k = c.place.first_free(quads, bands=False)
+        c.place.on_bands += k is not None
     if k is None:
         c.place.dropped += 1
         return c.out.append(f"<!-- timer {escape(label)}: no free place for its label -->")

@@ -133,7 +133,7 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
             canvas.panel(i, p)
         draw_divergence(canvas)
         pl = canvas.place
-        score = (pl.dropped >= 1000, pl.far_tags, pl.crossed + pl.past_lifelines + pl.on_lines + pl.dropped,
+        score = (pl.dropped >= 1000, pl.far_tags, pl.crossed + pl.past_lifelines + pl.on_lines + pl.on_bands + pl.dropped,
                  axis.bottom)  # fmt: skip
         best = min(best, (score, axis, canvas), key=lambda b: b[0]) if best else (score, axis, canvas)
         if not pl.crowded or attempt == ROOM_TRIES:

@@ -636,3 +636,18 @@ def test_segments_sent_at_one_moment_leave_far_enough_apart_for_their_labels():
     assert any(float(y0) < burst[0] and float(y1) >= burst[-1] for y0, y1 in rules), rules
     # one segment at a time (the four-way close): no row is tall enough to need the rule
     assert 'data-kind="same-moment"' not in render_svg(scenarios.run("active-close", PROFILES["rfc9293"]))
+
+
+@pytest.mark.parametrize("profile", ["rfc9293", "linux"])
+def test_no_label_lies_on_a_break(profile):
+    """04's second lost final ACK, sent just before a break, had its label on the zigzag and past B's
+    lifeline side by side: where labels are crowded before a break, the break moves down."""
+    from autograder.views.svg import render
+
+    on = []
+    for name in scenarios.CATALOGUE:
+        run = scenarios.run(name, PROFILES[profile])
+        for reference in (None, run):
+            if render(run, reference=reference)[1].place.on_bands:
+                on.append((name, reference is not None))
+    assert not on, on
