@@ -194,9 +194,14 @@ class Canvas:
         ax, x = self.axis, self.g.time_x - 16
         for t, y in zip(ax.times, ax.ys, strict=True):
             last = max((ax.y(i, e) for i, p in enumerate(self._all_panels) for e in p.events if e.time == t), default=y)
-            if last - y > 2 * LINE:
-                self.out.append(f'<path d="M{num(x)} {num(y + 9)} V{num(last)} h5" fill="none" stroke="{MUTED}" '
-                                f'stroke-width="1" data-kind="same-moment"/>')  # fmt: skip
+            if last - y > 2 * LINE:  # a wide clear stroke under the thin one holds the tooltip
+                d = f"M{num(x)} {num(y + 9)} V{num(last)} h5"
+                self.out.append(
+                    f'<g data-kind="same-moment"><title>{t / 1e6:.3f} s: everything down to the end of this line '
+                    f'happens at that one moment</title><path d="{d}" fill="none" stroke="transparent" '
+                    f'stroke-width="9" pointer-events="stroke"/><path d="{d}" fill="none" stroke="{MUTED}" '
+                    f'stroke-width="1"/></g>'
+                )
 
     def _when_passed(self, t: int) -> str:
         """A break after time t appears once the step after it does (a reader took a break's zigzag at
