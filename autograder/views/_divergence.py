@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from reference_impl.trace import EventKind
 
 from ._axis import LINE, Panel
-from ._geometry import GAP, NOWHERE, line_quad, overlap, text_quad, text_width
+from ._geometry import GAP, NOWHERE, line_quad, overlap, text_quad, text_width, wrap_greedy
 from ._style import LOST, SMALL, num
 from .explain import Captions
 from .model import Event
@@ -175,8 +175,15 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     x = g.xa(i) if e.endpoint == "A" else g.xb(i)
     which = _tag_words(c, i, p, e, lacks)
     tag = f"{which}: {e.endpoint}, {e.time / 1e6:.3f} s"
-    # in two lines where one would run past the lifelines (a reader's ran into B's CLOSE_WAIT)
-    lines = [tag] if text_width(tag, SMALL) <= g.gap - 8 else [f"{which}:", f"{e.endpoint}, {e.time / 1e6:.3f} s"]
+    # in as few lines as keep it between the lifelines (a reader's ran into B's CLOSE_WAIT): what differs,
+    # then where and when; what differs wrapped too where it alone is wider than the lane (side by side,
+    # "✗ yours lacks the TIME_WAIT restart:" is)
+    subject = _which(c, i, p.name).replace(" differs", "")  # "✗ yours", "◆ reference": the predicate kept whole
+    when, predicate = f"{e.endpoint}, {e.time / 1e6:.3f} s", which.removeprefix(subject).strip()
+    chunks = [subject, f"{predicate}:", when] if predicate else [f"{which}:", when]
+    if not which.startswith(subject) or text_width(chunks[-2], SMALL) > g.gap - 8:
+        chunks = [*f"{which}:".split(" "), when]
+    lines = wrap_greedy(chunks, lambda cur, w: f"{cur} {w}", lambda text, _k: text_width(text, SMALL) <= g.gap - 8)
     depth = (len(lines) - 1) * (SMALL + 1)
     mid = (g.xa(i) + g.xb(i)) / 2
     cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86, -100, 104)
@@ -198,17 +205,18 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     # panel's name to 63 s crossed every label of fin-retry-limit), then under the panel's name, then on a
     # break anywhere (with a gap to the other labels first: a reader read the tag and "TIME_WAIT 240 s +
     # restart" as one)
-    lo, hi = g.xa(i) + 4, g.xb(i) - 4
+    lo, hi = g.xa(i) + 1, g.xb(i) - 1
     inner = [q if all(lo <= px <= hi for px, _ in q) else NOWHERE for q in unstruck]
     passes = ((inner, dict(clear_of_lines=True, gap=GAP, bars=True)), (inner, dict(gap=GAP, bars=True)),
               (unstruck, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(gap=GAP)),
               (near, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(clear_of_lines=True)), (unstruck, {}),
               (near, dict(clear_of_lines=True)), (near, {}), (near, dict(bands=False)), (quads, {}),
               (quads, dict(bands=False)))  # fmt: skip
-    k = None
-    for places, how in passes:  # the first pass that finds a place (each is tried only if those before found none)
+    k, rank = None, 0
+    for rank, (places, how) in enumerate(passes):  # noqa: B007 - the first pass that finds a place, and which
         if (k := c.place.first_free(places, **how)) is not None:
             break
+    c.place.loose_tags += rank > 1  # across a lifeline or a bar (or nowhere): a layout with room is better
     cx, cy = cands[0 if k is None else k]
     if c.n > 1 and k == len(cands) - 1:  # under the panel's name: a layout with the tag near its ring is better
         lines, depth = top, (len(top) - 1) * (SMALL + 1)

@@ -143,6 +143,7 @@ class Placer:
     tight: int = 0  # timer labels placed closer than GAP to another label because no place farther was free
     crossed: int = 0  # segment labels over another segment's arrow because no place clear of them was free
     on_bands: int = 0  # segment and timer labels on a break's zigzag because no other place was free
+    loose_tags: int = 0  # divergence tags across a lifeline or a timer's bar, for want of a place between them
     far_tags: int = 0  # divergence tags drawn under the panel's name, far from their ring, for want of a nearer place
     crowded: list[tuple[float, float]] = field(default_factory=list)  # heights where a label took a fallback place
     crossings: list[tuple[float, float]] = field(default_factory=list)  # of those, a segment label's

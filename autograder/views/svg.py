@@ -124,7 +124,7 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
     lines = [_lines(p, geom) for p in panels]
     folds = frozenset(t for p in panels for t in p.folds)
     room: dict[int, float] = {}
-    best: tuple[tuple[bool, int, int, float], Axis, Canvas] | None = None
+    best: tuple[tuple[bool, int, int, int, float], Axis, Canvas] | None = None
     for attempt in range(ROOM_TRIES + 1):
         axis = layout([p.events for p in panels], geom, lines, room=room, folds=folds)
         canvas = Canvas(geom, axis, len(panels), heading, animate)
@@ -134,7 +134,7 @@ def draw(panels: list[Panel], geom: Geometry, heading: str, animate: bool) -> tu
         draw_divergence(canvas)
         pl = canvas.place
         score = (pl.dropped >= 1000, pl.far_tags, pl.crossed + pl.past_lifelines + pl.on_lines + pl.on_bands + pl.dropped,
-                 axis.bottom)  # fmt: skip
+                 pl.loose_tags, axis.bottom)  # fmt: skip
         best = min(best, (score, axis, canvas), key=lambda b: b[0]) if best else (score, axis, canvas)
         if not pl.crowded or attempt == ROOM_TRIES:
             break

@@ -423,8 +423,8 @@ def test_a_moment_that_only_lacks_a_row_is_marked_without_outlining_a_row_that_i
     a, b = first_difference(events_of(mine), events_of(ref))
     svg, _ = render(mine, reference=ref, highlight=a, reference_highlight=b)
     # and it says what is lacking (two more readers saw only "lacks a row" and an empty box to guess from)
-    # (in two lines side by side: in one it ran past the lifelines)
-    assert ">✗ yours lacks the TIME_WAIT restart:</text>" in svg and ">A, 1.060 s</text>" in svg
+    # (in lines that fit between the lifelines side by side: in one it ran past them)
+    assert "✗ yours lacks the TIME_WAIT restart: A, 1.060 s" in tag_words(svg)
     assert "◆ reference: A, 1.060 s" in svg
     outlines = re.findall(r'stroke-width="5" stroke-dasharray="7 4"', svg)  # along a segment's arrow
     assert not outlines, "the learner's ACK, the same as the reference's, is not outlined"
@@ -456,7 +456,7 @@ def test_a_lacking_timer_or_segment_is_named_in_the_tag():
         mine = scenarios.run("active-close", machine={**HANDLERS, state: handler})
         a, b = first_difference(events_of(mine), events_of(ref))
         svg, _ = render(mine, reference=ref, highlight=a, reference_highlight=b)
-        assert f">✗ yours lacks {words}:</text>" in svg
+        assert f"✗ yours lacks {words}: A, " in tag_words(svg)
 
 
 def test_a_restarted_timer_says_when_it_restarted_not_only_that_it_did():
@@ -599,8 +599,8 @@ def test_a_moment_that_stays_where_the_reference_moves_on_says_so():
     ref = scenarios.run("active-close")
     m, r = first_difference(events_of(mine), events_of(ref))
     svg, _ = render(mine, reference=ref, highlight=m, reference_highlight=r, cut_runaway=True)
-    tags = re.findall(r'data-kind="divergence"[^>]*>([^<]+)<', svg)
-    assert "✗ yours stays in FIN_WAIT_1:" in tags and "◆ reference goes to FIN_WAIT_2:" in tags, tags
+    tags = tag_words(svg)
+    assert "✗ yours stays in FIN_WAIT_1: A, 0.020 s" in tags and "◆ reference goes to FIN_WAIT_2: A, 0.020 s" in tags
 
 
 def test_a_divergence_deep_in_a_long_run_is_tagged_near_its_ring():
@@ -652,3 +652,34 @@ def test_no_label_lies_on_a_break(profile):
             if render(run, reference=reference)[1].place.on_bands:
                 on.append((name, reference is not None))
     assert not on, on
+
+
+def tag_words(svg: str) -> str:
+    """The divergence tags' words, their lines joined."""
+    return " ".join(re.findall(r'data-kind="divergence"[^>]*>([^<]+)<', svg))
+
+
+def test_a_divergence_tag_is_wrapped_to_fit_between_the_lifelines():
+    """A reader's "✗ yours lacks the TIME_WAIT restart:" ran across A's lifeline and timer bar side by
+    side: alone it is wider than the lane. Each line of a tag fits the lane, the predicate kept whole."""
+    from autograder.views._geometry import text_width
+    from autograder.views._style import SMALL
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.actions import StartTimer
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import Arrival, State
+
+    def time_wait(tcb, ev, profile):  # answers the FIN again, but does not restart the wait
+        step = HANDLERS[State.TIME_WAIT](tcb, ev, profile)
+        kept = [o for o in step.outputs if not (isinstance(ev, Arrival) and isinstance(o, StartTimer))]
+        return type(step)(step.state, kept, step.tcb)
+
+    mine = scenarios.run("lost-final-ack", machine={**HANDLERS, State.TIME_WAIT: time_wait})
+    ref = scenarios.run("lost-final-ack")
+    a, b = first_difference(events_of(mine), events_of(ref))
+    svg, canvas = render(mine, reference=ref, highlight=a, reference_highlight=b)
+    lines = re.findall(r'data-kind="divergence"[^>]*>([^<]+)<', svg)
+    assert "lacks the TIME_WAIT restart:" in lines, lines
+    assert all(text_width(line, SMALL) <= canvas.g.gap - 8 for line in lines), lines
