@@ -279,7 +279,7 @@ def _where_it_differs(run: LearnerRun, shown: tuple[str, object], offered: Seque
             if (name, profile) == shown:  # the run on screen, which matched
                 continue
             if check_scenario(found, name, profile=get_profile(profile), partial=True).failures:
-                return f" But they part from it in {name} under {profile}: pick it above to see where."
+                return f" But they part from it in {name} under {profile}: pick it in the timeline below to see where."
     return ""
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from reference_impl.trace import EventKind
 
 from ._axis import LINE, Panel
-from ._geometry import GAP, NOWHERE, line_quad, overlap, text_quad, text_width, wrap_greedy
+from ._geometry import GAP, NOWHERE, Quad, line_quad, overlap, text_quad, text_width, wrap_greedy
 from ._style import LOST, SMALL, num
 from .explain import Captions
 from .model import Event
@@ -175,15 +175,7 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     x = g.xa(i) if e.endpoint == "A" else g.xb(i)
     which = _tag_words(c, i, p, e, lacks)
     tag = f"{which}: {e.endpoint}, {e.time / 1e6:.3f} s"
-    # in as few lines as keep it between the lifelines (a reader's ran into B's CLOSE_WAIT): what differs,
-    # then where and when; what differs wrapped too where it alone is wider than the lane (side by side,
-    # "✗ yours lacks the TIME_WAIT restart:" is)
-    subject = _which(c, i, p.name).replace(" differs", "")  # "✗ yours", "◆ reference": the predicate kept whole
-    when, predicate = f"{e.endpoint}, {e.time / 1e6:.3f} s", which.removeprefix(subject).strip()
-    chunks = [subject, f"{predicate}:", when] if predicate else [f"{which}:", when]
-    if not which.startswith(subject) or text_width(chunks[-2], SMALL) > g.gap - 8:
-        chunks = [*f"{which}:".split(" "), when]
-    lines = wrap_greedy(chunks, lambda cur, w: f"{cur} {w}", lambda text, _k: text_width(text, SMALL) <= g.gap - 8)
+    lines = _tag_lines(c, i, p, e, which)
     depth = (len(lines) - 1) * (SMALL + 1)
     mid = (g.xa(i) + g.xb(i)) / 2
     cands = [(mid + dx, y + dy) for dy in (-LINE / 2 - 6, LINE / 2 + 14, -28, 32, -46, 50, -64, 68, -82, 86, -100, 104)
@@ -207,16 +199,7 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     # restart" as one)
     lo, hi = g.xa(i) + 1, g.xb(i) - 1
     inner = [q if all(lo <= px <= hi for px, _ in q) else NOWHERE for q in unstruck]
-    passes = ((inner, dict(clear_of_lines=True, gap=GAP, bars=True)), (inner, dict(gap=GAP, bars=True)),
-              (unstruck, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(gap=GAP)),
-              (near, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(clear_of_lines=True)), (unstruck, {}),
-              (near, dict(clear_of_lines=True)), (near, {}), (near, dict(bands=False)), (quads, {}),
-              (quads, dict(bands=False)))  # fmt: skip
-    k, rank = None, 0
-    for rank, (places, how) in enumerate(passes):  # noqa: B007 - the first pass that finds a place, and which
-        if (k := c.place.first_free(places, **how)) is not None:
-            break
-    c.place.loose_tags += rank > 1  # across a lifeline or a bar (or nowhere): a layout with room is better
+    k = _first_pass(c, inner, unstruck, near, quads)
     cx, cy = cands[0 if k is None else k]
     if c.n > 1 and k == len(cands) - 1:  # under the panel's name: a layout with the tag near its ring is better
         lines, depth = top, (len(top) - 1) * (SMALL + 1)
@@ -235,6 +218,35 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     for k, line in enumerate(lines):
         c.text(cx, cy + k * (SMALL + 1), line, size=SMALL, anchor="middle", color=LOST, weight="bold", to=c.front,
                a=e.index, extra=' paint-order="stroke" stroke="#ffffff" stroke-width="3" data-kind="divergence"')  # fmt: skip
+
+
+def _tag_lines(c: Canvas, i: int, p: Panel, e: Event, which: str) -> list[str]:
+    """The tag in as few lines as keep it between the lifelines (a reader's ran into B's CLOSE_WAIT): what
+    differs, then where and when; what differs wrapped too where it alone is wider than the lane (side by
+    side, "✗ yours lacks the TIME_WAIT restart:" is)."""
+    room = c.g.gap - 8
+    subject = _which(c, i, p.name).replace(" differs", "")  # "✗ yours", "◆ reference": the predicate kept whole
+    when, predicate = f"{e.endpoint}, {e.time / 1e6:.3f} s", which.removeprefix(subject).strip()
+    chunks = [subject, f"{predicate}:", when] if predicate else [f"{which}:", when]
+    if not which.startswith(subject) or text_width(chunks[-2], SMALL) > room:
+        chunks = [*f"{which}:".split(" "), when]
+    return wrap_greedy(chunks, lambda cur, w: f"{cur} {w}", lambda text, _k: text_width(text, SMALL) <= room)
+
+
+def _first_pass(c: Canvas, inner: list[Quad], unstruck: list[Quad], near: list[Quad], quads: list[Quad]) -> int | None:
+    """The tag's place from the first pass that finds one; a tag across a lifeline or a bar (or nowhere)
+    is counted, so that a layout with room for it between them is drawn instead."""
+    passes = ((inner, dict(clear_of_lines=True, gap=GAP, bars=True)), (inner, dict(gap=GAP, bars=True)),
+              (unstruck, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(gap=GAP)),
+              (near, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(clear_of_lines=True)), (unstruck, {}),
+              (near, dict(clear_of_lines=True)), (near, {}), (near, dict(bands=False)), (quads, {}),
+              (quads, dict(bands=False)))  # fmt: skip
+    for rank, (places, how) in enumerate(passes):
+        if (k := c.place.first_free(places, **how)) is not None:
+            c.place.loose_tags += rank > 1
+            return k
+    c.place.loose_tags += 1
+    return None
 
 
 def _tag_words(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]] | None) -> str:
