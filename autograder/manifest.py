@@ -37,7 +37,7 @@ from reference_impl.profiles import LINUX, RFC9293, Profile
 from reference_impl.states import State, Stimulus, Timer
 from reference_impl.tcb import TCB
 
-from .predictions import TraceAnswer
+from .predictions import ReplyAnswer, TraceAnswer
 
 DEFAULT_PROFILES: tuple[Profile, ...] = (RFC9293, LINUX)
 KINDS = ("transition", "scenario", "family", "transitions", "sockets")
@@ -182,7 +182,9 @@ class Manifest:
     cells: tuple[TestCell, ...]
     before_submit: tuple[CheckSpec, ...] = ()  # what the notebook's "before you submit" cell runs
     explanations: tuple[tuple[str, str], ...] = ()  # prediction key -> what the learner reads once they answered
-    answers: tuple[tuple[str, TraceAnswer], ...] = ()  # prediction key -> where the reference's trace answers it
+    answers: tuple[
+        tuple[str, TraceAnswer | ReplyAnswer], ...
+    ] = ()  # prediction key -> where the reference's trace answers it
 
     def explanation(self, key: str) -> str:
         """EXPLANATIONS[key]: kept here, out of the prediction cell's source, which would give it away."""
@@ -194,7 +196,7 @@ class Manifest:
             f"it explains {', '.join(k for k, _ in self.explanations) or 'none'}"
         )
 
-    def answer(self, key: str) -> TraceAnswer | None:
+    def answer(self, key: str) -> TraceAnswer | ReplyAnswer | None:
         """ANSWERS[key], or None when the prediction's cell gives its own (a TCB it builds)."""
         return dict(self.answers).get(key)
 
@@ -247,8 +249,8 @@ def load_manifest(assignment: str, course_root: Path | None = None) -> Manifest:
     ):
         raise ManifestError(f"{path}: EXPLANATIONS must map each prediction's key to its explanation (text)")
     answers = getattr(module, "ANSWERS", {})
-    if not isinstance(answers, dict) or not all(isinstance(v, TraceAnswer) for v in answers.values()):
-        raise ManifestError(f"{path}: ANSWERS must map a prediction's key to from_trace(...)")
+    if not isinstance(answers, dict) or not all(isinstance(v, TraceAnswer | ReplyAnswer) for v in answers.values()):
+        raise ManifestError(f"{path}: ANSWERS must map a prediction's key to from_trace(...) or from_reply(...)")
     unexplained = set(answers) - set(explained)
     if unexplained:
         raise ManifestError(

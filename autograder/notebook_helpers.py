@@ -40,7 +40,6 @@ from .course_map import notebook_of
 from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
 from .notebook_maps import rst_table, state_map
 from .predictions import PREDICTION_MIME, Prediction, first_tries, from_trace, note_html, predict
-from .predictions import reply_of as reply_of  # notebook 06 imports it from here by name
 from .reference_source import ReferenceUnavailable, reference_trace
 
 __all__ = [

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from reference_impl.profiles import Profile, get_profile
 from reference_impl.segment import Flags, Segment
+from reference_impl.states import Arrival
 from reference_impl.tcb import TCB, screen
 from reference_impl.trace import COLUMNS
 
@@ -26,7 +27,8 @@ __all__ = [
     "predict",
     "from_trace",
     "TraceAnswer",
-    "reply_of",
+    "ReplyAnswer",
+    "from_reply",
     "Prediction",
     "PREDICTION_MIME",
     "first_tries",
@@ -94,17 +96,27 @@ def from_trace(
     return TraceAnswer(scenario, endpoint, event, nth, flags, field, profile)
 
 
-def reply_of(tcb: TCB, segment: Segment, profile: Profile | str = "rfc9293") -> Callable[[], str]:
+@dataclass(frozen=True)
+class ReplyAnswer:
     """An answer computed by the checks every state shares (`screen`): the flags of the segment they
-    answer `segment` with ("ACK"), or "nothing". For a prediction cell, whose source should name no
-    choice: reply_of(a_in_fin_wait_2, Segment(seq=301, ack=0, flags=RST))."""
+    answer `arrival` with in `tcb` ("ACK"), or "nothing". Plain data, like TraceAnswer, so that a
+    manifest's ANSWERS holds it and the prediction's cell shows only its question (a reader found
+    `answer_from=reply_of(...)` in 06's cell, one run away from the answer)."""
 
-    def answer() -> str:
-        reply = screen(tcb, segment, get_profile(profile)).reply
+    tcb: TCB
+    arrival: Arrival
+    profile: str | Profile = "rfc9293"
+    field: str = "flags"  # what the answer is, for the test that looks for it stated above the question
+
+    def __call__(self) -> str:
+        reply = screen(self.tcb, self.arrival.segment, get_profile(self.profile)).reply
         return str(reply.flags) if reply is not None else "nothing"
 
-    answer.__doc__ = f"what screen answers {segment} with"
-    return answer
+
+def from_reply(tcb: TCB, segment: Segment, profile: Profile | str = "rfc9293") -> ReplyAnswer:
+    """For a manifest's ANSWERS: what the shared checks send when `segment` arrives in `tcb`,
+    e.g. from_reply(TCB(rcv_nxt=300, ...), Segment(seq=301, ack=0, flags=RST)) -> "ACK"."""
+    return ReplyAnswer(tcb, Arrival(segment), profile)
 
 
 PREDICTION_MIME = "application/vnd.tcpclose.prediction+json"

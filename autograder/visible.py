@@ -19,7 +19,7 @@ from reference_impl.tcb import TCB
 
 from . import plain
 from .manifest import CheckSpec, Manifest, TestCell, WriteYourself
-from .predictions import TraceAnswer
+from .predictions import ReplyAnswer, TraceAnswer
 
 DIR = Path(__file__).parent / "_visible"
 _STIMULI = (AppClose, AppSend, AppAbort, Arrival, Timeout)
@@ -69,9 +69,18 @@ def _spec(spec: CheckSpec) -> dict:
     return {"kind": spec.kind, "args": _encode(spec.args), "options": _encode(spec.options), "weight": spec.weight}
 
 
-def _answer(answer: TraceAnswer) -> dict:
+_ANSWERS = {"trace": TraceAnswer, "reply": ReplyAnswer}
+
+
+def _answer(answer: TraceAnswer | ReplyAnswer) -> dict:
     """A prediction's answer (a profile variant, e.g. TIME_WAIT = 0, written as data)."""
-    return {f.name: _encode(getattr(answer, f.name)) for f in dataclasses.fields(answer)}
+    kind = next(k for k, cls in _ANSWERS.items() if isinstance(answer, cls))
+    return {"kind": kind, **{f.name: _encode(getattr(answer, f.name)) for f in dataclasses.fields(answer)}}
+
+
+def _parse_answer(a: dict) -> TraceAnswer | ReplyAnswer:
+    fields = dict(a)
+    return _ANSWERS[fields.pop("kind", "trace")](**{f: _decode(v) for f, v in fields.items()})
 
 
 def dump(manifest: Manifest) -> bytes:
@@ -99,9 +108,7 @@ def parse(data: bytes) -> Manifest:
                  (), tuple(WriteYourself(State[n], tuple(b), w) for n, b, w in c.get("yourself", ())))
         for c in doc["cells"]
     )  # fmt: skip
-    answers = tuple(
-        (k, TraceAnswer(**{f: _decode(v) for f, v in a.items()})) for k, a in doc.get("answers", {}).items()
-    )
+    answers = tuple((k, _parse_answer(a)) for k, a in doc.get("answers", {}).items())
     return Manifest(doc["assignment"], cells, (), tuple(doc.get("explanations", {}).items()), answers)
 
 

@@ -1,10 +1,9 @@
 """Every prediction in every notebook comes before its answer, and hides its own source.
 
 A prediction is a `tests.predict(key, question, choices)` call in a code cell (its explanation is
-the manifest's EXPLANATIONS[key] and its answer's source ANSWERS[key], e.g. from_trace(...), both
-out of the cell's source; a cell may pass `answer_from=` built from what it defined, such as a
-TCB). Its answer is taken from the reference, never from the notebook
-text. An earlier cell *states* the answer when one of its passages (a markdown paragraph, a line
+the manifest's EXPLANATIONS[key] and its answer's source ANSWERS[key], from_trace(...) or
+from_reply(...), both out of the cell's source). Its answer is taken from the reference, never from
+the notebook text. An earlier cell *states* the answer when one of its passages (a markdown paragraph, a line
 of code or of a figure) puts the answer in the question's context:
 
 - a number (an ACK or SEQ field) is stated by "ACK=101", "ACK 101", "ACK is 101"... of that field;
@@ -246,6 +245,15 @@ def test_explanations_live_in_the_manifest_not_in_the_cell(assignment):
         assert not new, f"the key {p.key!r} names {new}, which the question does not"
         assert not named & answered, f"the key {p.key!r} names {named & answered}, an earlier question's answer"
         answered |= set(_ANY_STATE.findall(normalize(p.answer().upper())))
+
+
+@pytest.mark.parametrize("assignment", HIDING)
+def test_a_predict_cell_computes_no_answer(assignment):
+    """06's cell built a TCB and passed answer_from=reply_of(...): a reader saw that one run away from the
+    answer. Every answer lives in the manifest's ANSWERS; the cell holds its question and choices."""
+    nb = source_notebook(assignment)
+    computing = [p.index for p, _ in predictions(nb) if p.spec is not None]
+    assert not computing, f"predict cells that compute their own answer: {computing}"
 
 
 @pytest.mark.parametrize("assignment", HIDING)

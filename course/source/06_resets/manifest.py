@@ -5,7 +5,7 @@ Read by the notebook's test cells (autograder.checks.CellTests), its "before you
 cell and the trusted grader (autograder.checks.grade_cell). See autograder/manifest.py.
 """
 
-from autograder.predictions import from_trace
+from autograder.predictions import from_reply, from_trace
 from autograder.manifest import cell, every_hidden_check, family, scenario, transition, transitions, yourself
 from reference_impl.profiles import LINUX, RFC9293
 from reference_impl.segment import ACK, FIN, RST, SYN, Flags, Segment
@@ -172,6 +172,7 @@ EXPLANATIONS = {
 # Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
 # scenario's name in the cell ("lost-final-ack") would say the answer.
 ANSWERS = {
+    "rst-off-rcv-nxt": from_reply(TCB(snd_una=101, snd_nxt=101, rcv_nxt=300, fin_seq=100), Segment(seq=301, ack=0, flags=RST)),
     "rst-in-close-wait": from_trace("rst-in-close-wait", "B", "error", field="detail", profile="linux"),
     "close-with-unread-data": from_trace("close-with-unread-data", "A", "send", nth=2, field="flags", profile="linux"),
 }
