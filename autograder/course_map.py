@@ -3,9 +3,10 @@ notebook that finds each arrow.
 
 A notebook's map (notebook_helpers.state_map) draws only what was found so far, so no map, and
 no map cell's source, answers a prediction: notebook 01 starts with no map at all, ends with its
-four states and arrows; notebook 03's adds CLOSING and the crossing FINs only at its end. Only the
-diagram's ordinary arrows (RFC 793 figure 6) are listed: resets, aborts and timeouts other than
-TIME_WAIT's are drawn only in the full diagram.
+four states and arrows; notebook 03's adds CLOSING and the crossing FINs only at its end. FOUND_IN lists
+the diagram's ordinary arrows (RFC 793 figure 6); FOUND_TO_CLOSED the give-ups and resets into
+CLOSED that notebooks 04-06 teach. Aborts and the resets a close() sends are drawn only in the full
+diagram: with them, 06's map had its labels on each other.
 """
 
 from __future__ import annotations
@@ -35,6 +36,21 @@ FOUND_IN: dict[tuple[str, str], str] = {
     ("FIN_WAIT_1", "TIME_WAIT"): "03",
     ("CLOSING", "TIME_WAIT"): "03",
 }
+
+# Arrows into CLOSED beyond the ordinary ones, by (state, or "*" for any, event as the transition table
+# names it): the notebook that finds them. A map draws them from that notebook's end on (readers found
+# 04-06's end maps drawing nothing those notebooks taught).
+FOUND_TO_CLOSED: dict[tuple[str, str], str] = {
+    ("*", "timeout RETRANSMIT"): "04",  # the retry limit: the connection is given up
+    ("FIN_WAIT_2", "timeout FIN_WAIT_2"): "04",  # Linux's orphan timer
+    ("TIME_WAIT", "RST"): "05",  # RFC 1337's hazard
+    ("*", "RST"): "06",
+}
+
+
+def to_closed_found_in(state: str, event: str) -> str | None:
+    """The notebook that finds the arrow from `state` into CLOSED on `event`, or None (never drawn)."""
+    return FOUND_TO_CLOSED.get((state, event), FOUND_TO_CLOSED.get(("*", event)))
 
 
 def notebook_of(name: str) -> str:

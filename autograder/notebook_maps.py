@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-from .course_map import FOUND_IN, NOTEBOOK_STATES, not_found_yet, notebook_of
+from .course_map import FOUND_IN, NOTEBOOK_STATES, not_found_yet, notebook_of, to_closed_found_in
 
 __all__ = ["rst_table", "state_map"]
 
@@ -36,7 +36,8 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
             '<p style="font-size:13px;color:#424a53">The state map starts empty: this notebook finds its first '
             "states and arrows, and the map at its end shows them.</p>"
         )
-    svg = _without_edges(state_diagram_svg(states=names, title=title or default), hide)
+    svg = _without_edges(state_diagram_svg(states=names, title=title or default, found=_to_closed(notebook, unrevealed)),
+                         hide)  # fmt: skip
     # No box for a state no notebook up to here reaches: 03's top map showed CLOSING as the one box
     # without arrows (its crossing-FIN answer), 01's end map CLOSING and 02's states.
     found = {s for arrow, n in FOUND_IN.items() if n < notebook or (n == notebook and not unrevealed) for s in arrow}
@@ -49,6 +50,19 @@ def state_map(notebook: str, *, title: str | None = None, unrevealed: bool = Fal
         f'<figure style="margin:0">{svg}<figcaption style="font-size:13px;color:#424a53">'
         f"{html.escape(caption)} {desc}</figcaption></figure>"
     )
+
+
+def _to_closed(notebook: str, unrevealed: bool) -> set[tuple[str, str, str]]:
+    """The give-ups and resets into CLOSED found so far (with this notebook's own, at its end)."""
+    from .views.diagram import table_edges
+
+    def found(src: str, ev: str) -> bool:
+        n = to_closed_found_in(src, ev)
+        return n is not None and (n < notebook or (n == notebook and not unrevealed))
+
+    return {
+        (src, ev, dst) for (src, ev, dst), _, main in table_edges() if dst == "CLOSED" and not main and found(src, ev)
+    }
 
 
 def _lit(notebook: str, unrevealed: bool) -> tuple[list[str], str, str]:

@@ -76,6 +76,7 @@ def state_diagram_svg(
     full: bool = False,
     states: Iterable[str] = (),
     title: str = "Closing a TCP connection (RFC 9293)",
+    found: Iterable[Edge] = (),
 ) -> str:
     """The close state diagram; transitions the trace took are lit, `wrong` ones red.
 
@@ -83,10 +84,12 @@ def state_diagram_svg(
     full: also draw RST, abort, retry-limit and Linux-only edges that nobody took.
     states: states to light (a notebook's own, e.g. ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]),
       with the table's transitions between them.
+    found: more of the table's (state, event, next_state) edges to light (a course map's give-ups and resets).
     """
     taken = exercised_edges(trace_or_frame) if trace_or_frame is not None else set()
     lit_states = _lit_states(states)
-    taken |= _map_edges(lit_states)
+    found = set(found)
+    taken |= _map_edges(lit_states) | found
     visited = {s for e in taken for s in (e[0], e[2])} | lit_states
     wrong = [tuple(_name(s) if i != 1 or len(w) == 2 else s for i, s in enumerate(w)) for w in wrong]
     groups, bad = _drawn(taken, wrong, full)
