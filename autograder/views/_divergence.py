@@ -187,9 +187,10 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     quads = [text_quad(cx, cy, lines, SMALL, "middle") for cx, cy in cands[:-1]]
     quads.append(text_quad(*cands[-1], top, SMALL, "middle"))
     near = quads[:-1] if c.n > 1 else quads  # the line under the panel's name: a leader across the picture
+    half = max(text_width(t, SMALL) for t in lines) / 2
     # a place whose leader crosses no label first (readers found "TIME_WAIT 240 s + restart" struck through)
     unstruck = [
-        q if _leader_clear(c, cx, cy, x, y, depth) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)
+        q if _leader_clear(c, cx, cy, x, y, depth, half) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)
     ]
     # between the lifelines and off the timers' bars first (a reader's "✗ yours sends ACK=300" ran across
     # B's RETRANSMIT bar and lifeline), near the mark and clear of the arrows (readers found the tag struck
@@ -210,7 +211,7 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
         c.place.dropped += 1000
     c.mark_tops.append(min(py for _, py in quads[0 if k is None else k]))
     if abs(cy - y) > LINE:  # a leader from the tag to the ring
-        (x0, y0), (x1, y1) = _leader(cx, cy, x, y, depth)
+        (x0, y0), (x1, y1) = _leader(cx, cy, x, y, depth, max(text_width(t, SMALL) for t in lines) / 2)
         c.front.append(
             f'<line x1="{num(x0)}" y1="{num(y0)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="1.2" '
             f'data-kind="divergence"{c.anim(e.index)}/>'
@@ -238,7 +239,7 @@ def _first_pass(c: Canvas, inner: list[Quad], unstruck: list[Quad], near: list[Q
     is counted, so that a layout with room for it between them is drawn instead."""
     passes = ((inner, dict(clear_of_lines=True, gap=GAP, bars=True)), (inner, dict(gap=GAP, bars=True)),
               (unstruck, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(gap=GAP)),
-              (near, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(clear_of_lines=True)), (unstruck, {}),
+              (unstruck, dict(clear_of_lines=True)), (unstruck, {}), (near, dict(clear_of_lines=True, gap=GAP)),
               (near, dict(clear_of_lines=True)), (near, {}), (near, dict(bands=False)), (quads, {}),
               (quads, dict(bands=False)))  # fmt: skip
     for rank, (places, how) in enumerate(passes):
@@ -262,20 +263,22 @@ def _tag_words(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[E
 
 
 def _leader(
-    cx: float, cy: float, x: float, y: float, depth: float = 0.0
+    cx: float, cy: float, x: float, y: float, depth: float = 0.0, half: float = 0.0
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The leader from the tag at (cx, cy) (its last line `depth` lower) to the ring around (x, y),
-    ending at the ring, not its centre."""
+    """The leader from the tag at (cx, cy) (its last line `depth` lower, `half` its half width) to the
+    ring around (x, y), ending at the ring, not its centre. It leaves the tag's edge where that edge
+    comes nearest the ring, not its middle: from the middle, leaders crossed the labels beside the tag."""
+    x0 = min(max(x, cx - half + 6), cx + half - 6) if half > 6 else cx
     y0 = cy + depth + 4 if cy < y else cy - 12
-    d = math.hypot(x - cx, y - y0) or 1.0
-    return (cx, y0), (x - (x - cx) * RING / d, y - (y - y0) * RING / d)
+    d = math.hypot(x - x0, y - y0) or 1.0
+    return (x0, y0), (x - (x - x0) * RING / d, y - (y - y0) * RING / d)
 
 
-def _leader_clear(c: Canvas, cx: float, cy: float, x: float, y: float, depth: float = 0.0) -> bool:
+def _leader_clear(c: Canvas, cx: float, cy: float, x: float, y: float, depth: float = 0.0, half: float = 0.0) -> bool:
     """Whether the leader a tag at (cx, cy) needs crosses no label."""
     if abs(cy - y) <= LINE:
         return True
-    (x0, y0), (x1, y1) = _leader(cx, cy, x, y, depth)
+    (x0, y0), (x1, y1) = _leader(cx, cy, x, y, depth, half)
     line = line_quad(x0, y0, x1, y1)
     return not any(overlap(line, b, margin=0.5) for b in c.place.boxes.near(line, 2))
 
