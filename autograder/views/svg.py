@@ -36,7 +36,8 @@ MAX_EVENTS = 400
 Highlight = int | tuple[float, str] | None
 ROOM_TRIES = 3  # layouts tried after the first, each with more room where labels were crowded in the one before
 ROOM = (1.8, 3.2)  # a crowded gap's height, in times its usual one, try after try
-BURST_LINES = 3  # lines a segment sent with others at one moment may take, so its label fits between their arrows
+# the lines a segment sent with others at one moment takes where labels crowd: its label fits between their arrows
+BURST_LINES = 4
 EVERYWHERE = 2.2  # the last resort's room for every gap (the one that has the fewest crowded labels is drawn)
 
 
@@ -169,7 +170,8 @@ def _spread_bursts(
 ) -> bool:
     """Segments an endpoint sends at one moment leave a line apart, their labels stacked on each
     other's arrows (05's three data segments at 0 s): where segment labels crossed arrows, each but
-    the last gets more lines of its own, up to BURST_LINES. More room between rows cannot part them."""
+    the last gets BURST_LINES of its own (with three, readers still saw them pile up). More room between
+    rows cannot part them."""
     grew = False
     for i, p in enumerate(panels):
         bursts: dict[tuple[int, str], list[Event]] = defaultdict(list)
@@ -182,7 +184,7 @@ def _spread_bursts(
                 continue
             for e in sends[:-1]:
                 if lines[i].get(e.index, 1) < BURST_LINES:
-                    lines[i][e.index] = lines[i].get(e.index, 1) + 1
+                    lines[i][e.index] = BURST_LINES
                     grew = True
     return grew
 
