@@ -192,15 +192,7 @@ def _tag(c: Canvas, i: int, p: Panel, e: Event, lacks: tuple[Event, list[Event]]
     unstruck = [
         q if _leader_clear(c, cx, cy, x, y, depth, half) else NOWHERE for q, (cx, cy) in zip(near, cands, strict=False)
     ]
-    # between the lifelines and off the timers' bars first (a reader's "✗ yours sends ACK=300" ran across
-    # B's RETRANSMIT bar and lifeline), near the mark and clear of the arrows (readers found the tag struck
-    # through by the crossing FINs), then near it, then on a break near it (a leader from under the
-    # panel's name to 63 s crossed every label of fin-retry-limit), then under the panel's name, then on a
-    # break anywhere (with a gap to the other labels first: a reader read the tag and "TIME_WAIT 240 s +
-    # restart" as one)
-    lo, hi = g.xa(i) + 1, g.xb(i) - 1
-    inner = [q if all(lo <= px <= hi for px, _ in q) else NOWHERE for q in unstruck]
-    k = _first_pass(c, inner, unstruck, near, quads)
+    k = _first_pass(c, (g.xa(i) + 1, g.xb(i) - 1), unstruck, near, quads)
     cx, cy = cands[0 if k is None else k]
     if c.n > 1 and k == len(cands) - 1:  # under the panel's name: a layout with the tag near its ring is better
         lines, depth = top, (len(top) - 1) * (SMALL + 1)
@@ -234,9 +226,16 @@ def _tag_lines(c: Canvas, i: int, p: Panel, e: Event, which: str) -> list[str]:
     return wrap_greedy(chunks, lambda cur, w: f"{cur} {w}", lambda text, _k: text_width(text, SMALL) <= room)
 
 
-def _first_pass(c: Canvas, inner: list[Quad], unstruck: list[Quad], near: list[Quad], quads: list[Quad]) -> int | None:
-    """The tag's place from the first pass that finds one; a tag across a lifeline or a bar (or nowhere)
-    is counted, so that a layout with room for it between them is drawn instead."""
+def _first_pass(c: Canvas, lane: tuple[float, float], unstruck: list[Quad], near: list[Quad],
+                quads: list[Quad]) -> int | None:  # fmt: skip
+    """The tag's place from the first pass that finds one: between the lifelines (`lane`) and off the
+    timers' bars first (a reader's "✗ yours sends ACK=300" ran across B's RETRANSMIT bar and lifeline),
+    near the mark and clear of the arrows (readers found the tag struck through by the crossing FINs),
+    then near it, then on a break near it (a leader from under the panel's name to 63 s crossed every
+    label of fin-retry-limit), then under the panel's name, then on a break anywhere (with a gap to the
+    other labels first: a reader read the tag and "TIME_WAIT 240 s + restart" as one). A tag across a
+    lifeline or a bar (or nowhere) is counted, so that a layout with room for it between them is drawn."""
+    inner = [q if all(lane[0] <= px <= lane[1] for px, _ in q) else NOWHERE for q in unstruck]
     passes = ((inner, dict(clear_of_lines=True, gap=GAP, bars=True)), (inner, dict(gap=GAP, bars=True)),
               (unstruck, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(gap=GAP)),
               (unstruck, dict(clear_of_lines=True)), (unstruck, {}), (near, dict(clear_of_lines=True, gap=GAP)),
