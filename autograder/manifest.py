@@ -37,7 +37,7 @@ from reference_impl.profiles import LINUX, RFC9293, Profile
 from reference_impl.states import State, Stimulus, Timer
 from reference_impl.tcb import TCB
 
-from .predictions import ReplyAnswer, TraceAnswer
+from .predictions import Answer
 
 DEFAULT_PROFILES: tuple[Profile, ...] = (RFC9293, LINUX)
 KINDS = ("transition", "scenario", "family", "transitions", "sockets")
@@ -182,9 +182,7 @@ class Manifest:
     cells: tuple[TestCell, ...]
     before_submit: tuple[CheckSpec, ...] = ()  # what the notebook's "before you submit" cell runs
     explanations: tuple[tuple[str, str], ...] = ()  # prediction key -> what the learner reads once they answered
-    answers: tuple[
-        tuple[str, TraceAnswer | ReplyAnswer], ...
-    ] = ()  # prediction key -> where the reference's trace answers it
+    answers: tuple[tuple[str, Answer], ...] = ()  # prediction key -> where the reference answers it
 
     def explanation(self, key: str) -> str:
         """EXPLANATIONS[key]: kept here, out of the prediction cell's source, which would give it away."""
@@ -196,7 +194,7 @@ class Manifest:
             f"it explains {', '.join(k for k, _ in self.explanations) or 'none'}"
         )
 
-    def answer(self, key: str) -> TraceAnswer | ReplyAnswer | None:
+    def answer(self, key: str) -> Answer | None:
         """ANSWERS[key], or None when the prediction's cell gives its own (a TCB it builds)."""
         return dict(self.answers).get(key)
 
@@ -249,7 +247,7 @@ def load_manifest(assignment: str, course_root: Path | None = None) -> Manifest:
     ):
         raise ManifestError(f"{path}: EXPLANATIONS must map each prediction's key to its explanation (text)")
     answers = getattr(module, "ANSWERS", {})
-    if not isinstance(answers, dict) or not all(isinstance(v, TraceAnswer | ReplyAnswer) for v in answers.values()):
+    if not isinstance(answers, dict) or not all(isinstance(v, Answer) for v in answers.values()):
         raise ManifestError(f"{path}: ANSWERS must map a prediction's key to from_trace(...) or from_reply(...)")
     unexplained = set(answers) - set(explained)
     if unexplained:

@@ -28,6 +28,7 @@ __all__ = [
     "from_trace",
     "TraceAnswer",
     "ReplyAnswer",
+    "Answer",
     "from_reply",
     "Prediction",
     "PREDICTION_MIME",
@@ -111,6 +112,9 @@ class ReplyAnswer:
     def __call__(self) -> str:
         reply = screen(self.tcb, self.arrival.segment, get_profile(self.profile)).reply
         return str(reply.flags) if reply is not None else "nothing"
+
+
+Answer = TraceAnswer | ReplyAnswer  # what a manifest's ANSWERS maps a prediction's key to
 
 
 def from_reply(tcb: TCB, segment: Segment, profile: Profile | str = "rfc9293") -> ReplyAnswer:

@@ -19,7 +19,7 @@ from reference_impl.tcb import TCB
 
 from . import plain
 from .manifest import CheckSpec, Manifest, TestCell, WriteYourself
-from .predictions import ReplyAnswer, TraceAnswer
+from .predictions import Answer, ReplyAnswer, TraceAnswer
 
 DIR = Path(__file__).parent / "_visible"
 _STIMULI = (AppClose, AppSend, AppAbort, Arrival, Timeout)
@@ -72,13 +72,13 @@ def _spec(spec: CheckSpec) -> dict:
 _ANSWERS = {"trace": TraceAnswer, "reply": ReplyAnswer}
 
 
-def _answer(answer: TraceAnswer | ReplyAnswer) -> dict:
+def _answer(answer: Answer) -> dict:
     """A prediction's answer (a profile variant, e.g. TIME_WAIT = 0, written as data)."""
     kind = next(k for k, cls in _ANSWERS.items() if isinstance(answer, cls))
     return {"kind": kind, **{f.name: _encode(getattr(answer, f.name)) for f in dataclasses.fields(answer)}}
 
 
-def _parse_answer(a: dict) -> TraceAnswer | ReplyAnswer:
+def _parse_answer(a: dict) -> Answer:
     fields = dict(a)
     return _ANSWERS[fields.pop("kind", "trace")](**{f: _decode(v) for f, v in fields.items()})
 

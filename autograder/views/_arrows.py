@@ -26,8 +26,9 @@ Label = tuple[float, float, float, float, str, str, int, Event, Captions]
 Candidate = tuple[float, float, str, float, list[str]]
 # Where a label may stand along its arrow, as fractions of the arrow's length, in order of preference.
 ALONG = (0.05, 0.2, 0.35, 0.5, 0.62, 0.74, 0.84)
-LOST_AT = 0.45  # where a lost segment stops, along the way it would have gone: its label, past the ✕, ends short of
-# the far lifeline and its timer bar (at halfway, 04's lost final ACKs ran their labels into B's RETRANSMIT bar)
+# Where a lost segment stops, along the way it would have gone: its label, past the ✕, ends short of the far
+# lifeline and its timer bar (at halfway, 04's lost final ACKs ran their labels into B's RETRANSMIT bar).
+LOST_AT = 0.45
 
 
 def draw_flights(c: Canvas, i: int, p: Panel) -> list[Label]:

@@ -88,8 +88,7 @@ def state_diagram_svg(
     """
     taken = exercised_edges(trace_or_frame) if trace_or_frame is not None else set()
     lit_states = _lit_states(states)
-    found = set(found)
-    taken |= _map_edges(lit_states) | found
+    taken |= _map_edges(lit_states) | set(found)
     visited = {s for e in taken for s in (e[0], e[2])} | lit_states
     wrong = [tuple(_name(s) if i != 1 or len(w) == 2 else s for i, s in enumerate(w)) for w in wrong]
     groups, bad = _drawn(taken, wrong, full)
