@@ -17,20 +17,29 @@ SPEEDS = (("½×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
 # not tied to it). ipywidgets offers no attribute for either, so a hidden image that fails to
 # decode runs this once per widget: it names them, and names them again whenever the front end
 # redraws them or swaps the play icon for pause. No request leaves the page ("data:," is local).
-# It also answers Home and End on the slider itself: noUiSlider (inside ipywidgets 8.1) sends End
+# The names are also titles, so a mouse user hovering an icon reads them. A click on the slider's
+# track gives its handle the focus, so the arrow keys step the run rather than move JupyterLab
+# between cells; the handle is marked for Lumino to leave its keys alone (Notebook 7 took the
+# arrows for its own shortcuts), and the arrows are answered here. It also answers Home and End on the slider itself: noUiSlider (inside ipywidgets 8.1) sends End
 # to the maximum the slider had when it was drawn, not to a new run's, so after another scenario
 # or profile End stopped short of the last step.
 _CONTROLS_JS = """(function (img) {
   var tries = 0;
   var names = [["fa-play", "play"], ["fa-pause", "pause"], ["fa-stop", "stop and go back to the start"],
                ["fa-retweet", "repeat"]];
-  function name(el, text) { if (el.getAttribute("aria-label") !== text) el.setAttribute("aria-label", text); }
+  function name(el, text) {
+    if (el.getAttribute("aria-label") !== text) el.setAttribute("aria-label", text);
+    if (el.title !== text) el.title = text;
+  }
   function label(root) {
     root.querySelectorAll(".widget-play button").forEach(function (b) {
       var icon = b.querySelector("i");
       names.forEach(function (n) { if (icon && icon.classList.contains(n[0])) name(b, n[1]); });
     });
-    root.querySelectorAll(".tl-step .noUi-handle").forEach(function (h) { name(h, "step"); });
+    root.querySelectorAll(".tl-step .noUi-handle").forEach(function (h) {
+      name(h, "step");
+      if (!h.hasAttribute("data-lm-suppress-shortcuts")) h.setAttribute("data-lm-suppress-shortcuts", "true");
+    });
     root.querySelectorAll(".tl-step .widget-readout").forEach(function (r) { name(r, "step number"); });
   }
   (function start() {
@@ -39,15 +48,22 @@ _CONTROLS_JS = """(function (img) {
     if (root.dataset.tlNamed) return;
     root.dataset.tlNamed = "1";
     label(root);
+    var moves = {ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1};
     root.addEventListener("keydown", function (e) {
-      var handle = (e.key === "Home" || e.key === "End") && e.target.closest(".tl-step .noUi-handle");
+      var handle = (e.key === "Home" || e.key === "End" || e.key in moves) && e.target.closest(".tl-step .noUi-handle");
       var slider = handle && handle.closest(".noUi-target");
       if (!slider || !slider.noUiSlider) return;
       e.preventDefault();
       e.stopPropagation();
-      var range = slider.noUiSlider.options.range;
-      slider.noUiSlider.set(e.key === "End" ? range.max : range.min);
+      var range = slider.noUiSlider.options.range, now = Number(slider.noUiSlider.get());
+      var to = e.key === "End" ? range.max : e.key === "Home" ? range.min : now + moves[e.key];
+      slider.noUiSlider.set(Math.min(range.max, Math.max(range.min, to)));
     }, true);
+    root.addEventListener("pointerup", function (e) {
+      var track = e.target.closest(".tl-step .noUi-target");
+      var handle = track && track.querySelector(".noUi-handle");
+      if (handle) handle.focus();
+    });
     new MutationObserver(function () { label(root); })
       .observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ["class"]});
   })();

@@ -409,6 +409,18 @@ def test_timeline_is_named_and_works_from_the_keyboard(server, browser, screensh
         page.keyboard.press("Enter")
         page.wait_for_timeout(800)
         assert snapshot(page, uid)["step"] == 3
+
+        # A click on the slider's track hands the keyboard to the slider: ArrowRight steps the run
+        # (it used to move JupyterLab to another cell). The icon buttons carry their names as titles.
+        track = widget.locator(".tl-step .noUi-target")
+        box = track.bounding_box()
+        track.click(position={"x": 2, "y": box["height"] / 2})
+        page.wait_for_timeout(500)
+        clicked = snapshot(page, uid)["step"]
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(800)
+        assert snapshot(page, uid)["step"] == clicked + 1 <= 4, f"ArrowRight after a click on the track from {clicked}"
+        assert widget.locator(".widget-play button[title='play']").count() == 1
         summary = widget.locator("summary").first
         summary.focus()
         page.keyboard.press("Enter")
