@@ -76,7 +76,7 @@ def _row_words(x: Event, run: list[Event]) -> str:
 
 def _what_differs(e: Event, others: list[Panel]) -> str | None:
     """What this run's marked row does where the other run's differs, in a few words: the fields of a
-    segment both send ("sends ACK=300"), or the state both step to. A reader's wrong ACK number was
+    segment both send ("sends ACK=300"), a timer both set ("starts RETRANSMIT 1 s"), or the state both step to. A reader's wrong ACK number was
     ringed as "yours differs", and found only by comparing the two arrows' small labels."""
     for q in others:
         x = next((y for y in q.events if y.index == q.mark), None)
@@ -87,6 +87,9 @@ def _what_differs(e: Event, others: list[Panel]) -> str | None:
                       (f"ACK={e.ack}", e.ack != x.ack), (f"{e.length or 0} bytes", (e.length or 0) != (x.length or 0))]  # fmt: skip
             shown = [f for f, differs in fields if differs]
             return f"sends {' '.join(shown)}" if shown else None
+        if e.event == EventKind.TIMER and e.detail != x.detail:  # two readers' undoubled backoff: "yours differs"
+            verb, _, rest = e.detail.partition(" ")  # short, to fit between the lifelines
+            return rest if verb == "start" else f"{verb}s {rest}"  # "✗ yours RETRANSMIT 1 s" beside "... 2 s"
         # "stays in FIN_WAIT_1" beside "goes to FIN_WAIT_2"
         if e.after != x.after and (e.changes_state or x.changes_state):
             return f"goes to {e.after}" if e.changes_state else f"stays in {e.after}"

@@ -562,14 +562,25 @@ def test_one_run_drawn_twice_side_by_side_names_its_timers_alike_in_both_panels(
     assert not differ, differ
 
 
+def _beside_reference(name, fin_wait_1, **kw):
+    """The picture of a run whose FIN_WAIT_1 is `fin_wait_1`, beside the reference, marked where they part."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import State
+
+    mine = scenarios.run(name, machine={**HANDLERS, State.FIN_WAIT_1: fin_wait_1})
+    ref = scenarios.run(name)
+    m, r = first_difference(events_of(mine), events_of(ref))
+    return render(mine, reference=ref, highlight=m, reference_highlight=r, **kw)[0]
+
+
 def test_a_segment_that_differs_is_tagged_with_the_field_that_differs():
     """A reader's ACK was built before RCV.NXT passed the peer's FIN (ACK=300 for 301): the picture
     said only "yours differs", and the numbers had to be read off two small rotated labels."""
     import dataclasses
 
-    from autograder.views.model import events_of
-    from autograder.views.side_by_side import first_difference
-    from autograder.views.svg import render
     from reference_impl.actions import Send
     from reference_impl.handlers import HANDLERS
     from reference_impl.states import Arrival, State
@@ -582,12 +593,28 @@ def test_a_segment_that_differs_is_tagged_with_the_field_that_differs():
                 for o in step.outputs]  # fmt: skip
         return type(step)(step.state, outs, step.tcb)
 
-    mine = scenarios.run("simultaneous-close", machine={**HANDLERS, State.FIN_WAIT_1: fin_wait_1})
-    ref = scenarios.run("simultaneous-close")
-    m, r = first_difference(events_of(mine), events_of(ref))
-    svg, _ = render(mine, reference=ref, highlight=m, reference_highlight=r)
+    svg = _beside_reference("simultaneous-close", fin_wait_1)
     tags = " ".join(re.findall(r'data-kind="divergence"[^>]*>([^<]+)<', svg))
     assert "✗ yours sends ACK=100:" in tags and "◆ reference sends ACK=101:" in tags, tags
+
+
+def test_a_timer_that_differs_is_tagged_with_its_length():
+    """Two readers' backoff that never doubles was ringed "yours differs"; they found it only by
+    comparing the two outlined "RETRANSMIT 1 s" and "RETRANSMIT 2 s" boxes."""
+    import dataclasses
+
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import StartTimer, State, Timeout, Timer
+
+    def fin_wait_1(tcb, ev, profile):  # restarts the retransmission timer at 1 s, never doubling it
+        step = HANDLERS[State.FIN_WAIT_1](tcb, ev, profile)
+        outs = [dataclasses.replace(o, duration=1_000_000)
+                if isinstance(ev, Timeout) and isinstance(o, StartTimer) and o.timer == Timer.RETRANSMIT else o
+                for o in step.outputs]  # fmt: skip
+        return type(step)(step.state, outs, step.tcb)
+
+    tags = tag_words(_beside_reference("lost-first-fin", fin_wait_1))
+    assert "✗ yours RETRANSMIT 1 s: A, 1.000 s" in tags and "◆ reference RETRANSMIT 2 s: A, 1.000 s" in tags, tags
 
 
 def test_a_moment_that_stays_where_the_reference_moves_on_says_so():
