@@ -29,6 +29,12 @@ from .svg import MAX_EVENTS
 # run(scenario name, profile name) -> Trace; called as run(name, profile, lose) when the
 # learner picks a loss pattern (lose: segment names such as ("A2", "B1")).
 Runner = Callable[..., object]
+# Said under a picture that has them: two readers took the grey brackets in the time column for
+# something unexplained (their tooltip is found only by hovering).
+SAME_MOMENT_NOTE = (
+    '<div style="color:#424a53;font-size:13px;margin:4px 0">A grey bracket in the time column: '
+    "everything beside it happens at one moment; the rows only make room for the labels.</div>"
+)
 
 
 class Timeline(Player, widgets.VBox):
@@ -155,7 +161,7 @@ class Timeline(Player, widgets.VBox):
         self.slider.max = self.play.max = max(steps, 1)
         self.slider.value = self.play.value = first
         self._on_step({"new": first})
-        self.frames.value = html
+        self.frames.value = html + (SAME_MOMENT_NOTE if 'data-kind="same-moment"' in html else "")
         self.steps = steps
         self.traces = (learner, reference)
         self.download.value = _download_links(learner, reference, self._labels)

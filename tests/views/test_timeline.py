@@ -263,3 +263,12 @@ def test_a_step_button_stops_the_playing_first():
     w.play.playing = True
     w.fwd.click()
     assert not w.play.playing and w.slider.value == 6
+
+
+@pytest.mark.parametrize("name", ["old-duplicate-after-reuse", "active-close"])
+def test_the_time_columns_brackets_are_explained_under_a_picture_that_has_them(name):
+    """Two readers took the grey brackets (one moment, rows spread for labels) for something unexplained."""
+    w = timeline(name)
+    has = 'data-kind="same-moment"' in w.frames.value
+    assert has == (name == "old-duplicate-after-reuse")
+    assert ("A grey bracket in the time column" in w.frames.value) == has
