@@ -76,8 +76,9 @@ def _row_words(x: Event, run: list[Event]) -> str:
 
 def _what_differs(e: Event, others: list[Panel]) -> str | None:
     """What this run's marked row does where the other run's differs, in a few words: the fields of a
-    segment both send ("sends ACK=300"), a timer both set ("starts RETRANSMIT 1 s"), or the state both step to. A reader's wrong ACK number was
-    ringed as "yours differs", and found only by comparing the two arrows' small labels."""
+    segment both send ("sends ACK=300"), the timer both set ("RETRANSMIT 1 s"), or the state both step
+    to. A reader's wrong ACK number was ringed as "yours differs", and found only by comparing the two
+    arrows' small labels."""
     for q in others:
         x = next((y for y in q.events if y.index == q.mark), None)
         if x is None or (x.event, x.endpoint) != (e.event, e.endpoint):

@@ -20,9 +20,9 @@ SPEEDS = (("½×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
 # The names are also titles, so a mouse user hovering an icon reads them. A click on the slider's
 # track gives its handle the focus, so the arrow keys step the run rather than move JupyterLab
 # between cells; the handle is marked for Lumino to leave its keys alone (Notebook 7 took the
-# arrows for its own shortcuts), and the arrows are answered here. It also answers Home and End on the slider itself: noUiSlider (inside ipywidgets 8.1) sends End
-# to the maximum the slider had when it was drawn, not to a new run's, so after another scenario
-# or profile End stopped short of the last step.
+# arrows for its own shortcuts), and the arrows are answered here. So are Home and End: noUiSlider
+# (inside ipywidgets 8.1) sends End to the maximum the slider had when it was drawn, not to a new
+# run's, so after another scenario or profile End stopped short of the last step.
 _CONTROLS_JS = """(function (img) {
   var tries = 0;
   var names = [["fa-play", "play"], ["fa-pause", "pause"], ["fa-stop", "stop and go back to the start"],
