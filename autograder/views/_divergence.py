@@ -236,10 +236,11 @@ def _first_pass(c: Canvas, lane: tuple[float, float], unstruck: list[Quad], near
     timers' bars first (a reader's "✗ yours sends ACK=300" ran across B's RETRANSMIT bar and lifeline),
     near the mark and clear of the arrows (readers found the tag struck through by the crossing FINs), a
     place whose leader crosses no label before one with a gap around it (readers found leaders striking
-    through "<ACK=300>"), then near it, then on a break near it (a leader from under the panel's name to 63 s crossed every
-    label of fin-retry-limit), then under the panel's name, then on a break anywhere (with a gap to the
-    other labels first: a reader read the tag and "TIME_WAIT 240 s + restart" as one). A tag across a
-    lifeline or a bar (or nowhere) is counted, so that a layout with room for it between them is drawn."""
+    through "<ACK=300>"), then near it, then on a break near it (a leader from under the panel's name
+    to 63 s crossed every label of fin-retry-limit), then under the panel's name, then on a break
+    anywhere (with a gap to the other labels first: a reader read the tag and "TIME_WAIT 240 s +
+    restart" as one). A tag across a lifeline or a bar (or nowhere) is counted, so that a layout with
+    room for it between them is drawn."""
     inner = [q if all(lane[0] <= px <= lane[1] for px, _ in q) else NOWHERE for q in unstruck]
     passes = ((inner, dict(clear_of_lines=True, gap=GAP, bars=True)), (inner, dict(gap=GAP, bars=True)),
               (unstruck, dict(clear_of_lines=True, gap=GAP)), (unstruck, dict(gap=GAP)),
