@@ -96,6 +96,8 @@ def cmd_simulate(args) -> int:
             trace = reference_trace(args.name, _profile(args.profile, args.set), args.lose)
     except (ValueError, ReferenceUnavailable) as e:
         raise BadInput(str(e)) from None
+    for kind, named, why in trace.unapplied:
+        print(f"warning: --{kind} {named} never happened: {why}", file=sys.stderr)
     if args.format == "pcap" or args.output:
         return _write(trace, args.format, args.output)
     sys.stdout.write(render(trace, args.format))
@@ -143,6 +145,8 @@ def cmd_run(args) -> int:
             "run it with the full package (the catalogue's scenarios work here: tcpclose simulate)"
         ) from None
     sys.stdout.write(render(trace, args.format))
+    for w in script.warnings(trace):
+        print(f"warning: {w}", file=sys.stderr)
     failures = script.check(trace)
     for f in failures:
         print(f"FAILED {f}", file=sys.stderr)

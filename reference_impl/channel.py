@@ -37,6 +37,7 @@ class Channel:
         self._ordinal = {k: f for k, f in fates.items() if not isinstance(k, Role)}
         self._role = {k: f for k, f in fates.items() if isinstance(k, Role)}
         self._counter = RoleCounter() if self._role else None  # roles are named only when a fate uses one
+        self.applied: set[FateKey] = set()  # the fates that met their segment
 
     def reopen(self, endpoint: str) -> None:
         """`endpoint` starts a new connection of the 4-tuple (roles may count per connection)."""
@@ -48,10 +49,19 @@ class Channel:
         roles: tuple[Role, ...] = ()
         if self._counter is not None:
             roles = self._counter.send(sender, int(seg.flags), seg.seq, seg.ack, len(seg.payload))
-        fate = self._ordinal.get((sender, ordinal))
-        if fate is None:
-            fate = next((self._role[r] for r in roles if r in self._role), None)
-        return fate
+        key: FateKey | None = (sender, ordinal) if (sender, ordinal) in self._ordinal else None
+        if key is None:
+            key = next((r for r in roles if r in self._role), None)
+        if key is None:
+            return None
+        self.applied.add(key)
+        return self._ordinal[key] if not isinstance(key, Role) else self._role[key]
+
+    def unapplied(self) -> list[FateKey]:
+        """The fates no segment of the run met (a script naming A9 when A sent 3, or B's FIN when B sent
+        none): an author's miscount, which would otherwise run the plain scenario without a word."""
+        named: list[FateKey] = [*self._ordinal, *self._role]
+        return [k for k in named if k not in self.applied]
 
     def arrivals(self, fate: Fate | None) -> tuple[str, tuple[tuple[int, str], ...]]:
         """The trace's word for the fate, and each copy that arrives: (after how long, note)."""

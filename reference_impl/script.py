@@ -45,6 +45,7 @@ class Script:
     profile: Profile
     expectations: list[Expectation] = field(default_factory=list)
     path: str = "<script>"
+    fate_lines: dict[str, int] = field(default_factory=dict)  # the segment a fate names ("A2") -> its line
 
     def check(self, trace: Trace) -> list[str]:
         """The failed expectations, each as 'file:line: expected ..., but ...'."""
@@ -54,6 +55,12 @@ class Script:
             if got is not e.state:
                 failures.append(f"{self.path}:{e.line}: expected {e.text()}, but it was {got}")
         return failures
+
+    def warnings(self, trace: Trace) -> list[str]:
+        """Each fate no segment of the run met, as 'file:line: lose A9 never happened: A sent 3 ...'.
+        Often a miscount that leaves the plain run unremarked; sometimes meant (lose A's answer, if any)."""
+        return [f"{self.path}:{self.fate_lines.get(named, '?')}: {kind} {named} never happened: {why}"
+                for kind, named, why in trace.unapplied]  # fmt: skip
 
 
 def state_at(trace: Trace, endpoint: str, time: int | None) -> State:
@@ -67,5 +74,6 @@ def state_at(trace: Trace, endpoint: str, time: int | None) -> State:
 
 def parse_script(text: str, path: str = "<script>", profile: Profile | None = None) -> Script:
     """Parse a script. `profile` is the default when the script names none."""
-    scenario, profile, expectations = Parser(text, path, profile).parse()
-    return Script(scenario, profile, expectations, path)
+    parser = Parser(text, path, profile)
+    scenario, profile, expectations = parser.parse()
+    return Script(scenario, profile, expectations, path, parser.fate_lines)

@@ -11,7 +11,7 @@ import re
 
 from .inputs import VARIABLES, Action, AppCall, Fate, FateKey, Inject, Read, Reopen, Scenario, place
 from .profiles import OPTION_NAMES, RFC9293, Profile, get_profile
-from .roles import parse_segment_key
+from .roles import key_text, parse_segment_key
 from .script_values import Expectation, ScriptError, option_value, parse_duration
 from .segment import Flags, Segment
 from .states import AppAbort, AppClose, AppSend, State, format_time
@@ -30,6 +30,7 @@ class Parser:
         self.options: dict[str, object] = {}
         self.actions: list[Action] = []
         self.fates: dict[FateKey, Fate] = {}
+        self.fate_lines: dict[str, int] = {}  # the segment a fate names ("A2", "B's FIN") -> its line
         self.expectations: list[Expectation] = []
         self.iss = {"A": 100, "B": 300}
         self.delay = 10_000
@@ -147,7 +148,7 @@ class Parser:
 
     def d_lose(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 2, 12, "lose A2   or   lose A's FIN   or   lose B's ACK of A's FIN, copy 2")
-        self.fates[self.key(n, toks[1:])] = Fate("lose")
+        self.fate(n, toks[1:], Fate("lose"))
 
     def d_duplicate(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 2, 13, "duplicate A2 [GAP]   or   duplicate B's FIN [GAP]")
@@ -157,11 +158,20 @@ class Parser:
             gap, named = 0, toks[1:]
         if not named:
             raise self.fail(n, toks[1][0], "expected: duplicate A2 [GAP] (which segment, then the copy's gap)")
-        self.fates[self.key(n, named)] = Fate("duplicate", gap)
+        self.fate(n, named, Fate("duplicate", gap))
 
     def d_delay(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 3, 13, "delay A2 EXTRA   or   delay A's last ACK EXTRA")
-        self.fates[self.key(n, toks[1:-1])] = Fate("delay", self.duration(n, toks[-1]))
+        self.fate(n, toks[1:-1], Fate("delay", self.duration(n, toks[-1])))
+
+    def fate(self, n: int, named: Tokens, fate: Fate) -> None:
+        """One fate per segment: a second would silently replace the first."""
+        key = self.key(n, named)
+        if key in self.fates:
+            raise self.fail(n, named[0][0], f"{key_text(key)} already has a fate (line {self.fate_lines[key_text(key)]}): "
+                                            "a segment takes one fate: lost, duplicated or delayed")  # fmt: skip
+        self.fates[key] = fate
+        self.fate_lines[key_text(key)] = n
 
     def d_expect(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 4, 4, "expect TIME|end A|B STATE")

@@ -42,6 +42,7 @@ from .inputs import (  # noqa: F401 - re-exported: callers build their scenarios
 )
 from .profiles import Profile, profile_text, sec
 from .reuse import open_active, open_passive
+from .roles import Role, key_text
 from .segment import Segment
 from .sim_outputs import Outputs, SegmentArrival, TimerExpiry
 from .stack import Endpoint, before_handler, rate_limited
@@ -169,7 +170,18 @@ class Simulation(Outputs):
             else:
                 self._app(time, ep, event)
             self._open_waiting(time)
+        self._note_unapplied()
         return self.trace
+
+    def _note_unapplied(self) -> None:
+        """Each fate no segment met, with why: the run is then the plain one, which its author did not mean."""
+        for key in self.channel.unapplied():
+            if isinstance(key, Role):
+                why = f"no segment of this run is {key_text(key)}"
+            else:
+                sent = self.ep[key[0]].sent
+                why = f"{key[0]} sent {sent} segment{'s' if sent != 1 else ''} in this run"
+            self.trace.unapplied.append((self.sc.fates[key].kind, key_text(key), why))
 
     # ---- stimuli ------------------------------------------------------------------------
 

@@ -160,6 +160,7 @@ class Trace:
     scenario: str = ""
     profile: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. "stopped at the event limit"
+    unapplied: list[tuple[str, str, str]] = field(default_factory=list)  # fates no segment met: (kind, segment, why)
 
     def __len__(self) -> int:
         return len(self.rows)

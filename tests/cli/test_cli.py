@@ -84,6 +84,16 @@ def test_run_script_ok_and_failed_expectation(tmp_path):
     assert f"{bad}:2: expected A in TIME_WAIT at the end, but it was FIN_WAIT_2" in out.stderr
 
 
+def test_run_and_simulate_warn_of_a_fate_no_segment_meets(tmp_path):
+    script = tmp_path / "miscount.script"
+    script.write_text("0 A close\n+50ms B close\nlose A7\nexpect end A CLOSED\n")
+    out = tcpclose("run", str(script))
+    assert out.returncode == 0
+    assert f"warning: {script}:3: lose A7 never happened: A sent 2 segments in this run" in out.stderr
+    out = tcpclose("simulate", "active-close", "--lose", "B4")
+    assert out.returncode == 0 and "warning: --lose B4 never happened: B sent 2 segments in this run" in out.stderr
+
+
 def test_run_bad_script_exit_2_with_location(tmp_path):
     bad = tmp_path / "typo.script"
     bad.write_text("0 A close\n+1s B shutdwn\n")

@@ -188,6 +188,7 @@ def test_linux_rate_limits_acks_to_refused_empty_segments():
         ("0 B read all", "1:10", "a window must be a whole number"),
         ("0 A receives ACK seq=RCV.NXT+FOO", "1:22", "or a sum like RCV.NXT+RCV.WND-1"),
         ("option close_wait_reset_error broken", "1:31", "takes a quoted text"),
+        ("lose A2\ndelay A2 5ms", "2:7", "A2 already has a fate (line 1)"),
     ],
 )
 def test_bad_scripts_get_file_line_col(text, where, message):
@@ -195,6 +196,17 @@ def test_bad_scripts_get_file_line_col(text, where, message):
         parse_script(text, "bad.script")
     assert str(e.value).startswith(f"bad.script:{where}: ")
     assert message in str(e.value)
+
+
+def test_a_fate_no_segment_meets_is_named_with_its_line():
+    """A miscounted segment (B sends one segment here: its ACK) would leave the plain run, unremarked."""
+    script, trace = run("0 A close\nlose B3\nduplicate B's FIN 5ms\nlose A1\n")
+    assert [r.fate for r in trace.rows if r.event == "send"][:1] == ["lost"]  # A1 met its fate
+    assert script.warnings(trace) == [
+        "t.script:2: lose B3 never happened: B sent 1 segment in this run",
+        "t.script:3: duplicate B's FIN never happened: no segment of this run is B's FIN",
+    ]
+    assert script.check(trace) == []  # a warning, not a failure: "lose A's answer, if it answers" is meant
 
 
 def test_durations():
