@@ -21,6 +21,9 @@ LABELS = {None: "delivered", "lose": "lost", "duplicate": "duplicated", "delay":
 
 def check_lifetimes(fates: Mapping[FateKey, Fate], delay: int, profile: Profile) -> None:
     """RFC 9293 §3.4.2: no segment lives longer than MSL; TIME_WAIT's 2 MSL rests on it."""
+    if delay > profile.msl:
+        raise ValueError(f"a one-way delay of {format_duration(delay)} keeps every segment in the network "
+                         f"longer than the MSL of {format_duration(profile.msl)}")  # fmt: skip
     for key, fate in fates.items():
         if fate.kind != "lose" and delay + fate.delay > profile.msl:
             raise ValueError(

@@ -105,6 +105,10 @@ class Parser:
 
     def d_profile(self, n: int, toks: Tokens) -> None:
         self.arity(n, toks, 2, 2, "profile rfc9293|linux")
+        if self.profile_line:
+            raise self.fail(n, toks[0][0], f"the profile is already chosen on line {self.profile_line}; a script "
+                                           "runs under one profile")  # fmt: skip
+        self.profile_line = n
         try:
             self.profile = get_profile(toks[1][1])
         except ValueError as e:

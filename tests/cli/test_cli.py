@@ -118,6 +118,10 @@ def test_run_delay_longer_than_msl_is_bad_input(tmp_path):
     out = tcpclose("run", str(script))
     assert out.returncode == 2
     assert "segment A1 would spend 200.01 s in the network, longer than the MSL of 120 s" in out.stderr
+    script.write_text("channel delay 121s\n0 A close\n")  # every segment, not one
+    out = tcpclose("run", str(script))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{script}: a one-way delay of 121 s keeps every segment in the network longer than the MSL" in out.stderr
 
 
 def test_simulate_with_a_profile_option_changed():

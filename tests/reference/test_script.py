@@ -189,6 +189,7 @@ def test_linux_rate_limits_acks_to_refused_empty_segments():
         ("0 A receives ACK seq=RCV.NXT+FOO", "1:22", "or a sum like RCV.NXT+RCV.WND-1"),
         ("option close_wait_reset_error broken", "1:31", "takes a quoted text"),
         ("lose A2\ndelay A2 5ms", "2:7", "A2 already has a fate (line 1)"),
+        ("profile linux\nprofile rfc9293", "2:1", "the profile is already chosen on line 1"),
     ],
 )
 def test_bad_scripts_get_file_line_col(text, where, message):
