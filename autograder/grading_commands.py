@@ -28,6 +28,18 @@ def _course(args):
     return Course.for_command(args.course)
 
 
+def _source_course(args):
+    """The course, for a command that reads its source/ or writes beside it (generate, collect,
+    notebooks): a folder without source/ is the wrong one, and nothing is made there."""
+    from .cli import BadInput
+
+    course = _course(args)
+    if not (course.root / "source").is_dir():
+        raise BadInput(f"{course.root} is not a course: it has no source/ folder; pass --course DIR, the folder "
+                       "holding nbgrader_config.py and source/")  # fmt: skip
+    return course
+
+
 def cmd_check(args) -> int:
     # Said before anything heavy is imported: the whole check takes a while (nbgrader, the sandbox).
     print(f"tcpclose check: grading {args.notebook} with the hidden tests (usually 10-40 s)", file=sys.stderr,
@@ -50,12 +62,12 @@ def cmd_grade(args) -> int:
     _light_imports()
     from .pipeline.steps import PipelineError, generate
 
-    course = _course(args)
+    course = _source_course(args) if args.step in ("generate", "collect") else _course(args)
     try:
         if args.step == "generate":
             print(generate(course, args.assignment))
         elif args.step == "collect":
-            _grade_collect(course, args)
+            return _grade_collect(course, args)
         elif args.step == "autograde":
             return _grade_autograde(course, args)
         elif args.step == "feedback":
@@ -70,15 +82,22 @@ def cmd_grade(args) -> int:
     return OK
 
 
-def _grade_collect(course, args) -> None:
+def _grade_collect(course, args) -> int:
     from .pipeline.progress import Progress
     from .pipeline.steps import collect
 
     with Progress(0, unit="submission") as bar:
         got = collect(course, Path(args.inbox), args.assignment, replace=args.replace, progress=bar)
     print(f"new {len(got.new)}, unchanged {len(got.unchanged)}, replaced {len(got.replaced)}")
+    if not (got.new or got.unchanged or got.replaced or got.conflicts or got.refused):
+        print(f"found no submission: collect reads {args.inbox}/<student>/{args.assignment}/", file=sys.stderr)
     for s in got.conflicts:
         print(f"kept the earlier submission of {s}: it differs (use --replace)", file=sys.stderr)
+    for name, why in got.refused.items():
+        print(f"not collected: {name!r}: {why}", file=sys.stderr)
+    if got.refused:
+        print(f"{len(got.refused)} folder(s) not collected; the others were", file=sys.stderr)
+    return FAILED if got.refused else OK
 
 
 def _grade_autograde(course, args) -> int:
@@ -144,7 +163,7 @@ def _grade_report(course, args) -> None:
 def cmd_notebooks(args) -> int:
     from .pipeline.notebooks import drift, regenerate, unclean_sources
 
-    course = _course(args)
+    course = _source_course(args)
     dest = Path(args.dest) if args.dest else course.root.parent / "notebooks"  # notebooks/ beside course/
     problems = unclean_sources(course)
     for p in problems:

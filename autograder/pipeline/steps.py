@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import filecmp
 import logging
-import shutil
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.converters import GenerateAssignment
 
 from .course import Course, PipelineError, converting
+from .inbox import Refused, check_folder, copy_folder, id_problem
 from .progress import Progress
 
 log = logging.getLogger("tcpclose.pipeline")
@@ -42,37 +44,58 @@ class Collected:
     unchanged: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # changed but kept: pass replace=True
+    refused: dict[str, str] = field(default_factory=dict)  # folder name -> why it was not collected
 
 
 def collect(course: Course, inbox: Path, assignment: str, replace: bool = False,
             progress: Progress | None = None) -> Collected:  # fmt: skip
-    """Copy inbox/<student>/<assignment>/ into course/submitted/<student>/<assignment>/."""
+    """Copy inbox/<student>/<assignment>/ into course/submitted/<student>/<assignment>/: regular files
+    and folders only, under a folder name that is a student id (autograder.pipeline.inbox). A folder
+    that breaks a rule is refused, with a sentence, and the others are collected."""
     result = Collected()
-    folders = [p for p in sorted(Path(inbox).iterdir()) if p.is_dir() and (p / assignment).is_dir()]
+    if not Path(inbox).is_dir():
+        raise PipelineError(f"{inbox}: no such folder (collect reads {inbox}/<student>/{assignment}/)")
+    folders = [p for p in sorted(Path(inbox).iterdir()) if os.path.lexists(p / assignment)]
     if progress is not None:
         progress.total = len(folders)
     for student_dir in folders:
-        src = student_dir / assignment
-        dest = course.path("submitted", student_dir.name, assignment)
+        name = student_dir.name
         if progress is not None:
-            progress.start(student_dir.name)
-        if dest.exists():
-            if _same_tree(src, dest):
-                result.unchanged.append(student_dir.name)
-                _step(progress, student_dir.name, "unchanged")
-                continue
-            if not replace:
-                result.conflicts.append(student_dir.name)
-                _step(progress, student_dir.name, "kept the earlier submission (it differs; --replace)")
-                continue
-            shutil.rmtree(dest)
-            result.replaced.append(student_dir.name)
-        else:
-            result.new.append(student_dir.name)
-        shutil.copytree(src, dest)
-        _step(progress, student_dir.name, "replaced" if result.replaced[-1:] == [student_dir.name] else "new")
+            progress.start(repr(name) if id_problem(name) else name)
+        try:
+            status = _collect_one(course, student_dir, assignment, replace, result)
+        except (Refused, OSError) as e:
+            why = str(e) if isinstance(e, Refused) else f"it could not be read ({e.strerror or e})"
+            result.refused[name] = why
+            status = "refused"
+        _step(progress, repr(name) if id_problem(name) else name, status)
     course.make_private()
     return result
+
+
+def _collect_one(course: Course, student_dir: Path, assignment: str, replace: bool, result: Collected) -> str:
+    name = student_dir.name
+    problem = id_problem(name)
+    if problem:
+        raise Refused(f"the folder name {name!r} is not a student id: {problem}")
+    if not stat.S_ISDIR(os.lstat(student_dir).st_mode):
+        raise Refused(f"{name} is a link or a file, not a student's folder")
+    src = student_dir / assignment
+    check_folder(src)
+    dest = course.path("submitted", name, assignment)
+    if dest.exists():
+        if _same_tree(src, dest):
+            result.unchanged.append(name)
+            return "unchanged"
+        if not replace:
+            result.conflicts.append(name)
+            return "kept the earlier submission (it differs; --replace)"
+        copy_folder(src, dest)
+        result.replaced.append(name)
+        return "replaced"
+    copy_folder(src, dest)
+    result.new.append(name)
+    return "new"
 
 
 def _step(progress: Progress | None, student: str, status: str) -> None:
