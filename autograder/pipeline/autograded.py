@@ -3,7 +3,8 @@
 As nbgrader's OverwriteCells and DeduplicateIds would leave it (the release's grading metadata,
 locked and test cells as in the gradebook, one copy of each grade id, the release kernelspec),
 with outputs from two sources: a non-test cell shows what it printed in the sandbox, reduced to
-text and PNG images (no HTML, no script reaches the formgrader or a feedback page); a test cell
+text and PNG images (no HTML, no script reaches the formgrader or a feedback page), and its own
+Markdown is cleaned (autograder.pipeline.student_markdown); a test cell
 shows the grader's verdict (its text, its points, the first divergence drawn) and nothing the
 submission produced, so the feedback shows a test cell's outputs whole.
 """
@@ -16,6 +17,7 @@ import re
 from nbformat import NotebookNode, from_dict
 
 from .plan import Plan, meta, role
+from .student_markdown import needs_cleaning, safe_markdown
 
 VERDICT = {"tcpclose": "verdict"}
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
@@ -119,7 +121,21 @@ def autograded(release: NotebookNode, submission: NotebookNode, plan: Plan, sour
         if cell.cell_type == "code":
             cell.outputs = [from_dict(o) for o in outputs.get(i, [])]
             cell.execution_count = None
+    _clean_markdown(nb, release)
     return nb
+
+
+MARKDOWN_BUDGET = 1000  # cells rendered and cleaned (about 1 ms each); any more are shown as plain text
+
+
+def _clean_markdown(nb: NotebookNode, release: NotebookNode) -> None:
+    """Every Markdown cell the release did not hold, made safe for the formgrader and the feedback."""
+    ours = {c.source for c in release.cells if c.cell_type == "markdown"}
+    rendered = 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source not in ours and needs_cleaning(cell.source):
+            rendered += 1
+            cell.source = safe_markdown(cell.source, render=rendered <= MARKDOWN_BUDGET)
 
 
 def _as_type(cell: NotebookNode, cell_type: str) -> NotebookNode:

@@ -35,7 +35,8 @@ HANDLERS = ("established", "fin_wait_1", "fin_wait_2", "time_wait")
 class Case:
     name: str
     base: str  # blank | solution
-    cells: tuple[tuple[str, str], ...] = ()  # (where: first | after-setup | before:<grade_id> | end, source)
+    # (where: first | after-setup | before:<grade_id> | end, source); "markdown:" before where: a Markdown cell
+    cells: tuple[tuple[str, str], ...] = ()
     answers: dict = field(default_factory=dict)  # answer grade_id -> source (replaces the base's)
     edit: str = ""  # a structural edit of the notebook, see _edit
     seen: tuple[str, ...] = ()  # each must appear in some flag's text
@@ -528,6 +529,12 @@ Markup = type("<img src=x onerror=alert(1)>", (str,), {"__eq__": lambda s, o: Tr
                 "before:test_established_close",
                 _stub_all('Step(Markup("FIN_WAIT_1"), [Error(Markup("<script>alert(2)</script>"))], tcb)'),
             ),
+            # Markdown, which nbgrader's formgrade and feedback templates render with raw HTML passed through.
+            (
+                "markdown:end",
+                "# Notes\n<script>window.corpusMarkup = 2</script><img src=x onerror=alert(3)>\n"
+                "<iframe src='javascript:alert(4)'></iframe> [see](javascript:alert(5))",
+            ),
         ),
         seen=("look-alike",),
     ),
@@ -634,6 +641,16 @@ finally:
             ),
         ),
         cheat=False,
+    ),
+    # A written answer carries markup too: it is left to the instructor, who reads it in the formgrader.
+    Case(
+        "markup-in-a-written-answer",
+        "blank",
+        cheat=False,
+        answers={
+            "written_ack_of_data": "It stays in FIN_WAIT_1: `<ACK=200>` is below SND.NXT. "
+            "<svg onload=alert(6)></svg><a href='javascript:alert(7)'>more</a>"
+        },
     ),
     Case("deleted-test-cell", "solution", edit="delete:test_fin_wait_2_fin", cheat=False),
     Case("edited-test-cell", "solution", edit="edit:test_fin_wait_1_ack_of_fin", cheat=False),
@@ -750,7 +767,9 @@ def build(case: Case, release, solution: dict[str, str], course_root: Path) -> n
             cell.source = answers[_grade_id(cell)]
     for where, source in reversed(case.cells):
         text = source.replace("{course}", str(course_root)).replace("{repo}", str(REPO)).strip() + "\n"
-        cell = nbformat.v4.new_code_cell(text)
+        markdown = where.startswith("markdown:")
+        where = where.removeprefix("markdown:")
+        cell = nbformat.v4.new_markdown_cell(text) if markdown else nbformat.v4.new_code_cell(text)
         if where.startswith("before:"):
             at = _index(nb, where.removeprefix("before:"))
         else:

@@ -250,13 +250,21 @@ def test_markup_a_submission_chose_stays_text_on_every_page(graded, tmp_path):
     # A flag quotes what the submission chose (here a class named with HTML); the pages show it as text.
     from autograder.pipeline.report_html import class_report_html
 
-    page = next(p for p in graded["feedback"] if p.parent.parent.name == "markup-aimed-at-the-instructor").read_text()
+    def page_of(case: str) -> str:
+        return next(p for p in graded["feedback"] if p.parent.parent.name == case).read_text()
+
+    page, written = page_of("markup-aimed-at-the-instructor"), page_of("markup-in-a-written-answer")
     report = class_report_html(graded["course"], tmp_path / "report.html").read_text()
     assert "onerror=alert(1)" in report  # the flagged submission's sentence is there
-    for text in (page, report):
+    for text in (page, written, report):
         assert not re.search(r"<img[^>]*onerror", text), re.search(r".{80}<img[^>]*onerror.{40}", text)
         assert "<b id=corpus-markup>" not in text and not re.search(r"<script[^>]*>[^<]*corpusMarkup", text)
+        live = re.search(
+            r".{0,40}(<iframe|onload=alert|(href|src)=.?javascript|<script>window\.corpusMarkup).{0,40}", text
+        )
+        assert live is None, live  # the learner's Markdown, cleaned
     assert "onerror=alert(1)&gt; (a subclass of str)" in page  # the flag is there, as text
+    assert "<code>&lt;ACK=200&gt;</code> is below SND.NXT" in written  # the answer is shown, code and all
 
 
 def test_a_daemon_does_not_outlive_its_sandbox(graded):
