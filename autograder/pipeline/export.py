@@ -89,5 +89,13 @@ def _write(out: Path, fields: list[str], rows: list[dict]) -> Path:
     with out.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: as_text_cell(v) for k, v in row.items()} for row in rows)
     return out
+
+
+def as_text_cell(value: object) -> object:
+    """A text a spreadsheet would run as a formula (= + - @ first; OWASP's CSV injection) kept as text by
+    a leading apostrophe: a student id or a failure's text is the submission's choice, not the instructor's."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -362,3 +362,11 @@ def test_grades_csv_stays_the_default(course, tmp_path):
         ["mallory", "1.0", "0.0", "1.0", ""],
         ["s1003", "2.75", "0.0", "2.75", ""],
     ]
+
+
+def test_a_text_a_spreadsheet_would_run_is_kept_as_text():
+    from autograder.pipeline.export import as_text_cell
+
+    for formula in ('=HYPERLINK("x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"):
+        assert as_text_cell(formula) == "'" + formula
+    assert [as_text_cell(v) for v in ("alice", "", 3.5, -1.0)] == ["alice", "", 3.5, -1.0]
