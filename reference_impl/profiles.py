@@ -50,7 +50,9 @@ class Profile:
     rst_on_unread_close: bool = False
     # Linux: close() (not shutdown()) hands the socket to the kernel, an "orphan": the
     # application is gone and hears nothing more (an error the machine reports reaches no
-    # one). RFC 9293's CLOSE only ends sending: the user still receives.
+    # one). RFC 9293's CLOSE only ends sending: the user still receives. A close() after
+    # shutdown(), once the FIN is out, detaches the same way (tcp_close, played by the stack:
+    # reference_impl.stack.detached_close), where RFC 9293 answers "error: connection closing".
     close_detaches: bool = False
     # The socket API's close() ends reading too, so data arriving afterwards is answered with
     # <SEQ=SEG.ACK><CTL=RST> and the socket is gone: RFC 9293 §3.6.1 SHLD-3 (from RFC 1122

@@ -45,7 +45,7 @@ from .reuse import open_active, open_passive
 from .roles import Role, key_text
 from .segment import Segment
 from .sim_outputs import Outputs, SegmentArrival, TimerExpiry
-from .stack import Endpoint, before_handler, rate_limited
+from .stack import Endpoint, before_handler, detached_close, rate_limited
 from .states import (
     AppAbort,
     AppClose,
@@ -263,6 +263,8 @@ class Simulation(Outputs):
         if seg is not None:
             step, first, why = before_handler(ep, seg, self.profile, self.machines[ep.name][State.LISTEN],
                                               lambda iss: self._fresh(ep.name, iss))  # fmt: skip
+        elif isinstance(stim, AppClose) and (detached := detached_close(ep, stim, self.profile)) is not None:
+            step, why = detached
         opening = before in (State.LISTEN, State.SYN_SENT)
         if step is None:
             step = self.machines[ep.name][before](ep.tcb, stim, self.profile)

@@ -4,7 +4,9 @@ a handler sees an arriving segment, and the rate limit on the ACKs it answers wi
 Before: a SYN that may reopen TIME_WAIT goes to a listener instead (reference_impl.reuse, Linux
 TCP_TW_SYN), an old duplicate is refused by PAWS (reference_impl.timestamps, Linux
 tcp_validate_incoming), and, with Profile.syn_resets_connection, an in-window SYN resets a
-synchronized connection as RFC 793 had it. After: an ACK answering a refused segment leaves at most once per
+synchronized connection as RFC 793 had it. A close() after shutdown() detaches the application
+with Profile.close_detaches (Linux tcp_close), where RFC 9293 answers the second CLOSE with an
+error. After: an ACK answering a refused segment leaves at most once per
 Profile.invalid_ratelimit (Linux tcp_oow_rate_limited). The simulator (reference_impl.sim) calls
 these; none of them is a state's decision, so no learner writes them.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .actions import RESET_ERROR
+from .actions import RESET_ERROR, send_rst
 from .profiles import Profile
 from .reuse import reopens_time_wait, time_wait_iss
 from .segment import ACK, RST, Segment, seq_add
@@ -29,6 +31,7 @@ from .states import (
     Handler,
     Output,
     Send,
+    StartTimer,
     State,
     Step,
     Timer,
@@ -87,6 +90,31 @@ def before_handler(ep: Endpoint, seg: Segment, profile: Profile, listen: Handler
             step = Step(State.CLOSED, (Send(rst), Error(RESET_ERROR)), ep.tcb)
             return step, (), "an in-window SYN resets the connection (RFC 793 §3.9, before RFC 5961)"
     return None, (), ""
+
+
+CLOSING_STATES = frozenset({State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING, State.LAST_ACK, State.TIME_WAIT})
+
+
+def detached_close(ep: Endpoint, call: AppClose, profile: Profile) -> tuple[Step, str] | None:
+    """close() once the FIN is out (after shutdown()), with Profile.close_detaches: the stack's answer, or None.
+
+    The socket API's close() never fails here: Linux tcp_close() orphans the socket (sock_orphan),
+    resets the connection if received data was never read (it resets in any of these states but
+    TIME_WAIT, whose socket is already closed), and in FIN_WAIT_2 hands it to the tcp_fin_timeout
+    timer (tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)), where new data is answered with RST. RFC 9293's
+    CLOSE there is "error: connection closing", which the state's handler gives without this option.
+    """
+    if not profile.close_detaches or call.shutdown or ep.state not in CLOSING_STATES or ep.tcb.orphaned:
+        return None
+    tcb = ep.tcb
+    if call.unread and profile.rst_on_unread_close and ep.state is not State.TIME_WAIT:
+        why = f"close() with {call.unread} bytes unread resets the connection (Linux tcp_close)"
+        return Step(State.CLOSED, tuple(send_rst(tcb, profile)), tcb), why
+    tcb = tcb.replace(orphaned=True, refuses_data=profile.rst_on_data_after_close)
+    outputs: tuple[Output, ...] = ()
+    if ep.state is State.FIN_WAIT_2 and profile.fin_wait_2_timeout is not None:
+        outputs = (StartTimer(Timer.FIN_WAIT_2, profile.fin_wait_2_timeout),)
+    return Step(ep.state, outputs, tcb), "close() after shutdown(): the application detaches (Linux tcp_close)"
 
 
 def rate_limited(ep: Endpoint, time: int, seg: Segment, before: State, step: Step, profile: Profile) -> bool:

@@ -11,7 +11,8 @@ Known Linux 6.x facts these scenarios pin down (and the linux profile encodes): 
 it, a segment other than an empty one at RCV.NXT is re-ACKed, a FIN without ACK is ACKed but
 re-arms nothing, an RST off RCV.NXT is dropped silently); the first FIN retransmission is a
 tail-loss probe (2·SRTT + 200 ms, capped by the RTO), then RTO SRTT + 200 ms doubling; only an
-orphaned FIN_WAIT_2 has a timer (tcp_fin_timeout); an RST ends TIME_WAIT unless tcp_rfc1337=1;
+orphaned FIN_WAIT_2 has a timer (tcp_fin_timeout), and a close() after shutdown() orphans it
+too; an RST ends TIME_WAIT unless tcp_rfc1337=1;
 close() with unread data or SO_LINGER 0 sends RST and skips TIME_WAIT; a FIN to a socket that no
 longer exists is answered by RST; the ACK of a FIN in ESTABLISHED is delayed (one tick, 40 ms
 after data); tcp_sequence() accepts the right edge, a retransmission ending at RCV.NXT and a bare
@@ -110,6 +111,13 @@ SCENARIOS: dict[str, KernelScenario] = {k.name: k for k in (
         "leaves FIN_WAIT_2 after 1 s; B's FIN at 1.5 s then finds no socket and gets RST.",
         ((0, "A", AppClose()), (1500, "B", AppClose())), 1.8,
         sysctls={"A": {"net.ipv4.tcp_fin_timeout": "1"}}, profile_changes={"fin_wait_2_timeout": sec(1)}),
+    _ks("shutdown-then-close", "A shuts down its sending side, then close()s in FIN_WAIT_2: the application detaches, "
+        "so the orphan's tcp_fin_timeout (1 s) ends FIN_WAIT_2; B's FIN at 1.5 s finds no socket and gets RST.",
+        ((0, "A", AppClose(shutdown=True)), (100, "A", AppClose()), (1500, "B", AppClose())), 1.8,
+        sysctls={"A": {"net.ipv4.tcp_fin_timeout": "1"}}, profile_changes={"fin_wait_2_timeout": sec(1)}),
+    _ks("shutdown-then-close-then-data", "A shuts down, then close()s; B's data after that is answered with RST "
+        "(Linux: new data after a half-duplex close resets).",
+        ((0, "A", AppClose(shutdown=True)), (100, "A", AppClose()), (200, "B", AppSend(b"late"))), 0.4),
     _ks("half-close-with-data", "A shuts down its sending side and keeps reading; B sends two writes, then closes.",
         ((0, "A", AppClose(shutdown=True)), (40, "B", AppSend(b"more data")),
          (80, "B", AppSend(b"last words")), (150, "B", AppClose())), 0.4),

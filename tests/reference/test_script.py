@@ -210,6 +210,31 @@ def test_a_fate_no_segment_meets_is_named_with_its_line():
     assert script.check(trace) == []  # a warning, not a failure: "lose A's answer, if it answers" is meant
 
 
+SHUTDOWN_THEN_CLOSE = "profile {p}\n0 A shutdown\n+50ms A close\n+50ms B write 4\n"
+
+
+def test_close_after_shutdown_detaches_under_linux():
+    # Linux tcp_close(): the socket is orphaned (no error), FIN_WAIT_2 gets tcp_fin_timeout, and new
+    # data is answered with RST (autograder/kernel/scenarios.py: shutdown-then-close*, on the kernel).
+    _, trace = run(SHUTDOWN_THEN_CLOSE.format(p="linux"))
+    a = [r for r in trace.rows if r.endpoint == "A"]
+    assert not [r for r in a if r.event == "error"]
+    assert [(r.time, r.detail) for r in a if r.event == "timer" and "FIN_WAIT_2" in r.detail] == [
+        (50_000, "start FIN_WAIT_2 60 s")
+    ]
+    assert (RST, 101) in [(r.flags, r.seq) for r in a if r.event == "send"]
+    assert trace.final_state("A") == State.CLOSED
+
+
+def test_close_after_shutdown_is_an_error_under_rfc9293():
+    # §3.10.4, FIN-WAIT-2: "Strictly speaking, this is an error and should receive an 'error:
+    # connection closing' response"; the half-open connection still takes data.
+    _, trace = run(SHUTDOWN_THEN_CLOSE.format(p="rfc9293"))
+    assert [r.detail for r in trace.rows if r.endpoint == "A" and r.event == "error"] == ["connection closing"]
+    assert [r.detail for r in trace.rows if r.endpoint == "A" and r.event == "deliver"] == ["4 bytes"]
+    assert trace.final_state("A") == State.FIN_WAIT_2
+
+
 def test_durations():
     assert [parse_duration(t) for t in ("0", "10ms", "1.5s", "250us", "2")] == [
         0,
