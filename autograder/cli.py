@@ -138,7 +138,7 @@ def cmd_run(args) -> int:
     try:
         trace = simulate(script.scenario, script.profile, reference_machine())
     except ValueError as e:  # a scenario the network model cannot carry out, e.g. a delay past MSL
-        raise BadInput(f"{path}: {e}") from None
+        raise BadInput(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}") from None
     except (ReferenceUnavailable, LearnerError):  # a learner build: only the catalogue's runs are recorded
         raise BadInput(
             f"{path}: a script needs the reference itself, which this learner build does not hold; "

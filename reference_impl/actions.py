@@ -43,7 +43,7 @@ def send_fin(tcb: TCB, profile: Profile, orphan: bool, reading: bool = True) -> 
     idle = tcb.snd_una == tcb.snd_nxt and not tcb.waiting
     tcb = tcb.replace(fin_seq=seq_add(tcb.snd_nxt, len(tcb.unsent)), orphaned=orphan,
                       refuses_data=(orphan or not reading) and profile.rst_on_data_after_close)  # fmt: skip
-    tcb, segs = tcb.transmit()
+    tcb, segs = tcb.transmit(profile.fin_holds_tail)
     outputs: list[Output] = [Send(seg) for seg in segs]
     if segs or idle:  # the FIN (re)starts the timer; held back by the peer's window, it probes (§3.8.6.1)
         outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt)))
@@ -111,7 +111,7 @@ def send_data(tcb: TCB, data: bytes, profile: Profile) -> tuple[TCB, list[Output
     most MSS; the first data in flight starts the retransmission timer (or, when the window is
     zero, the probe timer)."""
     idle = tcb.snd_una == tcb.snd_nxt and not tcb.waiting
-    tcb, segs = tcb.replace(unsent=tcb.unsent + data).transmit()
+    tcb, segs = tcb.replace(unsent=tcb.unsent + data).transmit(profile.fin_holds_tail)
     outputs: list[Output] = [Send(seg) for seg in segs]
     if idle:  # nothing outstanding: the timer is not running yet (with nothing sent, it probes)
         outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt)))
@@ -227,7 +227,7 @@ def check_segment(tcb: TCB, seg: Segment, profile: Profile) -> Screened:
     RFC 5961's rules): the ACK field (SND.UNA, SND.WND) and the text."""
     if seg.rst or seg.syn or not seg.has_ack:
         raise ValueError("check_segment takes a segment your checks let through: no RST, no SYN, the ACK bit on")
-    return accept_segment(tcb, seg)
+    return accept_segment(tcb, seg, profile.fin_holds_tail)
 
 
 def is_retransmitted_fin(tcb: TCB, seg: Segment) -> bool:

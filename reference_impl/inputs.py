@@ -46,6 +46,7 @@ class Inject:
 
     segment: Segment
     at: tuple[tuple[str, str], ...] = ()
+    where: str = field(default="", compare=False)  # "file:line:col" of the script line, for its errors
 
 
 VARIABLES = ("RCV.NXT", "RCV.WND", "SND.NXT", "SND.UNA", "TS.RECENT")
@@ -72,7 +73,10 @@ def tcb_variable(tcb: TCB, name: str, ts_recent: int | None = None) -> int:
     """RCV.NXT, RCV.WND, SND.NXT or SND.UNA of a TCB, or the connection's TS.Recent (RFC 7323)."""
     if name == "TS.RECENT":
         if ts_recent is None:
-            raise ValueError("TS.RECENT is known only once a timestamp has arrived (turn the timestamps option on)")
+            raise ValueError(
+                "TS.RECENT is not known yet: no segment with a timestamp has reached this end (a run "
+                "starts in ESTABLISHED without one; let the peer send first, or write tsval=N)"
+            )
         return ts_recent
     return {"RCV.NXT": tcb.rcv_nxt, "RCV.WND": tcb.rcv_wnd, "SND.NXT": tcb.snd_nxt, "SND.UNA": tcb.snd_una}[name]
 
@@ -82,7 +86,10 @@ def placed(call: Inject, tcb: TCB, ts_recent: int | None = None) -> Segment:
     if not call.at:
         return call.segment
     # `at` names only int fields (seq, ack, tsval); replace checks the names
-    values: dict[str, Any] = {f: place(e, lambda n: tcb_variable(tcb, n, ts_recent)) for f, e in call.at}
+    try:
+        values: dict[str, Any] = {f: place(e, lambda n: tcb_variable(tcb, n, ts_recent)) for f, e in call.at}
+    except ValueError as e:
+        raise ValueError(f"{call.where}: {e}" if call.where else str(e)) from None
     return dc_replace(call.segment, **values)
 
 

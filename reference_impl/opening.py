@@ -156,7 +156,7 @@ def _synchronized(tcb: TCB, seg: Segment, profile: Profile) -> Step:
     tcb = tcb.replace(rcv_nxt=seq_add(seg.seq, 1), snd_una=seg.ack, snd_wnd=seg.window, retries=0)
     outputs: list[Output] = [CancelTimer(Timer.RETRANSMIT), Send(tcb.ack())]
     if tcb.waiting:  # data queued in SYN-SENT leaves now
-        tcb, segs = tcb.transmit()
+        tcb, segs = tcb.transmit(profile.fin_holds_tail)
         outputs += [Send(s) for s in segs] + [StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]
     return Step(State.ESTABLISHED, outputs, tcb)
 
@@ -173,7 +173,7 @@ def _established(tcb: TCB, seg: Segment, profile: Profile) -> Step:
         tcb, text, fin = take_text(s, profile)
         outputs += text
     if tcb.waiting:
-        tcb, more = tcb.transmit()
+        tcb, more = tcb.transmit(profile.fin_holds_tail)
         sent += more
     if sent:
         outputs += [Send(x) for x in sent] + [StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt))]

@@ -96,10 +96,21 @@ class Profile:
     # available)". Linux tcp_xmit_probe_skb(): <SEQ=SND.UNA-1><ACK=RCV.NXT>, no data, which the peer
     # must answer with its window. Either way the probe timer backs off like the RTO.
     probe_with_old_seq: bool = False
+    # Where the FIN waits when the last data fits the peer's window and the FIN does not. RFC 9293
+    # §3.10.4: the FIN is formed once all data is segmentized, so the data goes now and the FIN
+    # follows when there is room. Linux tcp_send_fin() tacks the FIN onto the unsent tail, and
+    # tcp_snd_wnd_test() counts it: that last segment leaves only when data and FIN both fit, and
+    # meanwhile the probe timer, the window being open, sends the data that fits (tcp_write_wakeup).
+    fin_holds_tail: bool = False
     # RFC 7323 timestamps on every segment, and PAWS refusing one whose timestamp is older than the
     # connection's TS.Recent (reference_impl.timestamps). RFC 9293 itself defines only the MSS option
     # (§3.2); Linux negotiates timestamps by default (net.ipv4.tcp_timestamps = 1).
     timestamps: bool = False
+    # RFC 7323 §5.3 R3 takes TS.Recent from any acceptable segment. Linux takes it in tcp_ack(), only
+    # from a segment whose ACK is valid (SND.UNA <= SEG.ACK <= SND.NXT; never from an RST or a segment
+    # without ACK), so a crafted segment with a bogus ACK and a far-future TSval cannot make PAWS
+    # refuse every real segment of the peer afterwards.
+    ts_recent_needs_valid_ack: bool = False
     # Opening a new connection on the 4-tuple (reference_impl.opening). A SYN (or SYN,ACK) not
     # answered is sent again after syn_timeout, doubling, syn_retries times: RFC 6298 §2.1's initial
     # RTO of 1 s (Linux TCP_TIMEOUT_INIT); RFC 9293 §3.8.3 (R2) keeps a SYN going for at least 3 min
@@ -184,7 +195,9 @@ LINUX = Profile(
     accept_window_edges=True,
     invalid_ratelimit=ms(500),
     probe_with_old_seq=True,
+    fin_holds_tail=True,
     timestamps=True,
+    ts_recent_needs_valid_ack=True,
     syn_retries=6,
     syn_resend_after_bad_ack=ms(8),
     time_wait_accepts_syn=True,

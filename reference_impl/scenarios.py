@@ -140,7 +140,8 @@ _ENTRIES = [
               (0, "A", AppSend(b"w" * 300)), (0, "A", AppClose()), (0, "B", AppClose(shutdown=True)),
               (ms(400), "B", Read()), windows={"B": 0})),
     Entry(_sc("fin-on-last-segment", "A writes 3000 bytes into B's 2000-byte window and closes: segments of at most "
-              "1000 bytes (B's MSS); the last 1000 wait for B's ACKs and leave with the FIN on them.",
+              "1000 bytes (B's MSS); the last 1000 wait for B's ACKs, and the FIN for room after them "
+              "(linux holds the last segment until it leaves with the FIN on it).",
               (0, "A", AppSend(b"s" * 3000)), (0, "A", AppClose()), (ms(100), "B", AppClose()), mss={"A": 1000},
               windows={"B": 2000})),
     # New connections on a used 4-tuple come last: the hidden checks take each state's first situations

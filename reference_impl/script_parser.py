@@ -31,6 +31,7 @@ class Parser:
         self.actions: list[Action] = []
         self.fates: dict[FateKey, Fate] = {}
         self.fate_lines: dict[str, int] = {}  # the segment a fate names ("A2", "B's FIN") -> its line
+        self.uses_ts_recent: tuple[int, int] | None = None  # (line, col) of the first crafted segment that does
         self.expectations: list[Expectation] = []
         self.iss = {"A": 100, "B": 300}
         self.delay = 10_000
@@ -51,6 +52,9 @@ class Parser:
         profile = self.profile or RFC9293
         if self.options:
             profile = profile.replace(**self.options)
+        if self.uses_ts_recent and not profile.timestamps:
+            raise self.fail(*self.uses_ts_recent, f"TS.RECENT needs timestamps, which {profile.name} has off "
+                                                  "(option timestamps on, or profile linux)")  # fmt: skip
         scenario = Scenario(
             name=self.path, description=f"script {self.path}", actions=tuple(self.actions),
             fates=self.fates, iss_a=self.iss["A"], iss_b=self.iss["B"], delay=self.delay,
@@ -278,4 +282,6 @@ class Parser:
             raise self.fail(n, fcol, "an injected segment needs seq=N (or seq=RCV.NXT and the like)")
         seq, ack, length = values["seq"], values.get("ack", 0), values.get("len", 0)
         seg = Segment(seq=seq, ack=ack, flags=flags, payload=b"x" * length, tsval=values.get("tsval"))
-        return Inject(seg, tuple(at))
+        if any("TS.RECENT" in e.upper() for _, e in at):
+            self.uses_ts_recent = self.uses_ts_recent or (n, fcol)
+        return Inject(seg, tuple(at), where=f"{self.path}:{n}:{fcol}")

@@ -31,7 +31,7 @@ class Expectation:
 
 
 _UNITS = {"us": 1, "µs": 1, "ms": 1000, "s": 1_000_000, "": 1_000_000}
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|µs|ms|s|)$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(us|µs|ms|s|)$")  # ".01" too, as packetdrill writes it
 _OPTIONAL = tuple(f.name for f in fields(Profile) if "None" in str(f.type))
 
 

@@ -124,19 +124,21 @@ class TCB:
         """Something the application gave us has not left: data, or the FIN close() queued."""
         return bool(self.unsent) or (self.fin_seq is not None and not self.fin_sent)
 
-    def transmit(self) -> tuple[TCB, tuple[Segment, ...]]:
+    def transmit(self, fin_holds_tail: bool = False) -> tuple[TCB, tuple[Segment, ...]]:
         """Send what waits, as far as the peer's window allows (RFC 9293 §3.8.6: not beyond
-        SND.UNA + SND.WND): data in segments of at most MSS, and the FIN once the data is out,
-        riding on the last data segment, which leaves only when data and FIN both fit (RFC 9293
-        §3.10.4: the FIN follows all queued data; Linux tcp_send_fin() tacks it onto the unsent
-        tail, and tcp_snd_wnd_test() counts it)."""
+        SND.UNA + SND.WND): data in segments of at most MSS, then the FIN (RFC 9293 §3.10.4: it
+        follows all queued data), riding on the last data segment when both fit. When only the
+        data fits, it goes and the FIN waits for room; with `fin_holds_tail` (Profile.fin_holds_tail,
+        Linux) the last data segment waits with its FIN."""
         tcb, out = self, []
         while tcb.waiting:
             room = seq_diff(seq_add(tcb.snd_una, tcb.snd_wnd), tcb.snd_nxt)
             data = tcb.unsent[: max(0, min(tcb.mss, room))]
             fin = len(data) == len(tcb.unsent) and tcb.fin_seq is not None
             if fin and room < len(data) + 1:
-                break  # the last piece carries the FIN: it leaves whole, once data and FIN both fit
+                if fin_holds_tail or not data:
+                    break  # the FIN has no room (and, holding the tail, neither has its segment)
+                fin = False  # the data goes; the FIN follows once the window has room for it
             if not data and not fin:
                 break
             seg = tcb.segment(ACK | Flags.FIN if fin else ACK, payload=data)
@@ -147,8 +149,16 @@ class TCB:
 
     def window_probe(self, old_seq: bool) -> tuple[TCB, Segment]:
         """A zero-window probe (RFC 9293 §3.8.6.1): one octet of what waits (a data octet, or
-        the FIN), sent past the window; or, Linux's way, <SEQ=SND.UNA-1> with no data."""
+        the FIN), sent past the window; or, Linux's way (tcp_write_wakeup), <SEQ=SND.UNA-1> with
+        no data, unless the window is open: then the data that fits goes (Profile.fin_holds_tail
+        kept it back for the FIN)."""
         if old_seq:
+            room = seq_diff(seq_add(self.snd_una, self.snd_wnd), self.snd_nxt)
+            if room > 0 and self.unsent:
+                data = self.unsent[: min(room, self.mss)]
+                tcb = self.replace(snd_nxt=seq_add(self.snd_nxt, len(data)), unacked=self.unacked + data,
+                                   unsent=self.unsent[len(data):])  # fmt: skip
+                return tcb, self.segment(ACK, payload=data)
             seg = Segment(seq=seq_add(self.snd_una, MOD - 1), ack=self.rcv_nxt, flags=ACK,
                           window=min(self.rcv_wnd, 0xFFFF))  # fmt: skip
             return self, seg
@@ -239,10 +249,10 @@ def screen(tcb: TCB, seg: Segment, profile: Profile = RFC9293) -> Screened:
         return Screened(Verdict.DROP, tcb)
     if seq_lt(tcb.snd_nxt, seg.ack):
         return Screened(Verdict.DROP, tcb, reply=tcb.ack())
-    return accept_segment(tcb, seg)
+    return accept_segment(tcb, seg, profile.fin_holds_tail)
 
 
-def accept_segment(tcb: TCB, seg: Segment) -> Screened:
+def accept_segment(tcb: TCB, seg: Segment, fin_holds_tail: bool = False) -> Screened:
     """What `screen` does with a segment its checks let through (in the window, no RST, no SYN, the
     ACK bit on, SEG.ACK not past SND.NXT): the rest of the fifth check (SND.UNA, SND.WND, what the
     window lets out) and the seventh (the text)."""
@@ -261,7 +271,7 @@ def accept_segment(tcb: TCB, seg: Segment) -> Screened:
         return Screened(Verdict.DROP, tcb, reply=Segment(seq=seg.ack, ack=0, flags=RST), ends=True)
     sent: tuple[Segment, ...] = ()
     if tcb.waiting:
-        tcb, sent = tcb.transmit()
+        tcb, sent = tcb.transmit(fin_holds_tail)
     if old:
         return Screened(Verdict.ACCEPT, tcb, acked_new=True, sent=sent, ack_needed=True)
 

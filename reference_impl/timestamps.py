@@ -58,9 +58,12 @@ def refuse(state: State, tcb: TCB, profile: Profile) -> Step:
 def recent(seg: Segment, before: TCB, ts_recent: int | None, profile: Profile) -> int | None:
     """TS.Recent after an acceptable segment (RFC 7323 §4.3, R3): "If SEG.TSval >= TS.Recent and
     SEG.SEQ <= Last.ACK.sent, then SEG.TSval is copied to TS.Recent" (Last.ACK.sent taken as
-    RCV.NXT, as Linux's RCV.WUP is)."""
+    RCV.NXT, as Linux's RCV.WUP is), and, with Profile.ts_recent_needs_valid_ack, a valid ACK."""
     if seg.tsval is None or (ts_recent is not None and seq_lt(seg.tsval, ts_recent)):
         return ts_recent
+    if profile.ts_recent_needs_valid_ack and (seg.rst or not seg.has_ack or seq_lt(seg.ack, before.snd_una)
+                                              or seq_lt(before.snd_nxt, seg.ack)):  # fmt: skip
+        return ts_recent  # Linux: tcp_ack() updates it, after the ACK is found valid
     if seq_le(seg.seq, before.rcv_nxt) and before.acceptable(seg, profile.accept_window_edges):
         return seg.tsval
     return ts_recent

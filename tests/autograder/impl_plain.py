@@ -88,14 +88,19 @@ def something_waits(tcb):
     return bool(tcb.unsent) or (tcb.fin_seq is not None and not fin_left(tcb))
 
 
-def push(tcb):
-    """Send what waits as the peer's window allows: MSS-sized data, the FIN on the last piece."""
+def push(tcb, profile):
+    """Send what waits as the peer's window allows: MSS-sized data, the FIN on the last piece if it
+    fits too, else after it (Linux keeps that last piece back for its FIN: fin_holds_tail)."""
     sent = []
     while something_waits(tcb):
         room = distance(tcb.snd_nxt, plus(tcb.snd_una, tcb.snd_wnd))
         piece = tcb.unsent[: max(0, min(tcb.mss, room))]
         last = len(piece) == len(tcb.unsent) and tcb.fin_seq is not None
-        if (last and room < len(piece) + 1) or (not piece and not last):
+        if last and room < len(piece) + 1:
+            if profile.fin_holds_tail or not piece:
+                break
+            last = False
+        if not piece and not last:
             break
         sent.append(outgoing(tcb, ACK | FIN if last else ACK, piece))
         tcb = tcb.replace(snd_nxt=plus(tcb.snd_nxt, len(piece) + last), unacked=tcb.unacked + piece,
@@ -165,7 +170,7 @@ def arrive(state, tcb, seg, profile):
     if tcb.refuses_data and seg.payload and before(tcb.rcv_nxt, plus(seg.seq, len(seg.payload))):
         # linux: close() also ended reading, so data can never be read: refused with RST, and gone
         return Arrived(tcb, stop=Step(State.CLOSED, [Send(Segment(seq=seg.ack, ack=0, flags=RST))], tcb))
-    tcb, sent = push(tcb)
+    tcb, sent = push(tcb, profile)
     if old:
         return Arrived(tcb, acked_new=True, sent=sent, owed=True)
     if skip < 0:  # it starts past RCV.NXT: only its ACK field is used; data or a FIN is acknowledged
@@ -208,7 +213,7 @@ def after_ack(before_tcb, a, profile):
 
 def write(state, tcb, profile, data):
     was_idle = tcb.snd_una == tcb.snd_nxt and not something_waits(tcb)
-    tcb, sent = push(tcb.replace(unsent=tcb.unsent + data))
+    tcb, sent = push(tcb.replace(unsent=tcb.unsent + data), profile)
     outputs = [Send(seg) for seg in sent]
     if was_idle:
         outputs.append(
@@ -225,7 +230,7 @@ def close(state, tcb, profile, shutdown, rdwr):
     orphan = not shutdown
     tcb = tcb.replace(fin_seq=plus(tcb.snd_nxt, len(tcb.unsent)), orphaned=orphan,
                       refuses_data=(orphan or rdwr) and profile.rst_on_data_after_close)  # fmt: skip
-    tcb, sent = push(tcb)
+    tcb, sent = push(tcb, profile)
     outputs = [Send(seg) for seg in sent]
     if sent:
         outputs.append(StartTimer(Timer.RETRANSMIT, profile.first_timeout(tcb.srtt)))
@@ -244,6 +249,13 @@ def retransmission_timeout(state, tcb, profile):
             return Step(state, [], tcb)
         tries = tcb.retries + 1
         timer = StartTimer(Timer.RETRANSMIT, profile.rto(tries, tcb.srtt))
+        room = distance(tcb.snd_nxt, plus(tcb.snd_una, tcb.snd_wnd))
+        if profile.probe_with_old_seq and room > 0 and tcb.unsent:  # Linux, window open: what fits goes
+            piece = tcb.unsent[: min(room, tcb.mss)]
+            probe = outgoing(tcb, ACK, piece)
+            tcb = tcb.replace(snd_nxt=plus(tcb.snd_nxt, len(piece)), unacked=tcb.unacked + piece,
+                              unsent=tcb.unsent[len(piece):], retries=tries)  # fmt: skip
+            return Step(state, [Send(probe), timer], tcb)
         if profile.probe_with_old_seq:  # Linux: <SEQ=SND.UNA-1>, no data
             return Step(state, [Send(outgoing(tcb, seq=plus(tcb.snd_una, MOD - 1))), timer], tcb.replace(retries=tries))
         octet = tcb.unsent[:1]  # RFC 9293: one octet of what waits (or the FIN)

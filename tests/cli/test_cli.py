@@ -94,6 +94,14 @@ def test_run_and_simulate_warn_of_a_fate_no_segment_meets(tmp_path):
     assert out.returncode == 0 and "warning: --lose B4 never happened: B sent 2 segments in this run" in out.stderr
 
 
+def test_a_crafted_segment_that_cannot_be_placed_names_its_line(tmp_path):
+    script = tmp_path / "ts.script"
+    script.write_text("profile linux\n0 A receives ACK seq=RCV.NXT ack=SND.NXT tsval=TS.RECENT+5\n")
+    out = tcpclose("run", str(script))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"error: {script}:2:14: TS.RECENT is not known yet: no segment with a timestamp")
+
+
 def test_run_bad_script_exit_2_with_location(tmp_path):
     bad = tmp_path / "typo.script"
     bad.write_text("0 A close\n+1s B shutdwn\n")

@@ -7,8 +7,9 @@ import pytest
 from reference_impl import scenarios
 from reference_impl.handlers import HANDLERS
 from reference_impl.profiles import LINUX, RFC9293
+from reference_impl.script import parse_script
 from reference_impl.segment import ACK, FIN, RST, SYN
-from reference_impl.sim import Simulation
+from reference_impl.sim import Simulation, simulate
 from reference_impl.states import State
 
 
@@ -256,6 +257,25 @@ def test_simultaneous_close_fin_behind_window_carries_ack_of_the_peers_fin():
 
 
 def test_fin_on_last_segment_mss_and_window():
-    t = scenarios.run("fin-on-last-segment")
-    assert [(r.flags, r.seq, r.len) for r in events(t, "A", "send") if r.len] == [
+    # RFC 9293: the last 1000 bytes go once the window has room for them, the FIN when it has room
+    # for one more number (§3.10.4: formed once all data is segmentized). Linux holds the last
+    # segment until it fits with its FIN (tcp_snd_wnd_test counts the FIN): Profile.fin_holds_tail.
+    rfc = [(r.flags, r.seq, r.len) for r in events(scenarios.run("fin-on-last-segment"), "A", "send")]
+    assert rfc[:4] == [(ACK, 100, 1000), (ACK, 1100, 1000), (ACK, 2100, 1000), (FIN | ACK, 3100, 0)]
+    linux = scenarios.run("fin-on-last-segment", LINUX)
+    assert [(r.flags, r.seq, r.len) for r in events(linux, "A", "send") if r.len] == [
         (ACK, 100, 1000), (ACK, 1100, 1000), (FIN | ACK, 2100, 1000)]  # fmt: skip
+
+
+def test_data_that_fills_an_open_window_is_not_held_for_its_fin():
+    """The last data fills the peer's window exactly and nothing is in flight, so no ACK will open
+    the window: RFC 9293 sends the data at once; Linux's probe timer (tcp_write_wakeup, the window
+    being open) sends it, where a <SEQ=SND.UNA-1> probe would be answered with the same window for ever."""
+    text = "profile {p}\nwindow B 6\n0 A write 12\n+1ms A close\n"
+    for profile, data_at in (("rfc9293", 20_000), ("linux", 240_000)):
+        script = parse_script(text.format(p=profile))
+        trace = simulate(script.scenario, script.profile, HANDLERS)
+        sent = [(r.time, r.flags, r.seq, r.len) for r in events(trace, "A", "send")]
+        assert sent[1] == (data_at, ACK, 106, 6), (profile, sent)
+        assert sent[2][1:] == (FIN | ACK, 112, 0), (profile, sent)
+        assert trace.final_state("A") in (State.FIN_WAIT_2, State.CLOSED), profile

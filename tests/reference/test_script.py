@@ -110,8 +110,14 @@ def test_simultaneous_close_whose_second_fin_carries_the_ack_of_the_first():
     assert fin == (FIN | ACK, 100, 301, 300)  # ack = b + 1: B's FIN was taken first
 
 
-def test_mss_cuts_a_write_and_the_fin_rides_on_the_last_piece():
-    script, trace = run("mss A 1000\nwindow B 2000\n0 A write 3000\n0 A close\n100ms B close\nexpect end A CLOSED\n")
+def test_mss_cuts_a_write_and_the_fin_follows_the_last_piece_or_rides_on_it():
+    text = "profile {}\nmss A 1000\nwindow B 2000\n0 A write 3000\n0 A close\n100ms B close\nexpect end A CLOSED\n"
+    script, trace = run(text.format("rfc9293"))
+    assert script.check(trace) == []
+    assert sends(trace, "A")[:4] == [(ACK, 100, 300, 1000), (ACK, 1100, 300, 1000), (ACK, 2100, 300, 1000),
+                                     (FIN | ACK, 3100, 300, 0)]  # fmt: skip
+    script, trace = run(text.format("linux"))  # the last piece waits for room for its FIN too
+    assert script.check(trace) == []
     assert [x for x in sends(trace, "A") if x[3]] == [(ACK, 100, 300, 1000), (ACK, 1100, 300, 1000),
                                                        (FIN | ACK, 2100, 300, 1000)]  # fmt: skip
 
@@ -190,6 +196,7 @@ def test_linux_rate_limits_acks_to_refused_empty_segments():
         ("option close_wait_reset_error broken", "1:31", "takes a quoted text"),
         ("lose A2\ndelay A2 5ms", "2:7", "A2 already has a fate (line 1)"),
         ("profile linux\nprofile rfc9293", "2:1", "the profile is already chosen on line 1"),
+        ("0 A receives ACK seq=1 tsval=TS.RECENT", "1:14", "TS.RECENT needs timestamps, which rfc9293 has off"),
     ],
 )
 def test_bad_scripts_get_file_line_col(text, where, message):
@@ -236,10 +243,11 @@ def test_close_after_shutdown_is_an_error_under_rfc9293():
 
 
 def test_durations():
-    assert [parse_duration(t) for t in ("0", "10ms", "1.5s", "250us", "2")] == [
+    assert [parse_duration(t) for t in ("0", "10ms", "1.5s", "250us", "2", ".01")] == [
         0,
         10_000,
         1_500_000,
         250,
         2_000_000,
+        10_000,
     ]

@@ -39,6 +39,18 @@ def test_ts_recent_follows_an_acceptable_segment_at_or_before_rcv_nxt():
     assert recent(Segment(seq=300 + 70000, ack=100, tsval=50), tcb, 40, RFC9293) == 40  # not acceptable
 
 
+def test_linux_takes_ts_recent_only_from_a_segment_whose_ack_is_valid():
+    # tcp_ack() updates TS.Recent after checking the ACK: a crafted FIN with SEG.ACK past SND.NXT and a
+    # far-future TSval would otherwise make PAWS refuse every real segment after it (packetdrill
+    # gtests/net/tcp/ts_recent/invalid_ack.pkt). RFC 7323 R3 takes it from any acceptable segment.
+    tcb = make_established().tcb  # SND.UNA = SND.NXT = 100, RCV.NXT = 300
+    bogus = Segment(seq=300, ack=100 + 9998, tsval=200_000)
+    assert recent(bogus, tcb, 40, RFC9293) == 200_000
+    assert recent(bogus, tcb, 40, LINUX) == 40
+    assert recent(Segment(seq=300, ack=100, tsval=50), tcb, 40, LINUX) == 50  # a valid ACK
+    assert recent(Segment(seq=300, ack=0, flags=RST, tsval=50), tcb, 40, LINUX) == 40
+
+
 def test_refusing_acknowledges_and_linux_re_arms_time_wait():
     tw = make_time_wait(LINUX)
     assert refuse(State.TIME_WAIT, tw.tcb, LINUX).outputs == (
