@@ -122,7 +122,20 @@ def autograded(release: NotebookNode, submission: NotebookNode, plan: Plan, sour
             cell.outputs = [from_dict(o) for o in outputs.get(i, [])]
             cell.execution_count = None
     _clean_markdown(nb, release)
+    _keep_known_metadata(nb)
     return nb
+
+
+CELL_METADATA = ("nbgrader", "jupyter", "tags", "collapsed", "scrolled", "editable", "deletable")
+NOTEBOOK_METADATA = ("kernelspec", "language_info")
+
+
+def _keep_known_metadata(nb: NotebookNode) -> None:
+    """Only the metadata Jupyter and nbgrader read: a submission's own (megabytes of it in one cell)
+    would be copied into the autograded notebook and slow every page made from it."""
+    nb.metadata = from_dict({k: nb.metadata[k] for k in NOTEBOOK_METADATA if k in nb.metadata})
+    for cell in nb.cells:
+        cell.metadata = from_dict({k: cell.metadata[k] for k in CELL_METADATA if k in cell.metadata})
 
 
 MARKDOWN_BUDGET = 1000  # cells rendered and cleaned (about 1 ms each); any more are shown as plain text

@@ -267,6 +267,16 @@ def test_markup_a_submission_chose_stays_text_on_every_page(graded, tmp_path):
     assert "<code>&lt;ACK=200&gt;</code> is below SND.NXT" in written  # the answer is shown, code and all
 
 
+def test_a_submissions_own_metadata_stays_out_of_the_autograded_notebook(graded):
+    autograded = graded["course"].path("autograded", "huge-metadata", A) / f"{A}.ipynb"
+    assert auto_points(graded, "huge-metadata") == auto_points(graded, "correct")
+    assert "corpus_junk" not in autograded.read_text()
+    assert (
+        autograded.stat().st_size
+        < 2 * (graded["course"].path("autograded", "correct", A) / f"{A}.ipynb").stat().st_size
+    )
+
+
 def test_a_daemon_does_not_outlive_its_sandbox(graded):
     import glob
 
