@@ -61,10 +61,18 @@ class Flags(IntFlag):
 
     @classmethod
     def parse(cls, text: str) -> Flags:
-        """Parse "FIN|ACK", "FIN,ACK" or "." (no flags); raises ValueError on unknown names."""
+        """Parse "FIN|ACK", "FIN,ACK", "NONE", or tcpdump's and packetdrill's letters: "F." is FIN,ACK,
+        "." ACK alone, "R" RST (F FIN, S SYN, R RST, P PSH, which this model ignores, "." ACK).
+        Raises ValueError on unknown names."""
         text = text.strip()
-        if text in ("", ".", "NONE"):
+        if text in ("", "NONE"):
             return cls.NONE
+        if all(c in "FSRP." for c in text):
+            letters = {"F": cls.FIN, "S": cls.SYN, "R": cls.RST, ".": cls.ACK, "P": cls.NONE}
+            out = cls.NONE
+            for c in text:
+                out |= letters[c]
+            return out
         out = cls.NONE
         for part in text.replace(",", "|").split("|"):
             name = part.strip().upper()

@@ -242,6 +242,13 @@ def test_close_after_shutdown_is_an_error_under_rfc9293():
     assert trace.final_state("A") == State.FIN_WAIT_2
 
 
+def test_flags_as_tcpdump_and_packetdrill_write_them():
+    from reference_impl.segment import SYN, Flags
+
+    assert [Flags.parse(t) for t in ("F.", ".", "R.", "R", "S.", "P.", "FIN|ACK", "NONE")] == [
+        FIN | ACK, ACK, RST | ACK, RST, SYN | ACK, ACK, FIN | ACK, Flags.NONE]  # fmt: skip
+
+
 def test_durations():
     assert [parse_duration(t) for t in ("0", "10ms", "1.5s", "250us", "2", ".01")] == [
         0,
