@@ -11,7 +11,7 @@
     0      A close             # close | shutdown | shutdown rdwr | abort | write 100 | write "text"
     +50ms  B close             # +t: relative to the previous timed line
     +1s    B read              # B's application reads: RCV.WND opens (read N: to N), announced
-    1s     A receives RST seq=301          # inject a crafted segment (FLAGS seq= ack= len=; F. = FIN,ACK)
+    1s     A receives RST seq=301          # inject a crafted segment (FLAGS seq= ack= len= win=; F. = FIN,ACK)
     2s     A receives ACK seq=RCV.NXT+RCV.WND ack=SND.NXT   # fields relative to A's TCB then
     2s     A receives ACK seq=RCV.NXT len=3 tsval=TS.RECENT-1000   # an old timestamp: PAWS refuses it
     3s     A reopen 2000 4000  # a new connection on the 4-tuple: A connects once it is CLOSED

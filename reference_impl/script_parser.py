@@ -252,7 +252,7 @@ class Parser:
 
     def segment(self, n: int, args: Tokens, col: int) -> Inject:
         if not args:
-            raise self.fail(n, col, "expected: receives FLAGS seq=N [ack=N] [len=N] [tsval=N]")
+            raise self.fail(n, col, "expected: receives FLAGS seq=N [ack=N] [len=N] [win=N] [tsval=N]")
         fcol, ftext = args[0]
         try:
             flags = Flags.parse(ftext)
@@ -262,8 +262,11 @@ class Parser:
         at: list[tuple[str, str]] = []
         for acol, a in args[1:]:
             name, _, value = a.partition("=")
-            if name not in ("seq", "ack", "len", "tsval") or not value:
-                raise self.fail(n, acol, f"expected seq=N, ack=N, len=N or tsval=N, not {a!r}")
+            if name not in ("seq", "ack", "len", "win", "tsval") or not value:
+                raise self.fail(n, acol, f"expected seq=N, ack=N, len=N, win=N or tsval=N, not {a!r}")
+            if name == "win":
+                values[name] = self.number(n, (acol + 4, value), "a window", 65536)
+                continue
             if name != "len" and not value.isdigit():
                 try:  # relative to the receiver's TCB when it arrives, e.g. seq=RCV.NXT+RCV.WND
                     place(value, lambda _name: 0)
@@ -281,7 +284,8 @@ class Parser:
         if "seq" not in values:
             raise self.fail(n, fcol, "an injected segment needs seq=N (or seq=RCV.NXT and the like)")
         seq, ack, length = values["seq"], values.get("ack", 0), values.get("len", 0)
-        seg = Segment(seq=seq, ack=ack, flags=flags, payload=b"x" * length, tsval=values.get("tsval"))
+        seg = Segment(seq=seq, ack=ack, flags=flags, payload=b"x" * length, tsval=values.get("tsval"),
+                      window=values.get("win", 65535))  # fmt: skip
         if any("TS.RECENT" in e.upper() for _, e in at):
             self.uses_ts_recent = self.uses_ts_recent or (n, fcol)
         return Inject(seg, tuple(at), where=f"{self.path}:{n}:{fcol}")

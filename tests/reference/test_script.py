@@ -182,6 +182,7 @@ def test_linux_rate_limits_acks_to_refused_empty_segments():
         ("0 A receives FOO seq=1", "1:14", "unknown flag 'FOO'"),
         ("0 A receives RST ack=1", "1:14", "needs seq=N"),
         ("0 A receives RST seq=x", "1:22", "seq must be a whole number"),
+        ("0 A receives . seq=1 win=70000", "1:26", "a window must be a whole number below 65536"),
         ("option tw 30s", "1:8", "unknown profile option 'tw'"),
         ("option rfc1337 maybe", "1:16", "takes on or off"),
         ("profile bsd", "1:9", "unknown profile 'bsd'"),
@@ -240,6 +241,12 @@ def test_close_after_shutdown_is_an_error_under_rfc9293():
     assert [r.detail for r in trace.rows if r.endpoint == "A" and r.event == "error"] == ["connection closing"]
     assert [r.detail for r in trace.rows if r.endpoint == "A" and r.event == "deliver"] == ["4 bytes"]
     assert trace.final_state("A") == State.FIN_WAIT_2
+
+
+def test_a_crafted_segment_announces_its_window():
+    _, trace = run("0 A write 10\n+5ms A receives . seq=RCV.NXT ack=SND.NXT win=0\n+1ms A write 10\n")
+    sends = [(r.time, r.len) for r in trace.rows if r.endpoint == "A" and r.event == "send"]
+    assert sends[:2] == [(0, 10), (20_000, 10)]  # the second write waits for B's own ACK to open the window
 
 
 def test_flags_as_tcpdump_and_packetdrill_write_them():
