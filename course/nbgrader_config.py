@@ -32,6 +32,10 @@ c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True
 
+# `nbgrader collect` copies from the exchange with collect's rules: regular files and folders only,
+# no link followed (a link a student planted in the inbound folder would collect the source).
+c.ExchangeFactory.collect = "autograder.pipeline.exchange.SafeExchangeCollect"
+
 # Keep a runaway print from bloating the autograded notebook and the feedback.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 20

@@ -112,3 +112,31 @@ def test_student_ids_a_hub_gives_are_ids(name):
 @pytest.mark.parametrize("name", ["", "-x", "+1", "@sum", "=1+1", "a b", "a/b", "a\tb", "x" * 101, ".."])
 def test_names_that_are_not_ids(name):
     assert id_problem(name)
+
+
+def test_nbgrader_collect_over_the_exchange_follows_no_link(course, tmp_path, caplog):
+    """The course's nbgrader_config.py gives `nbgrader collect` this copier: a link a student planted
+    in the exchange's inbound folder (nbgrader's copytree follows it) is refused, a real folder copied."""
+    import logging
+
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.pipeline.exchange import SafeExchangeCollect
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(Path(__file__).parents[2] / "course")).load_config()
+    assert cfg.ExchangeFactory.collect == "autograder.pipeline.exchange.SafeExchangeCollect"
+    inbound = tmp_path / "inbound"  # nbgrader's layout: inbound/<student>+<assignment>+<timestamp>/<files>
+    planted, honest = (inbound / f"{who}+{A}+2026-12-04 10:00:00.000000 UTC" for who in ("mallory", "alice"))
+    for folder in (planted, honest):
+        folder.mkdir(parents=True)
+    (planted / NB).symlink_to(course.root / "source" / A / NB)
+    (honest / NB).write_text('{"a": 1}')
+    collector = SafeExchangeCollect(coursedir=CourseDirectory(root=str(course.root)))
+    collector.log = logging.getLogger("collect-test")
+    with caplog.at_level(logging.ERROR, logger="collect-test"):
+        collector.do_copy(str(planted), str(tmp_path / "out" / "mallory" / A))
+        collector.do_copy(str(honest), str(tmp_path / "out" / "alice" / A))
+    assert not (tmp_path / "out" / "mallory" / A).exists()
+    assert "is a symbolic link" in caplog.text and "mallory" in caplog.text
+    assert (tmp_path / "out" / "alice" / A / NB).read_text() == '{"a": 1}'
