@@ -223,5 +223,7 @@ def _compare(plan: Plan, gid: str, cell: NotebookNode, released: NotebookNode) -
         plan.findings.append(Finding("metadata", gid, "the cell's grading metadata (points, flags) was changed; "
                                      "the assignment's own were used"))  # fmt: skip
     elif _norm(_source(cell)) != _norm(_source(released)) or cell.get("cell_type") != released.get("cell_type"):
-        plan.findings.append(Finding("edited", gid, "the source of this test cell was edited; it was graded as "
-                                     "released (its source never runs)"))  # fmt: skip
+        copied = "END HIDDEN TESTS" in _source(cell) and "END HIDDEN TESTS" not in _source(released)
+        why = " and holds a hidden-tests region, as the course's source notebook does (a copy of it?)" if copied else ""
+        plan.findings.append(Finding("edited", gid, f"the source of this test cell was edited{why}; it was graded "
+                                     "as released (its source never runs)"))  # fmt: skip

@@ -658,6 +658,7 @@ finally:
     Case("answer-remarked-as-test", "solution", edit="remark:answer_fin_wait_1", cheat=False),
     Case("duplicated-grade-id", "solution", edit="duplicate:test_active_close", cheat=False),
     Case("huge-metadata", "solution", edit="metadata:answer_fin_wait_1", cheat=False),
+    Case("source-notebook-handed-in", "solution", edit="hidden:test_fin_wait_2_fin", cheat=False),
     Case(
         "hidden-test-markers-in-a-comment",
         "solution",
@@ -802,6 +803,8 @@ def _edit(nb, how: str, grade_id: str) -> None:
         cell.metadata.nbgrader.update(grade=True, solution=False, locked=True, points=5)
     elif how == "duplicate":
         nb.cells.insert(_index(nb, "setup") + 1, copy.deepcopy(cell))
+    elif how == "hidden":  # the course's source notebook, collected some other way: hidden tests in its test cells
+        cell.source += "\n### BEGIN HIDDEN TESTS\ntests.hidden_points(globals(), 'x')\n### END HIDDEN TESTS\n"
     elif how == "metadata":  # megabytes of the submission's own metadata, in a cell and the notebook
         cell.metadata["corpus_junk"] = ["x" * 20] * 150_000
         nb.metadata["widgets"] = {"corpus_junk": ["y" * 20] * 150_000}

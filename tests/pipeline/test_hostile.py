@@ -267,6 +267,13 @@ def test_markup_a_submission_chose_stays_text_on_every_page(graded, tmp_path):
     assert "<code>&lt;ACK=200&gt;</code> is below SND.NXT" in written  # the answer is shown, code and all
 
 
+def test_a_test_cell_holding_hidden_tests_is_reported_as_a_copy_of_the_source(graded):
+    report = {r["cell"]: r for r in csv.DictReader(graded["report"].open())}
+    texts = " | ".join(f["text"] for f in state(graded, "source-notebook-handed-in")["flags"])
+    assert "holds a hidden-tests region, as the course's source notebook does (a copy of it?)" in texts, texts
+    assert int(report["test_fin_wait_2_fin"]["tampered"]) >= 1
+
+
 def test_a_submissions_own_metadata_stays_out_of_the_autograded_notebook(graded):
     autograded = graded["course"].path("autograded", "huge-metadata", A) / f"{A}.ipynb"
     assert auto_points(graded, "huge-metadata") == auto_points(graded, "correct")
