@@ -205,9 +205,11 @@ class Prediction:
             right = self.answer
         except ReferenceUnavailable:
             right = None
+        # The answer is saved only with a first try: before it, the notebook's file would hold the answer
+        # to a question the learner has not answered yet.
         data = {"version": 1, "key": self.key, "question": self.question, "choices": list(self.choices),
-                "answer": right, "first_try": first, "first_try_right": None if first is None else first == right,
-                "tries": len(self.picks)}  # fmt: skip
+                "answer": None if first is None else right, "first_try": first,
+                "first_try_right": None if first is None else first == right, "tries": len(self.picks)}  # fmt: skip
         if first is None:
             text = "Prediction: not answered yet."
         else:

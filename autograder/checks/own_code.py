@@ -19,7 +19,7 @@ code it watches. The cells' source, by contrast, is what the trusted side sent t
 itself (RunnerSession.history): it is read here, outside the learner's reach, with `ast`. Its one
 blind spot is a name built at run time (`getattr(actions, "send_" + "fin")`, `eval`, `globals()`),
 so a handler under such a rule may not look names up dynamically at all: that too scores 0, with
-its own sentence. Only the code the handler can reach by name is read (its def, and the learner's
+its own sentence. A long block copied in under another name is found by its shape (checks.copied). Only the code the handler can reach by name is read (its def, and the learner's
 own top-level functions and values it uses, transitively), so a block used legitimately elsewhere
 in the notebook costs nothing. In the notebook itself (in-process), the same reading runs on the
 kernel's input history (`In`), or on each function's source where there is no history.
@@ -38,10 +38,11 @@ from types import FunctionType
 from reference_impl.profiles import Profile
 
 from ..manifest import TestCell, WriteYourself
+from .copied import copied_block
 
 # Calls that reach a name the source does not spell: they hide what a handler uses.
 DYNAMIC = {"eval", "exec", "compile", "globals", "vars", "locals", "__import__", "getattr", "import_module",
-           "__getattribute__", "__dict__"}  # fmt: skip
+           "__getattribute__", "__dict__", "attrgetter", "methodcaller"}  # fmt: skip
 _OWN = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "reference_impl")
 # Profile options that share a building block's name (profile.timewait_state_process says whether to
 # take TIME_WAIT by Linux's rules; timewait_state_process is the block that does): reading one is no use.
@@ -74,6 +75,10 @@ def _rule_problem(rule: WriteYourself, bindings: Mapping[str, list[ast.AST]]) ->
             continue
         seen.add(current)
         for node in bindings.get(current, ()):
+            copied = copied_block(node, rule.blocks)
+            if copied:
+                return (f"your `{current}` is the library's `{copied}` copied in: in this exercise you {rule.what} "
+                        f"yourself; this cell scores 0 until your {name} does")  # fmt: skip
             options, local = _option_reads(node), _locals(node)
             for sub in _walk_code(node):
                 if id(sub) in options or id(sub) in local:
@@ -162,6 +167,8 @@ def _dynamic(node: ast.AST) -> str | None:
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
         if name == "getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
             return None  # getattr(x, "field"): the name is spelled out (and read by _block_used)
+        if name in ("attrgetter", "methodcaller") and node.args and isinstance(node.args[0], ast.Constant):
+            return None  # operator.attrgetter("field"): spelled out too
         if name in DYNAMIC:
             return f"{name}(...)"
     if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__getattribute__"):

@@ -143,12 +143,17 @@ def _find_own_code(plan: Plan, release: NotebookNode, ids: list) -> None:
     """The submission's own code doing what the release's never does (opening files, sockets, ...)."""
     code = [_source(c) for c in release.cells if c.get("cell_type") == "code"]
     released, usual = {_norm(c) for c in code}, set(suspicious("\n".join(code)))  # notebook 07 opens sockets
+    own = 0
     for step in plan.steps:
         if step.action == "run" and _norm(step.source) not in released:
+            own += len(step.source)
             seen = [what for what in suspicious(step.source) if what not in usual]
             if seen:
                 gid = ids[step.index] if isinstance(ids[step.index], str) else f"cell {step.index + 1}"
                 plan.findings.append(Finding("source", gid, f"the submission's own code {'; '.join(seen)}"))
+    if own > LARGE_IN_ALL:  # the same data split over many cells, each under LARGE
+        plan.findings.append(Finding("source", "notebook", f"the submission's own code holds {own:,} characters in "
+                                     "all (data pasted in, over several cells?)"))  # fmt: skip
 
 
 # What a learner's handlers never need, read from the code (comments and docstrings left out, other strings kept:
@@ -185,12 +190,14 @@ SUSPICIOUS: tuple[tuple[re.Pattern, str], ...] = tuple(
             "reaches for the reference or the grading modules",
         ),
         (
-            r"\b(exec|eval|compile)\s*\(|\b(b64decode|b85decode|a85decode|unhexlify|marshal|pickle|zlib|gzip|lzma|bz2)\b",
+            r"\b(exec|eval|compile)\s*\(|\b(b64decode|b85decode|a85decode|unhexlify|fromhex|codecs|marshal|pickle|zlib"
+            r"|gzip|lzma|bz2|frombuffer|struct)\b",
             "runs or decodes code or data it builds at run time",
         ),
     )
 )
 LARGE = 20_000  # characters: a cell this long holds pasted data, not handler code
+LARGE_IN_ALL = 60_000  # characters of the submission's own code in all (notebook 01's solutions: about 8,000)
 
 
 def suspicious(source: str) -> list[str]:

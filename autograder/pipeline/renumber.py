@@ -11,8 +11,9 @@ its score is unchanged; a table looked up by the exact call finds nothing. The d
 every byte the call carries (the TCB's unacknowledged and unsent data, an arriving segment's, an
 application's write) is XORed with DATA_MASK and the Step's bytes XORed back. The close machine
 only slices and joins data, which commutes with a bytewise XOR, so a handler that computes its
-answer is not affected, while a table matched up to a shift of the numbers still meets bytes it
-never saw wherever data is in flight.
+answer is not affected, while a table matched up to a shift of the numbers meets bytes it never
+saw wherever data is in flight. That is a hurdle, not a wall: a table can infer the mask from any
+call that carries data (README, Known limit).
 
 Two things stay as they are:
 - a call whose numbers already lie at or above 2**30 (the wrapped cases, near 2**32, where the

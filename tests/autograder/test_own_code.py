@@ -58,6 +58,27 @@ def test_a_name_built_at_run_time_is_refused():
     assert "looks a name up at run time with `globals(...)`" in own_code_problem(CELL, code)
     code = [OWN.replace("fin = tcb.segment(FIN)", "f = getattr(actions, name)")]
     assert "`getattr(...)`" in own_code_problem(CELL, code)
+    code = [OWN.replace("fin = tcb.segment(FIN)", "f = operator.attrgetter(name)(actions)")]
+    assert "`attrgetter(...)`" in own_code_problem(CELL, code)
+    assert own_code_problem(CELL, [OWN.replace("fin = tcb.segment(FIN)", "fin = attrgetter('snd_nxt')(tcb)")]) is None
+
+
+def test_a_long_block_copied_in_under_another_name_is_that_block():
+    """A learner build holds the blocks' source: notebook 05's timewait_state_process, pasted in as the
+    learner's linux_time_wait with every local renamed, is still the block, found by its shape."""
+    import inspect
+    import re
+
+    from reference_impl.actions import timewait_state_process
+
+    cell = load_manifest("05_time_wait").cell("test_time_wait_linux")
+    source = inspect.getsource(timewait_state_process).replace("timewait_state_process", "linux_time_wait")
+    for old, new in (("tcb", "t"), ("seg", "s"), ("profile", "p"), ("outputs", "out")):
+        source = re.sub(rf"\b{old}\b", new, source)
+    handler = "def time_wait(t, ev, p):\n    return linux_time_wait(t, ev.segment, p)\n"
+    problem = own_code_problem(cell, [source, handler])
+    assert problem.startswith("your `linux_time_wait` is the library's `timewait_state_process` copied in")
+    assert "this cell scores 0" in problem
 
 
 def test_the_last_definition_wins_and_other_handlers_may_use_the_block():

@@ -123,6 +123,16 @@ def test_the_learners_own_code_is_read_for_what_only_cheating_needs():
     assert "holds 25,009 characters in one cell" in found["cell 4"]
 
 
+def test_data_pasted_over_many_cells_is_flagged_in_all():
+    sub = release()
+    for i in range(5):  # each cell under the one-cell limit, 75,000 characters in all
+        sub.cells.insert(2, nbformat.v4.new_code_cell(f"part{i} = '" + "A" * 15_000 + "'"))
+    sub.cells.insert(2, nbformat.v4.new_code_cell("table = bytes.fromhex(part0)"))
+    found = {f.cell: f.note for f in make_plan(release(), sub).findings if f.kind == "source"}
+    assert "holds 75,0" in found["notebook"] and "over several cells" in found["notebook"]
+    assert "decodes code or data" in found["cell 3"]
+
+
 def test_what_the_release_itself_does_is_not_suspicious():
     rel = release()
     rel.cells[1].source = "import socket\n" + rel.cells[1].source  # a sockets exercise (notebook 07)

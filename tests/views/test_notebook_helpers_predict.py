@@ -60,7 +60,10 @@ def test_the_record_before_any_answer_says_so():
     box = predict("Which state after close()?", ["FIN_WAIT_1", "CLOSED"], CLOSE)
     record = box.prediction.record()
     assert record[PREDICTION_MIME]["first_try"] is None
+    assert record[PREDICTION_MIME]["answer"] is None  # the saved notebook would give it away
     assert record["text/plain"] == "Prediction: not answered yet."
+    box.children[1].value = "CLOSED"
+    assert box.prediction.record()[PREDICTION_MIME]["answer"] == "FIN_WAIT_1"
 
 
 def test_the_first_try_is_saved_in_the_cells_output_of_a_real_kernel():
