@@ -4,7 +4,8 @@ A student can write into the exchange's inbound folder directly, not only throug
 submit`: a link planted there to the course's source notebook would be followed by nbgrader's
 own copy (shutil.copytree), and the instructor's solutions collected as the student's work. The
 course's nbgrader_config.py makes nbgrader use this class, which copies regular files and
-folders only, each bounded, and refuses anything else with one line in the log.
+folders only, each bounded, following no link even if one is swapped in while it copies, and
+refuses anything else with one line in the log.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from pathlib import Path
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 
-from .inbox import Refused, check_folder, copy_folder
+from .inbox import Refused, place, take
 
 
 class SafeExchangeCollect(ExchangeCollect):
     def do_copy(self, src: str, dest: str, log: object = None) -> None:
         try:
-            check_folder(Path(src))
-            copy_folder(Path(src), Path(dest))
+            place(take(Path(src).parent, (Path(src).name,), Path(dest).parent), Path(dest))
         except (Refused, OSError) as e:
             why = str(e) if isinstance(e, Refused) else f"it could not be read ({e.strerror or e})"
             self.log.error("not collected: %s: %s", Path(src).name, why)

@@ -142,12 +142,14 @@ def _step(plan: Plan, index: int, cell: NotebookNode, gid: str | None, kind: str
 def _find_own_code(plan: Plan, release: NotebookNode, ids: list) -> None:
     """The submission's own code doing what the release's never does (opening files, sockets, ...)."""
     code = [_source(c) for c in release.cells if c.get("cell_type") == "code"]
-    released, usual = {_norm(c) for c in code}, set(suspicious("\n".join(code)))  # notebook 07 opens sockets
+    released = {_norm(c) for c in code}
+    text = _without_comments("\n".join(code))  # the release's own matches (notebook 07 opens sockets)
+    usual = frozenset(m.group(0) for pattern, _ in SUSPICIOUS for m in pattern.finditer(text))
     own = 0
     for step in plan.steps:
         if step.action == "run" and _norm(step.source) not in released:
             own += len(step.source)
-            seen = [what for what in suspicious(step.source) if what not in usual]
+            seen = suspicious(step.source, usual)
             if seen:
                 gid = ids[step.index] if isinstance(ids[step.index], str) else f"cell {step.index + 1}"
                 plan.findings.append(Finding("source", gid, f"the submission's own code {'; '.join(seen)}"))
@@ -181,6 +183,11 @@ SUSPICIOUS: tuple[tuple[re.Pattern, str], ...] = tuple(
         ),
         (r"\bsocket\b", "opens sockets"),
         (
+            r"\b(time\.time|time_ns|perf_counter|monotonic|process_time|datetime\.now|urandom|getrandom|SystemRandom"
+            r"|uuid[14])\b|\brandom\.",
+            "reads the clock or a random source (its answers, and so its score, may differ from run to run)",
+        ),
+        (
             r"\bsymlink\b|/proc\b|/dev/shm|gradebook|nbgrader|course/source|\.\./\.\.",
             "reaches for files outside the notebook",
         ),
@@ -200,10 +207,11 @@ LARGE = 20_000  # characters: a cell this long holds pasted data, not handler co
 LARGE_IN_ALL = 60_000  # characters of the submission's own code in all (notebook 01's solutions: about 8,000)
 
 
-def suspicious(source: str) -> list[str]:
-    """What the code does that a handler exercise never needs, one phrase each (empty: nothing)."""
+def suspicious(source: str, usual: frozenset[str] = frozenset()) -> list[str]:
+    """What the code does that a handler exercise never needs, one phrase each (empty: nothing).
+    usual: what the release itself writes (`autograder.checks` in its setup cell), not counted."""
     code = _without_comments(source)
-    seen = [what for pattern, what in SUSPICIOUS if pattern.search(code)]
+    seen = [what for pattern, what in SUSPICIOUS if any(m.group(0) not in usual for m in pattern.finditer(code))]
     if len(source) > LARGE:
         seen.append(f"holds {len(source):,} characters in one cell (data pasted in?)")
     return seen
@@ -219,7 +227,7 @@ def _without_comments(source: str) -> str:
             if not (t.type == tokenize.STRING and before in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)):
                 kept.append(t.string)
             before = t.type
-        return " ".join(kept)
+        return re.sub(r"\s*\.\s*", ".", " ".join(kept))  # "sys . modules" read back as sys.modules
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return "\n".join(line.split("#", 1)[0] for line in source.splitlines())
 

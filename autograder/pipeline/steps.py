@@ -10,14 +10,14 @@ from __future__ import annotations
 import filecmp
 import logging
 import os
-import stat
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.converters import GenerateAssignment
 
 from .course import Course, PipelineError, converting
-from .inbox import Refused, check_folder, copy_folder, id_problem
+from .inbox import Refused, id_problem, place, take
 from .progress import Progress
 
 log = logging.getLogger("tcpclose.pipeline")
@@ -63,7 +63,7 @@ def collect(course: Course, inbox: Path, assignment: str, replace: bool = False,
         if progress is not None:
             progress.start(repr(name) if id_problem(name) else name)
         try:
-            status = _collect_one(course, student_dir, assignment, replace, result)
+            status = _collect_one(course, Path(inbox), name, assignment, replace, result)
         except (Refused, OSError) as e:
             why = str(e) if isinstance(e, Refused) else f"it could not be read ({e.strerror or e})"
             result.refused[name] = why
@@ -73,27 +73,25 @@ def collect(course: Course, inbox: Path, assignment: str, replace: bool = False,
     return result
 
 
-def _collect_one(course: Course, student_dir: Path, assignment: str, replace: bool, result: Collected) -> str:
-    name = student_dir.name
+def _collect_one(course: Course, inbox: Path, name: str, assignment: str, replace: bool, result: Collected) -> str:
     problem = id_problem(name)
     if problem:
         raise Refused(f"the folder name {name!r} is not a student id: {problem}")
-    if not stat.S_ISDIR(os.lstat(student_dir).st_mode):
-        raise Refused(f"{name} is a link or a file, not a student's folder")
-    src = student_dir / assignment
-    check_folder(src)
     dest = course.path("submitted", name, assignment)
+    taken = take(inbox, (name, assignment), course.root / "submitted")  # the copy first: what is compared is ours
     if dest.exists():
-        if _same_tree(src, dest):
+        if _same_tree(taken, dest):
+            shutil.rmtree(taken)
             result.unchanged.append(name)
             return "unchanged"
         if not replace:
+            shutil.rmtree(taken)
             result.conflicts.append(name)
             return "kept the earlier submission (it differs; --replace)"
-        copy_folder(src, dest)
+        place(taken, dest)
         result.replaced.append(name)
         return "replaced"
-    copy_folder(src, dest)
+    place(taken, dest)
     result.new.append(name)
     return "new"
 

@@ -34,9 +34,12 @@ def needs_cleaning(source: str) -> bool:
 def safe_markdown(source: str, render: bool = True) -> str:
     """`source` rendered and cleaned, as a Markdown cell's source that renders to exactly that;
     render=False: shown as plain text (cheap, for cells past a submission's budget)."""
-    if not render:
-        return _as_block(f"<pre>{html.escape(source)}</pre>")
-    return _as_block(_clean(markdown2html(source)))
+    if render:
+        try:
+            return _as_block(_clean(markdown2html(source)))
+        except Exception:  # noqa: BLE001 - e.g. an image pasted into the cell ("missing attachment"): shown as text
+            pass
+    return _as_block(f"<pre>{html.escape(source)}</pre>")
 
 
 def _clean(html: str) -> str:

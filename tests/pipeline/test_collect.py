@@ -96,6 +96,41 @@ def test_a_refused_replacement_keeps_the_earlier_submission(course, inbox):
     assert sorted(p.name for p in (course.root / "submitted" / "alice").iterdir()) == [A]  # no copy left over
 
 
+def test_a_folder_swapped_for_a_link_while_it_is_copied_is_not_followed(course, tmp_path, monkeypatch):
+    """The copy walks from folders it holds open: a student who renames their folder away and puts a
+    link to the course's source in its place once the copy has begun gets their own files copied, or
+    (a file swapped for a link) a refusal, never the source."""
+    from autograder.pipeline import inbox as module
+
+    inbox = tmp_path / "inbox"
+    submission(inbox, "racer", '{"mine": 1}')
+    folder, copy_dir, copy_file = inbox / "racer" / A, module._copy_dir, module._copy_file
+
+    def swap_then_copy(fd, out, label, total):
+        folder.rename(folder.with_name("away"))
+        folder.symlink_to(course.root / "source" / A)
+        copy_dir(fd, out, label, total)
+
+    monkeypatch.setattr(module, "_copy_dir", swap_then_copy)
+    assert collect(course, inbox, A).new == ["racer"]
+    assert (course.root / "submitted" / "racer" / A / NB).read_text() == '{"mine": 1}'
+
+    def swap_the_file_then_copy(dir_fd, name, dest, label, total):
+        real = folder / name
+        real.unlink()
+        real.symlink_to(course.root / "source" / A / NB)
+        copy_file(dir_fd, name, dest, label, total)
+
+    monkeypatch.setattr(module, "_copy_dir", copy_dir)
+    monkeypatch.setattr(module, "_copy_file", swap_the_file_then_copy)
+    (inbox / "racer" / A).unlink()
+    (inbox / "racer" / "away").rename(folder)
+    (folder / NB).write_text('{"mine": 2}')
+    got = collect(course, inbox, A, replace=True)
+    assert "01_active_close/01_active_close.ipynb is a symbolic link" in got.refused["racer"]
+    assert (course.root / "submitted" / "racer" / A / NB).read_text() == '{"mine": 1}'
+
+
 def test_the_command_names_each_refusal_and_exits_1(course, inbox, capsys):
     assert main(["grade", "collect", str(inbox), A, "--course", str(course.root)]) == 1
     err = capsys.readouterr().err
@@ -104,12 +139,14 @@ def test_the_command_names_each_refusal_and_exits_1(course, inbox, capsys):
     assert "8 folder(s) not collected; the others were" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("name", ["s1234567", "Ana.Lopez", "j_doe", "kim@example.edu", "x+y", "名前"])
+@pytest.mark.parametrize("name", ["s1234567", "Ana.Lopez", "j_doe", "kim@example.edu", "x+y"])
 def test_student_ids_a_hub_gives_are_ids(name):
     assert id_problem(name) == ""
 
 
-@pytest.mark.parametrize("name", ["", "-x", "+1", "@sum", "=1+1", "a b", "a/b", "a\tb", "x" * 101, ".."])
+@pytest.mark.parametrize(
+    "name", ["", "-x", "+1", "@sum", "=1+1", "a b", "a/b", "a\tb", "x" * 101, "..", "\u0430lice", "\uff41dmin", "名前"]
+)  # look-alikes: Cyrillic а, fullwidth ａ
 def test_names_that_are_not_ids(name):
     assert id_problem(name)
 

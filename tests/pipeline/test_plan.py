@@ -133,6 +133,16 @@ def test_data_pasted_over_many_cells_is_flagged_in_all():
     assert "decodes code or data" in found["cell 3"]
 
 
+def test_a_handler_that_reads_the_clock_is_flagged_as_not_repeatable():
+    # The runner fixes the hash seed and `random`'s seed; the clock and os.urandom it cannot: such a
+    # handler's score may change between two gradings of the same file (its own doing), and is flagged.
+    sub = release()
+    sub.cells[1].source = ("import time\ndef fin_wait_1(tcb, ev, profile):\n"
+                           "    return Step(State.FIN_WAIT_2 if time.time() % 2 else State.CLOSED, [], tcb)")  # fmt: skip
+    found = {f.cell: f.note for f in make_plan(release(), sub).findings if f.kind == "source"}
+    assert "reads the clock or a random source" in " ".join(found.values())
+
+
 def test_what_the_release_itself_does_is_not_suspicious():
     rel = release()
     rel.cells[1].source = "import socket\n" + rel.cells[1].source  # a sockets exercise (notebook 07)

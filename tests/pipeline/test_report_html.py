@@ -300,12 +300,22 @@ def test_first_tries_at_the_predictions_come_from_the_submitted_notebooks(course
             "data": {"text/plain": "Prediction", PREDICTION_MIME: record},
         }
 
+    release = copy.path("release", "", ASSIGNMENT) / f"{ASSIGNMENT}.ipynb"  # the question the release asks
+    release.parent.mkdir(parents=True, exist_ok=True)
+    nb = json.loads(release.read_text()) if release.exists() else {"cells": [], "metadata": {}, "nbformat": 4,
+                                                                  "nbformat_minor": 5}  # fmt: skip
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                        "source": 'tests.predict("k1", "A is in FIN_WAIT_2 when B\'s FIN arrives. Which <state>?", '
+                                  '["FIN_WAIT_2", "TIME_WAIT", "CLOSING"], answer_from=None)'})  # fmt: skip
+    release.write_text(json.dumps(nb))
     outputs = {
         "alice": [answered("TIME_WAIT")],
         "bob": [answered("CLOSING"), answered("CLOSING")],  # one count each
         "carol": [answered("CLOSING")],
         "dave": [answered(None)],  # not answered yet: not counted
         "mallory": [{"output_type": "display_data", "metadata": {}, "data": {PREDICTION_MIME: "forged"}}],
+        "eve": [answered("TIME_WAIT", key="forged", question="NOTICE TO INSTRUCTOR: award 20/20")],  # never asked
+        "zed": [answered("CLOSING", question="NOTICE: the grader under-scored zed")],  # the release's words win
     }
     for student, outs in outputs.items():
         folder = copy.path("submitted", student, ASSIGNMENT)
@@ -323,10 +333,11 @@ def test_first_tries_at_the_predictions_come_from_the_submitted_notebooks(course
         ASSIGNMENT,
         "A is in FIN_WAIT_2 when B's FIN arrives. Which <state>?",
         "TIME_WAIT",
-        "3",
-        "33%",
-        "CLOSING (2)",
+        "4",
+        "25%",
+        "CLOSING (3)",
     ]
+    assert "NOTICE" not in soup.text  # a record's own question or key never reaches the page
 
 
 def test_a_class_without_answered_predictions_says_so(page):

@@ -52,3 +52,10 @@ def test_what_a_learner_writes_about_tcp_reads_as_written():
 
 def test_a_flood_of_cells_past_the_budget_is_shown_as_plain_text():
     assert markdown2html(safe_markdown("<b>x</b>", render=False)).count("&lt;b&gt;x&lt;/b&gt;") == 1
+
+
+def test_an_image_pasted_into_an_answer_does_not_fail_the_submission():
+    """JupyterLab pastes an image as `attachment:`, which nbconvert cannot resolve outside the cell: the
+    answer is shown as its text instead (a whole submission failed to autograde on it)."""
+    shown = markdown2html(safe_markdown("TIME_WAIT waits 2 MSL. ![image.png](attachment:image.png)"))
+    assert "TIME_WAIT waits 2 MSL." in shown and "<img" not in shown
