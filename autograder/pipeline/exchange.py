@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 
-from .inbox import Refused, place, take
+from .inbox import Refused, place, take, why_not
 
 
 class SafeExchangeCollect(ExchangeCollect):
@@ -22,5 +22,4 @@ class SafeExchangeCollect(ExchangeCollect):
         try:
             place(take(Path(src).parent, (Path(src).name,), Path(dest).parent), Path(dest))
         except (Refused, OSError) as e:
-            why = str(e) if isinstance(e, Refused) else f"it could not be read ({e.strerror or e})"
-            self.log.error("not collected: %s: %s", Path(src).name, why)
+            self.log.error("not collected: %s: %s", Path(src).name, why_not(e))

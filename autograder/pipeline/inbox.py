@@ -36,6 +36,11 @@ class Refused(Exception):
     """One submission cannot be collected; the message says why, in one sentence."""
 
 
+def why_not(error: Refused | OSError) -> str:
+    """The sentence for a submission `take` could not copy."""
+    return str(error) if isinstance(error, Refused) else f"it could not be read ({error.strerror or error})"
+
+
 def id_problem(name: str) -> str:
     """Why a folder name is not a student id ("" when it is one): ASCII letters and digits, then
     also . _ @ + -, at most 100 characters. No spreadsheet reads one as a formula (= + - @ first),

@@ -17,7 +17,7 @@ from pathlib import Path
 from nbgrader.converters import GenerateAssignment
 
 from .course import Course, PipelineError, converting
-from .inbox import Refused, id_problem, place, take
+from .inbox import Refused, id_problem, place, take, why_not
 from .progress import Progress
 
 log = logging.getLogger("tcpclose.pipeline")
@@ -60,15 +60,14 @@ def collect(course: Course, inbox: Path, assignment: str, replace: bool = False,
         progress.total = len(folders)
     for student_dir in folders:
         name = student_dir.name
+        shown = repr(name) if id_problem(name) else name  # a newline in a name forges no line
         if progress is not None:
-            progress.start(repr(name) if id_problem(name) else name)
+            progress.start(shown)
         try:
             status = _collect_one(course, Path(inbox), name, assignment, replace, result)
         except (Refused, OSError) as e:
-            why = str(e) if isinstance(e, Refused) else f"it could not be read ({e.strerror or e})"
-            result.refused[name] = why
-            status = "refused"
-        _step(progress, repr(name) if id_problem(name) else name, status)
+            result.refused[name], status = why_not(e), "refused"
+        _step(progress, shown, status)
     course.make_private()
     return result
 
