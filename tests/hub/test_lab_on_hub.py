@@ -123,7 +123,11 @@ def read_file(page, lab: Lab, user: User, path: str) -> str | None:
 
 
 def read_notebook(page, lab: Lab, user: User, path: str) -> nbformat.NotebookNode:
-    r = api(page, lab, user, f"contents/{path}?content=1&type=notebook")
+    for _ in range(3):  # a read that meets the browser's own save half done is answered 500: read again
+        r = api(page, lab, user, f"contents/{path}?content=1&type=notebook")
+        if r.status != 500:
+            break
+        page.wait_for_timeout(1000)
     assert r.ok, f"{user.name}: {path} is not there (HTTP {r.status}: {r.text()[:600]})\n{lab.log_tail()}"
     return nbformat.from_dict(r.json()["content"])
 
