@@ -121,6 +121,7 @@ def autograded(release: NotebookNode, submission: NotebookNode, plan: Plan, sour
         if cell.cell_type == "code":
             cell.outputs = [from_dict(o) for o in outputs.get(i, [])]
             cell.execution_count = None
+    _leave_out_the_excess(nb)
     _clean_markdown(nb, release)
     _keep_known_metadata(nb)
     return nb
@@ -136,6 +137,32 @@ def _keep_known_metadata(nb: NotebookNode) -> None:
     nb.metadata = from_dict({k: nb.metadata[k] for k in NOTEBOOK_METADATA if k in nb.metadata})
     for cell in nb.cells:
         cell.metadata = from_dict({k: cell.metadata[k] for k in CELL_METADATA if k in cell.metadata})
+
+
+FREE_CELLS = 2000  # a submission's cells of its own kept in this copy (the course's notebooks have about 100)
+
+
+def _leave_out_the_excess(nb: NotebookNode) -> None:
+    """Past FREE_CELLS cells of its own (not graded, not locked), a submission's further cells are left
+    out of this copy, with a note: 260,000 of them made a 55 MB feedback page two minutes in the
+    making. The submitted notebook keeps them all; no graded cell is ever left out."""
+    kept, own, dropped = [], 0, 0
+    for cell in nb.cells:
+        if "nbgrader" in cell.metadata:
+            kept.append(cell)
+        elif own < FREE_CELLS:
+            own += 1
+            kept.append(cell)
+        else:
+            dropped += 1
+    if dropped:
+        note = {"cell_type": "markdown", "metadata": {}, "source": (
+            f"*{dropped:,} more cells of this submission are left out of this copy (more than {FREE_CELLS:,} "
+            "of its own); the submitted notebook holds them all.*")}  # fmt: skip
+        if nb.get("nbformat_minor", 0) >= 5:
+            note["id"] = "tcpclose-left-out"
+        kept.append(from_dict(note))
+    nb.cells = kept
 
 
 MARKDOWN_BUDGET = 1000  # cells rendered and cleaned (about 1 ms each); any more are shown as plain text

@@ -658,6 +658,7 @@ finally:
     Case("answer-remarked-as-test", "solution", edit="remark:answer_fin_wait_1", cheat=False),
     Case("duplicated-grade-id", "solution", edit="duplicate:test_active_close", cheat=False),
     Case("huge-metadata", "solution", edit="metadata:answer_fin_wait_1", cheat=False),
+    Case("thousands-of-cells", "solution", edit="cells:answer_fin_wait_1", cheat=False),
     Case("source-notebook-handed-in", "solution", edit="hidden:test_fin_wait_2_fin", cheat=False),
     Case(
         "hidden-test-markers-in-a-comment",
@@ -805,6 +806,8 @@ def _edit(nb, how: str, grade_id: str) -> None:
         nb.cells.insert(_index(nb, "setup") + 1, copy.deepcopy(cell))
     elif how == "hidden":  # the course's source notebook, collected some other way: hidden tests in its test cells
         cell.source += "\n### BEGIN HIDDEN TESTS\ntests.hidden_points(globals(), 'x')\n### END HIDDEN TESTS\n"
+    elif how == "cells":  # thousands of cells of the submission's own
+        nb.cells[i + 1 : i + 1] = [nbformat.v4.new_markdown_cell(f"note {k}") for k in range(3000)]
     elif how == "metadata":  # megabytes of the submission's own metadata, in a cell and the notebook
         cell.metadata["corpus_junk"] = ["x" * 20] * 150_000
         nb.metadata["widgets"] = {"corpus_junk": ["y" * 20] * 150_000}

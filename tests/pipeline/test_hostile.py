@@ -274,6 +274,17 @@ def test_a_test_cell_holding_hidden_tests_is_reported_as_a_copy_of_the_source(gr
     assert int(report["test_fin_wait_2_fin"]["tampered"]) >= 1
 
 
+def test_past_two_thousand_cells_of_its_own_a_submission_is_shown_in_part(graded):
+    import nbformat
+
+    path = graded["course"].path("autograded", "thousands-of-cells", A) / f"{A}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert auto_points(graded, "thousands-of-cells") == auto_points(graded, "correct")
+    assert len(nb.cells) < 2200 and "cells of this submission are left out of this copy" in nb.cells[-1].source
+    graded_ids = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata}
+    assert set(cells(graded, "correct")) <= graded_ids  # every graded cell is still there
+
+
 def test_a_submissions_own_metadata_stays_out_of_the_autograded_notebook(graded):
     autograded = graded["course"].path("autograded", "huge-metadata", A) / f"{A}.ipynb"
     assert auto_points(graded, "huge-metadata") == auto_points(graded, "correct")
