@@ -38,7 +38,8 @@ class Profile:
     rto_max: int = sec(60)
     # Retransmissions of a FIN (or data) before giving up (RFC 9293 §3.8.3, R2).
     max_retries: int = 6
-    # Linux sends a tail-loss probe (RFC 8985) before the first RTO-driven retransmission.
+    # Linux sends a tail-loss probe (RFC 8985) before the first RTO-driven retransmission, when SACK
+    # was negotiated (its default; tcp_schedule_loss_probe sends none without it).
     tail_loss_probe: bool = False
     # Linux: an orphaned socket (plain close(), not shutdown) in FIN_WAIT_2 gives up
     # after net.ipv4.tcp_fin_timeout. None: the RFC has no such timer.
@@ -135,6 +136,23 @@ class Profile:
     # 3.6, tcp_validate_incoming "step 4"). Played by the stack (reference_impl.stack), not by the
     # close machine, so a learner's handlers need not carry a rule of an obsolete RFC.
     syn_resets_connection: bool = False
+    # Linux tcp_rcv_established() and tcp_rcv_state_process() drop a segment carrying none of ACK,
+    # RST and SYN before any other check, so one outside the window gets no ACK; RFC 9293
+    # §3.10.7.4 acknowledges every unacceptable segment but an RST (a segment in the window without
+    # ACK is dropped silently by both, at the fifth check). A timewait socket (TIME_WAIT, an orphaned
+    # FIN_WAIT_2 under orphan_fin_wait_2_timewait) checks the window first. Played by the stack.
+    drops_segments_without_ack: bool = False
+    # Linux tcp_close() / tcp_rcv_state_process(): an orphan reaching FIN_WAIT_2 with tcp_fin_timeout
+    # at most TIME_WAIT's 60 s becomes a timewait socket (tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)), and
+    # tcp_timewait_state_process() takes a segment in the window its own way: any RST ends it
+    # silently (no RFC 5961 challenge ACK), a SYN at or past RCV.NXT is answered with RST and ends it.
+    # Measured on Linux 6.18. Played by the stack.
+    orphan_fin_wait_2_timewait: bool = False
+    # Linux tcp_reset_check(): in CLOSE_WAIT, CLOSING and LAST_ACK an RST at RCV.NXT-1, the sequence
+    # number of the peer's FIN, resets the connection (a peer that sent its FIN then reset before our
+    # ACK reached it stamps its RST there). RFC 9293 §3.10.7.4: it is unacceptable, dropped silently.
+    # Played by the stack.
+    rst_on_peers_fin: bool = False
 
     def rto(self, retries: int, srtt: int) -> int:
         """The timeout after `retries` retransmissions: the base, doubled each time (RFC 6298 5.5)."""
@@ -201,6 +219,9 @@ LINUX = Profile(
     syn_retries=6,
     syn_resend_after_bad_ack=ms(8),
     time_wait_accepts_syn=True,
+    drops_segments_without_ack=True,
+    orphan_fin_wait_2_timewait=True,
+    rst_on_peers_fin=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (RFC9293, LINUX)}

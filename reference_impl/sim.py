@@ -261,7 +261,7 @@ class Simulation(Outputs):
         first: tuple[Output, ...] = ()
         why = ""
         if seg is not None:
-            step, first, why = before_handler(ep, seg, self.profile, self.machines[ep.name][State.LISTEN],
+            step, first, why = before_handler(ep, seg, self.profile, self.machines[ep.name],
                                               lambda iss: self._fresh(ep.name, iss))  # fmt: skip
         elif isinstance(stim, AppClose) and (detached := detached_close(ep, stim, self.profile)) is not None:
             step, why = detached

@@ -2,9 +2,13 @@
 a handler sees an arriving segment, and the rate limit on the ACKs it answers with.
 
 Before: a SYN that may reopen TIME_WAIT goes to a listener instead (reference_impl.reuse, Linux
-TCP_TW_SYN), an old duplicate is refused by PAWS (reference_impl.timestamps, Linux
-tcp_validate_incoming), and, with Profile.syn_resets_connection, an in-window SYN resets a
-synchronized connection as RFC 793 had it. A close() after shutdown() detaches the application
+TCP_TW_SYN), a segment without ACK, RST or SYN is dropped unseen (Profile.drops_segments_without_ack),
+an old duplicate is refused by PAWS (reference_impl.timestamps, Linux tcp_validate_incoming), an
+orphan's FIN_WAIT_2 takes RST and SYN as a timewait socket (Profile.orphan_fin_wait_2_timewait),
+an RST on the peer's FIN counts after it (Profile.rst_on_peers_fin),
+text after the peer's FIN is ignored even once close() ended reading (RFC 9293 §3.10.7.4 seventh;
+Linux), and, with Profile.syn_resets_connection, an in-window SYN resets a synchronized connection
+as RFC 793 had it. A close() after shutdown() detaches the application
 with Profile.close_detaches (Linux tcp_close), where RFC 9293 answers the second CLOSE with an
 error. After: an ACK answering a refused segment leaves at most once per
 Profile.invalid_ratelimit (Linux tcp_oow_rate_limited). The simulator (reference_impl.sim) calls
@@ -13,13 +17,13 @@ these; none of them is a state's decision, so no learner writes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
-from .actions import RESET_ERROR, send_rst
+from .actions import RESET_ERROR, reset_for, send_rst
 from .profiles import Profile
 from .reuse import reopens_time_wait, time_wait_iss
-from .segment import ACK, RST, Segment, seq_add
+from .segment import ACK, FIN, RST, Segment, seq_add, seq_le
 from .states import (
     CLOSE_STATES,
     AppAbort,
@@ -67,21 +71,40 @@ class Endpoint:
         self.timers, self.unread, self.last_oow_ack, self.ts_recent, self.opens = {}, 0, None, None, ""
 
 
-def before_handler(ep: Endpoint, seg: Segment, profile: Profile, listen: Handler,
+def before_handler(ep: Endpoint, seg: Segment, profile: Profile, machine: Mapping[State, Handler],
                    fresh: Callable[[int], TCB]) -> tuple[Step | None, tuple[Output, ...], str]:  # fmt: skip
     """What the stack decides before the state's handler sees `seg`: (the step, outputs to come before
-    the step's, a note for the trace), or (None, (), "") to let the handler decide. `listen` is the
-    machine's LISTEN handler; `fresh(iss)` makes a listener's TCB."""
+    the step's, a note for the trace), or (None, (), "") to let the handler decide. `machine` holds
+    the handlers (LISTEN's takes a reopening SYN); `fresh(iss)` makes a listener's TCB."""
     if ep.state is State.TIME_WAIT and ep.opens == "listen" and reopens_time_wait(ep.tcb, seg, ep.ts_recent, profile):
-        step = listen(fresh(time_wait_iss(ep.tcb)), Arrival(seg), profile)
+        step = machine[State.LISTEN](fresh(time_wait_iss(ep.tcb)), Arrival(seg), profile)
         return (
             step,
             (CancelTimer(Timer.TIME_WAIT),),
             "a new SYN reopens the 4-tuple from TIME_WAIT (RFC 9293 §3.6.1, RFC 6191)",
         )
+    timewait = ep.state is State.TIME_WAIT or _orphan_timewait(ep, profile)
+    if profile.drops_segments_without_ack and ep.state in SYNCHRONIZED and not timewait:
+        if not (seg.has_ack or seg.rst or seg.syn):
+            return Step(ep.state, (), ep.tcb), (), "no ACK, RST or SYN: dropped before any check (Linux)"
     if profile.timestamps and ep.state in CHECKED and paws_rejects(seg, ep.ts_recent):
         why = f"PAWS: TSval {seg.tsval} is older than TS.Recent {ep.ts_recent}, an old duplicate (RFC 7323 §5)"
         return refuse(ep.state, ep.tcb, profile), (), why
+    if ep.state is State.FIN_WAIT_2 and timewait and ep.tcb.acceptable(seg, profile.accept_window_edges):
+        if seg.rst:
+            return Step(State.CLOSED, (), ep.tcb), (), "an RST in the window ends an orphan's FIN_WAIT_2 (Linux)"
+        if seg.syn and seq_le(ep.tcb.rcv_nxt, seg.seq):
+            return Step(State.CLOSED, reset_for(seg, profile), ep.tcb), (), "a SYN ends an orphan's FIN_WAIT_2 (Linux)"
+    if profile.rst_on_peers_fin and ep.state in AFTER_PEERS_FIN and seg.rst and seq_add(seg.seq, 1) == ep.tcb.rcv_nxt:
+        step = machine[ep.state](ep.tcb, Arrival(replace(seg, seq=ep.tcb.rcv_nxt)), profile)
+        return step, (), "an RST on the peer's FIN (RCV.NXT-1) resets the connection (Linux tcp_reset_check)"
+    if ep.state in AFTER_PEERS_FIN and ep.tcb.refuses_data and seg.payload and seq_le(ep.tcb.rcv_nxt, seg.seq):
+        # RFC 9293 §3.10.7.4 seventh, CLOSE-WAIT, CLOSING, LAST-ACK: "This should not occur, since a
+        # FIN has been received from the remote side. Ignore the segment text." Linux likewise
+        # (tcp_rcv_state_process step 7); only text starting before RCV.NXT meets close()'s RST.
+        bare = replace(seg, flags=seg.flags & ~FIN, payload=b"")
+        step = machine[ep.state](ep.tcb, Arrival(bare), profile)
+        return step, (), "text after the peer's FIN is ignored (RFC 9293 §3.10.7.4 seventh)"
     if profile.syn_resets_connection and ep.state in SYNCHRONIZED and seg.syn and not seg.rst:
         if ep.tcb.acceptable(seg, profile.accept_window_edges):
             # RFC 793 §3.9: "If the SYN is in the window it is an error, send a reset, any outstanding
@@ -93,6 +116,15 @@ def before_handler(ep: Endpoint, seg: Segment, profile: Profile, listen: Handler
 
 
 CLOSING_STATES = frozenset({State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING, State.LAST_ACK, State.TIME_WAIT})
+AFTER_PEERS_FIN = frozenset({State.CLOSE_WAIT, State.CLOSING, State.LAST_ACK})
+
+
+def _orphan_timewait(ep: Endpoint, profile: Profile) -> bool:
+    """An orphan in FIN_WAIT_2 that Linux keeps as a timewait socket (Profile.orphan_fin_wait_2_timewait):
+    tcp_fin_timeout no longer than TIME_WAIT's length, else the full socket waits on a keepalive timer."""
+    limit = profile.fin_wait_2_timeout
+    return (profile.orphan_fin_wait_2_timewait and ep.state is State.FIN_WAIT_2 and ep.tcb.orphaned
+            and limit is not None and limit <= profile.time_wait)  # fmt: skip
 
 
 def detached_close(ep: Endpoint, call: AppClose, profile: Profile) -> tuple[Step, str] | None:

@@ -234,8 +234,10 @@ class Relay:
             fate = self.fates.get((sender, ordinal))
         action = fate.kind if fate else "forward"
         rel_ack = self._rel(peer, ack) if Flags.ACK in flags else None
-        self.log.append(Packet(now - self.t0, sender, str(flags), self._rel(sender, seq), rel_ack, length, ordinal,
-                               action, window))  # fmt: skip
+        # A reset answering a segment without ACK carries <SEQ=0> (RFC 9293 §3.10.7.1, Linux
+        # tcp_v4_send_reset): an absolute zero, which the simulator writes as 0 too.
+        rel_seq = 0 if Flags.RST in flags and seq == 0 else self._rel(sender, seq)
+        self.log.append(Packet(now - self.t0, sender, str(flags), rel_seq, rel_ack, length, ordinal, action, window))
         if action == "lose":
             return
         extra = fate.delay / 1e6 if fate and action == "delay" else 0.0

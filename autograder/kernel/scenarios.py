@@ -18,7 +18,12 @@ longer exists is answered by RST; the ACK of a FIN in ESTABLISHED is delayed (on
 after data); tcp_sequence() accepts the right edge, a retransmission ending at RCV.NXT and a bare
 FIN into a zero window; ACKs to refused empty segments are rate-limited (tcp_invalid_ratelimit);
 an RST in CLOSE_WAIT reaches the application as EPIPE; a zero window holds the FIN back behind
-the data, probed with <SEQ=SND.UNA-1>, and the FIN rides on the last data segment.
+the data, probed with <SEQ=SND.UNA-1>, and the FIN rides on the last data segment; a segment with none of
+ACK, RST, SYN is dropped unseen, even outside the window; an ACK of unsent data in ESTABLISHED is
+answered with an ACK (6.18; older kernels dropped it); text after the peer's FIN is ignored even
+after close(); an orphan's FIN_WAIT_2 dies silently on any in-window RST and answers a SYN with
+RST; an RST at RCV.NXT-1 resets CLOSE_WAIT. The namespaces negotiate SACK, Linux's default, which
+the tail-loss probe needs.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from reference_impl.profiles import LINUX, Profile, ms, sec
-from reference_impl.segment import ACK, FIN, RST, Flags, Segment
+from reference_impl.segment import ACK, FIN, RST, SYN, Flags, Segment
 from reference_impl.sim import Action, Fate, Inject, Read, Reopen, Scenario
 from reference_impl.states import AppAbort, AppClose, AppSend
 
@@ -187,4 +192,29 @@ SCENARIOS: dict[str, KernelScenario] = {k.name: k for k in (
         "FIN on it. B shuts down at 800 ms.",
         ((0, "A", AppSend(b"w" * 300)), (50, "A", AppClose()), (400, "B", Read()),
          (800, "B", AppClose(shutdown=True))), 1.0, fill="B"),
+    # What a full socket and an orphan's FIN_WAIT_2 (a timewait socket) do with odd segments.
+    _ks("fin-without-ack-past-the-window", "A FIN without the ACK bit, past B's window, reaches B in ESTABLISHED: "
+        "Linux drops a segment with none of ACK, RST, SYN unseen (RFC 9293 would ACK it). A closes at 200 ms.",
+        ((100, "B", crafted(FIN, seq="RCV.NXT+RCV.WND+1")), (200, "A", AppClose()), (350, "B", AppClose())), 0.6),
+    _ks("unsent-ack-in-established", "Data acknowledging 10 octets B never sent reaches B in ESTABLISHED: B answers "
+        "with an ACK and drops it, as RFC 9293 says. A closes at 200 ms.",
+        ((100, "B", crafted(ACK, ack="SND.NXT+10", data=b"xyz")), (200, "A", AppClose()), (350, "B", AppClose())),
+        0.6),
+    _ks("data-in-orphan-last-ack", "B close()s in CLOSE_WAIT and A's last ACK is lost; data at RCV.NXT (not "
+        "acknowledging B's FIN) reaches B in LAST_ACK: text after the peer's FIN is ignored, no RST.",
+        ((0, "A", AppClose(shutdown=True)), (100, "B", AppClose()),
+         (150, "B", crafted(ACK, ack="SND.NXT-1", data=b"xyz"))), 0.5, fates={("A", 2): LOSE}),
+    _ks("data-in-orphan-closing", "Both close(), their ACKs held 100 ms; data at RCV.NXT reaches A in CLOSING: "
+        "ignored, no RST.",
+        ((0, "A", AppClose()), (0, "B", AppClose()), (50, "A", crafted(ACK, ack="SND.NXT-1", data=b"xyz"))), 0.4,
+        fates={("A", 2): Fate("delay", ms(100)), ("B", 2): Fate("delay", ms(100))}),
+    _ks("rst-in-window-orphan-fin-wait-2", "A close()s; an RST at RCV.NXT+1 reaches A in FIN_WAIT_2, a timewait "
+        "socket: it ends silently (no challenge ACK); B's data at 200 ms meets no socket and gets RST.",
+        ((0, "A", AppClose()), (100, "A", crafted(RST, seq="RCV.NXT+1")), (200, "B", AppSend(b"more"))), 0.35),
+    _ks("rst-on-the-fin-in-close-wait", "A shuts down; an RST at B's RCV.NXT-1, the number of A's FIN, reaches B in "
+        "CLOSE_WAIT: Linux resets the connection (tcp_reset_check); RFC 9293 would drop it unseen.",
+        ((0, "A", AppClose(shutdown=True)), (100, "B", crafted(RST, seq="RCV.NXT-1"))), 0.3),
+    _ks("syn-in-orphan-fin-wait-2", "A close()s; a SYN at RCV.NXT reaches A in FIN_WAIT_2, a timewait socket: "
+        "answered with <SEQ=0><CTL=RST,ACK>, A is gone; B's data at 200 ms gets RST.",
+        ((0, "A", AppClose()), (100, "A", crafted(SYN)), (200, "B", AppSend(b"more"))), 0.35),
 )}  # fmt: skip

@@ -265,3 +265,40 @@ def test_durations():
         2_000_000,
         10_000,
     ]
+
+
+# What Linux's stack decides before a state's handler (reference_impl/stack.py), each on the kernel
+# in autograder/kernel/scenarios.py; under rfc9293 the RFC's answer.
+def _sent(trace, ep):
+    return [(r.flags, r.seq) for r in trace.rows if r.endpoint == ep and r.event == "send"]
+
+
+@pytest.mark.parametrize("p,answered", [("linux", False), ("rfc9293", True)])
+def test_a_segment_without_ack_rst_or_syn_past_the_window(p, answered):
+    _, trace = run(f"profile {p}\n100ms B receives FIN seq=RCV.NXT+RCV.WND+1\n")
+    assert ([f for f, _ in _sent(trace, "B")] == [ACK]) is answered  # §3.10.7.4: an unacceptable segment is ACKed
+    assert trace.final_state("B") == State.ESTABLISHED
+
+
+@pytest.mark.parametrize("p", ["linux", "rfc9293"])
+def test_text_after_the_peers_fin_is_ignored_even_after_close(p):
+    # §3.10.7.4 seventh, LAST-ACK: "Ignore the segment text"; linux's close() would reset in FIN_WAIT_*.
+    _, trace = run(
+        f"profile {p}\n0 A shutdown\n100ms B close\nlose A2\n150ms B receives . seq=RCV.NXT ack=SND.NXT-1 len=3\n"
+    )
+    assert not [f for f, _ in _sent(trace, "B") if f & RST]
+    arrival = next(r for r in trace.rows if r.endpoint == "B" and r.event == "recv" and r.time == 150_000)
+    assert arrival.state_after == State.LAST_ACK and ("ignored" in arrival.detail) is (p == "linux")
+
+
+@pytest.mark.parametrize("p,end", [("linux", State.CLOSED), ("rfc9293", State.FIN_WAIT_2)])
+def test_an_rst_in_the_window_of_an_orphans_fin_wait_2(p, end):
+    _, trace = run(f"profile {p}\n0 A close\n100ms A receives R seq=RCV.NXT+1\n")
+    assert trace.final_state("A") == end
+    assert [f for f, _ in _sent(trace, "A")[1:]] == ([] if p == "linux" else [ACK])  # rfc9293: RFC 5961's challenge ACK
+
+
+@pytest.mark.parametrize("p,end", [("linux", State.CLOSED), ("rfc9293", State.CLOSE_WAIT)])
+def test_an_rst_on_the_peers_fin_in_close_wait(p, end):
+    _, trace = run(f"profile {p}\n0 A shutdown\n100ms B receives R seq=RCV.NXT-1\n")
+    assert trace.final_state("B") == end

@@ -20,6 +20,9 @@ FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked
 RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
 SHUT_WINDOW = TCB(snd_una=100, snd_nxt=100, rcv_nxt=300, snd_wnd=0)  # the peer's window is zero: the FIN waits
 FIN_NO_ACK = Arrival(Segment(seq=300, ack=0, flags=FIN))  # B's FIN again, without the ACK bit
+# B's FIN again, on the end of B's last data (10 octets from SEQ 300): it ends at RCV.NXT = 311, not 301
+FIN_ON_DATA_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"last words"))
+AFTER_DATA_AND_FIN = TCB(snd_una=101, snd_nxt=101, rcv_nxt=311, fin_seq=100)
 # 100 bytes in flight, 50 more and the FIN (SEQ 250) waiting for the peer's window: ACK=200 is SND.NXT, not the FIN
 FIN_HELD = TCB(snd_una=100, snd_nxt=200, rcv_nxt=300, fin_seq=250, unacked=b"x" * 100, unsent=b"y" * 50, snd_wnd=100,
                orphaned=True)
@@ -114,7 +117,10 @@ CELLS = [
                  scenario("lost-final-ack-twice"),
                  transition(S.TIME_WAIT, FIN_300_ACK_101, wrap=True),  # B's FIN on 2**32 - 1, RCV.NXT = 0
                  scenario("lost-final-ack", wrap=True),
-                 scenario("lost-final-ack-twice", wrap=True)],
+                 scenario("lost-final-ack-twice", wrap=True),
+                 # SEG.LEN counts the data before the FIN: SEG.SEQ + 1 is not where this copy ends
+                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, weight=0.5),
+                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, wrap=True, weight=0.5)],
          yourself=[yourself(S.TIME_WAIT, "is_retransmitted_fin",
                             what="recognise a copy of the peer's FIN by where it ends (RCV.NXT)")]),
     cell("test_active_close", 3,

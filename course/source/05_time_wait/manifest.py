@@ -10,6 +10,7 @@ from autograder.manifest import cell, every_hidden_check, family, scenario, tran
 from reference_impl.profiles import LINUX, RFC9293, sec
 from reference_impl.segment import ACK, FIN, RST, SYN, Segment
 from reference_impl.states import Arrival, State, Timeout, Timer
+from reference_impl.tcb import TCB
 
 S = State
 NO_TIME_WAIT = RFC9293.replace(time_wait=0)  # the experiment: the RFC profile with TIME_WAIT switched off
@@ -23,6 +24,9 @@ LINUX_1337 = LINUX.replace(rfc1337=True)  # net.ipv4.tcp_rfc1337 = 1: an RST at 
 LINUX_PROFILES = (LINUX, LINUX_1337)
 FIN_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))
 FIN_NO_ACK = Arrival(Segment(seq=300, ack=0, flags=FIN))  # the same FIN without the ACK bit
+# B's FIN again, on the end of B's last data (10 octets from SEQ 300): it ends at RCV.NXT = 311, not 301
+FIN_ON_DATA_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"last words"))
+AFTER_DATA_AND_FIN = TCB(snd_una=101, snd_nxt=101, rcv_nxt=311, fin_seq=100)
 
 CELLS = [
     cell("test_time_wait_timeout", 2,
@@ -40,7 +44,10 @@ CELLS = [
          hidden=[family("duplicate-fin-in-time-wait", "rst-in-time-wait", k=1, profiles=PROFILES, weight=2),
                  family("duplicate-fin-in-time-wait", "rst-in-time-wait", k=1, profiles=PROFILES, wrap=True,
                         weight=1),
-                 transition(S.TIME_WAIT, FIN_AGAIN, wrap=True, weight=0.5)],  # the FIN's end wraps past 2**32
+                 transition(S.TIME_WAIT, FIN_AGAIN, wrap=True, weight=0.5),  # the FIN's end wraps past 2**32
+                 # SEG.LEN counts the data before the FIN: SEG.SEQ + 1 is not where this copy ends
+                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, weight=0.5),
+                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, wrap=True, weight=0.5)],
          yourself=[yourself(S.TIME_WAIT, "is_retransmitted_fin",
                             what="recognise the peer's FIN again (your `fin_again`)")]),
     # The learner's linux_time_wait (tcp_timewait_state_process's rules), not the building block.
@@ -51,6 +58,7 @@ CELLS = [
          hidden=[transitions(S.TIME_WAIT, profiles=LINUX_PROFILES, weight=2),
                  transitions(S.TIME_WAIT, profiles=LINUX_PROFILES, wrap=True, weight=1),
                  transition(S.TIME_WAIT, FIN_NO_ACK, profile=LINUX, weight=0.5),  # ACKed, not re-armed
+                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, profile=LINUX, weight=0.5),
                  family("duplicate-fin-in-time-wait", "rst-in-time-wait", "lost-final-ack", k=1,
                         profiles=LINUX_PROFILES, weight=1),
                  family("old-duplicate-after-reuse", k=0, profiles=(LINUX,), weight=0.5)],
