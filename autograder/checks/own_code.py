@@ -79,7 +79,7 @@ def _rule_problem(rule: WriteYourself, bindings: Mapping[str, list[ast.AST]]) ->
             if copied:
                 return (f"your `{current}` is the library's `{copied}` copied in: in this exercise you {rule.what} "
                         f"yourself; this cell scores 0 until your {name} does")  # fmt: skip
-            options, local = _option_reads(node), _locals(node)
+            options, local, spelled = _option_reads(node), _locals(node), _spelled_lookups(node, rule.blocks)
             for sub in _walk_code(node):
                 if id(sub) in options or id(sub) in local:
                     continue
@@ -91,7 +91,7 @@ def _rule_problem(rule: WriteYourself, bindings: Mapping[str, list[ast.AST]]) ->
                     via = "" if current == name else f" (through your `{current}`)"
                     return (f"your {name} uses `{used}`{via}: in this exercise you {rule.what} yourself, without "
                             f"{blocks}; this cell scores 0 until your {name} does")  # fmt: skip
-                dynamic = _dynamic(sub)
+                dynamic = _dynamic(sub, spelled)
                 if dynamic:
                     via = "" if current == name else f" (in your `{current}`)"
                     return (f"your {name} looks a name up at run time with `{dynamic}`{via}, so the grader cannot "
@@ -161,19 +161,69 @@ def _block_used(node: ast.AST, blocks: tuple[str, ...]) -> str | None:
     return None
 
 
-def _dynamic(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Call):
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        if name == "getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
-            return None  # getattr(x, "field"): the name is spelled out (and read by _block_used)
-        if name in ("attrgetter", "methodcaller") and node.args and isinstance(node.args[0], ast.Constant):
-            return None  # operator.attrgetter("field"): spelled out too
-        if name in DYNAMIC:
-            return f"{name}(...)"
-    if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__getattribute__"):
+def _dynamic(node: ast.AST, spelled: set[int]) -> str | None:
+    """A way to reach a name the source does not spell: any mention of getattr, eval, globals() ... (so
+    `reduce(getattr, ...)` and `look = getattr` too), a function's `__globals__`, `__builtins__`, a
+    `__dict__`. `spelled`: the getattr-like calls whose name cannot be a block (_spelled_lookups)."""
+    if id(node) in spelled:
+        return None
+    if isinstance(node, ast.Name) and node.id in DYNAMIC:
+        return f"{node.id}(...)"
+    if isinstance(node, ast.Attribute) and node.attr in DYNAMIC and not node.attr.startswith("__"):
+        return f"{node.attr}(...)"
+    if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__getattribute__", "__globals__", "__builtins__"):
         return node.attr
+    if isinstance(node, ast.Name) and node.id == "__builtins__":
+        return node.id
     return None
+
+
+# where a getattr-like call takes the name it looks up: getattr(obj, NAME), attrgetter(NAME, ...), methodcaller(NAME)
+_NAME_ARGS = {"getattr": slice(1, 2), "attrgetter": slice(0, None), "methodcaller": slice(0, 1)}
+
+
+def _spelled_lookups(node: ast.AST, blocks: tuple[str, ...]) -> set[int]:
+    """The function nodes of getattr/attrgetter/methodcaller calls whose names are spelled out enough
+    that none can be a block: a constant (`getattr(x, "field")`, read by _block_used), or built on a
+    constant prefix or suffix that no block has (`getattr(self, "on_" + kind)`, f"on_{kind}"). A
+    table of handlers looked up by event is the learner's own dispatch, not a hidden block."""
+    out = set()
+    for call in ast.walk(node):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        args = call.args[_NAME_ARGS[name]] if name in _NAME_ARGS else []
+        if args and all(_cannot_be(arg, blocks) for arg in args):
+            out.add(id(func))
+    return out
+
+
+def _cannot_be(expr: ast.AST, blocks: tuple[str, ...]) -> bool:
+    prefix, suffix, whole = _fixed_ends(expr)
+    if whole:
+        return True
+    return not any(b.startswith(prefix) and b.endswith(suffix) and len(b) >= len(prefix) + len(suffix) for b in blocks)
+
+
+def _fixed_ends(expr: ast.AST) -> tuple[str, str, bool]:
+    """(prefix, suffix, whole) that a string expression always has: whole when it is a constant."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value, expr.value, True
+    if isinstance(expr, ast.JoinedStr) and expr.values:
+        first, last = expr.values[0], expr.values[-1]
+        return (first.value if isinstance(first, ast.Constant) else "",
+                last.value if isinstance(last, ast.Constant) else "", False)  # fmt: skip
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        lp, ls, lw = _fixed_ends(expr.left)
+        rp, rs, rw = _fixed_ends(expr.right)
+        if lw and rw:
+            return lp + rp, lp + rp, True
+        return (lp + rp if lw else lp), (ls + rs if rw else rs), False
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod):
+        fmt, _, whole = _fixed_ends(expr.left)
+        return (fmt.split("%", 1)[0], "", False) if whole else ("", "", False)
+    return "", "", False
 
 
 def _bindings(code: Iterable[str]) -> dict[str, list[ast.AST]]:

@@ -177,3 +177,49 @@ def fin_wait_1(tcb, ev, profile):
         "def fin_wait_1(tcb, ev, profile):", "def fin_wait_1(tcb, ev, profile, retransmit=retransmit):"
     )
     assert "uses `retransmit`" in own_code_problem(cell, [by_default])
+
+
+TW_CELL = load_manifest("05_time_wait").cell("test_time_wait_retransmitted_fin")
+DISPATCH = """
+def fin_again(tcb, seg):
+    return seg.fin and seq_add(seg.seq, seg.len) == tcb.rcv_nxt
+
+class _TimeWait:
+    def __call__(self, tcb, ev, profile):
+        return {LOOKUP}(tcb, ev, profile)
+
+    def on_Arrival(self, tcb, ev, profile):
+        if fin_again(tcb, ev.segment):
+            return Step(State.TIME_WAIT, [Send(tcb.ack()), StartTimer(Timer.TIME_WAIT, profile.time_wait)], tcb)
+        return Step(State.TIME_WAIT, [], tcb)
+
+    def ignore(self, tcb, ev, profile):
+        return Step(State.TIME_WAIT, [], tcb)
+
+time_wait = _TimeWait()
+"""
+
+
+@pytest.mark.parametrize("lookup", [
+    'getattr(self, "on_" + type(ev).__name__, self.ignore)',
+    'getattr(self, f"on_{type(ev).__name__}", self.ignore)',
+    'getattr(self, "on_%s" % type(ev).__name__)',
+    'methodcaller("on_" + type(ev).__name__, tcb, ev, profile)(self) or self.ignore',
+])  # fmt: skip
+def test_a_dispatch_on_a_name_no_block_can_have_is_the_learners_own(lookup):
+    """An independent learner's class dispatched by event name scored 0: the name starts with "on_"."""
+    assert own_code_problem(TW_CELL, [DISPATCH.replace("{LOOKUP}", lookup)]) is None
+
+
+@pytest.mark.parametrize("lookup,seen", [
+    ("getattr(self, name)", "getattr"),  # any name at all
+    ('getattr(self, "is_" + kind)', "getattr"),  # is_retransmitted_fin starts so
+    ('getattr(self, kind + "_fin")', "getattr"),  # ... and ends so
+    ('functools.reduce(getattr, ["on_" + kind], self)', "getattr"),  # getattr passed on, not called
+    ('(lambda look=getattr: look(self, "on_x"))()', "getattr"),
+    ('fin_again.__globals__["is_" + "retransmitted_fin"]', "__globals__"),
+    ('__builtins__["ev" + "al"]("1")', "__builtins__"),
+])  # fmt: skip
+def test_a_name_that_could_be_a_block_is_still_refused(lookup, seen):
+    problem = own_code_problem(TW_CELL, [DISPATCH.replace("{LOOKUP}", lookup)])
+    assert problem is not None and f"`{seen}" in problem
