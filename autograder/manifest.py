@@ -183,6 +183,10 @@ class Manifest:
     before_submit: tuple[CheckSpec, ...] = ()  # what the notebook's "before you submit" cell runs
     explanations: tuple[tuple[str, str], ...] = ()  # prediction key -> what the learner reads once they answered
     answers: tuple[tuple[str, Answer], ...] = ()  # prediction key -> where the reference answers it
+    # The notebook's own cells or exercise open loopback sockets (notebook 05's lab, 07's listeners): the
+    # runner's socket notes are the course's doing there, not something to flag (the sandbox's network
+    # namespace has only loopback, so no socket reaches anything outside it).
+    loopback: bool = False
 
     def explanation(self, key: str) -> str:
         """EXPLANATIONS[key]: kept here, out of the prediction cell's source, which would give it away."""
@@ -254,7 +258,10 @@ def load_manifest(assignment: str, course_root: Path | None = None) -> Manifest:
         raise ManifestError(
             f"{path}: ANSWERS names predictions EXPLANATIONS does not: {', '.join(sorted(unexplained))}"
         )
-    manifest = Manifest(assignment, cells, before, tuple(explained.items()), tuple(answers.items()))
+    loopback = getattr(module, "LOOPBACK", False)
+    if not isinstance(loopback, bool):
+        raise ManifestError(f"{path}: LOOPBACK must be True or False")
+    manifest = Manifest(assignment, cells, before, tuple(explained.items()), tuple(answers.items()), loopback)
     _LOADED[(path, stamp)] = manifest
     return manifest
 

@@ -162,6 +162,7 @@ def grade_submission(job: Job, progress: Progress | None = None) -> dict:
         for path in sorted(release.glob("*.ipynb")):
             make, hide = _policy(job, release, scratch)
             session = RunnerSession(make, hide, limits, _starter(job, release, scratch, hide))
+            session.loopback = manifest.loopback
             deadline = time.monotonic() + job.notebook_timeout
             try:
                 graded = grade_notebook(path.stem, read_notebook(path), submitted / path.name, manifest, session,

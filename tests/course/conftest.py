@@ -75,6 +75,7 @@ class Graded:
     bugs: dict[str, Bug]
     allowed: dict[str, Allowed] = field(default_factory=dict)
     results: dict[str, dict[str, dict]] = field(default_factory=dict)  # student -> grade_id -> cell result
+    flags: dict[str, list[dict]] = field(default_factory=dict)  # student -> what grading flagged for a look
     outcomes: dict = field(default_factory=dict)  # student -> pipeline Outcome
     autograded: dict[str, Path] = field(default_factory=dict)  # student -> autograded notebook
     course: Path | None = None  # the scratch course root it was graded in
@@ -118,6 +119,7 @@ def _grade_one(tmp: Path, assignment: str, log: list[str], workers: int) -> Grad
         graded.outcomes[o.student] = o
         state = (course.state_dir / assignment / f"{o.student}.json").read_text()
         graded.results[o.student] = {c["cell"]: c for c in json.loads(state)["cells"]}
+        graded.flags[o.student] = json.loads(state).get("flags", [])
         graded.autograded[o.student] = course.path("autograded", o.student, assignment) / f"{assignment}.ipynb"
     return graded
 

@@ -176,6 +176,15 @@ def test_blank_release_scores_zero_and_fails_only_by_not_implemented(course_grad
 
 
 @pytest.mark.nbgrader
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_the_solution_and_the_blank_release_raise_no_flag(course_graded, assignment):
+    """The release's own cells (notebook 05's loopback lab opens sockets) are the course's doing: an
+    honest class must not all be flagged for a look."""
+    g = course_graded[assignment]
+    assert g.flags["solution"] == [] and g.flags["blank"] == [], (g.flags["solution"], g.flags["blank"])
+
+
+@pytest.mark.nbgrader
 @pytest.mark.parametrize(("assignment", "bug"), bug_params())
 def test_each_bug_loses_exactly_its_cells(course_graded, assignment, bug):
     """Partial credit: a bug scores below the maximum in exactly its `fails` cells, full marks elsewhere."""

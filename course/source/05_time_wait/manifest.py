@@ -28,6 +28,8 @@ FIN_NO_ACK = Arrival(Segment(seq=300, ack=0, flags=FIN))  # the same FIN without
 FIN_ON_DATA_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"last words"))
 AFTER_DATA_AND_FIN = TCB(snd_una=101, snd_nxt=101, rcv_nxt=311, fin_seq=100)
 
+LOOPBACK = True  # the release's loopback lab (observe_close) opens sockets: not flagged when grading
+
 CELLS = [
     cell("test_time_wait_timeout", 2,
          visible=[transition(S.TIME_WAIT, Timeout(Timer.TIME_WAIT)),
