@@ -1,9 +1,9 @@
 """Real Linux TCP stack tools: the root cross-check of the reference, and the learner lab.
 
 * `crosscheck()` (root): plays each scenario of `SCENARIOS` on real sockets in two
-  network namespaces joined by a relay over TUN devices, and compares states, segments and
-  their timing, delayed ACKs, TIME_WAIT re-arms and the application's error with the
-  reference's linux profile.
+  network namespaces joined by a relay over TUN devices, and compares states and when they
+  begin, segments and their timing, delayed ACKs, TIME_WAIT re-arms and the application's
+  error with the reference's linux profile.
 * `lab.observe_close()` (any user): opens a loopback connection, closes it the way the
   learner chooses and samples the states the OS reports in /proc/net/tcp.
 """

@@ -1,7 +1,9 @@
 """The reference and a kernel run side by side: what has to agree, and the report when it does not.
 
-Per endpoint: the state sequence; the segments sent (flags, relative seq/ack, length, fate), in
-order, each within TIME_SLACK of the reference's time (so a delayed ACK, a probe or a
+Per endpoint: the state sequence, and when each state began (the reference's changes paired in
+order with the kernel's, each within TIME_SLACK: a timer that ends a state silently, such as an
+orphan's FIN_WAIT_2, shows only there); the segments sent (flags, relative seq/ack, length, fate),
+in order, each within TIME_SLACK of the reference's time (so a delayed ACK, a probe or a
 retransmission that leaves at the wrong moment shows); how many ACKs the delayed-ACK timer sent
 (the kernel's DelayedACKs counter); how many times the TIME_WAIT timer was re-armed (the
 kernel's, read from /proc/net/tcp as a jump of the timewait socket's expiry); and the error an
@@ -28,6 +30,11 @@ if TYPE_CHECKING:
 # A kernel segment may leave this much earlier, or this much (plus a share of the time) later,
 # than the reference's: timers fire on 4 ms jiffies, the relay wakes from user space, and the
 # kernel's RTO (~224 ms, its own RTT estimate) is a little above the model's 220 ms.
+# The same slack holds when each state begins: a change follows a segment's arrival or a timer,
+# and the segments' timing already bounds both. Nine concurrent runs of every scenario used at most
+# 0.93 of the later allowance (lost-fin: its probe FIN was as late), else 0.71, and came at most
+# 3.5 ms early; B's SYN_RECEIVED shows a round trip late (the tracepoint sees no request sock, only
+# the child made on the handshake's last ACK), within the 30 ms.
 TIME_SLACK = (0.008, 0.03, 0.12)  # (earlier, later, later share of the time)
 # A TIME_WAIT expiry that moves later by more than this between two /proc samples was re-armed
 # (/proc shows the time left in 10 ms ticks).
@@ -37,19 +44,20 @@ ERRNO_WORDS = {errno.ECONNRESET: "connection reset", errno.EPIPE: "broken pipe",
 APP_CALL_ERRORS = ("connection closing", "connection does not exist")  # answers to a call, not SO_ERROR
 
 
-def _sim_states(trace: Trace, endpoint: str, until_us: int) -> list[str]:
-    """The reference's states as the kernel can show them for the 4-tuple: not LISTEN (the listener is
-    a socket of its own, with no peer), and not a TIME_WAIT of 0 s (with tcp_max_tw_buckets=0 Linux
-    makes no timewait socket at all: the connection goes straight to CLOSED)."""
+def _sim_state_changes(trace: Trace, endpoint: str, until_us: int) -> list[tuple[float, str]]:
+    """The reference's states as the kernel can show them for the 4-tuple, each with the time (s) it
+    began (the first: the state the trace starts in): not LISTEN (the listener is a socket of its
+    own, with no peer), and not a TIME_WAIT of 0 s (with tcp_max_tw_buckets=0 Linux makes no
+    timewait socket at all: the connection goes straight to CLOSED)."""
     changes: list[tuple[int, str]] = []
     for r in trace.rows:
         if r.endpoint == endpoint and r.time <= until_us:
             for state in (str(r.state_before), str(r.state_after)):  # the kernel's states are names
                 if not changes or changes[-1][1] != state:
                     changes.append((r.time, state))
-    kept = [s for i, (t, s) in enumerate(changes) if s != "LISTEN"
+    kept = [(t, s) for i, (t, s) in enumerate(changes) if s != "LISTEN"
             and not (s == "TIME_WAIT" and i + 1 < len(changes) and changes[i + 1][0] == t)]  # fmt: skip
-    return [s for i, s in enumerate(kept) if i == 0 or s != kept[i - 1]] or ["ESTABLISHED"]
+    return [(t / 1e6, s) for i, (t, s) in enumerate(kept) if i == 0 or s != kept[i - 1][1]] or [(0.0, "ESTABLISHED")]
 
 
 SegKey = tuple[str, int | None, int | None, int, str]  # flags, seq, ack, len, fate
@@ -110,6 +118,8 @@ class Comparison:
 
     name: str
     states: dict[str, tuple[list[str], list[str]]]  # endpoint → (reference, kernel)
+    # endpoint → (reference, kernel) state changes after the first state: (seconds since time 0, state)
+    state_times: dict[str, tuple[list[tuple[float, str]], list[tuple[float, str]]]]
     segments: dict[str, tuple[list[tuple[float, SegKey]], list[tuple[float, SegKey]]]]
     proc_consistent: dict[str, bool]  # the /proc states appear, in order, in the merged sequence
     delayed_acks: dict[str, tuple[int, int]]  # endpoint → (reference, kernel DelayedACKs)
@@ -125,9 +135,19 @@ class Comparison:
         ref, ker = self.segments[ep]
         return [_on_time(r[0], k[0]) for r, k in zip(ref, ker, strict=False)]
 
+    def untimely_states(self, ep: str) -> list[tuple[str, float, float]]:
+        """(state, reference s, kernel s) of each state change, paired in order, that the kernel made
+        further from the reference's time than TIME_SLACK allows; none when the sequences differ
+        (that shows on its own)."""
+        ref, ker = self.state_times[ep]
+        if [s for _, s in ref] != [s for _, s in ker]:
+            return []
+        return [(s, r, k) for (r, s), (k, _) in zip(ref, ker, strict=True) if not _on_time(r, k)]
+
     @property
     def agrees(self) -> bool:
         return (all(r == k for r, k in self.states.values())
+                and not any(self.untimely_states(ep) for ep in self.state_times)
                 and all([s for _, s in r] == [s for _, s in k] for r, k in self.segments.values())
                 and all(all(self._timely(ep)) for ep in self.segments)
                 and all(self.proc_consistent.values())
@@ -147,6 +167,8 @@ class Comparison:
             timed = ", ".join(f"{s} {t * 1000:.1f} ms" for t, s in self.run.timeline(ep))
             mark = "  " if self.proc_consistent[ep] else "✗ "
             lines.append(f"{mark}{'':10}kernel timeline: {timed}; /proc alone: {' → '.join(self.run.proc_states(ep))}")
+            lines += [f"✗ {ep} {s} began at {r * 1000:.1f} ms (reference), {k * 1000:.1f} ms (kernel): "
+                      f"{(k - r) * 1000:+.1f} ms" for s, r, k in self.untimely_states(ep)]  # fmt: skip
             for what, (r, k) in (("delayed ACKs", self.delayed_acks[ep]), ("TIME_WAIT re-arms", self.rearms[ep])):
                 lines.append(f"{'  ' if r == k else '✗ '}{ep} {what}: {r} (reference), {k} (kernel)")
             if ep in self.errors:
@@ -185,7 +207,9 @@ def compare(run: KernelRun, base: Profile = LINUX) -> Comparison:
     ks = run.scenario
     trace = simulate(ks.scenario, ks.profile(base), reference_machine())
     until = int(ks.observe * 1e6)
-    states = {ep: (_sim_states(trace, ep, until), run.states(ep)) for ep in "AB"}
+    sim_changes = {ep: _sim_state_changes(trace, ep, until) for ep in "AB"}
+    states = {ep: ([s for _, s in sim_changes[ep]], run.states(ep)) for ep in "AB"}
+    state_times = {ep: (sim_changes[ep][1:], run.timeline(ep)) for ep in "AB"}
     segments = {
         ep: (_sim_sent(trace, ep, until),
              [(p.time, (p.flags, p.seq, p.ack, p.len, p.fate)) for p in run.sent(ep)])
@@ -196,6 +220,5 @@ def compare(run: KernelRun, base: Profile = LINUX) -> Comparison:
     rearms = {ep: (_sim_rearms(trace, ep, until), kernel_rearms(run, ep)) for ep in "AB"}
     errors = {ep: (_sim_error(trace, ep, until), ERRNO_WORDS.get(code, errno.errorcode.get(code, "")) if code else "")
               for ep, code in run.errors.items()}  # fmt: skip
-    return Comparison(
-        ks.name, states, segments, proc_ok, delayed, rearms, errors, trace, run, first_attempt=run.first_error
-    )
+    return Comparison(ks.name, states, state_times, segments, proc_ok, delayed, rearms, errors, trace, run,
+                      first_attempt=run.first_error)  # fmt: skip
