@@ -172,8 +172,10 @@ def _fields(o: Observed) -> dict[str, str]:
     }
 
 
-def compare_text(expected: Observed | None, got: Observed | None) -> str:
-    """Two aligned lines per differing field: reference, then the learner's code."""
+def compare_text(expected: Observed | None, got: Observed | None, theirs: str = "your code") -> str:
+    """Two aligned lines per differing field: reference, then the learner's code (`theirs`: "your run"
+    where the row is the reference's handler answering the TCB the learner's code handed on)."""
+    theirs = theirs.ljust(len("reference"))
     if expected is None:
         return "  the reference does nothing more here, but your code goes on: " + _summary(got)
     if got is None:
@@ -182,7 +184,7 @@ def compare_text(expected: Observed | None, got: Observed | None) -> str:
     lines = []
     for name in e:
         if e[name] != g[name] or name == "next state":
-            lines.append(f"  {name}: reference {e[name]}\n  {' ' * len(name)}  your code {g[name]}")
+            lines.append(f"  {name}: reference {e[name]}\n  {' ' * len(name)}  {theirs} {g[name]}")
     return "\n".join(lines)
 
 
@@ -226,7 +228,10 @@ def describe(div: Divergence, case: str, reference: Trace | None = None, replay:
             f"{case}: {w.endpoint} in {w.state} at {format_time(w.time)} s, on {stimulus_text(w.stimulus)}, "
             f"{mine} does not do what the reference does"
         )
-        body = "\n" + compare_text(div.expected, div.got) + (f"\n  note: {div.handed_on}" if div.handed_on else "")
+        theirs = "your code" if div.got is not None and div.got.learner else "your run"
+        body = (
+            "\n" + compare_text(div.expected, div.got, theirs) + (f"\n  note: {div.handed_on}" if div.handed_on else "")
+        )
     time = div.error.time if div.error is not None else (w.time if w else None)
     ctx = ""
     if reference is not None and reference.rows:
@@ -247,8 +252,11 @@ def replay_line(replay: str) -> str:
 # ---- pictures ----------------------------------------------------------------------------
 
 
-def divergence_svg(got: Trace, reference: Trace, div: Divergence | None) -> str | None:
-    """Both timelines side by side with the divergence marked, or None when views are unavailable."""
+def divergence_svg(got: Trace, reference: Trace, div: Divergence | None,
+                   where: tuple[str, int] | None = None) -> str | None:  # fmt: skip
+    """Both timelines side by side with the divergence marked, or None when views are unavailable.
+    `where` (endpoint, time): the checked endpoint's own moment, marked instead when it differs too
+    (both ends run the learner's handlers: readers met "B, 0.010 s" over words about A)."""
     try:
         from autograder.views import render_svg
     except Exception:  # views not installed or broken: text feedback is complete on its own
@@ -256,8 +264,18 @@ def divergence_svg(got: Trace, reference: Trace, div: Divergence | None) -> str 
     w = div.where if div else None
     time = div.error.time if div and div.error is not None else (w.time if w else None)
     endpoint = div.error.endpoint if div and div.error is not None else (w.endpoint if w else "")
-    highlight = (time / 1_000_000, endpoint) if time is not None and endpoint else None
+    highlight: tuple[float, str] | int | None = (time / 1_000_000, endpoint) if time is not None and endpoint else None
     try:
+        from autograder.views.model import events_of
+        from autograder.views.side_by_side import difference_at
+
+        # the rows of that moment that differ (the ACK sent, not the arrival before it): a learner's
+        # picture ringed "✗ yours differs" on an arrival both runs took alike, the wrong ACK unmarked
+        ours, theirs = events_of(got), events_of(reference)
+        marks = difference_at(ours, theirs, where[1], where[0]) if where is not None and where[1] == time else None
+        marks = marks or (difference_at(ours, theirs, time, endpoint) if highlight else None)
+        if marks is not None:
+            return render_svg(got, highlight=marks[0], reference=reference, reference_highlight=marks[1])
         return render_svg(got, highlight=highlight, reference=reference)
     except Exception:
         return None

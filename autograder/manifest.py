@@ -105,7 +105,8 @@ def family(*names: str, k: int = 1, profiles: Iterable[Profile] = DEFAULT_PROFIL
 
     given: (state, stimulus) pairs the reference answers in these runs although the learner wrote
     the state, because another cell grades them (notebook 04: the RETRANSMIT timeout of FIN_WAIT_1,
-    the learner's backoff), so that one mistake is charged once. The rest of the state stays the learner's."""
+    the learner's backoff), so that one mistake is charged once; a stimulus's kind names all of them,
+    (State.FIN_WAIT_2, Arrival): every segment arriving there. The rest of the state stays the learner's."""
     return _spec("family", tuple(names), weight, k=k, profiles=tuple(profiles), wrap=wrap, given=tuple(given))
 
 

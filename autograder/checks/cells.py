@@ -13,10 +13,11 @@ from pathlib import Path
 
 from ..harness import Guard, LearnerMachine, machine_from_namespace
 from ..manifest import Manifest, ManifestError, TestCell, load_manifest
-from .functions import run_spec, run_specs
+from .functions import run_cases, run_spec, run_specs
 from .own_code import code_of, own_code_problem
 from .picture import show_failure
 from .results import CheckFailed, CheckOutcome, tally_transitions
+from .scenario_cases import scenario_case
 
 
 @dataclass
@@ -69,11 +70,27 @@ def grade_cell(cell: TestCell, machine: LearnerMachine | object) -> CellVerdict:
     else:
         hidden = run_hidden(cell, machine, guard)
         outcomes, points = visible + hidden, cell_points(cell, hidden)
-        text = "\n".join([*lines, *(o.message() for o in hidden)])
+        text = "\n".join([*lines, *(o.marked() for o in hidden)])
     cases = [c for o in outcomes for c in o.cases]
-    first = next((c for c in cases if not c.passed and c.svg is not None), None)
     return CellVerdict(cell.grade_id, points, cell.points, failed is None, text, tally_transitions(cases),
-                       first.svg() if first else None, outcomes)  # fmt: skip
+                       _first_picture(machine, cases), outcomes)  # fmt: skip
+
+
+def _first_picture(machine: LearnerMachine, cases: list) -> str | None:
+    """The first failing case drawn: a scenario case's own runs, else the scenario a transition case
+    was taken from (an independent learner's feedback page had no picture for a visible check that
+    the notebook drew)."""
+    failing = [c for c in cases if not c.passed]
+    first = next((c for c in failing if c.svg is not None), None)
+    if first is not None:
+        return first.svg()
+    scene = next((c for c in failing if c.scene is not None), None)
+    if scene is None:
+        return None
+    name, profile = scene.scene
+    run = run_cases(name, machine, (), [scenario_case(name, profile, {})], partial=True)
+    drawn = next((c for c in run.cases if not c.passed and c.svg is not None), None)
+    return drawn.svg(scene.where) if drawn is not None else None
 
 
 class CellTests:
@@ -133,7 +150,7 @@ class CellTests:
             return 0.0
         outcomes = run_hidden(cell, machine)
         for o in outcomes:
-            print(o.message())
+            print(o.marked())
         return cell_points(cell, outcomes)
 
     def grade(self, ns: object, grade_id: str) -> CellVerdict:

@@ -35,7 +35,8 @@ class Case:
     transition: tuple[str, str] | None = None  # the failing (state, event kind)
     exercised: frozenset[tuple[str, str]] = frozenset()  # learner transitions that matched
     replay: str = ""
-    svg: Callable[[], str | None] | None = field(default=None, repr=False)  # drawn on demand
+    # drawn on demand; given (endpoint, time), that endpoint's moment is marked if it differs there too
+    svg: Callable[..., str | None] | None = field(default=None, repr=False)
     scene: tuple[str, object] | None = None  # (scenario, profile) a failing transition is met in, to draw it
     where: tuple[str, int] | None = None  # (endpoint, time) of that transition in the scene, to mark it there
 
@@ -89,6 +90,11 @@ class CheckOutcome:
             listed = ", ".join(rest[:more]) + (f", and {len(rest) - more} more" if len(rest) > more else "")
             head += f"\n  Also failing: {listed}"
         return head
+
+    def marked(self) -> str:
+        """The whole message under ✓ or ✗, as a hidden check's result reads in the feedback (a reader
+        found the visible checks marked and a failing hidden one not)."""
+        return ("✓ " if not self.failures else "✗ ") + self.message()
 
     def line(self) -> str:
         """One line a learner can read: ✓ with what passed, or ✗ with how many cases pass."""

@@ -180,7 +180,7 @@ class ScenarioCase:
         return (self.as_run, self.profile, self.given)
 
     def _mine(self, o) -> bool:
-        return (o.state, o.stimulus) not in self.given
+        return not any(s is o.state and _names(ev, o.stimulus) for s, ev in self.given)
 
     def __call__(self, found: Mapping[State, Handler], guard: Guard) -> Case:
         ref = reference_run(self.scenario, self.profile)
@@ -206,7 +206,7 @@ class ScenarioCase:
         if div is None:
             return Case(self.label, True, exercised=exercised, replay=self.replay)
         return Case(self.label, False, describe(div, self.label, ref.trace, self.replay), div.transition, exercised,
-                    self.replay, svg=lambda: divergence_svg(got.trace, ref.trace, div))  # fmt: skip
+                    self.replay, svg=lambda where=None: divergence_svg(got.trace, ref.trace, div, where))  # fmt: skip
 
     def prepare(self) -> None:
         """Compute the reference's run now (it is cached), not while a submission waits."""
@@ -242,7 +242,7 @@ def scenario_case(name_or_script: str | Path | Scenario, profile: Profile, fates
 def given_by_reference(
     table: Mapping[State, Handler], given: tuple[tuple[State, Stimulus], ...]
 ) -> dict[State, Handler]:
-    """The machine `table` with the calls `given` names, (state, stimulus), answered by the reference:
+    """The machine `table` with the calls `given` names, (state, stimulus or its kind), answered by the reference:
     a check about something else is not charged for a mistake another cell grades. Outside the
     guard: the reference's answer is the trusted side's, not a call the learner's code made."""
     table = dict(table)
@@ -253,11 +253,17 @@ def given_by_reference(
     return table
 
 
-def _answered(fn: Handler, reference: Handler, stimuli: list[Stimulus]) -> Handler:
+def _answered(fn: Handler, reference: Handler, stimuli: list) -> Handler:
     def handler(tcb, ev, profile):  # type: ignore[no-untyped-def]
-        return reference(tcb, ev, profile) if ev in stimuli else fn(tcb, ev, profile)
+        return reference(tcb, ev, profile) if any(_names(s, ev) for s in stimuli) else fn(tcb, ev, profile)
 
     return handler
+
+
+def _names(given: object, ev: Stimulus) -> bool:
+    """Whether a `given` entry names this stimulus: the stimulus itself, or its kind (`Arrival`: every
+    segment arriving in that state)."""
+    return isinstance(ev, given) if isinstance(given, type) else ev == given
 
 
 # ---- families: every loss pattern of up to k segments ------------------------------------

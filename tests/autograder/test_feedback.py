@@ -81,3 +81,40 @@ def test_a_fin_sent_as_if_close_on_shutdown_fails_its_own_cell():
     with pytest.raises(AssertionError, match=r"orphaned=True \(reference False\)"):
         check_transition({**GOOD, "established": established}, State.ESTABLISHED, AppClose(shutdown=True))
     check_transition({**GOOD, "established": established}, State.ESTABLISHED, AppClose())  # close(): right
+
+
+PLAIN = {s.value.lower(): f for s, f in load("impl_plain").HANDLERS.items()}  # no building blocks at all
+
+
+def _acks_before_taking(machine):
+    """FIN_WAIT_1 builds its ACK before RCV.NXT moves past the FIN: ACK=300 where 301 is due."""
+    from dataclasses import replace
+
+    from autograder.learner import Send
+
+    good = machine["fin_wait_1"]
+
+    def fin_wait_1(tcb, ev, profile):
+        step = good(tcb, ev, profile)
+        late = [Send(replace(o.segment, ack=tcb.rcv_nxt)) if isinstance(o, Send) and o.segment.ack == tcb.rcv_nxt + 1
+                else o for o in step.outputs]  # fmt: skip
+        return Step(step.state, late, step.tcb)
+
+    return {**machine, "fin_wait_1": fin_wait_1}
+
+
+def test_a_visible_transition_failure_is_drawn_with_what_differs_at_the_checked_endpoint():
+    """An independent learner's feedback page had no picture for a failing visible check that the notebook
+    drew, and the picture ringed "✗ yours differs" on an arrival both runs took alike."""
+    import re
+
+    from autograder.checks import grade_cell
+    from autograder.manifest import load_manifest
+
+    cell = load_manifest("03_simultaneous_close").cell("test_fin_wait_1_fin")
+    verdict = grade_cell(cell, _acks_before_taking(PLAIN))
+    assert verdict.points == 0 and not verdict.visible_passed
+    assert "your code <SEQ=101><ACK=300><CTL=ACK>" in verdict.text
+    tags = [t for t in re.findall(r'data-kind="divergence"[^>]*>([^<]*)<', verdict.svg or "") if t]
+    assert tags[:2] == ["✗ yours sends ACK=300:", "A, 0.010 s"], tags
+    assert "◆ reference sends ACK=301:" in tags

@@ -23,13 +23,14 @@ BUGS = {
         {"test_fin_wait_2_rst"},
     ),
     # The window test on plain integers: right until the window wraps past 2**32. The cell that teaches the
-    # window meets a RST 10 into a window that crosses 2**32 (12% of it); the wrapped scenarios of three more
-    # cells pass through the learner's FIN_WAIT_1 and meet it there, a case or two each.
+    # window meets a RST 10 into a window that crosses 2**32 (12% of it); the other cells' wrapped scenarios
+    # pass through FIN_WAIT_1 and FIN_WAIT_2 too, but the reference takes their arrivals there
+    # (CHECKED_ELSEWHERE), so the mistake costs points once, as the notebook says.
     "window-on-plain-integers": Bug(
         edit(NB, "answer_fin_wait_1", ("return seq_le(nxt, n) and seq_lt(n, seq_add(nxt, wnd))",
                                        "return nxt <= n < nxt + wnd")),
-        {"test_fin_wait_2_rst", "test_close_wait_rst", "test_established_close_with_unread_data", "test_time_wait_rst"},
-        {"test_fin_wait_2_rst": 0.12, "test_established_close_with_unread_data": 0.01, "test_time_wait_rst": 0.015},
+        {"test_fin_wait_2_rst"},
+        {"test_fin_wait_2_rst": 0.12},
     ),
     # Leaves the checks to the library: fin_wait_2 sends every segment through screen; the exercise's cell scores 0.
     "checks-left-to-screen": Bug(
@@ -144,8 +145,7 @@ BUGS = {
     "refused-data-ignored": Bug(
         edit(NB, "answer_fin_wait_2", ("return Step(State.CLOSED if s.ends else State.FIN_WAIT_2, drop(s), s.tcb)",
                                        "return Step(State.FIN_WAIT_2, [Send(s.reply)] if s.reply else [], tcb)")),
-        {"test_fin_wait_2_rst", "test_established_close_with_unread_data", "test_time_wait_rst"},
-        shares={"test_established_close_with_unread_data": 0.175},
+        {"test_fin_wait_2_rst"},  # FIN_WAIT_2's arrivals: the other cells' runs leave them to the reference
     ),
     # Acknowledges only SEG.SEQ: forgets that the FIN (or data) of the stray segment occupies numbers too.
     "closed-rst-ack-without-seg-len": Bug(
