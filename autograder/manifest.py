@@ -93,10 +93,11 @@ def transition(state: State, stimulus: Stimulus, *, tcb: TCB | None = None, time
 
 
 def scenario(name: str, *, profile: Profile = RFC9293, fates: Iterable[str] = (), states: Iterable[State] = (),
-             wrap: bool = False, weight: float = 1.0) -> CheckSpec:  # fmt: skip
-    """check_scenario: one catalogue scenario, with extra lost segments such as "A2"."""
+             wrap: bool = False, given: Iterable[tuple] = (), weight: float = 1.0) -> CheckSpec:  # fmt: skip
+    """check_scenario: one catalogue scenario, with extra lost segments such as "A2" (given: as family's)."""
+    extra = {"given": tuple(given)} if given else {}
     return _spec("scenario", (name,), weight, profile=None if profile == RFC9293 else profile,
-                 fates=tuple(fates), states=tuple(states), wrap=wrap)  # fmt: skip
+                 fates=tuple(fates), states=tuple(states), wrap=wrap, **extra)  # fmt: skip
 
 
 def family(*names: str, k: int = 1, profiles: Iterable[Profile] = DEFAULT_PROFILES, wrap: bool = False,

@@ -243,7 +243,8 @@ def _server_ten(caller: Caller) -> tuple[bool, str]:
     return serve_clients(caller, asking=4, leaving=4, resetting=2)
 
 
-def half_close(caller: Caller, *, request_size: int, response_size: int) -> tuple[bool, str]:
+def half_close(caller: Caller, *, request_size: int, response_size: int, late: float = 0.0,
+               sndbuf: int = 0) -> tuple[bool, str]:  # fmt: skip
     """The learner's request_all(sock, request) talks to a server that answers only once the
     request has ended (the client's FIN) and then closes. The server here checks it got the whole
     request and the FIN, makes up a response nobody could know before, and after the call sees
@@ -253,11 +254,11 @@ def half_close(caller: Caller, *, request_size: int, response_size: int) -> tupl
     lst.close()
     request = os.urandom(request_size)
     seen: dict = {}
-    server = threading.Thread(target=answer_after_fin, args=(conn, response_size, seen), daemon=True)
+    server = threading.Thread(target=answer_after_fin, args=(conn, response_size, seen, late), daemon=True)
     server.start()
     hand = [client]
     del client
-    answer = caller("request", hand, {"request": request.hex(), "timeout": 1.5}, 2.0)
+    answer = caller("request", hand, {"request": request.hex(), "timeout": 1.5, "sndbuf": sndbuf}, 2.0)
     server.join(2.5)
     after = what_follows(conn)
     return _whole_exchange(refused(answer, "request_all"), answer, request, seen, after)
@@ -275,6 +276,10 @@ def _whole_exchange(problem: str | None, answer: dict, request: bytes, seen: dic
         return False, (problem + "; " if problem else "") + why
     if problem:
         return False, problem
+    if len(seen.get("request", b"")) != len(request):  # the FIN came early: the request was cut short
+        return False, (f"the server received {len(seen.get('request', b'')):,} of {len(request):,} bytes of the "
+                       "request, then its end (FIN): one send() may send less than it is given (it returns how "
+                       "much); sendall() sends it all")  # fmt: skip
     value = answer["value"]
     if value.get("sha256") != hashlib.sha256(seen["response"]).hexdigest():
         n = value.get("length")

@@ -100,6 +100,8 @@ def drive_request(ns: dict, socks: list[socket.socket], args: dict) -> dict:
     the server made up after that FIN, so it cannot be known before)."""
     sock = socks[0]
     sock.settimeout(float(args.get("timeout", 1.5)))
+    if int(args.get("sndbuf", 0)):  # a small send buffer: one send() cannot take a long request
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, int(args["sndbuf"]))
     got = learner_function(ns, "request_all")(sock, bytes.fromhex(str(args["request"])))
     if not isinstance(got, bytes | bytearray):
         return {"type": type(got).__name__}

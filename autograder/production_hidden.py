@@ -71,3 +71,10 @@ def _not_shared(caller: Caller) -> tuple[bool, str]:
 @case("a 300 KiB request, a 1 MiB response", "request")
 def _request_big(caller: Caller) -> tuple[bool, str]:
     return half_close(caller, request_size=300 << 10, response_size=1 << 20)
+
+
+@case("a 300 KiB request through a 32 KiB send buffer to a server that reads 100 ms late", "request")
+def _request_through_a_small_buffer(caller: Caller) -> tuple[bool, str]:
+    # one send() (the socket has a timeout) takes what the buffers hold, 64 KiB here, and returns: an
+    # independent learner's single send() passed the case above, where loopback's buffers hold it all
+    return half_close(caller, request_size=300 << 10, response_size=256 << 10, late=0.1, sndbuf=32 << 10)

@@ -88,11 +88,13 @@ def connect_clients(lst: socket.socket, asking: int, leaving: int, clients: list
         del conn
 
 
-def answer_after_fin(conn: socket.socket, response_size: int, seen: dict) -> None:
+def answer_after_fin(conn: socket.socket, response_size: int, seen: dict, late: float = 0.0) -> None:
     """The server: read the request to its FIN, answer with bytes made up now, and close its side;
-    `seen` gets the request, the response, or the error that stopped it."""
+    `seen` gets the request, the response, or the error that stopped it. `late`: seconds before it
+    starts reading, so a request longer than the buffers meets a full window (one send() is not enough)."""
     conn.settimeout(2.0)
     got = bytearray()
+    time.sleep(late)
     try:
         while chunk := conn.recv(1 << 16):
             got += chunk

@@ -40,6 +40,8 @@ def _encode(v: object) -> object:
         return {"TCB": plain.encode_tcb(v)}
     if isinstance(v, _STIMULI):
         return {"Stimulus": plain.encode_stimulus(v)}
+    if v in _STIMULI:  # a stimulus's kind: (State.FIN_WAIT_2, Arrival) in a check's `given`
+        return {"StimulusKind": v.__name__}  # type: ignore[union-attr]
     kind = "an output" if isinstance(v, OUTPUT_TYPES) else type(v).__name__
     raise TypeError(
         f"a visible check's argument of type {kind} cannot be written as data; extend autograder/visible.py"
@@ -62,6 +64,8 @@ def _decode(v: object) -> object:
         return plain.decode_tcb(value)
     if tag == "Stimulus":
         return plain.decode_stimulus(value)
+    if tag == "StimulusKind":
+        return next(k for k in _STIMULI if k.__name__ == value)
     raise ValueError(f"unknown tag {tag!r} in a visible manifest: rebuild the learner build")
 
 

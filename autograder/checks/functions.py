@@ -95,8 +95,8 @@ def _transition(state: State, stimulus: Stimulus, *, tcb: TCB | None = None,
 
 def _scenario(name_or_script: str | Path | Scenario, *, profile: Profile = RFC9293,
               fates: Mapping[SegmentKey, Fate] | Iterable[str] | None = None, states: Iterable[State] = (),
-              wrap: bool = False):  # fmt: skip
-    case = scenario_case(name_or_script, profile, as_fates(fates), wrap)
+              wrap: bool = False, given: tuple = ()):  # fmt: skip
+    case = scenario_case(name_or_script, profile, as_fates(fates), wrap, tuple(given))
     return case.label, tuple(states), [case]
 
 

@@ -10,6 +10,7 @@ of tests/course/bugs/07_production.py through `tcpclose grade`; this file holds 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from autograder.sandbox.confined import requests_pair
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="loopback experiments need Linux")
 
-SOLUTION = textwrap.dedent('''
+SOLUTION = textwrap.dedent("""
     import socket, time
 
     def open_listener(sock, port):
@@ -62,7 +63,7 @@ SOLUTION = textwrap.dedent('''
             chunks.append(chunk)
         sock.close()
         return b"".join(chunks)
-''')
+""")
 VISIBLE = ("a restart while the port has a TIME_WAIT of the old server",
            "ten clients: four ask and half-close, four leave at once, two reset",
            "a client that reads the response and then closes", "a short request, a short response")  # fmt: skip
@@ -115,7 +116,7 @@ def test_a_port_left_by_a_server_that_closed_first_holds_a_time_wait():
 def test_the_solution_passes_every_case_in_process():
     ns = namespace(SOLUTION)
     lookup("a client that keeps sending while it reads")  # the hidden cases register themselves
-    assert len(CASES) == 10
+    assert len(CASES) == 11
     outcome = run_sockets(tuple(CASES), ns, "all")
     assert outcome.passed == outcome.total, outcome.message()
 
@@ -218,13 +219,24 @@ def test_in_the_grading_sandbox_the_solution_passes_and_a_forged_driver_scores_n
     assert outcome.passed == outcome.total, outcome.message()
     # The drivers run beside the learner's code, so it can replace them: a forged driver that
     # reports success while doing nothing reaches no byte of the response to the grader's client.
-    forged = textwrap.dedent('''
+    forged = textwrap.dedent("""
         import hashlib
         production.DRIVERS["linger"] = lambda ns, socks, args: {"ok": True}
         production.DRIVERS["request"] = lambda ns, socks, args: {"sha256": hashlib.sha256(b"").hexdigest(), "length": 0}
-    ''')
+    """)
     assert session.run(2, forged).status == "ok"
     machine, _ = session.test(3, "test_sockets")
     outcome = run_sockets(("a client that reads the response and then closes", "a short request, a short response"),
                           machine, "forged")  # fmt: skip
     assert outcome.passed == 0, outcome.message()
+
+
+def test_a_request_cut_short_by_one_send_is_named():
+    """An independent learner's single send() passed: the server answered whatever arrived before the FIN."""
+    one_send = SOLUTION.replace("sock.sendall(request)", "sock.send(request)")
+    assert one_send != SOLUTION
+    lookup("a client that keeps sending while it reads")
+    outcome = run_sockets(("a 300 KiB request through a 32 KiB send buffer to a server that reads 100 ms late",),
+                          namespace(one_send), "t")  # fmt: skip
+    assert outcome.passed == 0 and re.search(r"received [\d,]+ of 307,200 bytes", outcome.message()), outcome.message()
+    assert "sendall()" in outcome.message()

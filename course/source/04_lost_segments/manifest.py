@@ -35,11 +35,17 @@ def own_ack_timer(state: State):
 # scenario families (manifest.family's given): a lost FIN of A's is resent there as the reference
 # resends it, so a mistake in `resend` or `backoff` costs its own two cells only.
 REFERENCE_RESENDS = [(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT))]
+# LAST_ACK's cell: what A does in FIN_WAIT_2 and TIME_WAIT is graded in their own cells, so the reference
+# takes A's arrivals there too (a FIN_WAIT_2 that went to CLOSED cost this cell all its points)
+LAST_ACKS_OWN = [*REFERENCE_RESENDS, (S.FIN_WAIT_2, Arrival), (S.TIME_WAIT, Arrival)]
 
 PROBING = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0, retries=6)
 # The same FIN probing a shut window at its first expiry: the timer backs off from there (at the
 # limit above, both backed-off timeouts are already the maximum).
 FIRST_PROBE = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0)
+# close() met a zero window: the FIN waits unsent (SND.NXT = SND.UNA), and only the timer's probe asks for
+# the window again (RFC 9293 §3.8.6.1, MUST-36): nothing in flight is not a stale timer here
+FIN_WAITING = TCB(snd_una=100, snd_nxt=100, rcv_nxt=300, fin_seq=100, snd_wnd=0)
 
 
 def at_the_retry_limit(state: State, tcb: TCB) -> list:
@@ -56,7 +62,9 @@ CELLS = [
          hidden=[family("lost-first-fin", k=2, weight=2),
                  family("lost-first-fin", k=1, wrap=True, weight=1),
                  transitions(S.FIN_WAIT_1, weight=1),
-                 transitions(S.FIN_WAIT_1, wrap=True, weight=0.5)],
+                 transitions(S.FIN_WAIT_1, wrap=True, weight=0.5),
+                 *[transition(S.FIN_WAIT_1, Timeout(Timer.RETRANSMIT), tcb=FIN_WAITING, timers={Timer.RETRANSMIT: 0},
+                              profile=p, weight=0.25) for p in (RFC9293, LINUX)]],
          yourself=[own_resend(S.FIN_WAIT_1)]),
     cell("test_fin_wait_1_retry_limit", 2,
          visible=[scenario("fin-retry-limit")],
@@ -77,11 +85,11 @@ CELLS = [
          hidden=[family("lost-ack-of-fin", k=2, weight=2, given=REFERENCE_RESENDS),
                  family("lost-ack-of-fin", k=1, wrap=True, weight=1, given=REFERENCE_RESENDS)]),
     cell("test_last_ack_retransmit", 2,
-         visible=[transition(S.LAST_ACK, Timeout(Timer.RETRANSMIT)), scenario("lost-second-fin"),
+         visible=[transition(S.LAST_ACK, Timeout(Timer.RETRANSMIT)), scenario("lost-second-fin", given=LAST_ACKS_OWN),
                   # A valid RST in LAST_ACK closes silently: the application has closed already.
                   transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=0, flags=RST)))],
-         hidden=[family("lost-second-fin", k=2, weight=1, given=REFERENCE_RESENDS),
-                 family("lost-second-fin", k=1, wrap=True, weight=0.5, given=REFERENCE_RESENDS),
+         hidden=[family("lost-second-fin", k=2, weight=1, given=LAST_ACKS_OWN),
+                 family("lost-second-fin", k=1, wrap=True, weight=0.5, given=LAST_ACKS_OWN),
                  transitions(S.LAST_ACK, weight=1),
                  transitions(S.LAST_ACK, wrap=True, weight=0.5),
                  *at_the_retry_limit(S.LAST_ACK, TCB(snd_una=300, snd_nxt=301, rcv_nxt=101, fin_seq=300))]),

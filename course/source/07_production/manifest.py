@@ -31,7 +31,9 @@ CELLS = [
     cell("test_half_close", 2,
          visible=[sockets("a short request, a short response", title=REQUEST)],
          hidden=[sockets("a short request, a short response", title=REQUEST),
-                 sockets("a 300 KiB request, a 1 MiB response", title=REQUEST)]),
+                 sockets("a 300 KiB request, a 1 MiB response", title=REQUEST),
+                 sockets("a 300 KiB request through a 32 KiB send buffer to a server that reads 100 ms late",
+                         title=REQUEST)]),
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)

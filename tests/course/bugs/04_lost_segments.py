@@ -139,4 +139,11 @@ BUGS = {
             "return on_retransmit_timeout(tcb, State.CLOSING, profile)", "return Step(State.CLOSING, [], tcb)")),
         {"test_closing_retransmit"},
     ),
+    # "Nothing in flight means a stale timer": true once everything sent is acknowledged, but a FIN held
+    # back by a zero window is not in flight either, and only the timer's probe will ever ask again.
+    "no-probe-for-a-waiting-fin": Bug(
+        edit(NB, "answer_resend", ("        if not tcb.waiting:\n            return Step(state, [], tcb)",
+                                   "        if True:\n            return Step(state, [], tcb)")),
+        {"test_fin_wait_1_retransmit"},
+    ),
 }

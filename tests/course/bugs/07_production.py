@@ -75,6 +75,13 @@ BUGS = {
         edit(NB, "answer_request_all", ("    while chunk := sock.recv(65536):\n        chunks.append(chunk)",
                                         "    chunks.append(sock.recv(65536))")),
         {"test_half_close"},
-        shares={"test_half_close": 0.5},
+        shares={"test_half_close": 0.67},
+    ),
+    # One send() is taken for the whole request: with a timeout set it sends what the buffers hold and
+    # returns the count, which this ignores; a long request through a small buffer arrives cut short.
+    "one-send": Bug(
+        edit(NB, "answer_request_all", ("    sock.sendall(request)\n", "    sock.send(request)\n")),
+        {"test_half_close"},
+        shares={"test_half_close": 0.33},
     ),
 }
