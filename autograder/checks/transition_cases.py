@@ -164,6 +164,10 @@ class TransitionCase:
     def __call__(self, found: Mapping[State, Handler], guard: Guard) -> Case:
         fx, stimulus, label, replay, transition = self.fx, self.stimulus, self.label, self.replay, self.transition
         tail = replay_line(replay) or self.crafted
+        met = self.played
+        if replay and met is not None and met.scenario != fx.scenario:
+            # the situation is borrowed from one run and this stimulus met in another: name the one replayed
+            tail = f"\n  a run that meets this case: {met.label} ({profile_text(met.profile)})" + tail
         if fx.state not in found:
             return Case(
                 label, False, f"{label}: this check needs your {fx.state.value.lower()}(tcb, ev, profile)", transition

@@ -312,3 +312,22 @@ def test_one_transition_checked_under_both_profiles_gives_two_lines_a_learner_ca
     lines = [check_transition(GOOD, State.TIME_WAIT, fin_again, profile=p, partial=True).line()
              for p in (RFC9293, LINUX)]  # fmt: skip
     assert lines[0] != lines[1] and lines[1].endswith("under linux: passes"), lines
+
+
+def test_a_borrowed_situation_names_the_run_that_replays_it():
+    """A learner read "A in TIME_WAIT at 240.06 s of active-close" above "replay: tcpclose simulate
+    lost-final-ack": the TCB is active-close's, the FIN arriving in it is lost-final-ack's."""
+    from autograder.checks.transition_cases import battery
+    from reference_impl.profiles import RFC9293 as RFC
+    from reference_impl.states import State as S
+    from reference_impl.states import Step as St
+
+    case = next(c for c in battery(S.TIME_WAIT, RFC) if c.played is not None and c.played.scenario != c.fx.scenario)
+    from autograder.harness import Guard
+
+    guard = Guard()
+    with guard.session():
+        got = case({S.TIME_WAIT: lambda tcb, ev, profile: St(S.TIME_WAIT, (), tcb)}, guard)
+    assert not got.passed
+    assert f"a run that meets this case: {case.played.label}" in got.message
+    assert f"replay: tcpclose simulate {case.played.scenario}" in got.message
