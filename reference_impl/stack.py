@@ -90,6 +90,13 @@ def before_handler(ep: Endpoint, seg: Segment, profile: Profile, machine: Mappin
     if profile.timestamps and ep.state in CHECKED and paws_rejects(seg, ep.ts_recent):
         why = f"PAWS: TSval {seg.tsval} is older than TS.Recent {ep.ts_recent}, an old duplicate (RFC 7323 §5)"
         return refuse(ep.state, ep.tcb, profile), (), why
+    return _in_state(ep, seg, profile, machine, timewait)
+
+
+def _in_state(ep: Endpoint, seg: Segment, profile: Profile, machine: Mapping[State, Handler],
+              timewait: bool) -> tuple[Step | None, tuple[Output, ...], str]:  # fmt: skip
+    """The stack's answers past PAWS that depend on the state: Linux's orphan FIN_WAIT_2 and the states
+    after the peer's FIN, and RFC 793's in-window SYN (Profile.syn_resets_connection)."""
     if ep.state is State.FIN_WAIT_2 and timewait and ep.tcb.acceptable(seg, profile.accept_window_edges):
         if seg.rst:
             return Step(State.CLOSED, (), ep.tcb), (), "an RST in the window ends an orphan's FIN_WAIT_2 (Linux)"
