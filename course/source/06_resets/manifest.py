@@ -68,171 +68,92 @@ ACROSS_THE_WRAP = [transition(S.FIN_WAIT_2, Arrival(Segment(seq=seq, ack=0, flag
 CHECKED_ELSEWHERE = ((S.FIN_WAIT_1, Arrival), (S.FIN_WAIT_2, Arrival))
 
 CELLS = [
-    cell(
-        "test_fin_wait_2_rst",
-        3,
-        visible=[
-            transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=RST))),
-            transition(S.FIN_WAIT_2, Arrival(Segment(seq=301, ack=0, flags=RST))),
-            transition(S.FIN_WAIT_2, Arrival(Segment(seq=300 + 70_000, ack=0, flags=RST))),
-            transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=SYN))),
-            transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=102))),
-        ],
-        hidden=[
-            transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES, weight=2),
-            transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1),
-            *IN_A_ZERO_WINDOW,
-            *ACROSS_THE_WRAP,
-        ],
-        yourself=[*OWN_CHECKS, *own_reset(S.FIN_WAIT_1, S.FIN_WAIT_2)],
-    ),
-    cell(
-        "test_closing_rst",
-        1,
-        visible=[
-            transition(S.CLOSING, Arrival(Segment(seq=301, ack=0, flags=RST))),
-            transition(S.CLOSING, Arrival(Segment(seq=302, ack=0, flags=RST))),
-        ],
-        hidden=[
-            transitions(S.CLOSING, profiles=PROFILES, weight=2),
-            transitions(S.CLOSING, profiles=WRAPPED, wrap=True, weight=1),
-        ],
-        yourself=own_reset(S.CLOSING),
-    ),
-    cell(
-        "test_last_ack_rst",
-        1,
-        visible=[
-            transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=0, flags=RST))),
-            transition(S.LAST_ACK, Arrival(Segment(seq=102, ack=0, flags=RST))),
-        ],
-        hidden=[
-            transitions(S.LAST_ACK, profiles=PROFILES, weight=2),
-            transitions(S.LAST_ACK, profiles=WRAPPED, wrap=True, weight=1),
-        ],
-        yourself=own_reset(S.LAST_ACK),
-    ),
-    cell(
-        "test_close_wait_rst",
-        2,
-        visible=[
-            transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=0, flags=RST))),
-            scenario("rst-in-close-wait"),
-            # what the application hears is the profile's (a reader's RESET_ERROR under linux passed)
-            scenario("rst-in-close-wait", profile=LINUX),
-            # linux: close() cancels the delayed-ACK timer, the FIN carries the ACK
-            transition(S.CLOSE_WAIT, AppClose(), profile=LINUX),
-        ],
-        hidden=[
-            family("rst-in-close-wait", "half-close", k=1, profiles=PROFILES, given=CHECKED_ELSEWHERE, weight=1),
-            family(
-                "rst-in-close-wait", "half-close", k=1, profiles=WRAPPED, wrap=True, given=CHECKED_ELSEWHERE, weight=0.5
-            ),
-            transitions(S.CLOSE_WAIT, profiles=PROFILES, weight=1),
-            transitions(S.CLOSE_WAIT, profiles=WRAPPED, wrap=True, weight=0.5),
-        ],
-        yourself=own_reset(S.CLOSE_WAIT),
-    ),
-    cell(
-        "test_time_wait_rst",
-        2,
-        visible=[scenario("rst-in-time-wait"), scenario("rst-in-time-wait", profile=RFC1337)],
-        hidden=[
-            family(
-                "rst-in-time-wait",
-                "old-duplicate-after-reuse",
-                k=1,
-                profiles=PROFILES,
-                given=CHECKED_ELSEWHERE,
-                weight=1,
-            ),
-            family(
-                "rst-in-time-wait",
-                "old-duplicate-after-reuse",
-                k=1,
-                profiles=WRAPPED,
-                wrap=True,
-                given=CHECKED_ELSEWHERE,
-                weight=0.5,
-            ),
-            transitions(S.TIME_WAIT, profiles=PROFILES, weight=1),
-            transitions(S.TIME_WAIT, profiles=WRAPPED, wrap=True, weight=0.5),
-            # Linux with tcp_rfc1337=1: its own TIME_WAIT rules ignore the exact RST too.
-            transition(
-                S.TIME_WAIT,
-                Arrival(Segment(seq=301, ack=0, flags=RST)),
-                profile=LINUX.replace(rfc1337=True),
-                weight=0.25,
-            ),
-            # A RST shaped like B's FIN again (it ends at RCV.NXT) is an unacceptable RST: dropped
-            # silently, no ACK and no restarted 2 MSL (RFC 9293 §3.10.7.4, first check).
-            transition(S.TIME_WAIT, Arrival(Segment(seq=300, ack=101, flags=RST | FIN | ACK)), weight=0.25),
-        ],
-        yourself=own_reset(S.TIME_WAIT),
-    ),
-    cell(
-        "test_established_abort",
-        2,
-        visible=[scenario("abort"), scenario("abort", profile=LINUX)],
-        hidden=[
-            family("abort", k=1, profiles=PROFILES, given=CHECKED_ELSEWHERE, weight=1),
-            family("abort", k=1, profiles=WRAPPED, wrap=True, given=CHECKED_ELSEWHERE, weight=0.5),
-            transitions(S.ESTABLISHED, profiles=PROFILES, weight=1),
-            transitions(S.ESTABLISHED, profiles=WRAPPED, wrap=True, weight=0.5),
-            *ABORT_IN_EVERY_STATE,
-        ],
-        yourself=[
-            yourself(S.ESTABLISHED, "send_rst", what="build ABORT's RST, <SEQ=SND.NXT><CTL=RST> (linux: RST,ACK)"),
-            *own_reset(S.ESTABLISHED),
-        ],
-    ),
-    cell(
-        "test_established_close_with_unread_data",
-        2,
-        visible=[scenario("close-with-unread-data", profile=LINUX), scenario("close-with-unread-data")],
-        hidden=[
-            family("close-with-unread-data", k=1, profiles=PROFILES, given=CHECKED_ELSEWHERE, weight=2),
-            family("close-with-unread-data", k=1, profiles=WRAPPED, wrap=True, given=CHECKED_ELSEWHERE, weight=1),
-            # Data that reaches an orphan after close() is refused too (linux: RST, and the socket is gone);
-            # rfc9293's close() still reads it.
-            family("data-after-close", k=1, profiles=(LINUX,), given=CHECKED_ELSEWHERE, weight=2),
-            family("data-after-close", k=1, profiles=(LINUX,), wrap=True, given=CHECKED_ELSEWHERE, weight=1),
-            scenario("data-after-close", weight=0.5),
-            # shutdown() keeps reading: unread data is no reason for a RST there, only close() is.
-            transition(S.ESTABLISHED, AppClose(shutdown=True, unread=6), profile=LINUX, weight=2),
-            transition(S.CLOSE_WAIT, AppClose(shutdown=True, unread=6), profile=LINUX, weight=2),
-            transition(S.ESTABLISHED, AppClose(unread=6), profile=LINUX, weight=0.5),
-            transition(S.CLOSE_WAIT, AppClose(unread=6), profile=LINUX, weight=0.5),
-        ],
-        yourself=[
-            yourself(state, "on_unread_close", what="decide what close() does with data never read")
-            for state in (S.ESTABLISHED, S.CLOSE_WAIT)
-        ],
-    ),
-    cell(
-        "test_closed_segment",
-        1,
-        visible=[
-            transition(S.CLOSED, Arrival(Segment(seq=101, ack=301))),
-            transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=RST))),
-            transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=FIN))),
-        ],  # no ACK bit: <SEQ=0><ACK=102>
-        hidden=[
-            transitions(S.CLOSED, profiles=PROFILES, weight=1),
-            transitions(S.CLOSED, profiles=WRAPPED, wrap=True, weight=0.5),
-            *NO_CONNECTION,
-        ],
-        yourself=[yourself(S.CLOSED, "reset_for", what="build the RST of §3.10.7.1 from the segment's numbers")],
-    ),
-    cell(
-        "test_fin_wait_2_orphan_timeout",
-        1,
-        visible=[scenario("orphan-fin-wait-2", profile=LINUX), scenario("orphan-fin-wait-2")],
-        hidden=[
-            family("orphan-fin-wait-2", k=1, profiles=PROFILES, weight=2),
-            family("orphan-fin-wait-2", k=1, profiles=WRAPPED, wrap=True, weight=1),
-        ],
-    ),
+    cell("test_fin_wait_2_rst", 3,
+         visible=[transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=RST))),
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=301, ack=0, flags=RST))),
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300 + 70_000, ack=0, flags=RST))),
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=0, flags=SYN))),
+                  transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=102)))],
+         hidden=[transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES, weight=2),
+                 transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1),
+                 *IN_A_ZERO_WINDOW, *ACROSS_THE_WRAP],
+         yourself=[*OWN_CHECKS, *own_reset(S.FIN_WAIT_1, S.FIN_WAIT_2)]),
+    cell("test_closing_rst", 1,
+         visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=0, flags=RST))),
+                  transition(S.CLOSING, Arrival(Segment(seq=302, ack=0, flags=RST)))],
+         hidden=[transitions(S.CLOSING, profiles=PROFILES, weight=2),
+                 transitions(S.CLOSING, profiles=WRAPPED, wrap=True, weight=1)],
+         yourself=own_reset(S.CLOSING)),
+    cell("test_last_ack_rst", 1,
+         visible=[transition(S.LAST_ACK, Arrival(Segment(seq=101, ack=0, flags=RST))),
+                  transition(S.LAST_ACK, Arrival(Segment(seq=102, ack=0, flags=RST)))],
+         hidden=[transitions(S.LAST_ACK, profiles=PROFILES, weight=2),
+                 transitions(S.LAST_ACK, profiles=WRAPPED, wrap=True, weight=1)],
+         yourself=own_reset(S.LAST_ACK)),
+    cell("test_close_wait_rst", 2,
+         visible=[transition(S.CLOSE_WAIT, Arrival(Segment(seq=101, ack=0, flags=RST))), scenario("rst-in-close-wait"),
+                  # what the application hears is the profile's (a reader's RESET_ERROR under linux passed)
+                  scenario("rst-in-close-wait", profile=LINUX),
+                  # linux: close() cancels the delayed-ACK timer, the FIN carries the ACK
+                  transition(S.CLOSE_WAIT, AppClose(), profile=LINUX)],
+         hidden=[family("rst-in-close-wait", "half-close", k=1, profiles=PROFILES, given=CHECKED_ELSEWHERE, weight=1),
+                 family("rst-in-close-wait", "half-close", k=1, profiles=WRAPPED, wrap=True,
+                        given=CHECKED_ELSEWHERE, weight=0.5),
+                 transitions(S.CLOSE_WAIT, profiles=PROFILES, weight=1),
+                 transitions(S.CLOSE_WAIT, profiles=WRAPPED, wrap=True, weight=0.5)],
+         yourself=own_reset(S.CLOSE_WAIT)),
+    cell("test_time_wait_rst", 2,
+         visible=[scenario("rst-in-time-wait"), scenario("rst-in-time-wait", profile=RFC1337)],
+         hidden=[family("rst-in-time-wait", "old-duplicate-after-reuse", k=1, profiles=PROFILES,
+                        given=CHECKED_ELSEWHERE, weight=1),
+                 family("rst-in-time-wait", "old-duplicate-after-reuse", k=1, profiles=WRAPPED, wrap=True,
+                        given=CHECKED_ELSEWHERE, weight=0.5),
+                 transitions(S.TIME_WAIT, profiles=PROFILES, weight=1),
+                 transitions(S.TIME_WAIT, profiles=WRAPPED, wrap=True, weight=0.5),
+                 # Linux with tcp_rfc1337=1: its own TIME_WAIT rules ignore the exact RST too.
+                 transition(S.TIME_WAIT, Arrival(Segment(seq=301, ack=0, flags=RST)),
+                            profile=LINUX.replace(rfc1337=True), weight=0.25),
+                 # A RST shaped like B's FIN again (it ends at RCV.NXT) is an unacceptable RST: dropped
+                 # silently, no ACK and no restarted 2 MSL (RFC 9293 §3.10.7.4, first check).
+                 transition(S.TIME_WAIT, Arrival(Segment(seq=300, ack=101, flags=RST | FIN | ACK)), weight=0.25)],
+         yourself=own_reset(S.TIME_WAIT)),
+    cell("test_established_abort", 2,
+         visible=[scenario("abort"), scenario("abort", profile=LINUX)],
+         hidden=[family("abort", k=1, profiles=PROFILES, given=CHECKED_ELSEWHERE, weight=1),
+                 family("abort", k=1, profiles=WRAPPED, wrap=True, given=CHECKED_ELSEWHERE, weight=0.5),
+                 transitions(S.ESTABLISHED, profiles=PROFILES, weight=1),
+                 transitions(S.ESTABLISHED, profiles=WRAPPED, wrap=True, weight=0.5),
+                 *ABORT_IN_EVERY_STATE],
+         yourself=[yourself(S.ESTABLISHED, "send_rst", what="build ABORT's RST, <SEQ=SND.NXT><CTL=RST> (linux: RST,ACK)"),
+                   *own_reset(S.ESTABLISHED)]),
+    cell("test_established_close_with_unread_data", 2,
+         visible=[scenario("close-with-unread-data", profile=LINUX), scenario("close-with-unread-data")],
+         hidden=[family("close-with-unread-data", k=1, profiles=PROFILES, given=CHECKED_ELSEWHERE, weight=2),
+                 family("close-with-unread-data", k=1, profiles=WRAPPED, wrap=True, given=CHECKED_ELSEWHERE, weight=1),
+                 # Data that reaches an orphan after close() is refused too (linux: RST, and the socket is gone);
+                 # rfc9293's close() still reads it.
+                 family("data-after-close", k=1, profiles=(LINUX,), given=CHECKED_ELSEWHERE, weight=2),
+                 family("data-after-close", k=1, profiles=(LINUX,), wrap=True, given=CHECKED_ELSEWHERE, weight=1),
+                 scenario("data-after-close", weight=0.5),
+                 # shutdown() keeps reading: unread data is no reason for a RST there, only close() is.
+                 transition(S.ESTABLISHED, AppClose(shutdown=True, unread=6), profile=LINUX, weight=2),
+                 transition(S.CLOSE_WAIT, AppClose(shutdown=True, unread=6), profile=LINUX, weight=2),
+                 transition(S.ESTABLISHED, AppClose(unread=6), profile=LINUX, weight=0.5),
+                 transition(S.CLOSE_WAIT, AppClose(unread=6), profile=LINUX, weight=0.5)],
+         yourself=[yourself(state, "on_unread_close", what="decide what close() does with data never read")
+                   for state in (S.ESTABLISHED, S.CLOSE_WAIT)]),
+    cell("test_closed_segment", 1,
+         visible=[transition(S.CLOSED, Arrival(Segment(seq=101, ack=301))),
+                  transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=RST))),
+                  transition(S.CLOSED, Arrival(Segment(seq=101, ack=0, flags=FIN)))],  # no ACK bit: <SEQ=0><ACK=102>
+         hidden=[transitions(S.CLOSED, profiles=PROFILES, weight=1),
+                 transitions(S.CLOSED, profiles=WRAPPED, wrap=True, weight=0.5),
+                 *NO_CONNECTION],
+         yourself=[yourself(S.CLOSED, "reset_for", what="build the RST of §3.10.7.1 from the segment's numbers")]),
+    cell("test_fin_wait_2_orphan_timeout", 1,
+         visible=[scenario("orphan-fin-wait-2", profile=LINUX), scenario("orphan-fin-wait-2")],
+         hidden=[family("orphan-fin-wait-2", k=1, profiles=PROFILES, weight=2),
+                 family("orphan-fin-wait-2", k=1, profiles=WRAPPED, wrap=True, weight=1)]),
 ]
 
 BEFORE_SUBMIT = every_hidden_check(CELLS)
@@ -241,7 +162,8 @@ BEFORE_SUBMIT = every_hidden_check(CELLS)
 # a prediction cell's source is one click away and would give the answer away.
 EXPLANATIONS = {
     "rst-off-rcv-nxt": (
-        "In the window but not exactly RCV.NXT: a challenge ACK <SEQ=101><ACK=300>, and A stays in FIN_WAIT_2."
+        "In the window but not exactly RCV.NXT: a challenge ACK <SEQ=101><ACK=300>, and A stays in "
+        "FIN_WAIT_2."
     ),
     "rst-in-close-wait": (
         "B could still send, so its application must learn the connection is gone: RFC 9293 §3.10.7.4 says"
@@ -257,9 +179,7 @@ EXPLANATIONS = {
 # Where each prediction's answer comes from (tests.predict(key, ...)): the reference's trace. Kept here, as a
 # scenario's name in the cell ("lost-final-ack") would say the answer.
 ANSWERS = {
-    "rst-off-rcv-nxt": from_reply(
-        TCB(snd_una=101, snd_nxt=101, rcv_nxt=300, fin_seq=100), Segment(seq=301, ack=0, flags=RST)
-    ),
+    "rst-off-rcv-nxt": from_reply(TCB(snd_una=101, snd_nxt=101, rcv_nxt=300, fin_seq=100), Segment(seq=301, ack=0, flags=RST)),
     "rst-in-close-wait": from_trace("rst-in-close-wait", "B", "error", field="detail", profile="linux"),
     "close-with-unread-data": from_trace("close-with-unread-data", "A", "send", nth=2, field="flags", profile="linux"),
 }
