@@ -21,7 +21,7 @@ from reference_impl.sim import Fate, Reopen, Scenario, SegmentKey
 from reference_impl.states import State, Step, Stimulus
 
 from ..feedback import describe, divergence_svg, event_kind, first_divergence
-from ..harness import Guard, Handler, LearnerError, Run, compose, run_machine
+from ..harness import Guard, Handler, LearnerError, Run, compose, is_stub, run_machine
 from ..reference_source import reference_machine
 from .alternatives import allowed
 from .results import Case
@@ -188,7 +188,8 @@ class ScenarioCase:
             exercised = frozenset((str(o.state), event_kind(o.stimulus)) for o in ref.observed
                                   if o.state in found and self._mine(o))  # fmt: skip
             return Case(self.label, True, exercised=exercised, replay=self.replay)
-        learner = given_by_reference(compose(found, guard), self.given)
+        stubs = frozenset(s for s, fn in found.items() if is_stub(fn) or getattr(fn, "stub", False) is True)
+        learner = given_by_reference(compose(found, guard), self.given, stubs)
         taken: dict[int, Step] = {}
         while True:
             got = run_machine(self.scenario, self.profile, learner, frozenset(found), expected=ref.observed)
@@ -240,14 +241,15 @@ def scenario_case(name_or_script: str | Path | Scenario, profile: Profile, fates
 
 
 def given_by_reference(
-    table: Mapping[State, Handler], given: tuple[tuple[State, Stimulus], ...]
+    table: Mapping[State, Handler], given: tuple[tuple[State, Stimulus], ...], stubs: frozenset[State] = frozenset()
 ) -> dict[State, Handler]:
     """The machine `table` with the calls `given` names, (state, stimulus or its kind), answered by the reference:
     a check about something else is not charged for a mistake another cell grades. Outside the
     guard: the reference's answer is the trusted side's, not a call the learner's code made."""
     table = dict(table)
     ref = reference_machine()
-    for state in {s for s, _ in given if s in table}:  # a state the learner has not written stays as it is
+    # a state the learner has not written stays as it is: its stub raises where the run reaches it
+    for state in {s for s, _ in given if s in table and s not in stubs}:
         stimuli = [ev for s, ev in given if s is state]
         table[state] = _answered(table[state], ref[state], stimuli)
     return table

@@ -244,8 +244,8 @@ class RunnerSession(HandlerCalls):
     def machine(self) -> LearnerMachine:
         point = self.point
         assert point is not None
-        handlers = {state: RemoteHandler(self, state) for state in point.handlers}
         stubs = frozenset(s for s, (_, stub) in point.handlers.items() if stub)
+        handlers = {state: RemoteHandler(self, state, stub=state in stubs) for state in point.handlers}
         # The runner keeps the per-call limit and this side its own deadline past it; the checks' own
         # limit is only a backstop, wide enough for a restart and a replay inside one call.
         limits = Limits(per_call=self.limits.per_call + self.limits.grace + self.limits.start + 2 * self.limits.cell)

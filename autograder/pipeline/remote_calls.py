@@ -193,8 +193,9 @@ class HandlerCalls:
 class RemoteHandler:
     """A learner's handler that runs in the sandbox: called like one, answered across the pipe."""
 
-    def __init__(self, session: HandlerCalls, state: State) -> None:
+    def __init__(self, session: HandlerCalls, state: State, stub: bool = False) -> None:
         self.session, self.state = session, state
+        self.stub = stub  # still as released (the runner said so): it raises NotImplementedError
 
     def __call__(self, tcb: TCB, ev: Stimulus, profile: Profile) -> Step:
         return self.session.call(self.state, tcb, ev, profile)

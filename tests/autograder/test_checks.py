@@ -331,3 +331,28 @@ def test_a_borrowed_situation_names_the_run_that_replays_it():
     assert not got.passed
     assert f"a run that meets this case: {case.played.label}" in got.message
     assert f"replay: tcpclose simulate {case.played.scenario}" in got.message
+
+
+def test_a_given_kind_answers_a_written_state_and_never_stands_in_for_a_stub():
+    """given=(state, Arrival): the reference takes every arrival there, for a handler the learner wrote;
+    a handler still as released keeps raising (a cell never earns points for an unwritten state)."""
+    from autograder.checks.functions import run_spec
+    from autograder.learner import Arrival
+    from autograder.manifest import family
+    from reference_impl.states import State as S
+
+    good = {s.value.lower(): f for s, f in load("impl_plain").HANDLERS.items()}
+
+    def fin_wait_2(tcb, ev, profile):
+        raise NotImplementedError()
+
+    def wrong_fin_wait_2(tcb, ev, profile):  # written, and wrong: stays in FIN_WAIT_2 on B's FIN
+        return good["fin_wait_2"](tcb, ev, profile) if not isinstance(ev, Arrival) or not ev.segment.fin else \
+            good["fin_wait_2"](tcb, ev, profile).__class__(S.FIN_WAIT_2, (), tcb)  # fmt: skip
+
+    spec = family("active-close", k=0, given=((S.FIN_WAIT_2, Arrival),))
+    plain = family("active-close", k=0)
+    assert run_spec(spec, {**good, "fin_wait_2": wrong_fin_wait_2}).score == 1  # the reference took B's FIN
+    assert run_spec(plain, {**good, "fin_wait_2": wrong_fin_wait_2}).score < 1
+    stubbed = run_spec(spec, {**good, "fin_wait_2": fin_wait_2}).message()
+    assert "1 of 2 cases pass" in stubbed and "raised NotImplementedError" in stubbed, stubbed  # linux: no FIN_WAIT_2
