@@ -24,6 +24,9 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
 OUTPUT_LIMIT = 100_000
 
 
+RICH_NOTE = "[a picture or a widget: shown in the notebook, not kept in the graded copy]"
+
+
 def clean_outputs(outputs: object, limit: int = OUTPUT_LIMIT) -> list[dict]:
     """The runner's outputs of a non-test cell, checked: known shapes only, text and PNG, bounded."""
     kept, size = [], 0
@@ -36,7 +39,10 @@ def clean_outputs(outputs: object, limit: int = OUTPUT_LIMIT) -> list[dict]:
         elif kind in ("display_data", "execute_result") and isinstance(out.get("data"), dict):
             data = {}
             if isinstance(out["data"].get("text/plain"), str):
-                data["text/plain"] = out["data"]["text/plain"]
+                # a picture or a widget (HTML, SVG, a widget view): its plain repr, "<IPython.core.display.HTML
+                # object>", said nothing in a learner's feedback; the rich part is not kept (it is the submission's)
+                rich = any(mime not in ("text/plain", "image/png") for mime in out["data"])
+                data["text/plain"] = RICH_NOTE if rich else out["data"]["text/plain"]
             png = out["data"].get("image/png")
             if isinstance(png, str) and len(png) < limit and _BASE64.match(png):
                 data["image/png"] = png
