@@ -120,7 +120,9 @@ CELLS = [
                  scenario("lost-final-ack-twice", wrap=True),
                  # SEG.LEN counts the data before the FIN: SEG.SEQ + 1 is not where this copy ends
                  transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, weight=0.5),
-                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, wrap=True, weight=0.5)],
+                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, wrap=True, weight=0.5),
+                 # a bare ACK is not answered: two ends in TIME_WAIT would trade ACKs for ever
+                 transition(S.TIME_WAIT, Arrival(Segment(seq=301, ack=101)), weight=0.5)],
          yourself=[yourself(S.TIME_WAIT, "is_retransmitted_fin",
                             what="recognise a copy of the peer's FIN by where it ends (RCV.NXT)")]),
     cell("test_active_close", 3,

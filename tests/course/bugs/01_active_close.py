@@ -105,7 +105,7 @@ BUGS = {
         edit_line(NB, "answer_fin_wait_1", "our_fin_acked =", "our_fin_acked = s.tcb.snd_una == tcb.fin_seq + 1"),
         WRAP_STUCK_IN_FIN_WAIT_1,
         {"test_fin_wait_1_ack_of_fin": 0.4, "test_fin_wait_1_ack_of_data": 0.135, "test_fin_wait_2_fin": 0.165,
-         "test_fin_wait_2_data": 0.15, "test_time_wait_retransmitted_fin": 0.22, "test_active_close": 0.227},
+         "test_fin_wait_2_data": 0.15, "test_time_wait_retransmitted_fin": 0.21, "test_active_close": 0.227},
     ),
     # "FIN_WAIT_2 is nearly closed": abort() there deletes the connection without telling B, whose direction is open.
     "abort-in-fin-wait-2-without-rst": Bug(
@@ -147,12 +147,12 @@ BUGS = {
     "fin-again-plain-plus": Bug(
         edit_line(NB, "answer_time_wait", "if seg.fin and seq_add(", "if seg.fin and seg.seq + seg.len == tcb.rcv_nxt:"),
         {"test_time_wait_retransmitted_fin", "test_active_close"},
-        {"test_time_wait_retransmitted_fin": 0.39, "test_active_close": 0.02},
+        {"test_time_wait_retransmitted_fin": 0.37, "test_active_close": 0.02},
     ),
     # Acknowledges every acceptable segment in TIME_WAIT, a bare ACK too.
     "time-wait-acks-a-bare-ack": Bug(
         edit(NB, "answer_time_wait", ("ack = [Send(tcb.ack())] if seg.len else []", "ack = [Send(tcb.ack())]")),
-        {"test_active_close"},
+        {"test_time_wait_retransmitted_fin", "test_active_close"},
     ),
     # Ignores Linux's orphan timer in FIN_WAIT_2: the orphan it started waits for ever.
     "orphan-timer-ignored": Bug(

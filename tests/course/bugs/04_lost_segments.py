@@ -146,4 +146,9 @@ BUGS = {
                                    "        if True:\n            return Step(state, [], tcb)")),
         {"test_fin_wait_1_retransmit"},
     ),
+    # Acknowledges every segment in TIME_WAIT, a bare ACK too: two ends in TIME_WAIT trade ACKs for ever.
+    "time-wait-acks-a-bare-ack": Bug(
+        edit(NB, "answer_time_wait", ("([Send(tcb.ack())] if seg.len else []) + [restart]", "[Send(tcb.ack()), restart]")),
+        {"test_time_wait_retransmitted_fin"},
+    ),
 }
