@@ -43,6 +43,7 @@ from .copied import copied_block
 # Calls that reach a name the source does not spell: they hide what a handler uses.
 DYNAMIC = {"eval", "exec", "compile", "globals", "vars", "locals", "__import__", "getattr", "import_module",
            "__getattribute__", "__dict__", "attrgetter", "methodcaller"}  # fmt: skip
+CALLED = DYNAMIC - {"__dict__", "__getattribute__"}  # named as calls in the sentence: `getattr(...)`
 _OWN = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "reference_impl")
 # Profile options that share a building block's name (profile.timewait_state_process says whether to
 # take TIME_WAIT by Linux's rules; timewait_state_process is the block that does): reading one is no use.
@@ -167,14 +168,9 @@ def _dynamic(node: ast.AST, spelled: set[int]) -> str | None:
     `__dict__`. `spelled`: the getattr-like calls whose name cannot be a block (_spelled_lookups)."""
     if id(node) in spelled:
         return None
-    if isinstance(node, ast.Name) and node.id in DYNAMIC:
-        return f"{node.id}(...)"
-    if isinstance(node, ast.Attribute) and node.attr in DYNAMIC and not node.attr.startswith("__"):
-        return f"{node.attr}(...)"
-    if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__getattribute__", "__globals__", "__builtins__"):
-        return node.attr
-    if isinstance(node, ast.Name) and node.id == "__builtins__":
-        return node.id
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    if name in DYNAMIC or name in ("__globals__", "__builtins__"):
+        return f"{name}(...)" if name in CALLED else name
     return None
 
 

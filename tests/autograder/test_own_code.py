@@ -219,6 +219,8 @@ def test_a_dispatch_on_a_name_no_block_can_have_is_the_learners_own(lookup):
     ('(lambda look=getattr: look(self, "on_x"))()', "getattr"),
     ('fin_again.__globals__["is_" + "retransmitted_fin"]', "__globals__"),
     ('__builtins__["ev" + "al"]("1")', "__builtins__"),
+    ('builtins.__import__("reference_impl.act" + "ions")', "__import__"),
+    ('type(self).__dict__["on_x"]', "__dict__"),
 ])  # fmt: skip
 def test_a_name_that_could_be_a_block_is_still_refused(lookup, seen):
     problem = own_code_problem(TW_CELL, [DISPATCH.replace("{LOOKUP}", lookup)])
