@@ -22,14 +22,12 @@ from collections.abc import Callable
 from autograder.harness import LearnerError, LearnerMachine, Limits
 from autograder.runner import COMMAND
 from autograder.runner.channel import ChannelClosed, ChannelTimeout, ProtocolError
+from autograder.runner.watch import LOOPBACK_NOTES
 from autograder.sandbox import Confined, SandboxError, SandboxPolicy, start
 from reference_impl.states import State, Step
 
 from .remote_calls import HandlerCalls, RemoteHandler
 from .remote_records import Flag, GradingPoint, Ran, RunnerGone, RunnerLimits
-
-# What loopback sockets make the runner's watch report (autograder.runner.watch): Manifest.loopback
-COURSE_SOCKETS = ("a socket created", "bind to ('127.", "connect to ('127.")
 
 
 class RunnerSession(HandlerCalls):
@@ -146,7 +144,7 @@ class RunnerSession(HandlerCalls):
             return
         for item in seen[:40]:
             if isinstance(item, dict) and isinstance(item.get("what"), str):
-                if self.loopback and item["what"].startswith(COURSE_SOCKETS):
+                if self.loopback and item["what"].startswith(LOOPBACK_NOTES):
                     continue
                 detail = item.get("detail") if isinstance(item.get("detail"), str) else ""
                 text = item["what"][:200] + (f" ({detail[:200]})" if detail else "")

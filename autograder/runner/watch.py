@@ -27,6 +27,9 @@ CTYPES_EVENTS = ("ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.string
 GC_EVENTS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents")
 MAX_SEEN = 40
 OURS = ("autograder", "reference_impl")
+SOCKET_CREATED = "a socket created (there is no network in the sandbox)"
+# What a loopback socket makes this watch note: the course's own doing where its manifest says LOOPBACK
+LOOPBACK_NOTES = (SOCKET_CREATED, "bind to ('127.", "connect to ('127.")
 
 
 def _ours(name: object) -> bool:
@@ -74,7 +77,7 @@ class Watch:
             if isinstance(path, str) and self._secret(path):
                 self.note(f"{'open' if event == 'open' else 'listing'} of {path}")
         elif event == "socket.__new__":
-            self.note("a socket created (there is no network in the sandbox)")
+            self.note(SOCKET_CREATED)
         elif event in ("socket.connect", "socket.bind", "socket.sendto"):
             self.note(f"{event.split('.')[1]} to {args[1] if len(args) > 1 else '?'}"[:120])
         elif event in PROCESS_EVENTS:

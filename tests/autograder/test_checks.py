@@ -318,16 +318,14 @@ def test_a_borrowed_situation_names_the_run_that_replays_it():
     """A learner read "A in TIME_WAIT at 240.06 s of active-close" above "replay: tcpclose simulate
     lost-final-ack": the TCB is active-close's, the FIN arriving in it is lost-final-ack's."""
     from autograder.checks.transition_cases import battery
-    from reference_impl.profiles import RFC9293 as RFC
-    from reference_impl.states import State as S
-    from reference_impl.states import Step as St
-
-    case = next(c for c in battery(S.TIME_WAIT, RFC) if c.played is not None and c.played.scenario != c.fx.scenario)
     from autograder.harness import Guard
 
+    case = next(
+        c for c in battery(State.TIME_WAIT, RFC9293) if c.played is not None and c.played.scenario != c.fx.scenario
+    )
     guard = Guard()
     with guard.session():
-        got = case({S.TIME_WAIT: lambda tcb, ev, profile: St(S.TIME_WAIT, (), tcb)}, guard)
+        got = case({State.TIME_WAIT: lambda tcb, ev, profile: Step(State.TIME_WAIT, (), tcb)}, guard)
     assert not got.passed
     assert f"a run that meets this case: {case.played.label}" in got.message
     assert f"replay: tcpclose simulate {case.played.scenario}" in got.message
@@ -337,9 +335,7 @@ def test_a_given_kind_answers_a_written_state_and_never_stands_in_for_a_stub():
     """given=(state, Arrival): the reference takes every arrival there, for a handler the learner wrote;
     a handler still as released keeps raising (a cell never earns points for an unwritten state)."""
     from autograder.checks.functions import run_spec
-    from autograder.learner import Arrival
     from autograder.manifest import family
-    from reference_impl.states import State as S
 
     good = {s.value.lower(): f for s, f in load("impl_plain").HANDLERS.items()}
 
@@ -347,10 +343,11 @@ def test_a_given_kind_answers_a_written_state_and_never_stands_in_for_a_stub():
         raise NotImplementedError()
 
     def wrong_fin_wait_2(tcb, ev, profile):  # written, and wrong: stays in FIN_WAIT_2 on B's FIN
-        return good["fin_wait_2"](tcb, ev, profile) if not isinstance(ev, Arrival) or not ev.segment.fin else \
-            good["fin_wait_2"](tcb, ev, profile).__class__(S.FIN_WAIT_2, (), tcb)  # fmt: skip
+        if isinstance(ev, Arrival) and ev.segment.fin:
+            return Step(State.FIN_WAIT_2, (), tcb)
+        return good["fin_wait_2"](tcb, ev, profile)
 
-    spec = family("active-close", k=0, given=((S.FIN_WAIT_2, Arrival),))
+    spec = family("active-close", k=0, given=((State.FIN_WAIT_2, Arrival),))
     plain = family("active-close", k=0)
     assert run_spec(spec, {**good, "fin_wait_2": wrong_fin_wait_2}).score == 1  # the reference took B's FIN
     assert run_spec(plain, {**good, "fin_wait_2": wrong_fin_wait_2}).score < 1

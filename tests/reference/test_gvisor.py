@@ -125,6 +125,15 @@ def unacc_ack(ep: EP, offset: int) -> Segment:
 
 GEN = {"OTWSeq": otw_seq, "UnaccAck": unacc_ack}
 
+
+def past_the_window(ep: EP, offset: int, flags: Flags, payload: bytes, ack: int) -> tuple[Step, int]:
+    """The table rows' segment at SEQ = RCV.NXT + RCV.WND + offset: (the step, RCV.NXT before it)."""
+    rcv = ep.tcb.rcv_nxt
+    return ep.feed(
+        Arrival(Segment(seq=seq_add(rcv, ep.tcb.rcv_wnd + offset), ack=ack, flags=flags, payload=payload))
+    ), rcv
+
+
 # ---- scripts: the stack around the handlers (orphans, linger, timers, the closed socket) --------
 
 HEAD = "iss A 1\niss B 1\n"
@@ -218,9 +227,7 @@ OTW_EST = [  # (description, flags, payload, offset, expectACK) exactly as the G
 @pytest.mark.parametrize("desc,flags,payload,offset,expect", OTW_EST, ids=[f"{r[0]}{r[3]}" for r in OTW_EST])
 def test_outside_the_window_established_linux(desc, flags, payload, offset, expect):
     ep = established(LINUX)
-    seg = Segment(seq=seq_add(REMOTE, ep.tcb.rcv_wnd + offset), ack=LOCAL if flags & ACK else 0, flags=flags,
-                  payload=payload)  # fmt: skip
-    step = ep.feed(Arrival(seg))
+    step, _ = past_the_window(ep, offset, flags, payload, ack=LOCAL if flags & ACK else 0)
     assert bool(acks(step, REMOTE)) == expect
     assert ep.state is State.ESTABLISHED
 
@@ -232,9 +239,7 @@ def test_outside_the_window_established_rfc9293(desc, flags, payload, offset, ex
     # acceptable, an acknowledgment should be sent in reply (unless the RST bit is set ...)".
     # Every row is outside the window: every row is answered <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
     ep = established(RFC9293)
-    seg = Segment(seq=seq_add(REMOTE, ep.tcb.rcv_wnd + offset), ack=LOCAL if flags & ACK else 0, flags=flags,
-                  payload=payload)  # fmt: skip
-    step = ep.feed(Arrival(seg))
+    step, _ = past_the_window(ep, offset, flags, payload, ack=LOCAL if flags & ACK else 0)
     assert acks(step, REMOTE)
 
 
@@ -270,9 +275,7 @@ OTW_CLOSING = [
                          ids=[f"{r[0]}{r[3]}" for r in OTW_CLOSING])  # fmt: skip
 def test_ack_otw_seq_in_closing_linux(desc, flags, payload, offset, expect):
     ep = closing(LINUX)
-    rcv = ep.tcb.rcv_nxt
-    seg = Segment(seq=seq_add(rcv, ep.tcb.rcv_wnd + offset), ack=LOCAL, flags=flags, payload=payload)
-    step = ep.feed(Arrival(seg))
+    step, rcv = past_the_window(ep, offset, flags, payload, ack=LOCAL)
     assert bool(acks(step, rcv)) == expect
     assert ep.state is State.CLOSING
 
@@ -284,9 +287,7 @@ def test_ack_otw_seq_in_closing_rfc9293(desc, flags, payload, offset, expect):
     # without text, so the offset-0 rows the Linux test expects silence for (ACK0, FINACK0, Data0)
     # get an ACK too. Linux's tcp_sequence() accepts the right edge (Profile.accept_window_edges).
     ep = closing(RFC9293)
-    rcv = ep.tcb.rcv_nxt
-    seg = Segment(seq=seq_add(rcv, ep.tcb.rcv_wnd + offset), ack=LOCAL, flags=flags, payload=payload)
-    step = ep.feed(Arrival(seg))
+    step, rcv = past_the_window(ep, offset, flags, payload, ack=LOCAL)
     assert acks(step, rcv)
     assert ep.state is State.CLOSING
 
