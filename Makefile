@@ -73,4 +73,4 @@ bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 clean:
-	rm -rf $(VENV) .hub test-output course/release course/submitted course/autograded course/feedback course/gradebook.db
+	rm -rf $(VENV) .hub test-output course/release course/submitted course/autograded course/feedback course/gradebook.db course/grading.key

@@ -14,6 +14,7 @@ its last autograde (same fingerprint) is skipped. Submissions are only ever read
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import tempfile
@@ -70,7 +71,8 @@ def autograde(
     if not course.path("release", ".", assignment).is_dir():
         raise PipelineError(f"{assignment} has no release version yet: run `tcpclose grade generate {assignment}`")
     cell_timeout = cell_timeout or int(course.config().Execute.get("timeout", 60))
-    settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "sandbox": sandbox}
+    key = hashlib.sha256(course.grading_key()).hexdigest()  # a new key asks new numbers: a regrade
+    settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "sandbox": sandbox, "key": key}
     bar = Progress(len(students), progress, unit="submission")
     outcomes, todo = _skip_unchanged(course, assignment, students, settings, force, bar)
     course.make_private()
@@ -163,7 +165,8 @@ class _Jobs:
     def job_for(self, student: str, uid: int | None) -> Job:
         return Job(str(self.course.root), self.assignment, student, self.sources, str(self.batch / "out" / student),
                    str(self.view), str(self.batch), self.cell_timeout, self.notebook_timeout, uid,
-                   required=self.required, hide=[str(self.batch)], fork_server=self.fork_server)  # fmt: skip
+                   required=self.required, hide=[str(self.batch)], fork_server=self.fork_server,
+                   key=self.course.grading_key().hex())  # fmt: skip
 
     def claimed(self) -> int | None:
         if os.geteuid() != 0:

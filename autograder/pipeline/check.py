@@ -15,12 +15,13 @@ from pathlib import Path
 import nbformat
 
 from .autograde import autograde
-from .course import Course
+from .course import KEY_NAME, Course
 from .progress import Progress
 from .records import load_state
 from .steps import collect, generate
 
 LEARNER = "you"
+SELF_CHECK_KEY = "0" * 64  # public: a self-check is no grade, and a key of its own would change nothing in it
 
 
 class BadNotebook(Exception):
@@ -116,6 +117,7 @@ def check_notebook(
         shutil.copytree(course.path("source", ".", assignment), scratch.path("source", ".", assignment))
         if (course.root / "nbgrader_config.py").exists():
             shutil.copy(course.root / "nbgrader_config.py", scratch.root)
+        (scratch.root / KEY_NAME).write_text(SELF_CHECK_KEY)  # a self-check, not a grade: no secret, same numbers
         generate(scratch, assignment)
         inbox = Path(tmp) / "inbox" / LEARNER / assignment
         inbox.mkdir(parents=True)

@@ -98,7 +98,7 @@ def grade_on_cluster(address: str, course: Course, assignment: str, todo: list[t
     try:
         _check_workers(client, address)
         settings = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "required": required,
-                    "limit": limit}  # fmt: skip
+                    "limit": limit, "key": course.grading_key().hex()}  # fmt: skip
         futures, began = _submit(client, course, assignment, todo, sources, settings, started)
         pending, health, graded = set(futures), _Health(address, len(todo)), 0
         while pending:

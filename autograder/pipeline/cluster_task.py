@@ -127,7 +127,7 @@ def grade_parcel(p: dict) -> dict:
         job = Job(str(course), a, s, p["sources"], str(out), str(place["view"]), str(place["root"]),
                   settings["cell_timeout"], settings["notebook_timeout"], place["uid"],
                   required=settings["required"] and os.geteuid() == 0,  # else the result names what is missing
-                  hide=[str(place["root"])], fork_server=True)  # fmt: skip
+                  hide=[str(place["root"])], fork_server=True, key=settings["key"])  # fmt: skip
         with place["lock"]:
             data, why = place["worker"].grade(job, settings["limit"])
         notebooks = {f.name: f.read_text() for f in sorted(out.glob("*.ipynb"))} if out.is_dir() else {}

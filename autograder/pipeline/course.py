@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import sys
 import threading
@@ -20,6 +21,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config, PyFileConfigLoader
 
 REPO_COURSE = Path(__file__).resolve().parents[2] / "course"
+KEY_NAME = "grading.key"  # Course.grading_key
 
 
 def ensure_nbgrader_tools() -> None:
@@ -130,6 +132,30 @@ class Course:
         for step in ("submitted", "autograded"):
             if (self.root / step).is_dir():
                 os.chmod(self.root / step, 0o700)
+
+    def grading_key(self) -> bytes:
+        """The course's secret (`grading.key`, 0600, made on first use): it picks the numbers grading
+        asks at (autograder.pipeline.renumber), so no one who lacks it can tabulate the graded calls."""
+        path = self.root / KEY_NAME
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd) as f:
+                key = bytes.fromhex(f.read(200).strip())
+        except PermissionError:
+            raise PipelineError(f"cannot read the course's grading key {path}: grade as its owner") from None
+        except (OSError, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise PipelineError(f"{path} is not a grading key (64 hex digits); delete it and a new one is made, "
+                                "which regrades every submission at new numbers")  # fmt: skip
+        return key
 
     @property
     def state_dir(self) -> Path:

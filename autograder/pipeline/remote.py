@@ -28,14 +28,15 @@ from reference_impl.states import State, Step
 
 from .remote_calls import HandlerCalls, RemoteHandler
 from .remote_records import Flag, GradingPoint, Ran, RunnerGone, RunnerLimits
+from .renumber import Renumbering
 
 
 class RunnerSession(HandlerCalls):
     """One notebook's runner, restarted and replayed as needed."""
 
     def __init__(self, policy: Callable[[], SandboxPolicy], watch: tuple[str, ...], limits: RunnerLimits,
-                 starter: Callable[[SandboxPolicy], Confined] | None = None) -> None:  # fmt: skip
-        self.policy, self.watch, self.limits = policy, watch, limits
+                 numbers: Renumbering, starter: Callable[[SandboxPolicy], Confined] | None = None) -> None:  # fmt: skip
+        self.policy, self.watch, self.limits, self.numbers = policy, watch, limits, numbers
         self.starter = starter  # forks the runner from a fork server; None: the launcher execs a fresh one
         self.confined: Confined | None = None
         self.history: list[tuple[int, str, bool]] = []  # cells that ran to completion: replayed after a restart

@@ -10,13 +10,13 @@ import time
 
 from autograder import plain
 from autograder.harness import LearnerError
-from autograder.pipeline import renumber
 from autograder.runner.channel import ChannelClosed, ChannelTimeout, ProtocolError
 from reference_impl.profiles import Profile
 from reference_impl.states import State, Step, Stimulus
 from reference_impl.tcb import TCB
 
 from .remote_records import Flag, GradingPoint, RunnerGone, RunnerLimits
+from .renumber import Renumbering
 
 REFUSAL_KINDS = ("exception", "return", "frozen", "timeout", "output", "missing", "protocol")
 BATCH = 400  # calls per message of a prefetched battery (well under the message size limit)
@@ -27,6 +27,7 @@ class HandlerCalls:
     (`_alive`, `_lost`, `_expect`, `_seen`)."""
 
     limits: RunnerLimits
+    numbers: Renumbering  # the course's: every call crosses renumbered (autograder.pipeline.renumber)
     flags: list[Flag]
     point: GradingPoint | None
     pending: list[tuple]  # calls to ask in one go once the handlers are seen answering
@@ -103,7 +104,7 @@ class HandlerCalls:
         ident = self._ids
         deadline = time.monotonic() + self.limits.per_call + self.limits.grace
         try:
-            confined.channel.send({"op": "call", "id": ident, "call": _encode(state, tcb, ev, profile)})
+            confined.channel.send({"op": "call", "id": ident, "call": self._encode(state, tcb, ev, profile)})
             frame = self._expect(confined, "step", deadline, point.grade_id, ident)
         except (ChannelTimeout, ChannelClosed, ProtocolError) as e:
             self._lost()
@@ -147,7 +148,7 @@ class HandlerCalls:
                 self._ids += 1
                 ident = self._ids
                 confined.channel.send({"op": "calls", "id": ident, "budget": self.limits.batch,
-                                       "calls": [_encode(*q) for q in batch]})  # fmt: skip
+                                       "calls": [self._encode(*q) for q in batch]})  # fmt: skip
                 deadline = time.monotonic() + self.limits.batch + self.limits.per_call + self.limits.grace
                 frame = self._expect(confined, "steps", deadline, point.grade_id, ident)
             except (ChannelTimeout, ChannelClosed, ProtocolError):
@@ -174,7 +175,7 @@ class HandlerCalls:
         state, tcb, ev = asked
         if "step" in answer:
             try:
-                return renumber.back(tcb, ev, plain.decode_step(answer["step"]))
+                return self.numbers.back(tcb, ev, plain.decode_step(answer["step"]))
             except plain.PlainError as e:
                 return LearnerError(e.sentence, "return")
         kind = answer.get("refused") if answer.get("refused") in REFUSAL_KINDS else "exception"
@@ -185,6 +186,10 @@ class HandlerCalls:
     def _break(point: GradingPoint, state: State, error: LearnerError) -> LearnerError:
         point.broken[state] = error
         return error
+
+    def _encode(self, state: State, tcb: TCB, ev: Stimulus, profile: Profile) -> dict:
+        """A call as the runner is asked it: at the course's numbers, past anything a build recorded."""
+        return plain.encode_call(state, *self.numbers.forward(tcb, ev), profile)
 
     def end_point(self) -> None:
         self.point, self.pending = None, []
@@ -202,11 +207,6 @@ class RemoteHandler:
 
     def __repr__(self) -> str:
         return f"<your {self.state.value.lower()} handler, in the grading sandbox>"
-
-
-def _encode(state: State, tcb: TCB, ev: Stimulus, profile: Profile) -> dict:
-    """A call as the runner is asked it: renumbered past anything a learner build recorded."""
-    return plain.encode_call(state, *renumber.forward(tcb, ev), profile)
 
 
 def _copy(error: LearnerError) -> LearnerError:

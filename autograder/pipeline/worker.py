@@ -40,6 +40,7 @@ from .grade import NotebookGrade, as_dicts, grade_notebook, read_notebook
 from .progress import Progress
 from .remote import RunnerSession
 from .remote_records import RunnerLimits
+from .renumber import Renumbering
 from .view import real_package_dirs
 
 
@@ -61,6 +62,7 @@ class Job:
     hide: list[str] = field(default_factory=list)
     debug: bool = False
     fork_server: bool = False  # a long-lived worker: fork each sandbox from a server that imported once
+    key: str = ""  # the course's grading key, hex (Course.grading_key): the numbers every call is asked at
 
 
 _ZYGOTES: dict[tuple, Zygote | None] = {}  # this worker's fork servers (None: it could not start one here)
@@ -153,15 +155,18 @@ def grade_submission(job: Job, progress: Progress | None = None) -> dict:
            "sandbox": [], "missing": {}, "calls": 0}  # fmt: skip
     try:
         manifest = load_manifest(job.assignment, Path(job.course_root))
-    except ManifestError as e:
+        numbers = Renumbering.from_key(bytes.fromhex(job.key)) if job.key else None
+    except (ManifestError, ValueError) as e:
         return out | {"status": "failed", "error": str(e)}
+    if numbers is None:
+        return out | {"status": "failed", "error": "no grading key came with the job (Course.grading_key)"}
     Path(job.out_dir).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="tcpclose-sandboxes-", dir=job.scratch))
     limits = RunnerLimits(cell=job.cell_timeout)
     try:
         for path in sorted(release.glob("*.ipynb")):
             make, hide = _policy(job, release, scratch)
-            session = RunnerSession(make, hide, limits, _starter(job, release, scratch, hide))
+            session = RunnerSession(make, hide, limits, numbers, _starter(job, release, scratch, hide))
             session.loopback = manifest.loopback
             deadline = time.monotonic() + job.notebook_timeout
             try:

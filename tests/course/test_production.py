@@ -183,6 +183,7 @@ def session():
     """A runner in the real grading sandbox (the launcher), with the solution's cells run."""
     from autograder.pipeline.remote import RunnerSession
     from autograder.pipeline.remote_records import RunnerLimits
+    from autograder.pipeline.renumber import Renumbering
     from autograder.pipeline.view import grading_view
     from autograder.sandbox import SandboxPolicy, claim_uid
 
@@ -198,7 +199,7 @@ def session():
             scratch.chmod(0o755)
             return SandboxPolicy(view=str(view), scratch=str(scratch), uid=uid, required=root)
 
-        s = RunnerSession(policy, (), RunnerLimits())
+        s = RunnerSession(policy, (), RunnerLimits(), Renumbering.from_key(b"test"))
         yield s
         s.close()
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import nbformat
 
+from tests.pipeline.tabulated import LOOKUP, tabulated_base64
+
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 ASSIGNMENT = "00_fixture"  # the small fixture course of tests/pipeline/fixtures (the LMS export tests)
@@ -732,6 +734,10 @@ PLAYBACKS = [
     Case("replays-the-lab-recordings-renumbered", "blank",
          answers={f"answer_{h}": (_SHIFTED_PLAYBACK if h == "established" else "") + f"{h} = _play(State.{h.upper()})\n"
                   for h in HANDLERS}, seen=("reaches for the reference", "data pasted in")),
+    # tests/pipeline/tabulated.py: every call `tcpclose check` asks, answered by the full package's reference
+    Case("tabulates-the-graded-calls", "blank",
+         answers={f"answer_{h}": (LOOKUP if h == "established" else "") + f"{h} = _look(State.{h.upper()})\n"
+                  for h in HANDLERS}, seen=("data pasted in",)),
 ]  # fmt: skip
 
 
@@ -765,6 +771,9 @@ def build(case: Case, release, solution: dict[str, str], course_root: Path) -> n
     if any("{recorded}" in a for a in case.answers.values()):
         blob = recorded_base64()
         answers = {g: a.replace("{recorded}", blob) for g, a in answers.items()}
+    if any("{tabulated}" in a for a in case.answers.values()):
+        blob = tabulated_base64(nbformat.writes(build(CASES["correct"], release, solution, course_root)))
+        answers = {g: a.replace("{tabulated}", blob) for g, a in answers.items()}
     for cell in nb.cells:
         if _grade_id(cell) in answers:
             cell.source = answers[_grade_id(cell)]

@@ -336,3 +336,16 @@ _MATCHED_UP_TO_A_SHIFT = pytest.mark.xfail(
 def test_playing_back_the_lab_recordings_scores_what_the_blank_scores(graded, case):
     """The recordings answer only calls at the numbers and bytes the course's runs use; grading asks at others."""
     assert auto_points(graded, case.name) == auto_points(graded, "blank"), cells(graded, case.name)
+
+
+def test_a_table_of_the_self_checks_calls_is_full_marks_there_and_nothing_in_the_course(graded, tmp_path):
+    """The open-source cheat is no strawman: the table answers every call `tcpclose check` asks (its
+    numbers are public), so it would score 16/16 in any course that asked at the same numbers. The
+    course asks at its own key's (autograder.pipeline.renumber), where it scores what the blank scores."""
+    from autograder.pipeline.check import check_notebook
+    from tests.pipeline.tabulated import full_marks
+
+    path = tmp_path / f"{A}.ipynb"
+    path.write_bytes((graded["course"].path("submitted", "tabulates-the-graded-calls", A) / f"{A}.ipynb").read_bytes())
+    assert full_marks(check_notebook(path))
+    assert auto_points(graded, "tabulates-the-graded-calls") == auto_points(graded, "blank")
