@@ -17,44 +17,22 @@ SND.NXT), GenerateUnaccACKSegment <SEQ=RCV.NXT><ACK=SND.NXT+offset><CTL=ACK>, bo
 from __future__ import annotations
 
 import pytest
+from stack_dut import StackDUT
 
-from reference_impl.handlers import HANDLERS, handle
+from reference_impl.handlers import HANDLERS
 from reference_impl.profiles import LINUX, RFC9293, Profile
 from reference_impl.script import parse_script
 from reference_impl.segment import ACK, FIN, RST, SYN, Flags, Segment, seq_add
 from reference_impl.sim import simulate
-from reference_impl.stack import Endpoint, before_handler
-from reference_impl.states import AppAbort, AppClose, Arrival, Send, State, Step, Stimulus, Timeout, Timer
+from reference_impl.states import AppAbort, AppClose, Arrival, Send, State, Step, Timeout, Timer
 from reference_impl.tcb import TCB
 
 LOCAL, REMOTE = 100, 300
 DATA = b"Sample Data"
 
 
-class EP:
-    """The DUT: one endpoint, each arriving segment seen first by the stack (reference_impl.stack:
-    the decisions a real stack takes before the state's handler), as the simulator does."""
-
-    def __init__(self, state: State, tcb: TCB, profile: Profile) -> None:
-        self.state, self.tcb, self.profile = state, tcb, profile
-
-    def feed(self, ev: Stimulus) -> Step:
-        step = None
-        if isinstance(ev, Arrival):
-            stack = Endpoint("A", self.state, self.tcb, reads=True)
-            step, first, _ = before_handler(stack, ev.segment, self.profile, HANDLERS, self._no_listener)
-            if step is not None and first:
-                step = Step(step.state, first + step.outputs, step.tcb)
-        if step is None:
-            step = handle(self.state, self.tcb, ev, self.profile)
-        self.state = step.state
-        if step.tcb is not None:
-            self.tcb = step.tcb
-        return step
-
-    @staticmethod
-    def _no_listener(iss: int) -> TCB:
-        raise AssertionError("no listener here: nothing reopens TIME_WAIT")
+class EP(StackDUT):
+    """The DUT: one endpoint, each arriving segment seen first by the stack, as the simulator does."""
 
     def recv(self, seq: int, ack: int = 0, flags: Flags = ACK, payload: bytes = b"", window: int = 65535) -> Step:
         return self.feed(Arrival(Segment(seq=seq, ack=ack, flags=flags, payload=payload, window=window)))
