@@ -63,7 +63,7 @@ def grade_notebook(name: str, release: nbformat.NotebookNode, submitted: Path, m
     # The release's own ungraded cells (timelines, predictions) may have nothing to show in the
     # sandbox; only the learner's cells' errors are worth a note.
     grading = _Grading(name, release, submission, manifest, session, deadline, progress,
-                       released={_norm(c.source) for c in release.cells if c.cell_type == "code"},
+                       released={_norm(c.source) for c in release.cells if c.cell_type == "code"}, defined=plan.defined,
                        flags=[Flag("source" if f.kind == "source" else "tampered", f.cell, f.note)
                               for f in plan.findings])  # fmt: skip
     for step in plan.steps:
@@ -89,6 +89,7 @@ class _Grading:
     deadline: float
     progress: Progress | None
     released: set[str]  # the release's code cells, normalised
+    defined: dict  # Plan.defined: per test cell, the handlers the release defines above it
     flags: list[Flag]
     outputs: dict[int, list[dict]] = field(default_factory=dict)
     verdicts: dict[str, CellResult] = field(default_factory=dict)
@@ -125,7 +126,8 @@ class _Grading:
             return
         if self.progress is not None:
             self.progress.start(gid)
-        result, shown, visible_passed = grade_point(self.name, cell, step.index, self.session, self.flags)
+        result, shown, visible_passed = grade_point(self.name, cell, step.index, self.session, self.flags,
+                                                    self.defined.get(gid, frozenset()))  # fmt: skip
         self.verdicts[gid] = result
         if self.progress is not None:
             self.progress.step(gid, f"{result.score or 0:g}/{result.max_score:g}")

@@ -32,9 +32,9 @@ class CellResult:
     divergence: dict | None = None  # the first failing case as data: {case, state, event, replay}
 
 
-def grade_point(name: str, cell, index: int, session: RunnerSession,
-                flags: list[Flag]) -> tuple[CellResult, list[dict], bool]:  # fmt: skip
-    machine, displayed = session.test(index, cell.grade_id)
+def grade_point(name: str, cell, index: int, session: RunnerSession, flags: list[Flag],
+                defined: frozenset = frozenset()) -> tuple[CellResult, list[dict], bool]:  # fmt: skip
+    machine, displayed = session.test(index, cell.grade_id, defined)
     shown = clean_outputs(displayed)
     if shown:
         text = " ".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") or o.get("ename", "")

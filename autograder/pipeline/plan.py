@@ -22,6 +22,7 @@ Like every flag, it never changes a score.
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
@@ -29,6 +30,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
+
+from autograder.harness.errors import HANDLER_NAMES
+from reference_impl.states import State
 
 GRADED_KEYS = ("grade", "solution", "locked", "points", "grade_id", "task")
 
@@ -56,6 +60,7 @@ class Plan:
     tests: list[str]  # the release's test cells, in release order
     graded_at: dict[str, int] = field(default_factory=dict)  # test grade_id -> submission index
     findings: list[Finding] = field(default_factory=list)
+    defined: dict[str, frozenset[State]] = field(default_factory=dict)  # released_handlers(release)
 
     def deleted(self) -> list[str]:
         return [g for g in self.tests if g not in self.graded_at]
@@ -90,7 +95,7 @@ def _source(cell: NotebookNode) -> str:
 def make_plan(release: NotebookNode, submission: NotebookNode) -> Plan:
     roles = {meta(c)["grade_id"]: (role(c), c) for c in release.cells if role(c) != "free"}
     tests = [g for g, (r, _) in roles.items() if r == "test"]
-    plan = Plan([], tests)
+    plan = Plan([], tests, defined=released_handlers(release))
     ids = [meta(c).get("grade_id") for c in submission.cells]
     counts = Counter(g for g in ids if isinstance(g, str))
     last = {g: i for i, g in enumerate(ids) if isinstance(g, str)}
@@ -114,6 +119,29 @@ def make_plan(release: NotebookNode, submission: NotebookNode) -> Plan:
         plan.findings.append(Finding("deleted", gid, "this test cell was deleted from the submission"))
     _find_own_code(plan, release, ids)
     return plan
+
+
+def released_handlers(release: NotebookNode) -> dict[str, frozenset[State]]:
+    """Per test cell: the states whose handlers the release's code cells above it define (a def or an
+    assignment at top level). At that cell they are the learner's, stub or not: one that is gone is
+    graded as not written, never played by the reference."""
+    defined: set[State] = set()
+    out: dict[str, frozenset[State]] = {}
+    for cell in release.cells:
+        if role(cell) == "test":
+            out[meta(cell)["grade_id"]] = frozenset(defined)
+            continue
+        try:
+            tree = ast.parse(_source(cell)) if cell.get("cell_type") == "code" else None
+        except SyntaxError:
+            continue
+        for node in tree.body if tree is not None else ():
+            names = [node.name] if isinstance(node, ast.FunctionDef) else []
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+            defined.update(HANDLER_NAMES[n] for n in names if n in HANDLER_NAMES)
+    return out
 
 
 def _step(plan: Plan, index: int, cell: NotebookNode, gid: str | None, kind: str,

@@ -30,6 +30,8 @@ from .remote_calls import HandlerCalls, RemoteHandler
 from .remote_records import Flag, GradingPoint, Ran, RunnerGone, RunnerLimits
 from .renumber import Renumbering
 
+STRAYS = 100  # unexpected messages borne while waiting for one answer; past that the runner is restarted
+
 
 class RunnerSession(HandlerCalls):
     """One notebook's runner, restarted and replayed as needed."""
@@ -128,6 +130,7 @@ class RunnerSession(HandlerCalls):
                 cell: int | None = None) -> dict:  # fmt: skip
         """The next frame answering `op` (for call `ident`, or cell `cell`); anything else in between
         is flagged and dropped."""
+        strays = 0
         while True:
             frame = confined.channel.recv(deadline)
             if not isinstance(frame, dict):
@@ -136,8 +139,12 @@ class RunnerSession(HandlerCalls):
             if got == op or (op == "step" and got == "refused"):
                 if (ident is None or frame.get("id") == ident) and (cell is None or frame.get("cell") == cell):
                     return frame
-            self.flags.append(Flag("protocol", doing, f"the runner sent an unexpected message while {doing} "
-                                   f"({str(got)[:40]!r}); it was ignored"))  # fmt: skip
+            strays += 1
+            if strays == 1 and not any(f.kind == "protocol" and f.cell == doing for f in self.flags):
+                self.flags.append(Flag("protocol", doing, f"the runner sent an unexpected message while {doing} "
+                                       f"({str(got)[:40]!r}); it was ignored"))  # fmt: skip
+            if strays > STRAYS:
+                raise ProtocolError(f"more than {STRAYS} unexpected messages in a row (a flood)")
 
     def _seen(self, frame: dict, where: str) -> None:
         seen = frame.get("seen")
@@ -195,8 +202,10 @@ class RunnerSession(HandlerCalls):
 
     # ---- grading points ----------------------------------------------------------------------
 
-    def test(self, index: int, grade_id: str) -> tuple[LearnerMachine, list[dict]]:
-        """At a test cell's place: the learner's machine there, and whatever their hooks displayed."""
+    def test(self, index: int, grade_id: str, defined: frozenset[State] = frozenset()) -> tuple[LearnerMachine,
+                                                                                              list[dict]]:  # fmt: skip
+        """At a test cell's place: the learner's machine there, and whatever their hooks displayed.
+        `defined`: the handlers the release defines above this cell (plan.released_handlers)."""
         if self._memo_epoch != self.epoch:
             self._memo, self._memo_epoch = {}, self.epoch
         self.point = GradingPoint(index, grade_id, answers=self._memo)
@@ -207,7 +216,22 @@ class RunnerSession(HandlerCalls):
         except RunnerGone as e:
             self.point.handlers = {}
             return LearnerMachine({}, frozenset(), None, f"your notebook could not be run up to here ({e})"), []
+        self._gone(self.point, defined)
         return self.machine(), outputs
+
+    def _gone(self, point: GradingPoint, defined: frozenset[State]) -> None:
+        """A handler the notebook defines above this cell but the learner's code removed: theirs all the
+        same, and not written (the reference plays only what the notebook leaves to it)."""
+        for state in sorted(defined - point.handlers.keys(), key=list(State).index):
+            name = state.value.lower()
+            point.handlers[state] = (name, False)
+            point.gone.add(state)
+            point.broken[state] = LearnerError(f"is not defined at this test cell, though the notebook defines "
+                                               f"{name} above it: put its def back", "missing")  # fmt: skip
+            if not any(f.kind == "gone" and f.text.startswith(f"{name},") for f in self.flags):
+                self.flags.append(Flag("gone", point.grade_id, f"{name}, which the notebook defines above this "
+                                       "test cell, was gone before it (removed or never run); graded as not "
+                                       "written, never played by the reference"))  # fmt: skip
 
     def _test(self, point: GradingPoint, replaying: bool = False) -> list[dict]:
         confined = self.confined
@@ -244,7 +268,7 @@ class RunnerSession(HandlerCalls):
         point = self.point
         assert point is not None
         stubs = frozenset(s for s, (_, stub) in point.handlers.items() if stub)
-        handlers = {state: RemoteHandler(self, state, stub=state in stubs) for state in point.handlers}
+        handlers = {state: RemoteHandler(self, state, stub=state in stubs | point.gone) for state in point.handlers}
         # The runner keeps the per-call limit and this side its own deadline past it; the checks' own
         # limit is only a backstop, wide enough for a restart and a replay inside one call.
         limits = Limits(per_call=self.limits.per_call + self.limits.grace + self.limits.start + 2 * self.limits.cell)

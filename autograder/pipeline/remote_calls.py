@@ -6,6 +6,7 @@ LearnerMachine's handler calls and socket exercises once the runner is at a grad
 
 from __future__ import annotations
 
+import os
 import time
 
 from autograder import plain
@@ -47,6 +48,10 @@ class HandlerCalls:
             confined = self._alive()
         except RunnerGone as e:
             return {"refused": "missing", "sentence": f"could not be called ({e})"}
+        if os.geteuid() != 0:  # autograder.production_calls.isolated gives each case a network only as root
+            confined.missing.setdefault("socket-network", "the socket exercises' connections were made in the "
+                                        "grader's own network (no root to give each case a private one), and a "
+                                        "socket handed to the submission can be connected elsewhere")  # fmt: skip
         self.calls += 1
         self._ids += 1
         ident = self._ids

@@ -26,7 +26,7 @@ class RunnerLimits:
 class Flag:
     """Something seen that the instructor should know; it never changes a score."""
 
-    kind: str  # seen | displayed | protocol | replay | tampered | saved-output
+    kind: str  # seen | displayed | protocol | replay | tampered | saved-output | gone
     cell: str  # grade_id or "cell N"
     text: str
 
@@ -52,6 +52,7 @@ class GradingPoint:
     handlers: dict[State, tuple[str, bool]] = field(default_factory=dict)
     answers: dict[tuple, Step | LearnerError] = field(default_factory=dict)
     broken: dict[State, LearnerError] = field(default_factory=dict)
+    gone: set[State] = field(default_factory=set)  # defined above by the notebook, removed by the learner
 
 
 class RunnerGone(Exception):

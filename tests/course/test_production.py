@@ -230,6 +230,17 @@ def test_in_the_grading_sandbox_the_solution_passes_and_a_forged_driver_scores_n
     outcome = run_sockets(("a client that reads the response and then closes", "a short request, a short response"),
                           machine, "forged")  # fmt: skip
     assert outcome.passed == 0, outcome.message()
+    assert ("socket-network" in session.sandbox["missing"]) == (os.geteuid() != 0)
+
+
+def test_without_root_the_shared_network_of_the_socket_cases_is_a_missing_defence(session, monkeypatch):
+    """Only root gives each case a network of its own (production_calls.isolated); elsewhere a socket
+    handed to the submission could be connected to the grader's network, and the result says so."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    session.run(0, "from autograder import production\n" + SOLUTION)
+    machine, _ = session.test(1, "test_sockets")
+    run_sockets(VISIBLE[:1], machine, "visible")
+    assert "connected elsewhere" in session.sandbox["missing"]["socket-network"]
 
 
 def test_a_request_cut_short_by_one_send_is_named():

@@ -265,6 +265,41 @@ for fd in range(0, 40):
         seen=("unexpected message",),
     ),
     Case(
+        "floods-the-reply-pipe",
+        "blank",
+        (
+            (
+                "after-setup",
+                """
+# A flood of stray frames on every descriptor: each one used to become a flag, the grader's memory with it.
+import json, os, struct
+data = json.dumps({"op": "x"}).encode()
+burst = (struct.pack(">I", len(data)) + data) * 10_000
+for fd in range(3, 40):
+    for _ in range(20):
+        try:
+            os.write(fd, burst)
+        except OSError:
+            break
+""",
+            ),
+        ),
+        seen=("unexpected message",),
+    ),
+    # Deleting the notebook's handlers so that the reference plays their states in the scenario checks.
+    Case(
+        "removes-its-handlers",
+        "blank",
+        (
+            (
+                "end",
+                "for _n in ('established', 'fin_wait_1', 'fin_wait_2', 'time_wait'):\n    globals().pop(_n, None)\n",
+            ),
+        ),
+        answers={f"answer_{h}": "pass\n" for h in HANDLERS},
+        seen=("was gone before it",),
+    ),
+    Case(
         "kills-runner-at-test-cells",
         "blank",
         (

@@ -349,3 +349,10 @@ def test_a_table_of_the_self_checks_calls_is_full_marks_there_and_nothing_in_the
     path.write_bytes((graded["course"].path("submitted", "tabulates-the-graded-calls", A) / f"{A}.ipynb").read_bytes())
     assert full_marks(check_notebook(path))
     assert auto_points(graded, "tabulates-the-graded-calls") == auto_points(graded, "blank")
+
+
+def test_a_flood_of_stray_messages_is_one_flag_and_costs_only_its_cell(graded):
+    """Every stray frame used to be a flag of its own: a million of them, a gigabyte of the grader's memory."""
+    flags = [f for f in state(graded, "floods-the-reply-pipe")["flags"] if f["kind"] == "protocol"]
+    assert 1 <= len(flags) <= 3, flags
+    assert graded["first"]["floods-the-reply-pipe"].status == "graded"
