@@ -18,6 +18,9 @@ FIN_ACK = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK))  # acknowledges A'
 FIN_AFTER_DATA = TCB(snd_una=100, snd_nxt=201, rcv_nxt=300, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 DATA_THEN_FIN = TCB(snd_una=100, snd_nxt=201, rcv_nxt=301, fin_seq=200, unacked=b"x" * 100, orphaned=True)
 RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
+# The peer's last data sent again from SEQ 298 with two new octets and its FIN: "xx" is had already (RCV.NXT
+# = 300), so only "ok" is delivered and RCV.NXT moves past the FIN to 303
+OVERLAPPING_FIN = Arrival(Segment(seq=298, ack=100, flags=FIN | ACK, payload=b"xxok"))
 CROSSED = TCB(snd_una=100, snd_nxt=101, rcv_nxt=301, fin_seq=100, orphaned=True)  # CLOSING: both FINs out, ours unACKed
 # The crossing is this notebook's: notebook 1's building blocks for it (taking the FIN in, deciding) would do
 # it for the learner.
@@ -30,6 +33,8 @@ CELLS = [
          visible=[transition(S.FIN_WAIT_1, CROSSING_FIN)],
          hidden=[transition(S.FIN_WAIT_1, CROSSING_FIN, profile=LINUX),
                  transition(S.FIN_WAIT_1, Arrival(Segment(seq=300, ack=100, flags=FIN | ACK, payload=b"bye"))),
+                 transition(S.FIN_WAIT_1, OVERLAPPING_FIN, weight=0.5),
+                 transition(S.FIN_WAIT_1, OVERLAPPING_FIN, wrap=True, weight=0.5),
                  scenario("simultaneous-close", states=[S.FIN_WAIT_1]),
                  scenario("simultaneous-close", profile=LINUX, states=[S.FIN_WAIT_1]),
                  transition(S.FIN_WAIT_1, CROSSING_FIN, wrap=True),

@@ -46,6 +46,17 @@ FIRST_PROBE = TCB(snd_una=100, snd_nxt=101, rcv_nxt=300, fin_seq=100, snd_wnd=0)
 # close() met a zero window: the FIN waits unsent (SND.NXT = SND.UNA), and only the timer's probe asks for
 # the window again (RFC 9293 §3.8.6.1, MUST-36): nothing in flight is not a stale timer here
 FIN_WAITING = TCB(snd_una=100, snd_nxt=100, rcv_nxt=300, fin_seq=100, snd_wnd=0)
+RTO_RUNNING = {Timer.RETRANSMIT: 1_000_000}
+# 100 bytes in flight, the FIN (SEQ 200) waiting for window: the ACK of all of it shuts the window, so the FIN
+# still waits, and only the timer's probe will ask for the window again (the timer must not stop)
+DATA_BEFORE_FIN = TCB(snd_una=100, snd_nxt=200, rcv_nxt=300, fin_seq=200, unacked=b"x" * 100, snd_wnd=100,
+                      orphaned=True)
+ACK_SHUTS_WINDOW = Arrival(Segment(seq=300, ack=200, window=0))
+# 100 bytes in flight, 50 and the FIN waiting: a window update lets them out, and the running timer
+# stays as it is (RFC 6298 §5.1: started only when it is not running)
+MORE_WAITING = TCB(snd_una=100, snd_nxt=200, rcv_nxt=300, fin_seq=250, unacked=b"x" * 100, unsent=b"y" * 50,
+                   snd_wnd=100, orphaned=True)
+WINDOW_UPDATE = Arrival(Segment(seq=300, ack=100, window=1000))
 
 
 def at_the_retry_limit(state: State, tcb: TCB) -> list:
@@ -78,7 +89,11 @@ CELLS = [
     cell("test_fin_wait_1_ack_of_data", 2,
          visible=[scenario("ack-of-data-not-fin")],
          hidden=[family("ack-of-data-not-fin", k=2, weight=2, given=REFERENCE_RESENDS),
-                 family("ack-of-data-not-fin", k=1, wrap=True, weight=1, given=REFERENCE_RESENDS)],
+                 family("ack-of-data-not-fin", k=1, wrap=True, weight=1, given=REFERENCE_RESENDS),
+                 family("fin-behind-zero-window", k=1, weight=0.5, given=REFERENCE_RESENDS),
+                 *[transition(S.FIN_WAIT_1, ev, tcb=tcb, timers=RTO_RUNNING, profile=p, weight=0.25)
+                   for ev, tcb in ((ACK_SHUTS_WINDOW, DATA_BEFORE_FIN), (WINDOW_UPDATE, MORE_WAITING))
+                   for p in (RFC9293, LINUX)]],
          yourself=[own_ack_timer(S.FIN_WAIT_1)]),
     cell("test_fin_wait_1_fin_ack", 1,
          visible=[scenario("lost-ack-of-fin")],

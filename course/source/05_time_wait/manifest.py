@@ -27,6 +27,9 @@ FIN_NO_ACK = Arrival(Segment(seq=300, ack=0, flags=FIN))  # the same FIN without
 # B's FIN again, on the end of B's last data (10 octets from SEQ 300): it ends at RCV.NXT = 311, not 301
 FIN_ON_DATA_AGAIN = Arrival(Segment(seq=300, ack=101, flags=FIN | ACK, payload=b"last words"))
 AFTER_DATA_AND_FIN = TCB(snd_una=101, snd_nxt=101, rcv_nxt=311, fin_seq=100)
+# An old duplicate FIN (of an earlier connection, or wandering): it ends at 291, before RCV.NXT = 301, so it
+# is not the peer's FIN again: acknowledged (not acceptable), and 2 MSL is not restarted
+OLD_FIN = Arrival(Segment(seq=290, ack=101, flags=FIN | ACK))
 
 LOOPBACK = True  # the release's loopback lab (observe_close) opens sockets: not flagged when grading
 
@@ -49,7 +52,9 @@ CELLS = [
                  transition(S.TIME_WAIT, FIN_AGAIN, wrap=True, weight=0.5),  # the FIN's end wraps past 2**32
                  # SEG.LEN counts the data before the FIN: SEG.SEQ + 1 is not where this copy ends
                  transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, weight=0.5),
-                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, wrap=True, weight=0.5)],
+                 transition(S.TIME_WAIT, FIN_ON_DATA_AGAIN, tcb=AFTER_DATA_AND_FIN, wrap=True, weight=0.5),
+                 transition(S.TIME_WAIT, OLD_FIN, weight=0.5),
+                 transition(S.TIME_WAIT, OLD_FIN, wrap=True, weight=0.5)],
          yourself=[yourself(S.TIME_WAIT, "is_retransmitted_fin",
                             what="recognise the peer's FIN again (your `fin_again`)")]),
     # The learner's linux_time_wait (tcp_timewait_state_process's rules), not the building block.

@@ -55,6 +55,15 @@ IN_A_ZERO_WINDOW = [transition(S.FIN_WAIT_2, Arrival(seg), tcb=ZERO_WINDOW, prof
                                 Segment(seq=300, ack=101, flags=FIN | ACK))
                     for p in (RFC9293, LINUX)]  # fmt: skip
 
+# The window's edges (RCV.WND = 1000 from RCV.NXT = 300): a RST at 1299 is in it (a challenge ACK), one at
+# 1300 is not (dropped); data from 298 overlaps RCV.NXT from the left and is acceptable (its last octet is in
+# the window): the new octets are taken
+EDGES = TCB(snd_una=101, snd_nxt=101, rcv_nxt=300, fin_seq=100, rcv_wnd=1000)
+AT_THE_EDGES = [transition(S.FIN_WAIT_2, Arrival(seg), tcb=EDGES, profile=p, weight=0.25)
+                for seg in (Segment(seq=1299, ack=0, flags=RST), Segment(seq=1300, ack=0, flags=RST),
+                            Segment(seq=298, ack=101, payload=b"xxok"))
+                for p in (RFC9293, LINUX)]  # fmt: skip
+
 # The receive window across 2**32: RCV.NXT = 2**32 - 5, so <SEQ=5> is 10 into the window (a challenge ACK)
 # and <SEQ=2**32 - 10> is before it (dropped). A window test on plain integers gets both wrong.
 ACROSS = TCB(snd_una=101, snd_nxt=101, rcv_nxt=2**32 - 5, fin_seq=100)
@@ -76,7 +85,7 @@ CELLS = [
                   transition(S.FIN_WAIT_2, Arrival(Segment(seq=300, ack=102)))],
          hidden=[transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=PROFILES, weight=2),
                  transitions(S.FIN_WAIT_1, S.FIN_WAIT_2, profiles=WRAPPED, wrap=True, weight=1),
-                 *IN_A_ZERO_WINDOW, *ACROSS_THE_WRAP],
+                 *IN_A_ZERO_WINDOW, *ACROSS_THE_WRAP, *AT_THE_EDGES],
          yourself=[*OWN_CHECKS, *own_reset(S.FIN_WAIT_1, S.FIN_WAIT_2)]),
     cell("test_closing_rst", 1,
          visible=[transition(S.CLOSING, Arrival(Segment(seq=301, ack=0, flags=RST))),

@@ -151,4 +151,17 @@ BUGS = {
         edit(NB, "answer_time_wait", ("([Send(tcb.ack())] if seg.len else []) + [restart]", "[Send(tcb.ack()), restart]")),
         {"test_time_wait_retransmitted_fin"},
     ),
+    # Restarts the timer whenever segments leave, even with older data in flight (RFC 6298 §5.1: only
+    # when the timer is not running).
+    "restarts-the-timer-on-every-send": Bug(
+        edit(NB, "answer_ack_timer", ("    if s.sent and before.snd_una == before.snd_nxt:\n", "    if s.sent:\n")),
+        {"test_fin_wait_1_ack_of_data"},
+    ),
+    # Stops the timer once everything sent is acknowledged, though the FIN still waits behind a shut
+    # window: nothing probes the window, and the FIN is never sent.
+    "stops-the-timer-with-the-fin-waiting": Bug(
+        edit(NB, "answer_ack_timer", ("    elif s.acked_new and after.snd_una == after.snd_nxt and not after.waiting:\n",
+                                      "    elif s.acked_new and after.snd_una == after.snd_nxt:\n")),
+        {"test_fin_wait_1_ack_of_data"},
+    ),
 }

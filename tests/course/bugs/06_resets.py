@@ -30,7 +30,7 @@ BUGS = {
         edit(NB, "answer_fin_wait_1", ("return seq_le(nxt, n) and seq_lt(n, seq_add(nxt, wnd))",
                                        "return nxt <= n < nxt + wnd")),
         {"test_fin_wait_2_rst"},
-        {"test_fin_wait_2_rst": 0.12},
+        {"test_fin_wait_2_rst": 0.103},
     ),
     # Leaves the checks to the library: fin_wait_2 sends every segment through screen; the exercise's cell scores 0.
     "checks-left-to-screen": Bug(
@@ -182,5 +182,17 @@ BUGS = {
                                        ("rst = Segment(seq=tcb.snd_nxt, ack=0, flags=RST)",
                                         "rst = Segment(seq=tcb.snd_una, ack=0, flags=RST)")),
         {"test_established_abort"},
+    ),
+    # The window's right edge taken as inside: SEQ = RCV.NXT + RCV.WND is one past it (§3.10.7.4).
+    "window-right-edge-inclusive": Bug(
+        edit(NB, "answer_fin_wait_1", ("        return seq_le(nxt, n) and seq_lt(n, seq_add(nxt, wnd))\n",
+                                       "        return seq_le(nxt, n) and seq_le(n, seq_add(nxt, wnd))\n")),
+        {"test_fin_wait_2_rst"},
+    ),
+    # A segment with data tested on its first octet only: one that overlaps RCV.NXT from the left is refused.
+    "window-tests-the-first-octet-only": Bug(
+        edit(NB, "answer_fin_wait_1", ("    return wnd > 0 and (inside(seg.seq) or inside(seq_add(seg.seq, seg.len - 1)))\n",
+                                       "    return wnd > 0 and inside(seg.seq)\n")),
+        {"test_fin_wait_2_rst"},
     ),
 }
