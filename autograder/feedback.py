@@ -66,7 +66,7 @@ TCB_VARIABLES = (
     ("SND.UNA", "snd_una"),
     ("SND.NXT", "snd_nxt"),
     ("RCV.NXT", "rcv_nxt"),
-    ("our FIN", "fin_seq"),
+    ("our FIN (fin_seq)", "fin_seq"),
     ("orphaned", "orphaned"),
 )  # orphaned: close() gave the connection up, shutdown() did not
 
@@ -77,12 +77,13 @@ def tcb_difference(expected: TCB | None, got: TCB | None) -> str:
         return ""
 
     def value(name: str, v: object) -> str:
-        if name == "our FIN":
-            return "not sent" if v is None else f"at {v}"
+        """fin_seq None says only that no FIN is recorded in the TCB, not that none was sent."""
+        if name.startswith("our FIN"):
+            return "none" if v is None else f"at {v}"
         return str(v)
 
     return ", ".join(
-        f"{name}{' ' if name == 'our FIN' else '='}{value(name, getattr(got, attr))} "
+        f"{name}{' ' if name.startswith('our FIN') else '='}{value(name, getattr(got, attr))} "
         f"(reference {value(name, getattr(expected, attr))})"
         for name, attr in TCB_VARIABLES if getattr(got, attr) != getattr(expected, attr)
     )  # fmt: skip

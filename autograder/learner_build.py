@@ -207,8 +207,12 @@ def build_wheel(dist: Path) -> Path:
             version=main["project"]["version"],
             deps=", ".join(f'"{d}"' for d in _pins(main, ("ipywidgets", "pandas"))),
             lab=", ".join(f'"{d}"' for d in _pins(main, ("jupyterlab", "notebook", "nbgrader"))),
+            data_files="\n".join(f'"{where}" = ["{rel}"]' for where, rel in _LAB_CONFIG.items()),
         ))  # fmt: skip
         (src / "README.md").write_text(_README)
+        for rel in _LAB_CONFIG.values():  # a learner's lab: nbgrader's instructor panels stay hidden
+            _mkdir((src / rel).parent)
+            shutil.copy(REPO / "deploy" / "learner" / rel, src / rel)
         before = set(dist.glob("*.whl"))
         # pip builds in an isolated environment with a current setuptools (from the index or pip's cache)
         done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist),
@@ -246,7 +250,14 @@ include = ["reference_impl*", "autograder*"]
 
 [tool.setuptools.package-data]
 autograder = ["_recorded/*", "_visible/*"]
+
+[tool.setuptools.data-files]
+{data_files}
 """
+# deploy/learner's files a wheel installs under {sys.prefix}/etc/jupyter, where Jupyter reads them:
+# nbgrader's Formgrader, Create Assignment and Course List hidden in a student's JupyterLab
+_LAB_CONFIG = {"etc/jupyter/labconfig": "labconfig/page_config.json",
+               "etc/jupyter/jupyter_server_config.d": "jupyter_server_config.d/tcp_goodbye_learner.json"}
 
 _README = """\
 # TCP goodbye: learner build

@@ -37,7 +37,7 @@ from reference_impl.states import State
 from reference_impl.trace import Trace
 
 from .course_map import notebook_of
-from .harness import Guard, LearnerError, compose, learner_handlers, run_machine, unwritten
+from .harness import Guard, LearnerError, compose, learner_handlers, misnamed, run_machine, unwritten
 from .notebook_maps import rst_table, state_map
 from .predictions import PREDICTION_MIME, Prediction, first_tries, from_trace, note_html, predict
 from .reference_source import ReferenceUnavailable, reference_trace
@@ -233,8 +233,14 @@ def _verdict(
     shown = label or (profile if isinstance(profile, str) else profile_text(profile))
     losses = f", {' and '.join(lose)} lost" if lose else ""
     played = [f"{_names(run.unwritten)}: not written yet (still only NotImplementedError)"] if run.unwritten else []
-    if run.missing:  # a show_mine above the cells that define them: never "exactly as the reference does"
-        played.append(f"{_names(run.missing)}: not in your notebook yet (their cells come further down)")
+    items = list(run.namespace.items()) if isinstance(run.namespace, dict) else []
+    typos = {st: misnamed(items, st) for st in run.missing}
+    for st, near in typos.items():
+        if near:
+            played.append(f"{st.value.lower()}: no function of that name, though you defined `{near}` (rename it)")
+    further = [st for st in run.missing if not typos[st]]
+    if further:  # a show_mine above the cells that define them: never "exactly as the reference does"
+        played.append(f"{_names(further)}: not in your notebook yet (their cells come further down)")
     unwritten_note = f"The reference played {'; '.join(played)}. " if played else ""
     found = run.handlers()
     if not found:

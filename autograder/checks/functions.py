@@ -53,13 +53,12 @@ def run_cases(
     to_run = list(unique.values())
     machine = machine_from_namespace(handlers)
     reason = machine.problem
-    if not reason:
-        try:
-            require(machine, tuple(states))
-            if machine.source is not None:  # only code in this process can be inspected
-                reason = inspect_submission(machine.source, machine.handlers)
-        except LearnerError as e:
-            reason = e.sentence
+    try:
+        require(machine, tuple(states))  # names the handler this check needs, rather than any
+        if not reason and machine.source is not None:  # only code in this process can be inspected
+            reason = inspect_submission(machine.source, machine.handlers)
+    except LearnerError as e:
+        reason = e.sentence
     if reason:  # every case scores zero, for the one reason
         result = CheckOutcome(title, [Case(title, False, f"{title}: {reason}")] * max(1, len(to_run)))
         return result if partial else result.raise_if_failed()

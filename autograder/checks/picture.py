@@ -46,13 +46,18 @@ def _scene(namespace: object, scenario: str, profile: object, where: tuple[str, 
     # was drawn on B for A's AttributeError), nor where there is no reference. A crash in the checked
     # handler is told by the case's own words; a run stopped by another handler gets a line that says so
     # (a reader looked for a picture). run.error reads "A at 1.06 s: <the sentence>".
-    if run.error is not None:
+    # A learner build's recorded peer stops a run only after it left the reference's path: the run so far
+    # holds the first difference, and is drawn.
+    if run.error is not None and not run.stopped_by_recording:
         if not ref.rows or run.error.split(": ", 1)[-1] in said:
             return None
         return f"<p style='margin:4px 0'>No picture: your run of <code>{escape(scenario)}</code> stopped " \
                f"before it reached this case ({escape(run.error)}).</p>", ""  # fmt: skip
     ours, theirs = events_of(mine), events_of(ref)
     marks = first_difference(ours, theirs) if ref.rows else None
+    if run.stopped_by_recording and (marks is None or marks[0] >= len(ours)):
+        return f"<p style='margin:4px 0'>No picture: your run of <code>{escape(scenario)}</code> left the " \
+               "reference's path before this case, where this lab's recorded reference has no answer.</p>", ""  # fmt: skip
     if marks is None:
         return None
     first = ours[marks[0]] if 0 <= marks[0] < len(ours) else None

@@ -20,6 +20,7 @@ from .discovery import (
     is_stub,
     learner_handlers,
     machine_from_namespace,
+    misnamed,
     require,
     unwritten,
 )
@@ -31,6 +32,6 @@ from .returns import output_problem, step_problem
 
 __all__ = [
     "AFTER_DIVERGENCE", "HANDLER_NAMES", "Guard", "Handler", "LearnerError", "LearnerMachine", "Limits", "Observed",
-    "Run", "SegmentView", "compose", "is_stub", "learner_handlers", "machine_from_namespace", "observe",
+    "Run", "SegmentView", "compose", "is_stub", "learner_handlers", "machine_from_namespace", "misnamed", "observe",
     "output_problem", "require", "run_machine", "segment_view", "step_problem", "unwritten",
 ]  # fmt: skip

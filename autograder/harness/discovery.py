@@ -135,18 +135,32 @@ def require(machine: LearnerMachine, states: tuple[State, ...]) -> None:
             raise LearnerError(f"this check needs your {_naming_hint(items, state)}", "missing")
 
 
+def misnamed(items: list[tuple[object, object]], state: State) -> str | None:
+    """The learner's function whose name nearly is `state`'s handler's (fin_wiat_2), if any: a near
+    miss is a name that is no handler's already (not the fin_wait_1 next to it)."""
+    names = [k for k, v in items if isinstance(k, str) and callable(v) and not k.startswith("_")
+             and k not in HANDLER_NAMES]  # fmt: skip
+    target = state.value.lower()
+    squash = {n.lower().replace("_", ""): n for n in names}
+    return squash.get(target.replace("_", "")) or next(iter(difflib.get_close_matches(target, names, 1, 0.8)), None)
+
+
 def _naming_hint(items: list[tuple[object, object]], state: State | None) -> str:
     wanted = [state] if state else list(State)
-    names = [k for k, v in items if isinstance(k, str) and callable(v) and not k.startswith("_")]
-    squash = {n.lower().replace("_", ""): n for n in names}
     for s in wanted:
         target = s.value.lower()
-        near = squash.get(target.replace("_", "")) or next(iter(difflib.get_close_matches(target, names, 1, 0.8)), None)
+        near = misnamed(items, s)
         if near:
-            return f"handler {target}(tcb, ev, profile) was not found; you defined `{near}`: rename it to `{target}`"
+            return f"{target}(tcb, ev, profile), which is not defined; you defined `{near}`: rename it to `{target}`"
     if state is not None:
-        return f"handler {state.value.lower()}(tcb, ev, profile); define a function with that name that returns a Step"
-    return "define a function named after its state, e.g. def fin_wait_1(tcb, ev, profile): ... return Step(...)"
+        return (
+            f"{state.value.lower()}(tcb, ev, profile), which is not defined: define a function with that name "
+            "that returns a Step"
+        )
+    return (
+        "define a function named after the state it handles, e.g. def fin_wait_1(tcb, ev, profile): ... "
+        "return Step(...)"
+    )
 
 
 def compose(learner: Mapping[State, Handler], guard: Guard) -> dict[State, Handler]:

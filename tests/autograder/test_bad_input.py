@@ -46,6 +46,23 @@ def test_a_cell_with_the_wrong_name_is_told_the_right_one():
     assert "you defined `finwait1`: rename it to `fin_wait_1`" in one_sentence(str(e.value))
 
 
+def test_a_misspelled_handler_is_named_beside_a_correct_one_and_in_show_mine():
+    """A reader renamed fin_wait_2 to fin_wiat_2 and was told to rename fin_wait_1, which was right."""
+    from autograder.notebook_helpers import LearnerRun, _verdict
+
+    handlers = load("impl_plain").HANDLERS  # an independent correct implementation
+    ns = {"fin_wait_1": handlers[State.FIN_WAIT_1], "fin_wiat_2": handlers[State.FIN_WAIT_2]}
+    with pytest.raises(AssertionError) as e:
+        check_transition(ns, State.FIN_WAIT_2, FIN_ACKED)
+    assert "you defined `fin_wiat_2`: rename it to `fin_wait_2`" in one_sentence(str(e.value))
+
+    run = LearnerRun(ns)
+    run.missing = [State.FIN_WAIT_2]  # what a notebook whose checks call fin_wait_2 finds
+    run.error, run.unwritten = None, []
+    head, ok, _ = _verdict(run, "active-close", "rfc9293")
+    assert "fin_wait_2: no function of that name, though you defined `fin_wiat_2` (rename it)" in head and not ok
+
+
 def test_returning_none():
     def fin_wait_1(tcb, ev, profile):
         Step(State.FIN_WAIT_2, (), tcb)

@@ -63,7 +63,7 @@ def test_a_stub_is_played_by_the_reference_and_the_note_says_so():
 def test_no_handlers_at_all_runs_the_reference_and_says_why():
     run = learner_run({"x": 1})
     assert len(run("active-close")) == len(scenarios.run("active-close"))
-    assert "define a function named after its state" in run.error
+    assert "define a function named after the state it handles" in run.error
 
 
 def test_states_limits_which_handlers_are_the_learners():

@@ -11,6 +11,8 @@ import io
 import json
 import sys
 
+import autograder.checks.cells
+from autograder.checks.picture import failure_svg
 from autograder.notebook_helpers import LearnerRun, _verdict
 from autograder.views.losses import reference_trace_losing
 from autograder.views.model import events_of
@@ -20,7 +22,14 @@ from autograder.views.side_by_side import first_difference
 def run(case: dict) -> dict:
     ns: dict = {"__name__": "__main__"}
     cells: dict[str, str] = {}
+    pictures: dict[str, str] = {}  # a failing test cell: "drawn", "a sentence" or "none" (checks.picture)
     for grade_id, code in case["cells"]:
+
+        def picture(namespace, failure, grade_id=grade_id):
+            drawn = failure_svg(namespace, failure)
+            pictures[grade_id] = "none" if drawn is None else "drawn" if drawn[1] else "a sentence"
+
+        autograder.checks.cells.show_failure = picture
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(code, grade_id, "exec"), ns)
@@ -51,7 +60,12 @@ def run(case: dict) -> dict:
                 is not None,
             }
         )
-    return {"name": case["name"], "cells": cells, "show_mine": shown}
+    before = ""  # the learner build's "before you submit" (every visible check again); the full one runs hidden tests
+    if "tests" in ns and not ns["tests"].manifest.before_submit:
+        with contextlib.redirect_stdout(io.StringIO()) as said:
+            ns["tests"].before_submit(ns)
+        before = said.getvalue()
+    return {"name": case["name"], "cells": cells, "show_mine": shown, "pictures": pictures, "before": before}
 
 
 if __name__ == "__main__":

@@ -75,6 +75,20 @@ def test_a_learner_sees_the_same_in_both_builds(assignment, learner_view, tmp_pa
     stops = 0
     for f, ln in zip(full, learner, strict=True):
         assert ln["cells"] == f["cells"], f["name"]
+        # before you submit, the learner build runs every visible check again: the cells' own verdicts
+        failing = [g for g, v in ln["cells"].items() if g.startswith("test_") and v != "pass"]
+        assert f["before"] == "" and ln["before"].startswith("The hidden tests are not part of this lab"), f["name"]
+        assert (f"{len(failing)} of " in ln["before"]) if failing else ("pass their visible checks" in ln["before"]), (
+            f["name"],
+            ln["before"],
+        )
+        # a failure drawn with the full package is drawn here too: the run so far holds the first difference
+        drawn = {g for g, p in f["pictures"].items() if p == "drawn"}
+        assert drawn <= {g for g, p in ln["pictures"].items() if p == "drawn"}, (
+            f["name"],
+            f["pictures"],
+            ln["pictures"],
+        )
         for fs, ls in zip(f["show_mine"], ln["show_mine"], strict=True):
             where = f"{f['name']}: show_mine {fs['run']}"
             assert (ls["head"], ls["ok"]) == (fs["head"], fs["ok"]), where

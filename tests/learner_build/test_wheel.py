@@ -112,3 +112,13 @@ def test_tcpclose_replays_the_recorded_runs_and_has_no_grading_commands(learner_
     done = subprocess.run([tcpclose, "grade", "autograde", "01_active_close"], capture_output=True, text=True,
                           env=clean)  # fmt: skip
     assert done.returncode == 2 and "invalid choice: 'grade'" in done.stderr
+
+
+def test_a_students_lab_hides_nbgraders_instructor_panels(learner_venv):
+    """The wheel installs deploy/learner's settings where Jupyter reads them ({sys.prefix}/etc/jupyter):
+    no Formgrader, Create Assignment or Course List in a student's JupyterLab, nor their server parts."""
+    page = json.loads((learner_venv / "etc/jupyter/labconfig/page_config.json").read_text())
+    assert page["disabledExtensions"] == {f"@jupyter/nbgrader:{p}": True
+                                          for p in ("formgrader", "create-assignment", "course-list")}  # fmt: skip
+    server = json.loads((learner_venv / "etc/jupyter/jupyter_server_config.d/tcp_goodbye_learner.json").read_text())
+    assert set(server["ServerApp"]["jpserver_extensions"].values()) == {False}

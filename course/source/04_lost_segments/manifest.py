@@ -91,6 +91,7 @@ CELLS = [
          hidden=[family("ack-of-data-not-fin", k=2, weight=2, given=REFERENCE_RESENDS),
                  family("ack-of-data-not-fin", k=1, wrap=True, weight=1, given=REFERENCE_RESENDS),
                  family("fin-behind-zero-window", k=1, weight=0.5, given=REFERENCE_RESENDS),
+                 family("fin-behind-zero-window", k=1, wrap=True, weight=0.25, given=REFERENCE_RESENDS),
                  *[transition(S.FIN_WAIT_1, ev, tcb=tcb, timers=RTO_RUNNING, profile=p, weight=0.25)
                    for ev, tcb in ((ACK_SHUTS_WINDOW, DATA_BEFORE_FIN), (WINDOW_UPDATE, MORE_WAITING))
                    for p in (RFC9293, LINUX)]],
