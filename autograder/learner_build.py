@@ -256,8 +256,10 @@ autograder = ["_recorded/*", "_visible/*"]
 """
 # deploy/learner's files a wheel installs under {sys.prefix}/etc/jupyter, where Jupyter reads them:
 # nbgrader's Formgrader, Create Assignment and Course List hidden in a student's JupyterLab
-_LAB_CONFIG = {"etc/jupyter/labconfig": "labconfig/page_config.json",
-               "etc/jupyter/jupyter_server_config.d": "jupyter_server_config.d/tcp_goodbye_learner.json"}
+_LAB_CONFIG = {
+    "etc/jupyter/labconfig": "labconfig/page_config.json",
+    "etc/jupyter/jupyter_server_config.d": "jupyter_server_config.d/tcp_goodbye_learner.json",
+}
 
 _README = """\
 # TCP goodbye: learner build
