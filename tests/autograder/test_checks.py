@@ -141,7 +141,10 @@ def test_checks_are_deterministic():
 def test_a_suite_needs_the_notebooks_states():
     partial = {"fin_wait_1": GOOD[State.FIN_WAIT_1]}
     result = hidden_suite(partial, "03_simultaneous_close")
-    assert result.score == 0 and "this check needs your closing(tcb, ev, profile), which is not defined" in result.failures[0].message
+    assert (
+        result.score == 0
+        and "this check needs your closing(tcb, ev, profile), which is not defined" in result.failures[0].message
+    )
     assert course_assignments() == [
         "01_active_close",
         "02_passive_close",
