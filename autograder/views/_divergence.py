@@ -156,8 +156,9 @@ def _mark(c: Canvas, i: int, p: Panel, e: Event, outline: bool = True) -> None:
 
 
 def _outline_arrow(c: Canvas, x0: float, y0: float, x1: float, y1: float, at: str) -> None:
-    """A thick dashed outline along a segment's arrow, as drawn."""
-    c.front.append(
+    """A thick dashed outline along a segment's arrow, as drawn: under the arrow and its label (drawn
+    over them, it struck the label's numbers through, the very numbers that differ)."""
+    c.back.append(
         f'<line x1="{num(x0)}" y1="{num(y0)}" x2="{num(x1)}" y2="{num(y1)}" stroke="{LOST}" stroke-width="5" '
         f'stroke-dasharray="7 4" stroke-opacity="0.75" data-kind="divergence"{at}/>'
     )

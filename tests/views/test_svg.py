@@ -691,3 +691,27 @@ def test_no_label_lies_on_a_break(profile):
 def tag_words(svg: str) -> str:
     """The divergence tags' words, their lines joined."""
     return " ".join(re.findall(r'data-kind="divergence"[^>]*>([^<]+)<', svg))
+
+
+def test_the_outline_of_a_differing_segment_runs_under_its_label():
+    """Drawn over the arrow, the thick dashed outline struck the label's numbers through (a learner's
+    B1 <ACK=200>, the very number that differed): it is drawn before every label now."""
+    from autograder.views.model import events_of
+    from autograder.views.side_by_side import first_difference
+    from autograder.views.svg import render
+    from reference_impl.handlers import HANDLERS
+    from reference_impl.states import State, Step
+
+    def fin_wait_1(tcb, ev, profile):  # any new ACK taken for the ACK of its FIN
+        step = HANDLERS[State.FIN_WAIT_1](tcb, ev, profile)
+        seg = getattr(ev, "segment", None)
+        moved = step.state is State.FIN_WAIT_1 and seg is not None and not seg.fin and seg.ack != tcb.snd_una
+        return Step(State.FIN_WAIT_2, step.outputs, step.tcb) if moved else step
+
+    mine = scenarios.run("ack-of-data-not-fin", machine={**HANDLERS, State.FIN_WAIT_1: fin_wait_1})
+    ref = scenarios.run("ack-of-data-not-fin")
+    a, b = first_difference(events_of(mine), events_of(ref))
+    svg, _ = render(mine, reference=ref, highlight=a, reference_highlight=b)
+    outline = svg.find('stroke-width="5" stroke-dasharray="7 4"')
+    assert outline >= 0, "the reference's B1 is outlined"
+    assert 0 <= outline < svg.find(">B1 &lt;"), "under the labels"
