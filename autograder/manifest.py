@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reference_impl.profiles import LINUX, RFC9293, Profile
@@ -155,6 +155,9 @@ class TestCell:
     visible: tuple[CheckSpec, ...]
     hidden: tuple[CheckSpec, ...]
     yourself: tuple[WriteYourself, ...] = ()
+    # the handlers the notebook defines above this cell (from its source): the learner's there, so a
+    # missing one is named, never played by the reference (autograder.pipeline.plan.released_handlers)
+    defined: frozenset[State] = frozenset()
 
 
 def cell(grade_id: str, points: float, visible: Iterable[CheckSpec], hidden: Iterable[CheckSpec],
@@ -263,9 +266,21 @@ def load_manifest(assignment: str, course_root: Path | None = None) -> Manifest:
     loopback = getattr(module, "LOOPBACK", False)
     if not isinstance(loopback, bool):
         raise ManifestError(f"{path}: LOOPBACK must be True or False")
+    cells = _with_defined(cells, path.with_name(f"{assignment}.ipynb"))
     manifest = Manifest(assignment, cells, before, tuple(explained.items()), tuple(answers.items()), loopback)
     _LOADED[(path, stamp)] = manifest
     return manifest
+
+
+def _with_defined(cells: tuple[TestCell, ...], notebook: Path) -> tuple[TestCell, ...]:
+    if not notebook.is_file():
+        return cells
+    import nbformat
+
+    from .pipeline.plan import released_handlers
+
+    defined = released_handlers(nbformat.read(notebook, as_version=4))
+    return tuple(replace(c, defined=defined.get(c.grade_id, frozenset())) for c in cells)
 
 
 def _visible_manifest(assignment: str) -> Manifest | None:

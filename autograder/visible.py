@@ -90,7 +90,8 @@ def _parse_answer(a: dict) -> Answer:
 def dump(manifest: Manifest) -> bytes:
     """The manifest's visible checks (never its hidden ones, nor its "before you submit" selection)."""
     cells = [{"grade_id": c.grade_id, "points": c.points, "visible": [_spec(s) for s in c.visible],
-              "yourself": [[w.state.name, list(w.blocks), w.what] for w in c.yourself]}
+              "yourself": [[w.state.name, list(w.blocks), w.what] for w in c.yourself],
+              "defined": [s.name for s in State if s in c.defined]}
              for c in manifest.cells]  # fmt: skip
     return json.dumps(
         {
@@ -109,7 +110,8 @@ def parse(data: bytes) -> Manifest:
     cells = tuple(
         TestCell(c["grade_id"], float(c["points"]),
                  tuple(CheckSpec(s["kind"], _decode(s["args"]), _decode(s["options"]), s["weight"]) for s in c["visible"]),
-                 (), tuple(WriteYourself(State[n], tuple(b), w) for n, b, w in c.get("yourself", ())))
+                 (), tuple(WriteYourself(State[n], tuple(b), w) for n, b, w in c.get("yourself", ())),
+                 frozenset(State[n] for n in c.get("defined", ())))
         for c in doc["cells"]
     )  # fmt: skip
     answers = tuple((k, _parse_answer(a)) for k, a in doc.get("answers", {}).items())

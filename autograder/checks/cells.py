@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..harness import Guard, LearnerMachine, machine_from_namespace
+from reference_impl.states import State
+
+from ..harness import Guard, LearnerError, LearnerMachine, machine_from_namespace, require
 from ..manifest import Manifest, ManifestError, TestCell, load_manifest
 from .functions import run_cases, run_spec, run_specs
 from .own_code import code_of, own_code_problem
@@ -132,6 +134,13 @@ class CellTests:
         problem = own_code_problem(cell, code_of(machine))
         if problem:
             raise CheckFailed(f"{grade_id}: {problem}")
+        gone = tuple(s for s in State if s in cell.defined and s not in machine.handlers)
+        if gone and machine.handlers:  # as graded: the notebook defines it above, so it is yours, never the reference's
+            try:
+                require(machine, gone)
+            except LearnerError as e:
+                run_it = "" if "you defined" in e.sentence else "; the notebook defines it above: run that cell"
+                raise CheckFailed(f"{grade_id}: {e.sentence}{run_it}") from None
         outcomes = run_visible(cell, machine)
         for o in outcomes:
             print(o.line())

@@ -132,7 +132,7 @@ def released_handlers(release: NotebookNode) -> dict[str, frozenset[State]]:
             out[meta(cell)["grade_id"]] = frozenset(defined)
             continue
         try:
-            tree = ast.parse(_source(cell)) if cell.get("cell_type") == "code" else None
+            tree = ast.parse(_as_released(_source(cell))) if cell.get("cell_type") == "code" else None
         except SyntaxError:
             continue
         for node in tree.body if tree is not None else ():
@@ -142,6 +142,20 @@ def released_handlers(release: NotebookNode) -> dict[str, frozenset[State]]:
                 names = [t.id for t in targets if isinstance(t, ast.Name)]
             defined.update(HANDLER_NAMES[n] for n in names if n in HANDLER_NAMES)
     return out
+
+
+def _as_released(source: str) -> str:
+    """A source notebook's cell as nbgrader releases it: each solution region a NotImplementedError."""
+    out, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == "### BEGIN SOLUTION":
+            inside = True
+            out.append(line[: len(line) - len(line.lstrip())] + "raise NotImplementedError()")
+        elif line.strip() == "### END SOLUTION":
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _step(plan: Plan, index: int, cell: NotebookNode, gid: str | None, kind: str,

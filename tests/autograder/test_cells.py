@@ -256,3 +256,17 @@ def test_a_check_says_why_it_draws_no_picture_when_another_handler_stops_the_run
     (note,) = shown
     assert "No picture: your run of <code>lost-final-ack</code> stopped before it reached this case" in note.data
     assert "FIN_WAIT_2" in note.data and "has_fin" in note.data
+
+
+def test_a_handler_the_notebook_defines_above_is_yours_in_the_notebook_as_when_graded():
+    """A reader's misspelled fin_wiat_2 passed test_active_close in the notebook (the reference played
+    FIN_WAIT_2) and lost it when graded: the cell now says what grading does."""
+    tests = CellTests("01_active_close")
+    assert {State.ESTABLISHED, State.FIN_WAIT_2} <= tests.manifest.cell("test_active_close").defined
+    assert tests.manifest.cell("test_established_close").defined == {State.ESTABLISHED}
+    mine = {k: v for k, v in NAMESPACE.items() if k != "fin_wait_2"}
+    with pytest.raises(AssertionError, match="you defined `fin_wiat_2`: rename it to `fin_wait_2`"):
+        tests.check({**mine, "fin_wiat_2": NAMESPACE["fin_wait_2"]}, "test_active_close")
+    with pytest.raises(AssertionError, match="the notebook defines it above: run that cell"):
+        tests.check(mine, "test_active_close")
+    tests.check(mine, "test_established_close")  # above fin_wait_2's cell: the reference may play it there

@@ -101,6 +101,10 @@ def test_no_installed_file_holds_a_reference_handler_or_a_hidden_check(learner_v
         shown = {spec for c in load_manifest(assignment).cells for spec in c.visible}
         assert all(not c.hidden for c in manifest.cells)
         assert {spec for c in manifest.cells for spec in c.visible} <= shown
+        # which handlers each cell takes as the learner's: the same as with the full package
+        assert {c.grade_id: c.defined for c in manifest.cells} == {
+            c.grade_id: c.defined for c in load_manifest(assignment).cells
+        }
 
 
 def test_tcpclose_replays_the_recorded_runs_and_has_no_grading_commands(learner_venv):
