@@ -176,10 +176,10 @@ def test_visible_manifests_hold_the_visible_checks_and_nothing_else(learner_view
         doc = json.loads(text)
         # explanations and answers: what a prediction says after, and where its answer comes from
         assert set(doc) == {"assignment", "cells", "explanations", "answers"}
-        assert all(set(c) == {"grade_id", "points", "visible", "yourself"} for c in doc["cells"])
+        assert all(set(c) == {"grade_id", "points", "visible", "yourself", "defined"} for c in doc["cells"])
         full, carried = load_manifest(assignment), visible.parse(text.encode())
-        assert [(c.grade_id, c.points, c.visible, c.yourself) for c in carried.cells] == [
-            (c.grade_id, c.points, c.visible, c.yourself) for c in full.cells
+        assert [(c.grade_id, c.points, c.visible, c.yourself, c.defined) for c in carried.cells] == [
+            (c.grade_id, c.points, c.visible, c.yourself, c.defined) for c in full.cells
         ]
         assert all(not c.hidden for c in carried.cells) and carried.before_submit == ()
         assert dict(carried.explanations) == dict(full.explanations)
