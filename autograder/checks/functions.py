@@ -30,7 +30,7 @@ from ..manifest import DEFAULT_PROFILES, CheckSpec, load_manifest, machine_assig
 from .fixtures import fixture_for
 from .results import Case, CheckOutcome
 from .scenario_cases import WRAP_NOTE, ScenarioCase, as_fates, family_cases, family_title, scenario_case
-from .transition_cases import TransitionCase, battery
+from .transition_cases import TransitionCase, battery, transition_case
 
 CaseToRun = ScenarioCase | TransitionCase  # called with (learner handlers, guard), returns a Case
 
@@ -89,7 +89,7 @@ def _transition(state: State, stimulus: Stimulus, *, tcb: TCB | None = None,
         + under
         + (f", {WRAP_NOTE}" if wrap else "")
     )
-    return title, (state,), [TransitionCase(fx, stim, title)]
+    return title, (state,), [transition_case(fx, stim, title)]
 
 
 def _scenario(name_or_script: str | Path | Scenario, *, profile: Profile = RFC9293,
@@ -238,10 +238,12 @@ def prepare(assignment: str, course_root: Path | None = None) -> int:
     every fixture), so that a long-lived grading process starts warm. Returns the number of cases."""
     manifest = load_manifest(assignment, course_root)
     seen: set = set()
+    objects: set[int] = set()  # two specs may hold equal cases as two objects: each keeps its own answers
     for spec in (*(s for c in manifest.cells for s in (*c.visible, *c.hidden)), *manifest.before_submit):
         for case in spec_cases(spec)[2]:
-            if case.key not in seen:
-                seen.add(case.key)
+            seen.add(case.key)
+            if id(case) not in objects:
+                objects.add(id(case))
                 case.prepare()
     return len(seen)
 

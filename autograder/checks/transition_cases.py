@@ -158,8 +158,9 @@ class TransitionCase:
         return (self.fx, self.stimulus)
 
     def prepare(self) -> None:
-        """Compute the reference's answer now (it is kept with the case), not while a submission waits."""
-        self.expected  # noqa: B018 - a cached property
+        """Compute the reference's answer now, and the words and the run that name it (all kept with the
+        case), not while a submission waits."""
+        self.expected, self.label, self.replay, self.scene, self.where, self.crafted  # noqa: B018 - cached properties
 
     def __call__(self, found: Mapping[State, Handler], guard: Guard) -> Case:
         fx, stimulus, label, replay, transition = self.fx, self.stimulus, self.label, self.replay, self.transition
@@ -202,8 +203,15 @@ class TransitionCase:
 
 
 def clear_fixture_caches() -> None:
-    for cached in (fixtures, situations, battery):
+    for cached in (fixtures, situations, battery, transition_case):
         cached.cache_clear()
+
+
+@lru_cache(maxsize=2048)
+def transition_case(fx: Fixture, stimulus: Stimulus, name: str = "") -> TransitionCase:
+    """One manifest transition's case, the same object whenever it is asked for: what a grading
+    worker prepares ahead (its answer, its words) stays with it for every submission."""
+    return TransitionCase(fx, stimulus, name)
 
 
 @lru_cache(maxsize=512)
