@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.manifest import Manifest, ManifestError
+from reference_impl.states import State
 
 from .autograded import autograded, clean_outputs, error_output
 from .grade_point import CellResult, grade_point, saved_claims
@@ -89,7 +90,7 @@ class _Grading:
     deadline: float
     progress: Progress | None
     released: set[str]  # the release's code cells, normalised
-    defined: dict  # Plan.defined: per test cell, the handlers the release defines above it
+    defined: dict[str, frozenset[State]]  # Plan.defined: per test cell, the handlers the release defines above it
     flags: list[Flag]
     outputs: dict[int, list[dict]] = field(default_factory=dict)
     verdicts: dict[str, CellResult] = field(default_factory=dict)

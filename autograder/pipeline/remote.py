@@ -202,8 +202,7 @@ class RunnerSession(HandlerCalls):
 
     # ---- grading points ----------------------------------------------------------------------
 
-    def test(self, index: int, grade_id: str, defined: frozenset[State] = frozenset()) -> tuple[LearnerMachine,
-                                                                                              list[dict]]:  # fmt: skip
+    def test(self, index: int, grade_id: str, defined: frozenset[State] = frozenset()) -> tuple[LearnerMachine, list]:
         """At a test cell's place: the learner's machine there, and whatever their hooks displayed.
         `defined`: the handlers the release defines above this cell (plan.released_handlers)."""
         if self._memo_epoch != self.epoch:
@@ -227,7 +226,7 @@ class RunnerSession(HandlerCalls):
             point.handlers[state] = (name, False)
             point.gone.add(state)
             point.broken[state] = LearnerError(f"is not defined at this test cell, though the notebook defines "
-                                               f"{name} above it: put its def back", "missing")  # fmt: skip
+                                               f"{name} above it (removed, renamed, or its cell failed)", "missing")  # fmt: skip
             if not any(f.kind == "gone" and f.text.startswith(f"{name},") for f in self.flags):
                 self.flags.append(Flag("gone", point.grade_id, f"{name}, which the notebook defines above this "
                                        "test cell, was gone before it (removed or never run); graded as not "
