@@ -7,13 +7,13 @@ full marks while a hidden case fails (a mistake always shows).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reference_impl.states import State
 
-from ..harness import Guard, LearnerError, LearnerMachine, machine_from_namespace, require
+from ..harness import Guard, LearnerMachine, machine_from_namespace, misnamed
 from ..manifest import Manifest, ManifestError, TestCell, load_manifest
 from ..reference_source import source_kind
 from .functions import run_cases, run_spec, run_specs
@@ -135,13 +135,18 @@ class CellTests:
         problem = own_code_problem(cell, code_of(machine))
         if problem:
             raise CheckFailed(f"{grade_id}: {problem}")
-        gone = tuple(s for s in State if s in cell.defined and s not in machine.handlers)
-        if gone and machine.handlers:  # as graded: the notebook defines it above, so it is yours, never the reference's
-            try:
-                require(machine, gone)
-            except LearnerError as e:
-                run_it = "" if "you defined" in e.sentence else "; the notebook defines it above: run that cell"
-                raise CheckFailed(f"{grade_id}: {e.sentence}{run_it}") from None
+        gone = next((s for s in State if s in cell.defined and s not in machine.handlers), None)
+        if gone is not None and machine.handlers:  # as graded: defined above, it is yours, never the reference's
+            name = gone.value.lower()
+            near = misnamed(list(ns.items()) if isinstance(ns, Mapping) else [], gone)
+            why = (
+                f"you defined `{near}`: rename it to `{name}`"
+                if near
+                else "the notebook defines it above: run that cell"
+            )
+            raise CheckFailed(
+                f"{grade_id}: this check needs your {name}(tcb, ev, profile), which is not defined; {why}"
+            )
         outcomes = run_visible(cell, machine)
         for o in outcomes:
             print(o.line())

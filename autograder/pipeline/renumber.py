@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
+from autograder.checks.fixtures import shift_stimulus, shift_tcb
 from reference_impl.segment import MOD, Flags
 from reference_impl.states import AppSend, Arrival, DeliverData, Send, Step, Stimulus
 from reference_impl.tcb import TCB
@@ -61,13 +62,10 @@ class Renumbering:
     def forward(self, tcb: TCB, ev: Stimulus) -> tuple[TCB, Stimulus]:
         """The call as the sandbox is asked it."""
         own, peer = self._moves(tcb, ev)
-        tcb = tcb.replace(snd_una=_shift(tcb.snd_una, own), snd_nxt=_shift(tcb.snd_nxt, own),
-                          rcv_nxt=_shift(tcb.rcv_nxt, peer), fin_seq=_shift(tcb.fin_seq, own),
-                          unacked=self._masked(tcb.unacked), unsent=self._masked(tcb.unsent))  # fmt: skip
+        tcb, ev = shift_tcb(tcb, own, peer), shift_stimulus(ev, own, peer)
+        tcb = tcb.replace(unacked=self._masked(tcb.unacked), unsent=self._masked(tcb.unsent))
         if isinstance(ev, Arrival):
-            seg = ev.segment
-            ack = _shift(seg.ack, own) if seg.flags & Flags.ACK else seg.ack
-            return tcb, Arrival(replace(seg, seq=_shift(seg.seq, peer), ack=ack, payload=self._masked(seg.payload)))
+            return tcb, Arrival(replace(ev.segment, payload=self._masked(ev.segment.payload)))
         if isinstance(ev, AppSend):
             return tcb, AppSend(self._masked(ev.data))
         return tcb, ev
@@ -106,11 +104,6 @@ class Renumbering:
         seg = out.segment
         ack = _move(seg.ack, peer) if seg.flags & Flags.ACK else seg.ack
         return replace(out, segment=replace(seg, seq=_move(seg.seq, own), ack=ack, payload=self._masked(seg.payload)))
-
-
-def _shift(n, by: int):
-    """A number of the call, moved by `by` modulo 2**32 (our FIN's None stays None)."""
-    return None if n is None else (n + by) % MOD
 
 
 def _move(n, by: int):
